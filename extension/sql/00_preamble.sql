@@ -1,0 +1,28 @@
+-- Clockwork install script, part 0: preconditions.
+-- The extension needs LANGUAGE plv8: the real PL/v8, or this project's clockwork_v8
+-- runtime where no PL/v8 package exists. We check instead of `requires`, so either works.
+DO $preamble$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_language WHERE lanname = 'plv8') THEN
+    RAISE EXCEPTION 'clockwork needs LANGUAGE plv8, which is not installed in this database'
+      USING ERRCODE = 'CW000',
+            HINT = 'Install PL/v8 (CREATE EXTENSION plv8) or the clockwork_v8 runtime (CREATE EXTENSION clockwork_v8) first.';
+  END IF;
+END
+$preamble$;
+
+-- Roles are cluster-wide, so they outlive the extension; create them only once.
+DO $roles$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'clockwork_shell') THEN
+    CREATE ROLE clockwork_shell NOLOGIN;
+    COMMENT ON ROLE clockwork_shell IS
+      'Members may define Clockwork jobs with shell and program steps (commands run by the supervisor).';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'clockwork_supervisor') THEN
+    CREATE ROLE clockwork_supervisor NOLOGIN;
+    COMMENT ON ROLE clockwork_supervisor IS
+      'Members may run a Clockwork supervisor: register as a worker, tick, claim and complete steps.';
+  END IF;
+END
+$roles$;

@@ -1,0 +1,253 @@
+-- Clockwork install script, part 1: tables.
+-- Tables are the storage, not the API: clients use the functions and views.
+-- Every invariant that a row can state about itself is a constraint here.
+
+------------------------------------------------------------------------------------
+-- Jobs and their versions
+------------------------------------------------------------------------------------
+CREATE TABLE jobs (
+    id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name        text        NOT NULL,
+    owner       name        NOT NULL DEFAULT current_user,
+    enabled     boolean     NOT NULL DEFAULT true,
+    version     integer     NOT NULL DEFAULT 1 CHECK (version >= 1),
+    definition  jsonb       NOT NULL CHECK (jsonb_typeof(definition) = 'object'),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT jobs_name_key UNIQUE (name),
+    CONSTRAINT jobs_name_format CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$')
+);
+COMMENT ON TABLE jobs IS 'One row per job: its current, validated definition and who owns it.';
+COMMENT ON COLUMN jobs.id IS 'Surrogate key; stable across redefinitions of the job.';
+COMMENT ON COLUMN jobs.name IS 'Unique job name used by the SQL API (define_job, run_now, drop_job).';
+COMMENT ON COLUMN jobs.owner IS 'Role that owns the job: SQL steps run with its privileges, row-level security shows the job to it.';
+COMMENT ON COLUMN jobs.enabled IS 'A disabled job keeps its schedules but fires no slot; slots passed while disabled are not caught up.';
+COMMENT ON COLUMN jobs.version IS 'Incremented by every define_job that changes the definition; runs record the version they follow.';
+COMMENT ON COLUMN jobs.definition IS 'The normalized job definition (validated by the core), as in job_versions for the current version.';
+COMMENT ON COLUMN jobs.created_at IS 'When the job was first defined.';
+COMMENT ON COLUMN jobs.updated_at IS 'When the definition or the enabled flag last changed.';
+
+CREATE TABLE job_versions (
+    job_id      bigint      NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    version     integer     NOT NULL CHECK (version >= 1),
+    definition  jsonb       NOT NULL CHECK (jsonb_typeof(definition) = 'object'),
+    defined_at  timestamptz NOT NULL DEFAULT now(),
+    defined_by  name        NOT NULL DEFAULT current_user,
+    PRIMARY KEY (job_id, version)
+);
+COMMENT ON TABLE job_versions IS 'Every definition a job has had, so each run can be read against the definition it followed.';
+COMMENT ON COLUMN job_versions.job_id IS 'The job.';
+COMMENT ON COLUMN job_versions.version IS 'The version number, 1 for the first definition.';
+COMMENT ON COLUMN job_versions.definition IS 'The normalized definition of that version.';
+COMMENT ON COLUMN job_versions.defined_at IS 'When this version was defined.';
+COMMENT ON COLUMN job_versions.defined_by IS 'The role that defined this version.';
+
+------------------------------------------------------------------------------------
+-- Schedules: when a job fires
+------------------------------------------------------------------------------------
+CREATE TABLE schedules (
+    id            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id        bigint      NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    position      integer     NOT NULL CHECK (position >= 0),
+    spec          jsonb       NOT NULL,
+    description   text        NOT NULL,
+    time_zone     text        NOT NULL DEFAULT 'UTC',
+    next_fire_at  timestamptz,
+    last_slot_at  timestamptz,
+    CONSTRAINT schedules_job_position_key UNIQUE (job_id, position)
+);
+COMMENT ON TABLE schedules IS 'One row per schedule of a job; next_fire_at is what tick looks at.';
+COMMENT ON COLUMN schedules.id IS 'Surrogate key; part of the exactly-once key of a slot (schedule, fire time).';
+COMMENT ON COLUMN schedules.job_id IS 'The job this schedule fires.';
+COMMENT ON COLUMN schedules.position IS 'Index of the schedule in the job definition''s schedules list; kept across redefinitions so slots are not fired twice.';
+COMMENT ON COLUMN schedules.spec IS 'The normalized schedule (cron, every, after, at, reboot or pgagent; zone, DST policy, bounds, exclusions).';
+COMMENT ON COLUMN schedules.description IS 'Human description of the schedule, e.g. "every 5 minutes".';
+COMMENT ON COLUMN schedules.time_zone IS 'IANA time zone in which the schedule''s wall-clock times are read.';
+COMMENT ON COLUMN schedules.next_fire_at IS 'The next slot to fire, or NULL when none is due (disabled job, ended schedule, @after waiting for a run to end, @reboot).';
+COMMENT ON COLUMN schedules.last_slot_at IS 'The latest slot already handled (fired or skipped); nothing at or before it fires again.';
+
+-- The due query: "schedules whose next slot is at or before now", cheapest first.
+CREATE INDEX schedules_due_idx ON schedules (next_fire_at) WHERE next_fire_at IS NOT NULL;
+CREATE INDEX schedules_job_idx ON schedules (job_id);
+
+------------------------------------------------------------------------------------
+-- Workers: supervisors that run steps
+------------------------------------------------------------------------------------
+CREATE TABLE workers (
+    id            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name          text        NOT NULL,
+    host          text,
+    pid           integer,
+    labels        text[]      NOT NULL DEFAULT '{}',
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at  timestamptz NOT NULL DEFAULT now(),
+    stopped_at    timestamptz,
+    CONSTRAINT workers_name_key UNIQUE (name),
+    CONSTRAINT workers_stopped_after_start CHECK (stopped_at IS NULL OR stopped_at >= started_at)
+);
+COMMENT ON TABLE workers IS 'Supervisors known to this database; a step run''s lease names the worker that holds it.';
+COMMENT ON COLUMN workers.id IS 'Surrogate key.';
+COMMENT ON COLUMN workers.name IS 'Worker name, unique; a restarted supervisor with the same name takes its row over.';
+COMMENT ON COLUMN workers.host IS 'Host name the supervisor reported.';
+COMMENT ON COLUMN workers.pid IS 'Process id the supervisor reported.';
+COMMENT ON COLUMN workers.labels IS 'Labels of this worker; a job that requires labels runs only on workers that have all of them.';
+COMMENT ON COLUMN workers.started_at IS 'When the worker (re)registered.';
+COMMENT ON COLUMN workers.heartbeat_at IS 'Last sign of life; leases are extended with it.';
+COMMENT ON COLUMN workers.stopped_at IS 'Set when the worker shut down cleanly; NULL while running or after a crash.';
+
+------------------------------------------------------------------------------------
+-- Runs: one per fired slot or manual start
+------------------------------------------------------------------------------------
+CREATE TABLE runs (
+    id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job_id       bigint      NOT NULL,
+    job_version  integer     NOT NULL,
+    schedule_id  bigint      REFERENCES schedules (id) ON DELETE SET NULL,
+    slot_at      timestamptz,
+    trigger      text        NOT NULL,
+    params       jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(params) = 'object'),
+    state        text        NOT NULL DEFAULT 'queued',
+    queued_at    timestamptz NOT NULL,
+    started_at   timestamptz,
+    finished_at  timestamptz,
+    reason       text,
+    FOREIGN KEY (job_id, job_version) REFERENCES job_versions (job_id, version) ON DELETE CASCADE,
+    -- Exactly once per slot: a (schedule, fire time) can become at most one run.
+    CONSTRAINT runs_slot_key UNIQUE (schedule_id, slot_at),
+    CONSTRAINT runs_trigger_check CHECK (trigger IN ('schedule', 'manual', 'reboot')),
+    CONSTRAINT runs_state_check CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    CONSTRAINT runs_scheduled_has_slot CHECK ((trigger = 'schedule') = (slot_at IS NOT NULL)),
+    CONSTRAINT runs_finished_state CHECK ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'cancelled'))),
+    CONSTRAINT runs_times_ordered CHECK (started_at IS NULL OR finished_at IS NULL OR finished_at >= started_at)
+);
+COMMENT ON TABLE runs IS 'One row per run of a job: a fired schedule slot, a manual start or a start at boot.';
+COMMENT ON COLUMN runs.id IS 'Run id, exposed to steps as CLOCKWORK_RUN_ID.';
+COMMENT ON COLUMN runs.job_id IS 'The job.';
+COMMENT ON COLUMN runs.job_version IS 'The job version whose definition this run follows, even if the job is redefined meanwhile.';
+COMMENT ON COLUMN runs.schedule_id IS 'The schedule that fired the run; NULL for manual runs or when the schedule was later removed.';
+COMMENT ON COLUMN runs.slot_at IS 'The schedule slot (nominal fire time) this run stands for; NULL for manual runs.';
+COMMENT ON COLUMN runs.trigger IS 'What started the run: schedule, manual (run_now) or reboot (@reboot).';
+COMMENT ON COLUMN runs.params IS 'Parameters of this run: job defaults overlaid with run_now''s parameters.';
+COMMENT ON COLUMN runs.state IS 'queued → running → succeeded | failed | cancelled.';
+COMMENT ON COLUMN runs.queued_at IS 'When the run was created (for a schedule: when its slot was fired).';
+COMMENT ON COLUMN runs.started_at IS 'When its first step started.';
+COMMENT ON COLUMN runs.finished_at IS 'When it reached a final state.';
+COMMENT ON COLUMN runs.reason IS 'Why the run ended as it did (failed step, cancelled by whom, replaced by a newer run).';
+
+CREATE INDEX runs_job_idx ON runs (job_id, id DESC);
+-- Active runs per job: overlap policy and the job_status view.
+CREATE INDEX runs_active_idx ON runs (job_id) WHERE state IN ('queued', 'running');
+
+------------------------------------------------------------------------------------
+-- Step runs: one per attempt of a step instance
+------------------------------------------------------------------------------------
+CREATE TABLE step_runs (
+    id                bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id            bigint      NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step              text        NOT NULL,
+    instance          text        NOT NULL DEFAULT '',
+    phase             text        NOT NULL DEFAULT 'step',
+    kind              text        NOT NULL,
+    matrix            jsonb       NOT NULL DEFAULT '{}',
+    attempt           integer     NOT NULL DEFAULT 1,
+    state             text        NOT NULL,
+    required_labels   text[]      NOT NULL DEFAULT '{}',
+    ready_at          timestamptz,
+    worker_id         bigint      REFERENCES workers (id) ON DELETE SET NULL,
+    lease_expires_at  timestamptz,
+    started_at        timestamptz,
+    finished_at       timestamptz,
+    exit_code         integer,
+    sql_state         text,
+    error             text,
+    result            jsonb,
+    stdout            text        NOT NULL DEFAULT '',
+    stderr            text        NOT NULL DEFAULT '',
+    output_truncated  boolean     NOT NULL DEFAULT false,
+    CONSTRAINT step_runs_attempt_key UNIQUE (run_id, step, instance, attempt),
+    CONSTRAINT step_runs_phase_check CHECK (phase IN ('step', 'check')),
+    CONSTRAINT step_runs_kind_check CHECK (kind IN ('sql', 'shell', 'program')),
+    CONSTRAINT step_runs_attempt_check CHECK (attempt >= 1),
+    CONSTRAINT step_runs_state_check
+        CHECK (state IN ('ready', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'lost')),
+    CONSTRAINT step_runs_ready_has_time CHECK ((state = 'ready') = (ready_at IS NOT NULL)),
+    CONSTRAINT step_runs_running_has_lease CHECK (state <> 'running' OR lease_expires_at IS NOT NULL),
+    CONSTRAINT step_runs_finished_state
+        CHECK ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'skipped', 'cancelled', 'lost'))),
+    CONSTRAINT step_runs_sql_state_format CHECK (sql_state IS NULL OR sql_state ~ '^[0-9A-Z]{5}$')
+);
+COMMENT ON TABLE step_runs IS 'One row per attempt of a step instance (a step, or one matrix combination of it); leases live here.';
+COMMENT ON COLUMN step_runs.id IS 'Step run id; a supervisor reports results against it, and only the lease holder may.';
+COMMENT ON COLUMN step_runs.run_id IS 'The run this step belongs to.';
+COMMENT ON COLUMN step_runs.step IS 'Step (or check) name from the job definition.';
+COMMENT ON COLUMN step_runs.instance IS 'Matrix combination key, e.g. "region=eu,size=s"; empty for a step without matrix.';
+COMMENT ON COLUMN step_runs.phase IS 'step, or check (checks run after the steps and decide the final status).';
+COMMENT ON COLUMN step_runs.kind IS 'sql (run by the database through run_sql_step), shell or program (run by a supervisor).';
+COMMENT ON COLUMN step_runs.matrix IS 'The matrix values of this instance: environment variables for shell, named parameters for SQL.';
+COMMENT ON COLUMN step_runs.attempt IS 'Attempt number, 1 first; a retry or a lost lease makes a new row with attempt + 1.';
+COMMENT ON COLUMN step_runs.state IS 'ready → running → succeeded | failed | cancelled | lost (lease expired); skipped when its condition was false or a dependency failed.';
+COMMENT ON COLUMN step_runs.required_labels IS 'Labels a worker must have to claim this step (from the job''s pinning).';
+COMMENT ON COLUMN step_runs.ready_at IS 'Earliest time the step may be claimed (retry back-off); set only while ready.';
+COMMENT ON COLUMN step_runs.worker_id IS 'Worker holding (or that last held) the lease.';
+COMMENT ON COLUMN step_runs.lease_expires_at IS 'The lease ends here unless the worker heartbeats; then the step is lost and retried.';
+COMMENT ON COLUMN step_runs.started_at IS 'When the step was claimed.';
+COMMENT ON COLUMN step_runs.finished_at IS 'When the step reached a final state.';
+COMMENT ON COLUMN step_runs.exit_code IS 'Exit code of a shell or program step (128 + signal if killed).';
+COMMENT ON COLUMN step_runs.sql_state IS 'SQLSTATE of the error an SQL step raised.';
+COMMENT ON COLUMN step_runs.error IS 'Error message: the SQL error, a time-out, a spawn failure.';
+COMMENT ON COLUMN step_runs.result IS 'First row of an SQL step''s last statement, as JSON, for conditions on results.';
+COMMENT ON COLUMN step_runs.stdout IS 'Captured standard output (bounded; see output_truncated).';
+COMMENT ON COLUMN step_runs.stderr IS 'Captured standard error (bounded; see output_truncated).';
+COMMENT ON COLUMN step_runs.output_truncated IS 'True when output beyond the capture bound was dropped.';
+
+-- Claims: ready steps whose time has come, oldest first.
+CREATE INDEX step_runs_ready_idx ON step_runs (ready_at) WHERE state = 'ready';
+-- Lease expiry: running steps by lease end.
+CREATE INDEX step_runs_lease_idx ON step_runs (lease_expires_at) WHERE state = 'running';
+CREATE INDEX step_runs_run_idx ON step_runs (run_id);
+
+------------------------------------------------------------------------------------
+-- Slots that were not fired, with the reason
+------------------------------------------------------------------------------------
+CREATE TABLE skipped_slots (
+    schedule_id  bigint      NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
+    slot_at      timestamptz NOT NULL,
+    reason       text        NOT NULL,
+    recorded_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (schedule_id, slot_at),
+    CONSTRAINT skipped_slots_reason_check
+        CHECK (reason IN ('misfire', 'overlap', 'queue_full', 'dst_gap', 'excluded', 'disabled'))
+);
+COMMENT ON TABLE skipped_slots IS 'Schedule slots that came due but did not become a run, and why.';
+COMMENT ON COLUMN skipped_slots.schedule_id IS 'The schedule.';
+COMMENT ON COLUMN skipped_slots.slot_at IS 'The slot that was not fired.';
+COMMENT ON COLUMN skipped_slots.reason IS 'misfire (missed while no supervisor ran), overlap (previous run still going), queue_full, dst_gap, excluded, disabled.';
+COMMENT ON COLUMN skipped_slots.recorded_at IS 'When the decision was taken.';
+
+------------------------------------------------------------------------------------
+-- Named connections and calendars
+------------------------------------------------------------------------------------
+CREATE TABLE connections (
+    name      text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'),
+    conninfo  text NOT NULL,
+    role      text NOT NULL DEFAULT 'primary',
+    owner     name NOT NULL DEFAULT current_user,
+    CONSTRAINT connections_role_check CHECK (role IN ('primary', 'standby', 'any')),
+    -- Passwords belong in .pgpass, a service file or the environment, never in a table.
+    CONSTRAINT connections_no_password CHECK (conninfo !~* '(^|\s)password\s*=|://[^/@:]*:[^/@]*@|[?&]password=')
+);
+COMMENT ON TABLE connections IS 'Named connections that SQL steps may use instead of this database; never with a password.';
+COMMENT ON COLUMN connections.name IS 'Name used in a step''s "connection" field.';
+COMMENT ON COLUMN connections.conninfo IS 'libpq connection string or URI without a password (use .pgpass, a service file or PGPASSWORD).';
+COMMENT ON COLUMN connections.role IS 'Which server the step expects: primary (writable), standby (read-only) or any.';
+COMMENT ON COLUMN connections.owner IS 'Role that defined the connection.';
+
+CREATE TABLE calendars (
+    name         text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'),
+    description  text,
+    dates        date[] NOT NULL DEFAULT '{}'
+);
+COMMENT ON TABLE calendars IS 'Named lists of dates (holidays, freeze days) that schedules can exclude.';
+COMMENT ON COLUMN calendars.name IS 'Name used in a schedule''s exclude.calendars.';
+COMMENT ON COLUMN calendars.description IS 'What the calendar is.';
+COMMENT ON COLUMN calendars.dates IS 'The dates, read in each schedule''s own time zone.';

@@ -1,0 +1,49 @@
+-- Clockwork install script, part 2: who is calling.
+-- The API functions are SECURITY DEFINER (they write tables that ordinary roles may
+-- only read), so current_user inside them is the extension owner. The role the client
+-- acts as is the session's SET ROLE, or its login role when none is set.
+
+CREATE FUNCTION _caller() RETURNS name
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = clockwork, pg_catalog
+AS $$
+    SELECT CASE WHEN current_setting('role') = 'none' THEN session_user
+                ELSE current_setting('role')::name END
+$$;
+COMMENT ON FUNCTION _caller() IS 'The role a client acts as (SET ROLE, else the login role), also inside SECURITY DEFINER functions.';
+
+CREATE FUNCTION _caller_rights() RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = clockwork, pg_catalog
+AS $$
+    SELECT jsonb_build_object(
+        'role', r.rolname,
+        'superuser', r.rolsuper,
+        'may_define_shell', r.rolsuper OR pg_has_role(r.oid, 'clockwork_shell', 'MEMBER'),
+        'is_supervisor', r.rolsuper OR pg_has_role(r.oid, 'clockwork_supervisor', 'MEMBER'))
+      FROM pg_roles AS r
+     WHERE r.rolname = _caller()
+$$;
+COMMENT ON FUNCTION _caller_rights() IS 'The calling role and what it may do: define shell steps, act as a supervisor.';
+
+CREATE FUNCTION _may_manage(job_owner name) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = clockwork, pg_catalog
+AS $$
+    SELECT pg_has_role(_caller(), job_owner, 'MEMBER')
+$$;
+COMMENT ON FUNCTION _may_manage(name) IS 'Whether the calling role owns (or is a member of the owner of) a job.';
+
+CREATE FUNCTION _require_supervisor() RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = clockwork, pg_catalog
+AS $$
+BEGIN
+    IF NOT (_caller_rights() ->> 'is_supervisor')::boolean THEN
+        RAISE EXCEPTION 'role "%" may not act as a Clockwork supervisor', _caller()
+            USING ERRCODE = 'CW018',
+                  HINT = 'GRANT clockwork_supervisor TO the role the supervisor connects as.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION _require_supervisor() IS 'Raises CW018 unless the caller is a superuser or a member of clockwork_supervisor.';

@@ -1,0 +1,78 @@
+-- Clockwork install script, part 3: the read API. Views run with the querying role's
+-- rights (security_invoker), so row-level security shows each role its own jobs.
+
+CREATE VIEW job_status WITH (security_invoker = true) AS
+SELECT j.name                                   AS job,
+       j.owner,
+       j.enabled,
+       j.version,
+       s.schedules,
+       s.next_fire_at,
+       last_run.id                              AS last_run_id,
+       last_run.state                           AS last_run_state,
+       last_run.finished_at                     AS last_run_finished_at,
+       (SELECT count(*) FROM runs AS r WHERE r.job_id = j.id AND r.state IN ('queued', 'running'))
+                                                AS active_runs
+  FROM jobs AS j
+  LEFT JOIN LATERAL (
+        SELECT array_agg(sc.description ORDER BY sc.position) AS schedules,
+               min(sc.next_fire_at)                           AS next_fire_at
+          FROM schedules AS sc WHERE sc.job_id = j.id
+       ) AS s ON true
+  LEFT JOIN LATERAL (
+        SELECT r.id, r.state, r.finished_at FROM runs AS r
+         WHERE r.job_id = j.id ORDER BY r.id DESC LIMIT 1
+       ) AS last_run ON true;
+COMMENT ON VIEW job_status IS 'One row per job you may see: schedules in words, next fire time, last run and active runs.';
+
+CREATE VIEW run_history WITH (security_invoker = true) AS
+SELECT r.id                                         AS run_id,
+       j.name                                       AS job,
+       r.job_version,
+       r.trigger,
+       r.slot_at,
+       r.state,
+       r.queued_at,
+       r.started_at,
+       r.finished_at,
+       r.finished_at - coalesce(r.started_at, r.queued_at) AS duration,
+       r.reason,
+       r.params,
+       st.steps_succeeded,
+       st.steps_failed,
+       st.steps_total
+  FROM runs AS r
+  JOIN jobs AS j ON j.id = r.job_id
+  LEFT JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE s.state = 'succeeded') AS steps_succeeded,
+               count(*) FILTER (WHERE s.state = 'failed')    AS steps_failed,
+               count(*)                                      AS steps_total
+          FROM step_runs AS s WHERE s.run_id = r.id
+       ) AS st ON true;
+COMMENT ON VIEW run_history IS 'One row per run you may see, newest last by run_id: trigger, slot, state, timing and step counts.';
+
+CREATE VIEW step_history WITH (security_invoker = true) AS
+SELECT s.id                AS step_run_id,
+       s.run_id,
+       j.name              AS job,
+       s.step,
+       s.instance,
+       s.phase,
+       s.kind,
+       s.attempt,
+       s.state,
+       w.name              AS worker,
+       s.started_at,
+       s.finished_at,
+       s.finished_at - s.started_at AS duration,
+       s.exit_code,
+       s.sql_state,
+       s.error,
+       s.stdout,
+       s.stderr,
+       s.output_truncated
+  FROM step_runs AS s
+  JOIN runs AS r ON r.id = s.run_id
+  JOIN jobs AS j ON j.id = r.job_id
+  LEFT JOIN workers AS w ON w.id = s.worker_id;
+COMMENT ON VIEW step_history IS 'One row per step attempt you may see: state, worker, timing, exit code or SQL error, output.';

@@ -1,0 +1,133 @@
+-- Clockwork install script, part 4: the supervisor's bookkeeping calls.
+-- These only record facts (a worker exists, is alive, produced output); every decision
+-- about what runs next is taken by tick/complete_step in the TypeScript core.
+
+-- How long a claim stays a worker's without a heartbeat. Supervisors heartbeat every
+-- third of it; a worker silent for longer has its steps taken over (attempt + 1).
+CREATE FUNCTION lease_duration() RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT interval '30 seconds' $$;
+COMMENT ON FUNCTION lease_duration() IS 'How long a step claim lasts without a heartbeat (30 s).';
+
+-- Output kept per step and stream; beyond it the tail is dropped and marked.
+CREATE FUNCTION output_limit() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 1048576 $$;
+COMMENT ON FUNCTION output_limit() IS 'Characters of stdout and of stderr kept per step run (1 MiB each).';
+
+CREATE FUNCTION register_worker(
+    name    text,
+    labels  text[]      DEFAULT '{}',
+    host    text        DEFAULT NULL,
+    pid     integer     DEFAULT NULL,
+    now     timestamptz DEFAULT now()
+) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = clockwork, pg_catalog
+AS $$
+DECLARE
+    worker_id bigint;
+BEGIN
+    PERFORM _require_supervisor();
+    IF register_worker.name IS NULL OR register_worker.name !~ '^[A-Za-z0-9_.:@-]{1,128}$' THEN
+        RAISE EXCEPTION 'invalid worker name %', coalesce(quote_literal(register_worker.name), 'NULL')
+            USING ERRCODE = 'CW020', HINT = 'Use 1 to 128 letters, digits, and _ . : @ -.';
+    END IF;
+    INSERT INTO workers AS w (name, labels, host, pid, started_at, heartbeat_at)
+    VALUES (register_worker.name, coalesce(register_worker.labels, '{}'), register_worker.host,
+            register_worker.pid, register_worker.now, register_worker.now)
+    ON CONFLICT ON CONSTRAINT workers_name_key DO UPDATE
+       SET labels = excluded.labels, host = excluded.host, pid = excluded.pid,
+           started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
+    RETURNING w.id INTO worker_id;
+    RETURN jsonb_build_object(
+        'worker_id', worker_id::text,
+        'lease_ms', (extract(epoch FROM lease_duration()) * 1000)::bigint);
+END
+$$;
+COMMENT ON FUNCTION register_worker(text, text[], text, integer, timestamptz) IS
+    'Registers (or re-registers) a supervisor under a unique name with its labels; returns its id and the lease length.';
+
+CREATE FUNCTION heartbeat(worker text, now timestamptz DEFAULT now()) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = clockwork, pg_catalog
+AS $$
+DECLARE
+    me        bigint;
+    extended  integer;
+    cancelled text[];
+BEGIN
+    PERFORM _require_supervisor();
+    UPDATE workers SET heartbeat_at = heartbeat.now, stopped_at = NULL
+     WHERE name = heartbeat.worker
+    RETURNING id INTO me;
+    IF me IS NULL THEN
+        RAISE EXCEPTION 'unknown worker "%"', heartbeat.worker
+            USING ERRCODE = 'CW019', HINT = 'Call clockwork.register_worker first.';
+    END IF;
+    -- Only leases still held are extended: an expired one has already been handed over.
+    UPDATE step_runs
+       SET lease_expires_at = heartbeat.now + lease_duration()
+     WHERE worker_id = me AND state = 'running' AND lease_expires_at > heartbeat.now;
+    GET DIAGNOSTICS extended = ROW_COUNT;
+    SELECT coalesce(array_agg(id::text ORDER BY id), '{}') INTO cancelled
+      FROM step_runs
+     WHERE worker_id = me AND state = 'cancelled' AND finished_at > heartbeat.now - 2 * lease_duration();
+    RETURN jsonb_build_object('extended', extended, 'cancel', to_jsonb(cancelled));
+END
+$$;
+COMMENT ON FUNCTION heartbeat(text, timestamptz) IS
+    'Marks a worker alive and extends the leases it still holds; returns the step runs it holds that were cancelled.';
+
+CREATE FUNCTION append_output(step_run bigint, worker text, stream text, chunk text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = clockwork, pg_catalog
+AS $$
+DECLARE
+    room integer;
+BEGIN
+    PERFORM _require_supervisor();
+    IF stream NOT IN ('stdout', 'stderr') THEN
+        RAISE EXCEPTION 'invalid stream %', quote_literal(stream)
+            USING ERRCODE = 'CW020', HINT = 'Use stdout or stderr.';
+    END IF;
+    -- Fencing: only the current lease holder may write, and only while running.
+    UPDATE step_runs AS s
+       SET stdout = CASE WHEN stream = 'stdout' THEN s.stdout || left(chunk, greatest(output_limit() - length(s.stdout), 0)) ELSE s.stdout END,
+           stderr = CASE WHEN stream = 'stderr' THEN s.stderr || left(chunk, greatest(output_limit() - length(s.stderr), 0)) ELSE s.stderr END,
+           output_truncated = s.output_truncated
+               OR length(chunk) > output_limit() - length(CASE WHEN stream = 'stdout' THEN s.stdout ELSE s.stderr END)
+      FROM workers AS w
+     WHERE s.id = step_run AND s.state = 'running' AND s.worker_id = w.id AND w.name = worker;
+    GET DIAGNOSTICS room = ROW_COUNT;
+    RETURN room = 1;
+END
+$$;
+COMMENT ON FUNCTION append_output(bigint, text, text, text) IS
+    'Appends live output of a running step (bounded by output_limit()); false when the caller no longer holds the lease.';
+
+CREATE FUNCTION release_worker(worker text, now timestamptz DEFAULT now()) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = clockwork, pg_catalog
+AS $$
+DECLARE
+    me       bigint;
+    released integer;
+BEGIN
+    PERFORM _require_supervisor();
+    UPDATE workers SET stopped_at = greatest(release_worker.now, started_at)
+     WHERE name = release_worker.worker
+    RETURNING id INTO me;
+    -- Steps still held expire at once, so the next tick hands them to another worker.
+    UPDATE step_runs
+       SET lease_expires_at = release_worker.now
+     WHERE worker_id = me AND state = 'running';
+    GET DIAGNOSTICS released = ROW_COUNT;
+    IF released > 0 THEN
+        PERFORM pg_notify('clockwork_wakeup', release_worker.now::text);
+    END IF;
+    RETURN released;
+END
+$$;
+COMMENT ON FUNCTION release_worker(text, timestamptz) IS
+    'Clean shutdown of a worker: marks it stopped and ends its leases so other workers take its steps over; returns how many.';

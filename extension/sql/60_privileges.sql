@@ -1,0 +1,62 @@
+-- Clockwork install script, part 6: privileges and row-level security.
+-- Writes go through the SECURITY DEFINER API only; roles may read their own rows.
+
+REVOKE ALL ON ALL TABLES IN SCHEMA clockwork FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA clockwork FROM PUBLIC;
+GRANT USAGE ON SCHEMA clockwork TO PUBLIC;
+
+-- Reading: every table is visible, row-level security decides which rows.
+GRANT SELECT ON jobs, job_versions, schedules, runs, step_runs, skipped_slots TO PUBLIC;
+GRANT SELECT ON job_status, run_history, step_history TO PUBLIC;
+GRANT SELECT ON workers, calendars TO PUBLIC;
+GRANT SELECT ON connections TO clockwork_supervisor;
+
+ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE job_versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE schedules ENABLE ROW LEVEL SECURITY;
+ALTER TABLE runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE step_runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE skipped_slots ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY own_jobs ON jobs FOR SELECT
+    USING (pg_has_role(current_user, owner, 'MEMBER') OR pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER'));
+CREATE POLICY own_job_versions ON job_versions FOR SELECT
+    USING (EXISTS (SELECT 1 FROM jobs AS j WHERE j.id = job_id));
+CREATE POLICY own_schedules ON schedules FOR SELECT
+    USING (EXISTS (SELECT 1 FROM jobs AS j WHERE j.id = job_id));
+CREATE POLICY own_runs ON runs FOR SELECT
+    USING (EXISTS (SELECT 1 FROM jobs AS j WHERE j.id = job_id));
+CREATE POLICY own_step_runs ON step_runs FOR SELECT
+    USING (EXISTS (SELECT 1 FROM runs AS r WHERE r.id = run_id));
+CREATE POLICY own_skipped_slots ON skipped_slots FOR SELECT
+    USING (EXISTS (SELECT 1 FROM schedules AS s WHERE s.id = schedule_id));
+
+-- The user API.
+GRANT EXECUTE ON FUNCTION drop_job(text), disable_job(text), cancel_run(bigint, timestamptz) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION lease_duration(), output_limit() TO PUBLIC;
+-- Helpers called from SECURITY DEFINER functions run as the owner and need no grant,
+-- but _caller is harmless and useful for diagnosing "does not exist" answers.
+GRANT EXECUTE ON FUNCTION _caller() TO PUBLIC;
+-- The supervisor API.
+GRANT EXECUTE ON FUNCTION register_worker(text, text[], text, integer, timestamptz),
+                          heartbeat(text, timestamptz),
+                          append_output(bigint, text, text, text),
+                          release_worker(text, timestamptz)
+   TO clockwork_supervisor;
+
+-- pg_dump keeps definitions and history (the extension's own objects are recreated
+-- by CREATE EXTENSION; these rows are the user's data).
+SELECT pg_catalog.pg_extension_config_dump('jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('job_versions', '');
+SELECT pg_catalog.pg_extension_config_dump('schedules', '');
+SELECT pg_catalog.pg_extension_config_dump('runs', '');
+SELECT pg_catalog.pg_extension_config_dump('step_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('skipped_slots', '');
+SELECT pg_catalog.pg_extension_config_dump('workers', '');
+SELECT pg_catalog.pg_extension_config_dump('connections', '');
+SELECT pg_catalog.pg_extension_config_dump('calendars', '');
+SELECT pg_catalog.pg_extension_config_dump('jobs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('schedules_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('runs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('step_runs_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('workers_id_seq', '');

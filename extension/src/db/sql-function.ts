@@ -1,0 +1,60 @@
+// Declares an SQL-callable function implemented in TypeScript. The build reads these
+// declarations to write the SQL (one small stub per function that loads the bundle
+// and calls `body`), so the signature and the code that serves it sit side by side.
+
+export interface SqlFunction<Args extends unknown[] = any[], R = unknown> {
+  /** SQL name inside schema clockwork, e.g. "tick". */
+  readonly name: string;
+  /** Key of the body in the bundle, when it differs from `name` (SQL overloads). */
+  readonly entry?: string;
+  /** Argument list exactly as in CREATE FUNCTION, e.g. "worker text, now timestamptz DEFAULT now()". */
+  readonly args: string;
+  /** Return type as in CREATE FUNCTION, e.g. "jsonb" or "TABLE (fire_at timestamptz, …)". */
+  readonly returns: string;
+  readonly volatility: "immutable" | "stable" | "volatile";
+  /** definer: runs with the extension owner's rights and checks the caller itself (see docs/security.md). */
+  readonly security: "definer" | "invoker";
+  /** Returns NULL on NULL input without calling the body. */
+  readonly strict?: boolean;
+  /** Who may EXECUTE it besides the owner: "public", or a role name. */
+  readonly grant: "public" | "clockwork_supervisor";
+  /** COMMENT ON FUNCTION text. */
+  readonly comment: string;
+  /** Set when the function returns a set through plv8.return_next. */
+  readonly returnsSet?: boolean;
+  readonly body: (...args: Args) => R;
+}
+
+export function sqlFunction<Args extends unknown[], R>(definition: SqlFunction<Args, R>): SqlFunction<Args, R> {
+  return definition;
+}
+
+/** Splits an SQL argument list at top-level commas (defaults may hold commas and quotes). */
+export function splitArguments(args: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let current = "";
+  for (const ch of args) {
+    if (ch === "'") quoted = !quoted;
+    if (!quoted && ch === "(") depth++;
+    if (!quoted && ch === ")") depth--;
+    if (!quoted && depth === 0 && ch === ",") {
+      parts.push(current);
+      current = "";
+    } else {
+      current += ch;
+    }
+  }
+  if (current.trim() !== "") parts.push(current);
+  return parts.map((p) => p.trim());
+}
+
+/** Argument names of an SQL argument list, in order. */
+export function argumentNames(args: string): string[] {
+  return splitArguments(args).map((p) => {
+    const name = p.trim().split(/\s+/)[0];
+    if (!name || !/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`cannot read an argument name in "${p.trim()}"`);
+    return name;
+  });
+}

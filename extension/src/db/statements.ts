@@ -1,0 +1,187 @@
+// Every SQL statement the PL/v8 adapter runs, named and in one place (as River does), so
+// a reader can check each against the indexes in extension/sql/10_tables.sql. Statements
+// are set-based: one statement per operation, with rows passed as a jsonb array.
+
+export const SQL = {
+  callerRights: `SELECT clockwork._caller_rights() AS rights`,
+  requireSupervisor: `SELECT clockwork._require_supervisor()`,
+  notifyWakeup: `SELECT pg_notify('clockwork_wakeup', $1)`,
+
+  // --- definitions ---------------------------------------------------------------
+  connectionNames: `SELECT name FROM clockwork.connections`,
+  calendars: `SELECT name, dates::text[] AS dates FROM clockwork.calendars`,
+  jobByNameForUpdate: `
+    SELECT id::text AS id, owner, version, definition, enabled,
+           clockwork._may_manage(owner) AS may_manage
+      FROM clockwork.jobs
+     WHERE name = $1
+       FOR UPDATE`,
+  insertJob: `
+    INSERT INTO clockwork.jobs (name, owner, definition, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $4)
+    RETURNING id::text AS id`,
+  updateJob: `
+    UPDATE clockwork.jobs
+       SET definition = $2, version = version + 1, updated_at = $3
+     WHERE id = $1::bigint
+    RETURNING version`,
+  insertJobVersion: `
+    INSERT INTO clockwork.job_versions (job_id, version, definition, defined_at, defined_by)
+    VALUES ($1::bigint, $2, $3, $4, $5)`,
+  schedulesOfJob: `
+    SELECT id::text AS id, position, spec, next_fire_at, last_slot_at
+      FROM clockwork.schedules
+     WHERE job_id = $1::bigint
+     ORDER BY position`,
+  upsertSchedules: `
+    INSERT INTO clockwork.schedules AS s (job_id, position, spec, description, time_zone, next_fire_at)
+    SELECT $1::bigint, x.position, x.spec, x.description, x.time_zone, x.next_fire_at
+      FROM jsonb_to_recordset($2) AS x(position integer, spec jsonb, description text,
+                                       time_zone text, next_fire_at timestamptz)
+        ON CONFLICT ON CONSTRAINT schedules_job_position_key DO UPDATE
+       SET spec = excluded.spec, description = excluded.description,
+           time_zone = excluded.time_zone, next_fire_at = excluded.next_fire_at`,
+  deleteSchedulesFrom: `DELETE FROM clockwork.schedules WHERE job_id = $1::bigint AND position >= $2`,
+  setJobEnabled: `UPDATE clockwork.jobs SET enabled = $2, updated_at = $3 WHERE id = $1::bigint`,
+
+  // --- firing --------------------------------------------------------------------
+  // The due query: the partial index schedules_due_idx serves it; SKIP LOCKED lets
+  // several tick callers share the due schedules without waiting on each other.
+  claimDueSchedules: `
+    SELECT s.id::text AS id, s.job_id::text AS job_id, s.position, s.spec, s.time_zone,
+           s.next_fire_at, s.last_slot_at, j.version, j.definition
+      FROM clockwork.schedules AS s
+      JOIN clockwork.jobs AS j ON j.id = s.job_id
+     WHERE s.next_fire_at <= $1
+     ORDER BY s.next_fire_at
+     LIMIT $2
+       FOR UPDATE OF s SKIP LOCKED`,
+  activeRunCounts: `
+    SELECT job_id::text AS job_id, count(*)::integer AS active
+      FROM clockwork.runs
+     WHERE job_id = ANY ($1::bigint[]) AND state IN ('queued', 'running')
+     GROUP BY job_id`,
+  // Exactly once: the unique key (schedule_id, slot_at) drops a slot fired twice.
+  insertRuns: `
+    INSERT INTO clockwork.runs (job_id, job_version, schedule_id, slot_at, trigger, params, queued_at)
+    SELECT x.job_id, x.job_version, x.schedule_id, x.slot_at, x.trigger, x.params, $2
+      FROM jsonb_to_recordset($1) AS x(job_id bigint, job_version integer, schedule_id bigint,
+                                       slot_at timestamptz, trigger text, params jsonb)
+        ON CONFLICT ON CONSTRAINT runs_slot_key DO NOTHING
+    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, schedule_id::text AS schedule_id`,
+  insertSkippedSlots: `
+    INSERT INTO clockwork.skipped_slots (schedule_id, slot_at, reason, recorded_at)
+    SELECT x.schedule_id, x.slot_at, x.reason, $2
+      FROM jsonb_to_recordset($1) AS x(schedule_id bigint, slot_at timestamptz, reason text)
+        ON CONFLICT DO NOTHING`,
+  advanceSchedules: `
+    UPDATE clockwork.schedules AS s
+       SET next_fire_at = x.next_fire_at, last_slot_at = greatest(s.last_slot_at, x.last_slot_at)
+      FROM jsonb_to_recordset($1) AS x(id bigint, next_fire_at timestamptz, last_slot_at timestamptz)
+     WHERE s.id = x.id`,
+  jobVersion: `
+    SELECT definition FROM clockwork.job_versions WHERE job_id = $1::bigint AND version = $2`,
+
+  // --- step runs -----------------------------------------------------------------
+  insertStepRuns: `
+    INSERT INTO clockwork.step_runs (run_id, step, instance, phase, kind, matrix, attempt, state,
+                                     required_labels, ready_at, finished_at, error)
+    SELECT x.run_id, x.step, x.instance, x.phase, x.kind, x.matrix, x.attempt, x.state,
+           x.required_labels, x.ready_at, x.finished_at, x.error
+      FROM jsonb_to_recordset($1) AS x(run_id bigint, step text, instance text, phase text, kind text,
+                                       matrix jsonb, attempt integer, state text, required_labels text[],
+                                       ready_at timestamptz, finished_at timestamptz, error text)`,
+  stepRunsOfRun: `
+    SELECT id::text AS id, step, instance, phase, kind, matrix, attempt, state, exit_code,
+           sql_state, error, result, stdout, stderr, started_at, finished_at
+      FROM clockwork.step_runs
+     WHERE run_id = $1::bigint
+     ORDER BY id`,
+  runForUpdate: `
+    SELECT id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
+           params, state, queued_at, started_at
+      FROM clockwork.runs
+     WHERE id = $1::bigint
+       FOR UPDATE`,
+  finishRun: `
+    UPDATE clockwork.runs
+       SET state = $2, finished_at = greatest($3, started_at, queued_at), reason = $4
+     WHERE id = $1::bigint AND state IN ('queued', 'running')`,
+
+  // Lease expiry: the partial index step_runs_lease_idx finds the expired ones.
+  expireLeases: `
+    UPDATE clockwork.step_runs AS s
+       SET state = 'lost', finished_at = $1,
+           error = 'lease expired: worker stopped heartbeating'
+     WHERE s.id IN (SELECT id FROM clockwork.step_runs
+                     WHERE state = 'running' AND lease_expires_at < $1
+                     ORDER BY lease_expires_at
+                     LIMIT 1000
+                       FOR UPDATE SKIP LOCKED)
+    RETURNING s.run_id::text AS run_id`,
+
+  // Claims: ready steps whose time has come, oldest first (step_runs_ready_idx), only
+  // those whose required labels this worker has.
+  claimReadySteps: `
+    WITH claimable AS (
+        SELECT id
+          FROM clockwork.step_runs
+         WHERE state = 'ready' AND ready_at <= $3 AND required_labels <@ $4::text[]
+         ORDER BY ready_at, id
+         LIMIT $2
+           FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+        UPDATE clockwork.step_runs AS s
+           SET state = 'running', ready_at = NULL, worker_id = $1::bigint, started_at = $3,
+               lease_expires_at = $3 + clockwork.lease_duration()
+          FROM claimable
+         WHERE s.id = claimable.id
+        RETURNING s.*
+    ), started_runs AS (
+        UPDATE clockwork.runs AS r
+           SET state = 'running', started_at = coalesce(r.started_at, $3)
+         WHERE r.id IN (SELECT run_id FROM claimed) AND r.state = 'queued'
+    )
+    SELECT c.id::text AS step_run_id, c.run_id::text AS run_id, j.name AS job, c.step, c.instance,
+           c.phase, c.kind, c.matrix, c.attempt, c.lease_expires_at, r.params,
+           r.job_id::text AS job_id, r.job_version
+      FROM claimed AS c
+      JOIN clockwork.runs AS r ON r.id = c.run_id
+      JOIN clockwork.jobs AS j ON j.id = r.job_id
+     ORDER BY c.id`,
+
+  // When is anything next due for this worker: a slot, a claimable step, a lease end.
+  nextDueAt: `
+    SELECT least(
+        (SELECT min(next_fire_at) FROM clockwork.schedules WHERE next_fire_at IS NOT NULL),
+        (SELECT ready_at FROM clockwork.step_runs
+          WHERE state = 'ready' AND required_labels <@ $1::text[]
+          ORDER BY ready_at LIMIT 1),
+        (SELECT min(lease_expires_at) FROM clockwork.step_runs WHERE state = 'running')
+    ) AS next_due_at`,
+
+  workerByName: `
+    UPDATE clockwork.workers SET heartbeat_at = $2, stopped_at = NULL
+     WHERE name = $1
+    RETURNING id::text AS id, labels`,
+  completeStep: `
+    UPDATE clockwork.step_runs AS s
+       SET state = $3, finished_at = $4, exit_code = $5, sql_state = $6, error = $7, result = $8,
+           stdout = s.stdout || left($9, greatest(clockwork.output_limit() - length(s.stdout), 0)),
+           stderr = s.stderr || left($10, greatest(clockwork.output_limit() - length(s.stderr), 0)),
+           output_truncated = s.output_truncated
+               OR length($9) > clockwork.output_limit() - length(s.stdout)
+               OR length($10) > clockwork.output_limit() - length(s.stderr),
+           lease_expires_at = NULL
+      FROM clockwork.workers AS w
+     WHERE s.id = $1::bigint AND s.state = 'running' AND s.worker_id = w.id AND w.name = $2
+    RETURNING s.run_id::text AS run_id, s.step, s.instance, s.phase, s.attempt, s.stdout`,
+  stepRunForSql: `
+    SELECT s.id::text AS id, s.run_id::text AS run_id, s.step, s.instance, s.matrix, s.attempt,
+           s.kind, r.params, r.job_id::text AS job_id, r.job_version, j.owner
+      FROM clockwork.step_runs AS s
+      JOIN clockwork.runs AS r ON r.id = s.run_id
+      JOIN clockwork.jobs AS j ON j.id = r.job_id
+      JOIN clockwork.workers AS w ON w.id = s.worker_id
+     WHERE s.id = $1::bigint AND s.state = 'running' AND w.name = $2`,
+} as const;
