@@ -1,0 +1,28 @@
+// Public API of the pure scheduling core. The PL/v8 adapter and the supervisor import from
+// here only. Names are stable once released: add, never rename.
+
+export {
+  ERROR_KINDS, ClockworkError, issue, formatIssue, didYouMean, editDistance,
+  type ErrorKind, type ValidationIssue,
+} from "./errors.ts";
+export {
+  ZoneView, daysFromCivil, civilFromDays, daysInMonth, isLeapYear, weekdayOfDays, localFields, localMsOf,
+  formatLocalDate, formatLocalDateTime, parseTimestamp, isUtcZone,
+  SECOND_MS, MINUTE_MS, HOUR_MS, DAY_MS,
+  type TimeZoneRules, type LocalResolution, type LocalDateTime, type CivilDate, type ParsedTimestamp,
+} from "./time.ts";
+export { parseInterval, formatInterval, type IntervalResult } from "./interval.ts";
+export { parseCron, nextLocalMatch, matchesLocal, CRON_MACROS, type CronSpec, type CronResult, type CronOptions, type DaySpec } from "./cron.ts";
+export { parsePgAgentSets, type PgAgentSets } from "./pgagent.ts";
+export {
+  parseSchedule, mustParseSchedule, nextFireTime, nextFireTimes, slotsBetween, describeSchedule,
+  type Schedule, type ScheduleKind, type ScheduleContext, type ScheduleParseOptions, type ScheduleResult,
+  type ScheduleExclusions, type DstGapPolicy, type DstOverlapPolicy,
+} from "./schedule.ts";
+export {
+  decideMisfire, decideOverlap, mayStartQueued, decideRetry, decideTimeout, hashString, seededUnit,
+  DEFAULT_MISFIRE_POLICY, DEFAULT_OVERLAP_POLICY, DEFAULT_RETRY_POLICY,
+  type MisfirePolicy, type MisfirePolicyKind, type MisfireDecision, type SkippedSlot, type SkipReason,
+  type OverlapPolicy, type OverlapMode, type OverlapDecision, type ActiveRun,
+  type RetryPolicy, type RetryDecision, type TimeoutDecision,
+} from "./policies.ts";
