@@ -1,0 +1,169 @@
+// Error mapping in both directions.
+//   PostgreSQL -> JavaScript: an Error whose message is the SQL message, with
+//     sqlerrcode (the 5-character SQLSTATE), code (PL/v8's packed integer), detail,
+//     hint, context and the object names PostgreSQL reported.
+//   JavaScript -> PostgreSQL: PL/v8 3.x rules: message = String(exception) without a
+//     leading "Error: "; code (packed integer, or a 5-character string), detail, hint
+//     and context read from the thrown object; CONTEXT "f() LINE n: <source line>".
+#include "runtime.h"
+
+#include <cstdarg>
+
+namespace cw {
+
+// ---- SubXact ---------------------------------------------------------------------------
+ErrorData *SubXact::begin() {
+  cxt_ = CurrentMemoryContext;
+  owner_ = CurrentResourceOwner;
+  ErrorData *err = pg_try([&] { BeginInternalSubTransaction(NULL); });
+  MemoryContextSwitchTo(cxt_);
+  return err;
+}
+
+void SubXact::commit() {
+  ErrorData *err = pg_try([&] { ReleaseCurrentSubTransaction(); });
+  MemoryContextSwitchTo(cxt_);
+  CurrentResourceOwner = owner_;
+  if (err) throw_pg_error(err);
+}
+
+ErrorData *SubXact::rollback() {
+  ErrorData *err = pg_try([&] { RollbackAndReleaseCurrentSubTransaction(); });
+  MemoryContextSwitchTo(cxt_);
+  CurrentResourceOwner = owner_;
+  return err;
+}
+
+// ---- PostgreSQL -> JavaScript -----------------------------------------------------------
+// A deep copy in CurrentMemoryContext (the copy pg_try made may live in SPI memory).
+static ErrorData *copy_error(const ErrorData *e) {
+  ErrorData *c = (ErrorData *)palloc(sizeof(ErrorData));
+  memcpy(c, e, sizeof(ErrorData));
+#define DUP(f) c->f = e->f ? pstrdup(e->f) : nullptr
+  DUP(message); DUP(detail); DUP(detail_log); DUP(hint); DUP(context); DUP(backtrace);
+  DUP(schema_name); DUP(table_name); DUP(column_name); DUP(datatype_name);
+  DUP(constraint_name); DUP(internalquery);
+#undef DUP
+  c->assoc_context = CurrentMemoryContext;
+  return c;
+}
+
+static void set_prop(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, const char *k, const char *v) {
+  if (v) o->Set(ctx, js_str(k), js_str(v)).Check();
+}
+
+void throw_pg_error(ErrorData *e) {
+  // Not inside a context means no JavaScript is on the stack: raise it directly.
+  if (!isolate || !isolate->InContext()) ReThrowError(e);
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  v8::Local<v8::Value> exc = v8::Exception::Error(js_str(e->message ? e->message : "unknown error"));
+  v8::Local<v8::Object> o = exc.As<v8::Object>();
+  o->Set(ctx, js_str("sqlerrcode"), js_str(unpack_sql_state(e->sqlerrcode))).Check();
+  o->Set(ctx, js_str("code"), v8::Integer::New(isolate, e->sqlerrcode)).Check();
+  set_prop(ctx, o, "detail", e->detail);
+  set_prop(ctx, o, "hint", e->hint);
+  set_prop(ctx, o, "context", e->context);
+  set_prop(ctx, o, "internalquery", e->internalquery);
+  set_prop(ctx, o, "schema_name", e->schema_name);
+  set_prop(ctx, o, "table_name", e->table_name);
+  set_prop(ctx, o, "column_name", e->column_name);
+  set_prop(ctx, o, "datatype_name", e->datatype_name);
+  set_prop(ctx, o, "constraint_name", e->constraint_name);
+
+  // Cancel, statement_timeout, shutdown: a script must not be able to swallow these.
+  if (ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION && current_frame &&
+      !current_frame->fatal_error) {
+    MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+    current_frame->fatal_error = copy_error(e);
+    MemoryContextSwitchTo(old);
+    request_termination();
+  }
+  isolate->ThrowException(exc);
+}
+
+void throw_error(const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  isolate->ThrowException(v8::Exception::Error(js_str(buf)));
+}
+
+void throw_type_error(const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  isolate->ThrowException(v8::Exception::TypeError(js_str(buf)));
+}
+
+// ---- JavaScript -> PostgreSQL -----------------------------------------------------------
+static char *prop_string(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, const char *k) {
+  v8::Local<v8::Value> v;
+  if (!o->Get(ctx, js_str(k)).ToLocal(&v) || v->IsUndefined() || v->IsNull()) return nullptr;
+  return js_to_cstring(ctx, v);
+}
+
+static int parse_code(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
+  if (v.IsEmpty() || v->IsUndefined() || v->IsNull()) return 0;
+  if (v->IsNumber()) return v->Int32Value(ctx).FromMaybe(0);
+  if (v->IsString()) {
+    v8::String::Utf8Value s(isolate, v);
+    const char *c = *s;
+    if (c && strlen(c) == 5) {
+      for (int i = 0; i < 5; i++)
+        if (!isdigit((unsigned char)c[i]) && !isupper((unsigned char)c[i])) return 0;
+      return MAKE_SQLSTATE(c[0], c[1], c[2], c[3], c[4]);
+    }
+  }
+  return 0;
+}
+
+void capture_js_error(v8::TryCatch &tc, v8::Local<v8::Context> ctx, const char *fname, JsError *out) {
+  v8::HandleScope scope(isolate);
+  v8::TryCatch inner(isolate);  // getters on the thrown object may throw again
+  memset(out, 0, sizeof *out);
+  v8::Local<v8::Value> exc = tc.Exception();
+  bool is_object = !exc.IsEmpty() && exc->IsObject();
+
+  char *msg = nullptr;
+  if (is_object && !exc->IsNativeError()) msg = prop_string(ctx, exc.As<v8::Object>(), "message");
+  if (!msg && !exc.IsEmpty()) msg = js_to_cstring(ctx, exc);
+  if (!msg) msg = pstrdup("unknown JavaScript exception");
+  if (strncmp(msg, "Error: ", 7) == 0) msg += 7;
+  out->message = msg;
+
+  if (is_object) {
+    v8::Local<v8::Object> o = exc.As<v8::Object>();
+    v8::Local<v8::Value> code;
+    if (o->Get(ctx, js_str("code")).ToLocal(&code)) out->sqlerrcode = parse_code(ctx, code);
+    if (!out->sqlerrcode && o->Get(ctx, js_str("sqlerrcode")).ToLocal(&code))
+      out->sqlerrcode = parse_code(ctx, code);
+    out->detail = prop_string(ctx, o, "detail");
+    out->hint = prop_string(ctx, o, "hint");
+    out->context = prop_string(ctx, o, "context");
+  }
+  // Stack exhaustion gets PostgreSQL's own code for it (PL/v8 would say XX000).
+  if (!out->sqlerrcode && strcmp(out->message, "RangeError: Maximum call stack size exceeded") == 0)
+    out->sqlerrcode = ERRCODE_STATEMENT_TOO_COMPLEX;
+  if (!out->sqlerrcode) out->sqlerrcode = ERRCODE_INTERNAL_ERROR;  // as PL/v8 3.x
+
+  v8::Local<v8::Message> m = tc.Message();
+  if (!m.IsEmpty()) {
+    int line = m->GetLineNumber(ctx).FromMaybe(0) - 1;  // minus the wrapper's first line
+    v8::Local<v8::String> src;
+    char *srcline = m->GetSourceLine(ctx).ToLocal(&src) ? js_to_cstring(ctx, src) : nullptr;
+    char *own = psprintf("%s() LINE %d: %s", fname ? fname : "anonymous", line, srcline ? srcline : "");
+    out->context = out->context ? psprintf("%s\n%s", out->context, own) : own;
+  }
+}
+
+void raise_js_error(const JsError &e) {
+  ereport(ERROR, (errcode(e.sqlerrcode), errmsg("%s", e.message), e.detail ? errdetail("%s", e.detail) : 0,
+                  e.hint ? errhint("%s", e.hint) : 0, e.context ? errcontext("%s", e.context) : 0));
+  pg_unreachable();
+}
+
+}  // namespace cw

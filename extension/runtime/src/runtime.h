@@ -1,0 +1,152 @@
+// clockwork_v8 — shared declarations for the V8 runtime that provides LANGUAGE plv8.
+//
+// The one rule every file here obeys: a PostgreSQL error (a longjmp) must never cross a
+// V8 frame, and V8 scopes must be left before PostgreSQL raises anything. PostgreSQL calls
+// made while V8 is on the stack go through pg_try()/SubXact, which turn the error into a
+// copied ErrorData that the caller turns into a JavaScript exception.
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/elog.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/tuplestore.h"
+}
+
+#include <v8.h>
+#include <unordered_map>
+
+namespace cw {
+
+// ---- engine.cc: one isolate per backend ------------------------------------------------
+extern v8::Isolate *isolate;
+extern int memory_limit_mb;        // plv8.memory_limit
+extern char *start_proc;           // plv8.start_proc
+extern bool heap_limit_hit;        // set by the near-heap-limit callback
+void engine_start();               // idempotent; may ereport before V8 exists
+void engine_after_oom();           // restore the heap limit, free what can be freed
+
+// ---- watchdog.cc: turns pending PostgreSQL interrupts into TerminateExecution ----------
+void watchdog_start();             // called while all signals are blocked
+void js_enter();                   // outermost entry into JavaScript
+void js_leave();                   // outermost exit; cancels a leftover termination
+void request_termination();        // from the main thread (caught interrupt errors, OOM)
+
+// ---- errors.cc -------------------------------------------------------------------------
+// Runs f under PG_TRY. On a PostgreSQL error returns a copy of it (in the memory context
+// that was current on entry) and leaves the error state clean; otherwise returns nullptr.
+// f must not create V8 handle scopes: a longjmp would skip their destructors.
+template <class F>
+ErrorData *pg_try(F &&f) {
+  MemoryContext volatile oldcxt = CurrentMemoryContext;
+  ErrorData *volatile err = nullptr;
+  PG_TRY();
+  { f(); }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(oldcxt);
+    err = CopyErrorData();
+    FlushErrorState();
+  }
+  PG_END_TRY();
+  return err;
+}
+
+// An internal subtransaction around SPI work, as plpgsql's EXCEPTION blocks do, so an
+// error inside it leaves the outer transaction usable (locks, buffers, relcache refs).
+class SubXact {
+ public:
+  ErrorData *begin();
+  void commit();    // release; the work stays
+  ErrorData *rollback();  // abort; the work is gone
+ private:
+  MemoryContext cxt_ = nullptr;
+  ResourceOwner owner_ = nullptr;
+};
+
+// Throws a JavaScript Error made from a PostgreSQL error (message, sqlerrcode, code,
+// detail, hint, context, ...). Interrupt errors (cancel, timeout, shutdown) also make
+// the whole script stop: they are remembered and re-raised when the call unwinds.
+void throw_pg_error(ErrorData *edata);
+void throw_error(const char *fmt, ...) pg_attribute_printf(1, 2);
+void throw_type_error(const char *fmt, ...) pg_attribute_printf(1, 2);
+
+// A JavaScript exception turned into the parts of an SQL error, allocated in a memory
+// context that outlives the V8 scopes; raised after they are left.
+struct JsError {
+  int sqlerrcode;
+  char *message;
+  char *detail;
+  char *hint;
+  char *context;
+};
+void capture_js_error(v8::TryCatch &tc, v8::Local<v8::Context> ctx, const char *fname, JsError *out);
+[[noreturn]] void raise_js_error(const JsError &err);
+
+// ---- convert.cc: Datum <-> JavaScript ---------------------------------------------------
+struct TypeInfo {
+  Oid oid;         // the declared type (may be a domain)
+  Oid base;        // after stripping domains
+  int32 typmod;
+  int16 len;
+  bool byval;
+  char align;
+  char typtype;    // 'b', 'c', 'd', 'e', 'p', 'r', 'm'
+  bool is_array;   // varlena array of elem
+  bool is_composite;
+  TypeInfo *elem;  // array element type
+  FmgrInfo in, out;
+  Oid ioparam;
+};
+// Looks up (and caches for the session) a type; nullptr with a JS exception on error.
+TypeInfo *type_info(Oid oid, int32 typmod = -1);
+TypeInfo *type_info_pg(Oid oid, int32 typmod = -1);  // ereports instead
+v8::MaybeLocal<v8::Value> to_js(v8::Local<v8::Context> ctx, Datum d, bool isnull, TypeInfo *t);
+// Converts into CurrentMemoryContext. Returns false with a JS exception pending.
+bool from_js(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, TypeInfo *t, Datum *out, bool *isnull);
+v8::MaybeLocal<v8::Value> tuple_to_js(v8::Local<v8::Context> ctx, HeapTuple tup, TupleDesc desc);
+bool js_to_tuple_values(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, TupleDesc desc,
+                        Datum *values, bool *nulls);
+v8::Local<v8::String> js_str(const char *s, int len = -1);
+char *js_to_cstring(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v);  // palloc'd, NULL on exception
+
+// ---- contexts.cc: one V8 context per role ----------------------------------------------
+struct RoleContext {
+  Oid role;
+  v8::Global<v8::Context> context;
+  uint64 generation;  // bumped when discarded, invalidates cached functions
+};
+RoleContext *role_context(Oid role);  // creates (and runs start_proc); nullptr with JS exception
+void discard_role_context(Oid role);
+v8::Local<v8::ObjectTemplate> plv8_object_template();  // api.cc
+
+// ---- handlers.cc: calls, frames, function cache ----------------------------------------
+struct CallFrame {
+  CallFrame *prev;
+  const char *fname;
+  ReturnSetInfo *rsi;        // set-returning calls
+  Tuplestorestate *tupstore;
+  TupleDesc tupdesc;         // result rows (SETOF)
+  bool scalar_set;           // SETOF scalar: one column
+  TypeInfo *ret;             // scalar result type
+  MemoryContext callcxt;     // the caller's context: results are built here
+  ErrorData *fatal_error;    // an interrupt error that must end the call
+  bool nonatomic;            // procedure / DO allowed to commit
+};
+extern CallFrame *current_frame;
+// plv8.find_function: the compiled JS function of a plv8 function, in ctx.
+v8::MaybeLocal<v8::Function> find_function(v8::Local<v8::Context> ctx, Oid fn_oid);
+bool return_next(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v);
+
+// ---- spi.cc ------------------------------------------------------------------------------
+void spi_execute(const v8::FunctionCallbackInfo<v8::Value> &args);
+void spi_prepare(const v8::FunctionCallbackInfo<v8::Value> &args);
+
+}  // namespace cw

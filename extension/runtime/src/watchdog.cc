@@ -1,0 +1,82 @@
+// The interrupt watchdog. PostgreSQL's signal handlers only set flags
+// (QueryCancelPending, ProcDiePending) that the backend checks at safe points; a
+// JavaScript loop has none. This thread polls those flags while JavaScript runs and
+// calls TerminateExecution; the call handler then leaves V8 and runs
+// CHECK_FOR_INTERRUPTS, so PostgreSQL raises its own error (57014, FATAL for terminate).
+//
+// Cost per call: two atomic stores and one uncontended mutex, no system call. The thread
+// sleeps on a condition variable after a second without JavaScript.
+#include "runtime.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <time.h>
+
+namespace cw {
+
+static std::mutex *mu;                 // leaked on purpose: alive until exit()
+static std::condition_variable *cv;
+static std::atomic<bool> js_active{false};
+static std::atomic<bool> sleeping{false};
+static bool terminate_sent = false;    // guarded by mu
+
+static void terminate_locked() {
+  if (!terminate_sent) {
+    terminate_sent = true;
+    isolate->TerminateExecution();
+  }
+}
+
+static void loop() {
+  int idle_ticks = 0;
+  struct timespec tick = {0, 5 * 1000 * 1000};  // 5 ms
+  for (;;) {
+    if (js_active.load()) {
+      idle_ticks = 0;
+      if (InterruptPending && (QueryCancelPending || ProcDiePending)) {
+        std::lock_guard<std::mutex> g(*mu);
+        if (js_active.load()) terminate_locked();
+      }
+    } else if (++idle_ticks > 200) {
+      std::unique_lock<std::mutex> g(*mu);
+      sleeping.store(true);
+      cv->wait(g, [] { return js_active.load(); });
+      sleeping.store(false);
+      idle_ticks = 0;
+    }
+    nanosleep(&tick, nullptr);
+  }
+}
+
+void watchdog_start() {
+  mu = new std::mutex();
+  cv = new std::condition_variable();
+  std::thread(loop).detach();
+}
+
+void js_enter() {
+  js_active.store(true);
+  if (sleeping.load()) {
+    std::lock_guard<std::mutex> g(*mu);
+    cv->notify_one();
+  }
+}
+
+void js_leave() {
+  std::lock_guard<std::mutex> g(*mu);
+  js_active.store(false);
+  if (terminate_sent) {
+    // A termination that arrived as the script finished must not hit the next call.
+    isolate->CancelTerminateExecution();
+    terminate_sent = false;
+  }
+}
+
+void request_termination() {
+  std::lock_guard<std::mutex> g(*mu);
+  terminate_locked();
+}
+
+}  // namespace cw
