@@ -61,6 +61,7 @@ static void api_return_next(const v8::FunctionCallbackInfo<v8::Value> &a) {
 static void api_subtransaction(const v8::FunctionCallbackInfo<v8::Value> &a) {
   v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
   if (a.Length() < 1 || !a[0]->IsFunction()) return throw_type_error("plv8.subtransaction expects a function");
+  if (!ensure_spi()) return;  // SPI must be connected outside the subtransaction
   SubXact sx;
   if (ErrorData *err = sx.begin()) return throw_pg_error(err);
   v8::TryCatch tc(isolate);
@@ -95,9 +96,11 @@ static void api_find_function(const v8::FunctionCallbackInfo<v8::Value> &a) {
 // Transaction control, only inside CALL of a procedure or a DO block run outside a
 // transaction block (SPI refuses otherwise with PostgreSQL's own error).
 static void api_commit(const v8::FunctionCallbackInfo<v8::Value> &) {
+  if (!ensure_spi()) return;
   if (ErrorData *err = pg_try([] { SPI_commit(); })) throw_pg_error(err);
 }
 static void api_rollback(const v8::FunctionCallbackInfo<v8::Value> &) {
+  if (!ensure_spi()) return;
   if (ErrorData *err = pg_try([] { SPI_rollback(); })) throw_pg_error(err);
 }
 

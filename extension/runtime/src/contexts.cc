@@ -13,6 +13,8 @@ namespace cw {
 static std::unordered_map<Oid, RoleContext *> contexts;
 static v8::Global<v8::ObjectTemplate> global_template;
 static uint64 next_generation = 1;
+// The last role used: nearly every call in a session is by the same role.
+static RoleContext *last_rc = nullptr;
 
 static v8::Local<v8::ObjectTemplate> make_global_template() {
   if (!global_template.IsEmpty()) return global_template.Get(isolate);
@@ -31,7 +33,9 @@ static v8::Local<v8::ObjectTemplate> make_global_template() {
 void discard_role_context(Oid role) {
   auto it = contexts.find(role);
   if (it == contexts.end()) return;
+  if (last_rc == it->second) last_rc = nullptr;
   it->second->context.Reset();
+  it->second->global.Reset();
   it->second->generation = 0;  // cached functions compare generations; they recompile
   delete it->second;
   contexts.erase(it);
@@ -50,18 +54,20 @@ static bool run_start_proc(v8::Local<v8::Context> ctx) {
   if (err) { throw_pg_error(err); return false; }
   v8::Local<v8::Function> f;
   if (!find_function(ctx, fn).ToLocal(&f)) return false;
-  return !f->Call(ctx, ctx->Global(), 0, nullptr).IsEmpty();
+  return !f->Call(ctx, ctx->Global(), 0, nullptr).IsEmpty();  // runs once per context
 }
 
 RoleContext *role_context(Oid role) {
+  if (last_rc && last_rc->role == role) return last_rc;
   auto it = contexts.find(role);
-  if (it != contexts.end()) return it->second;
+  if (it != contexts.end()) return last_rc = it->second;
 
   v8::HandleScope scope(isolate);
   v8::Local<v8::Context> ctx = v8::Context::New(isolate, nullptr, make_global_template());
   RoleContext *rc = new RoleContext();
   rc->role = role;
   rc->context.Reset(isolate, ctx);
+  rc->global.Reset(isolate, ctx->Global());
   rc->generation = next_generation++;
   contexts[role] = rc;
 
@@ -70,7 +76,7 @@ RoleContext *role_context(Oid role) {
     discard_role_context(role);
     return nullptr;
   }
-  return rc;
+  return last_rc = rc;
 }
 
 }  // namespace cw

@@ -29,6 +29,7 @@ PG_FUNCTION_INFO_V1(plv8_inline_handler);
 }
 
 #include <string>
+#include <vector>
 
 namespace cw {
 
@@ -276,7 +277,13 @@ static void run_js(CallState *st) {
   if (!ok) return capture(tc, ctx, st, name);
 
   int nargs = st->fe ? st->fe->nargs : 0;
-  v8::Local<v8::Value> argv[FUNC_MAX_ARGS];
+  v8::Local<v8::Value> small[8];
+  std::vector<v8::Local<v8::Value>> big;
+  v8::Local<v8::Value> *argv = small;
+  if (nargs > 8) {
+    big.resize(nargs);
+    argv = big.data();
+  }
   for (int i = 0; i < nargs; i++) {
     TypeInfo *t = st->fe->args[i];
     if (!t && !(t = type_info(get_fn_expr_argtype(st->fcinfo->flinfo, i)))) return capture(tc, ctx, st, name);
@@ -285,7 +292,7 @@ static void run_js(CallState *st) {
   }
 
   v8::Local<v8::Value> ret;
-  if (!fn->Call(ctx, ctx->Global(), nargs, argv).ToLocal(&ret)) return capture(tc, ctx, st, name);
+  if (!fn->Call(ctx, rc->global.Get(isolate), nargs, argv).ToLocal(&ret)) return capture(tc, ctx, st, name);
 
   st->outcome = Outcome::Ok;
   st->isnull = false;
@@ -330,9 +337,30 @@ static void run_js(CallState *st) {
 }
 
 // Runs run_js inside a frame and raises whatever it reports, after all V8 scopes are gone.
+bool ensure_spi() {
+  CallFrame *f = current_frame;
+  if (!f) {
+    throw_error("SPI is not available here");
+    return false;
+  }
+  if (f->spi_connected) return true;
+  int rc = 0;
+  ErrorData *err = pg_try([&] { rc = SPI_connect_ext(f->nonatomic ? SPI_OPT_NONATOMIC : 0); });
+  if (err) { throw_pg_error(err); return false; }
+  if (rc != SPI_OK_CONNECT) { throw_error("SPI_connect failed: %s", SPI_result_code_string(rc)); return false; }
+  f->spi_connected = true;
+  return true;
+}
+
 static Datum execute(CallState *st, CallFrame *frame) {
-  int spi_rc = SPI_connect_ext(frame->nonatomic ? SPI_OPT_NONATOMIC : 0);
-  if (spi_rc != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(spi_rc));
+  // Procedures and DO blocks connect at once: SPI must know it is non-atomic before
+  // any subtransaction starts. Functions connect on first use (saves two memory
+  // contexts per call for the common function that never runs SQL).
+  if (frame->nonatomic) {
+    int spi_rc = SPI_connect_ext(SPI_OPT_NONATOMIC);
+    if (spi_rc != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(spi_rc));
+    frame->spi_connected = true;
+  }
 
   frame->prev = current_frame;
   current_frame = frame;
@@ -368,8 +396,10 @@ static Datum execute(CallState *st, CallFrame *frame) {
   }
   if (st->outcome == Outcome::JsError) raise_js_error(st->err);
 
-  spi_rc = SPI_finish();
-  if (spi_rc != SPI_OK_FINISH) elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(spi_rc));
+  if (frame->spi_connected) {
+    int spi_rc = SPI_finish();
+    if (spi_rc != SPI_OK_FINISH) elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(spi_rc));
+  }
   return st->result;
 }
 

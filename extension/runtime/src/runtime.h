@@ -121,6 +121,7 @@ char *js_to_cstring(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v);  // pal
 struct RoleContext {
   Oid role;
   v8::Global<v8::Context> context;
+  v8::Global<v8::Object> global;  // the receiver of every call (`this`, as in PL/v8)
   uint64 generation;  // bumped when discarded, invalidates cached functions
 };
 RoleContext *role_context(Oid role);  // creates (and runs start_proc); nullptr with JS exception
@@ -139,8 +140,11 @@ struct CallFrame {
   MemoryContext callcxt;     // the caller's context: results are built here
   ErrorData *fatal_error;    // an interrupt error that must end the call
   bool nonatomic;            // procedure / DO allowed to commit
+  bool spi_connected;        // SPI is connected lazily: most calls never use it
 };
 extern CallFrame *current_frame;
+// Connects SPI for the current call if it is not yet; false with a JS exception pending.
+bool ensure_spi();
 // plv8.find_function: the compiled JS function of a plv8 function, in ctx.
 v8::MaybeLocal<v8::Function> find_function(v8::Local<v8::Context> ctx, Oid fn_oid);
 bool return_next(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v);

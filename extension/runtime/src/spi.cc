@@ -56,6 +56,7 @@ static v8::MaybeLocal<v8::Value> result_to_js(v8::Local<v8::Context> ctx, int rc
 static void run(const v8::FunctionCallbackInfo<v8::Value> &a, const char *sql, SPIPlanPtr plan, int nargs,
                 Oid *argtypes, const std::vector<v8::Local<v8::Value>> &params) {
   v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  if (!ensure_spi()) return;
   SubXact sx;
   if (ErrorData *err = sx.begin()) return throw_pg_error(err);
 
@@ -194,6 +195,7 @@ void spi_prepare(const v8::FunctionCallbackInfo<v8::Value> &a) {
     }
   }
   int nargs = (int)names.size();
+  if (!ensure_spi()) return;
   Oid *types = (Oid *)MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * (nargs + 1));
   SPIPlanPtr plan = nullptr;
   SubXact sx;
