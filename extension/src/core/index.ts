@@ -26,3 +26,21 @@ export {
   type OverlapPolicy, type OverlapMode, type OverlapDecision, type ActiveRun,
   type RetryPolicy, type RetryDecision, type TimeoutDecision,
 } from "./policies.ts";
+export {
+  parseExpression, evaluateExpression, expressionPaths,
+  type Expr, type ExpressionResult, type ExpressionError, type CompareOp, type Scalar, type Value,
+} from "./expression.ts";
+export {
+  bindNamedParameters, findNamedPlaceholders, expandMatrix, matrixSize, instanceId, MAX_MATRIX_INSTANCES,
+  type BoundSql, type NamedPlaceholder, type Matrix, type MatrixInstance,
+} from "./params.ts";
+export {
+  validateJobDefinition, conninfoHasPassword, DEFAULT_BUILTINS, STEP_RESULT_FIELDS,
+  type JobDefinition, type StepDefinition, type CheckDefinition, type WorkDefinition, type JobPolicies,
+  type StepKind, type OnError, type ValidationEnvironment, type DefinitionResult,
+} from "./definition.ts";
+export {
+  decideRun, runInstances, checkPassed,
+  type StepStatus, type StepInstanceState, type RunState, type RunDecision, type RunStatus, type Phase,
+  type StartWork, type RetryLater, type SkipWork, type SkipReason as StepSkipReason, type CancelWork, type CancelReason,
+} from "./graph.ts";

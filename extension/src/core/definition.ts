@@ -1,0 +1,642 @@
+// Job definitions: validation of the plain JSON object (YAML is parsed by the caller) into a
+// normalized JobDefinition. Validation never stops at the first problem: it returns every
+// error with its path and a precise message.
+
+import { issue, didYouMean, type ValidationIssue, type ErrorKind } from "./errors.ts";
+import { parseSchedule, type Schedule } from "./schedule.ts";
+import { parseInterval } from "./interval.ts";
+import { parseExpression, expressionPaths, type Expr, type Scalar, type Value } from "./expression.ts";
+import { findNamedPlaceholders, matrixSize, MAX_MATRIX_INSTANCES } from "./params.ts";
+import {
+  DEFAULT_MISFIRE_POLICY, DEFAULT_OVERLAP_POLICY, DEFAULT_RETRY_POLICY,
+  type MisfirePolicy, type OverlapPolicy, type RetryPolicy,
+} from "./policies.ts";
+
+export type StepKind = "sql" | "shell" | "program" | "builtin";
+export type OnError = "fail" | "continue" | "succeed";
+
+/** What every step and check has in common: the work itself. */
+export interface WorkDefinition {
+  name: string;
+  kind: StepKind;
+  /** sql: the statement(s), with :name placeholders. */
+  sql: string | null;
+  /** shell: the script, run by a real shell. */
+  shell: string | null;
+  /** program: argv, run without a shell. */
+  program: string[] | null;
+  /** builtin: its name, and its arguments. */
+  builtin: string | null;
+  args: Record<string, Value>;
+  /** sql: a named connection, or null for the scheduler's own database. */
+  connection: string | null;
+  /** sql: a libpq connection string without password, instead of a named connection. */
+  conninfo: string | null;
+  matrix: Record<string, Scalar[]> | null;
+  timeoutMs: number | null;
+  env: Record<string, string>;
+  /** Parameter values for this step, over the job's. */
+  parameters: Record<string, Scalar>;
+}
+
+export interface StepDefinition extends WorkDefinition {
+  depends: string[];
+  /** The condition text and its AST, or null to always run. */
+  when: string | null;
+  whenAst: Expr | null;
+  onError: OnError;
+  /** Retries after the first attempt; null → the job's retry policy. */
+  retries: number | null;
+}
+
+export interface CheckDefinition extends WorkDefinition {
+  expectedExitCode: number;
+  expected: string[];
+  unexpected: string[];
+}
+
+export interface JobPolicies {
+  misfire: MisfirePolicy;
+  overlap: OverlapPolicy;
+  retry: RetryPolicy;
+  /** Whole-run time-out, or null. */
+  timeoutMs: number | null;
+}
+
+export interface JobDefinition {
+  name: string;
+  description: string | null;
+  enabled: boolean;
+  timeZone: string;
+  schedules: Schedule[];
+  parameters: Record<string, Scalar>;
+  policies: JobPolicies;
+  /** Run only on this node (supervisor name), or anywhere. */
+  node: string | null;
+  /** Run only on nodes carrying all these labels. */
+  labels: string[];
+  /** 'step': each SQL step commits on its own; 'job': all steps in one transaction, one at a time. */
+  transaction: "step" | "job";
+  /** In definition order. */
+  steps: StepDefinition[];
+  /** Step names in a dependency order (dependencies first, ties in definition order). */
+  order: string[];
+  checks: CheckDefinition[];
+}
+
+export interface ValidationEnvironment {
+  /** Validity predicate for zone names. Default: accept all. */
+  isValidTimeZone?: (zone: string) => boolean;
+  /** Known named connections. Undefined: not checked. */
+  connections?: readonly string[];
+  /** Known calendar names. Undefined: not checked. */
+  calendars?: readonly string[];
+  /** Whether the defining role may define shell and program steps. Default false. */
+  allowShellSteps?: boolean;
+  /** Built-in step names. Default: noop, sleep, log. */
+  builtins?: readonly string[];
+  /** Bound on matrix instances per step. Default 256. */
+  maxMatrixInstances?: number;
+  /** Default zone for schedules without one. Default "UTC". */
+  defaultTimeZone?: string;
+}
+
+export type DefinitionResult = { ok: true; job: JobDefinition } | { ok: false; errors: ValidationIssue[] };
+
+export const DEFAULT_BUILTINS = ["noop", "sleep", "log"] as const;
+
+/** Fields of a step result that conditions may read. */
+export const STEP_RESULT_FIELDS = ["status", "exit_code", "output", "error", "rows", "row", "attempts"] as const;
+
+const JOB_KEYS = ["name", "description", "enabled", "schedules", "time_zone", "parameters", "policies", "node", "labels", "transaction", "steps", "checks"];
+const POLICY_KEYS = ["misfire", "overlap", "max_instances", "retry", "timeout"];
+const WORK_KEYS = ["name", "description", "sql", "shell", "program", "builtin", "args", "connection", "conninfo", "matrix", "timeout", "env", "parameters"];
+const STEP_KEYS = [...WORK_KEYS, "depends", "when", "on_error", "retries"];
+const CHECK_KEYS = [...WORK_KEYS, "expected_exit_code", "expected", "unexpected"];
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const JOB_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const isScalar = (v: unknown): v is Scalar => v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+const sub = (path: string, key: string | number): string => (typeof key === "number" ? `${path}[${key}]` : path === "" ? key : `${path}.${key}`);
+
+/** Whether a libpq connection string (key=value or URI form) carries a password. */
+export function conninfoHasPassword(conninfo: string): boolean {
+  const text = conninfo.trim();
+  if (/^postgres(ql)?:\/\//i.test(text)) {
+    const rest = text.replace(/^postgres(ql)?:\/\//i, "");
+    const at = rest.indexOf("@");
+    const slash = rest.indexOf("/");
+    const userinfo = at >= 0 && (slash < 0 || at < slash) ? rest.slice(0, at) : "";
+    if (userinfo.includes(":")) return true;
+    const q = rest.indexOf("?");
+    return q >= 0 && /(^|&)password=/i.test(rest.slice(q + 1));
+  }
+  return /(^|\s)password\s*=/i.test(text);
+}
+
+class Collector {
+  readonly errors: ValidationIssue[] = [];
+  add(kind: ErrorKind, path: string, message: string): void {
+    this.errors.push(issue(kind, path, message));
+  }
+  unknownKeys(o: Obj, allowed: readonly string[], path: string): void {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) this.add("invalid_definition", sub(path, k), `unknown field "${k}"${didYouMean(k, allowed)}`);
+    }
+  }
+}
+
+function readInterval(c: Collector, v: unknown, path: string, kind: ErrorKind = "invalid_interval"): number | null {
+  if (v === undefined || v === null) return null;
+  const r = parseInterval(v);
+  if (!r.ok) {
+    c.add(kind, path, r.message);
+    return null;
+  }
+  return r.ms;
+}
+
+function readStringList(c: Collector, v: unknown, path: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (typeof v === "string") return [v];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
+    c.add("invalid_definition", path, "must be a string or a list of strings");
+    return [];
+  }
+  return v as string[];
+}
+
+function readParameters(c: Collector, v: unknown, path: string): Record<string, Scalar> {
+  const out: Record<string, Scalar> = {};
+  if (v === undefined || v === null) return out;
+  if (!isObj(v)) {
+    c.add("invalid_parameter", path, "parameters must be an object of name: value");
+    return out;
+  }
+  for (const [k, x] of Object.entries(v)) {
+    if (!NAME_RE.test(k) || k.includes("-")) c.add("invalid_parameter", sub(path, k), `parameter name "${k}" must be letters, digits and _ (not starting with a digit)`);
+    else if (!isScalar(x)) c.add("invalid_parameter", sub(path, k), "parameter values must be strings, numbers, booleans or null");
+    else out[k] = x;
+  }
+  return out;
+}
+
+function readPolicies(c: Collector, v: unknown, path: string): JobPolicies {
+  const p: JobPolicies = {
+    misfire: { ...DEFAULT_MISFIRE_POLICY },
+    overlap: { ...DEFAULT_OVERLAP_POLICY },
+    retry: { ...DEFAULT_RETRY_POLICY },
+    timeoutMs: null,
+  };
+  if (v === undefined || v === null) return p;
+  if (!isObj(v)) {
+    c.add("invalid_policy", path, "policies must be an object");
+    return p;
+  }
+  c.unknownKeys(v, POLICY_KEYS, path);
+  // misfire
+  const m = v.misfire;
+  if (typeof m === "string") {
+    if (m === "skip" || m === "once" || m === "all") p.misfire.policy = m;
+    else c.add("invalid_policy", sub(path, "misfire"), `must be "skip", "once" or "all", got ${JSON.stringify(m)}`);
+  } else if (isObj(m)) {
+    const mp = sub(path, "misfire");
+    c.unknownKeys(m, ["policy", "grace", "max_count", "max_age"], mp);
+    if (m.policy === "skip" || m.policy === "once" || m.policy === "all") p.misfire.policy = m.policy;
+    else if (m.policy !== undefined) c.add("invalid_policy", sub(mp, "policy"), `must be "skip", "once" or "all", got ${JSON.stringify(m.policy)}`);
+    if (m.grace !== undefined) {
+      if (m.grace === 0) p.misfire.graceMs = 0;
+      else p.misfire.graceMs = readInterval(c, m.grace, sub(mp, "grace")) ?? p.misfire.graceMs;
+    }
+    if (m.max_count !== undefined) {
+      if (typeof m.max_count === "number" && Number.isInteger(m.max_count) && m.max_count >= 0) p.misfire.maxCount = m.max_count;
+      else c.add("invalid_policy", sub(mp, "max_count"), "must be a whole number ≥ 0");
+    }
+    p.misfire.maxAgeMs = readInterval(c, m.max_age, sub(mp, "max_age"));
+  } else if (m !== undefined) c.add("invalid_policy", sub(path, "misfire"), "must be a policy name or an object");
+  // overlap
+  const o = v.overlap;
+  if (typeof o === "string") {
+    if (o === "allow" || o === "skip" || o === "queue" || o === "replace") p.overlap.mode = o;
+    else c.add("invalid_policy", sub(path, "overlap"), `must be "allow", "skip", "queue" or "replace", got ${JSON.stringify(o)}`);
+  } else if (isObj(o)) {
+    const op = sub(path, "overlap");
+    c.unknownKeys(o, ["mode", "max_instances", "max_queue"], op);
+    if (o.mode === "allow" || o.mode === "skip" || o.mode === "queue" || o.mode === "replace") p.overlap.mode = o.mode;
+    else if (o.mode !== undefined) c.add("invalid_policy", sub(op, "mode"), `must be "allow", "skip", "queue" or "replace", got ${JSON.stringify(o.mode)}`);
+    if (o.max_instances !== undefined) {
+      if (typeof o.max_instances === "number" && Number.isInteger(o.max_instances) && o.max_instances >= 1) p.overlap.maxInstances = o.max_instances;
+      else c.add("invalid_policy", sub(op, "max_instances"), "must be a whole number ≥ 1");
+    }
+    if (o.max_queue !== undefined) {
+      if (typeof o.max_queue === "number" && Number.isInteger(o.max_queue) && o.max_queue >= 0 && o.max_queue <= 1000) p.overlap.maxQueued = o.max_queue;
+      else c.add("invalid_policy", sub(op, "max_queue"), "must be a whole number from 0 to 1000");
+    }
+  } else if (o !== undefined) c.add("invalid_policy", sub(path, "overlap"), "must be a mode name or an object");
+  if (v.max_instances !== undefined) {
+    if (typeof v.max_instances === "number" && Number.isInteger(v.max_instances) && v.max_instances >= 1) {
+      p.overlap.maxInstances = v.max_instances;
+      // max_instances alone (pg_timetable style) means: allow that many at once.
+      if (o === undefined && v.max_instances > 1) p.overlap.mode = "allow";
+    } else c.add("invalid_policy", sub(path, "max_instances"), "must be a whole number ≥ 1");
+  }
+  if (p.overlap.mode === "queue" && p.overlap.maxQueued === 0 && !(isObj(o) && o.max_queue !== undefined)) p.overlap.maxQueued = 10;
+  // retry
+  const r = v.retry;
+  if (typeof r === "number") {
+    if (Number.isInteger(r) && r >= 1 && r <= 100) p.retry.attempts = r;
+    else c.add("invalid_policy", sub(path, "retry"), "attempts must be a whole number from 1 to 100");
+  } else if (isObj(r)) {
+    const rp = sub(path, "retry");
+    c.unknownKeys(r, ["attempts", "backoff", "delay", "max_delay", "jitter"], rp);
+    if (r.attempts !== undefined) {
+      if (typeof r.attempts === "number" && Number.isInteger(r.attempts) && r.attempts >= 1 && r.attempts <= 100) p.retry.attempts = r.attempts;
+      else c.add("invalid_policy", sub(rp, "attempts"), "must be a whole number from 1 to 100 (attempts include the first)");
+    }
+    if (r.backoff === "fixed" || r.backoff === "exponential") p.retry.backoff = r.backoff;
+    else if (r.backoff !== undefined) c.add("invalid_policy", sub(rp, "backoff"), `must be "fixed" or "exponential", got ${JSON.stringify(r.backoff)}`);
+    p.retry.delayMs = readInterval(c, r.delay, sub(rp, "delay")) ?? p.retry.delayMs;
+    p.retry.maxDelayMs = readInterval(c, r.max_delay, sub(rp, "max_delay")) ?? p.retry.maxDelayMs;
+    if (r.jitter !== undefined) {
+      if (typeof r.jitter === "number" && r.jitter >= 0 && r.jitter <= 1) p.retry.jitter = r.jitter;
+      else c.add("invalid_policy", sub(rp, "jitter"), "must be a number from 0 to 1");
+    }
+  } else if (r !== undefined) c.add("invalid_policy", sub(path, "retry"), "must be a number of attempts or an object");
+  p.timeoutMs = readInterval(c, v.timeout, sub(path, "timeout"));
+  return p;
+}
+
+interface RawEntry {
+  name: string;
+  path: string;
+  value: Obj;
+}
+
+/** Steps and checks may be a map (name → definition) or a list of definitions with `name`. */
+function readEntries(c: Collector, v: unknown, path: string, what: string): RawEntry[] {
+  const out: RawEntry[] = [];
+  if (v === undefined || v === null) return out;
+  const seen = new Set<string>();
+  const take = (name: unknown, value: unknown, p: string, fallbackName: string | null): void => {
+    if (!isObj(value)) {
+      c.add("invalid_definition", p, `a ${what} must be an object`);
+      return;
+    }
+    const n = name ?? fallbackName;
+    if (typeof n !== "string" || n === "") {
+      c.add("invalid_definition", sub(p, "name"), `a ${what} needs a name`);
+      return;
+    }
+    if (!NAME_RE.test(n)) c.add("invalid_definition", p, `${what} name "${n}" must start with a letter or _ and contain only letters, digits, _ and -`);
+    if (seen.has(n)) {
+      c.add("invalid_definition", p, `duplicate ${what} name "${n}"`);
+      return;
+    }
+    seen.add(n);
+    out.push({ name: n, path: sub(path, n), value });
+  };
+  if (Array.isArray(v)) v.forEach((x, i) => take(isObj(x) ? x.name : undefined, x, sub(path, i), null));
+  else if (isObj(v)) {
+    for (const [k, x] of Object.entries(v)) {
+      if (isObj(x) && x.name !== undefined && x.name !== k) c.add("invalid_definition", sub(sub(path, k), "name"), `name "${String(x.name)}" differs from its key "${k}"`);
+      take(k, x, sub(path, k), k);
+    }
+  } else c.add("invalid_definition", path, `${path} must be a list or a map of ${what}s`);
+  return out;
+}
+
+function readWork(c: Collector, e: RawEntry, env: ValidationEnvironment, jobParams: Record<string, Scalar>): WorkDefinition {
+  const v = e.value;
+  const w: WorkDefinition = {
+    name: e.name, kind: "sql", sql: null, shell: null, program: null, builtin: null, args: {},
+    connection: null, conninfo: null, matrix: null, timeoutMs: null, env: {}, parameters: {},
+  };
+  const kinds = (["sql", "shell", "program", "builtin"] as const).filter((k) => v[k] !== undefined);
+  if (kinds.length !== 1) {
+    c.add("invalid_definition", e.path, kinds.length === 0 ? "needs one of sql, shell, program or builtin" : `takes one of sql, shell, program or builtin, not ${kinds.join(" and ")}`);
+  }
+  const kind = kinds[0] ?? "sql";
+  w.kind = kind;
+  if (kind === "sql") {
+    if (typeof v.sql !== "string" || v.sql.trim() === "") c.add("invalid_definition", sub(e.path, "sql"), "must be non-empty SQL text");
+    else w.sql = v.sql;
+  } else if (kind === "shell") {
+    if (typeof v.shell !== "string" || v.shell.trim() === "") c.add("invalid_definition", sub(e.path, "shell"), "must be a non-empty script");
+    else w.shell = v.shell;
+  } else if (kind === "program") {
+    if (!Array.isArray(v.program) || v.program.length === 0 || !v.program.every((x) => typeof x === "string") || v.program[0] === "") {
+      c.add("invalid_definition", sub(e.path, "program"), "must be a non-empty argv list of strings, program first");
+    } else w.program = v.program as string[];
+  } else {
+    const builtins = env.builtins ?? DEFAULT_BUILTINS;
+    if (typeof v.builtin !== "string" || !builtins.includes(v.builtin)) {
+      c.add("invalid_definition", sub(e.path, "builtin"), `unknown built-in ${JSON.stringify(v.builtin)}${typeof v.builtin === "string" ? didYouMean(v.builtin, builtins) : ""} (known: ${builtins.join(", ")})`);
+    } else w.builtin = v.builtin;
+    if (v.args !== undefined) {
+      if (isObj(v.args)) w.args = v.args as Record<string, Value>;
+      else c.add("invalid_definition", sub(e.path, "args"), "must be an object");
+    }
+  }
+  if ((kind === "shell" || kind === "program") && env.allowShellSteps !== true) {
+    c.add("shell_not_allowed", sub(e.path, kind), `${kind} steps may only be defined by roles granted clockwork_shell`);
+  }
+  if (v.connection !== undefined && v.connection !== null) {
+    if (kind !== "sql") c.add("invalid_definition", sub(e.path, "connection"), "only sql steps take a connection");
+    else if (typeof v.connection !== "string" || v.connection === "") c.add("unknown_connection", sub(e.path, "connection"), "must be a connection name");
+    else if (env.connections !== undefined && !env.connections.includes(v.connection)) {
+      c.add("unknown_connection", sub(e.path, "connection"), `unknown connection "${v.connection}"${didYouMean(v.connection, env.connections)}`);
+    } else w.connection = v.connection;
+  }
+  if (v.conninfo !== undefined && v.conninfo !== null) {
+    if (kind !== "sql") c.add("invalid_definition", sub(e.path, "conninfo"), "only sql steps take a conninfo");
+    else if (typeof v.conninfo !== "string") c.add("invalid_definition", sub(e.path, "conninfo"), "must be a libpq connection string");
+    else if (conninfoHasPassword(v.conninfo)) c.add("password_in_conninfo", sub(e.path, "conninfo"), "connection string contains a password");
+    else w.conninfo = v.conninfo;
+    if (v.connection !== undefined && v.connection !== null) c.add("invalid_definition", sub(e.path, "conninfo"), "give either connection or conninfo, not both");
+  }
+  // matrix
+  if (v.matrix !== undefined && v.matrix !== null) {
+    const mp = sub(e.path, "matrix");
+    if (!isObj(v.matrix)) c.add("invalid_definition", mp, "must be an object of name: [values]");
+    else {
+      const m: Record<string, Scalar[]> = {};
+      let valid = true;
+      for (const [k, list] of Object.entries(v.matrix)) {
+        if (!NAME_RE.test(k) || k.includes("-")) {
+          c.add("invalid_definition", sub(mp, k), `matrix key "${k}" must be letters, digits and _`);
+          valid = false;
+        } else if (!Array.isArray(list) || list.length === 0 || !list.every(isScalar)) {
+          c.add("invalid_definition", sub(mp, k), "must be a non-empty list of strings, numbers or booleans");
+          valid = false;
+        } else m[k] = list as Scalar[];
+      }
+      const limit = env.maxMatrixInstances ?? MAX_MATRIX_INSTANCES;
+      const size = matrixSize(m);
+      if (valid && size > limit) c.add("matrix_too_large", mp, `matrix expands to ${size} instances; at most ${limit} are allowed`);
+      if (valid && Object.keys(m).length > 0) w.matrix = m;
+    }
+  }
+  w.timeoutMs = readInterval(c, v.timeout, sub(e.path, "timeout"));
+  if (v.env !== undefined && v.env !== null) {
+    if (kind !== "shell" && kind !== "program") c.add("invalid_definition", sub(e.path, "env"), "only shell and program steps take env");
+    else if (!isObj(v.env)) c.add("invalid_definition", sub(e.path, "env"), "must be an object of NAME: value");
+    else {
+      for (const [k, x] of Object.entries(v.env)) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) c.add("invalid_definition", sub(sub(e.path, "env"), k), `"${k}" is not a valid environment variable name`);
+        else if (typeof x !== "string" && typeof x !== "number" && typeof x !== "boolean") c.add("invalid_definition", sub(sub(e.path, "env"), k), "must be a string, number or boolean");
+        else w.env[k] = String(x);
+      }
+    }
+  }
+  w.parameters = readParameters(c, v.parameters, sub(e.path, "parameters"));
+  // Placeholders in SQL must have a value from the job, the step or the matrix.
+  if (w.sql !== null) {
+    const known = new Set([...Object.keys(jobParams), ...Object.keys(w.parameters), ...Object.keys(w.matrix ?? {})]);
+    const reported = new Set<string>();
+    for (const p of findNamedPlaceholders(w.sql)) {
+      if (known.has(p.name) || reported.has(p.name)) continue;
+      reported.add(p.name);
+      c.add("invalid_parameter", sub(e.path, "sql"), `unknown parameter :${p.name} at offset ${p.position}${didYouMean(p.name, known).replace(/"(.*)"/, ":$1")}`);
+    }
+  }
+  return w;
+}
+
+/** Finds each elementary cycle reachable in the graph, once, in definition order. */
+function findCycles(names: string[], deps: Map<string, string[]>): string[][] {
+  const state = new Map<string, 0 | 1 | 2>();
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const seen = new Set<string>();
+  const visit = (n: string): void => {
+    state.set(n, 1);
+    stack.push(n);
+    for (const d of deps.get(n) ?? []) {
+      if (!deps.has(d)) continue;
+      const s = state.get(d) ?? 0;
+      if (s === 0) visit(d);
+      else if (s === 1) {
+        // Cycle d → … → n → d, each arrow meaning "depends on".
+        const forward = stack.slice(stack.indexOf(d));
+        const minIndex = forward.reduce((best, x, i) => (names.indexOf(x) < names.indexOf(forward[best]!) ? i : best), 0);
+        const rotated = [...forward.slice(minIndex), ...forward.slice(0, minIndex)];
+        const key = rotated.join("\u0000");
+        if (!seen.has(key)) {
+          seen.add(key);
+          cycles.push(rotated);
+        }
+      }
+    }
+    stack.pop();
+    state.set(n, 2);
+  };
+  for (const n of names) if ((state.get(n) ?? 0) === 0) visit(n);
+  return cycles;
+}
+
+/** Dependency order (Kahn), ties broken by definition order. Assumes no cycles. */
+function topologicalOrder(names: string[], deps: Map<string, string[]>): string[] {
+  const remaining = new Map(names.map((n) => [n, (deps.get(n) ?? []).filter((d) => deps.has(d)).length]));
+  const order: string[] = [];
+  const done = new Set<string>();
+  while (order.length < names.length) {
+    const next = names.find((n) => !done.has(n) && remaining.get(n) === 0);
+    if (next === undefined) break;
+    order.push(next);
+    done.add(next);
+    for (const n of names) if ((deps.get(n) ?? []).includes(next)) remaining.set(n, remaining.get(n)! - 1);
+  }
+  return order;
+}
+
+/** All transitive dependencies of each step. */
+function ancestors(names: string[], deps: Map<string, string[]>): Map<string, Set<string>> {
+  const memo = new Map<string, Set<string>>();
+  const get = (n: string, trail: Set<string>): Set<string> => {
+    const m = memo.get(n);
+    if (m !== undefined) return m;
+    const out = new Set<string>();
+    if (trail.has(n)) return out;
+    trail.add(n);
+    for (const d of deps.get(n) ?? []) {
+      if (!deps.has(d)) continue;
+      out.add(d);
+      for (const a of get(d, trail)) out.add(a);
+    }
+    trail.delete(n);
+    memo.set(n, out);
+    return out;
+  };
+  for (const n of names) get(n, new Set());
+  return memo;
+}
+
+/**
+ * Validates a job definition object and returns it normalized, or every error found.
+ * Environment facts (zones, connections, calendars, whether shell steps are allowed) are
+ * passed in by the caller, who knows them.
+ */
+export function validateJobDefinition(input: unknown, env: ValidationEnvironment = {}): DefinitionResult {
+  const c = new Collector();
+  if (!isObj(input)) {
+    c.add("invalid_definition", "", "a job definition must be an object");
+    return { ok: false, errors: c.errors };
+  }
+  const v = input;
+  c.unknownKeys(v, JOB_KEYS, "");
+  let name = "";
+  if (typeof v.name !== "string" || v.name === "") c.add("invalid_definition", "name", "a job needs a name");
+  else if (!JOB_NAME_RE.test(v.name)) c.add("invalid_definition", "name", `job name "${v.name}" must be 1–63 letters, digits, _, . or - (not starting with . or -)`);
+  else name = v.name;
+  let description: string | null = null;
+  if (v.description !== undefined && v.description !== null) {
+    if (typeof v.description === "string") description = v.description;
+    else c.add("invalid_definition", "description", "must be a string");
+  }
+  let enabled = true;
+  if (v.enabled !== undefined) {
+    if (typeof v.enabled === "boolean") enabled = v.enabled;
+    else c.add("invalid_definition", "enabled", "must be true or false");
+  }
+  let timeZone = env.defaultTimeZone ?? "UTC";
+  if (v.time_zone !== undefined) {
+    if (typeof v.time_zone !== "string" || v.time_zone === "") c.add("unknown_time_zone", "time_zone", "must be a zone name");
+    else if (env.isValidTimeZone !== undefined && !env.isValidTimeZone(v.time_zone) && v.time_zone !== "UTC") c.add("unknown_time_zone", "time_zone", `unknown time zone "${v.time_zone}"`);
+    else timeZone = v.time_zone;
+  }
+  // schedules
+  const schedules: Schedule[] = [];
+  if (v.schedules !== undefined && v.schedules !== null) {
+    const list = typeof v.schedules === "string" || isObj(v.schedules) ? [v.schedules] : v.schedules;
+    if (!Array.isArray(list)) c.add("invalid_schedule", "schedules", "must be a list of schedules");
+    else {
+      list.forEach((s, i) => {
+        const r = parseSchedule(s, { defaultTimeZone: timeZone, ...(env.isValidTimeZone ? { isValidTimeZone: env.isValidTimeZone } : {}), ...(env.calendars ? { calendars: env.calendars } : {}) }, `schedules[${i}]`);
+        if (r.ok) schedules.push(r.schedule);
+        else c.errors.push(...r.errors);
+      });
+    }
+  }
+  const parameters = readParameters(c, v.parameters, "parameters");
+  const policies = readPolicies(c, v.policies, "policies");
+  let node: string | null = null;
+  if (v.node !== undefined && v.node !== null) {
+    if (typeof v.node === "string" && v.node !== "") node = v.node;
+    else c.add("invalid_definition", "node", "must be a node name");
+  }
+  const labels = readStringList(c, v.labels, "labels");
+  let transaction: "step" | "job" = "step";
+  if (v.transaction !== undefined) {
+    if (v.transaction === "step" || v.transaction === "job") transaction = v.transaction;
+    else c.add("invalid_definition", "transaction", `must be "step" or "job", got ${JSON.stringify(v.transaction)}`);
+  }
+  // steps
+  const rawSteps = readEntries(c, v.steps, "steps", "step");
+  if (v.steps === undefined || rawSteps.length === 0) {
+    if (v.steps === undefined || (Array.isArray(v.steps) && v.steps.length === 0) || (isObj(v.steps) && Object.keys(v.steps).length === 0)) c.add("invalid_definition", "steps", "a job needs at least one step");
+  }
+  const stepNames = rawSteps.map((s) => s.name);
+  const deps = new Map<string, string[]>();
+  const steps: StepDefinition[] = [];
+  for (const e of rawSteps) {
+    c.unknownKeys(e.value, STEP_KEYS, e.path);
+    const w = readWork(c, e, env, parameters);
+    const dependsRaw = e.value.depends;
+    const depends: string[] = [];
+    const dp = sub(e.path, "depends");
+    const list = typeof dependsRaw === "string" ? [dependsRaw] : dependsRaw;
+    if (list !== undefined && list !== null) {
+      if (!Array.isArray(list)) c.add("invalid_definition", dp, "must be a step name or a list of step names");
+      else {
+        list.forEach((d, i) => {
+          const p = typeof dependsRaw === "string" ? dp : sub(dp, i);
+          if (typeof d !== "string") c.add("unknown_step", p, "must be a step name");
+          else if (!stepNames.includes(d)) c.add("unknown_step", p, `unknown step "${d}"${didYouMean(d, stepNames)}`);
+          else if (depends.includes(d)) c.add("invalid_definition", p, `"${d}" is listed twice`);
+          else depends.push(d);
+        });
+      }
+    }
+    deps.set(e.name, depends);
+    let onError: OnError = "fail";
+    if (e.value.on_error !== undefined) {
+      const oe = e.value.on_error;
+      if (oe === "fail" || oe === "continue" || oe === "succeed") onError = oe;
+      // pgAgent's one-letter codes, for imported jobs.
+      else if (oe === "f") onError = "fail";
+      else if (oe === "i") onError = "continue";
+      else if (oe === "s") onError = "succeed";
+      else c.add("invalid_definition", sub(e.path, "on_error"), `must be "fail", "continue" or "succeed", got ${JSON.stringify(oe)}`);
+    }
+    let retries: number | null = null;
+    if (e.value.retries !== undefined) {
+      const r = e.value.retries;
+      if (typeof r === "number" && Number.isInteger(r) && r >= 0 && r <= 100) retries = r;
+      else c.add("invalid_policy", sub(e.path, "retries"), "must be a whole number from 0 to 100");
+    }
+    let when: string | null = null;
+    if (e.value.when !== undefined && e.value.when !== null) {
+      if (typeof e.value.when !== "string") c.add("invalid_expression", sub(e.path, "when"), "must be a condition string");
+      else when = e.value.when;
+    }
+    steps.push({ ...w, depends, when, whenAst: null, onError, retries });
+  }
+  // cycles
+  for (const cycle of findCycles(stepNames, deps)) {
+    c.add("dependency_cycle", "steps", `cycle ${[...cycle, cycle[0]!].join(" → ")}`);
+  }
+  // conditions: parse, and check they only read steps this one depends on
+  const anc = ancestors(stepNames, deps);
+  for (const s of steps) {
+    if (s.when === null) continue;
+    const wp = `steps.${s.name}.when`;
+    const r = parseExpression(s.when);
+    if (!r.ok) {
+      c.add("invalid_expression", wp, r.error.message);
+      continue;
+    }
+    s.whenAst = r.ast;
+    const mine = anc.get(s.name) ?? new Set<string>();
+    for (const p of expressionPaths(r.ast)) {
+      const root = String(p.segments[0]);
+      const at = ` (column ${p.position + 1})`;
+      if (root === "params") continue;
+      if (!stepNames.includes(root)) {
+        c.add("invalid_expression", wp, `unknown step "${root}"${didYouMean(root, [...stepNames, "params"])}${at}`);
+      } else if (root === s.name) {
+        c.add("invalid_expression", wp, `a step's condition cannot read its own result "${root}"${at}`);
+      } else if (!mine.has(root)) {
+        c.add("invalid_expression", wp, `"${root}" is not a step that "${s.name}" depends on, so its result is not known yet; add it to depends${at}`);
+      } else if (p.segments.length > 1 && !(STEP_RESULT_FIELDS as readonly string[]).includes(String(p.segments[1]))) {
+        c.add("invalid_expression", wp, `unknown field "${String(p.segments[1])}" of step "${root}"${didYouMean(String(p.segments[1]), STEP_RESULT_FIELDS)} (fields: ${STEP_RESULT_FIELDS.join(", ")})${at}`);
+      }
+    }
+  }
+  // checks
+  const checks: CheckDefinition[] = [];
+  for (const e of readEntries(c, v.checks, "checks", "check")) {
+    c.unknownKeys(e.value, CHECK_KEYS, e.path);
+    const w = readWork(c, e, env, parameters);
+    let expectedExitCode = 0;
+    if (e.value.expected_exit_code !== undefined) {
+      const x = e.value.expected_exit_code;
+      if (typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= 255) expectedExitCode = x;
+      else c.add("invalid_definition", sub(e.path, "expected_exit_code"), "must be a whole number from 0 to 255");
+    }
+    checks.push({ ...w, expectedExitCode, expected: readStringList(c, e.value.expected, sub(e.path, "expected")), unexpected: readStringList(c, e.value.unexpected, sub(e.path, "unexpected")) });
+  }
+  if (transaction === "job") {
+    for (const s of steps) {
+      if (s.kind !== "sql" || s.connection !== null || s.conninfo !== null) {
+        c.add("invalid_definition", `steps.${s.name}`, "transaction: job needs every step to be SQL on the scheduler's own database");
+      }
+    }
+  }
+  if (c.errors.length > 0) return { ok: false, errors: c.errors };
+  return {
+    ok: true,
+    job: { name, description, enabled, timeZone, schedules, parameters, policies, node, labels, transaction, steps, order: topologicalOrder(stepNames, deps), checks },
+  };
+}
