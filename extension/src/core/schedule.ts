@@ -391,9 +391,9 @@ function nextCronInstant(spec: CronSpec, after: number, zv: ZoneView, dst: Sched
         best = r.second;
         break;
       }
-      // `after` lies in the second pass: the first passes of later wall times up to
-      // after's wall time in the earlier offset are all in the past.
-      local = dst.overlap === "once" ? Math.max(m, after + r.offsetBeforeMs) : m;
+      // `after` lies in the second pass (first ≤ after): every first pass of this overlap is
+      // past; with 'once' nothing in it fires again, so continue after its end.
+      local = dst.overlap === "once" ? Math.max(m, r.overlapEndLocal - 1) : m;
     } else {
       if (dst.gap === "shift" && r.transition > after) {
         best = r.transition;

@@ -107,7 +107,7 @@ export function formatLocalDateTime(localMs: number): string {
 export type LocalResolution =
   | { kind: "unique"; instant: number; offsetMs: number }
   /** The wall time occurs twice (clocks went back): `first` before the transition, `second` after. */
-  | { kind: "overlap"; first: number; second: number; offsetBeforeMs: number; offsetAfterMs: number }
+  | { kind: "overlap"; first: number; second: number; offsetBeforeMs: number; offsetAfterMs: number; transition: number; overlapEndLocal: number }
   /** The wall time does not exist (clocks went forward); `transition` is the first instant after the gap. */
   | { kind: "gap"; transition: number; gapStartLocal: number; gapEndLocal: number; offsetBeforeMs: number; offsetAfterMs: number };
 
@@ -130,6 +130,7 @@ export class ZoneView {
   private lo1 = 1;
   private hi1 = 0;
   private off1 = 0;
+  private lastOverlap: { startLocal: number; endLocal: number; transition: number } | null = null;
   private lastGap: { gapStartLocal: number; gapEndLocal: number; transition: number; before: number; after: number } | null = null;
   /** How many times the rules were consulted (for tests and the benchmark). */
   calls = 0;
@@ -145,9 +146,24 @@ export class ZoneView {
     if (this.fixedOffsetMs !== null) return this.fixedOffsetMs;
     if (t >= this.lo0 && t <= this.hi0) return this.off0;
     if (t >= this.lo1 && t <= this.hi1) return this.off1;
-    this.calls++;
-    const o = Math.round(this.rules!.utcOffsetSeconds(this.zone, t) * 1000);
-    if (!Number.isFinite(o)) throw new Error(`time zone rules returned no offset for ${this.zone}`);
+    // Just beyond a known interval: probe a whole day out first, so a run of nearby
+    // questions costs about one call per day of timeline instead of one per question.
+    if (this.lo0 <= this.hi0) {
+      if (t > this.hi0 && t <= this.hi0 + DAY_MS) {
+        const p = this.hi0 + DAY_MS;
+        if (this.ask(p) === this.off0) {
+          this.hi0 = p;
+          return this.off0;
+        }
+      } else if (t < this.lo0 && t >= this.lo0 - DAY_MS) {
+        const p = this.lo0 - DAY_MS;
+        if (this.ask(p) === this.off0) {
+          this.lo0 = p;
+          return this.off0;
+        }
+      }
+    }
+    const o = this.ask(t);
     // Extend a known interval when within a day of it with the same offset; else start afresh.
     if (o === this.off0 && this.lo0 <= this.hi0 && t >= this.lo0 - DAY_MS && t <= this.hi0 + DAY_MS) {
       if (t < this.lo0) this.lo0 = t;
@@ -164,6 +180,13 @@ export class ZoneView {
       this.hi0 = t;
       this.off0 = o;
     }
+    return o;
+  }
+
+  private ask(t: number): number {
+    this.calls++;
+    const o = Math.round(this.rules!.utcOffsetSeconds(this.zone, t) * 1000);
+    if (!Number.isFinite(o)) throw new Error(`time zone rules returned no offset for ${this.zone} at ${t}`);
     return o;
   }
 
@@ -193,9 +216,15 @@ export class ZoneView {
     const validBefore = this.offsetAt(tBefore) === before;
     const validAfter = this.offsetAt(tAfter) === after;
     if (validBefore && validAfter) {
-      return tBefore <= tAfter
-        ? { kind: "overlap", first: tBefore, second: tAfter, offsetBeforeMs: before, offsetAfterMs: after }
-        : { kind: "overlap", first: tAfter, second: tBefore, offsetBeforeMs: after, offsetAfterMs: before };
+      const [first, second, oFirst, oSecond] = tBefore <= tAfter ? [tBefore, tAfter, before, after] : [tAfter, tBefore, after, before];
+      const ov = this.lastOverlap;
+      let transition: number;
+      if (ov !== null && local >= ov.startLocal && local < ov.endLocal) transition = ov.transition;
+      else {
+        transition = this.transitionBetween(first, second, oFirst);
+        this.lastOverlap = { startLocal: transition + oSecond, endLocal: transition + oFirst, transition };
+      }
+      return { kind: "overlap", first, second, offsetBeforeMs: oFirst, offsetAfterMs: oSecond, transition, overlapEndLocal: transition + oFirst };
     }
     if (validBefore) return { kind: "unique", instant: tBefore, offsetMs: before };
     if (validAfter) return { kind: "unique", instant: tAfter, offsetMs: after };
