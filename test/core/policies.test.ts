@@ -1,0 +1,98 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import {
+  decideMisfire, decideOverlap, decideRetry, decideTimeout, mayStartQueued,
+  DEFAULT_MISFIRE_POLICY, DEFAULT_RETRY_POLICY, type MisfirePolicy, type RetryPolicy,
+} from "../../extension/src/core/index.ts";
+
+const MIN = 60_000;
+const now = 100 * MIN;
+const slots = [90 * MIN, 95 * MIN, 98 * MIN, 100 * MIN - 1000]; // the last is on time (within 1 min grace)
+const misfire = (p: Partial<MisfirePolicy>): MisfirePolicy => ({ ...DEFAULT_MISFIRE_POLICY, ...p });
+
+describe("misfire", () => {
+  test("skip fires only on-time slots and reports each missed one", () => {
+    assert.deepEqual(decideMisfire(misfire({ policy: "skip" }), slots, now), {
+      fire: [100 * MIN - 1000],
+      skipped: [{ slotMs: 90 * MIN, reason: "misfire_skipped" }, { slotMs: 95 * MIN, reason: "misfire_skipped" }, { slotMs: 98 * MIN, reason: "misfire_skipped" }],
+    });
+  });
+  test("once runs the latest missed slot for all of them", () => {
+    assert.deepEqual(decideMisfire(misfire({ policy: "once" }), slots.slice(0, 3), now), {
+      fire: [98 * MIN],
+      skipped: [{ slotMs: 90 * MIN, reason: "misfire_coalesced" }, { slotMs: 95 * MIN, reason: "misfire_coalesced" }],
+    });
+  });
+  test("once lets an on-time slot stand for the missed ones", () => {
+    assert.deepEqual(decideMisfire(misfire({ policy: "once" }), slots, now).fire, [100 * MIN - 1000]);
+  });
+  test("all fires every missed slot", () => {
+    assert.deepEqual(decideMisfire(misfire({ policy: "all" }), slots, now), { fire: slots, skipped: [] });
+  });
+  test("all is capped by count, keeping the most recent", () => {
+    assert.deepEqual(decideMisfire(misfire({ policy: "all", maxCount: 1 }), slots, now), {
+      fire: [98 * MIN, 100 * MIN - 1000],
+      skipped: [{ slotMs: 90 * MIN, reason: "misfire_over_limit" }, { slotMs: 95 * MIN, reason: "misfire_over_limit" }],
+    });
+  });
+  test("all is capped by age", () => {
+    assert.deepEqual(decideMisfire(misfire({ policy: "all", maxAgeMs: 6 * MIN }), slots, now), {
+      fire: [95 * MIN, 98 * MIN, 100 * MIN - 1000],
+      skipped: [{ slotMs: 90 * MIN, reason: "misfire_too_old" }],
+    });
+  });
+  test("grace decides what counts as missed", () => {
+    assert.deepEqual(decideMisfire(misfire({ policy: "skip", graceMs: 10 * MIN }), slots, now).fire, slots);
+  });
+  test("slots in the future are not due", () => {
+    assert.deepEqual(decideMisfire(misfire({ policy: "all" }), [now + 1], now), { fire: [], skipped: [] });
+  });
+});
+
+describe("overlap", () => {
+  const one = [{ runId: "r1", startedAtMs: 1 }];
+  const two = [{ runId: "r2", startedAtMs: 2 }, { runId: "r1", startedAtMs: 1 }];
+  test("starts when nothing runs", () => assert.deepEqual(decideOverlap({ mode: "skip", maxInstances: 1, maxQueued: 0 }, []), { action: "start" }));
+  test("skip skips while a run is going", () => assert.deepEqual(decideOverlap({ mode: "skip", maxInstances: 5, maxQueued: 0 }, one), { action: "skip", reason: "overlap_skipped" }));
+  test("allow starts up to max_instances", () => {
+    assert.deepEqual(decideOverlap({ mode: "allow", maxInstances: 2, maxQueued: 0 }, one), { action: "start" });
+    assert.deepEqual(decideOverlap({ mode: "allow", maxInstances: 2, maxQueued: 0 }, two), { action: "skip", reason: "max_instances_reached" });
+  });
+  test("queue waits within its bound", () => {
+    assert.deepEqual(decideOverlap({ mode: "queue", maxInstances: 1, maxQueued: 2 }, one, 1), { action: "queue", position: 2 });
+    assert.deepEqual(decideOverlap({ mode: "queue", maxInstances: 1, maxQueued: 2 }, one, 2), { action: "skip", reason: "queue_full" });
+  });
+  test("queue keeps order: a free slot with a waiting queue queues", () => {
+    assert.deepEqual(decideOverlap({ mode: "queue", maxInstances: 1, maxQueued: 2 }, [], 1), { action: "queue", position: 2 });
+    assert.equal(mayStartQueued({ mode: "queue", maxInstances: 1, maxQueued: 2 }, 0, 1), true);
+    assert.equal(mayStartQueued({ mode: "queue", maxInstances: 1, maxQueued: 2 }, 1, 1), false);
+  });
+  test("replace cancels the oldest running runs", () => {
+    assert.deepEqual(decideOverlap({ mode: "replace", maxInstances: 1, maxQueued: 0 }, two), { action: "replace", cancel: ["r1", "r2"] });
+    assert.deepEqual(decideOverlap({ mode: "replace", maxInstances: 2, maxQueued: 0 }, two), { action: "replace", cancel: ["r1"] });
+  });
+});
+
+describe("retry", () => {
+  const p = (x: Partial<RetryPolicy>): RetryPolicy => ({ ...DEFAULT_RETRY_POLICY, ...x });
+  test("gives up when attempts are exhausted", () => assert.deepEqual(decideRetry(p({ attempts: 3 }), 3, 0, "r"), { retry: false, reason: "attempts_exhausted" }));
+  test("fixed back-off", () => assert.deepEqual(decideRetry(p({ attempts: 3, backoff: "fixed", delayMs: 5000 }), 2, 1000, "r"), { retry: true, attempt: 3, delayMs: 5000, atMs: 6000 }));
+  test("exponential back-off doubles and is capped", () => {
+    const q = p({ attempts: 10, backoff: "exponential", delayMs: 1000, maxDelayMs: 5000 });
+    assert.deepEqual([1, 2, 3, 4].map((a) => (decideRetry(q, a, 0, "r") as { delayMs: number }).delayMs), [1000, 2000, 4000, 5000]);
+  });
+  test("jitter is reproducible per run and attempt, bounded, and varies", () => {
+    const q = p({ attempts: 10, backoff: "fixed", delayMs: 10_000, maxDelayMs: 60_000, jitter: 0.5 });
+    const a = decideRetry(q, 1, 0, "run-1/step");
+    assert.deepEqual(decideRetry(q, 1, 0, "run-1/step"), a);
+    const delays = Array.from({ length: 50 }, (_, i) => (decideRetry(q, 1, 0, `run-${i}`) as { delayMs: number }).delayMs);
+    assert.ok(delays.every((d) => d >= 5000 && d <= 15000), String(delays));
+    assert.ok(new Set(delays).size > 40);
+  });
+});
+
+describe("timeouts", () => {
+  test("the step's own time-out when earlier", () => assert.deepEqual(decideTimeout({ nowMs: 50, jobStartedAtMs: 0, jobTimeoutMs: 100, stepStartedAtMs: 10, stepTimeoutMs: 30 }), { deadlineMs: 40, limit: "step", timedOut: true }));
+  test("the job's time-out when earlier", () => assert.deepEqual(decideTimeout({ nowMs: 50, jobStartedAtMs: 0, jobTimeoutMs: 60, stepStartedAtMs: 40, stepTimeoutMs: 30 }), { deadlineMs: 60, limit: "job", timedOut: false }));
+  test("no limits, no deadline", () => assert.deepEqual(decideTimeout({ nowMs: 50, jobStartedAtMs: 0, jobTimeoutMs: null }), { deadlineMs: null, limit: null, timedOut: false }));
+});
