@@ -45,6 +45,7 @@ class ParseError extends Error {
   }
 }
 
+const EXPECTED_VALUE = "a value (a string, a number, true, false, null or a name like step.status)";
 const KEYWORDS = new Set(["and", "or", "not", "contains", "true", "false", "null"]);
 
 function tokenize(text: string): Token[] {
@@ -201,7 +202,7 @@ class Parser {
         this.i++;
         return { type: "literal", value: null, position: t.pos };
       }
-      if (KEYWORDS.has(t.value)) this.fail("a value");
+      if (KEYWORDS.has(t.value)) this.fail(EXPECTED_VALUE);
       this.i++;
       const segments: Array<string | number> = [t.value];
       let text = t.value;
@@ -228,7 +229,7 @@ class Parser {
       this.references.add(t.value);
       return { type: "path", segments, text, position: t.pos };
     }
-    this.fail("a value (a string, a number, true, false, null or a name like step.status)");
+    this.fail(EXPECTED_VALUE);
   }
 }
 
