@@ -319,7 +319,9 @@ function readWork(c: Collector, e: RawEntry, env: ValidationEnvironment, jobPara
   }
   const kind = kinds[0] ?? "sql";
   w.kind = kind;
-  if (kind === "sql") {
+  if (kinds.length === 0) {
+    // Reported above; nothing more to say about the work itself.
+  } else if (kind === "sql") {
     if (typeof v.sql !== "string" || v.sql.trim() === "") c.add("invalid_definition", sub(e.path, "sql"), "must be non-empty SQL text");
     else w.sql = v.sql;
   } else if (kind === "shell") {

@@ -20,6 +20,9 @@ export const ERROR_KINDS = {
   invalid_expression_value: { code: "CW015", hint: "A condition compared values of types that cannot be compared." },
   invalid_state: { code: "CW016", hint: "The run or step is not in a state that allows this operation." },
   not_found: { code: "CW017", hint: "Check the name or id." },
+  not_a_supervisor: { code: "CW018", hint: "GRANT clockwork_supervisor TO the role the supervisor connects as." },
+  unknown_worker: { code: "CW019", hint: "Call clockwork.register_worker first." },
+  invalid_argument: { code: "CW020", hint: "Check the argument against the function's documentation in docs/sql-api.md." },
 } as const satisfies Record<string, { code: string; hint: string }>;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;

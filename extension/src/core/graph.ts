@@ -310,6 +310,8 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
         } else if (depSkipped) reason = "dependency_skipped";
         if (reason !== null) {
           d.skip.push({ phase: "step", id: i.m.id, name, reason });
+          // Dependents later in this pass see the skip (a copy: the caller's state is not touched).
+          i.state = { ...i.state, status: "skipped" };
           continue;
         }
         skippedAll = false;

@@ -1,0 +1,110 @@
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import { validateJobDefinition, formatIssue, conninfoHasPassword, type ValidationEnvironment } from "../../extension/src/core/index.ts";
+import { isValidTimeZone } from "./tz.ts";
+
+const env: ValidationEnvironment = { isValidTimeZone, connections: ["warehouse", "reporting"], calendars: ["holidays"], allowShellSteps: true };
+const base = { name: "nightly", steps: { extract: { sql: "select 1" } } };
+
+function errors(def: unknown, e: ValidationEnvironment = env): Array<[string, string]> {
+  const r = validateJobDefinition(def, e);
+  if (r.ok) throw new Error("expected the definition to be rejected");
+  return r.errors.map((x) => [x.code, formatIssue(x)]);
+}
+
+describe("a valid definition is normalized", () => {
+  test("with defaults", () => {
+    const r = validateJobDefinition({
+      name: "etl", schedules: ["0 2 * * *", { every: "5m", time_zone: "Europe/Berlin" }], time_zone: "America/New_York",
+      parameters: { region: "eu" },
+      policies: { misfire: "once", overlap: "queue", retry: { attempts: 3, backoff: "fixed", delay: "30s" }, timeout: "1h" },
+      steps: [
+        { name: "extract", sql: "select :region" },
+        { name: "load", shell: "./load.sh", depends: "extract", when: 'extract.status == "succeeded"', on_error: "i", matrix: { part: [1, 2] }, retries: 2, timeout: "10m", env: { MODE: "full" } },
+      ],
+      checks: [{ name: "count", sql: "select count(*) from t", expected: "1" }],
+    }, env);
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    const j = r.job;
+    assert.equal(j.schedules[0]!.timeZone, "America/New_York"); // job zone is the schedules' default
+    assert.equal(j.schedules[1]!.timeZone, "Europe/Berlin");
+    assert.equal(j.policies.misfire.policy, "once");
+    assert.deepEqual(j.policies.overlap, { mode: "queue", maxInstances: 1, maxQueued: 10 });
+    assert.deepEqual(j.policies.retry, { attempts: 3, backoff: "fixed", delayMs: 30_000, maxDelayMs: 3_600_000, jitter: 0 });
+    assert.equal(j.policies.timeoutMs, 3_600_000);
+    const load = j.steps[1]!;
+    assert.deepEqual([load.kind, load.depends, load.onError, load.retries, load.timeoutMs, load.env], ["shell", ["extract"], "continue", 2, 600_000, { MODE: "full" }]);
+    assert.deepEqual(j.order, ["extract", "load"]);
+    assert.deepEqual(j.checks[0]!.expected, ["1"]);
+  });
+  test("order puts dependencies first whatever the definition order", () => {
+    const r = validateJobDefinition({ name: "j", steps: { c: { sql: "x", depends: ["b"] }, b: { sql: "x", depends: ["a"] }, a: { sql: "x" } } }, env);
+    assert.deepEqual(r.ok && r.job.order, ["a", "b", "c"]);
+  });
+  test("max_instances alone allows that many runs at once", () => {
+    const r = validateJobDefinition({ ...base, policies: { max_instances: 3 } }, env);
+    assert.deepEqual(r.ok && r.job.policies.overlap, { mode: "allow", maxInstances: 3, maxQueued: 0 });
+  });
+});
+
+describe("validation returns every error with its path", () => {
+  const cases: Array<[string, unknown, Array<[string, string]>, ValidationEnvironment?]> = [
+    ["not an object", "job", [["CW002", "a job definition must be an object"]]],
+    ["missing name and steps", {}, [["CW002", "name: a job needs a name"], ["CW002", "steps: a job needs at least one step"]]],
+    ["bad job name", { ...base, name: "-x" }, [["CW002", 'name: job name "-x" must be 1–63 letters, digits, _, . or - (not starting with . or -)']]],
+    ["unknown top-level field", { ...base, schedule: "* * * * *" }, [["CW002", 'schedule: unknown field "schedule" (did you mean "schedules"?)']]],
+    ["unknown step field", { name: "j", steps: { a: { sql: "x", dependz: ["b"] } } }, [["CW002", 'steps.a.dependz: unknown field "dependz" (did you mean "depends"?)']]],
+    ["unknown dependency with a suggestion", { name: "j", steps: { extract: { sql: "x" }, load: { sql: "x", depends: ["extrct"] } } }, [["CW004", 'steps.load.depends[0]: unknown step "extrct" (did you mean "extract"?)']]],
+    ["a cycle, named step by step", { name: "j", steps: { a: { sql: "x", depends: ["b"] }, b: { sql: "x", depends: ["c"] }, c: { sql: "x", depends: ["a"] } } }, [["CW005", "steps: cycle a → b → c → a"]]],
+    ["a step depending on itself", { name: "j", steps: { a: { sql: "x", depends: "a" } } }, [["CW005", "steps: cycle a → a"]]],
+    ["bad cron names the field", { ...base, schedules: ["0 0 32 * *"] }, [["CW001", 'schedules[0]: field 3 (day of month) "32": value 32 out of range 1–31']]],
+    ["bad cron in an object", { ...base, schedules: [{ cron: "* * * * MOON" }] }, [["CW001", 'schedules[0].cron: field 5 (day of week) "MOON": unknown name "MOON" (expected SUN, MON, TUE, WED, THU, FRI, SAT or a number)']]],
+    ["unknown time zone of the job", { ...base, time_zone: "Mars/Olympus" }, [["CW003", 'time_zone: unknown time zone "Mars/Olympus"']]],
+    ["unknown time zone of a schedule", { ...base, schedules: [{ cron: "* * * * *", time_zone: "Europe/Berln" }] }, [["CW003", 'schedules[0].time_zone: unknown time zone "Europe/Berln"']]],
+    ["unknown calendar", { ...base, schedules: [{ cron: "* * * * *", exclude: { calendars: ["holiday"] } }] }, [["CW008", 'schedules[0].exclude.calendars[0]: unknown calendar "holiday" (did you mean "holidays"?)']]],
+    ["unknown connection", { name: "j", steps: { a: { sql: "x", connection: "warehose" } } }, [["CW007", 'steps.a.connection: unknown connection "warehose" (did you mean "warehouse"?)']]],
+    ["password in conninfo", { name: "j", steps: { a: { sql: "x", conninfo: "host=db user=etl password=hunter2" } } }, [["CW010", "steps.a.conninfo: connection string contains a password"]]],
+    ["password in a URI", { name: "j", steps: { a: { sql: "x", conninfo: "postgresql://etl:hunter2@db/prod" } } }, [["CW010", "steps.a.conninfo: connection string contains a password"]]],
+    ["shell step by a role not allowed", { name: "j", steps: { a: { shell: "rm -rf /tmp/x" }, b: { program: ["/bin/true"] } } }, [["CW009", "steps.a.shell: shell steps may only be defined by roles granted clockwork_shell"], ["CW009", "steps.b.program: program steps may only be defined by roles granted clockwork_shell"]], { ...env, allowShellSteps: false }],
+    ["matrix too large", { name: "j", steps: { a: { sql: "select :x, :y", matrix: { x: Array.from({ length: 16 }, (_, i) => i), y: Array.from({ length: 17 }, (_, i) => i) } } } }, [["CW011", "steps.a.matrix: matrix expands to 272 instances; at most 256 are allowed"]]],
+    ["bad expression with position", { name: "j", steps: { extract: { sql: "x" }, load: { sql: "x", depends: ["extract"], when: 'extract.status = "succeeded"' } } }, [["CW006", 'steps.load.when: "=" at column 16: write "==" to compare']]],
+    ["condition reading a step that is not a dependency", { name: "j", steps: { extract: { sql: "x" }, other: { sql: "x" }, load: { sql: "x", depends: ["extract"], when: 'other.status == "succeeded"' } } }, [["CW006", 'steps.load.when: "other" is not a step that "load" depends on, so its result is not known yet; add it to depends (column 1)']]],
+    ["condition reading an unknown step", { name: "j", steps: { extract: { sql: "x" }, load: { sql: "x", depends: ["extract"], when: 'extrac.status == "succeeded"' } } }, [["CW006", 'steps.load.when: unknown step "extrac" (did you mean "extract"?) (column 1)']]],
+    ["condition reading an unknown field", { name: "j", steps: { extract: { sql: "x" }, load: { sql: "x", depends: ["extract"], when: "extract.exitcode == 0" } } }, [["CW006", 'steps.load.when: unknown field "exitcode" of step "extract" (did you mean "exit_code"?) (fields: status, exit_code, output, error, rows, row, attempts) (column 1)']]],
+    ["unknown SQL parameter", { name: "j", parameters: { region: "eu" }, steps: { a: { sql: "select :regoin" } } }, [["CW012", "steps.a.sql: unknown parameter :regoin at offset 7 (did you mean :region?)"]]],
+    ["no kind of work", { name: "j", steps: { a: { depends: [] } } }, [["CW002", "steps.a: needs one of sql, shell, program or builtin"]]],
+    ["two kinds of work", { name: "j", steps: { a: { sql: "x", shell: "y" } } }, [["CW002", "steps.a: takes one of sql, shell, program or builtin, not sql and shell"]]],
+    ["unknown built-in", { name: "j", steps: { a: { builtin: "slep" } } }, [["CW002", 'steps.a.builtin: unknown built-in "slep" (did you mean "sleep"?) (known: noop, sleep, log)']]],
+    ["bad on_error", { name: "j", steps: { a: { sql: "x", on_error: "ignore" } } }, [["CW002", 'steps.a.on_error: must be "fail", "continue" or "succeed", got "ignore"']]],
+    ["duplicate step names in a list", { name: "j", steps: [{ name: "a", sql: "x" }, { name: "a", sql: "y" }] }, [["CW002", 'steps[1]: duplicate step name "a"']]],
+    ["step name not usable in conditions", { name: "j", steps: { "1st": { sql: "x" } } }, [["CW002", 'steps.1st: step name "1st" must start with a letter or _ and contain only letters, digits, _ and -']]],
+    ["bad policies", { ...base, policies: { misfire: "sometimes", overlap: { mode: "queue", max_queue: -1 }, retry: { attempts: 0, jitter: 2 }, timeout: "soon" } }, [
+      ["CW013", 'policies.misfire: must be "skip", "once" or "all", got "sometimes"'],
+      ["CW013", "policies.overlap.max_queue: must be a whole number from 0 to 1000"],
+      ["CW013", "policies.retry.attempts: must be a whole number from 1 to 100 (attempts include the first)"],
+      ["CW013", "policies.retry.jitter: must be a number from 0 to 1"],
+      ["CW014", 'policies.timeout: cannot read interval "soon" at "soon"; write e.g. "30s", "5m", "1h30m", "2 hours"'],
+    ]],
+    ["bad step timeout", { name: "j", steps: { a: { sql: "x", timeout: "-5m" } } }, [["CW014", 'steps.a.timeout: cannot read interval "-5m" at "-5m"; write e.g. "30s", "5m", "1h30m", "2 hours"']]],
+    ["transaction job with a shell step", { name: "j", transaction: "job", steps: { a: { sql: "x" }, b: { shell: "y" } } }, [["CW002", "steps.b: transaction: job needs every step to be SQL on the scheduler's own database"]]],
+    ["check with a bad exit code", { ...base, checks: [{ name: "c", shell: "x", expected_exit_code: 300 }] }, [["CW002", "checks.c.expected_exit_code: must be a whole number from 0 to 255"]]],
+    ["env on a SQL step", { name: "j", steps: { a: { sql: "x", env: { A: "1" } } } }, [["CW002", "steps.a.env: only shell and program steps take env"]]],
+  ];
+  for (const [name, def, expected, e] of cases) test(name, () => assert.deepEqual(errors(def, e ?? env), expected));
+
+  test("collects errors from every part at once", () => {
+    const all = errors({
+      name: "nightly", schedules: ["0 25 * * *"],
+      steps: { extract: { sql: "select :x" }, load: { sql: "x", depends: ["extrct"], when: "extract.status ==" }, a: { sql: "x", depends: "b" }, b: { sql: "x", depends: "a" } },
+    });
+    assert.deepEqual(all.map((x) => x[0]), ["CW001", "CW012", "CW004", "CW005", "CW006"]);
+  });
+});
+
+test("conninfoHasPassword", () => {
+  assert.equal(conninfoHasPassword("host=db dbname=x"), false);
+  assert.equal(conninfoHasPassword("host=db passfile=/x"), false);
+  assert.equal(conninfoHasPassword("host=db password = 'x'"), true);
+  assert.equal(conninfoHasPassword("postgres://etl@db/x"), false);
+  assert.equal(conninfoHasPassword("postgres://db/x?sslmode=require&password=x"), true);
+});
