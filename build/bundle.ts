@@ -51,7 +51,7 @@ export async function bundle(): Promise<{ code: string; hash: string }> {
 function stub(fn: SqlFunction, hash: string): string {
   const args = argumentNames(fn.args);
   const security = fn.security === "definer" ? "SECURITY DEFINER" : "SECURITY INVOKER";
-  const returns = fn.returnsSet ? `SETOF ${fn.returns}` : fn.returns;
+  const returns = fn.returnsSet && !/^TABLE\b/i.test(fn.returns) ? `SETOF ${fn.returns}` : fn.returns;
   const call = `globalThis.__clockwork.${fn.entry ?? fn.name}(${args.join(", ")})`;
   const signature = `clockwork.${fn.name}(${fn.args})`;
   const grantee = fn.grant === "public" ? "PUBLIC" : fn.grant;

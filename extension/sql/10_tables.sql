@@ -115,7 +115,7 @@ CREATE TABLE runs (
     -- Exactly once per slot: a (schedule, fire time) can become at most one run.
     CONSTRAINT runs_slot_key UNIQUE (schedule_id, slot_at),
     CONSTRAINT runs_trigger_check CHECK (trigger IN ('schedule', 'manual', 'reboot')),
-    CONSTRAINT runs_state_check CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    CONSTRAINT runs_state_check CHECK (state IN ('waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled')),
     CONSTRAINT runs_scheduled_has_slot CHECK ((trigger = 'schedule') = (slot_at IS NOT NULL)),
     CONSTRAINT runs_finished_state CHECK ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'cancelled'))),
     CONSTRAINT runs_times_ordered CHECK (started_at IS NULL OR finished_at IS NULL OR finished_at >= started_at)
@@ -128,7 +128,7 @@ COMMENT ON COLUMN runs.schedule_id IS 'The schedule that fired the run; NULL for
 COMMENT ON COLUMN runs.slot_at IS 'The schedule slot (nominal fire time) this run stands for; NULL for manual runs.';
 COMMENT ON COLUMN runs.trigger IS 'What started the run: schedule, manual (run_now) or reboot (@reboot).';
 COMMENT ON COLUMN runs.params IS 'Parameters of this run: job defaults overlaid with run_now''s parameters.';
-COMMENT ON COLUMN runs.state IS 'queued → running → succeeded | failed | cancelled.';
+COMMENT ON COLUMN runs.state IS 'waiting (held by overlap policy queue) → queued (steps ready) → running → succeeded | failed | cancelled.';
 COMMENT ON COLUMN runs.queued_at IS 'When the run was created (for a schedule: when its slot was fired).';
 COMMENT ON COLUMN runs.started_at IS 'When its first step started.';
 COMMENT ON COLUMN runs.finished_at IS 'When it reached a final state.';
@@ -136,7 +136,7 @@ COMMENT ON COLUMN runs.reason IS 'Why the run ended as it did (failed step, canc
 
 CREATE INDEX runs_job_idx ON runs (job_id, id DESC);
 -- Active runs per job: overlap policy and the job_status view.
-CREATE INDEX runs_active_idx ON runs (job_id) WHERE state IN ('queued', 'running');
+CREATE INDEX runs_active_idx ON runs (job_id) WHERE state IN ('waiting', 'queued', 'running');
 
 ------------------------------------------------------------------------------------
 -- Step runs: one per attempt of a step instance
@@ -145,10 +145,11 @@ CREATE TABLE step_runs (
     id                bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     run_id            bigint      NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
     step              text        NOT NULL,
-    instance          text        NOT NULL DEFAULT '',
+    instance          text        NOT NULL,
     phase             text        NOT NULL DEFAULT 'step',
     kind              text        NOT NULL,
     matrix            jsonb       NOT NULL DEFAULT '{}',
+    params            jsonb       NOT NULL DEFAULT '{}',
     attempt           integer     NOT NULL DEFAULT 1,
     state             text        NOT NULL,
     required_labels   text[]      NOT NULL DEFAULT '{}',
@@ -166,7 +167,7 @@ CREATE TABLE step_runs (
     output_truncated  boolean     NOT NULL DEFAULT false,
     CONSTRAINT step_runs_attempt_key UNIQUE (run_id, step, instance, attempt),
     CONSTRAINT step_runs_phase_check CHECK (phase IN ('step', 'check')),
-    CONSTRAINT step_runs_kind_check CHECK (kind IN ('sql', 'shell', 'program')),
+    CONSTRAINT step_runs_kind_check CHECK (kind IN ('sql', 'shell', 'program', 'builtin')),
     CONSTRAINT step_runs_attempt_check CHECK (attempt >= 1),
     CONSTRAINT step_runs_state_check
         CHECK (state IN ('ready', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'lost')),
@@ -180,10 +181,11 @@ COMMENT ON TABLE step_runs IS 'One row per attempt of a step instance (a step, o
 COMMENT ON COLUMN step_runs.id IS 'Step run id; a supervisor reports results against it, and only the lease holder may.';
 COMMENT ON COLUMN step_runs.run_id IS 'The run this step belongs to.';
 COMMENT ON COLUMN step_runs.step IS 'Step (or check) name from the job definition.';
-COMMENT ON COLUMN step_runs.instance IS 'Matrix combination key, e.g. "region=eu,size=s"; empty for a step without matrix.';
+COMMENT ON COLUMN step_runs.instance IS 'Instance id from the core: the step name, or name[key=value,…] for one matrix combination.';
 COMMENT ON COLUMN step_runs.phase IS 'step, or check (checks run after the steps and decide the final status).';
-COMMENT ON COLUMN step_runs.kind IS 'sql (run by the database through run_sql_step), shell or program (run by a supervisor).';
+COMMENT ON COLUMN step_runs.kind IS 'sql (run by the database through run_sql_step), shell or program (run by a supervisor), builtin (done by the database itself).';
 COMMENT ON COLUMN step_runs.matrix IS 'The matrix values of this instance: environment variables for shell, named parameters for SQL.';
+COMMENT ON COLUMN step_runs.params IS 'Parameters of this instance as the core resolved them: job defaults, run parameters, step parameters, matrix values.';
 COMMENT ON COLUMN step_runs.attempt IS 'Attempt number, 1 first; a retry or a lost lease makes a new row with attempt + 1.';
 COMMENT ON COLUMN step_runs.state IS 'ready → running → succeeded | failed | cancelled | lost (lease expired); skipped when its condition was false or a dependency failed.';
 COMMENT ON COLUMN step_runs.required_labels IS 'Labels a worker must have to claim this step (from the job''s pinning).';
@@ -216,12 +218,13 @@ CREATE TABLE skipped_slots (
     recorded_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (schedule_id, slot_at),
     CONSTRAINT skipped_slots_reason_check
-        CHECK (reason IN ('misfire', 'overlap', 'queue_full', 'dst_gap', 'excluded', 'disabled'))
+        CHECK (reason IN ('misfire_skipped', 'misfire_coalesced', 'misfire_too_old', 'misfire_over_limit',
+                          'overlap_skipped', 'max_instances_reached', 'queue_full'))
 );
 COMMENT ON TABLE skipped_slots IS 'Schedule slots that came due but did not become a run, and why.';
 COMMENT ON COLUMN skipped_slots.schedule_id IS 'The schedule.';
 COMMENT ON COLUMN skipped_slots.slot_at IS 'The slot that was not fired.';
-COMMENT ON COLUMN skipped_slots.reason IS 'misfire (missed while no supervisor ran), overlap (previous run still going), queue_full, dst_gap, excluded, disabled.';
+COMMENT ON COLUMN skipped_slots.reason IS 'Why, as decided by the core''s misfire and overlap policies: misfire_skipped, misfire_coalesced, misfire_too_old, misfire_over_limit (missed while no supervisor ran), overlap_skipped, max_instances_reached, queue_full (previous runs still going).';
 COMMENT ON COLUMN skipped_slots.recorded_at IS 'When the decision was taken.';
 
 ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ SELECT j.name                                   AS job,
        last_run.id                              AS last_run_id,
        last_run.state                           AS last_run_state,
        last_run.finished_at                     AS last_run_finished_at,
-       (SELECT count(*) FROM runs AS r WHERE r.job_id = j.id AND r.state IN ('queued', 'running'))
+       (SELECT count(*) FROM runs AS r WHERE r.job_id = j.id AND r.state IN ('waiting', 'queued', 'running'))
                                                 AS active_runs
   FROM jobs AS j
   LEFT JOIN LATERAL (

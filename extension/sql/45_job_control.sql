@@ -26,7 +26,7 @@ DECLARE
     target jobs := _job_for_caller(job);
 BEGIN
     -- Running steps are cancelled first so supervisors stop them.
-    PERFORM cancel_run(r.id) FROM runs AS r WHERE r.job_id = target.id AND r.state IN ('queued', 'running');
+    PERFORM cancel_run(r.id) FROM runs AS r WHERE r.job_id = target.id AND r.state IN ('waiting', 'queued', 'running');
     DELETE FROM jobs WHERE id = target.id;
     PERFORM pg_notify('clockwork_wakeup', 'dropped');
     RETURN true;
@@ -64,7 +64,7 @@ BEGIN
         RAISE EXCEPTION 'run % does not exist', cancel_run.run
             USING ERRCODE = 'CW017', HINT = 'See clockwork.run_history for your runs.';
     END IF;
-    IF target.state NOT IN ('queued', 'running') THEN
+    IF target.state NOT IN ('waiting', 'queued', 'running') THEN
         RETURN false;
     END IF;
     SELECT coalesce(array_agg(s.id::text ORDER BY s.id) FILTER (WHERE s.state = 'running'), '{}')

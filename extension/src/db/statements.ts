@@ -6,6 +6,7 @@ export const SQL = {
   callerRights: `SELECT clockwork._caller_rights() AS rights`,
   requireSupervisor: `SELECT clockwork._require_supervisor()`,
   notifyWakeup: `SELECT pg_notify('clockwork_wakeup', $1)`,
+  notifyCancel: `SELECT pg_notify('clockwork_cancel', $1)`,
 
   // --- definitions ---------------------------------------------------------------
   connectionNames: `SELECT name FROM clockwork.connections`,
@@ -42,6 +43,17 @@ export const SQL = {
        SET spec = excluded.spec, description = excluded.description,
            time_zone = excluded.time_zone, next_fire_at = excluded.next_fire_at`,
   deleteSchedulesFrom: `DELETE FROM clockwork.schedules WHERE job_id = $1::bigint AND position >= $2`,
+  // Raises CW017 when the job does not exist or is not the caller's.
+  jobForCaller: `SELECT id::text AS id, version, enabled FROM clockwork._job_for_caller($1)`,
+  insertManualRun: `
+    INSERT INTO clockwork.runs (job_id, job_version, trigger, params, state, queued_at)
+    VALUES ($1::bigint, $2, 'manual', $3, 'queued', $4)
+    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at`,
+  setNextFireByPosition: `
+    UPDATE clockwork.schedules AS s
+       SET next_fire_at = x.next_fire_at
+      FROM jsonb_to_recordset($2) AS x(position integer, next_fire_at timestamptz)
+     WHERE s.job_id = $1::bigint AND s.position = x.position`,
   setJobEnabled: `UPDATE clockwork.jobs SET enabled = $2, updated_at = $3 WHERE id = $1::bigint`,
 
   // --- firing --------------------------------------------------------------------
@@ -56,19 +68,34 @@ export const SQL = {
      ORDER BY s.next_fire_at
      LIMIT $2
        FOR UPDATE OF s SKIP LOCKED`,
-  activeRunCounts: `
-    SELECT job_id::text AS job_id, count(*)::integer AS active
-      FROM clockwork.runs
-     WHERE job_id = ANY ($1::bigint[]) AND state IN ('queued', 'running')
-     GROUP BY job_id`,
   // Exactly once: the unique key (schedule_id, slot_at) drops a slot fired twice.
   insertRuns: `
-    INSERT INTO clockwork.runs (job_id, job_version, schedule_id, slot_at, trigger, params, queued_at)
-    SELECT x.job_id, x.job_version, x.schedule_id, x.slot_at, x.trigger, x.params, $2
+    INSERT INTO clockwork.runs (job_id, job_version, schedule_id, slot_at, trigger, params, state, queued_at)
+    SELECT x.job_id, x.job_version, x.schedule_id, x.slot_at, x.trigger, x.params, x.state, $2
       FROM jsonb_to_recordset($1) AS x(job_id bigint, job_version integer, schedule_id bigint,
-                                       slot_at timestamptz, trigger text, params jsonb)
+                                       slot_at timestamptz, trigger text, params jsonb, state text)
         ON CONFLICT ON CONSTRAINT runs_slot_key DO NOTHING
-    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, schedule_id::text AS schedule_id`,
+    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at`,
+  activeRuns: `
+    SELECT id::text AS id, job_id::text AS job_id, state, coalesce(started_at, queued_at) AS since
+      FROM clockwork.runs
+     WHERE job_id = ANY ($1::bigint[]) AND state IN ('waiting', 'queued', 'running')
+     ORDER BY id`,
+  cancelRun: `SELECT clockwork.cancel_run($1::bigint, $2)`,
+  // Overlap queue: the oldest run held back, once the job has room again.
+  oldestWaitingRun: `
+    SELECT id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at
+      FROM clockwork.runs
+     WHERE job_id = $1::bigint AND state = 'waiting'
+     ORDER BY id
+     LIMIT 1
+       FOR UPDATE SKIP LOCKED`,
+  countActiveRuns: `
+    SELECT count(*) FILTER (WHERE state IN ('queued', 'running'))::integer AS running,
+           count(*) FILTER (WHERE state = 'waiting')::integer AS waiting
+      FROM clockwork.runs
+     WHERE job_id = $1::bigint AND state IN ('waiting', 'queued', 'running')`,
+  releaseWaitingRun: `UPDATE clockwork.runs SET state = 'queued' WHERE id = $1::bigint`,
   insertSkippedSlots: `
     INSERT INTO clockwork.skipped_slots (schedule_id, slot_at, reason, recorded_at)
     SELECT x.schedule_id, x.slot_at, x.reason, $2
@@ -84,15 +111,16 @@ export const SQL = {
 
   // --- step runs -----------------------------------------------------------------
   insertStepRuns: `
-    INSERT INTO clockwork.step_runs (run_id, step, instance, phase, kind, matrix, attempt, state,
-                                     required_labels, ready_at, finished_at, error)
-    SELECT x.run_id, x.step, x.instance, x.phase, x.kind, x.matrix, x.attempt, x.state,
-           x.required_labels, x.ready_at, x.finished_at, x.error
+    INSERT INTO clockwork.step_runs (run_id, step, instance, phase, kind, matrix, params, attempt, state,
+                                     required_labels, ready_at, started_at, finished_at, stdout, error)
+    SELECT x.run_id, x.step, x.instance, x.phase, x.kind, x.matrix, x.params, x.attempt, x.state,
+           x.required_labels, x.ready_at, x.started_at, x.finished_at, coalesce(x.stdout, ''), x.error
       FROM jsonb_to_recordset($1) AS x(run_id bigint, step text, instance text, phase text, kind text,
-                                       matrix jsonb, attempt integer, state text, required_labels text[],
-                                       ready_at timestamptz, finished_at timestamptz, error text)`,
+                                       matrix jsonb, params jsonb, attempt integer, state text,
+                                       required_labels text[], ready_at timestamptz, started_at timestamptz,
+                                       finished_at timestamptz, stdout text, error text)`,
   stepRunsOfRun: `
-    SELECT id::text AS id, step, instance, phase, kind, matrix, attempt, state, exit_code,
+    SELECT id::text AS id, step, instance, phase, kind, matrix, params, attempt, state, exit_code,
            sql_state, error, result, stdout, stderr, started_at, finished_at
       FROM clockwork.step_runs
      WHERE run_id = $1::bigint
@@ -108,17 +136,39 @@ export const SQL = {
        SET state = $2, finished_at = greatest($3, started_at, queued_at), reason = $4
      WHERE id = $1::bigint AND state IN ('queued', 'running')`,
 
-  // Lease expiry: the partial index step_runs_lease_idx finds the expired ones.
+  cancelRunningInstances: `
+    UPDATE clockwork.step_runs
+       SET state = 'failed', ready_at = NULL, finished_at = $3, error = $4
+     WHERE run_id = $1::bigint AND instance = ANY ($2::text[]) AND state IN ('ready', 'running')
+    RETURNING id::text AS id`,
+
+  // Lease expiry (step_runs_lease_idx): the expired attempt becomes 'lost' and, unless
+  // that instance already lost $2 leases, a new attempt is queued in the same statement.
   expireLeases: `
-    UPDATE clockwork.step_runs AS s
-       SET state = 'lost', finished_at = $1,
-           error = 'lease expired: worker stopped heartbeating'
-     WHERE s.id IN (SELECT id FROM clockwork.step_runs
-                     WHERE state = 'running' AND lease_expires_at < $1
-                     ORDER BY lease_expires_at
-                     LIMIT 1000
-                       FOR UPDATE SKIP LOCKED)
-    RETURNING s.run_id::text AS run_id`,
+    WITH expired AS (
+        UPDATE clockwork.step_runs AS s
+           SET state = 'lost', finished_at = $1, lease_expires_at = NULL,
+               error = 'lease expired: the worker stopped heartbeating'
+         WHERE s.id IN (SELECT id FROM clockwork.step_runs
+                         WHERE state = 'running' AND lease_expires_at < $1
+                         ORDER BY lease_expires_at
+                         LIMIT 1000
+                           FOR UPDATE SKIP LOCKED)
+        RETURNING s.*
+    ), requeued AS (
+        INSERT INTO clockwork.step_runs (run_id, step, instance, phase, kind, matrix, params, attempt,
+                                         state, required_labels, ready_at)
+        SELECT e.run_id, e.step, e.instance, e.phase, e.kind, e.matrix, e.params, e.attempt + 1,
+               'ready', e.required_labels, $1
+          FROM expired AS e
+         WHERE (SELECT count(*) FROM clockwork.step_runs AS x
+                 WHERE x.run_id = e.run_id AND x.phase = e.phase AND x.instance = e.instance
+                   AND x.state = 'lost') < $2 - 1
+        RETURNING run_id
+    )
+    SELECT DISTINCT e.run_id::text AS run_id,
+           EXISTS (SELECT 1 FROM requeued AS q WHERE q.run_id = e.run_id) AS requeued
+      FROM expired AS e`,
 
   // Claims: ready steps whose time has come, oldest first (step_runs_ready_idx), only
   // those whose required labels this worker has.
@@ -143,7 +193,7 @@ export const SQL = {
          WHERE r.id IN (SELECT run_id FROM claimed) AND r.state = 'queued'
     )
     SELECT c.id::text AS step_run_id, c.run_id::text AS run_id, j.name AS job, c.step, c.instance,
-           c.phase, c.kind, c.matrix, c.attempt, c.lease_expires_at, r.params,
+           c.phase, c.kind, c.params, c.attempt, c.lease_expires_at, r.slot_at,
            r.job_id::text AS job_id, r.job_version
       FROM claimed AS c
       JOIN clockwork.runs AS r ON r.id = c.run_id
@@ -176,9 +226,14 @@ export const SQL = {
       FROM clockwork.workers AS w
      WHERE s.id = $1::bigint AND s.state = 'running' AND s.worker_id = w.id AND w.name = $2
     RETURNING s.run_id::text AS run_id, s.step, s.instance, s.phase, s.attempt, s.stdout`,
+  runState: `SELECT state FROM clockwork.runs WHERE id = $1::bigint`,
+  currentRole: `SELECT current_setting('role') AS role`,
+  // SET LOCAL ROLE with a parameter: undone with the (sub)transaction.
+  setLocalRole: `SELECT set_config('role', $1, true)`,
+  completeSqlStep: `SELECT clockwork._complete_sql_step($1::bigint, $2, $3, $4, $5::jsonb, $6) AS c`,
   stepRunForSql: `
-    SELECT s.id::text AS id, s.run_id::text AS run_id, s.step, s.instance, s.matrix, s.attempt,
-           s.kind, r.params, r.job_id::text AS job_id, r.job_version, j.owner
+    SELECT s.id::text AS id, s.run_id::text AS run_id, s.step, s.phase, s.instance, s.params, s.attempt,
+           s.kind, r.job_id::text AS job_id, r.job_version, j.owner
       FROM clockwork.step_runs AS s
       JOIN clockwork.runs AS r ON r.id = s.run_id
       JOIN clockwork.jobs AS j ON j.id = r.job_id

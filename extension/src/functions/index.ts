@@ -1,6 +1,21 @@
 // Every SQL-callable function implemented in TypeScript. build/bundle.ts writes one SQL
 // stub per entry; src/bundle.ts exposes the bodies to those stubs.
 import type { SqlFunction } from "../db/sql-function.ts";
+import { complete_sql_step, complete_step } from "./complete_step.ts";
+import { define_job, define_job_yaml } from "./define_job.ts";
+import { enable_job } from "./enable_job.ts";
+import { next_runs } from "./next_runs.ts";
+import { run_now } from "./run_now.ts";
+import { run_sql_step } from "./run_sql_step.ts";
+import { schedule, schedule_shell } from "./schedule.ts";
+import { tick } from "./tick.ts";
 import { version } from "./version.ts";
 
-export const sqlFunctions: readonly SqlFunction[] = [version];
+export const sqlFunctions: readonly SqlFunction[] = [
+  // defining jobs
+  define_job, define_job_yaml, schedule, schedule_shell, enable_job,
+  // running and reading
+  run_now, next_runs, version,
+  // supervisors
+  tick, run_sql_step, complete_step, complete_sql_step,
+];

@@ -1,0 +1,139 @@
+// Job definitions in the database: validation with what the database knows, storage of
+// versions and schedules, and a per-session cache of parsed definitions.
+import {
+  describeSchedule,
+  nextFireTime,
+  validateJobDefinition,
+  type JobDefinition,
+  type Schedule,
+  type ScheduleContext,
+} from "../core/index.ts";
+import { callerRights } from "./caller.ts";
+import { raise, sqlError } from "./raise.ts";
+import { SQL } from "./statements.ts";
+import { isKnownTimeZone, postgresTimeZoneRules } from "./timezone.ts";
+import { canonicalJson, isoOrNull } from "./values.ts";
+
+/** Builtins the database completes itself, inside the transaction that starts them. */
+export const DATABASE_BUILTINS = ["noop", "log"] as const;
+
+interface CalendarRow {
+  name: string;
+  dates: string[];
+}
+
+/** Holiday lists by name, for schedules that exclude calendars (read once per call). */
+export function calendarDates(): Record<string, string[]> {
+  const rows = plv8.execute(SQL.calendars) as CalendarRow[];
+  return Object.fromEntries(rows.map((r) => [r.name, r.dates]));
+}
+
+/** Validates a definition as the calling role, with the zones, connections and calendars this database has. */
+export function validateForCaller(input: unknown): { job: JobDefinition; role: string } {
+  const rights = callerRights();
+  const connections = (plv8.execute(SQL.connectionNames) as { name: string }[]).map((r) => r.name);
+  const result = validateJobDefinition(input, {
+    isValidTimeZone: isKnownTimeZone,
+    connections,
+    calendars: Object.keys(calendarDates()),
+    allowShellSteps: rights.may_define_shell,
+    builtins: DATABASE_BUILTINS,
+  });
+  if (!result.ok) throw sqlError(result.errors);
+  return { job: result.job, role: rights.role };
+}
+
+// Parsed definitions by "job_id/version": a version never changes once stored.
+const parsed = new Map<string, JobDefinition>();
+
+/** The parsed definition a run follows (validated when stored, so only parsed here). */
+export function jobVersion(jobId: string, version: number): JobDefinition {
+  const key = `${jobId}/${version}`;
+  let job = parsed.get(key);
+  if (job === undefined) {
+    const row = plv8.execute(SQL.jobVersion, [jobId, version])[0] as { definition: unknown } | undefined;
+    if (row === undefined) raise("not_found", "", `job ${jobId} has no version ${version}`);
+    const result = validateJobDefinition(row.definition, { allowShellSteps: true, builtins: DATABASE_BUILTINS });
+    if (!result.ok) throw sqlError(result.errors);
+    job = result.job;
+    parsed.set(key, job);
+  }
+  return job;
+}
+
+/** The first fire time of a schedule strictly after `afterMs`, or null. */
+export function firstSlotAfter(schedule: Schedule, afterMs: number, context: ScheduleContext): number | null {
+  return nextFireTime(schedule, afterMs, postgresTimeZoneRules, context);
+}
+
+interface StoredSchedule {
+  id: string;
+  position: number;
+  spec: unknown;
+  next_fire_at: Date | null;
+  last_slot_at: Date | null;
+}
+
+/**
+ * Creates or replaces a job. Replacing keeps the job's id, history and, for schedules
+ * whose spec did not change, their next slot; a changed schedule starts after the later
+ * of now and its last handled slot, so no slot fires twice.
+ */
+export function storeJob(input: unknown, nowMs: number): string {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    raise("invalid_definition", "", "a job definition must be an object");
+  }
+  const { job, role } = validateForCaller(input);
+  const definition = input as { schedules?: unknown };
+  const now = new Date(nowMs);
+
+  const existing = plv8.execute(SQL.jobByNameForUpdate, [job.name])[0] as
+    | { id: string; owner: string; version: number; definition: unknown; enabled: boolean; may_manage: boolean }
+    | undefined;
+  let jobId: string;
+  let version: number;
+  let enabled = job.enabled;
+  if (existing === undefined) {
+    jobId = (plv8.execute(SQL.insertJob, [job.name, role, input, now])[0] as { id: string }).id;
+    version = 1;
+  } else {
+    if (!existing.may_manage) {
+      raise("not_found", "name", `job "${job.name}" belongs to another role`);
+    }
+    if (canonicalJson(existing.definition) === canonicalJson(input)) return existing.id; // unchanged: no new version
+    jobId = existing.id;
+    version = (plv8.execute(SQL.updateJob, [jobId, input, now])[0] as { version: number }).version;
+  }
+  plv8.execute(SQL.insertJobVersion, [jobId, version, input, now, role]);
+  plv8.execute(SQL.setJobEnabled, [jobId, enabled, now]);
+
+  // Schedules by position; the raw spec is kept so an unchanged one keeps its next slot.
+  const rawSchedules = definition.schedules === undefined || definition.schedules === null
+    ? []
+    : Array.isArray(definition.schedules) ? definition.schedules : [definition.schedules];
+  const stored = plv8.execute(SQL.schedulesOfJob, [jobId]) as StoredSchedule[];
+  const calendars = calendarDates();
+  const rows = job.schedules.map((schedule, position) => {
+    const spec = rawSchedules[position];
+    const old = stored.find((s) => s.position === position);
+    const unchanged = old !== undefined && canonicalJson(old.spec) === canonicalJson(spec);
+    let next: number | null;
+    if (!enabled) next = null;
+    else if (unchanged && old.next_fire_at !== null) next = old.next_fire_at.getTime();
+    else {
+      const after = Math.max(nowMs, old?.last_slot_at?.getTime() ?? -Infinity);
+      next = firstSlotAfter(schedule, after, { anchorMs: nowMs, calendars });
+    }
+    return {
+      position,
+      spec,
+      description: describeSchedule(schedule),
+      time_zone: schedule.timeZone,
+      next_fire_at: isoOrNull(next),
+    };
+  });
+  if (rows.length > 0) plv8.execute(SQL.upsertSchedules, [jobId, JSON.stringify(rows)]);
+  plv8.execute(SQL.deleteSchedulesFrom, [jobId, rows.length]);
+  plv8.execute(SQL.notifyWakeup, ["defined"]);
+  return jobId;
+}

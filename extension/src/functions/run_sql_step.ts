@@ -1,0 +1,67 @@
+// clockwork.run_sql_step: runs an SQL step in this database, as the job's owner, and
+// records its rows or its SQL error instead of raising. SECURITY INVOKER on purpose:
+// PostgreSQL forbids SET ROLE inside SECURITY DEFINER functions, so the supervisor's
+// role (a member of the job owners' roles, or a superuser) switches to the owner for
+// the step's statements only, inside a subtransaction that undoes them on error.
+// The step's time-out is the caller's statement_timeout (see docs/sql-api.md).
+import { bindNamedParameters, type Scalar } from "../core/index.ts";
+import { requireSupervisor } from "../db/caller.ts";
+import { jobVersion } from "../db/jobs.ts";
+import { sqlFunction } from "../db/sql-function.ts";
+import { SQL } from "../db/statements.ts";
+import { instantOf, rowsToJson } from "../db/values.ts";
+import type { Completion } from "./complete_step.ts";
+
+interface SqlStepRow {
+  id: string;
+  run_id: string;
+  step: string;
+  phase: "step" | "check";
+  params: Record<string, Scalar>;
+  job_id: string;
+  job_version: number;
+  owner: string;
+  kind: string;
+}
+
+export const run_sql_step = sqlFunction({
+  name: "run_sql_step",
+  args: "step_run bigint, worker text, now timestamptz DEFAULT now()",
+  returns: "jsonb",
+  volatility: "volatile",
+  security: "invoker",
+  grant: "clockwork_supervisor",
+  comment:
+    "Runs a claimed SQL step as the job owner and records its result or SQL error; returns {accepted, state, sql_state, error}. Call it in its own transaction with the step's statement_timeout.",
+  body: (stepRun: string | number | bigint, worker: string, now: Date): Completion & { sql_state?: string | null; error?: string | null } => {
+    requireSupervisor();
+    const row = plv8.execute(SQL.stepRunForSql, [String(stepRun), worker])[0] as SqlStepRow | undefined;
+    if (row === undefined || row.kind !== "sql") return { accepted: false };
+    const job = jobVersion(row.job_id, row.job_version);
+    const def = (row.phase === "step" ? job.steps : job.checks).find((w) => w.name === row.step)!;
+    const bound = bindNamedParameters(def.sql!, row.params);
+
+    const previousRole = (plv8.execute(SQL.currentRole)[0] as { role: string }).role;
+    let rows: unknown[] | null = null;
+    let sqlState: string | null = null;
+    let error: string | null = null;
+    try {
+      plv8.subtransaction(() => {
+        plv8.execute(SQL.setLocalRole, [row.owner]);
+        const result = bound.values.length > 0 ? plv8.execute(bound.text, bound.values) : plv8.execute(bound.text);
+        rows = Array.isArray(result) ? result : [{ rows_affected: result }];
+        plv8.execute(SQL.setLocalRole, [previousRole]);
+      });
+    } catch (e) {
+      const err = e as { sqlerrcode?: string; code?: string; message?: string };
+      sqlState = typeof err.sqlerrcode === "string" ? err.sqlerrcode : typeof err.code === "string" ? err.code : "XX000";
+      error = err.message ?? String(e);
+      rows = null;
+    }
+    const recorded = plv8.execute(
+      SQL.completeSqlStep,
+      [String(stepRun), worker, sqlState, error, rows === null ? null : rowsToJson(rows), new Date(instantOf(now))],
+    )[0] as { c: Completion };
+    return { ...recorded.c, sql_state: sqlState, error };
+  },
+});

@@ -1,0 +1,144 @@
+// clockwork.tick: the supervisor's one call. In one short transaction it fires every due
+// schedule slot (exactly once: slots are claimed with SKIP LOCKED and recorded under a
+// unique key), takes back expired leases, claims ready steps for this worker, and says
+// when anything is next due so the supervisor can sleep until then.
+import { decideMisfire, decideOverlap, nextFireTime, slotsBetween, type ActiveRun } from "../core/index.ts";
+import { requireSupervisor } from "../db/caller.ts";
+import { calendarDates, jobVersion } from "../db/jobs.ts";
+import { raise } from "../db/raise.ts";
+import { advanceRun, applyPlans, MAX_LOST_LEASES, planRun, type RunRow } from "../db/runs.ts";
+import { sqlFunction } from "../db/sql-function.ts";
+import { SQL } from "../db/statements.ts";
+import { postgresTimeZoneRules } from "../db/timezone.ts";
+import { instantOf, isoOrNull } from "../db/values.ts";
+import { claimSteps, type StepClaim } from "./claim.ts";
+
+/** Due schedules handled per tick; more are left for the next tick (next_due_at says so). */
+const DUE_BATCH = 1000;
+/** Missed slots looked at per schedule, so a long outage cannot blow up one tick. */
+const MISSED_SLOTS_LIMIT = 1000;
+
+interface DueSchedule {
+  id: string;
+  job_id: string;
+  position: number;
+  next_fire_at: Date;
+  last_slot_at: Date | null;
+  version: number;
+}
+
+interface NewRun {
+  job_id: string;
+  job_version: number;
+  schedule_id: string;
+  slot_at: string;
+  trigger: "schedule";
+  params: Record<string, never>;
+  state: "queued" | "waiting";
+}
+
+/** Fires every due slot; returns how many runs were created. */
+export function fireDueSlots(nowMs: number): number {
+  const now = new Date(nowMs);
+  const due = plv8.execute(SQL.claimDueSchedules, [now, DUE_BATCH]) as DueSchedule[];
+  if (due.length === 0) return 0;
+
+  const jobIds = [...new Set(due.map((d) => d.job_id))];
+  const active = new Map<string, { running: ActiveRun[]; waiting: number }>();
+  for (const id of jobIds) active.set(id, { running: [], waiting: 0 });
+  for (const r of plv8.execute(SQL.activeRuns, [jobIds]) as { id: string; job_id: string; state: string; since: Date }[]) {
+    const a = active.get(r.job_id)!;
+    if (r.state === "waiting") a.waiting++;
+    else a.running.push({ runId: r.id, startedAtMs: r.since.getTime() });
+  }
+
+  let calendars: Record<string, string[]> | undefined;
+  const runs: NewRun[] = [];
+  const skipped: { schedule_id: string; slot_at: string; reason: string }[] = [];
+  const advanced: { id: string; next_fire_at: string | null; last_slot_at: string | null }[] = [];
+  const replaced: string[] = [];
+
+  for (const d of due) {
+    const job = jobVersion(d.job_id, d.version);
+    const schedule = job.schedules[d.position];
+    if (schedule === undefined) {
+      advanced.push({ id: d.id, next_fire_at: null, last_slot_at: null });
+      continue;
+    }
+    calendars ??= calendarDates();
+    const context = { calendars, anchorMs: d.next_fire_at.getTime() };
+    const first = d.next_fire_at.getTime();
+    // @after and one-shot schedules have exactly the slot the database stored.
+    const slots = schedule.kind === "after" || schedule.kind === "at" || schedule.kind === "reboot"
+      ? [first]
+      : slotsBetween(schedule, first - 1, nowMs, postgresTimeZoneRules, MISSED_SLOTS_LIMIT, context);
+    const misfire = decideMisfire(job.policies.misfire, slots, nowMs);
+    for (const s of misfire.skipped) skipped.push({ schedule_id: d.id, slot_at: new Date(s.slotMs).toISOString(), reason: s.reason });
+
+    const jobActive = active.get(d.job_id)!;
+    for (const slotMs of misfire.fire) {
+      const overlap = decideOverlap(job.policies.overlap, jobActive.running, jobActive.waiting);
+      const slot_at = new Date(slotMs).toISOString();
+      if (overlap.action === "skip") {
+        skipped.push({ schedule_id: d.id, slot_at, reason: overlap.reason });
+        continue;
+      }
+      if (overlap.action === "replace") {
+        replaced.push(...overlap.cancel);
+        jobActive.running = jobActive.running.filter((r) => !overlap.cancel.includes(r.runId));
+      }
+      const state = overlap.action === "queue" ? "waiting" : "queued";
+      if (state === "waiting") jobActive.waiting++;
+      else jobActive.running.push({ runId: `new:${slot_at}`, startedAtMs: nowMs });
+      runs.push({ job_id: d.job_id, job_version: d.version, schedule_id: d.id, slot_at, trigger: "schedule", params: {}, state });
+    }
+
+    const lastSlot = slots.length > 0 ? slots[slots.length - 1]! : first;
+    const next = schedule.kind === "after" || schedule.kind === "reboot"
+      ? null // @after: set when the run ends; @reboot: set when a scheduler starts
+      : nextFireTime(schedule, Math.max(nowMs, lastSlot), postgresTimeZoneRules, context);
+    advanced.push({ id: d.id, next_fire_at: isoOrNull(next), last_slot_at: new Date(lastSlot).toISOString() });
+  }
+
+  for (const runId of replaced) plv8.execute(SQL.cancelRun, [runId, now]);
+  if (skipped.length > 0) plv8.execute(SQL.insertSkippedSlots, [JSON.stringify(skipped), now]);
+  plv8.execute(SQL.advanceSchedules, [JSON.stringify(advanced)]);
+  if (runs.length === 0) return 0;
+  const created = plv8.execute(SQL.insertRuns, [JSON.stringify(runs), now]) as RunRow[];
+  applyPlans(created.filter((r) => r.state === "queued").map((r) => planRun(r, [], nowMs)), nowMs);
+  return created.length;
+}
+
+/** Takes back the steps of workers that stopped heartbeating; their runs move on. */
+export function expireLeases(nowMs: number): number {
+  const expired = plv8.execute(SQL.expireLeases, [new Date(nowMs), MAX_LOST_LEASES]) as { run_id: string; requeued: boolean }[];
+  for (const e of expired) {
+    if (e.requeued) continue;
+    const run = plv8.execute(SQL.runForUpdate, [e.run_id])[0] as RunRow | undefined;
+    if (run !== undefined && run.state !== "cancelled") advanceRun(run, nowMs);
+  }
+  if (expired.length > 0) plv8.execute(SQL.notifyWakeup, ["requeued"]);
+  return expired.length;
+}
+
+export const tick = sqlFunction({
+  name: "tick",
+  args: "worker text, max_claims integer DEFAULT 10, now timestamptz DEFAULT now()",
+  returns: "jsonb",
+  volatility: "volatile",
+  security: "definer",
+  grant: "clockwork_supervisor",
+  comment:
+    "Fires due schedule slots exactly once, takes back expired leases, claims up to max_claims ready steps for the worker; returns {claimed, next_due_at}.",
+  body: (worker: string, maxClaims: number, now: Date): { claimed: StepClaim[]; next_due_at: string | null } => {
+    requireSupervisor();
+    const nowMs = instantOf(now);
+    const me = plv8.execute(SQL.workerByName, [worker, now])[0] as { id: string; labels: string[] } | undefined;
+    if (me === undefined) raise("unknown_worker", "worker", `unknown worker "${worker}": call clockwork.register_worker first`);
+    fireDueSlots(nowMs);
+    expireLeases(nowMs);
+    const claimed = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs) : [];
+    const next = plv8.execute(SQL.nextDueAt, [me.labels])[0] as { next_due_at: Date | null };
+    return { claimed, next_due_at: next.next_due_at === null ? null : next.next_due_at.toISOString() };
+  },
+});
