@@ -11,7 +11,7 @@ import { daysFromCivil, civilFromDays, daysInMonth, weekdayOfDays, DAY_MS, isLea
 
 /** Which days of a month are allowed, in the vocabulary of both cron and pgAgent. */
 export interface DaySpec {
-  /** Day-of-month field unrestricted ('*' or '?', or a field starting with '*' as in Vixie cron). */
+  /** Day-of-month field starts with '*' or is '?': Vixie's DOM_STAR, which makes the day match an AND. */
   domStar: boolean;
   /** Bits 1..31: plain days of month. */
   domMask: number;
@@ -125,7 +125,7 @@ function parsePlain(item: string, f: FieldInfo, set: Uint8Array): void {
   let hi: number;
   if (body === "*" || body === "?") {
     lo = f.min;
-    hi = f.max === 7 ? 6 : f.max;
+    hi = f.max;
   } else {
     const dash = body.indexOf("-", 1);
     if (dash > 0) {
@@ -134,7 +134,8 @@ function parsePlain(item: string, f: FieldInfo, set: Uint8Array): void {
       if (lo > hi) throw new FieldError(`range ${body} goes backwards`);
     } else {
       lo = parseValue(body, f);
-      hi = slash >= 0 ? (f.max === 7 ? 6 : f.max) : lo;
+      // 'n/step' runs to the field's maximum; for day of week that is 7 (Sunday again), as in Vixie.
+      hi = slash >= 0 ? f.max : lo;
     }
   }
   for (let v = lo; v <= hi; v += step) set[v === 7 && f.max === 7 ? 0 : v] = 1;
@@ -302,14 +303,12 @@ export function computeDayMask(s: DaySpec, year: number, month: number): number 
   const monthMask = n === 31 ? 0xfffffffe | 0 : ((1 << (n + 1)) - 2);
   const first = daysFromCivil(year, month, 1);
   const firstWeekday = weekdayOfDays(first);
-  let dom = 0;
+  let dom = s.domMask & monthMask;
   if (s.pgagentLastDay) {
     // pgAgent counts day 32 only when it is the only day selected and, because its leap-year
     // test is given the day instead of the year, never fires in a leap February (see pgagent.ts).
-    dom = s.domMask & monthMask;
     if (!(month === 2 && isLeapYear(year))) dom |= 1 << n;
-  } else if (!s.domStar) {
-    dom = s.domMask & monthMask;
+  } else {
     for (const k of s.domFromLast) if (n - k >= 1) dom |= 1 << (n - k);
     for (const d of s.domNearestWeekday) {
       if (d > n) continue; // e.g. 31W in a 30-day month never fires
@@ -326,7 +325,8 @@ export function computeDayMask(s: DaySpec, year: number, month: number): number 
     }
   }
   let dow = 0;
-  if (!s.dowStar) {
+  if (s.dowMask === 0x7f) dow = monthMask;
+  else {
     for (let d = 1; d <= n; d++) {
       const w = (firstWeekday + d - 1) % 7;
       if ((s.dowMask >> w) & 1) dow |= 1 << d;
@@ -337,11 +337,10 @@ export function computeDayMask(s: DaySpec, year: number, month: number): number 
       if (d <= n) dow |= 1 << d;
     }
   }
-  const domAll = s.domStar && !s.pgagentLastDay;
-  if (domAll && s.dowStar) return monthMask;
-  if (domAll) return dow;
-  if (s.dowStar) return dom;
-  return s.combine === "and" ? dom & dow : dom | dow;
+  // Vixie cron: when either field starts with '*' the two sets are ANDed (a plain '*' is all
+  // days, so the other field decides; '*\/2' still restricts); otherwise they are ORed.
+  if (s.domStar || s.dowStar || s.combine === "and") return dom & dow;
+  return dom | dow;
 }
 
 /**

@@ -61,17 +61,16 @@ function pgAgentSpec(a: Record<keyof typeof SIZES, boolean[]>): CronSpec {
   const days = emptyDays("and");
   const md = a.monthdays;
   const onlyLast = md[31] === true && md.slice(0, 31).every((b) => !b);
-  if (onlyLast) {
-    days.domStar = false;
-    days.pgagentLastDay = true;
-  } else if (md.slice(0, 31).some(Boolean)) {
-    days.domStar = false;
+  // Both sets are always ANDed (combine "and"); an all-false array is a full set.
+  days.domStar = false;
+  days.dowStar = false;
+  if (onlyLast) days.pgagentLastDay = true;
+  else if (md.slice(0, 31).some(Boolean)) {
     for (let d = 1; d <= 31; d++) if (md[d - 1]) days.domMask |= 1 << d;
-  }
+  } else days.domMask = 0xfffffffe | 0;
   if (a.weekdays.some(Boolean)) {
-    days.dowStar = false;
     for (let w = 0; w < 7; w++) if (a.weekdays[w]) days.dowMask |= 1 << w;
-  }
+  } else days.dowMask = 0x7f;
   const seconds = new Uint8Array(60);
   seconds[0] = 1;
   const fmt = (set: Uint8Array, from: number, all: boolean): string => {
@@ -83,8 +82,8 @@ function pgAgentSpec(a: Record<keyof typeof SIZES, boolean[]>): CronSpec {
   const minutes = toSet(a.minutes, 0, 60);
   const hours = toSet(a.hours, 0, 24);
   const months = toSet(a.months, 1, 13);
-  const dowText = days.dowStar ? "*" : fmt(toSet(a.weekdays, 0, 7), 0, false);
-  const domText = days.pgagentLastDay ? "L" : days.domStar ? "*" : fmt(toSet(md.slice(0, 31), 1, 32), 1, false);
+  const dowText = days.dowMask === 0x7f ? "*" : fmt(toSet(a.weekdays, 0, 7), 0, false);
+  const domText = days.pgagentLastDay ? "L" : !md.slice(0, 31).some(Boolean) ? "*" : fmt(toSet(md.slice(0, 31), 1, 32), 1, false);
   const fields = ["0", fmt(minutes, 0, !a.minutes.some(Boolean)), fmt(hours, 0, !a.hours.some(Boolean)), domText, fmt(months, 1, !a.months.some(Boolean)), dowText];
   return makeSpec(`pgagent ${fields.slice(1).join(" ")}`, false, seconds, minutes, hours, months, days, fields);
 }

@@ -559,16 +559,22 @@ function describeCron(spec: CronSpec): string {
   for (let i = 1; i <= 31; i++) if ((d.domMask >> i) & 1) domDays.push(i);
   const dowDays: number[] = [];
   for (let i = 0; i < 7; i++) if ((d.dowMask >> i) & 1) dowDays.push(i);
+  const domFull = d.domMask === (0xfffffffe | 0) && domPlain && !d.pgagentLastDay;
+  const dowFull = d.dowMask === 0x7f && dowPlain;
   let dayText = "";
-  if (!d.dowStar && dowPlain) {
+  if (!dowFull) {
+    if (!dowPlain) return `cron "${spec.source}"`;
     dayText = d.dowMask === 0b0111110 ? "on weekdays" : d.dowMask === 0b1000001 ? "on weekends" : `on ${listWords(dowDays.map((x) => DAY_WORDS[x]!))}`;
-  } else if (!d.dowStar) return `cron "${spec.source}"`;
+  }
   let domText = "";
-  if (d.pgagentLastDay) domText = "on the last day of the month";
-  else if (!d.domStar && domPlain) domText = `on the ${listWords(domDays.map(ordinal))} of the month`;
-  else if (!d.domStar && d.domFromLast.length === 1 && d.domFromLast[0] === 0 && domDays.length === 0 && d.domNearestWeekday.length === 0 && !d.domLastWeekday) domText = "on the last day of the month";
-  else if (!d.domStar) return `cron "${spec.source}"`;
-  if (domText !== "" && dayText !== "") parts.push(`${domText} ${d.combine === "and" ? "if it is" : "or"} ${dayText.replace(/^on /, "on a ")}`);
+  if (d.pgagentLastDay && domDays.length === 0) domText = "on the last day of the month";
+  else if (!domFull) {
+    if (domPlain && !d.pgagentLastDay && !(d.domStar && d.domMask !== (0xfffffffe | 0))) domText = `on the ${listWords(domDays.map(ordinal))} of the month`;
+    else if (domDays.length === 0 && d.domFromLast.length === 1 && d.domFromLast[0] === 0 && d.domNearestWeekday.length === 0 && !d.domLastWeekday) domText = "on the last day of the month";
+    else return `cron "${spec.source}"`;
+  }
+  const and = d.domStar || d.dowStar || d.combine === "and";
+  if (domText !== "" && dayText !== "") parts.push(`${domText} ${and ? "if it is" : "or"} ${dayText.replace(/^on /, "on a ")}`);
   else if (domText !== "") parts.push(domText);
   else if (dayText !== "") parts.push(dayText);
   if (spec.months.length < 12) parts.push(`in ${listWords(spec.months.map((m) => MONTH_WORDS[m - 1]!))}`);
