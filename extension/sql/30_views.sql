@@ -68,6 +68,7 @@ SELECT s.id                AS step_run_id,
        s.exit_code,
        s.sql_state,
        s.error,
+       s.result,
        s.stdout,
        s.stderr,
        s.output_truncated

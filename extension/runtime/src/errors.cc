@@ -155,7 +155,9 @@ void capture_js_error(v8::TryCatch &tc, v8::Local<v8::Context> ctx, const char *
     int line = m->GetLineNumber(ctx).FromMaybe(0) - 1;  // minus the wrapper's first line
     v8::Local<v8::String> src;
     char *srcline = m->GetSourceLine(ctx).ToLocal(&src) ? js_to_cstring(ctx, src) : nullptr;
-    char *own = psprintf("%s() LINE %d: %s", fname ? fname : "anonymous", line, srcline ? srcline : "");
+    // Exceptions raised outside the script (argument or result conversion) have no line.
+    char *own = line >= 1 ? psprintf("%s() LINE %d: %s", fname ? fname : "anonymous", line, srcline ? srcline : "")
+                          : psprintf("%s()", fname ? fname : "anonymous");
     out->context = out->context ? psprintf("%s\n%s", out->context, own) : own;
   }
 }

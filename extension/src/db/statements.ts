@@ -37,7 +37,7 @@ export const SQL = {
   upsertSchedules: `
     INSERT INTO clockwork.schedules AS s (job_id, position, spec, description, time_zone, next_fire_at)
     SELECT $1::bigint, x.position, x.spec, x.description, x.time_zone, x.next_fire_at
-      FROM jsonb_to_recordset($2) AS x(position integer, spec jsonb, description text,
+      FROM jsonb_to_recordset($2::text::jsonb) AS x(position integer, spec jsonb, description text,
                                        time_zone text, next_fire_at timestamptz)
         ON CONFLICT ON CONSTRAINT schedules_job_position_key DO UPDATE
        SET spec = excluded.spec, description = excluded.description,
@@ -52,7 +52,7 @@ export const SQL = {
   setNextFireByPosition: `
     UPDATE clockwork.schedules AS s
        SET next_fire_at = x.next_fire_at
-      FROM jsonb_to_recordset($2) AS x(position integer, next_fire_at timestamptz)
+      FROM jsonb_to_recordset($2::text::jsonb) AS x(position integer, next_fire_at timestamptz)
      WHERE s.job_id = $1::bigint AND s.position = x.position`,
   setJobEnabled: `UPDATE clockwork.jobs SET enabled = $2, updated_at = $3 WHERE id = $1::bigint`,
 
@@ -72,7 +72,7 @@ export const SQL = {
   insertRuns: `
     INSERT INTO clockwork.runs (job_id, job_version, schedule_id, slot_at, trigger, params, state, queued_at)
     SELECT x.job_id, x.job_version, x.schedule_id, x.slot_at, x.trigger, x.params, x.state, $2
-      FROM jsonb_to_recordset($1) AS x(job_id bigint, job_version integer, schedule_id bigint,
+      FROM jsonb_to_recordset($1::text::jsonb) AS x(job_id bigint, job_version integer, schedule_id bigint,
                                        slot_at timestamptz, trigger text, params jsonb, state text)
         ON CONFLICT ON CONSTRAINT runs_slot_key DO NOTHING
     RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at`,
@@ -99,12 +99,12 @@ export const SQL = {
   insertSkippedSlots: `
     INSERT INTO clockwork.skipped_slots (schedule_id, slot_at, reason, recorded_at)
     SELECT x.schedule_id, x.slot_at, x.reason, $2
-      FROM jsonb_to_recordset($1) AS x(schedule_id bigint, slot_at timestamptz, reason text)
+      FROM jsonb_to_recordset($1::text::jsonb) AS x(schedule_id bigint, slot_at timestamptz, reason text)
         ON CONFLICT DO NOTHING`,
   advanceSchedules: `
     UPDATE clockwork.schedules AS s
        SET next_fire_at = x.next_fire_at, last_slot_at = greatest(s.last_slot_at, x.last_slot_at)
-      FROM jsonb_to_recordset($1) AS x(id bigint, next_fire_at timestamptz, last_slot_at timestamptz)
+      FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, next_fire_at timestamptz, last_slot_at timestamptz)
      WHERE s.id = x.id`,
   jobVersion: `
     SELECT definition FROM clockwork.job_versions WHERE job_id = $1::bigint AND version = $2`,
@@ -115,7 +115,7 @@ export const SQL = {
                                      required_labels, ready_at, started_at, finished_at, stdout, error)
     SELECT x.run_id, x.step, x.instance, x.phase, x.kind, x.matrix, x.params, x.attempt, x.state,
            x.required_labels, x.ready_at, x.started_at, x.finished_at, coalesce(x.stdout, ''), x.error
-      FROM jsonb_to_recordset($1) AS x(run_id bigint, step text, instance text, phase text, kind text,
+      FROM jsonb_to_recordset($1::text::jsonb) AS x(run_id bigint, step text, instance text, phase text, kind text,
                                        matrix jsonb, params jsonb, attempt integer, state text,
                                        required_labels text[], ready_at timestamptz, started_at timestamptz,
                                        finished_at timestamptz, stdout text, error text)`,
@@ -216,7 +216,7 @@ export const SQL = {
     RETURNING id::text AS id, labels`,
   completeStep: `
     UPDATE clockwork.step_runs AS s
-       SET state = $3, finished_at = $4, exit_code = $5, sql_state = $6, error = $7, result = $8,
+       SET state = $3, finished_at = $4, exit_code = $5, sql_state = $6, error = $7, result = $8::text::jsonb,
            stdout = s.stdout || left($9, greatest(clockwork.output_limit() - length(s.stdout), 0)),
            stderr = s.stderr || left($10, greatest(clockwork.output_limit() - length(s.stderr), 0)),
            output_truncated = s.output_truncated
@@ -227,10 +227,10 @@ export const SQL = {
      WHERE s.id = $1::bigint AND s.state = 'running' AND s.worker_id = w.id AND w.name = $2
     RETURNING s.run_id::text AS run_id, s.step, s.instance, s.phase, s.attempt, s.stdout`,
   runState: `SELECT state FROM clockwork.runs WHERE id = $1::bigint`,
-  currentRole: `SELECT current_setting('role') AS role`,
-  // SET LOCAL ROLE with a parameter: undone with the (sub)transaction.
-  setLocalRole: `SELECT set_config('role', $1, true)`,
-  completeSqlStep: `SELECT clockwork._complete_sql_step($1::bigint, $2, $3, $4, $5::jsonb, $6) AS c`,
+  currentRoleAndPath: `SELECT current_setting('role') AS role, current_setting('search_path') AS search_path`,
+  // SET LOCAL ROLE / search_path with parameters: undone with the (sub)transaction.
+  setLocalRoleAndPath: `SELECT set_config('role', $1, true), set_config('search_path', $2, true)`,
+  completeSqlStep: `SELECT clockwork._complete_sql_step($1::bigint, $2, $3, $4, $5::text::jsonb, $6) AS c`,
   stepRunForSql: `
     SELECT s.id::text AS id, s.run_id::text AS run_id, s.step, s.phase, s.instance, s.params, s.attempt,
            s.kind, r.job_id::text AS job_id, r.job_version, j.owner

@@ -12,6 +12,9 @@ import { SQL } from "../db/statements.ts";
 import { instantOf, rowsToJson } from "../db/values.ts";
 import type { Completion } from "./complete_step.ts";
 
+/** PostgreSQL's default search_path: what the owner's SQL would see in a new session. */
+const STEP_SEARCH_PATH = '"$user", public';
+
 interface SqlStepRow {
   id: string;
   run_id: string;
@@ -41,16 +44,17 @@ export const run_sql_step = sqlFunction({
     const def = (row.phase === "step" ? job.steps : job.checks).find((w) => w.name === row.step)!;
     const bound = bindNamedParameters(def.sql!, row.params);
 
-    const previousRole = (plv8.execute(SQL.currentRole)[0] as { role: string }).role;
+    const previous = plv8.execute(SQL.currentRoleAndPath)[0] as { role: string; search_path: string };
     let rows: unknown[] | null = null;
     let sqlState: string | null = null;
     let error: string | null = null;
     try {
       plv8.subtransaction(() => {
-        plv8.execute(SQL.setLocalRole, [row.owner]);
+        // The step sees the database as its owner would in a fresh session.
+        plv8.execute(SQL.setLocalRoleAndPath, [row.owner, STEP_SEARCH_PATH]);
         const result = bound.values.length > 0 ? plv8.execute(bound.text, bound.values) : plv8.execute(bound.text);
         rows = Array.isArray(result) ? result : [{ rows_affected: result }];
-        plv8.execute(SQL.setLocalRole, [previousRole]);
+        plv8.execute(SQL.setLocalRoleAndPath, [previous.role, previous.search_path]);
       });
     } catch (e) {
       const err = e as { sqlerrcode?: string; code?: string; message?: string };

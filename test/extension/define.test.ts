@@ -1,0 +1,134 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { adminQuery } from "../support/db.ts";
+import type { TestDatabase } from "../support/db.ts";
+import { clockworkDatabase, defineJob, sqlErrorOf } from "./helpers.ts";
+
+describe("defining jobs", () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await clockworkDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  test("schedule() is a one-liner that stores a job with its next fire time", async () => {
+    await db.query("select clockwork.schedule('vacuum-nightly', '30 3 * * *', 'vacuum analyze')");
+    const { rows } = await db.query(
+      "select job, enabled, schedules, next_fire_at > now() as in_future, version from clockwork.job_status where job = 'vacuum-nightly'",
+    );
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].enabled, true);
+    assert.equal(rows[0].in_future, true);
+    assert.equal(rows[0].version, 1);
+    assert.match(rows[0].schedules[0], /03:30/);
+  });
+
+  test("next_runs lists the next fire times in the schedule's own zone", async () => {
+    await defineJob(db, {
+      name: "berlin-morning",
+      time_zone: "Europe/Berlin",
+      schedules: ["0 9 * * *"],
+      steps: [{ name: "a", sql: "select 1" }],
+    });
+    const { rows } = await db.query(
+      "select fire_at, description from clockwork.next_runs('berlin-morning', 3, '2026-03-28 12:00Z')",
+    );
+    // Europe/Berlin moves to CEST on 2026-03-29: 09:00 local is 08:00Z before, 07:00Z after.
+    assert.deepEqual(
+      rows.map((r) => r.fire_at.toISOString()),
+      ["2026-03-29T07:00:00.000Z", "2026-03-30T07:00:00.000Z", "2026-03-31T07:00:00.000Z"],
+    );
+    assert.match(rows[0].description, /Europe\/Berlin/);
+  });
+
+  test("accepts a YAML definition", async () => {
+    const yaml = [
+      "name: from-yaml",
+      "schedules:",
+      "  - '@every 10m'",
+      "steps:",
+      "  extract: { sql: 'select 1' }",
+      "  load:",
+      "    sql: select 2",
+      "    depends: [extract]",
+    ].join("\n");
+    const { rows } = await db.query("select clockwork.define_job($1::text) as id", [yaml]);
+    assert.ok(Number(rows[0].id) > 0);
+    const v = await db.query("select definition->'steps'->'load'->'depends' as d from clockwork.jobs where name = 'from-yaml'");
+    assert.deepEqual(v.rows[0].d, ["extract"]);
+  });
+
+  test("reports YAML syntax errors with their position", async () => {
+    const error = await sqlErrorOf(db.pool, "select clockwork.define_job($1::text)", ["name: x\nsteps: [unclosed"]);
+    assert.equal(error.code, "CW002");
+    assert.match(error.message, /not valid YAML at line \d+, column \d+/);
+  });
+
+  const bad: Array<[string, object, string, RegExp]> = [
+    ["a bad cron field", { name: "b1", schedules: ["61 * * * *"], steps: [{ name: "a", sql: "select 1" }] }, "CW001", /schedules\[0\].*minute/i],
+    ["an unknown time zone", { name: "b2", time_zone: "Mars/Olympus", schedules: ["* * * * *"], steps: [{ name: "a", sql: "select 1" }] }, "CW003", /Mars\/Olympus/],
+    ["an unknown step in depends", { name: "b3", steps: [{ name: "extract", sql: "select 1" }, { name: "load", sql: "select 1", depends: ["extrct"] }] }, "CW004", /steps\.load\.depends\[0\]: unknown step "extrct" \(did you mean "extract"\?\)/],
+    ["a cycle", { name: "b4", steps: [{ name: "a", sql: "select 1", depends: ["c"] }, { name: "b", sql: "select 1", depends: ["a"] }, { name: "c", sql: "select 1", depends: ["b"] }] }, "CW005", /cycle a → c → b → a/],
+    ["an unknown connection", { name: "b5", steps: [{ name: "a", sql: "select 1", connection: "warehouse" }] }, "CW007", /warehouse/],
+    ["a password in a conninfo", { name: "b6", steps: [{ name: "a", sql: "select 1", conninfo: "host=db password=hunter2" }] }, "CW010", /password/],
+    ["a bad condition", { name: "b7", steps: [{ name: "a", sql: "select 1" }, { name: "b", sql: "select 1", depends: ["a"], when: "a.status == " }] }, "CW006", /steps\.b\.when/],
+  ];
+  for (const [what, definition, code, message] of bad) {
+    test(`rejects ${what} with ${code} and stores nothing`, async () => {
+      const error = await sqlErrorOf(db.pool, "select clockwork.define_job($1::jsonb)", [JSON.stringify(definition)]);
+      assert.equal(error.code, code, error.message);
+      assert.match(error.message, message);
+      assert.ok(error.hint, "every API error carries a hint");
+      const { rows } = await db.query("select count(*)::int as n from clockwork.jobs where name = $1", [(definition as { name: string }).name]);
+      assert.equal(rows[0].n, 0);
+    });
+  }
+
+  test("reports every error of a definition at once", async () => {
+    const error = await sqlErrorOf(db.pool, "select clockwork.define_job($1::jsonb)", [
+      JSON.stringify({ name: "many", schedules: ["bogus"], steps: [{ name: "a", sql: "select 1", depends: ["nope"] }] }),
+    ]);
+    assert.match(error.message, /and \d+ more/);
+    assert.ok((error.detail ?? "").split("\n").length >= 2, error.detail);
+  });
+
+  test("a bad redefinition leaves the stored job untouched", async () => {
+    await defineJob(db, { name: "stable", schedules: ["*/5 * * * *"], steps: [{ name: "a", sql: "select 1" }] });
+    const before = await db.query("select version, definition from clockwork.jobs where name = 'stable'");
+    await sqlErrorOf(db.pool, "select clockwork.define_job($1::jsonb)", [
+      JSON.stringify({ name: "stable", schedules: ["*/5 * * *"], steps: [{ name: "a", sql: "select 1" }] }),
+    ]);
+    const afterRows = await db.query("select version, definition from clockwork.jobs where name = 'stable'");
+    assert.deepEqual(afterRows.rows, before.rows);
+  });
+
+  test("redefining keeps the job id and history and bumps the version only on change", async () => {
+    const id1 = await defineJob(db, { name: "evolving", schedules: ["0 * * * *"], steps: [{ name: "a", sql: "select 1" }] });
+    const same = await defineJob(db, { name: "evolving", schedules: ["0 * * * *"], steps: [{ name: "a", sql: "select 1" }] });
+    const id2 = await defineJob(db, { name: "evolving", schedules: ["15 * * * *"], steps: [{ name: "a", sql: "select 2" }] });
+    assert.equal(same, id1);
+    assert.equal(id2, id1);
+    const { rows } = await db.query("select version from clockwork.job_versions where job_id = $1 order by version", [id1]);
+    assert.deepEqual(rows.map((r) => r.version), [1, 2]);
+  });
+
+  test("shell steps need clockwork_shell; a role with the grant may define them", async () => {
+    await adminQuery("do $$ begin create role cw_plain login; exception when duplicate_object then null; end $$");
+    await adminQuery("do $$ begin create role cw_ops login; exception when duplicate_object then null; end $$");
+    await adminQuery("grant clockwork_shell to cw_ops");
+    const plain = await db.connect({ user: "cw_plain" });
+    const error = await sqlErrorOf(plain, "select clockwork.schedule_shell('plain-shell', '* * * * *', 'echo hi')");
+    assert.equal(error.code, "CW009");
+    const ops = await db.connect({ user: "cw_ops" });
+    await ops.query("select clockwork.schedule_shell('ops-shell', '* * * * *', 'echo hi')");
+    const { rows } = await db.query("select owner from clockwork.jobs where name = 'ops-shell'");
+    assert.equal(rows[0].owner, "cw_ops");
+  });
+
+  test("named connections with a password are refused by the table itself", async () => {
+    const error = await sqlErrorOf(db.pool, "insert into clockwork.connections (name, conninfo) values ('w', 'postgresql://u:secret@host/db')");
+    assert.equal(error.code, "23514");
+  });
+});

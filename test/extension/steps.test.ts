@@ -1,0 +1,273 @@
+// Running steps through the SQL API, as a supervisor would, with pinned time.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type pg from "pg";
+import { adminQuery, type TestDatabase } from "../support/db.ts";
+import { clockworkDatabase, defineJob, registerWorker, sqlErrorOf, tick, type StepClaim } from "./helpers.ts";
+
+async function runSqlStep(db: pg.Pool | pg.Client, claim: StepClaim, worker = "w1", timeoutMs?: number): Promise<any> {
+  const client = "release" in db || "connect" in db && !("query" in db && "processID" in db) ? await (db as pg.Pool).connect() : (db as any);
+  try {
+    await client.query("begin");
+    if (timeoutMs !== undefined) await client.query(`set local statement_timeout = ${timeoutMs}`);
+    try {
+      const { rows } = await client.query("select clockwork.run_sql_step($1, $2) as r", [claim.step_run_id, worker]);
+      await client.query("commit");
+      return rows[0].r;
+    } catch (error) {
+      await client.query("rollback");
+      // The step's own time-out cancelled the call: the supervisor reports it.
+      const { rows } = await client.query(
+        "select clockwork.complete_step($1, $2, null, '', '', $3) as r",
+        [claim.step_run_id, worker, `timed out after ${timeoutMs} ms (${(error as Error).message})`],
+      );
+      return rows[0].r;
+    }
+  } finally {
+    if ("release" in client) client.release();
+  }
+}
+
+async function stepRows(db: TestDatabase, job: string) {
+  const { rows } = await db.query(
+    `select step, instance, attempt, state, exit_code, sql_state, error, stdout, result
+       from clockwork.step_history where job = $1 order by step_run_id`, [job]);
+  return rows;
+}
+
+async function runState(db: TestDatabase, job: string) {
+  const { rows } = await db.query("select state, reason from clockwork.run_history where job = $1 order by run_id desc limit 1", [job]);
+  return rows[0];
+}
+
+describe("running steps", () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await clockworkDatabase();
+    await registerWorker(db.pool, "w1");
+    await registerWorker(db.pool, "w2");
+    await db.query("create table audit (id serial, note text, who text default current_user)");
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  test("an SQL step runs, its rows are recorded and the run succeeds", async () => {
+    await defineJob(db, { name: "sql-ok", steps: [{ name: "a", sql: "insert into audit (note) values ('ran') returning note" }] });
+    await db.query("select clockwork.run_now('sql-ok')");
+    const { claimed } = await tick(db.pool, "w1", new Date());
+    const claim = claimed.find((c) => c.job === "sql-ok")!;
+    assert.equal(claim.kind, "sql");
+    const result = await runSqlStep(db.pool, claim);
+    assert.equal(result.accepted, true);
+    assert.equal(result.state, "succeeded");
+    const [step] = await stepRows(db, "sql-ok");
+    assert.equal(step.state, "succeeded");
+    assert.deepEqual(step.result, [{ note: "ran" }]);
+    assert.equal((await runState(db, "sql-ok")).state, "succeeded");
+  });
+
+  test("an SQL error is captured with its SQLSTATE, its work is undone, and on_error decides", async () => {
+    await defineJob(db, {
+      name: "sql-error",
+      steps: [
+        { name: "bad", sql: "insert into audit (note) values ('half'); select 1/0", on_error: "continue" },
+        { name: "after", sql: "select 'next' as x", depends: ["bad"] },
+      ],
+    });
+    await db.query("select clockwork.run_now('sql-error')");
+    let claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "sql-error")!;
+    const result = await runSqlStep(db.pool, claim);
+    assert.equal(result.sql_state, "22012");
+    const half = await db.query("select count(*)::int as n from audit where note = 'half'");
+    assert.equal(half.rows[0].n, 0, "the failed step's statements were rolled back");
+    claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "sql-error")!;
+    assert.equal(claim.step, "after", "on_error: continue lets the dependent step run");
+    await runSqlStep(db.pool, claim);
+    const rows = await stepRows(db, "sql-error");
+    assert.deepEqual(rows.map((r) => [r.step, r.state, r.sql_state]), [["bad", "failed", "22012"], ["after", "succeeded", null]]);
+    assert.match(rows[0].error, /division by zero/);
+    assert.equal((await runState(db, "sql-error")).state, "succeeded");
+  });
+
+  test("a failing step with on_error: fail fails the run and skips its dependents", async () => {
+    await defineJob(db, {
+      name: "sql-fail",
+      steps: [{ name: "bad", sql: "select 1/0" }, { name: "never", sql: "select 1", depends: ["bad"] }],
+    });
+    await db.query("select clockwork.run_now('sql-fail')");
+    const claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "sql-fail")!;
+    await runSqlStep(db.pool, claim);
+    const rows = await stepRows(db, "sql-fail");
+    assert.deepEqual(rows.map((r) => [r.step, r.state]), [["bad", "failed"], ["never", "skipped"]]);
+    const run = await runState(db, "sql-fail");
+    assert.equal(run.state, "failed");
+    assert.match(run.reason, /step "bad" failed/);
+  });
+
+  test("an SQL step over its time-out is cancelled and recorded as timed out", async () => {
+    await defineJob(db, { name: "sql-slow", steps: [{ name: "slow", sql: "select pg_sleep(5)", timeout: "200ms" }] });
+    await db.query("select clockwork.run_now('sql-slow')");
+    const claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "sql-slow")!;
+    assert.equal(claim.timeout_ms, 200);
+    const started = Date.now();
+    const result = await runSqlStep(db.pool, claim, "w1", claim.timeout_ms!);
+    assert.ok(Date.now() - started < 3000, "cancelled well before pg_sleep(5) ended");
+    assert.equal(result.accepted, true);
+    const [step] = await stepRows(db, "sql-slow");
+    assert.equal(step.state, "failed");
+    assert.match(step.error, /timed out/);
+  });
+
+  test("SQL steps run with the job owner's privileges, not the supervisor's", async () => {
+    await adminQuery("do $$ begin create role cw_owner login; exception when duplicate_object then null; end $$");
+    await db.query("create table secret (x int); revoke all on secret from public");
+    await db.query("grant insert, select on audit to cw_owner; grant usage on sequence audit_id_seq to cw_owner");
+    const owner = await db.connect({ user: "cw_owner" });
+    await owner.query("select clockwork.define_job($1::jsonb)", [JSON.stringify({
+      name: "as-owner",
+      steps: [
+        { name: "who", sql: "insert into audit (note) values ('owner-step') returning who" },
+        { name: "peek", sql: "select count(*) from secret", depends: ["who"] },
+      ],
+    })]);
+    await owner.query("select clockwork.run_now('as-owner')");
+    let claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "as-owner")!;
+    await runSqlStep(db.pool, claim);
+    claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "as-owner")!;
+    await runSqlStep(db.pool, claim);
+    const rows = await stepRows(db, "as-owner");
+    assert.deepEqual(rows[0].result, [{ who: "cw_owner" }]);
+    assert.equal(rows[1].state, "failed");
+    assert.equal(rows[1].sql_state, "42501", "the owner may not read the secret table");
+    const role = await db.query("select current_user as u");
+    assert.equal(role.rows[0].u, "postgres", "the supervisor's session role is restored");
+  });
+
+  test("a shell step's exit code and output land in the history via complete_step", async () => {
+    await defineJob(db, { name: "shell-ok", parameters: { target: "eu" }, steps: [{ name: "echo", shell: "echo $target" }] });
+    await db.query(`select clockwork.run_now('shell-ok', '{"target": "us"}')`);
+    const claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "shell-ok")!;
+    assert.equal(claim.kind, "shell");
+    assert.equal(claim.script, "echo $target");
+    assert.equal(claim.env.target, "us", "run parameters override job defaults");
+    assert.equal(claim.env.CLOCKWORK_ATTEMPT, "1");
+    assert.equal(claim.env.CLOCKWORK_RUN_ID, claim.run_id);
+    await db.query("select clockwork.append_output($1, 'w1', 'stdout', 'u')", [claim.step_run_id]);
+    const { rows } = await db.query("select clockwork.complete_step($1, 'w1', 0, 's' || chr(10), '') as r", [claim.step_run_id]);
+    assert.equal(rows[0].r.accepted, true);
+    const [step] = await stepRows(db, "shell-ok");
+    assert.equal(step.exit_code, 0);
+    assert.equal(step.stdout, "us\n");
+    assert.equal((await runState(db, "shell-ok")).state, "succeeded");
+  });
+
+  test("run_now rejects a parameter the job does not have", async () => {
+    const error = await sqlErrorOf(db.pool, `select clockwork.run_now('shell-ok', '{"targt": "x"}')`);
+    assert.equal(error.code, "CW012");
+    assert.match(error.message, /did you mean "target"/);
+  });
+
+  test("a failed step is retried with back-off, with the attempt number exposed", async () => {
+    await defineJob(db, {
+      name: "retrying",
+      policies: { retry: { attempts: 3, backoff: "exponential", delay: "10s" } },
+      steps: [{ name: "flaky", shell: "exit 1" }],
+    });
+    const t0 = Date.parse("2031-01-01T00:00:00Z");
+    await db.query("select clockwork.run_now('retrying', '{}', $1)", [new Date(t0)]);
+    let claim = (await tick(db.pool, "w1", new Date(t0))).claimed.find((c) => c.job === "retrying")!;
+    await db.query("select clockwork.complete_step($1, 'w1', 1, '', '', null, $2)", [claim.step_run_id, new Date(t0 + 1000)]);
+    // Back-off: 10 s after the failure at t0+1s, not before.
+    assert.equal((await tick(db.pool, "w1", new Date(t0 + 5000))).claimed.filter((c) => c.job === "retrying").length, 0);
+    claim = (await tick(db.pool, "w1", new Date(t0 + 11_000))).claimed.find((c) => c.job === "retrying")!;
+    assert.equal(claim.attempt, 2);
+    assert.equal(claim.env.CLOCKWORK_ATTEMPT, "2");
+    await db.query("select clockwork.complete_step($1, 'w1', 1, '', '', null, $2)", [claim.step_run_id, new Date(t0 + 12_000)]);
+    // Second back-off doubles: 20 s.
+    assert.equal((await tick(db.pool, "w1", new Date(t0 + 25_000))).claimed.filter((c) => c.job === "retrying").length, 0);
+    claim = (await tick(db.pool, "w1", new Date(t0 + 33_000))).claimed.find((c) => c.job === "retrying")!;
+    assert.equal(claim.attempt, 3);
+    await db.query("select clockwork.complete_step($1, 'w1', 1, '', '', null, $2)", [claim.step_run_id, new Date(t0 + 34_000)]);
+    const rows = await stepRows(db, "retrying");
+    assert.deepEqual(rows.map((r) => [r.attempt, r.state]), [[1, "failed"], [2, "failed"], [3, "failed"]]);
+    assert.equal((await runState(db, "retrying")).state, "failed");
+  });
+
+  test("an expired lease goes back to the queue with attempt + 1, and the old holder is fenced", async () => {
+    await defineJob(db, { name: "leased", steps: [{ name: "work", shell: "sleep 1" }] });
+    const t0 = Date.parse("2032-01-01T00:00:00Z");
+    await db.query("select clockwork.run_now('leased', '{}', $1)", [new Date(t0)]);
+    const first = (await tick(db.pool, "w1", new Date(t0))).claimed.find((c) => c.job === "leased")!;
+    assert.equal(first.attempt, 1);
+    // w1 goes silent; 31 s later another worker's tick takes the step over.
+    const second = (await tick(db.pool, "w2", new Date(t0 + 31_000))).claimed.find((c) => c.job === "leased")!;
+    assert.equal(second.attempt, 2);
+    assert.notEqual(second.step_run_id, first.step_run_id);
+    const late = await db.query("select clockwork.complete_step($1, 'w1', 0, 'late', '') as r", [first.step_run_id]);
+    assert.equal(late.rows[0].r.accepted, false, "the orphan's late report is refused");
+    const live = await db.query("select clockwork.append_output($1, 'w1', 'stdout', 'x') as ok", [first.step_run_id]);
+    assert.equal(live.rows[0].ok, false);
+    const ok = await db.query("select clockwork.complete_step($1, 'w2', 0, 'done', '', null, $2) as r", [second.step_run_id, new Date(t0 + 32_000)]);
+    assert.equal(ok.rows[0].r.accepted, true);
+    const rows = await stepRows(db, "leased");
+    assert.deepEqual(rows.map((r) => [r.attempt, r.state, r.stdout]), [[1, "lost", ""], [2, "succeeded", "done"]]);
+  });
+
+  test("heartbeats keep a lease alive", async () => {
+    await defineJob(db, { name: "heartbeating", steps: [{ name: "work", shell: "sleep 60" }] });
+    const t0 = Date.parse("2033-01-01T00:00:00Z");
+    await db.query("select clockwork.run_now('heartbeating', '{}', $1)", [new Date(t0)]);
+    const claim = (await tick(db.pool, "w1", new Date(t0))).claimed.find((c) => c.job === "heartbeating")!;
+    await db.query("select clockwork.heartbeat('w1', $1)", [new Date(t0 + 20_000)]);
+    const other = await tick(db.pool, "w2", new Date(t0 + 40_000));
+    assert.equal(other.claimed.filter((c) => c.job === "heartbeating").length, 0, "lease extended to t0+50s");
+    const r = await db.query("select clockwork.complete_step($1, 'w1', 0, '', '', null, $2) as r", [claim.step_run_id, new Date(t0 + 45_000)]);
+    assert.equal(r.rows[0].r.accepted, true);
+  });
+
+  test("matrix steps run one instance per combination, with values as parameters", async () => {
+    await defineJob(db, {
+      name: "matrixed",
+      steps: [{ name: "per-region", sql: "select :region::text as r, :size::int as s", matrix: { region: ["eu", "us"], size: [1, 2] } }],
+    });
+    await db.query("select clockwork.run_now('matrixed')");
+    const claims = (await tick(db.pool, "w1", new Date())).claimed.filter((c) => c.job === "matrixed");
+    assert.equal(claims.length, 4);
+    for (const c of claims) await runSqlStep(db.pool, c);
+    const rows = await stepRows(db, "matrixed");
+    assert.deepEqual(rows.map((r) => r.result[0]).sort((a, b) => (a.r + a.s < b.r + b.s ? -1 : 1)), [
+      { r: "eu", s: 1 }, { r: "eu", s: 2 }, { r: "us", s: 1 }, { r: "us", s: 2 },
+    ]);
+    assert.equal((await runState(db, "matrixed")).state, "succeeded");
+  });
+
+  test("checks after the steps decide the final status from expected output", async () => {
+    await defineJob(db, {
+      name: "checked",
+      steps: [{ name: "work", sql: "select 1" }],
+      checks: [{ name: "verify", shell: "echo 'ERROR: disk full'", unexpected: ["ERROR"] }],
+    });
+    await db.query("select clockwork.run_now('checked')");
+    const work = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "checked")!;
+    await runSqlStep(db.pool, work);
+    const check = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "checked")!;
+    assert.equal(check.step, "verify");
+    await db.query("select clockwork.complete_step($1, 'w1', 0, 'ERROR: disk full', '')", [check.step_run_id]);
+    const run = await runState(db, "checked");
+    assert.equal(run.state, "failed");
+    assert.match(run.reason, /ERROR/);
+  });
+
+  test("cancel_run stops a run and tells the supervisor through heartbeat", async () => {
+    await defineJob(db, { name: "cancelled", steps: [{ name: "work", shell: "sleep 60" }] });
+    const { rows } = await db.query("select clockwork.run_now('cancelled') as id");
+    const claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "cancelled")!;
+    await db.query("select clockwork.cancel_run($1)", [rows[0].id]);
+    const hb = await db.query("select clockwork.heartbeat('w1') as h");
+    assert.ok(hb.rows[0].h.cancel.includes(claim.step_run_id));
+    const late = await db.query("select clockwork.complete_step($1, 'w1', 143, '', '') as r", [claim.step_run_id]);
+    assert.equal(late.rows[0].r.accepted, false);
+    assert.equal((await runState(db, "cancelled")).state, "cancelled");
+  });
+});
