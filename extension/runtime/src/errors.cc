@@ -71,12 +71,20 @@ void throw_pg_error(ErrorData *e) {
   set_prop(ctx, o, "constraint_name", e->constraint_name);
 
   // Cancel, statement_timeout, shutdown: a script must not be able to swallow these.
-  if (ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION && current_frame &&
-      !current_frame->fatal_error) {
-    MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-    current_frame->fatal_error = copy_error(e);
-    MemoryContextSwitchTo(old);
+  // The error is kept for the call handler and the script is terminated at once:
+  // V8 acts on a termination request only at its next interrupt check, which a loop
+  // spending its time in callbacks may not reach for many iterations, so run a trivial
+  // script here to take the check now (its termination then unwinds all JavaScript).
+  if (ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION && current_frame) {
+    if (!current_frame->fatal_error) {
+      MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+      current_frame->fatal_error = copy_error(e);
+      MemoryContextSwitchTo(old);
+    }
     request_termination();
+    v8::Local<v8::Script> s;
+    if (v8::Script::Compile(ctx, js_str("0")).ToLocal(&s) && s->Run(ctx).IsEmpty() && isolate->IsExecutionTerminating())
+      return;
   }
   isolate->ThrowException(exc);
 }

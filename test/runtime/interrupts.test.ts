@@ -1,0 +1,88 @@
+// statement_timeout, pg_cancel_backend and pg_terminate_backend stop running scripts
+// promptly with PostgreSQL's own errors; the session (and its globals) survive a cancel.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { TestDatabase } from "../support/db.ts";
+import { activePid, assertServerHealthy, plv8, rejects, runtimeDatabase } from "./helpers.ts";
+
+let db: TestDatabase;
+let busy: string, sleepy: string, swallow: string, setGlobal: string, getGlobal: string;
+before(async () => {
+  db = await runtimeDatabase();
+  busy = await plv8(db, "", "int", "while (true) {}");
+  sleepy = await plv8(db, "", "int", "plv8.execute('select pg_sleep(10)'); return 1;");
+  swallow = await plv8(db, "", "int", "while (true) { try { plv8.execute('select pg_sleep(10)'); } catch (e) {} }");
+  setGlobal = await plv8(db, "v text", "text", "globalThis.marker = v; return v;");
+  getGlobal = await plv8(db, "", "text", "return String(globalThis.marker);");
+});
+after(async () => { await db.drop(); });
+
+async function timed<T>(p: Promise<T>): Promise<number> {
+  const t0 = Date.now();
+  await p.catch(() => {});
+  return Date.now() - t0;
+}
+
+describe("statement_timeout", () => {
+  for (const [label, fn] of [["a busy loop", () => busy], ["a long plv8.execute", () => sleepy], ["a loop that catches SQL errors", () => swallow]] as const) {
+    test(`stops ${label} with 57014; the session and its globals survive`, async () => {
+      const c = await db.connect();
+      await c.query(`select ${setGlobal}('kept')`);
+      await c.query("set statement_timeout = '300ms'");
+      const q = c.query(`select ${fn()}()`);
+      const ms = await timed(q);
+      await rejects(q, { code: "57014", message: "canceling statement due to statement timeout" });
+      assert.ok(ms < 3000, `took ${ms} ms`);
+      await c.query("reset statement_timeout");
+      assert.equal((await c.query(`select ${getGlobal}() as g`)).rows[0].g, "kept");
+      assert.equal((await c.query("select 1 + 1 as two")).rows[0].two, 2);
+    });
+  }
+});
+
+describe("pg_cancel_backend", () => {
+  for (const [label, fn] of [["a busy loop", () => busy], ["a long plv8.execute", () => sleepy]] as const) {
+    test(`cancels ${label} with 57014; the session and its globals survive`, async () => {
+      const c = await db.connect();
+      await c.query(`select ${setGlobal}('still here')`);
+      const q = c.query(`select ${fn()}() /* cancel-me */`);
+      q.catch(() => {});
+      const pid = await activePid(db, "%cancel-me%");
+      const t0 = Date.now();
+      assert.equal((await db.query("select pg_cancel_backend($1) as ok", [pid])).rows[0].ok, true);
+      await rejects(q, { code: "57014", message: "canceling statement due to user request" });
+      assert.ok(Date.now() - t0 < 3000, "cancel was not prompt");
+      assert.equal((await c.query(`select ${getGlobal}() as g`)).rows[0].g, "still here");
+    });
+  }
+
+  test("a script cannot swallow the cancel of a nested statement", async () => {
+    const c = await db.connect();
+    const q = c.query(`select ${swallow}() /* swallow-me */`);
+    q.catch(() => {});
+    const pid = await activePid(db, "%swallow-me%");
+    await db.query("select pg_cancel_backend($1)", [pid]);
+    await rejects(q, { code: "57014" });
+    assert.equal((await c.query("select 'usable' as s")).rows[0].s, "usable");
+  });
+});
+
+describe("pg_terminate_backend", () => {
+  test("ends a busy backend cleanly; the server and other sessions carry on", async () => {
+    const other = await db.connect();
+    await other.query(`select ${setGlobal}('other')`);
+    const c = await db.connect();
+    const q = c.query(`select ${busy}() /* terminate-me */`);
+    q.catch(() => {});
+    const pid = await activePid(db, "%terminate-me%");
+    assert.equal((await db.query("select pg_terminate_backend($1) as ok", [pid])).rows[0].ok, true);
+    await rejects(q, { code: "57P01" });
+    for (let i = 0; i < 100; i++) {
+      const r = await db.query("select count(*)::int as n from pg_stat_activity where pid = $1", [pid]);
+      if (r.rows[0].n === 0) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal((await other.query(`select ${getGlobal}() as g`)).rows[0].g, "other");
+    await assertServerHealthy(db);
+  });
+});
