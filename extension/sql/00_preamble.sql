@@ -11,18 +11,21 @@ BEGIN
 END
 $preamble$;
 
--- Roles are cluster-wide, so they outlive the extension; create them only once.
+-- Roles are cluster-wide, so they outlive the extension; create them only once. Two
+-- databases installing at the same moment may both try: the loser's attempt is a no-op.
 DO $roles$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'clockwork_shell') THEN
+  BEGIN
     CREATE ROLE clockwork_shell NOLOGIN;
-    COMMENT ON ROLE clockwork_shell IS
-      'Members may define Clockwork jobs with shell and program steps (commands run by the supervisor).';
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'clockwork_supervisor') THEN
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+  END;
+  BEGIN
     CREATE ROLE clockwork_supervisor NOLOGIN;
-    COMMENT ON ROLE clockwork_supervisor IS
-      'Members may run a Clockwork supervisor: register as a worker, tick, claim and complete steps.';
-  END IF;
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+  END;
 END
 $roles$;
+COMMENT ON ROLE clockwork_shell IS
+  'Members may define Clockwork jobs with shell and program steps (commands run by the supervisor).';
+COMMENT ON ROLE clockwork_supervisor IS
+  'Members may run a Clockwork supervisor: register as a worker, tick, claim and complete steps.';

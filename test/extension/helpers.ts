@@ -7,7 +7,8 @@ export async function clockworkDatabase(): Promise<TestDatabase> {
   return createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "cw" });
 }
 
-type Queryable = Pick<pg.Pool, "query"> | Pick<pg.Client, "query">;
+/** Anything with node-pg's query(text, values): a pool, a client, or a TestDatabase. */
+type Queryable = { query(sql: string, params?: any[]): Promise<pg.QueryResult<any>> };
 
 export interface StepClaim {
   step_run_id: string;

@@ -64,19 +64,23 @@ static void api_subtransaction(const v8::FunctionCallbackInfo<v8::Value> &a) {
   if (!ensure_spi()) return;  // SPI must be connected outside the subtransaction
   SubXact sx;
   if (ErrorData *err = sx.begin()) return throw_pg_error(err);
-  v8::TryCatch tc(isolate);
-  v8::Local<v8::Value> r;
-  if (!a[0].As<v8::Function>()->Call(ctx, ctx->Global(), 0, nullptr).ToLocal(&r)) {
-    ErrorData *err = sx.rollback();
-    if (err && !tc.HasTerminated()) {
-      tc.Reset();
-      return throw_pg_error(err);
+  bool terminated = false;
+  ErrorData *err = nullptr;
+  {
+    v8::TryCatch tc(isolate);
+    v8::Local<v8::Value> r;
+    if (a[0].As<v8::Function>()->Call(ctx, ctx->Global(), 0, nullptr).ToLocal(&r)) {
+      sx.commit();
+      a.GetReturnValue().Set(r);
+      return;
     }
-    tc.ReThrow();
-    return;
+    err = sx.rollback();
+    terminated = tc.HasTerminated();
+    if (!terminated && !err) tc.ReThrow();
   }
-  sx.commit();
-  a.GetReturnValue().Set(r);
+  // This TryCatch has no JavaScript above it, so V8 cleared a termination it caught.
+  if (terminated) resume_termination();
+  else if (err) throw_pg_error(err);
 }
 
 static void api_find_function(const v8::FunctionCallbackInfo<v8::Value> &a) {
@@ -109,10 +113,10 @@ static void api_memory_usage(const v8::FunctionCallbackInfo<v8::Value> &a) {
   v8::HeapStatistics hs;
   isolate->GetHeapStatistics(&hs);
   v8::Local<v8::Object> o = v8::Object::New(isolate);
-  o->Set(ctx, js_str("total_heap_size"), v8::Number::New(isolate, hs.total_heap_size())).Check();
-  o->Set(ctx, js_str("used_heap_size"), v8::Number::New(isolate, hs.used_heap_size())).Check();
-  o->Set(ctx, js_str("external_memory"), v8::Number::New(isolate, hs.external_memory())).Check();
-  o->Set(ctx, js_str("heap_size_limit"), v8::Number::New(isolate, hs.heap_size_limit())).Check();
+  o->Set(ctx, js_str("total_heap_size"), v8::Number::New(isolate, hs.total_heap_size())).FromMaybe(false);
+  o->Set(ctx, js_str("used_heap_size"), v8::Number::New(isolate, hs.used_heap_size())).FromMaybe(false);
+  o->Set(ctx, js_str("external_memory"), v8::Number::New(isolate, hs.external_memory())).FromMaybe(false);
+  o->Set(ctx, js_str("heap_size_limit"), v8::Number::New(isolate, hs.heap_size_limit())).FromMaybe(false);
   a.GetReturnValue().Set(o);
 }
 

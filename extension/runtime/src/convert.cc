@@ -26,7 +26,13 @@ namespace cw {
 static const double kPgEpochMs = 946684800000.0;
 
 v8::Local<v8::String> js_str(const char *s, int len) {
-  return v8::String::NewFromUtf8(isolate, s, v8::NewStringType::kNormal, len).ToLocalChecked();
+  v8::Local<v8::String> r;
+  if (v8::String::NewFromUtf8(isolate, s, v8::NewStringType::kNormal, len).ToLocal(&r)) return r;
+  // Only a string beyond V8's length limit gets here: report it, never abort.
+  if (!isolate->IsExecutionTerminating())
+    isolate->ThrowException(v8::Exception::RangeError(
+        v8::String::NewFromUtf8Literal(isolate, "string is too long for JavaScript")));
+  return v8::String::Empty(isolate);
 }
 
 // For data: a string too long for V8 becomes an exception, not a crash.

@@ -64,11 +64,10 @@ void engine_start() {
 
   static bool v8_initialized = false;
   if (!v8_initialized) {
-    // --single-threaded: no concurrent compiler or GC threads; --max-lazy keeps start
-    // cheap. Semi-space sizes bound the young generation, which dominates RSS.
+    // --single-threaded: no concurrent compiler or GC threads. Semi-space sizes bound
+    // the young generation, which dominates the heap's share of RSS.
     const char flags[] =
-        "--single-threaded --no-expose-wasm --max-semi-space-size=2 --min-semi-space-size=1 "
-        "--no-opt-debug";
+        "--single-threaded --no-expose-wasm --max-semi-space-size=2 --min-semi-space-size=1";
     v8::V8::SetFlagsFromString(flags, sizeof(flags) - 1);
     v8::V8::InitializeICU();
     platform = v8::platform::NewSingleThreadedDefaultPlatform();

@@ -34,6 +34,20 @@ ErrorData *SubXact::rollback() {
   return err;
 }
 
+// ---- termination ---------------------------------------------------------------------------
+// V8 clears a termination when it reaches a TryCatch with no JavaScript above it, and
+// acts on a new request only at its next interrupt check (a loop spending its time in
+// callbacks may not reach one for many iterations). So: request it and run a trivial
+// script to take the check now; the termination then unwinds all JavaScript.
+bool resume_termination() {
+  request_termination();
+  if (isolate->IsExecutionTerminating()) return true;
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  v8::Local<v8::Script> s;
+  if (v8::Script::Compile(ctx, v8::String::NewFromUtf8Literal(isolate, "0")).ToLocal(&s)) (void)s->Run(ctx);
+  return isolate->IsExecutionTerminating();
+}
+
 // ---- PostgreSQL -> JavaScript -----------------------------------------------------------
 // A deep copy in CurrentMemoryContext (the copy pg_try made may live in SPI memory).
 static ErrorData *copy_error(const ErrorData *e) {
@@ -49,17 +63,28 @@ static ErrorData *copy_error(const ErrorData *e) {
 }
 
 static void set_prop(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, const char *k, const char *v) {
-  if (v) o->Set(ctx, js_str(k), js_str(v)).Check();
+  if (v) (void)o->Set(ctx, js_str(k), js_str(v)).FromMaybe(false);
 }
 
 void throw_pg_error(ErrorData *e) {
   // Not inside a context means no JavaScript is on the stack: raise it directly.
   if (!isolate || !isolate->InContext()) ReThrowError(e);
   v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  bool interrupt = ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION;
+  if (isolate->IsExecutionTerminating()) {
+    // Already unwinding (e.g. a nested call was cancelled): nothing to throw, but keep
+    // the error so the call handler can report it.
+    if (interrupt && current_frame && !current_frame->fatal_error) {
+      MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+      current_frame->fatal_error = copy_error(e);
+      MemoryContextSwitchTo(old);
+    }
+    return;
+  }
   v8::Local<v8::Value> exc = v8::Exception::Error(js_str(e->message ? e->message : "unknown error"));
   v8::Local<v8::Object> o = exc.As<v8::Object>();
-  o->Set(ctx, js_str("sqlerrcode"), js_str(unpack_sql_state(e->sqlerrcode))).Check();
-  o->Set(ctx, js_str("code"), v8::Integer::New(isolate, e->sqlerrcode)).Check();
+  (void)o->Set(ctx, js_str("sqlerrcode"), js_str(unpack_sql_state(e->sqlerrcode))).FromMaybe(false);
+  (void)o->Set(ctx, js_str("code"), v8::Integer::New(isolate, e->sqlerrcode)).FromMaybe(false);
   set_prop(ctx, o, "detail", e->detail);
   set_prop(ctx, o, "hint", e->hint);
   set_prop(ctx, o, "context", e->context);
@@ -75,16 +100,13 @@ void throw_pg_error(ErrorData *e) {
   // V8 acts on a termination request only at its next interrupt check, which a loop
   // spending its time in callbacks may not reach for many iterations, so run a trivial
   // script here to take the check now (its termination then unwinds all JavaScript).
-  if (ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION && current_frame) {
+  if (interrupt && current_frame) {
     if (!current_frame->fatal_error) {
       MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
       current_frame->fatal_error = copy_error(e);
       MemoryContextSwitchTo(old);
     }
-    request_termination();
-    v8::Local<v8::Script> s;
-    if (v8::Script::Compile(ctx, js_str("0")).ToLocal(&s) && s->Run(ctx).IsEmpty() && isolate->IsExecutionTerminating())
-      return;
+    if (resume_termination()) return;
   }
   isolate->ThrowException(exc);
 }

@@ -160,7 +160,8 @@ static FuncEntry *function_entry(Oid fn_oid, Oid role, FuncEntry *hint) {
 
 // Compiles the wrapped source in ctx. On failure the exception is pending (a syntax
 // error carries SQLSTATE 42601).
-static v8::MaybeLocal<v8::Function> compile(v8::Local<v8::Context> ctx, const char *source, const char *name) {
+static v8::MaybeLocal<v8::Function> compile_in(v8::Local<v8::Context> ctx, const char *source, const char *name,
+                                               bool *terminated) {
   v8::EscapableHandleScope scope(isolate);
   v8::TryCatch tc(isolate);
   v8::ScriptOrigin origin(isolate, js_str(name));
@@ -174,14 +175,22 @@ static v8::MaybeLocal<v8::Function> compile(v8::Local<v8::Context> ctx, const ch
       v8::Local<v8::Object> e = tc.Exception().As<v8::Object>();
       v8::Local<v8::Value> ctor;
       if (e->Get(ctx, js_str("name")).ToLocal(&ctor) && ctor->StrictEquals(js_str("SyntaxError")))
-        e->Set(ctx, js_str("code"), v8::Integer::New(isolate, ERRCODE_SYNTAX_ERROR)).Check();
+        e->Set(ctx, js_str("code"), v8::Integer::New(isolate, ERRCODE_SYNTAX_ERROR)).FromMaybe(false);
     }
-    if (tc.HasCaught()) tc.ReThrow();
+    *terminated = tc.HasTerminated();
+    if (tc.HasCaught() && !*terminated) tc.ReThrow();
     return {};
   }
   v8::Local<v8::Function> f = fn.As<v8::Function>();
   f->SetName(js_str(name));
   return scope.Escape(f);
+}
+
+static v8::MaybeLocal<v8::Function> compile(v8::Local<v8::Context> ctx, const char *source, const char *name) {
+  bool terminated = false;
+  v8::MaybeLocal<v8::Function> f = compile_in(ctx, source, name, &terminated);
+  if (terminated) resume_termination();
+  return f;
 }
 
 static v8::MaybeLocal<v8::Function> entry_function(v8::Local<v8::Context> ctx, FuncEntry *fe, RoleContext *rc) {
@@ -394,7 +403,10 @@ static Datum execute(CallState *st, CallFrame *frame) {
     }
     ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("JavaScript execution was terminated")));
   }
-  if (st->outcome == Outcome::JsError) raise_js_error(st->err);
+  if (st->outcome == Outcome::JsError) {
+    CHECK_FOR_INTERRUPTS();  // a pending cancel wins over what the script threw
+    raise_js_error(st->err);
+  }
 
   if (frame->spi_connected) {
     int spi_rc = SPI_finish();

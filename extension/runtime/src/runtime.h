@@ -75,6 +75,9 @@ class SubXact {
 // detail, hint, context, ...). Interrupt errors (cancel, timeout, shutdown) also make
 // the whole script stop: they are remembered and re-raised when the call unwinds.
 void throw_pg_error(ErrorData *edata);
+// Makes a termination take effect now (or again, after a TryCatch in a callback caught
+// it). True if JavaScript is now terminating.
+bool resume_termination();
 void throw_error(const char *fmt, ...) pg_attribute_printf(1, 2);
 void throw_type_error(const char *fmt, ...) pg_attribute_printf(1, 2);
 

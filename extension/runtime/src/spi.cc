@@ -26,17 +26,21 @@ static void var_param_setup(ParseState *pstate, void *arg) {
   setup_parse_variable_parameters(pstate, &p->types, &p->n);
 }
 
-// The parameters: plv8.execute(sql, [a, b]) or plv8.execute(sql, a, b).
-static std::vector<v8::Local<v8::Value>> collect_params(const v8::FunctionCallbackInfo<v8::Value> &a, int first) {
-  std::vector<v8::Local<v8::Value>> out;
+// The parameters: plv8.execute(sql, [a, b]) or plv8.execute(sql, a, b). False with an
+// exception pending if reading the array threw (a getter, a proxy).
+static bool collect_params(const v8::FunctionCallbackInfo<v8::Value> &a, int first, std::vector<v8::Local<v8::Value>> *out) {
   v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
   if (a.Length() == first + 1 && a[first]->IsArray()) {
     v8::Local<v8::Array> arr = a[first].As<v8::Array>();
-    for (uint32 i = 0; i < arr->Length(); i++) out.push_back(arr->Get(ctx, i).ToLocalChecked());
+    for (uint32 i = 0; i < arr->Length(); i++) {
+      v8::Local<v8::Value> v;
+      if (!arr->Get(ctx, i).ToLocal(&v)) return false;
+      out->push_back(v);
+    }
   } else {
-    for (int i = first; i < a.Length(); i++) out.push_back(a[i]);
+    for (int i = first; i < a.Length(); i++) out->push_back(a[i]);
   }
-  return out;
+  return true;
 }
 
 // Rows as an array of objects for anything that returns tuples, else the row count.
@@ -136,7 +140,8 @@ void spi_execute(const v8::FunctionCallbackInfo<v8::Value> &a) {
   if (a.Length() < 1) return throw_type_error("usage: plv8.execute(sql, [params])");
   char *sql = js_to_cstring(ctx, a[0]);
   if (!sql) return;
-  run(a, sql, nullptr, 0, nullptr, collect_params(a, 1));
+  std::vector<v8::Local<v8::Value>> params;
+  if (collect_params(a, 1, &params)) run(a, sql, nullptr, 0, nullptr, params);
 }
 
 // ---- prepared plans ------------------------------------------------------------------------
@@ -159,7 +164,8 @@ static Plan *plan_of(const v8::FunctionCallbackInfo<v8::Value> &a) {
 static void plan_execute(const v8::FunctionCallbackInfo<v8::Value> &a) {
   Plan *p = plan_of(a);
   if (!p) return;
-  run(a, nullptr, p->plan, p->nargs, p->types, collect_params(a, 0));
+  std::vector<v8::Local<v8::Value>> params;
+  if (collect_params(a, 0, &params)) run(a, nullptr, p->plan, p->nargs, p->types, params);
 }
 
 static void plan_free(const v8::FunctionCallbackInfo<v8::Value> &a) {
@@ -183,7 +189,8 @@ void spi_prepare(const v8::FunctionCallbackInfo<v8::Value> &a) {
   if (a.Length() > 1 && a[1]->IsArray()) {
     v8::Local<v8::Array> arr = a[1].As<v8::Array>();
     for (uint32 i = 0; i < arr->Length(); i++) {
-      char *n = js_to_cstring(ctx, arr->Get(ctx, i).ToLocalChecked());
+      v8::Local<v8::Value> v;
+      char *n = arr->Get(ctx, i).ToLocal(&v) ? js_to_cstring(ctx, v) : nullptr;
       if (!n) return;
       names.push_back(n);
     }

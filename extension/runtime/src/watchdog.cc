@@ -30,14 +30,19 @@ static void terminate_locked() {
 }
 
 static void loop() {
-  int idle_ticks = 0;
+  int idle_ticks = 0, pending_ticks = 0;
   struct timespec tick = {0, 5 * 1000 * 1000};  // 5 ms
   for (;;) {
     if (js_active.load()) {
       idle_ticks = 0;
       if (InterruptPending && (QueryCancelPending || ProcDiePending)) {
         std::lock_guard<std::mutex> g(*mu);
+        // Send again if the interrupt is still pending 100 ms later: a nested call may
+        // have consumed the first request without PostgreSQL handling the interrupt.
+        if (++pending_ticks % 20 == 0) terminate_sent.store(false);
         if (js_active.load()) terminate_locked();
+      } else {
+        pending_ticks = 0;
       }
     } else if (++idle_ticks > 200) {
       std::unique_lock<std::mutex> g(*mu);
@@ -80,9 +85,12 @@ void js_leave() {
   }
 }
 
+// From the main thread: always ask V8 again, since an earlier request may already have
+// been consumed by a nested call's JavaScript.
 void request_termination() {
   std::lock_guard<std::mutex> g(*mu);
-  terminate_locked();
+  terminate_sent.store(true);
+  isolate->TerminateExecution();
 }
 
 }  // namespace cw

@@ -11,6 +11,7 @@ import {
 import { callerRights } from "./caller.ts";
 import { raise, sqlError } from "./raise.ts";
 import { SQL } from "./statements.ts";
+import { execute } from "./query.ts";
 import { isKnownTimeZone, postgresTimeZoneRules } from "./timezone.ts";
 import { canonicalJson, isoOrNull } from "./values.ts";
 
@@ -24,14 +25,14 @@ interface CalendarRow {
 
 /** Holiday lists by name, for schedules that exclude calendars (read once per call). */
 export function calendarDates(): Record<string, string[]> {
-  const rows = plv8.execute(SQL.calendars) as CalendarRow[];
+  const rows = execute(SQL.calendars) as CalendarRow[];
   return Object.fromEntries(rows.map((r) => [r.name, r.dates]));
 }
 
 /** Validates a definition as the calling role, with the zones, connections and calendars this database has. */
 export function validateForCaller(input: unknown): { job: JobDefinition; role: string } {
   const rights = callerRights();
-  const connections = (plv8.execute(SQL.connectionNames) as { name: string }[]).map((r) => r.name);
+  const connections = (execute(SQL.connectionNames) as { name: string }[]).map((r) => r.name);
   const result = validateJobDefinition(input, {
     isValidTimeZone: isKnownTimeZone,
     connections,
@@ -51,7 +52,7 @@ export function jobVersion(jobId: string, version: number): JobDefinition {
   const key = `${jobId}/${version}`;
   let job = parsed.get(key);
   if (job === undefined) {
-    const row = plv8.execute(SQL.jobVersion, [jobId, version])[0] as { definition: unknown } | undefined;
+    const row = execute(SQL.jobVersion, [jobId, version])[0] as { definition: unknown } | undefined;
     if (row === undefined) raise("not_found", "", `job ${jobId} has no version ${version}`);
     const result = validateJobDefinition(row.definition, { allowShellSteps: true, builtins: DATABASE_BUILTINS });
     if (!result.ok) throw sqlError(result.errors);
@@ -87,14 +88,14 @@ export function storeJob(input: unknown, nowMs: number): string {
   const definition = input as { schedules?: unknown };
   const now = new Date(nowMs);
 
-  const existing = plv8.execute(SQL.jobByNameForUpdate, [job.name])[0] as
+  const existing = execute(SQL.jobByNameForUpdate, [job.name])[0] as
     | { id: string; owner: string; version: number; definition: unknown; enabled: boolean; may_manage: boolean }
     | undefined;
   let jobId: string;
   let version: number;
   let enabled = job.enabled;
   if (existing === undefined) {
-    jobId = (plv8.execute(SQL.insertJob, [job.name, role, input, now])[0] as { id: string }).id;
+    jobId = (execute(SQL.insertJob, [job.name, role, input, now])[0] as { id: string }).id;
     version = 1;
   } else {
     if (!existing.may_manage) {
@@ -102,16 +103,16 @@ export function storeJob(input: unknown, nowMs: number): string {
     }
     if (canonicalJson(existing.definition) === canonicalJson(input)) return existing.id; // unchanged: no new version
     jobId = existing.id;
-    version = (plv8.execute(SQL.updateJob, [jobId, input, now])[0] as { version: number }).version;
+    version = (execute(SQL.updateJob, [jobId, input, now])[0] as { version: number }).version;
   }
-  plv8.execute(SQL.insertJobVersion, [jobId, version, input, now, role]);
-  plv8.execute(SQL.setJobEnabled, [jobId, enabled, now]);
+  execute(SQL.insertJobVersion, [jobId, version, input, now, role]);
+  execute(SQL.setJobEnabled, [jobId, enabled, now]);
 
   // Schedules by position; the raw spec is kept so an unchanged one keeps its next slot.
   const rawSchedules = definition.schedules === undefined || definition.schedules === null
     ? []
     : Array.isArray(definition.schedules) ? definition.schedules : [definition.schedules];
-  const stored = plv8.execute(SQL.schedulesOfJob, [jobId]) as StoredSchedule[];
+  const stored = execute(SQL.schedulesOfJob, [jobId]) as StoredSchedule[];
   const calendars = calendarDates();
   const rows = job.schedules.map((schedule, position) => {
     const spec = rawSchedules[position];
@@ -132,8 +133,8 @@ export function storeJob(input: unknown, nowMs: number): string {
       next_fire_at: isoOrNull(next),
     };
   });
-  if (rows.length > 0) plv8.execute(SQL.upsertSchedules, [jobId, JSON.stringify(rows)]);
-  plv8.execute(SQL.deleteSchedulesFrom, [jobId, rows.length]);
-  plv8.execute(SQL.notifyWakeup, ["defined"]);
+  if (rows.length > 0) execute(SQL.upsertSchedules, [jobId, JSON.stringify(rows)]);
+  execute(SQL.deleteSchedulesFrom, [jobId, rows.length]);
+  execute(SQL.notifyWakeup, ["defined"]);
   return jobId;
 }

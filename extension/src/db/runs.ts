@@ -12,6 +12,7 @@ import {
 } from "../core/index.ts";
 import { jobVersion } from "./jobs.ts";
 import { SQL } from "./statements.ts";
+import { execute } from "./query.ts";
 
 /** A lease lost (worker died) re-queues the step at most this many times; then it counts as failed. */
 export const MAX_LOST_LEASES = 3;
@@ -169,24 +170,24 @@ export function planRun(run: RunRow, rows: readonly StepRunRow[], nowMs: number)
 export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
   const now = new Date(nowMs).toISOString();
   const created = plans.flatMap((p) => p.created);
-  if (created.length > 0) plv8.execute(SQL.insertStepRuns, [JSON.stringify(created)]);
+  if (created.length > 0) execute(SQL.insertStepRuns, [JSON.stringify(created)]);
   let ready = created.filter((c) => c.state === "ready").length;
   const again: RunPlan[] = [];
   for (const plan of plans) {
     const { decision, run } = plan;
     if (decision.cancel.length > 0) {
       const ids = decision.cancel.map((c) => c.id);
-      const stopped = plv8.execute(SQL.cancelRunningInstances, [run.id, ids, now, "timed out"]) as { id: string }[];
-      if (stopped.length > 0) plv8.execute(SQL.notifyCancel, [JSON.stringify(stopped.map((s) => s.id))]);
+      const stopped = execute(SQL.cancelRunningInstances, [run.id, ids, now, "timed out"]) as { id: string }[];
+      if (stopped.length > 0) execute(SQL.notifyCancel, [JSON.stringify(stopped.map((s) => s.id))]);
     }
     if (decision.finished) {
       const state = decision.status === "succeeded" ? "succeeded" : decision.status === "cancelled" ? "cancelled" : "failed";
-      plv8.execute(SQL.finishRun, [run.id, state, now, decision.reason]);
+      execute(SQL.finishRun, [run.id, state, now, decision.reason]);
       const waiting = startWaitingRun(plan.job, run.job_id);
       if (waiting !== null) again.push(planRun(waiting, [], nowMs));
     } else if (plan.created.some((c) => c.state === "succeeded") || (decision.cancel.length > 0)) {
       // A builtin finished in place, or a step timed out: the graph may move on at once.
-      const rows = plv8.execute(SQL.stepRunsOfRun, [run.id]) as StepRunRow[];
+      const rows = execute(SQL.stepRunsOfRun, [run.id]) as StepRunRow[];
       again.push(planRun(run, rows, nowMs));
     }
   }
@@ -197,16 +198,16 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
 /** After a run of the job ended: the oldest run held back by the overlap queue, if it may start now. */
 function startWaitingRun(job: JobDefinition, jobId: string): RunRow | null {
   if (job.policies.overlap.mode !== "queue") return null;
-  const counts = plv8.execute(SQL.countActiveRuns, [jobId])[0] as { running: number; waiting: number };
+  const counts = execute(SQL.countActiveRuns, [jobId])[0] as { running: number; waiting: number };
   if (!mayStartQueued(job.policies.overlap, counts.running, counts.waiting)) return null;
-  const waiting = plv8.execute(SQL.oldestWaitingRun, [jobId])[0] as RunRow | undefined;
+  const waiting = execute(SQL.oldestWaitingRun, [jobId])[0] as RunRow | undefined;
   if (waiting === undefined) return null;
-  plv8.execute(SQL.releaseWaitingRun, [waiting.id]);
+  execute(SQL.releaseWaitingRun, [waiting.id]);
   return { ...waiting, state: "queued" };
 }
 
 /** Re-decides one run from its current rows (after a step finished, a lease was lost, …). */
 export function advanceRun(run: RunRow, nowMs: number): number {
-  const rows = plv8.execute(SQL.stepRunsOfRun, [run.id]) as StepRunRow[];
+  const rows = execute(SQL.stepRunsOfRun, [run.id]) as StepRunRow[];
   return applyPlans([planRun(run, rows, nowMs)], nowMs);
 }

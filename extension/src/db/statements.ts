@@ -2,64 +2,67 @@
 // a reader can check each against the indexes in extension/sql/10_tables.sql. Statements
 // are set-based: one statement per operation, with rows passed as a jsonb array.
 
+import { sql } from "./query.ts";
+
 export const SQL = {
-  callerRights: `SELECT clockwork._caller_rights() AS rights`,
-  requireSupervisor: `SELECT clockwork._require_supervisor()`,
-  notifyWakeup: `SELECT pg_notify('clockwork_wakeup', $1)`,
-  notifyCancel: `SELECT pg_notify('clockwork_cancel', $1)`,
+  callerRights: sql([], `SELECT clockwork._caller_rights() AS rights`),
+  // The caller acts as a supervisor (superuser, or member of clockwork_supervisor).
+  isSupervisor: sql([], `SELECT pg_has_role(clockwork._caller(), 'clockwork_supervisor', 'MEMBER') AS ok`),
+  notifyWakeup: sql(["text"], `SELECT pg_notify('clockwork_wakeup', $1)`),
+  notifyCancel: sql(["text"], `SELECT pg_notify('clockwork_cancel', $1)`),
 
   // --- definitions ---------------------------------------------------------------
-  connectionNames: `SELECT name FROM clockwork.connections`,
-  calendars: `SELECT name, dates::text[] AS dates FROM clockwork.calendars`,
-  jobByNameForUpdate: `
+  connectionNames: sql([], `SELECT name FROM clockwork.connections`),
+  calendars: sql([], `SELECT name, dates::text[] AS dates FROM clockwork.calendars`),
+  jobByNameForUpdate: sql(["text"], `
     SELECT id::text AS id, owner, version, definition, enabled,
            clockwork._may_manage(owner) AS may_manage
       FROM clockwork.jobs
      WHERE name = $1
-       FOR UPDATE`,
-  insertJob: `
+       FOR UPDATE`),
+  insertJob: sql(["text", "name", "jsonb", "timestamptz"], `
     INSERT INTO clockwork.jobs (name, owner, definition, created_at, updated_at)
     VALUES ($1, $2, $3, $4, $4)
-    RETURNING id::text AS id`,
-  updateJob: `
+    RETURNING id::text AS id`),
+  updateJob: sql(["text", "jsonb", "timestamptz"], `
     UPDATE clockwork.jobs
        SET definition = $2, version = version + 1, updated_at = $3
      WHERE id = $1::bigint
-    RETURNING version`,
-  insertJobVersion: `
+    RETURNING version`),
+  insertJobVersion: sql(["text", "integer", "jsonb", "timestamptz", "name"], `
     INSERT INTO clockwork.job_versions (job_id, version, definition, defined_at, defined_by)
-    VALUES ($1::bigint, $2, $3, $4, $5)`,
-  schedulesOfJob: `
+    VALUES ($1::bigint, $2, $3, $4, $5)`),
+  schedulesOfJob: sql(["text"], `
     SELECT id::text AS id, position, spec, next_fire_at, last_slot_at
       FROM clockwork.schedules
      WHERE job_id = $1::bigint
-     ORDER BY position`,
-  upsertSchedules: `
+     ORDER BY position`),
+  upsertSchedules: sql(["text", "text"], `
     INSERT INTO clockwork.schedules AS s (job_id, position, spec, description, time_zone, next_fire_at)
     SELECT $1::bigint, x.position, x.spec, x.description, x.time_zone, x.next_fire_at
       FROM jsonb_to_recordset($2::text::jsonb) AS x(position integer, spec jsonb, description text,
                                        time_zone text, next_fire_at timestamptz)
         ON CONFLICT ON CONSTRAINT schedules_job_position_key DO UPDATE
        SET spec = excluded.spec, description = excluded.description,
-           time_zone = excluded.time_zone, next_fire_at = excluded.next_fire_at`,
-  deleteSchedulesFrom: `DELETE FROM clockwork.schedules WHERE job_id = $1::bigint AND position >= $2`,
+           time_zone = excluded.time_zone, next_fire_at = excluded.next_fire_at`),
+  deleteSchedulesFrom: sql(["text", "integer"], `DELETE FROM clockwork.schedules WHERE job_id = $1::bigint AND position >= $2`),
   // Raises CW017 when the job does not exist or is not the caller's.
-  jobForCaller: `SELECT id::text AS id, version, enabled FROM clockwork._job_for_caller($1)`,
-  insertManualRun: `
+  jobForCaller: sql(["text"], `SELECT id::text AS id, version, enabled FROM clockwork._job_for_caller($1)`),
+  insertManualRun: sql(["text", "integer", "jsonb", "timestamptz"], `
     INSERT INTO clockwork.runs (job_id, job_version, trigger, params, state, queued_at)
     VALUES ($1::bigint, $2, 'manual', $3, 'queued', $4)
-    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at`,
-  setNextFireByPosition: `
+    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at`),
+  setNextFireByPosition: sql(["text", "text"], `
     UPDATE clockwork.schedules AS s
        SET next_fire_at = x.next_fire_at
       FROM jsonb_to_recordset($2::text::jsonb) AS x(position integer, next_fire_at timestamptz)
-     WHERE s.job_id = $1::bigint AND s.position = x.position`,
-  setJobEnabled: `UPDATE clockwork.jobs SET enabled = $2, updated_at = $3 WHERE id = $1::bigint`,
+     WHERE s.job_id = $1::bigint AND s.position = x.position`),
+  setJobEnabled: sql(["text", "boolean", "timestamptz"], `UPDATE clockwork.jobs SET enabled = $2, updated_at = $3 WHERE id = $1::bigint`),
 
   // --- firing --------------------------------------------------------------------
   // The due query: the partial index schedules_due_idx serves it; SKIP LOCKED lets
   // several tick callers share the due schedules without waiting on each other.
-  claimDueSchedules: `
+  claimDueSchedules: sql(["timestamptz", "integer"], `
     SELECT s.id::text AS id, s.job_id::text AS job_id, s.position, s.spec, s.time_zone,
            s.next_fire_at, s.last_slot_at, j.version, j.definition
       FROM clockwork.schedules AS s
@@ -67,50 +70,50 @@ export const SQL = {
      WHERE s.next_fire_at <= $1
      ORDER BY s.next_fire_at
      LIMIT $2
-       FOR UPDATE OF s SKIP LOCKED`,
+       FOR UPDATE OF s SKIP LOCKED`),
   // Exactly once: the unique key (schedule_id, slot_at) drops a slot fired twice.
-  insertRuns: `
+  insertRuns: sql(["text", "timestamptz"], `
     INSERT INTO clockwork.runs (job_id, job_version, schedule_id, slot_at, trigger, params, state, queued_at)
     SELECT x.job_id, x.job_version, x.schedule_id, x.slot_at, x.trigger, x.params, x.state, $2
       FROM jsonb_to_recordset($1::text::jsonb) AS x(job_id bigint, job_version integer, schedule_id bigint,
                                        slot_at timestamptz, trigger text, params jsonb, state text)
         ON CONFLICT ON CONSTRAINT runs_slot_key DO NOTHING
-    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at`,
-  activeRuns: `
+    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at`),
+  activeRuns: sql(["text[]"], `
     SELECT id::text AS id, job_id::text AS job_id, state, coalesce(started_at, queued_at) AS since
       FROM clockwork.runs
      WHERE job_id = ANY ($1::bigint[]) AND state IN ('waiting', 'queued', 'running')
-     ORDER BY id`,
-  cancelRun: `SELECT clockwork.cancel_run($1::bigint, $2)`,
+     ORDER BY id`),
+  cancelRun: sql(["text", "timestamptz"], `SELECT clockwork.cancel_run($1::bigint, $2)`),
   // Overlap queue: the oldest run held back, once the job has room again.
-  oldestWaitingRun: `
+  oldestWaitingRun: sql(["text"], `
     SELECT id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at
       FROM clockwork.runs
      WHERE job_id = $1::bigint AND state = 'waiting'
      ORDER BY id
      LIMIT 1
-       FOR UPDATE SKIP LOCKED`,
-  countActiveRuns: `
+       FOR UPDATE SKIP LOCKED`),
+  countActiveRuns: sql(["text"], `
     SELECT count(*) FILTER (WHERE state IN ('queued', 'running'))::integer AS running,
            count(*) FILTER (WHERE state = 'waiting')::integer AS waiting
       FROM clockwork.runs
-     WHERE job_id = $1::bigint AND state IN ('waiting', 'queued', 'running')`,
-  releaseWaitingRun: `UPDATE clockwork.runs SET state = 'queued' WHERE id = $1::bigint`,
-  insertSkippedSlots: `
+     WHERE job_id = $1::bigint AND state IN ('waiting', 'queued', 'running')`),
+  releaseWaitingRun: sql(["text"], `UPDATE clockwork.runs SET state = 'queued' WHERE id = $1::bigint`),
+  insertSkippedSlots: sql(["text", "timestamptz"], `
     INSERT INTO clockwork.skipped_slots (schedule_id, slot_at, reason, recorded_at)
     SELECT x.schedule_id, x.slot_at, x.reason, $2
       FROM jsonb_to_recordset($1::text::jsonb) AS x(schedule_id bigint, slot_at timestamptz, reason text)
-        ON CONFLICT DO NOTHING`,
-  advanceSchedules: `
+        ON CONFLICT DO NOTHING`),
+  advanceSchedules: sql(["text"], `
     UPDATE clockwork.schedules AS s
        SET next_fire_at = x.next_fire_at, last_slot_at = greatest(s.last_slot_at, x.last_slot_at)
       FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, next_fire_at timestamptz, last_slot_at timestamptz)
-     WHERE s.id = x.id`,
-  jobVersion: `
-    SELECT definition FROM clockwork.job_versions WHERE job_id = $1::bigint AND version = $2`,
+     WHERE s.id = x.id`),
+  jobVersion: sql(["text", "integer"], `
+    SELECT definition FROM clockwork.job_versions WHERE job_id = $1::bigint AND version = $2`),
 
   // --- step runs -----------------------------------------------------------------
-  insertStepRuns: `
+  insertStepRuns: sql(["text"], `
     INSERT INTO clockwork.step_runs (run_id, step, instance, phase, kind, matrix, params, attempt, state,
                                      required_labels, ready_at, started_at, finished_at, stdout, error)
     SELECT x.run_id, x.step, x.instance, x.phase, x.kind, x.matrix, x.params, x.attempt, x.state,
@@ -118,33 +121,33 @@ export const SQL = {
       FROM jsonb_to_recordset($1::text::jsonb) AS x(run_id bigint, step text, instance text, phase text, kind text,
                                        matrix jsonb, params jsonb, attempt integer, state text,
                                        required_labels text[], ready_at timestamptz, started_at timestamptz,
-                                       finished_at timestamptz, stdout text, error text)`,
-  stepRunsOfRun: `
+                                       finished_at timestamptz, stdout text, error text)`),
+  stepRunsOfRun: sql(["text"], `
     SELECT id::text AS id, step, instance, phase, kind, matrix, params, attempt, state, exit_code,
            sql_state, error, result, stdout, stderr, started_at, finished_at
       FROM clockwork.step_runs
      WHERE run_id = $1::bigint
-     ORDER BY id`,
-  runForUpdate: `
+     ORDER BY id`),
+  runForUpdate: sql(["text"], `
     SELECT id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
            params, state, queued_at, started_at
       FROM clockwork.runs
      WHERE id = $1::bigint
-       FOR UPDATE`,
-  finishRun: `
+       FOR UPDATE`),
+  finishRun: sql(["text", "text", "timestamptz", "text"], `
     UPDATE clockwork.runs
        SET state = $2, finished_at = greatest($3, started_at, queued_at), reason = $4
-     WHERE id = $1::bigint AND state IN ('queued', 'running')`,
+     WHERE id = $1::bigint AND state IN ('queued', 'running')`),
 
-  cancelRunningInstances: `
+  cancelRunningInstances: sql(["text", "text[]", "timestamptz", "text"], `
     UPDATE clockwork.step_runs
        SET state = 'failed', ready_at = NULL, finished_at = $3, error = $4
      WHERE run_id = $1::bigint AND instance = ANY ($2::text[]) AND state IN ('ready', 'running')
-    RETURNING id::text AS id`,
+    RETURNING id::text AS id`),
 
   // Lease expiry (step_runs_lease_idx): the expired attempt becomes 'lost' and, unless
   // that instance already lost $2 leases, a new attempt is queued in the same statement.
-  expireLeases: `
+  expireLeases: sql(["timestamptz", "integer"], `
     WITH expired AS (
         UPDATE clockwork.step_runs AS s
            SET state = 'lost', finished_at = $1, lease_expires_at = NULL,
@@ -168,11 +171,11 @@ export const SQL = {
     )
     SELECT DISTINCT e.run_id::text AS run_id,
            EXISTS (SELECT 1 FROM requeued AS q WHERE q.run_id = e.run_id) AS requeued
-      FROM expired AS e`,
+      FROM expired AS e`),
 
   // Claims: ready steps whose time has come, oldest first (step_runs_ready_idx), only
   // those whose required labels this worker has.
-  claimReadySteps: `
+  claimReadySteps: sql(["text", "integer", "timestamptz", "text[]"], `
     WITH claimable AS (
         SELECT id
           FROM clockwork.step_runs
@@ -198,23 +201,23 @@ export const SQL = {
       FROM claimed AS c
       JOIN clockwork.runs AS r ON r.id = c.run_id
       JOIN clockwork.jobs AS j ON j.id = r.job_id
-     ORDER BY c.id`,
+     ORDER BY c.id`),
 
   // When is anything next due for this worker: a slot, a claimable step, a lease end.
-  nextDueAt: `
+  nextDueAt: sql(["text[]"], `
     SELECT least(
         (SELECT min(next_fire_at) FROM clockwork.schedules WHERE next_fire_at IS NOT NULL),
         (SELECT ready_at FROM clockwork.step_runs
           WHERE state = 'ready' AND required_labels <@ $1::text[]
           ORDER BY ready_at LIMIT 1),
         (SELECT min(lease_expires_at) FROM clockwork.step_runs WHERE state = 'running')
-    ) AS next_due_at`,
+    ) AS next_due_at`),
 
-  workerByName: `
+  workerByName: sql(["text", "timestamptz"], `
     UPDATE clockwork.workers SET heartbeat_at = $2, stopped_at = NULL
      WHERE name = $1
-    RETURNING id::text AS id, labels`,
-  completeStep: `
+    RETURNING id::text AS id, labels`),
+  completeStep: sql(["text", "text", "text", "timestamptz", "integer", "text", "text", "text", "text", "text"], `
     UPDATE clockwork.step_runs AS s
        SET state = $3, finished_at = $4, exit_code = $5, sql_state = $6, error = $7, result = $8::text::jsonb,
            stdout = s.stdout || left($9, greatest(clockwork.output_limit() - length(s.stdout), 0)),
@@ -225,18 +228,18 @@ export const SQL = {
            lease_expires_at = NULL
       FROM clockwork.workers AS w
      WHERE s.id = $1::bigint AND s.state = 'running' AND s.worker_id = w.id AND w.name = $2
-    RETURNING s.run_id::text AS run_id, s.step, s.instance, s.phase, s.attempt, s.stdout`,
-  runState: `SELECT state FROM clockwork.runs WHERE id = $1::bigint`,
-  currentRoleAndPath: `SELECT current_setting('role') AS role, current_setting('search_path') AS search_path`,
+    RETURNING s.run_id::text AS run_id, s.step, s.instance, s.phase, s.attempt, s.stdout`),
+  runState: sql(["text"], `SELECT state FROM clockwork.runs WHERE id = $1::bigint`),
+  currentRoleAndPath: sql([], `SELECT current_setting('role') AS role, current_setting('search_path') AS search_path`),
   // SET LOCAL ROLE / search_path with parameters: undone with the (sub)transaction.
-  setLocalRoleAndPath: `SELECT set_config('role', $1, true), set_config('search_path', $2, true)`,
-  completeSqlStep: `SELECT clockwork._complete_sql_step($1::bigint, $2, $3, $4, $5::text::jsonb, $6) AS c`,
-  stepRunForSql: `
+  setLocalRoleAndPath: sql(["text", "text"], `SELECT set_config('role', $1, true), set_config('search_path', $2, true)`),
+  completeSqlStep: sql(["text", "text", "text", "text", "text", "timestamptz"], `SELECT clockwork._complete_sql_step($1::bigint, $2, $3, $4, $5::text::jsonb, $6) AS c`),
+  stepRunForSql: sql(["text", "text"], `
     SELECT s.id::text AS id, s.run_id::text AS run_id, s.step, s.phase, s.instance, s.params, s.attempt,
            s.kind, r.job_id::text AS job_id, r.job_version, j.owner
       FROM clockwork.step_runs AS s
       JOIN clockwork.runs AS r ON r.id = s.run_id
       JOIN clockwork.jobs AS j ON j.id = r.job_id
       JOIN clockwork.workers AS w ON w.id = s.worker_id
-     WHERE s.id = $1::bigint AND s.state = 'running' AND w.name = $2`,
+     WHERE s.id = $1::bigint AND s.state = 'running' AND w.name = $2`),
 } as const;

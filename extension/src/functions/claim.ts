@@ -4,6 +4,7 @@
 import type { WorkDefinition } from "../core/index.ts";
 import { jobVersion } from "../db/jobs.ts";
 import { SQL } from "../db/statements.ts";
+import { execute } from "../db/query.ts";
 
 export interface StepClaim {
   step_run_id: string;
@@ -56,7 +57,7 @@ function environmentOf(row: ClaimedRow, def: WorkDefinition): Record<string, str
 }
 
 export function claimSteps(worker: { id: string; labels: string[] }, maxClaims: number, nowMs: number): StepClaim[] {
-  const rows = plv8.execute(SQL.claimReadySteps, [worker.id, maxClaims, new Date(nowMs), worker.labels]) as ClaimedRow[];
+  const rows = execute(SQL.claimReadySteps, [worker.id, maxClaims, new Date(nowMs), worker.labels]) as ClaimedRow[];
   return rows.map((row) => {
     const job = jobVersion(row.job_id, row.job_version);
     const def: WorkDefinition = (row.phase === "step" ? job.steps : job.checks).find((w) => w.name === row.step)!;

@@ -5,6 +5,7 @@ import { requireSupervisor } from "../db/caller.ts";
 import { advanceRun, type RunRow } from "../db/runs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
+import { execute } from "../db/query.ts";
 import { instantOf } from "../db/values.ts";
 
 /** Result rows kept per SQL step, for conditions and history. */
@@ -34,18 +35,18 @@ export function recordCompletion(
     ? "succeeded"
     : "failed";
   const result = outcome.result === null ? null : JSON.stringify(outcome.result.slice(0, RESULT_ROWS_LIMIT));
-  const done = plv8.execute(SQL.completeStep, [
+  const done = execute(SQL.completeStep, [
     stepRun, worker, state, now, outcome.exitCode, outcome.sqlState, outcome.error, result,
     outcome.stdout ?? "", outcome.stderr ?? "",
   ])[0] as { run_id: string } | undefined;
   if (done === undefined) return { accepted: false };
-  const run = plv8.execute(SQL.runForUpdate, [done.run_id])[0] as RunRow;
+  const run = execute(SQL.runForUpdate, [done.run_id])[0] as RunRow;
   if (run.state === "cancelled" || run.state === "succeeded" || run.state === "failed") {
     return { accepted: true, state, run_state: run.state };
   }
   const ready = advanceRun(run, nowMs);
-  if (ready > 0) plv8.execute(SQL.notifyWakeup, ["ready"]);
-  const after = plv8.execute(SQL.runState, [run.id])[0] as { state: string };
+  if (ready > 0) execute(SQL.notifyWakeup, ["ready"]);
+  const after = execute(SQL.runState, [run.id])[0] as { state: string };
   return { accepted: true, state, run_state: after.state };
 }
 

@@ -3,6 +3,7 @@ import { nextFireTimes } from "../core/index.ts";
 import { calendarDates, jobVersion } from "../db/jobs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
+import { execute } from "../db/query.ts";
 import { postgresTimeZoneRules } from "../db/timezone.ts";
 import { instantOf } from "../db/values.ts";
 
@@ -15,7 +16,7 @@ export const enable_job = sqlFunction({
   grant: "public",
   comment: "Lets a disabled job fire again from now on (slots passed while disabled are not caught up); returns whether it was disabled.",
   body: (jobName: string, now: Date): boolean => {
-    const target = plv8.execute(SQL.jobForCaller, [jobName])[0] as { id: string; version: number; enabled: boolean };
+    const target = execute(SQL.jobForCaller, [jobName])[0] as { id: string; version: number; enabled: boolean };
     if (target.enabled) return false;
     const job = jobVersion(target.id, target.version);
     const nowMs = instantOf(now);
@@ -24,9 +25,9 @@ export const enable_job = sqlFunction({
       const next = schedule.kind === "after" || schedule.kind === "reboot" ? null : nextFireTimes(schedule, nowMs, 1, postgresTimeZoneRules, context)[0] ?? null;
       return { position, next_fire_at: next === null ? null : new Date(next).toISOString() };
     });
-    plv8.execute(SQL.setJobEnabled, [target.id, true, now]);
-    plv8.execute(SQL.setNextFireByPosition, [target.id, JSON.stringify(rows)]);
-    plv8.execute(SQL.notifyWakeup, ["enabled"]);
+    execute(SQL.setJobEnabled, [target.id, true, now]);
+    execute(SQL.setNextFireByPosition, [target.id, JSON.stringify(rows)]);
+    execute(SQL.notifyWakeup, ["enabled"]);
     return true;
   },
 });

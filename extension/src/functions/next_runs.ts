@@ -5,6 +5,7 @@ import { calendarDates, jobVersion } from "../db/jobs.ts";
 import { raise } from "../db/raise.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
+import { execute } from "../db/query.ts";
 import { postgresTimeZoneRules } from "../db/timezone.ts";
 import { instantOf } from "../db/values.ts";
 
@@ -19,7 +20,7 @@ export const next_runs = sqlFunction({
   comment: "The next n fire times of a job over all its schedules, with each schedule in words (e.g. \"at 02:30 on Monday in Europe/Berlin\").",
   body: (jobName: string, n: number, now: Date): void => {
     if (n === null || n < 0 || n > 10_000) raise("invalid_argument", "n", "n must be between 0 and 10000");
-    const target = plv8.execute(SQL.jobForCaller, [jobName])[0] as { id: string; version: number; enabled: boolean };
+    const target = execute(SQL.jobForCaller, [jobName])[0] as { id: string; version: number; enabled: boolean };
     const job = jobVersion(target.id, target.version);
     const nowMs = instantOf(now);
     const context = { calendars: calendarDates(), anchorMs: nowMs };

@@ -6,6 +6,7 @@ import { raise, sqlError } from "../db/raise.ts";
 import { applyPlans, planRun, type RunRow } from "../db/runs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
+import { execute } from "../db/query.ts";
 import { bigintResult, instantOf } from "../db/values.ts";
 
 export const run_now = sqlFunction({
@@ -17,7 +18,7 @@ export const run_now = sqlFunction({
   grant: "public",
   comment: "Starts a run of a job now (or at `at`) with parameters over the job's defaults; returns the run id.",
   body: (jobName: string, params: Record<string, unknown> | null, at: Date): number => {
-    const target = plv8.execute(SQL.jobForCaller, [jobName])[0] as { id: string; version: number; enabled: boolean };
+    const target = execute(SQL.jobForCaller, [jobName])[0] as { id: string; version: number; enabled: boolean };
     const job = jobVersion(target.id, target.version);
     const given = params ?? {};
     if (typeof given !== "object" || Array.isArray(given)) raise("invalid_parameter", "params", "params must be a JSON object of name: value");
@@ -33,9 +34,9 @@ export const run_now = sqlFunction({
     if (problems.length > 0) throw sqlError(problems);
 
     const atMs = instantOf(at);
-    const run = plv8.execute(SQL.insertManualRun, [target.id, target.version, given as Record<string, Scalar>, at])[0] as RunRow;
+    const run = execute(SQL.insertManualRun, [target.id, target.version, given as Record<string, Scalar>, at])[0] as RunRow;
     applyPlans([planRun(run, [], atMs)], atMs);
-    plv8.execute(SQL.notifyWakeup, ["run_now"]);
+    execute(SQL.notifyWakeup, ["run_now"]);
     return bigintResult(run.id);
   },
 });

@@ -9,6 +9,7 @@ import { requireSupervisor } from "../db/caller.ts";
 import { jobVersion } from "../db/jobs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
+import { execute } from "../db/query.ts";
 import { instantOf, rowsToJson } from "../db/values.ts";
 import type { Completion } from "./complete_step.ts";
 
@@ -38,23 +39,23 @@ export const run_sql_step = sqlFunction({
     "Runs a claimed SQL step as the job owner and records its result or SQL error; returns {accepted, state, sql_state, error}. Call it in its own transaction with the step's statement_timeout.",
   body: (stepRun: string | number | bigint, worker: string, now: Date): Completion & { sql_state?: string | null; error?: string | null } => {
     requireSupervisor();
-    const row = plv8.execute(SQL.stepRunForSql, [String(stepRun), worker])[0] as SqlStepRow | undefined;
+    const row = execute(SQL.stepRunForSql, [String(stepRun), worker])[0] as SqlStepRow | undefined;
     if (row === undefined || row.kind !== "sql") return { accepted: false };
     const job = jobVersion(row.job_id, row.job_version);
     const def = (row.phase === "step" ? job.steps : job.checks).find((w) => w.name === row.step)!;
     const bound = bindNamedParameters(def.sql!, row.params);
 
-    const previous = plv8.execute(SQL.currentRoleAndPath)[0] as { role: string; search_path: string };
+    const previous = execute(SQL.currentRoleAndPath)[0] as { role: string; search_path: string };
     let rows: unknown[] | null = null;
     let sqlState: string | null = null;
     let error: string | null = null;
     try {
       plv8.subtransaction(() => {
         // The step sees the database as its owner would in a fresh session.
-        plv8.execute(SQL.setLocalRoleAndPath, [row.owner, STEP_SEARCH_PATH]);
+        execute(SQL.setLocalRoleAndPath, [row.owner, STEP_SEARCH_PATH]);
         const result = bound.values.length > 0 ? plv8.execute(bound.text, bound.values) : plv8.execute(bound.text);
         rows = Array.isArray(result) ? result : [{ rows_affected: result }];
-        plv8.execute(SQL.setLocalRoleAndPath, [previous.role, previous.search_path]);
+        execute(SQL.setLocalRoleAndPath, [previous.role, previous.search_path]);
       });
     } catch (e) {
       const err = e as { sqlerrcode?: string; code?: string; message?: string };
@@ -62,7 +63,7 @@ export const run_sql_step = sqlFunction({
       error = err.message ?? String(e);
       rows = null;
     }
-    const recorded = plv8.execute(
+    const recorded = execute(
       SQL.completeSqlStep,
       [String(stepRun), worker, sqlState, error, rows === null ? null : rowsToJson(rows), new Date(instantOf(now))],
     )[0] as { c: Completion };

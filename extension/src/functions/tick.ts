@@ -9,6 +9,7 @@ import { raise } from "../db/raise.ts";
 import { advanceRun, applyPlans, MAX_LOST_LEASES, planRun, type RunRow } from "../db/runs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
+import { execute } from "../db/query.ts";
 import { postgresTimeZoneRules } from "../db/timezone.ts";
 import { instantOf, isoOrNull } from "../db/values.ts";
 import { claimSteps, type StepClaim } from "./claim.ts";
@@ -40,13 +41,13 @@ interface NewRun {
 /** Fires every due slot; returns how many runs were created. */
 export function fireDueSlots(nowMs: number): number {
   const now = new Date(nowMs);
-  const due = plv8.execute(SQL.claimDueSchedules, [now, DUE_BATCH]) as DueSchedule[];
+  const due = execute(SQL.claimDueSchedules, [now, DUE_BATCH]) as DueSchedule[];
   if (due.length === 0) return 0;
 
   const jobIds = [...new Set(due.map((d) => d.job_id))];
   const active = new Map<string, { running: ActiveRun[]; waiting: number }>();
   for (const id of jobIds) active.set(id, { running: [], waiting: 0 });
-  for (const r of plv8.execute(SQL.activeRuns, [jobIds]) as { id: string; job_id: string; state: string; since: Date }[]) {
+  for (const r of execute(SQL.activeRuns, [jobIds]) as { id: string; job_id: string; state: string; since: Date }[]) {
     const a = active.get(r.job_id)!;
     if (r.state === "waiting") a.waiting++;
     else a.running.push({ runId: r.id, startedAtMs: r.since.getTime() });
@@ -100,24 +101,24 @@ export function fireDueSlots(nowMs: number): number {
     advanced.push({ id: d.id, next_fire_at: isoOrNull(next), last_slot_at: new Date(lastSlot).toISOString() });
   }
 
-  for (const runId of replaced) plv8.execute(SQL.cancelRun, [runId, now]);
-  if (skipped.length > 0) plv8.execute(SQL.insertSkippedSlots, [JSON.stringify(skipped), now]);
-  plv8.execute(SQL.advanceSchedules, [JSON.stringify(advanced)]);
+  for (const runId of replaced) execute(SQL.cancelRun, [runId, now]);
+  if (skipped.length > 0) execute(SQL.insertSkippedSlots, [JSON.stringify(skipped), now]);
+  execute(SQL.advanceSchedules, [JSON.stringify(advanced)]);
   if (runs.length === 0) return 0;
-  const created = plv8.execute(SQL.insertRuns, [JSON.stringify(runs), now]) as RunRow[];
+  const created = execute(SQL.insertRuns, [JSON.stringify(runs), now]) as RunRow[];
   applyPlans(created.filter((r) => r.state === "queued").map((r) => planRun(r, [], nowMs)), nowMs);
   return created.length;
 }
 
 /** Takes back the steps of workers that stopped heartbeating; their runs move on. */
 export function expireLeases(nowMs: number): number {
-  const expired = plv8.execute(SQL.expireLeases, [new Date(nowMs), MAX_LOST_LEASES]) as { run_id: string; requeued: boolean }[];
+  const expired = execute(SQL.expireLeases, [new Date(nowMs), MAX_LOST_LEASES]) as { run_id: string; requeued: boolean }[];
   for (const e of expired) {
     if (e.requeued) continue;
-    const run = plv8.execute(SQL.runForUpdate, [e.run_id])[0] as RunRow | undefined;
+    const run = execute(SQL.runForUpdate, [e.run_id])[0] as RunRow | undefined;
     if (run !== undefined && run.state !== "cancelled") advanceRun(run, nowMs);
   }
-  if (expired.length > 0) plv8.execute(SQL.notifyWakeup, ["requeued"]);
+  if (expired.length > 0) execute(SQL.notifyWakeup, ["requeued"]);
   return expired.length;
 }
 
@@ -133,12 +134,12 @@ export const tick = sqlFunction({
   body: (worker: string, maxClaims: number, now: Date): { claimed: StepClaim[]; next_due_at: string | null } => {
     requireSupervisor();
     const nowMs = instantOf(now);
-    const me = plv8.execute(SQL.workerByName, [worker, now])[0] as { id: string; labels: string[] } | undefined;
+    const me = execute(SQL.workerByName, [worker, now])[0] as { id: string; labels: string[] } | undefined;
     if (me === undefined) raise("unknown_worker", "worker", `unknown worker "${worker}": call clockwork.register_worker first`);
     fireDueSlots(nowMs);
     expireLeases(nowMs);
     const claimed = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs) : [];
-    const next = plv8.execute(SQL.nextDueAt, [me.labels])[0] as { next_due_at: Date | null };
+    const next = execute(SQL.nextDueAt, [me.labels])[0] as { next_due_at: Date | null };
     return { claimed, next_due_at: next.next_due_at === null ? null : next.next_due_at.toISOString() };
   },
 });
