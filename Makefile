@@ -12,7 +12,8 @@ NPX       := npx --no-install
 export PG_CONFIG V8_PREFIX
 
 .PHONY: all deps system v8 npm build build-runtime build-extension install typecheck \
-        test test-core test-runtime demo bench bench-core bench-runtime bench-extension clean
+        test test-core test-runtime demo bench bench-core bench-runtime bench-extension \
+        bench-supervisor clean
 
 all: build
 
@@ -60,6 +61,10 @@ test-core: npm
 test-runtime: deps install
 	$(NPX) tsx test/run.ts test/runtime
 
+# --- the live demo ----------------------------------------------------------------
+demo: deps install
+	$(NPX) tsx supervisor/demo.ts
+
 # --- benchmarks (never part of `make test`) ---------------------------------------
 bench-runtime: deps install
 	$(NPX) tsx test/bench/runtime.ts
@@ -70,7 +75,10 @@ bench-core: npm
 bench-extension: deps install
 	$(NPX) tsx test/bench/extension.ts
 
-bench: bench-runtime bench-core bench-extension
+bench-supervisor: deps install
+	$(NPX) tsx test/bench/supervisor.ts
+
+bench: bench-runtime bench-core bench-extension bench-supervisor
 
 clean:
 	$(MAKE) -C $(RUNTIME) clean V8_PREFIX=$(V8_PREFIX)

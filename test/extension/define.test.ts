@@ -127,6 +127,15 @@ describe("defining jobs", () => {
     assert.equal(rows[0].owner, "cw_ops");
   });
 
+  test("a step on another connection is refused at definition time, not skipped at run time", async () => {
+    await db.query("insert into clockwork.connections (name, conninfo) values ('warehouse', 'host=wh dbname=dw')");
+    const error = await sqlErrorOf(db.pool, "select clockwork.define_job($1::jsonb)", [
+      JSON.stringify({ name: "remote", steps: [{ name: "a", sql: "select 1", connection: "warehouse" }] }),
+    ]);
+    assert.equal(error.code, "CW002");
+    assert.match(error.message, /steps\.a\.connection: SQL steps on another connection are not supported/);
+  });
+
   test("named connections with a password are refused by the table itself", async () => {
     const error = await sqlErrorOf(db.pool, "insert into clockwork.connections (name, conninfo) values ('w', 'postgresql://u:secret@host/db')");
     assert.equal(error.code, "23514");

@@ -2,6 +2,7 @@
 // versions and schedules, and a per-session cache of parsed definitions.
 import {
   describeSchedule,
+  issue,
   nextFireTime,
   validateJobDefinition,
   type JobDefinition,
@@ -41,6 +42,15 @@ export function validateForCaller(input: unknown): { job: JobDefinition; role: s
     builtins: DATABASE_BUILTINS,
   });
   if (!result.ok) throw sqlError(result.errors);
+  // Refused here rather than failing at run time: nothing runs SQL on other servers yet.
+  const remote = [...result.job.steps, ...result.job.checks].filter((w) => w.connection !== null || w.conninfo !== null);
+  if (remote.length > 0) {
+    throw sqlError(remote.map((w) => issue(
+      "invalid_definition",
+      `${result.job.steps.includes(w as never) ? "steps" : "checks"}.${w.name}.${w.connection !== null ? "connection" : "conninfo"}`,
+      "SQL steps on another connection are not supported by this version; run them in this database, or as a shell step calling psql",
+    )));
+  }
   return { job: result.job, role: rights.role };
 }
 
