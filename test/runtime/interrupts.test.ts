@@ -6,12 +6,17 @@ import type { TestDatabase } from "../support/db.ts";
 import { activePid, assertServerHealthy, plv8, rejects, runtimeDatabase } from "./helpers.ts";
 
 let db: TestDatabase;
-let busy: string, sleepy: string, swallow: string, setGlobal: string, getGlobal: string;
+let busy: string, sleepy: string, swallow: string, nestedSwallow: string, setGlobal: string, getGlobal: string;
 before(async () => {
   db = await runtimeDatabase();
   busy = await plv8(db, "", "int", "while (true) {}");
   sleepy = await plv8(db, "", "int", "plv8.execute('select pg_sleep(10)'); return 1;");
   swallow = await plv8(db, "", "int", "while (true) { try { plv8.execute('select pg_sleep(10)'); } catch (e) {} }");
+  // a busy plv8 function inside plv8.execute inside a subtransaction, in a loop that
+  // catches everything: the cancel must still end the whole statement
+  nestedSwallow = await plv8(db, "", "int", `while (true) {
+    try { plv8.subtransaction(function () { plv8.execute('select ${busy}()'); }); } catch (e) {}
+    try { plv8.execute('select ${busy}()'); } catch (e) {} }`);
   setGlobal = await plv8(db, "v text", "text", "globalThis.marker = v; return v;");
   getGlobal = await plv8(db, "", "text", "return String(globalThis.marker);");
 });
@@ -24,7 +29,8 @@ async function timed<T>(p: Promise<T>): Promise<number> {
 }
 
 describe("statement_timeout", () => {
-  for (const [label, fn] of [["a busy loop", () => busy], ["a long plv8.execute", () => sleepy], ["a loop that catches SQL errors", () => swallow]] as const) {
+  for (const [label, fn] of [["a busy loop", () => busy], ["a long plv8.execute", () => sleepy], ["a loop that catches SQL errors", () => swallow],
+                            ["nested busy calls in subtransactions", () => nestedSwallow]] as const) {
     test(`stops ${label} with 57014; the session and its globals survive`, async () => {
       const c = await db.connect();
       await c.query(`select ${setGlobal}('kept')`);
@@ -41,7 +47,8 @@ describe("statement_timeout", () => {
 });
 
 describe("pg_cancel_backend", () => {
-  for (const [label, fn] of [["a busy loop", () => busy], ["a long plv8.execute", () => sleepy]] as const) {
+  for (const [label, fn] of [["a busy loop", () => busy], ["a long plv8.execute", () => sleepy],
+                            ["nested busy calls in subtransactions", () => nestedSwallow]] as const) {
     test(`cancels ${label} with 57014; the session and its globals survive`, async () => {
       const c = await db.connect();
       await c.query(`select ${setGlobal}('still here')`);

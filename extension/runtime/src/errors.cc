@@ -44,7 +44,10 @@ bool resume_termination() {
   if (isolate->IsExecutionTerminating()) return true;
   v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
   v8::Local<v8::Script> s;
-  if (v8::Script::Compile(ctx, v8::String::NewFromUtf8Literal(isolate, "0")).ToLocal(&s)) (void)s->Run(ctx);
+  v8::Local<v8::Value> ignored;
+  if (v8::Script::Compile(ctx, v8::String::NewFromUtf8Literal(isolate, "0")).ToLocal(&s) && s->Run(ctx).ToLocal(&ignored)) {
+    // ran to completion: there was nothing to terminate after all
+  }
   return isolate->IsExecutionTerminating();
 }
 
