@@ -1,0 +1,126 @@
+// Typed calls to the Clockwork SQL API. The supervisor reads and writes nothing else:
+// no table is touched directly, every decision is the database's. Each statement is
+// named here once. Ids stay strings (bigint).
+import type pg from "pg";
+import type { SupervisorMetrics } from "./metrics.ts";
+
+export interface WorkerRegistration {
+  readonly worker_id: string;
+  readonly lease_ms: number;
+}
+
+export interface StepClaim {
+  readonly step_run_id: string;
+  readonly run_id: string;
+  readonly job: string;
+  readonly step: string;
+  readonly instance: string;
+  readonly kind: "sql" | "shell" | "program";
+  readonly attempt: number;
+  readonly script?: string | null;
+  readonly argv?: string[] | null;
+  readonly cwd?: string | null;
+  readonly env?: Record<string, string> | null;
+  readonly timeout_ms?: number | null;
+  readonly lease_expires_at?: string;
+}
+
+export interface TickResult {
+  readonly claimed: StepClaim[];
+  /** Earliest time anything becomes due; null when nothing is scheduled. */
+  readonly next_due_at: string | null;
+}
+
+export interface SqlStepResult {
+  readonly accepted: boolean;
+  readonly state?: "succeeded" | "failed" | string;
+  readonly sql_state?: string | null;
+  readonly error?: string | null;
+}
+
+export interface HeartbeatResult {
+  readonly extended: number;
+  readonly cancel: string[];
+}
+
+type Queryable = pg.Pool | pg.PoolClient | pg.Client;
+
+const SQL = {
+  inRecovery: "SELECT pg_is_in_recovery() AS in_recovery",
+  registerWorker: "SELECT clockwork.register_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
+  tick: "SELECT clockwork.tick($1::text, $2::integer) AS r",
+  runSqlStep: "SELECT clockwork.run_sql_step($1::bigint, $2::text) AS r",
+  completeStep: "SELECT clockwork.complete_step($1::bigint, $2::text, $3::integer, $4::text, $5::text, $6::text) AS r",
+  appendOutput: "SELECT clockwork.append_output($1::bigint, $2::text, $3::text, $4::text) AS r",
+  heartbeat: "SELECT clockwork.heartbeat($1::text) AS r",
+  releaseWorker: "SELECT clockwork.release_worker($1::text) AS r",
+  cancelBackend: "SELECT pg_cancel_backend($1::integer) AS r",
+} as const;
+
+export class ClockworkApi {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly worker: string,
+    private readonly metrics: SupervisorMetrics,
+  ) {}
+
+  private async call<T>(fn: keyof typeof SQL, params: unknown[], on: Queryable = this.pool): Promise<T> {
+    const end = this.metrics.dbRoundTrip.startTimer({ function: fn });
+    try {
+      const result = await on.query(SQL[fn], params);
+      return result.rows[0]?.r as T;
+    } catch (error) {
+      this.metrics.dbErrors.inc({ function: fn });
+      throw error;
+    } finally {
+      end();
+    }
+  }
+
+  async inRecovery(): Promise<boolean> {
+    const end = this.metrics.dbRoundTrip.startTimer({ function: "inRecovery" });
+    try {
+      const result = await this.pool.query(SQL.inRecovery);
+      return result.rows[0].in_recovery === true;
+    } finally {
+      end();
+    }
+  }
+
+  registerWorker(labels: readonly string[], host: string, pid: number): Promise<WorkerRegistration> {
+    return this.call("registerWorker", [this.worker, labels, host, pid]);
+  }
+
+  async tick(maxClaims: number): Promise<TickResult> {
+    const r = await this.call<TickResult>("tick", [this.worker, maxClaims]);
+    return { claimed: r?.claimed ?? [], next_due_at: r?.next_due_at ?? null };
+  }
+
+  /** Runs on the given pooled client so that the caller can cancel its backend. */
+  runSqlStep(client: pg.PoolClient, stepRunId: string): Promise<SqlStepResult> {
+    return this.call("runSqlStep", [stepRunId, this.worker], client);
+  }
+
+  async completeStep(stepRunId: string, exitCode: number, stdout: string, stderr: string, error: string | null): Promise<boolean> {
+    const r = await this.call<{ accepted: boolean }>("completeStep", [stepRunId, this.worker, exitCode, stdout, stderr, error]);
+    return r?.accepted === true;
+  }
+
+  async appendOutput(stepRunId: string, stream: "stdout" | "stderr", chunk: string): Promise<boolean> {
+    return (await this.call<boolean>("appendOutput", [stepRunId, this.worker, stream, chunk])) === true;
+  }
+
+  async heartbeat(): Promise<HeartbeatResult> {
+    const r = await this.call<HeartbeatResult>("heartbeat", [this.worker]);
+    return { extended: r?.extended ?? 0, cancel: (r?.cancel ?? []).map(String) };
+  }
+
+  async releaseWorker(): Promise<number> {
+    return Number(await this.call<number>("releaseWorker", [this.worker]));
+  }
+
+  /** Cancels the statement running on a backend (an SQL step of a cancelled run). */
+  async cancelBackend(pid: number): Promise<boolean> {
+    return (await this.call<boolean>("cancelBackend", [pid])) === true;
+  }
+}

@@ -1,0 +1,124 @@
+// One dedicated connection holds LISTEN on Clockwork's channels and reconnects with
+// back-off whenever it is lost. Notifications are hints: after every (re)connect the
+// owner re-ticks, so a NOTIFY missed while the connection was down costs nothing.
+import pg from "pg";
+import type { Logger } from "./logging.ts";
+
+export const WAKEUP_CHANNEL = "clockwork_wakeup";
+export const CANCEL_CHANNEL = "clockwork_cancel";
+
+export interface ListenerEvents {
+  /** `clockwork_wakeup`: definitions changed or work was queued; payload is a hint. */
+  onWakeup(payload: string): void;
+  /** `clockwork_cancel`: step run ids whose runs were cancelled. */
+  onCancel(stepRunIds: string[]): void;
+  /** LISTEN is (again) in place: anything may have happened meanwhile. */
+  onConnected(): void;
+  onDisconnected(error: unknown): void;
+}
+
+export class Listener {
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private _connected = false;
+
+  constructor(
+    private readonly clientConfig: pg.ClientConfig,
+    private readonly events: ListenerEvents,
+    private readonly log: Logger,
+    private readonly maxBackoffMs = 10_000,
+  ) {}
+
+  get connected(): boolean {
+    return this._connected;
+  }
+
+  start(): void {
+    this.stopped = false;
+    void this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = null;
+    this._connected = false;
+    if (client) await client.end().catch(() => {});
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const client = new pg.Client(this.clientConfig);
+    this.client = client;
+    let lost = false;
+    const onLost = (error: unknown) => {
+      if (lost) return;
+      lost = true;
+      if (this.client === client) this.client = null;
+      const wasConnected = this._connected;
+      this._connected = false;
+      client.removeAllListeners("notification");
+      client.end().catch(() => {});
+      if (this.stopped) return;
+      if (wasConnected) {
+        this.log.warn({ error: describe(error) }, "LISTEN connection lost; reconnecting");
+        this.events.onDisconnected(error);
+      }
+      this.scheduleReconnect();
+    };
+    client.on("error", onLost);
+    client.on("end", () => onLost(new Error("connection ended")));
+    client.on("notification", (message) => this.dispatch(message.channel, message.payload ?? ""));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${WAKEUP_CHANNEL}; LISTEN ${CANCEL_CHANNEL}`);
+    } catch (error) {
+      if (this.attempt === 0 || this.attempt % 10 === 0) {
+        this.log.warn({ error: describe(error), attempt: this.attempt + 1 }, "LISTEN connection failed; retrying");
+      }
+      onLost(error);
+      return;
+    }
+    if (lost || this.stopped) {
+      if (this.stopped) await client.end().catch(() => {});
+      return;
+    }
+    if (this.attempt > 0) this.log.info({ attempts: this.attempt }, "LISTEN connection restored");
+    else this.log.debug("LISTEN connection up");
+    this.attempt = 0;
+    this._connected = true;
+    this.events.onConnected();
+  }
+
+  private scheduleReconnect(): void {
+    clearTimeout(this.retryTimer);
+    const base = Math.min(this.maxBackoffMs, 100 * 2 ** Math.min(this.attempt, 10));
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.attempt++;
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
+  }
+
+  private dispatch(channel: string, payload: string): void {
+    if (channel === WAKEUP_CHANNEL) {
+      this.events.onWakeup(payload);
+    } else if (channel === CANCEL_CHANNEL) {
+      let ids: string[] = [];
+      try {
+        const parsed: unknown = JSON.parse(payload);
+        if (Array.isArray(parsed)) ids = parsed.map(String);
+      } catch {
+        this.log.warn({ payload }, "ignoring a malformed clockwork_cancel payload");
+      }
+      this.events.onCancel(ids);
+    }
+  }
+}
+
+/** A short, loggable description of a database or network error. */
+export function describe(error: unknown): { message: string; code?: string } {
+  const e = error as { message?: string; code?: string };
+  return e && typeof e === "object" ? { message: e.message ?? String(error), ...(e.code ? { code: e.code } : {}) } : { message: String(error) };
+}

@@ -1,0 +1,26 @@
+// JSON logs (pino) on stdout. Every line carries the worker name; step work adds
+// job, run, step, step_run and attempt through child loggers, so one grep follows a run.
+import { pino, type Logger } from "pino";
+import type { LogLevel } from "./config.ts";
+
+export type { Logger };
+
+export function createLogger(level: LogLevel, worker: string): Logger {
+  return pino({
+    level,
+    base: { worker },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+  });
+}
+
+/** Scope fields of one step claim, as logged. */
+export function stepScope(claim: { job: string; run_id: string; step: string; instance: string; step_run_id: string; attempt: number }) {
+  return {
+    job: claim.job,
+    run: claim.run_id,
+    step: claim.instance ? `${claim.step}[${claim.instance}]` : claim.step,
+    step_run: claim.step_run_id,
+    attempt: claim.attempt,
+  };
+}

@@ -1,0 +1,257 @@
+// `clockwork supervisor`: wires configuration, logging, the SQL API, the LISTEN
+// connection, the ticker, the step executor, heartbeats and the health server, and
+// handles start-up (waiting for a primary that accepts connections) and shutdown.
+//
+// Standby: a supervisor started against a standby (pg_is_in_recovery()) does not exit:
+// it logs an error and retries with back-off, because a standby may be promoted and a
+// sidecar that exits would only be restarted by its orchestrator in a loop.
+import pg from "pg";
+import { ClockworkApi } from "./api.ts";
+import { ConfigError, loadConfig, USAGE, type SupervisorConfig } from "./config.ts";
+import { startHealthServer, type HealthServer, type Readiness } from "./http.ts";
+import { LeaseKeeper } from "./leases.ts";
+import { describe, Listener } from "./listener.ts";
+import { createLogger, type Logger } from "./logging.ts";
+import { SupervisorMetrics } from "./metrics.ts";
+import { StepExecutor } from "./steps/executor.ts";
+import { Ticker, type TickReason } from "./ticker.ts";
+
+/** Errors that mean "the database is (re)starting or unreachable": wait and retry. */
+export function isTransient(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? "";
+  const message = (error as { message?: string })?.message ?? "";
+  return (
+    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "EAI_AGAIN"].includes(code) ||
+    code.startsWith("08") || // connection exceptions
+    ["57P01", "57P02", "57P03", "53300", "40001", "40P01"].includes(code) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+  );
+}
+
+const READ_ONLY = "25006";
+const UNKNOWN_WORKER = "CW403";
+
+class Supervisor {
+  private readonly metrics = new SupervisorMetrics();
+  private readonly pool: pg.Pool;
+  private readonly api: ClockworkApi;
+  private readonly listener: Listener;
+  private readonly ticker: Ticker;
+  private readonly executor: StepExecutor;
+  private readonly leases: LeaseKeeper;
+  private http: HealthServer | null = null;
+  private stopping = false;
+  private registered = false;
+  private lastDb: { ok: boolean; error?: string } = { ok: false, error: "not connected yet" };
+  private readonly stopController = new AbortController();
+  private finished!: (code: number) => void;
+  readonly done = new Promise<number>((resolve) => (this.finished = resolve));
+
+  constructor(
+    private readonly config: SupervisorConfig,
+    private readonly log: Logger,
+  ) {
+    const clientConfig: pg.ClientConfig = {
+      ...(config.databaseUrl ? { connectionString: config.databaseUrl } : {}),
+      application_name: `clockwork supervisor ${config.workerName}`.slice(0, 63),
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      connectionTimeoutMillis: 10_000,
+    };
+    this.pool = new pg.Pool({ ...clientConfig, max: config.concurrency + 4, idleTimeoutMillis: 30_000 });
+    // An idle pooled connection that dies (database restart) must not crash the process.
+    this.pool.on("error", (error) => this.log.warn({ error: describe(error) }, "idle database connection lost"));
+    this.api = new ClockworkApi(this.pool, config.workerName, this.metrics);
+    this.executor = new StepExecutor(config, this.api, this.pool, this.metrics, log, () => this.ticker.wake("step-finished"));
+    this.leases = new LeaseKeeper(this.api, log, () => this.executor.size > 0, (ids) => this.executor.cancel(ids));
+    this.ticker = new Ticker({
+      tick: (reason, dueAt) => this.tick(reason, dueAt),
+      safetyTickMs: config.safetyTickMs,
+      log,
+      onError: (error, failures) => this.onDbError("tick", error, failures),
+    });
+    this.listener = new Listener(
+      clientConfig,
+      {
+        onWakeup: () => this.ticker.wake("notify"),
+        onCancel: (ids) => this.executor.cancel(ids),
+        onConnected: () => this.ticker.wake("reconnect"),
+        onDisconnected: () => {},
+      },
+      log,
+    );
+  }
+
+  readiness(): Readiness {
+    if (this.stopping) return { ready: false, reason: "shutting down" };
+    if (!this.registered) return { ready: false, reason: `waiting for the database: ${this.lastDb.error ?? "connecting"}` };
+    if (!this.listener.connected) return { ready: false, reason: "LISTEN connection down" };
+    if (!this.lastDb.ok) return { ready: false, reason: `database unreachable: ${this.lastDb.error}` };
+    return { ready: true, reason: "ready" };
+  }
+
+  async start(): Promise<void> {
+    if (this.config.httpPort !== null) {
+      try {
+        this.http = await startHealthServer({
+          port: this.config.httpPort,
+          host: this.config.httpHost,
+          readiness: () => this.readiness(),
+          registry: this.metrics.registry,
+        });
+        this.log.info({ port: this.http.port }, "health and metrics listening");
+      } catch (error) {
+        this.log.error({ error: describe(error) }, "could not start the health/metrics server; continuing without it");
+      }
+    }
+    this.log.info(
+      { labels: this.config.labels, concurrency: this.config.concurrency, pid: this.config.pid },
+      "supervisor starting",
+    );
+    if (!(await this.registerUntilReady())) return;
+    this.listener.start();
+    this.leases.start();
+    this.ticker.start();
+  }
+
+  /** Waits for a primary that accepts connections and registers the worker. */
+  private async registerUntilReady(): Promise<boolean> {
+    for (let attempt = 0; !this.stopping; attempt++) {
+      const delay = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
+      try {
+        if (await this.api.inRecovery()) {
+          this.lastDb = { ok: false, error: "database is a standby" };
+          this.log.error(
+            { retry_in_ms: delay },
+            "the database is a standby (in recovery): a supervisor needs the primary; waiting in case it is promoted",
+          );
+        } else {
+          const registration = await this.api.registerWorker(this.config.labels, this.config.host, this.config.pid);
+          this.leases.setLeaseMs(Number(registration.lease_ms) || 30_000);
+          this.registered = true;
+          this.lastDb = { ok: true };
+          this.log.info({ worker_id: registration.worker_id, lease_ms: registration.lease_ms }, "worker registered");
+          return true;
+        }
+      } catch (error) {
+        this.lastDb = { ok: false, error: describe(error).message };
+        const fields = { error: describe(error), retry_in_ms: delay, attempt: attempt + 1 };
+        if (isTransient(error)) this.log.warn(fields, "database not available yet; retrying");
+        else this.log.error(fields, "could not register with the database; retrying");
+      }
+      await this.sleep(delay);
+    }
+    return false;
+  }
+
+  private async tick(reason: TickReason, dueAt: number | null): Promise<string | null> {
+    this.metrics.ticks.inc({ reason });
+    const maxClaims = this.stopping ? 0 : this.executor.freeSlots;
+    let result;
+    try {
+      result = await this.api.tick(maxClaims);
+    } catch (error) {
+      if ((error as { code?: string }).code === UNKNOWN_WORKER) {
+        this.log.warn("the database does not know this worker (restored or reset?); registering again");
+        const registration = await this.api.registerWorker(this.config.labels, this.config.host, this.config.pid);
+        this.leases.setLeaseMs(Number(registration.lease_ms) || 30_000);
+      }
+      throw error;
+    }
+    if (!this.lastDb.ok) this.log.info("database reachable again");
+    this.lastDb = { ok: true };
+    this.log.debug({ reason, claimed: result.claimed.length, next_due_at: result.next_due_at }, "tick");
+    for (const claim of result.claimed) this.executor.start(claim, reason === "timer" ? dueAt : null);
+    return result.next_due_at;
+  }
+
+  private onDbError(what: string, error: unknown, failures: number): void {
+    this.lastDb = { ok: false, error: describe(error).message };
+    const code = (error as { code?: string }).code;
+    if (code === READ_ONLY) {
+      this.log.error({ error: describe(error) }, "the database is read-only (a standby?): a supervisor needs the primary; retrying");
+    } else if (failures <= 3 || failures % 20 === 0) {
+      const level = isTransient(error) ? "warn" : "error";
+      this.log[level]({ error: describe(error), failures }, `${what} failed; retrying with back-off`);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.stopController.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+  }
+
+  /** SIGTERM/SIGINT: stop claiming, let steps finish within the grace period, kill and hand back the rest. */
+  async shutdown(signal: string): Promise<void> {
+    if (this.stopping) {
+      this.log.warn({ signal }, "second signal: killing running steps now");
+      this.executor.killAll();
+      return;
+    }
+    this.stopping = true;
+    this.stopController.abort();
+    this.log.info({ signal, running: this.executor.size, grace_ms: this.config.shutdownGraceMs }, "shutting down: no new claims");
+    await this.ticker.stop();
+    await this.listener.stop();
+    if (!(await this.executor.waitIdle(this.config.shutdownGraceMs))) {
+      this.log.warn({ running: this.executor.size }, "grace period over: killing the steps still running");
+      this.executor.killAll();
+      await this.executor.waitIdle(this.config.killGraceMs + 2000);
+    }
+    this.executor.abandon();
+    this.leases.stop();
+    if (this.registered) {
+      try {
+        const released = await this.api.releaseWorker();
+        this.log.info({ handed_back: released }, "worker released");
+      } catch (error) {
+        this.log.warn({ error: describe(error) }, "could not release the worker; its leases will expire instead");
+      }
+    }
+    await this.pool.end().catch(() => {});
+    await this.http?.close();
+    this.log.info("supervisor stopped");
+    this.finished(0);
+  }
+}
+
+export async function runSupervisor(argv: readonly string[]): Promise<number> {
+  let config: SupervisorConfig;
+  try {
+    config = loadConfig(argv);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`clockwork supervisor: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel, config.workerName);
+  process.on("unhandledRejection", (reason) => log.error({ error: describe(reason) }, "unhandled rejection (bug); continuing"));
+  const supervisor = new Supervisor(config, log);
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void supervisor.shutdown(signal));
+  await supervisor.start();
+  return supervisor.done;
+}
+
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === "supervisor") {
+    if (rest.includes("--help") || rest.includes("-h")) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    return runSupervisor(rest);
+  }
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(`usage: clockwork <command>\n\ncommands:\n  supervisor   run the Clockwork supervisor (see clockwork supervisor --help)\n`);
+    return command === undefined ? 2 : 0;
+  }
+  process.stderr.write(`clockwork: unknown command ${JSON.stringify(command)} (try clockwork --help)\n`);
+  return 2;
+}

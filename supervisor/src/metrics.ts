@@ -1,0 +1,65 @@
+// Prometheus metrics of one supervisor (prom-client, own registry).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class SupervisorMetrics {
+  readonly registry = new Registry();
+
+  readonly runsFired = new Counter({
+    name: "clockwork_runs_fired_total",
+    help: "Runs this supervisor saw start: the first step of a run it claimed (attempt 1).",
+    registers: [this.registry],
+  });
+  readonly stepsSucceeded = new Counter({
+    name: "clockwork_steps_succeeded_total",
+    help: "Step runs this supervisor ran that succeeded.",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  readonly stepsFailed = new Counter({
+    name: "clockwork_steps_failed_total",
+    help: "Step runs this supervisor ran that failed (non-zero exit, SQL error, time-out, spawn failure).",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  readonly stepsRefused = new Counter({
+    name: "clockwork_steps_refused_total",
+    help: "Results the database refused because the lease had passed to another worker (fenced).",
+    registers: [this.registry],
+  });
+  readonly stepsRunning = new Gauge({
+    name: "clockwork_steps_running",
+    help: "Steps running on this supervisor now.",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  readonly startLag = new Histogram({
+    name: "clockwork_step_start_lag_seconds",
+    help: "From the due time the database announced to the start of the step it released (timer-driven ticks only).",
+    labelNames: ["kind"] as const,
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly dbRoundTrip = new Histogram({
+    name: "clockwork_db_round_trip_seconds",
+    help: "Time of each call to the Clockwork SQL API, by function.",
+    labelNames: ["function"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly dbErrors = new Counter({
+    name: "clockwork_db_errors_total",
+    help: "Failed calls to the Clockwork SQL API, by function.",
+    labelNames: ["function"] as const,
+    registers: [this.registry],
+  });
+  readonly ticks = new Counter({
+    name: "clockwork_ticks_total",
+    help: "Calls to clockwork.tick, by what woke the supervisor.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "clockwork_supervisor_" });
+  }
+}

@@ -1,0 +1,225 @@
+// Runs the step claims a tick hands out and reports their results. It keeps only what a
+// running step needs (its process or its backend pid); the database holds the truth,
+// so losing this process loses nothing: the leases expire and another worker re-runs.
+import type pg from "pg";
+import type { ClockworkApi, StepClaim } from "../api.ts";
+import type { SupervisorConfig } from "../config.ts";
+import type { Logger } from "../logging.ts";
+import { stepScope } from "../logging.ts";
+import type { SupervisorMetrics } from "../metrics.ts";
+import { describe } from "../listener.ts";
+import { startProcessStep, type RunningProcess } from "./shell.ts";
+import { startSqlStep, type RunningSqlStep } from "./sql.ts";
+
+interface RunningStep {
+  readonly claim: StepClaim;
+  readonly log: Logger;
+  readonly process?: RunningProcess;
+  readonly sql?: RunningSqlStep;
+  cancelRequested: boolean;
+  readonly done: Promise<void>;
+}
+
+export class StepExecutor {
+  private readonly running = new Map<string, RunningStep>();
+  private idleWaiters: Array<() => void> = [];
+  /** Set at the end of a shutdown: results are no longer reported (the leases are handed back). */
+  private abandoned = false;
+
+  constructor(
+    private readonly config: SupervisorConfig,
+    private readonly api: ClockworkApi,
+    private readonly pool: pg.Pool,
+    private readonly metrics: SupervisorMetrics,
+    private readonly log: Logger,
+    private readonly onFinished: () => void,
+  ) {}
+
+  get size(): number {
+    return this.running.size;
+  }
+
+  get freeSlots(): number {
+    return Math.max(0, this.config.concurrency - this.running.size);
+  }
+
+  /** Starts a claimed step. `dueAt` is the due time of the tick that claimed it, if timer-driven. */
+  start(claim: StepClaim, dueAt: number | null): void {
+    if (this.running.has(claim.step_run_id)) {
+      this.log.warn({ step_run: claim.step_run_id }, "claim for a step already running here; ignored");
+      return;
+    }
+    const log = this.log.child(stepScope(claim));
+    const kind = claim.kind;
+    if (claim.attempt === 1 && claim.step_run_id) this.noteRun(claim);
+    if (dueAt !== null) this.metrics.startLag.observe({ kind }, Math.max(0, Date.now() - dueAt) / 1000);
+    this.metrics.stepsRunning.inc({ kind });
+    log.info({ kind }, "step started");
+
+    let entry: RunningStep;
+    if (kind === "sql") {
+      const sql = startSqlStep(this.api, this.pool, claim.step_run_id);
+      entry = { claim, log, sql, cancelRequested: false, done: this.finishSql(claim, log, sql) };
+    } else if (kind === "shell" || kind === "program") {
+      const process = startProcessStep(
+        {
+          kind,
+          script: claim.script ?? null,
+          argv: claim.argv ?? null,
+          cwd: claim.cwd ?? null,
+          env: claim.env ?? {},
+          timeoutMs: claim.timeout_ms ?? null,
+        },
+        {
+          baseEnv: this.config.stepBaseEnv,
+          outputLimitBytes: this.config.outputLimitBytes,
+          flushMs: this.config.outputFlushMs,
+          flushBytes: this.config.outputFlushBytes,
+          killGraceMs: this.config.killGraceMs,
+          onOutput: (stream, chunk) => this.api.appendOutput(claim.step_run_id, stream, chunk),
+          onSinkError: (error) => log.warn({ error: describe(error) }, "could not store step output; this batch is lost"),
+        },
+      );
+      entry = { claim, log, process, cancelRequested: false, done: this.finishProcess(claim, log, process) };
+    } else {
+      // An unknown kind is the database's mistake, reported as a failure rather than ignored.
+      entry = {
+        claim,
+        log,
+        cancelRequested: false,
+        done: this.report(claim, log, 127, `unknown step kind ${JSON.stringify(kind)}`, false),
+      };
+    }
+    this.running.set(claim.step_run_id, entry);
+    void entry.done.finally(() => {
+      this.running.delete(claim.step_run_id);
+      this.metrics.stepsRunning.dec({ kind });
+      if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      this.onFinished();
+    });
+  }
+
+  private seenRuns = new Set<string>();
+  private noteRun(claim: StepClaim): void {
+    if (this.seenRuns.has(claim.run_id)) return;
+    this.seenRuns.add(claim.run_id);
+    if (this.seenRuns.size > 10_000) this.seenRuns.clear();
+    this.metrics.runsFired.inc();
+  }
+
+  private async finishSql(claim: StepClaim, log: Logger, sql: RunningSqlStep): Promise<void> {
+    try {
+      const result = await sql.result;
+      if (!result.accepted) {
+        this.metrics.stepsRefused.inc();
+        log.warn("SQL step refused: the lease passed to another worker");
+        return;
+      }
+      if (result.state === "succeeded") {
+        this.metrics.stepsSucceeded.inc({ kind: "sql" });
+        log.info("step succeeded");
+      } else {
+        this.metrics.stepsFailed.inc({ kind: "sql" });
+        log.info({ sql_state: result.sql_state, error: result.error }, "step failed");
+      }
+    } catch (error) {
+      const entry = this.running.get(claim.step_run_id);
+      if (entry?.cancelRequested) {
+        log.info("SQL step cancelled");
+      } else {
+        // Nothing was recorded; the lease expires and the database hands the step out again.
+        log.error({ error: describe(error) }, "SQL step could not be run; its lease will expire and it will be retried");
+      }
+    }
+  }
+
+  private async finishProcess(claim: StepClaim, log: Logger, process: RunningProcess): Promise<void> {
+    const result = await process.result;
+    const fields = { exit_code: result.exitCode, duration_ms: Math.round(result.durationMs), error: result.error ?? undefined };
+    if (result.stoppedBy === "fenced") {
+      this.metrics.stepsRefused.inc();
+      log.warn(fields, "step stopped: its output was refused, the lease passed to another worker");
+      return;
+    }
+    if (result.stoppedBy === "shutdown") {
+      log.warn(fields, "step killed at shutdown; handed back to the database");
+      return;
+    }
+    await this.report(claim, log, result.exitCode, result.error, result.truncated.stdout || result.truncated.stderr);
+  }
+
+  /** complete_step, retried while the database is unreachable. */
+  private async report(claim: StepClaim, log: Logger, exitCode: number, error: string | null, truncated: boolean): Promise<void> {
+    const kind = claim.kind;
+    for (let attempt = 0; ; attempt++) {
+      if (this.abandoned) {
+        log.warn({ exit_code: exitCode }, "result not reported: shutting down; the lease is handed back");
+        return;
+      }
+      try {
+        const accepted = await this.api.completeStep(claim.step_run_id, exitCode, "", "", error);
+        if (!accepted) {
+          this.metrics.stepsRefused.inc();
+          const cancelled = this.running.get(claim.step_run_id)?.cancelRequested;
+          if (cancelled) log.info({ exit_code: exitCode }, "cancelled step ended");
+          else log.warn({ exit_code: exitCode }, "late result refused: the lease passed to another worker; dropped");
+          return;
+        }
+        if (exitCode === 0 && error === null) this.metrics.stepsSucceeded.inc({ kind });
+        else this.metrics.stepsFailed.inc({ kind });
+        log.info({ exit_code: exitCode, error: error ?? undefined, truncated: truncated || undefined }, "step finished");
+        return;
+      } catch (e) {
+        const delay = Math.min(5000, 200 * 2 ** Math.min(attempt, 5));
+        log.warn({ error: describe(e), retry_in_ms: delay }, "could not report the step result; retrying");
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /** Stops steps of cancelled runs (from NOTIFY or a heartbeat). */
+  cancel(stepRunIds: readonly string[]): void {
+    for (const id of stepRunIds) {
+      const entry = this.running.get(String(id));
+      if (!entry || entry.cancelRequested) continue;
+      entry.cancelRequested = true;
+      entry.log.info("cancelling step: its run was cancelled");
+      this.stopEntry(entry, "cancelled");
+    }
+  }
+
+  private stopEntry(entry: RunningStep, reason: "cancelled" | "shutdown"): void {
+    if (entry.process) {
+      entry.process.stop(reason);
+    } else if (entry.sql) {
+      const pid = entry.sql.backendPid();
+      if (pid !== undefined) {
+        this.api.cancelBackend(pid).catch((error) => entry.log.warn({ error: describe(error) }, "could not cancel the SQL step's backend"));
+      }
+    }
+  }
+
+  /** Resolves when no step is running, or after `timeoutMs`; returns whether idle. */
+  async waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.running.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = await Promise.race([
+      new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return idle;
+  }
+
+  /** Shutdown: kill what still runs; its results are not reported (release_worker hands the steps back). */
+  killAll(): void {
+    for (const entry of this.running.values()) {
+      entry.cancelRequested = true;
+      this.stopEntry(entry, "shutdown");
+    }
+  }
+
+  abandon(): void {
+    this.abandoned = true;
+  }
+}

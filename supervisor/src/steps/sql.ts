@@ -1,0 +1,32 @@
+// Runs an SQL step: the database does the work (as the job's owner, with the step's
+// time-out) inside clockwork.run_sql_step and records the result itself. The supervisor
+// only lends it a pooled connection in autocommit, and remembers that connection's
+// backend pid so a cancelled run can cancel the statement.
+import type pg from "pg";
+import type { ClockworkApi, SqlStepResult } from "../api.ts";
+
+export interface RunningSqlStep {
+  /** Backend pid of the connection running the step, once it has one. */
+  backendPid(): number | undefined;
+  readonly result: Promise<SqlStepResult>;
+}
+
+export function startSqlStep(api: ClockworkApi, pool: pg.Pool, stepRunId: string): RunningSqlStep {
+  let pid: number | undefined;
+  const result = (async () => {
+    const client = await pool.connect();
+    pid = (client as unknown as { processID?: number }).processID;
+    let broken: Error | undefined;
+    try {
+      return await api.runSqlStep(client, stepRunId);
+    } catch (error) {
+      // A cancelled statement leaves a healthy connection; anything else may not.
+      if ((error as { code?: string }).code !== "57014") broken = error as Error;
+      throw error;
+    } finally {
+      pid = undefined;
+      client.release(broken);
+    }
+  })();
+  return { backendPid: () => pid, result };
+}

@@ -1,0 +1,148 @@
+// Keeps time: sleeps until the due time the database announced (one timer, no polling
+// loop; at most a slow safety re-tick), wakes early on demand (NOTIFY, a finished step,
+// a reconnect), and calls tick. Ticks never overlap; wake-ups during a tick coalesce
+// into one more tick afterwards. A failing tick is logged and retried with back-off.
+import type { Logger } from "./logging.ts";
+
+export type TickReason = "start" | "timer" | "notify" | "step-finished" | "reconnect" | "retry" | "safety";
+
+export interface TickerOptions {
+  /** Calls the database; returns the next due time (ISO) or null for "nothing scheduled". */
+  readonly tick: (reason: TickReason, dueAt: number | null) => Promise<string | null>;
+  readonly safetyTickMs: number;
+  readonly log: Logger;
+  readonly onError?: (error: unknown, failures: number) => void;
+  readonly now?: () => number;
+}
+
+// setTimeout cannot sleep longer than this.
+const MAX_TIMEOUT = 2 ** 31 - 1;
+
+export class Ticker {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private pendingReason: TickReason | null = null;
+  private stopped = true;
+  private failures = 0;
+  private lastDue: number | null = null;
+  private sameDueRepeats = 0;
+  /** When the armed timer will fire, and for which due time. */
+  private armed: { at: number; dueAt: number | null; reason: TickReason } | null = null;
+  private idleWaiters: Array<() => void> = [];
+  private readonly now: () => number;
+
+  constructor(private readonly options: TickerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.wake("start");
+  }
+
+  /** Stops ticking; resolves once a tick in flight has finished. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.armed = null;
+    this.pendingReason = null;
+    if (this.running) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** The time the next timer-driven tick is planned for (ms since epoch), if any. */
+  get nextWakeAt(): number | null {
+    return this.armed?.at ?? null;
+  }
+
+  /** Ask for a tick as soon as possible (coalesced with any tick in flight). */
+  wake(reason: TickReason): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.pendingReason ??= reason;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.armed = null;
+    void this.run(reason, null);
+  }
+
+  private async run(reason: TickReason, dueAt: number | null): Promise<void> {
+    this.running = true;
+    let next: string | null | undefined;
+    let failed = false;
+    try {
+      next = await this.options.tick(reason, dueAt);
+      this.failures = 0;
+    } catch (error) {
+      failed = true;
+      this.failures++;
+      this.options.onError?.(error, this.failures);
+    } finally {
+      this.running = false;
+    }
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+    if (this.stopped) return;
+    if (this.pendingReason !== null) {
+      const pending = this.pendingReason;
+      this.pendingReason = null;
+      void this.run(pending, null);
+      return;
+    }
+    if (failed) {
+      const delay = Math.min(5000, 100 * 2 ** Math.min(this.failures - 1, 6));
+      this.arm(this.now() + delay, null, "retry");
+    } else {
+      this.planNext(next ?? null);
+    }
+  }
+
+  private planNext(nextDueIso: string | null): void {
+    const now = this.now();
+    const safetyAt = now + this.options.safetyTickMs;
+    if (nextDueIso === null) {
+      this.lastDue = null;
+      this.arm(safetyAt, null, "safety");
+      return;
+    }
+    const due = Date.parse(nextDueIso);
+    if (Number.isNaN(due)) {
+      this.options.log.warn({ next_due_at: nextDueIso }, "tick returned an unreadable next_due_at; using the safety tick");
+      this.arm(safetyAt, null, "safety");
+      return;
+    }
+    // The database says something is due already (its clock may run ahead of ours, or the
+    // work is not claimable by us). Re-tick soon, backing off while the answer repeats, so
+    // a disagreement between clocks never becomes a busy loop.
+    if (due <= now && due === this.lastDue) {
+      this.sameDueRepeats++;
+      const delay = Math.min(1000, 2 ** Math.min(this.sameDueRepeats, 10));
+      this.arm(now + delay, due, "timer");
+      return;
+    }
+    this.sameDueRepeats = 0;
+    this.lastDue = due;
+    if (due > safetyAt) this.arm(safetyAt, null, "safety");
+    else this.arm(Math.max(due, now), due, "timer");
+  }
+
+  private arm(at: number, dueAt: number | null, reason: TickReason): void {
+    clearTimeout(this.timer);
+    this.armed = { at, dueAt, reason };
+    const fire = () => {
+      const remaining = at - this.now();
+      // Timers may fire a little early; the database must never see a due time in its future.
+      if (remaining > 0) {
+        this.timer = setTimeout(fire, Math.min(remaining, MAX_TIMEOUT));
+        return;
+      }
+      this.armed = null;
+      if (this.stopped) return;
+      if (this.running) {
+        this.pendingReason ??= reason;
+        return;
+      }
+      void this.run(reason, dueAt);
+    };
+    this.timer = setTimeout(fire, Math.min(Math.max(0, at - this.now()), MAX_TIMEOUT));
+  }
+}
