@@ -49,17 +49,20 @@ CREATE TABLE schedules (
     id            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     job_id        bigint      NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
     position      integer     NOT NULL CHECK (position >= 0),
+    kind          text        NOT NULL,
     spec          jsonb       NOT NULL,
     description   text        NOT NULL,
     time_zone     text        NOT NULL DEFAULT 'UTC',
     next_fire_at  timestamptz,
     last_slot_at  timestamptz,
-    CONSTRAINT schedules_job_position_key UNIQUE (job_id, position)
+    CONSTRAINT schedules_job_position_key UNIQUE (job_id, position),
+    CONSTRAINT schedules_kind_check CHECK (kind IN ('cron', 'pgagent', 'every', 'after', 'reboot', 'at'))
 );
 COMMENT ON TABLE schedules IS 'One row per schedule of a job; next_fire_at is what tick looks at.';
 COMMENT ON COLUMN schedules.id IS 'Surrogate key; part of the exactly-once key of a slot (schedule, fire time).';
 COMMENT ON COLUMN schedules.job_id IS 'The job this schedule fires.';
 COMMENT ON COLUMN schedules.position IS 'Index of the schedule in the job definition''s schedules list; kept across redefinitions so slots are not fired twice.';
+COMMENT ON COLUMN schedules.kind IS 'cron, pgagent, every (fixed rate), after (fixed delay after a run ends), reboot (when a scheduler starts), at (once).';
 COMMENT ON COLUMN schedules.spec IS 'The normalized schedule (cron, every, after, at, reboot or pgagent; zone, DST policy, bounds, exclusions).';
 COMMENT ON COLUMN schedules.description IS 'Human description of the schedule, e.g. "every 5 minutes".';
 COMMENT ON COLUMN schedules.time_zone IS 'IANA time zone in which the schedule''s wall-clock times are read.';
@@ -69,6 +72,8 @@ COMMENT ON COLUMN schedules.last_slot_at IS 'The latest slot already handled (fi
 -- The due query: "schedules whose next slot is at or before now", cheapest first.
 CREATE INDEX schedules_due_idx ON schedules (next_fire_at) WHERE next_fire_at IS NOT NULL;
 CREATE INDEX schedules_job_idx ON schedules (job_id);
+-- @reboot and @after schedules are found by kind when a scheduler starts or a run ends.
+CREATE INDEX schedules_event_kind_idx ON schedules (kind, job_id) WHERE kind IN ('reboot', 'after');
 
 ------------------------------------------------------------------------------------
 -- Workers: supervisors that run steps

@@ -40,6 +40,17 @@ BEGIN
        SET labels = excluded.labels, host = excluded.host, pid = excluded.pid,
            started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
     RETURNING w.id INTO worker_id;
+    -- The scheduler "starts" on this database when a worker registers while no other is
+    -- alive: @reboot schedules come due now. The lock makes two workers starting at the
+    -- same moment agree on one start.
+    PERFORM pg_advisory_xact_lock(hashtext('clockwork.scheduler_start'));
+    IF NOT EXISTS (SELECT 1 FROM workers AS other
+                    WHERE other.id <> worker_id AND other.stopped_at IS NULL
+                      AND other.heartbeat_at > register_worker.now - lease_duration()) THEN
+        UPDATE schedules AS s SET next_fire_at = register_worker.now
+          FROM jobs AS j
+         WHERE j.id = s.job_id AND j.enabled AND s.kind = 'reboot';
+    END IF;
     RETURN jsonb_build_object(
         'worker_id', worker_id::text,
         'lease_ms', (extract(epoch FROM lease_duration()) * 1000)::bigint);

@@ -114,3 +114,46 @@ describe("firing schedules", () => {
     assert.equal(error.code, "CW019");
   });
 });
+
+describe("event schedules", () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await clockworkDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  test("@after fires a fixed delay after the previous run ended", async () => {
+    const t0 = Date.parse("2035-01-01T00:00:00Z");
+    await registerWorker(db.pool, "w1");
+    await defineJob(db, { name: "after", schedules: ["@after 10m"], steps: [{ name: "a", shell: "true" }] }, new Date(t0).toISOString());
+    const first = await db.query("select next_fire_at from clockwork.job_status where job = 'after'");
+    assert.equal(iso(first.rows[0].next_fire_at), "2035-01-01T00:10:00.000Z", "first delay counts from the definition");
+    const claim = (await tick(db.pool, "w1", new Date(t0 + 600_000))).claimed[0]!;
+    const waiting = await db.query("select next_fire_at from clockwork.job_status where job = 'after'");
+    assert.equal(waiting.rows[0].next_fire_at, null, "nothing is due while the run goes on");
+    // The run ends at 00:10:20 (within its lease): the next slot is 00:20:20.
+    const done = await db.query("select clockwork.complete_step($1, 'w1', 0, '', '', null, $2) as r", [claim.step_run_id, new Date(t0 + 620_000)]);
+    assert.equal(done.rows[0].r.run_state, "succeeded");
+    const next = await db.query("select next_fire_at from clockwork.job_status where job = 'after'");
+    assert.equal(iso(next.rows[0].next_fire_at), "2035-01-01T00:20:20.000Z");
+  });
+
+  test("@reboot fires once when a scheduler starts, not when a second worker joins", async () => {
+    await defineJob(db, { name: "on-boot", schedules: ["@reboot"], steps: [{ name: "a", sql: "select 1" }] });
+    const before = await db.query("select next_fire_at from clockwork.job_status where job = 'on-boot'");
+    assert.equal(before.rows[0].next_fire_at, null);
+    // w1 from the previous test is alive (heartbeat within the lease): joining is no start.
+    await db.query("select clockwork.register_worker('w2')");
+    assert.equal((await db.query("select next_fire_at from clockwork.job_status where job = 'on-boot'")).rows[0].next_fire_at, null);
+    // Every worker stops; the next one to register is a start.
+    await db.query("select clockwork.release_worker('w1'), clockwork.release_worker('w2')");
+    await db.query("select clockwork.register_worker('w3')");
+    await tick(db.pool, "w3", new Date(), 0);
+    await tick(db.pool, "w3", new Date(), 0);
+    const runs = await runsOf(db.pool, "on-boot");
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.trigger, "schedule");
+  });
+});

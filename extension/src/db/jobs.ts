@@ -129,14 +129,17 @@ export function storeJob(input: unknown, nowMs: number): string {
     const old = stored.find((s) => s.position === position);
     const unchanged = old !== undefined && canonicalJson(old.spec) === canonicalJson(spec);
     let next: number | null;
-    if (!enabled) next = null;
+    // @reboot waits for a scheduler to start (register_worker); the rest start from now.
+    if (!enabled || schedule.kind === "reboot") next = null;
     else if (unchanged && old.next_fire_at !== null) next = old.next_fire_at.getTime();
     else {
       const after = Math.max(nowMs, old?.last_slot_at?.getTime() ?? -Infinity);
-      next = firstSlotAfter(schedule, after, { anchorMs: nowMs, calendars });
+      // @after counts its first delay from the definition, as if a run had just ended.
+      next = firstSlotAfter(schedule, after, { anchorMs: nowMs, lastRunEndMs: nowMs, calendars });
     }
     return {
       position,
+      kind: schedule.kind,
       spec,
       description: describeSchedule(schedule),
       time_zone: schedule.timeZone,

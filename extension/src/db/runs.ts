@@ -5,12 +5,14 @@
 import {
   decideRun,
   mayStartQueued,
+  nextFireTime,
   type JobDefinition,
   type RunDecision,
   type StepInstanceState,
   type StepStatus,
 } from "../core/index.ts";
 import { jobVersion } from "./jobs.ts";
+import { postgresTimeZoneRules } from "./timezone.ts";
 import { SQL } from "./statements.ts";
 import { execute } from "./query.ts";
 
@@ -183,6 +185,7 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
     if (decision.finished) {
       const state = decision.status === "succeeded" ? "succeeded" : decision.status === "cancelled" ? "cancelled" : "failed";
       execute(SQL.finishRun, [run.id, state, now, decision.reason]);
+      rearmAfterSchedules(plan.job, run.job_id, nowMs);
       const waiting = startWaitingRun(plan.job, run.job_id);
       if (waiting !== null) again.push(planRun(waiting, [], nowMs));
     } else if (plan.created.some((c) => c.state === "succeeded") || (decision.cancel.length > 0)) {
@@ -193,6 +196,17 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
   }
   if (again.length > 0) ready += applyPlans(again, nowMs);
   return ready;
+}
+
+/** @after schedules fire a fixed delay after a run of their job ends. */
+function rearmAfterSchedules(job: JobDefinition, jobId: string, endedAtMs: number): void {
+  if (!job.schedules.some((s) => s.kind === "after")) return;
+  for (const row of execute(SQL.afterSchedulesOfJob, [jobId]) as { id: string; position: number }[]) {
+    const schedule = job.schedules[row.position];
+    if (schedule === undefined) continue;
+    const next = nextFireTime(schedule, endedAtMs, postgresTimeZoneRules, { lastRunEndMs: endedAtMs, anchorMs: endedAtMs });
+    execute(SQL.setNextFire, [row.id, next === null ? null : new Date(next)]);
+  }
 }
 
 /** After a run of the job ended: the oldest run held back by the overlap queue, if it may start now. */

@@ -38,12 +38,12 @@ export const SQL = {
      WHERE job_id = $1::bigint
      ORDER BY position`),
   upsertSchedules: sql(["text", "text"], `
-    INSERT INTO clockwork.schedules AS s (job_id, position, spec, description, time_zone, next_fire_at)
-    SELECT $1::bigint, x.position, x.spec, x.description, x.time_zone, x.next_fire_at
-      FROM jsonb_to_recordset($2::text::jsonb) AS x(position integer, spec jsonb, description text,
+    INSERT INTO clockwork.schedules AS s (job_id, position, kind, spec, description, time_zone, next_fire_at)
+    SELECT $1::bigint, x.position, x.kind, x.spec, x.description, x.time_zone, x.next_fire_at
+      FROM jsonb_to_recordset($2::text::jsonb) AS x(position integer, kind text, spec jsonb, description text,
                                        time_zone text, next_fire_at timestamptz)
         ON CONFLICT ON CONSTRAINT schedules_job_position_key DO UPDATE
-       SET spec = excluded.spec, description = excluded.description,
+       SET kind = excluded.kind, spec = excluded.spec, description = excluded.description,
            time_zone = excluded.time_zone, next_fire_at = excluded.next_fire_at`),
   deleteSchedulesFrom: sql(["text", "integer"], `DELETE FROM clockwork.schedules WHERE job_id = $1::bigint AND position >= $2`),
   // Raises CW017 when the job does not exist or is not the caller's.
@@ -98,6 +98,13 @@ export const SQL = {
            count(*) FILTER (WHERE state = 'waiting')::integer AS waiting
       FROM clockwork.runs
      WHERE job_id = $1::bigint AND state IN ('waiting', 'queued', 'running')`),
+  // @after: the job's fixed-delay schedules, re-armed when one of its runs ends.
+  afterSchedulesOfJob: sql(["text"], `
+    SELECT id::text AS id, position
+      FROM clockwork.schedules
+     WHERE kind = 'after' AND job_id = $1::bigint`),
+  setNextFire: sql(["text", "timestamptz"], `
+    UPDATE clockwork.schedules SET next_fire_at = $2 WHERE id = $1::bigint`),
   releaseWaitingRun: sql(["text"], `UPDATE clockwork.runs SET state = 'queued' WHERE id = $1::bigint`),
   insertSkippedSlots: sql(["text", "timestamptz"], `
     INSERT INTO clockwork.skipped_slots (schedule_id, slot_at, reason, recorded_at)
