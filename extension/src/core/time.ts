@@ -138,7 +138,8 @@ export class ZoneView {
   constructor(zone: string, rules: TimeZoneRules | null) {
     this.zone = zone;
     this.rules = rules;
-    this.fixedOffsetMs = isUtcZone(zone) || rules === null ? 0 : null;
+    if (rules === null && !isUtcZone(zone)) throw new Error(`time zone rules are needed for zone "${zone}"`);
+    this.fixedOffsetMs = isUtcZone(zone) ? 0 : null;
   }
 
   /** Offset in milliseconds in force at an instant. */
