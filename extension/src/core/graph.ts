@@ -20,6 +20,7 @@ import type { JobDefinition, StepDefinition, CheckDefinition, WorkDefinition } f
 import { expandMatrix, type MatrixInstance } from "./params.ts";
 import { evaluateExpression, type Scalar, type Value } from "./expression.ts";
 import { decideRetry } from "./policies.ts";
+import { formatInterval } from "./interval.ts";
 
 export type StepStatus = "pending" | "running" | "succeeded" | "failed" | "timed_out" | "skipped" | "cancelled";
 
@@ -232,7 +233,7 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
   if (jobDeadline !== null && now >= jobDeadline) {
     for (const i of running) d.cancel.push({ phase: i.phase, id: i.m.id, name: i.def.name, reason: "job_timeout" });
     skipPending("run_timed_out");
-    return finishIfIdle("timed_out", `run exceeded its time-out of ${job.policies.timeoutMs} ms`);
+    return finishIfIdle("timed_out", `run exceeded its time-out of ${formatInterval(job.policies.timeoutMs!)}`);
   }
   if (jobDeadline !== null) wake(jobDeadline);
 
