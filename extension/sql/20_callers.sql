@@ -34,16 +34,3 @@ AS $$
 $$;
 COMMENT ON FUNCTION _may_manage(name) IS 'Whether the calling role owns (or is a member of the owner of) a job.';
 
-CREATE FUNCTION _require_supervisor() RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = clockwork, pg_catalog
-AS $$
-BEGIN
-    IF NOT (_caller_rights() ->> 'is_supervisor')::boolean THEN
-        RAISE EXCEPTION 'role "%" may not act as a Clockwork supervisor', _caller()
-            USING ERRCODE = 'CW018',
-                  HINT = 'GRANT clockwork_supervisor TO the role the supervisor connects as.';
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION _require_supervisor() IS 'Raises CW018 unless the caller is a superuser or a member of clockwork_supervisor.';

@@ -1,6 +1,8 @@
 -- Clockwork install script, part 4: the supervisor's bookkeeping calls.
 -- These only record facts (a worker exists, is alive, produced output); every decision
 -- about what runs next is taken by tick/complete_step in the TypeScript core.
+-- Who may call them is decided by EXECUTE grants (to clockwork_supervisor only, in
+-- 60_privileges.sql and in the generated part), not by checks inside each call.
 
 -- How long a claim stays a worker's without a heartbeat. Supervisors heartbeat every
 -- third of it; a worker silent for longer has its steps taken over (attempt + 1).
@@ -28,7 +30,6 @@ AS $$
 DECLARE
     worker_id bigint;
 BEGIN
-    PERFORM _require_supervisor();
     IF register_worker.name IS NULL OR register_worker.name !~ '^[A-Za-z0-9_.:@-]{1,128}$' THEN
         RAISE EXCEPTION 'invalid worker name %', coalesce(quote_literal(register_worker.name), 'NULL')
             USING ERRCODE = 'CW020', HINT = 'Use 1 to 128 letters, digits, and _ . : @ -.';
@@ -68,7 +69,6 @@ DECLARE
     extended  integer;
     cancelled text[];
 BEGIN
-    PERFORM _require_supervisor();
     UPDATE workers SET heartbeat_at = heartbeat.now, stopped_at = NULL
      WHERE name = heartbeat.worker
     RETURNING id INTO me;
@@ -97,7 +97,6 @@ AS $$
 DECLARE
     room integer;
 BEGIN
-    PERFORM _require_supervisor();
     IF stream NOT IN ('stdout', 'stderr') THEN
         RAISE EXCEPTION 'invalid stream %', quote_literal(stream)
             USING ERRCODE = 'CW020', HINT = 'Use stdout or stderr.';
@@ -125,7 +124,6 @@ DECLARE
     me       bigint;
     released integer;
 BEGIN
-    PERFORM _require_supervisor();
     UPDATE workers SET stopped_at = greatest(release_worker.now, started_at)
      WHERE name = release_worker.worker
     RETURNING id INTO me;

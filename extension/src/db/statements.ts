@@ -6,8 +6,6 @@ import { sql } from "./query.ts";
 
 export const SQL = {
   callerRights: sql([], `SELECT clockwork._caller_rights() AS rights`),
-  // The caller acts as a supervisor (superuser, or member of clockwork_supervisor).
-  isSupervisor: sql([], `SELECT pg_has_role(clockwork._caller(), 'clockwork_supervisor', 'MEMBER') AS ok`),
   notifyWakeup: sql(["text"], `SELECT pg_notify('clockwork_wakeup', $1)`),
   notifyCancel: sql(["text"], `SELECT pg_notify('clockwork_cancel', $1)`),
 

@@ -1,7 +1,6 @@
 // clockwork.complete_step: a worker reports how a step it holds ended. Fencing: only the
 // worker holding the lease of a running step may report; a late report from a worker
 // whose lease expired (the step was handed to another) is refused, not applied.
-import { requireSupervisor } from "../db/caller.ts";
 import { advanceRun, type RunRow } from "../db/runs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
@@ -60,7 +59,6 @@ export const complete_step = sqlFunction({
   comment:
     "A worker reports the end of a shell or program step it holds (exit code, remaining output, error such as \"timed out after 5000 ms\"); returns {accepted:false} when its lease was taken over.",
   body: (stepRun: string | number | bigint, worker: string, exitCode: number | null, stdout: string | null, stderr: string | null, error: string | null, now: Date): Completion => {
-    requireSupervisor();
     return recordCompletion(String(stepRun), worker, {
       exitCode, stdout: stdout ?? "", stderr: stderr ?? "", error, sqlState: null, result: null,
     }, instantOf(now));
@@ -77,7 +75,6 @@ export const complete_sql_step = sqlFunction({
   grant: "clockwork_supervisor",
   comment: "Records the outcome of an SQL step run by run_sql_step (its rows, or its SQL error); fenced like complete_step.",
   body: (stepRun: string | number | bigint, worker: string, sqlState: string | null, error: string | null, result: unknown[] | null, now: Date): Completion => {
-    requireSupervisor();
     const rows = sqlState === null && error === null ? result ?? [] : null;
     return recordCompletion(String(stepRun), worker, {
       exitCode: null,

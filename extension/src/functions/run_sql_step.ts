@@ -5,7 +5,6 @@
 // the step's statements only, inside a subtransaction that undoes them on error.
 // The step's time-out is the caller's statement_timeout (see docs/sql-api.md).
 import { bindNamedParameters, type Scalar } from "../core/index.ts";
-import { requireSupervisor } from "../db/caller.ts";
 import { jobVersion } from "../db/jobs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
@@ -38,7 +37,6 @@ export const run_sql_step = sqlFunction({
   comment:
     "Runs a claimed SQL step as the job owner and records its result or SQL error; returns {accepted, state, sql_state, error}. Call it in its own transaction with the step's statement_timeout.",
   body: (stepRun: string | number | bigint, worker: string, now: Date): Completion & { sql_state?: string | null; error?: string | null } => {
-    requireSupervisor();
     const row = execute(SQL.stepRunForSql, [String(stepRun), worker])[0] as SqlStepRow | undefined;
     if (row === undefined || row.kind !== "sql") return { accepted: false };
     const job = jobVersion(row.job_id, row.job_version);
