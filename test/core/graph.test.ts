@@ -170,3 +170,14 @@ describe("checks", () => {
     assert.deepEqual([d.status, skipped(d)], ["failed", ["rows:run_failed", "disk[m=/]:run_failed", "disk[m=/var]:run_failed"]]);
   });
 });
+
+describe("what a start carries", () => {
+  test("SQL steps get their statement bound with job, step and matrix parameters", () => {
+    const j = job({ parameters: { days: 1, region: "xx" }, steps: { a: { sql: "select :region, :days, :region", matrix: { region: ["eu"] } } } });
+    assert.deepEqual(decide(j, []).start[0]!.sql, { text: "select $1, $2, $1", values: ["eu", 1], names: ["region", "days"] });
+  });
+  test("shell steps get parameters and matrix values as environment variables, with the attempt", () => {
+    const j = job({ parameters: { days: 1 }, steps: { a: { shell: "echo $region", matrix: { region: ["eu"] }, env: { MODE: "full" }, retries: 1 } } });
+    assert.deepEqual(decide(j, []).start[0]!.env, { days: "1", region: "eu", MODE: "full", CLOCKWORK_RUN_ID: "run-1", CLOCKWORK_STEP: "a[region=eu]", CLOCKWORK_ATTEMPT: "1" });
+  });
+});

@@ -17,7 +17,7 @@
 //  - transaction 'job': one instance at a time, in dependency order.
 
 import type { JobDefinition, StepDefinition, CheckDefinition, WorkDefinition } from "./definition.ts";
-import { expandMatrix, type MatrixInstance } from "./params.ts";
+import { expandMatrix, bindNamedParameters, type MatrixInstance, type BoundSql } from "./params.ts";
 import { evaluateExpression, type Scalar, type Value } from "./expression.ts";
 import { decideRetry } from "./policies.ts";
 import { formatInterval } from "./interval.ts";
@@ -64,6 +64,13 @@ export interface StartWork {
   params: Record<string, Scalar>;
   /** When this attempt must be stopped (step or job time-out), or null. */
   deadlineMs: number | null;
+  /** sql: the statement with :name bound to $n, and the values. */
+  sql?: BoundSql;
+  /**
+   * shell/program: the environment to add: parameters and matrix values under their names,
+   * the step's env, and CLOCKWORK_RUN_ID, CLOCKWORK_STEP, CLOCKWORK_ATTEMPT.
+   */
+  env?: Record<string, string>;
 }
 
 export interface RetryLater {
@@ -159,6 +166,19 @@ function stepResult(step: StepDefinition, insts: Instance[]): Record<string, Val
 
 function paramsFor(job: JobDefinition, def: WorkDefinition, m: MatrixInstance): Record<string, Scalar> {
   return { ...job.parameters, ...def.parameters, ...m.values };
+}
+
+function startWork(job: JobDefinition, runId: string, phase: Phase, def: WorkDefinition, m: MatrixInstance, attempt: number, deadlineMs: number | null): StartWork {
+  const params = paramsFor(job, def, m);
+  const w: StartWork = { phase, id: m.id, name: def.name, attempt, kind: def.kind, matrix: m.values, params, deadlineMs };
+  if (def.kind === "sql" && def.sql !== null) w.sql = bindNamedParameters(def.sql, params);
+  if (def.kind === "shell" || def.kind === "program") {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(params)) env[k] = v === null ? "" : String(v);
+    Object.assign(env, def.env, { CLOCKWORK_RUN_ID: runId, CLOCKWORK_STEP: m.id, CLOCKWORK_ATTEMPT: String(attempt) });
+    w.env = env;
+  }
+  return w;
 }
 
 /** Whether a finished check instance passed. */
@@ -318,7 +338,7 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
         skippedAll = false;
         anyOpen = true;
         if (serial && busy) continue;
-        d.start.push({ phase: "step", id: i.m.id, name, attempt: 1, kind: step.kind, matrix: i.m.values, params: paramsFor(job, step, i.m), deadlineMs: deadlineFor(step, now) });
+        d.start.push(startWork(job, run.runId, "step", step, i.m, 1, deadlineFor(step, now)));
         busy = true;
       } else if (st === "failed" || st === "timed_out") {
         skippedAll = false;
@@ -326,7 +346,7 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
         if (at === null) continue;
         anyOpen = true;
         if (at <= now && !(serial && busy)) {
-          d.start.push({ phase: "step", id: i.m.id, name, attempt: i.state.attempt + 1, kind: step.kind, matrix: i.m.values, params: paramsFor(job, step, i.m), deadlineMs: deadlineFor(step, now) });
+          d.start.push(startWork(job, run.runId, "step", step, i.m, i.state.attempt + 1, deadlineFor(step, now)));
           busy = true;
         } else if (at > now) {
           d.retry.push({ phase: "step", id: i.m.id, name, attempt: i.state.attempt + 1, atMs: at });
@@ -351,7 +371,7 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
     const st = c.state.status;
     if (st === "running") return d;
     if (st === "pending") {
-      d.start.push({ phase: "check", id: c.m.id, name: c.def.name, attempt: 1, kind: c.def.kind, matrix: c.m.values, params: paramsFor(job, c.def, c.m), deadlineMs: deadlineFor(c.def, now) });
+      d.start.push(startWork(job, run.runId, "check", c.def, c.m, 1, deadlineFor(c.def, now)));
       return d;
     }
     const verdict = checkPassed(c.def, c.state);
