@@ -97,3 +97,24 @@ for (const zone of ZONES) {
     );
   });
 }
+
+for (const zone of ZONES) {
+  test(`${zone}: with dst gap=skip and overlap=twice the fire times are exactly the instants whose wall time matches`, () => {
+    const near = transitions(zone);
+    const afterArb = fc.tuple(fc.constantFrom(...near), fc.integer({ min: -20 * 3600_000, max: 20 * 3600_000 })).map(([t, d]) => t + d);
+    fc.assert(
+      fc.property(cronArb(0), afterArb, ({ expr }, after) => {
+        const r = parseSchedule({ cron: expr, time_zone: zone, dst: { gap: "skip", overlap: "twice" } });
+        if (!r.ok) throw new Error(expr);
+        const fires = new Set(slotsBetween(r.schedule, after, after + 86_400_000, intlRules, 2000));
+        for (let g = Math.floor(after / 60_000) * 60_000 + 60_000; g <= after + 86_400_000; g += 60_000) {
+          const matches = matchesLocal(r.schedule.kind === "cron" ? r.schedule.cron : (null as never), g + offset(zone, g));
+          assert.equal(fires.has(g), matches, `${expr} at ${new Date(g).toISOString()}: fires ${fires.has(g)}, wall time matches ${matches}`);
+        }
+        const last = Math.floor((after + 86_400_000) / 60_000) * 60_000;
+        assert.ok([...fires].every((t) => t % 60_000 === 0 && t > after && t <= last + 60_000));
+      }),
+      { numRuns: Math.ceil(RUNS / 6), seed: Number(process.env.CORE_PROPERTY_SEED ?? 424242) },
+    );
+  });
+}
