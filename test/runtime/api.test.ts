@@ -45,6 +45,29 @@ describe("plv8.execute", () => {
     assert.equal((await db.query("select depth(10) as d")).rows[0].d, 10);
   });
 
+  test("a million-statement script does not grow: each statement's memory is freed", async () => {
+    const f = await plv8(db, "n int", "int8", `
+      var size = function () { return plv8.execute('select sum(total_bytes)::int8 as b from pg_backend_memory_contexts')[0].b; };
+      for (var i = 0; i < 200; i++) plv8.execute('select $1::int + 1 as v', [i]);
+      var before = size();
+      for (var i = 0; i < n; i++) plv8.execute('select $1::int + 1 as v, $2::text as t', [i, 'some text to copy ' + i]);
+      return size() - before;`);
+    const growth = Number((await db.query(`select ${f}(20000) as g`)).rows[0].g);
+    assert.ok(growth < 1024 * 1024, `backend memory grew by ${growth} bytes over 20000 statements`);
+  });
+
+  test("an error inside a domain CHECK that calls plv8 leaves SPI balanced", async () => {
+    const chk = await plv8(db, "v int", "bool", "plv8.execute('select 1'); if (v < 0) throw new Error('negative: ' + v); return true;");
+    await db.query(`create domain checked_int as int check (${chk}(value))`);
+    const f = await plv8(db, "v int", "checked_int", "plv8.execute('select 2'); return v;");
+    const c = await db.connect();
+    const notices: string[] = [];
+    c.on("notice", (n) => notices.push(n.message ?? ""));
+    await rejects(c.query(`select ${f}(-1)`), { message: "negative: -1" });
+    assert.equal((await c.query(`select ${f}(5) as v`)).rows[0].v, 5);
+    assert.deepEqual(notices, []);
+  });
+
   test("the wrong number of parameters is an error", async () => {
     const f = await plv8(db, "", "int", "return plv8.execute('select $1::int + $2::int as s', [1])[0].s;");
     await rejects(db.query(`select ${f}()`), {});

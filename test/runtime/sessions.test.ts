@@ -95,6 +95,14 @@ describe("plv8.start_proc", () => {
     assert.equal((await c.query(`select ${getG}() as r`)).rows[0].r, "undefined");
   });
 
+  test("CREATE FUNCTION does not run it, so the start function can be created after setting it", async () => {
+    const c = await db.connect();
+    await c.query("set plv8.start_proc = 'start_later'");
+    await c.query("create function start_later() returns void language plv8 as $$ globalThis.late = 'ran'; $$");
+    const probe = await plv8(db, "", "text", "return String(globalThis.late);");
+    assert.equal((await c.query(`select ${probe}() as r`)).rows[0].r, "ran");
+  });
+
   test("only a superuser may set it", async () => {
     const a = await db.connect({ user: roleA });
     // Set before the module is loaded in this backend, a placeholder is not applied...

@@ -11,13 +11,13 @@ extern "C" {
 namespace cw {
 
 static std::unordered_map<Oid, RoleContext *> contexts;
-static v8::Global<v8::ObjectTemplate> global_template;
+static v8::Global<v8::ObjectTemplate> *global_template;  // never destroyed
 static uint64 next_generation = 1;
 // The last role used: nearly every call in a session is by the same role.
 static RoleContext *last_rc = nullptr;
 
 static v8::Local<v8::ObjectTemplate> make_global_template() {
-  if (!global_template.IsEmpty()) return global_template.Get(isolate);
+  if (global_template) return global_template->Get(isolate);
   v8::Local<v8::ObjectTemplate> g = v8::ObjectTemplate::New(isolate);
   g->Set(isolate, "plv8", plv8_object_template());
   static const struct { const char *name; int level; } levels[] = {
@@ -26,7 +26,7 @@ static v8::Local<v8::ObjectTemplate> make_global_template() {
   for (auto &l : levels)
     g->Set(isolate, l.name, v8::Integer::New(isolate, l.level),
            (v8::PropertyAttribute)(v8::ReadOnly | v8::DontDelete));
-  global_template.Reset(isolate, g);
+  global_template = new v8::Global<v8::ObjectTemplate>(isolate, g);
   return g;
 }
 

@@ -21,7 +21,9 @@ int memory_limit_mb = 256;
 char *start_proc = nullptr;
 bool heap_limit_hit = false;
 
-static std::unique_ptr<v8::Platform> platform;
+// Leaked on purpose (as are all V8 handles kept in statics): nothing V8-related may be
+// torn down by exit-time destructors while the isolate still exists.
+static v8::Platform *platform;
 static v8::ArrayBuffer::Allocator *allocator;
 static size_t initial_heap_limit;
 
@@ -70,8 +72,8 @@ void engine_start() {
         "--single-threaded --no-expose-wasm --max-semi-space-size=2 --min-semi-space-size=1";
     v8::V8::SetFlagsFromString(flags, sizeof(flags) - 1);
     v8::V8::InitializeICU();
-    platform = v8::platform::NewSingleThreadedDefaultPlatform();
-    v8::V8::InitializePlatform(platform.get());
+    platform = v8::platform::NewSingleThreadedDefaultPlatform().release();
+    v8::V8::InitializePlatform(platform);
     v8::V8::Initialize();
     v8_initialized = true;
   }

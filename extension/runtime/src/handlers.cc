@@ -223,19 +223,23 @@ bool return_next(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
     throw_error("return_next called in context that cannot accept a set");
     return false;
   }
+  if (!f->rowcxt) {
+    MemoryContext parent = f->callcxt;
+    ErrorData *err = pg_try([&] { f->rowcxt = AllocSetContextCreate(parent, "plv8 return_next", ALLOCSET_DEFAULT_SIZES); });
+    if (err) { throw_pg_error(err); return false; }
+  }
+  // The tuplestore copies the row: convert in scratch memory and reset it afterwards.
+  MemoryContext old = MemoryContextSwitchTo(f->rowcxt);
   int natts = f->tupdesc->natts;
   Datum *values = (Datum *)palloc(sizeof(Datum) * (natts + 1));
   bool *nulls = (bool *)palloc(sizeof(bool) * (natts + 1));
-  if (f->scalar_set) {
-    if (!from_js(ctx, v, f->ret, &values[0], &nulls[0])) return false;
-  } else if (!js_to_tuple_values(ctx, v, f->tupdesc, values, nulls)) {
-    return false;
-  }
-  ErrorData *err = pg_try([&] { tuplestore_putvalues(f->tupstore, f->tupdesc, values, nulls); });
-  pfree(values);
-  pfree(nulls);
-  if (err) { throw_pg_error(err); return false; }
-  return true;
+  bool ok = f->scalar_set ? from_js(ctx, v, f->ret, &values[0], &nulls[0])
+                          : js_to_tuple_values(ctx, v, f->tupdesc, values, nulls);
+  ErrorData *err = ok ? pg_try([&] { tuplestore_putvalues(f->tupstore, f->tupdesc, values, nulls); }) : nullptr;
+  MemoryContextSwitchTo(old);
+  if (err) throw_pg_error(err);  // before the reset: err lives in rowcxt
+  MemoryContextReset(f->rowcxt);
+  return ok && !err;
 }
 
 // ---- one call -------------------------------------------------------------------------------
@@ -382,6 +386,14 @@ static Datum execute(CallState *st, CallFrame *frame) {
   if (outermost) js_leave();
   current_frame = frame->prev;
 
+  // Leave SPI before raising anything, so the SPI stack stays balanced even when a
+  // caller catches the error without a subtransaction (e.g. a domain CHECK calling us).
+  if (frame->spi_connected) {
+    frame->spi_connected = false;
+    int spi_rc = SPI_finish();
+    if (spi_rc != SPI_OK_FINISH) elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(spi_rc));
+  }
+
   if (st->outcome == Outcome::Terminated) {
     // PostgreSQL's own error first (cancel, timeout, terminate); then one a callback
     // saw; then the heap limit; the script cannot have caught any of them.
@@ -408,10 +420,6 @@ static Datum execute(CallState *st, CallFrame *frame) {
     raise_js_error(st->err);
   }
 
-  if (frame->spi_connected) {
-    int spi_rc = SPI_finish();
-    if (spi_rc != SPI_OK_FINISH) elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(spi_rc));
-  }
   return st->result;
 }
 
@@ -531,10 +539,13 @@ extern "C" Datum plv8_call_validator(PG_FUNCTION_ARGS) {
   {
     v8::HandleScope hs(isolate);
     v8::TryCatch tc(isolate);
-    RoleContext *rc = role_context(GetUserId());
-    v8::Local<v8::Context> ctx = rc ? rc->context.Get(isolate) : v8::Context::New(isolate);
+    // Compiling only evaluates `(function (...) {...})`: no user code runs. A context of
+    // its own keeps CREATE FUNCTION from running plv8.start_proc (which may not exist yet).
+    static v8::Global<v8::Context> *validator_context;
+    if (!validator_context) validator_context = new v8::Global<v8::Context>(isolate, v8::Context::New(isolate));
+    v8::Local<v8::Context> ctx = validator_context->Get(isolate);
     v8::Context::Scope cs(ctx);
-    if (!rc || compile(ctx, source.c_str(), name).IsEmpty()) {
+    if (compile(ctx, source.c_str(), name).IsEmpty()) {
       failed = true;
       terminated = tc.HasTerminated();
       if (!terminated) capture_js_error(tc, ctx, name, &err);

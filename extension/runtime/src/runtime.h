@@ -42,13 +42,18 @@ void request_termination();        // from the main thread (caught interrupt err
 // ---- errors.cc -------------------------------------------------------------------------
 // Runs f under PG_TRY. On a PostgreSQL error returns a copy of it (in the memory context
 // that was current on entry) and leaves the error state clean; otherwise returns nullptr.
+// Either way the caller's memory context is current again afterwards (SPI functions
+// switch to SPI's own: allocations after them would otherwise pile up there).
 // f must not create V8 handle scopes: a longjmp would skip their destructors.
 template <class F>
 ErrorData *pg_try(F &&f) {
   MemoryContext volatile oldcxt = CurrentMemoryContext;
   ErrorData *volatile err = nullptr;
   PG_TRY();
-  { f(); }
+  {
+    f();
+    MemoryContextSwitchTo(oldcxt);
+  }
   PG_CATCH();
   {
     MemoryContextSwitchTo(oldcxt);
@@ -144,6 +149,7 @@ struct CallFrame {
   ErrorData *fatal_error;    // an interrupt error that must end the call
   bool nonatomic;            // procedure / DO allowed to commit
   bool spi_connected;        // SPI is connected lazily: most calls never use it
+  MemoryContext rowcxt;      // return_next's scratch memory, reset per row
 };
 extern CallFrame *current_frame;
 // Connects SPI for the current call if it is not yet; false with a JS exception pending.
