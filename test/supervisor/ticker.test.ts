@@ -28,13 +28,18 @@ describe("ticker", () => {
     await ticker.stop();
     assert.equal(calls.length, 6);
     assert.equal(calls[0]!.reason, "start");
+    const lateness: number[] = [];
     for (let i = 1; i < calls.length; i++) {
       const late = calls[i]!.at - dues[i - 1]!;
+      lateness.push(late);
       assert.equal(calls[i]!.reason, "timer");
       assert.equal(calls[i]!.dueAt, dues[i - 1]);
       assert.ok(late >= 0, `tick ${i} came ${-late} ms early`);
-      assert.ok(late <= 25, `tick ${i} came ${late} ms late`);
+      // Generous bounds: other test files load the machine at the same time.
+      assert.ok(late <= 100, `tick ${i} came ${late} ms late`);
     }
+    const median = lateness.sort((a, b) => a - b)[Math.floor(lateness.length / 2)]!;
+    assert.ok(median <= 20, `median lateness ${median} ms (${lateness})`);
   });
 
   test("never runs two ticks at once and coalesces wake-ups during a tick", async () => {
