@@ -136,6 +136,14 @@ describe("defining jobs", () => {
     assert.match(error.message, /steps\.a\.connection: SQL steps on another connection are not supported/);
   });
 
+  test("transaction: job is refused at definition time rather than ignored", async () => {
+    const error = await sqlErrorOf(db.pool, "select clockwork.define_job($1::jsonb)", [
+      JSON.stringify({ name: "one-tx", transaction: "job", steps: [{ name: "a", sql: "select 1" }] }),
+    ]);
+    assert.equal(error.code, "CW002");
+    assert.match(error.message, /^transaction: /);
+  });
+
   test("named connections with a password are refused by the table itself", async () => {
     const error = await sqlErrorOf(db.pool, "insert into clockwork.connections (name, conninfo) values ('w', 'postgresql://u:secret@host/db')");
     assert.equal(error.code, "23514");

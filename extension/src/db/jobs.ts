@@ -51,6 +51,9 @@ export function validateForCaller(input: unknown): { job: JobDefinition; role: s
       "SQL steps on another connection are not supported by this version; run them in this database, or as a shell step calling psql",
     )));
   }
+  if (result.job.transaction === "job") {
+    throw sqlError([issue("invalid_definition", "transaction", 'transaction: job (all SQL steps in one transaction) is not supported by this version; use "step"')]);
+  }
   return { job: result.job, role: rights.role };
 }
 
