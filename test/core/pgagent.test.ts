@@ -30,6 +30,9 @@ describe("pgAgent schedule sets", () => {
   test("pgAgent sets in a time zone", () => {
     assert.deepEqual(fires({ ...pg({ minutes: [0], hours: [3] }), time_zone: "Europe/Berlin" }, "2026-06-01T00:00:00Z", 1), ["2026-06-01T01:00:00.000Z"]);
   });
+  test("rejects sets that never fire", () => {
+    assert.deepEqual(scheduleErrors(pg({ monthdays: [31], months: [2, 4] })), ["pgagent.monthdays: these sets never fire (no selected day exists in the selected months)"]);
+  });
   test("rejects arrays of the wrong size, naming the field", () => {
     assert.deepEqual(scheduleErrors({ pgagent: { minutes: [true], hours: set(24, []), bogus: 1 } }), [
       'pgagent.bogus: unknown field "bogus" (expected minutes, hours, weekdays, monthdays, months)',

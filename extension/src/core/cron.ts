@@ -277,7 +277,7 @@ export function makeSpec(source: string, hasSeconds: boolean, seconds: Uint8Arra
 }
 
 /** Whether the spec fires at all: the calendar repeats every 400 years. */
-function everMatches(spec: CronSpec): boolean {
+export function everMatches(spec: CronSpec): boolean {
   for (let year = 2000; year < 2400; year++) {
     for (const m of spec.months) if (dayMask(spec, year, m) !== 0) return true;
   }

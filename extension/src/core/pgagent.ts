@@ -10,7 +10,7 @@
 //    instead of the year to its leap-year test, rejects the 29th and never reaches the 28th.
 // Times are whole minutes.
 
-import { emptyDays, makeSpec, type CronSpec } from "./cron.ts";
+import { emptyDays, makeSpec, everMatches, type CronSpec } from "./cron.ts";
 
 export interface PgAgentSets {
   minutes?: readonly boolean[];
@@ -47,7 +47,9 @@ export function parsePgAgentSets(input: unknown): PgAgentResult {
     arrays[key] = v as boolean[];
   }
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, spec: pgAgentSpec(arrays) };
+  const spec = pgAgentSpec(arrays);
+  if (!everMatches(spec)) return { ok: false, errors: [{ path: "monthdays", message: "these sets never fire (no selected day exists in the selected months)" }] };
+  return { ok: true, spec };
 }
 
 function toSet(values: readonly boolean[], offset: number, size: number): Uint8Array {
