@@ -78,6 +78,10 @@ describe("bounds and exclusions", () => {
   });
 });
 
+test("refuses an instant that is not a number instead of looping", () => {
+  assert.throws(() => nextFireTime(schedule("* * * * *"), Number.NaN, intlRules), /expected an instant in epoch milliseconds, got NaN/);
+});
+
 describe("describeSchedule", () => {
   const cases: Array<[unknown, string]> = [
     ["*/5 * * * *", "every 5 minutes"],

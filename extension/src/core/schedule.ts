@@ -443,6 +443,7 @@ function nextRaw(ev: Evaluation, after: number, ctx: ScheduleContext): number | 
 }
 
 function nextWithin(ev: Evaluation, after: number, ctx: ScheduleContext): number | null {
+  if (!Number.isFinite(after)) throw new Error(`expected an instant in epoch milliseconds, got ${after}`);
   let from = Math.max(after, ev.startsAt - 1);
   const s = ev.schedule;
   for (let guard = 0; guard < 1_000_000; guard++) {
