@@ -12,7 +12,7 @@
 import { parseCron, nextLocalMatch, CRON_MACROS, type CronSpec } from "./cron.ts";
 import { parsePgAgentSets } from "./pgagent.ts";
 import { parseInterval, formatInterval } from "./interval.ts";
-import { issue, type ValidationIssue } from "./errors.ts";
+import { issue, didYouMean, type ValidationIssue } from "./errors.ts";
 import {
   ZoneView, parseTimestamp, DAY_MS, HOUR_MS, daysFromCivil, isUtcZone,
   formatLocalDateTime, type ParsedTimestamp, type TimeZoneRules,
@@ -83,33 +83,6 @@ const KIND_KEYS = ["cron", "every", "after", "at", "reboot", "pgagent"];
 
 const join = (base: string, key: string): string => (base === "" ? key : `${base}.${key}`);
 
-function didYouMeanKey(key: string, keys: readonly string[]): string {
-  let best = "";
-  let bestD = 99;
-  for (const k of keys) {
-    let d = 0;
-    // cheap distance: common prefix/suffix based is enough for keys; use full edit distance
-    const a = key.toLowerCase();
-    const b = k;
-    const dp: number[] = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let diag = dp[0]!;
-      dp[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const up = dp[j]!;
-        dp[j] = Math.min(up + 1, dp[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-        diag = up;
-      }
-    }
-    d = dp[b.length]!;
-    if (d < bestD) {
-      bestD = d;
-      best = k;
-    }
-  }
-  return bestD <= Math.max(1, Math.floor(key.length / 3)) ? ` (did you mean "${best}"?)` : "";
-}
-
 /**
  * Parses a schedule from its text form (`"*\/5 * * * *"`, `"@every 10m"`, `"@after 1h"`,
  * `"@reboot"`, `"at 2026-12-24T18:00"`, optionally prefixed by `TZ=Zone `) or its object form.
@@ -141,7 +114,7 @@ export function parseSchedule(input: unknown, options: ScheduleParseOptions = {}
     else [kindKey, kindValue] = ["cron", text];
   } else {
     for (const key of Object.keys(obj)) {
-      if (!SCHEDULE_KEYS.includes(key)) errors.push(issue("invalid_schedule", join(path, key), `unknown field "${key}"${didYouMeanKey(key, SCHEDULE_KEYS)}`));
+      if (!SCHEDULE_KEYS.includes(key)) errors.push(issue("invalid_schedule", join(path, key), `unknown field "${key}"${didYouMean(key, SCHEDULE_KEYS)}`));
     }
     const kinds = KIND_KEYS.filter((k) => obj[k] !== undefined);
     if (kinds.length !== 1) {
@@ -285,7 +258,7 @@ function parseExclusions(v: unknown, path: string, options: ScheduleParseOptions
   list("calendars").forEach((c, i) => {
     if (typeof c !== "string" || c === "") errors.push(issue("invalid_schedule", `${path}.calendars[${i}]`, "calendar names are strings"));
     else if (options.calendars !== undefined && !options.calendars.includes(c)) {
-      errors.push(issue("unknown_calendar", `${path}.calendars[${i}]`, `unknown calendar "${c}"${didYouMeanKey(c, options.calendars)}`));
+      errors.push(issue("unknown_calendar", `${path}.calendars[${i}]`, `unknown calendar "${c}"${didYouMean(c, options.calendars)}`));
     } else out.calendars.push(c);
   });
   return out;
