@@ -604,7 +604,14 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
     for (const p of expressionPaths(r.ast)) {
       const root = String(p.segments[0]);
       const at = ` (column ${p.position + 1})`;
-      if (root === "params") continue;
+      if (root === "params") {
+        const known = [...Object.keys(parameters), ...Object.keys(s.parameters), ...Object.keys(s.matrix ?? {})];
+        const key = p.segments[1];
+        if (typeof key === "string" && !known.includes(key)) {
+          c.add("invalid_expression", wp, `unknown parameter "${key}"${didYouMean(key, known)}${at}`);
+        }
+        continue;
+      }
       if (!stepNames.includes(root)) {
         c.add("invalid_expression", wp, `unknown step "${root}"${didYouMean(root, [...stepNames, "params"])}${at}`);
       } else if (root === s.name) {
