@@ -19,7 +19,8 @@ export function stepScope(claim: { job: string; run_id: string; step: string; in
   return {
     job: claim.job,
     run: claim.run_id,
-    step: claim.instance ? `${claim.step}[${claim.instance}]` : claim.step,
+    // The database names an instance like the core does: "load" or "load[region=eu]".
+    step: claim.instance || claim.step,
     step_run: claim.step_run_id,
     attempt: claim.attempt,
   };

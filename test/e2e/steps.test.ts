@@ -1,0 +1,225 @@
+// End to end: one real supervisor process against a real database with the extension.
+// Jobs are defined through the SQL API and their results read back from step_runs.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor, sleep, type SupervisorProcess } from "./support.ts";
+
+const missing = await extensionMissing();
+
+describe("a supervisor runs steps end to end", { skip: missing ?? false }, () => {
+  let db: TestDatabase;
+  let supervisor: SupervisorProcess;
+
+  before(async () => {
+    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "e2e_steps" });
+    await db.query("CREATE TABLE fired (job text, at timestamptz DEFAULT clock_timestamp())");
+    supervisor = startSupervisor(db.url, { name: "steps-1", args: ["--concurrency", "8"] });
+    await supervisor.waitForLog("registration", (l) => l.msg === "worker registered");
+  });
+
+  after(async () => {
+    await stopAllSupervisors();
+    await db?.drop();
+  });
+
+  async function define(definition: object): Promise<void> {
+    await db.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify(definition)]);
+  }
+
+  async function runNow(job: string, params: object = {}): Promise<string> {
+    return (await db.query("SELECT clockwork.run_now($1, $2::jsonb) AS id", [job, JSON.stringify(params)])).rows[0].id;
+  }
+
+  async function finishedRun(runId: string, timeoutMs = 15_000) {
+    return waitFor(`run ${runId} to finish`, async () => {
+      const { rows } = await db.query("SELECT state, reason FROM clockwork.runs WHERE id = $1 AND finished_at IS NOT NULL", [runId]);
+      return rows[0] as { state: string; reason: string | null } | undefined;
+    }, timeoutMs);
+  }
+
+  async function stepRuns(runId: string) {
+    const { rows } = await db.query(
+      `SELECT id, step, instance, kind, attempt, state, exit_code, error, stdout, stderr, output_truncated,
+              started_at, finished_at
+         FROM clockwork.step_runs WHERE run_id = $1 ORDER BY id`,
+      [runId],
+    );
+    return rows;
+  }
+
+  test("an SQL job fires within a few milliseconds of its due time", async () => {
+    await db.query("SELECT clockwork.schedule('every-second', '* * * * * *', $$INSERT INTO fired (job) VALUES ('every-second')$$)");
+    const rows = await waitFor("six firings", async () => {
+      const r = await db.query("SELECT extract(epoch FROM at - date_trunc('second', at)) * 1000 AS lag_ms FROM fired WHERE job = 'every-second' ORDER BY at");
+      return r.rows.length >= 6 ? r.rows : undefined;
+    }, 20_000);
+    await db.query("SELECT clockwork.drop_job('every-second')");
+    // The first slots may have been caught up at start; the later ones are timer-driven.
+    const lags = rows.slice(2).map((r) => Number(r.lag_ms)).sort((a, b) => a - b);
+    const median = lags[Math.floor(lags.length / 2)]!;
+    assert.ok(median < 50, `median lag ${median} ms (all: ${lags.join(", ")})`);
+    assert.ok(lags.at(-1)! < 500, `max lag ${lags.at(-1)} ms`);
+  });
+
+  test("a shell step's output, environment and exit code land in step_runs", async () => {
+    await define({
+      name: "shell-result",
+      schedules: [],
+      parameters: { greeting: "hello" },
+      steps: [{ name: "say", shell: 'echo "$greeting run=$CLOCKWORK_RUN_ID attempt=$CLOCKWORK_ATTEMPT"; echo warn >&2; exit 3' }],
+    });
+    const runId = await runNow("shell-result");
+    const run = await finishedRun(runId);
+    assert.equal(run.state, "failed");
+    const [step] = await stepRuns(runId);
+    assert.equal(step.kind, "shell");
+    assert.equal(step.state, "failed");
+    assert.equal(step.exit_code, 3);
+    assert.equal(step.stdout, `hello run=${runId} attempt=1\n`);
+    assert.equal(step.stderr, "warn\n");
+    assert.equal(step.output_truncated, false);
+  });
+
+  test("a program step runs argv without a shell", async () => {
+    await define({ name: "program-step", schedules: [], steps: [{ name: "p", program: ["printf", "%s|%s", "a b", "$HOME"] }] });
+    const runId = await runNow("program-step");
+    assert.equal((await finishedRun(runId)).state, "succeeded");
+    const [step] = await stepRuns(runId);
+    assert.equal(step.exit_code, 0);
+    assert.equal(step.stdout, "a b|$HOME");
+  });
+
+  test("a missing program fails the step with a spawn error and the supervisor carries on", async () => {
+    await define({ name: "missing-program", schedules: [], steps: [{ name: "p", program: ["/nonexistent/clockwork-nothing"] }] });
+    const runId = await runNow("missing-program");
+    assert.equal((await finishedRun(runId)).state, "failed");
+    const [step] = await stepRuns(runId);
+    assert.equal(step.exit_code, 127);
+    assert.match(step.error, /spawn failed: .*ENOENT/);
+    assert.equal(supervisor.child.exitCode, null, "still running");
+  });
+
+  test("a failing step follows on_error: continue runs the dependent, fail skips it", async () => {
+    await define({
+      name: "on-error-continue",
+      schedules: [],
+      steps: [
+        { name: "a", shell: "exit 1", on_error: "continue" },
+        { name: "b", shell: "echo b ran", depends: ["a"] },
+      ],
+    });
+    await define({
+      name: "on-error-fail",
+      schedules: [],
+      steps: [
+        { name: "a", shell: "exit 1", on_error: "fail" },
+        { name: "b", shell: "echo b ran", depends: ["a"] },
+      ],
+    });
+    const continued = await runNow("on-error-continue");
+    const failed = await runNow("on-error-fail");
+    assert.equal((await finishedRun(continued)).state, "succeeded");
+    const cont = await stepRuns(continued);
+    assert.deepEqual(cont.map((s) => [s.step, s.state]), [["a", "failed"], ["b", "succeeded"]]);
+    assert.equal(cont[1].stdout, "b ran\n");
+
+    assert.equal((await finishedRun(failed)).state, "failed");
+    const fail = await stepRuns(failed);
+    assert.equal(fail.find((s) => s.step === "a")?.state, "failed");
+    assert.ok(!fail.some((s) => s.step === "b" && s.state === "succeeded"), "b must not run after a failed with on_error: fail");
+  });
+
+  test("a failed step is retried after its back-off, woken by the timer", async () => {
+    await define({
+      name: "retry-once",
+      schedules: [],
+      policies: { retry: { attempts: 2, backoff: "fixed", delay: "2s" } },
+      steps: [{ name: "flaky", shell: '[ "$CLOCKWORK_ATTEMPT" -ge 2 ] || { echo "attempt $CLOCKWORK_ATTEMPT fails"; exit 1; }; echo "attempt $CLOCKWORK_ATTEMPT ok"' }],
+    });
+    const runId = await runNow("retry-once");
+    assert.equal((await finishedRun(runId, 20_000)).state, "succeeded");
+    const steps = await stepRuns(runId);
+    assert.deepEqual(steps.map((s) => [s.attempt, s.state, s.stdout]), [
+      [1, "failed", "attempt 1 fails\n"],
+      [2, "succeeded", "attempt 2 ok\n"],
+    ]);
+    const gap = steps[1].started_at.getTime() - steps[0].finished_at.getTime();
+    assert.ok(gap >= 1900, `retry waited its back-off (${gap} ms)`);
+    assert.ok(gap < 2500, `retry started promptly when due, not at a safety tick (${gap} ms)`);
+  });
+
+  test("output is visible in step_runs while the step is still running", async () => {
+    await define({ name: "live-output", schedules: [], steps: [{ name: "slow", shell: "echo first; sleep 3; echo second" }] });
+    const runId = await runNow("live-output");
+    const seen = await waitFor("first line while running", async () => {
+      const [step] = await stepRuns(runId);
+      return step && step.state === "running" && step.stdout === "first\n" ? step : undefined;
+    }, 10_000, 25);
+    assert.equal(seen.finished_at, null);
+    assert.equal((await finishedRun(runId)).state, "succeeded");
+    assert.equal((await stepRuns(runId))[0].stdout, "first\nsecond\n");
+  });
+
+  test("a step graph with a dependency and a matrix passes values as environment variables", async () => {
+    await define({
+      name: "graph",
+      schedules: [],
+      steps: [
+        { name: "prepare", sql: "SELECT 41 + 1 AS answer" },
+        { name: "fan", shell: 'echo "region=$region"', depends: ["prepare"], matrix: { region: ["eu", "us"] } },
+      ],
+    });
+    const runId = await runNow("graph");
+    assert.equal((await finishedRun(runId)).state, "succeeded");
+    const steps = await stepRuns(runId);
+    const prepare = steps.find((s) => s.step === "prepare");
+    const fans = steps.filter((s) => s.step === "fan").map((s) => s.stdout).sort();
+    assert.equal(prepare.kind, "sql");
+    assert.equal(prepare.state, "succeeded");
+    assert.deepEqual(fans, ["region=eu\n", "region=us\n"]);
+    for (const fan of steps.filter((s) => s.step === "fan")) assert.ok(fan.started_at >= prepare.finished_at, "fan ran after prepare");
+  });
+
+  test("a shell step's time-out kills it and records the time-out", async () => {
+    await define({ name: "too-slow", schedules: [], steps: [{ name: "s", shell: "sleep 30", timeout: "1s" }] });
+    const started = Date.now();
+    const runId = await runNow("too-slow");
+    await finishedRun(runId);
+    assert.ok(Date.now() - started < 8000, "stopped long before sleep 30 would have ended");
+    const [step] = await stepRuns(runId);
+    assert.equal(step.state, "failed");
+    assert.match(step.error ?? "", /time/);
+  });
+
+  test("cancelling a run stops its shell step and cancels its SQL step's backend", async () => {
+    await define({ name: "cancel-shell", schedules: [], steps: [{ name: "s", shell: "echo started; sleep 60" }] });
+    await define({ name: "cancel-sql", schedules: [], steps: [{ name: "q", sql: "SELECT pg_sleep(60)" }] });
+    const shellRun = await runNow("cancel-shell");
+    const sqlRun = await runNow("cancel-sql");
+    await waitFor("shell step output", async () => (await stepRuns(shellRun))[0]?.stdout === "started\n");
+    await waitFor("pg_sleep running", async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%run_sql_step%' AND state = 'active' AND pid <> pg_backend_pid()")).rows.length > 0);
+    await db.query("SELECT clockwork.cancel_run($1), clockwork.cancel_run($2)", [shellRun, sqlRun]);
+    await supervisor.waitForLog("shell step cancelled", (l) => l.run === shellRun && l.msg === "cancelling step: its run was cancelled", 5000);
+    await supervisor.waitForLog("shell step ended", (l) => l.run === shellRun && /cancelled step ended|step finished/.test(l.msg), 5000);
+    await waitFor("SQL backend cancelled", async () =>
+      (await db.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%run_sql_step%' AND state = 'active' AND pid <> pg_backend_pid()")).rows.length === 0, 5000);
+    assert.equal((await db.query("SELECT state FROM clockwork.runs WHERE id = $1", [shellRun])).rows[0].state, "cancelled");
+  });
+
+  test("health, readiness and metrics are served on one port", async () => {
+    const port = await supervisor.port();
+    const get = (path: string) => fetch(`http://127.0.0.1:${port}${path}`);
+    assert.equal((await get("/healthz")).status, 200);
+    await waitFor("ready", async () => (await get("/readyz")).status === 200);
+    const metrics = await (await get("/metrics")).text();
+    assert.match(metrics, /clockwork_steps_succeeded_total\{kind="shell"\} [1-9]/);
+    assert.match(metrics, /clockwork_steps_failed_total\{kind="shell"\} [1-9]/);
+    assert.match(metrics, /clockwork_steps_running/);
+    assert.match(metrics, /clockwork_step_start_lag_seconds_count\{kind="sql"\} [1-9]/);
+    assert.match(metrics, /clockwork_db_round_trip_seconds_count\{function="tick"\} [1-9]/);
+    assert.match(metrics, /clockwork_runs_fired_total [1-9]/);
+    assert.equal((await get("/nope")).status, 404);
+    await sleep(0);
+  });
+});
