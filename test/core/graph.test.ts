@@ -128,6 +128,11 @@ describe("retries and time-outs", () => {
     const e = decide(t, [done("a", "cancelled"), { id: "b", status: "skipped", attempt: 0 }], 61_000);
     assert.deepEqual([e.finished, e.status], [true, "timed_out"]);
   });
+  test("a run whose work all finished keeps its status after the deadline", () => {
+    const t = job({ policies: { timeout: "1m" }, steps: { a: { sql: "x" } } });
+    const d = decide(t, [done("a")], 120_000);
+    assert.deepEqual([d.finished, d.status], [true, "succeeded"]);
+  });
   test("step deadlines respect the job deadline", () => {
     const t = job({ policies: { timeout: "1m" }, steps: { a: { sql: "x", timeout: "10m" } } });
     assert.equal(decide(t, [], 30_000).start[0]!.deadlineMs, 60_000);

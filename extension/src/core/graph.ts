@@ -244,13 +244,15 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
     return r.retry ? r.atMs : null;
   }
 
-  // 1. Cancellation and the whole-run time-out stop everything.
-  if (run.cancelRequested === true) {
+  // 1. Cancellation and the whole-run time-out stop everything that is left; a run whose
+  // work is all done keeps the status its work earned.
+  const workLeft = all.some((i) => i.state.status === "pending" || i.state.status === "running" || retryDue(i) !== null);
+  if (run.cancelRequested === true && workLeft) {
     for (const i of running) d.cancel.push({ phase: i.phase, id: i.m.id, name: i.def.name, reason: "run_cancelled" });
     skipPending("run_cancelled");
     return finishIfIdle("cancelled", "run cancelled");
   }
-  if (jobDeadline !== null && now >= jobDeadline) {
+  if (jobDeadline !== null && now >= jobDeadline && workLeft) {
     for (const i of running) d.cancel.push({ phase: i.phase, id: i.m.id, name: i.def.name, reason: "job_timeout" });
     skipPending("run_timed_out");
     return finishIfIdle("timed_out", `run exceeded its time-out of ${formatInterval(job.policies.timeoutMs!)}`);
