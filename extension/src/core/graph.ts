@@ -246,7 +246,8 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
 
   // 1. Cancellation and the whole-run time-out stop everything that is left; a run whose
   // work is all done keeps the status its work earned.
-  const workLeft = all.some((i) => i.state.status === "pending" || i.state.status === "running" || retryDue(i) !== null);
+  // A run whose instances were cancelled was cut short by the deadline or the request.
+  const workLeft = all.some((i) => i.state.status === "pending" || i.state.status === "running" || i.state.status === "cancelled" || retryDue(i) !== null);
   if (run.cancelRequested === true && workLeft) {
     for (const i of running) d.cancel.push({ phase: i.phase, id: i.m.id, name: i.def.name, reason: "run_cancelled" });
     skipPending("run_cancelled");
