@@ -187,8 +187,8 @@ describe("helpers", () => {
   test("scripts are trusted: no require, process, module loading or timers", async () => {
     const f = await plv8(db, "", "text", `
       return [typeof require, typeof process, typeof module, typeof exports, typeof setTimeout,
-              typeof fetch, typeof XMLHttpRequest, typeof Deno, typeof Bun].join(',');`);
-    assert.equal((await db.query(`select ${f}() as r`)).rows[0].r, Array(9).fill("undefined").join(","));
+              typeof fetch, typeof XMLHttpRequest, typeof Deno, typeof Bun, typeof WebAssembly].join(',');`);
+    assert.equal((await db.query(`select ${f}() as r`)).rows[0].r, Array(10).fill("undefined").join(","));
     await rejects(db.query(`select ${await plv8(db, "", "int", "return require('fs');")}()`), { message: /require is not defined/ });
     // A static import is not even valid syntax in a function body.
     await rejects(db.query(`create function imp() returns int language plv8 as $$ import fs from 'fs'; $$`), { code: "42601" });

@@ -57,6 +57,8 @@ export async function assertServerHealthy(db: TestDatabase): Promise<void> {
   assert.doesNotMatch(log, /terminated by signal/);
   assert.doesNotMatch(log, /server process .* was terminated/);
   assert.doesNotMatch(log, /PANIC/);
+  // resource bookkeeping left behind by an error path would show up as warnings
+  assert.doesNotMatch(log, /reference leak|non-empty SPI stack|was not closed/);
 }
 
 /** Resolves once a query matching `like` is active in pg_stat_activity; returns its pid. */

@@ -176,6 +176,15 @@ describe("sets", () => {
     assert.deepEqual(r.rows, [{ id: "1", name: "a", meta: { k: 1 } }, { id: "2", name: null, meta: null }]);
   });
 
+  test("a single TABLE / OUT column takes scalars or {column: value} rows; jsonb columns are not unwrapped", async () => {
+    const t = await plv8(db, "", "table (x int)", "plv8.return_next({x: 1}); plv8.return_next(2); return [{x: 3}, null];");
+    assert.deepEqual((await db.query(`select x from ${t}()`)).rows.map((r) => r.x), [1, 2, 3, null]);
+    const o = await plv8(db, "out y text", "text", "return {y: 'wrapped'};");
+    assert.equal((await db.query(`select ${o}() as r`)).rows[0].r, "wrapped");
+    const j = await plv8(db, "", "table (j jsonb)", "return [{j: 1}];");
+    assert.deepEqual((await db.query(`select j from ${j}()`)).rows[0].j, { j: 1 });
+  });
+
   test("SETOF composite type", async () => {
     await db.query("create type kv as (k text, v int)");
     const f = await plv8(db, "", "setof kv", "return [{k: 'a', v: 1}, {k: 'b', v: 2}];");

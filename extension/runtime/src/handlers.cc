@@ -57,6 +57,7 @@ struct FuncEntry {
   bool retset;
   bool ret_tuple;   // composite or record result
   char prokind;
+  char *out_name;   // the single OUT / TABLE column's name, if any
 };
 
 static std::unordered_map<uint64, FuncEntry *> functions;
@@ -84,11 +85,24 @@ static std::string wrap_source(const char *body, int nargs, char **names) {
 }
 
 // Input-argument names and types from the pg_proc row.
-static int input_args(HeapTuple tup, Oid **types, char ***names) {
+static int input_args(HeapTuple tup, Oid **types, char ***names, char **single_out = nullptr) {
   Oid *alltypes;
   char **allnames;
   char *modes;
   int total = get_func_arg_info(tup, &alltypes, &allnames, &modes);
+  if (single_out) {
+    // The name of the only OUT / TABLE column, if there is exactly one.
+    int outs = 0;
+    *single_out = nullptr;
+    for (int i = 0; i < total; i++) {
+      char m = modes ? modes[i] : PROARGMODE_IN;
+      if (m == PROARGMODE_OUT || m == PROARGMODE_TABLE || m == PROARGMODE_INOUT) {
+        outs++;
+        if (allnames && allnames[i] && allnames[i][0]) *single_out = MemoryContextStrdup(TopMemoryContext, allnames[i]);
+      }
+    }
+    if (outs != 1) *single_out = nullptr;
+  }
   *types = (Oid *)MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * (total + 1));
   *names = (char **)MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * (total + 1));
   int n = 0;
@@ -116,12 +130,39 @@ static FuncEntry *function_entry(Oid fn_oid, Oid role, FuncEntry *hint) {
     return fe;
   }
 
+  // Copy what we need and release the row before anything can raise an error: this
+  // also runs under pg_try (plv8.find_function), where a held reference would leak.
   Form_pg_proc proc = (Form_pg_proc)GETSTRUCT(tup);
-  if (proc->prolang != plv8_language_oid())
-    ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("function %s is not a plv8 function", NameStr(proc->proname))));
-  if (proc->prorettype == TRIGGEROID || proc->prorettype == EVENT_TRIGGEROID)
+  TransactionId xmin = HeapTupleHeaderGetRawXmin(tup->t_data);
+  ItemPointerData tid = tup->t_self;
+  Oid prolang = proc->prolang;
+  char *name = MemoryContextStrdup(TopMemoryContext, NameStr(proc->proname));
+  char prokind = proc->prokind;
+  bool retset = proc->proretset;
+  Oid rt = proc->prorettype;
+  Oid *argtypes;
+  char **names;
+  char *out_name;
+  int nargs = input_args(tup, &argtypes, &names, &out_name);
+  bool isnull;
+  Datum src = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
+  char *source = MemoryContextStrdup(TopMemoryContext, wrap_source(isnull ? "" : TextDatumGetCString(src), nargs, names).c_str());
+  ReleaseSysCache(tup);
+
+  if (prolang != plv8_language_oid())
+    ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("function %s is not a plv8 function", name)));
+  if (rt == TRIGGEROID || rt == EVENT_TRIGGEROID)
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("plv8 trigger functions are not supported by clockwork_v8")));
 
+  TypeInfo **args = (TypeInfo **)MemoryContextAllocZero(TopMemoryContext, sizeof(TypeInfo *) * (nargs + 1));
+  for (int i = 0; i < nargs; i++)
+    if (!IsPolymorphicType(argtypes[i])) args[i] = type_info_pg(argtypes[i]);
+  char tt = get_typtype(rt);
+  bool ret_tuple = rt == RECORDOID || tt == TYPTYPE_COMPOSITE ||
+                   (tt == TYPTYPE_DOMAIN && get_typtype(getBaseType(rt)) == TYPTYPE_COMPOSITE);
+  TypeInfo *ret = (rt == VOIDOID || ret_tuple || IsPolymorphicType(rt)) ? nullptr : type_info_pg(rt);
+
+  // Only now, with nothing left that can fail, publish the entry.
   if (!fe) {
     fe = new FuncEntry();
     functions[fn_key(fn_oid, role)] = fe;
@@ -130,31 +171,20 @@ static FuncEntry *function_entry(Oid fn_oid, Oid role, FuncEntry *hint) {
   }
   fe->fn_oid = fn_oid;
   fe->role = role;
-  fe->xmin = HeapTupleHeaderGetRawXmin(tup->t_data);
-  fe->tid = tup->t_self;
+  fe->xmin = xmin;
+  fe->tid = tid;
   fe->generation = 0;
-  fe->name = MemoryContextStrdup(TopMemoryContext, NameStr(proc->proname));
-  fe->prokind = proc->prokind;
-  fe->retset = proc->proretset;
-  fe->rettype = proc->prorettype;
-
-  char **names;
-  fe->nargs = input_args(tup, &fe->argtypes, &names);
-  fe->args = (TypeInfo **)MemoryContextAllocZero(TopMemoryContext, sizeof(TypeInfo *) * (fe->nargs + 1));
-  for (int i = 0; i < fe->nargs; i++)
-    if (!IsPolymorphicType(fe->argtypes[i])) fe->args[i] = type_info_pg(fe->argtypes[i]);
-
-  Oid rt = fe->rettype;
-  char tt = get_typtype(rt);
-  fe->ret_tuple = rt == RECORDOID || tt == TYPTYPE_COMPOSITE ||
-                  (tt == TYPTYPE_DOMAIN && get_typtype(getBaseType(rt)) == TYPTYPE_COMPOSITE);
-  fe->ret = (rt == VOIDOID || fe->ret_tuple || IsPolymorphicType(rt)) ? nullptr : type_info_pg(rt);
-
-  bool isnull;
-  Datum src = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
-  char *body = isnull ? pstrdup("") : TextDatumGetCString(src);
-  fe->source = MemoryContextStrdup(TopMemoryContext, wrap_source(body, fe->nargs, names).c_str());
-  ReleaseSysCache(tup);
+  fe->name = name;
+  fe->prokind = prokind;
+  fe->retset = retset;
+  fe->rettype = rt;
+  fe->nargs = nargs;
+  fe->argtypes = argtypes;
+  fe->out_name = out_name;
+  fe->args = args;
+  fe->ret_tuple = ret_tuple;
+  fe->ret = ret;
+  fe->source = source;
   return fe;
 }
 
@@ -217,6 +247,21 @@ v8::MaybeLocal<v8::Function> find_function(v8::Local<v8::Context> ctx, Oid fn_oi
 }
 
 // ---- results --------------------------------------------------------------------------------
+// With a single OUT / TABLE column the result is a scalar, but scripts (and PL/v8) may
+// still produce rows as objects: {x: 5} for RETURNS TABLE (x int). Unwrap those.
+static v8::Local<v8::Value> unwrap_single_column(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, const char *name,
+                                                 TypeInfo *t) {
+  if (!name || !t || t->base == JSONOID || t->base == JSONBOID || t->is_composite) return v;
+  if (!v->IsObject() || v->IsArray() || v->IsDate() || v->IsArrayBufferView() || v->IsArrayBuffer() ||
+      v->IsStringObject() || v->IsNumberObject() || v->IsBigIntObject() || v->IsBooleanObject())
+    return v;
+  v8::Local<v8::Object> o = v.As<v8::Object>();
+  v8::Local<v8::String> key = js_str(name);
+  v8::Local<v8::Value> inner;
+  if (o->HasOwnProperty(ctx, key).FromMaybe(false) && o->Get(ctx, key).ToLocal(&inner)) return inner;
+  return v;
+}
+
 bool return_next(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
   CallFrame *f = current_frame;
   if (!f || !f->tupstore) {
@@ -233,7 +278,7 @@ bool return_next(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
   int natts = f->tupdesc->natts;
   Datum *values = (Datum *)palloc(sizeof(Datum) * (natts + 1));
   bool *nulls = (bool *)palloc(sizeof(bool) * (natts + 1));
-  bool ok = f->scalar_set ? from_js(ctx, v, f->ret, &values[0], &nulls[0])
+  bool ok = f->scalar_set ? from_js(ctx, unwrap_single_column(ctx, v, f->out_name, f->ret), f->ret, &values[0], &nulls[0])
                           : js_to_tuple_values(ctx, v, f->tupdesc, values, nulls);
   ErrorData *err = ok ? pg_try([&] { tuplestore_putvalues(f->tupstore, f->tupdesc, values, nulls); }) : nullptr;
   MemoryContextSwitchTo(old);
@@ -343,7 +388,7 @@ static void run_js(CallState *st) {
       }
     }
   } else {
-    converted = from_js(ctx, ret, st->ret, &st->result, &st->isnull);
+    converted = from_js(ctx, unwrap_single_column(ctx, ret, st->fe->out_name, st->ret), st->ret, &st->result, &st->isnull);
   }
   MemoryContextSwitchTo(old);
   if (!converted) return capture(tc, ctx, st, name);
@@ -464,6 +509,7 @@ extern "C" Datum plv8_call_handler(PG_FUNCTION_ARGS) {
       frame.tupdesc = CreateTemplateTupleDesc(1);
       TupleDescInitEntry(frame.tupdesc, 1, "value", rt, -1, 0);
       frame.scalar_set = true;
+      frame.out_name = fe->out_name;
       frame.ret = type_info_pg(rt);
     } else {
       ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -144,6 +144,7 @@ struct CallFrame {
   Tuplestorestate *tupstore;
   TupleDesc tupdesc;         // result rows (SETOF)
   bool scalar_set;           // SETOF scalar: one column
+  const char *out_name;      // RETURNS TABLE (x ...) / one OUT parameter: its name
   TypeInfo *ret;             // scalar result type
   MemoryContext callcxt;     // the caller's context: results are built here
   ErrorData *fatal_error;    // an interrupt error that must end the call
