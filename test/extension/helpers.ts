@@ -2,6 +2,9 @@
 // and short-hands for the SQL API with pinned time (tests never sleep for a schedule).
 import type pg from "pg";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import type { StepClaim } from "../../extension/src/functions/claim.ts";
+
+export type { StepClaim };
 
 export async function clockworkDatabase(): Promise<TestDatabase> {
   return createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "cw" });
@@ -10,19 +13,6 @@ export async function clockworkDatabase(): Promise<TestDatabase> {
 /** Anything with node-pg's query(text, values): a pool, a client, or a TestDatabase. */
 type Queryable = { query(sql: string, params?: any[]): Promise<pg.QueryResult<any>> };
 
-export interface StepClaim {
-  step_run_id: string;
-  run_id: string;
-  job: string;
-  step: string;
-  instance: string;
-  kind: "sql" | "shell" | "program";
-  attempt: number;
-  script?: string;
-  argv?: string[];
-  env: Record<string, string>;
-  timeout_ms: number | null;
-}
 
 export interface TickResult {
   claimed: StepClaim[];

@@ -23,21 +23,14 @@ export interface StepClaim {
   lease_expires_at: string;
 }
 
-interface ClaimedRow {
-  step_run_id: string;
-  run_id: string;
-  job: string;
-  step: string;
-  instance: string;
-  phase: "step" | "check";
-  kind: "sql" | "shell" | "program";
+/** A claimed row as the claim statement returns it, before the definition fills it in. */
+type ClaimedRow = Pick<StepClaim, "step_run_id" | "run_id" | "job" | "step" | "instance" | "phase" | "kind" | "attempt"> & {
   params: Record<string, unknown>;
-  attempt: number;
   lease_expires_at: Date;
   slot_at: Date | null;
   job_id: string;
   job_version: number;
-}
+};
 
 /** Environment of a shell or program step: its parameters by name, then Clockwork's own. */
 function environmentOf(row: ClaimedRow, def: WorkDefinition): Record<string, string> {
