@@ -34,6 +34,22 @@ const SETUP = `
     $$ begin return jsonb_set(j, '{n}', to_jsonb((j->>'n')::int + 1)); end $$;
   create function js_v8(j jsonb) returns jsonb language plv8 immutable strict as
     $$ j.n = j.n + 1; return j; $$;
+  -- one small statement from inside a function, n times (the design notes' hot path)
+  create function stmt_pl(n int) returns int language plpgsql as $$
+    declare t timestamptz; begin
+      for i in 1..n loop execute 'select $1::timestamp at time zone $2' into t using now()::timestamp, 'Europe/Paris'; end loop;
+      return n; end $$;
+  create function stmt_v8(n int) returns int language plv8 as $$
+    for (var i = 0; i < n; i++) plv8.execute('select $1::timestamp at time zone $2 as t', [new Date(), 'Europe/Paris']);
+    return n; $$;
+  create function plan_pl(n int) returns int language plpgsql as $$
+    declare t timestamptz; begin
+      for i in 1..n loop t := now()::timestamp at time zone 'Europe/Paris'; end loop;
+      return n; end $$;
+  create function plan_v8(n int) returns int language plv8 as $$
+    var p = plv8.prepare('select $1::timestamp at time zone $2 as t', ['timestamp', 'text']);
+    for (var i = 0; i < n; i++) p.execute([new Date(), 'Europe/Paris']);
+    p.free(); return n; $$;
 `;
 
 async function prepare(cluster: Cluster): Promise<void> {
@@ -109,6 +125,14 @@ async function main() {
     const jv8 = await callOverhead(c, qj("js_v8"));
     rows.push([`jsonb in/out, ${ROWS} rows: client ms`, f1(jpl.client), f1(jv8.client), (jv8.client / jpl.client).toFixed(2) + "x"]);
     rows.push([`jsonb in/out, ${ROWS} rows: server ms`, f1(jpl.server), f1(jv8.server), (jv8.server / jpl.server).toFixed(2) + "x"]);
+    const STMTS = 10_000;
+    const per = async (fn: string) => (await callOverhead(c, `select ${fn}(${STMTS})`)).server * 1000 / STMTS;
+    const spl = await per("stmt_pl");
+    const sv8 = await per("stmt_v8");
+    rows.push(["one dynamic statement (EXECUTE / plv8.execute), µs", f1(spl), f1(sv8), (sv8 / spl).toFixed(2) + "x"]);
+    const ppl = await per("plan_pl");
+    const pv8 = await per("plan_v8");
+    rows.push(["plpgsql static expression / plv8 plan.execute, µs", f1(ppl), f1(pv8), (pv8 / ppl).toFixed(2) + "x"]);
     await c.end();
 
     const fpl = await firstCall(plain, "inc_pl");
