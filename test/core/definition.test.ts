@@ -109,3 +109,14 @@ test("conninfoHasPassword", () => {
   assert.equal(conninfoHasPassword("postgres://etl@db/x"), false);
   assert.equal(conninfoHasPassword("postgres://db/x?sslmode=require&password=x"), true);
 });
+
+test("the YAML example in docs/core.md is a valid definition", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { load } = await import("js-yaml");
+  const doc = readFileSync(new URL("../../docs/core.md", import.meta.url), "utf8");
+  const block = /## Job definitions[\s\S]*?```yaml\n([\s\S]*?)```/.exec(doc);
+  assert.ok(block, "example block found");
+  const r = validateJobDefinition(load(block[1]!), { ...env, connections: ["warehouse"] });
+  assert.deepEqual(r.ok ? [] : r.errors.map(formatIssue), []);
+  assert.equal(r.ok && r.job.steps.length, 2);
+});
