@@ -46,6 +46,18 @@ describe("statement_timeout", () => {
   }
 });
 
+test("a script that ran CREATE FUNCTION (the validator enters V8 too) can still be stopped", async () => {
+  const f = await plv8(db, "", "int", `
+    plv8.execute("create or replace function made_inside() returns int language plv8 as 'return 1'");
+    while (true) {}`);
+  const c = await db.connect();
+  await c.query("set statement_timeout = '300ms'");
+  const q = c.query(`select ${f}()`);
+  const ms = await timed(q);
+  await rejects(q, { code: "57014" });
+  assert.ok(ms < 3000, `took ${ms} ms`);
+});
+
 describe("pg_cancel_backend", () => {
   for (const [label, fn] of [["a busy loop", () => busy], ["a long plv8.execute", () => sleepy],
                             ["nested busy calls in subtransactions", () => nestedSwallow]] as const) {

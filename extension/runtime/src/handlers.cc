@@ -394,7 +394,6 @@ static void run_js(CallState *st) {
   if (!converted) return capture(tc, ctx, st, name);
 }
 
-// Runs run_js inside a frame and raises whatever it reports, after all V8 scopes are gone.
 bool ensure_spi() {
   CallFrame *f = current_frame;
   if (!f) {
@@ -410,6 +409,7 @@ bool ensure_spi() {
   return true;
 }
 
+// Runs run_js inside a frame and raises whatever it reports, after all V8 scopes are gone.
 static Datum execute(CallState *st, CallFrame *frame) {
   // Procedures and DO blocks connect at once: SPI must know it is non-atomic before
   // any subtransaction starts. Functions connect on first use (saves two memory
@@ -439,12 +439,16 @@ static Datum execute(CallState *st, CallFrame *frame) {
     if (spi_rc != SPI_OK_FINISH) elog(ERROR, "SPI_finish failed: %s", SPI_result_code_string(spi_rc));
   }
 
+  bool oom = heap_limit_hit;
+  if (oom && outermost && st->outcome != Outcome::Terminated)
+    engine_after_oom();  // a nested call hit the limit and the script caught its error
+
   if (st->outcome == Outcome::Terminated) {
     // PostgreSQL's own error first (cancel, timeout, terminate); then one a callback
     // saw; then the heap limit; the script cannot have caught any of them.
     CHECK_FOR_INTERRUPTS();
     if (frame->fatal_error) ReThrowError(frame->fatal_error);
-    if (heap_limit_hit) {
+    if (oom) {
       if (outermost) {
         engine_after_oom();
         v8::HeapStatistics hs;
@@ -581,7 +585,10 @@ extern "C" Datum plv8_call_validator(PG_FUNCTION_ARGS) {
   engine_start();
   JsError err;
   bool failed = false, terminated = false;
-  js_enter();
+  // CREATE FUNCTION may itself run from a script (plv8.execute): only the outermost
+  // entry into JavaScript arms and disarms the watchdog.
+  bool outermost = js_depth++ == 0;
+  if (outermost) js_enter();
   {
     v8::HandleScope hs(isolate);
     v8::TryCatch tc(isolate);
@@ -597,7 +604,8 @@ extern "C" Datum plv8_call_validator(PG_FUNCTION_ARGS) {
       if (!terminated) capture_js_error(tc, ctx, name, &err);
     }
   }
-  js_leave();
+  js_depth--;
+  if (outermost) js_leave();
   if (terminated) {
     CHECK_FOR_INTERRUPTS();
     ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("JavaScript execution was terminated")));
