@@ -96,6 +96,20 @@ describe("plv8.prepare", () => {
     await db.query("delete from items");
   });
 
+  test("plan.cursor: fetch one, fetch n, move, close", async () => {
+    const f = await plv8(db, "", "text", `
+      var plan = plv8.prepare('select i, i * 2 as d from generate_series(1, $1) i', ['int4']);
+      var c = plan.cursor([10]);
+      var out = [c.fetch().i, c.fetch(3).map(function (x) { return x.i; }).join('+')];
+      c.move(2);
+      out.push(c.fetch().d, c.fetch(100).length, String(c.fetch()));
+      c.close();
+      try { c.fetch(); } catch (e) { out.push(e.message); }
+      plan.free();
+      return out.join(',');`);
+    assert.equal((await db.query(`select ${f}() as r`)).rows[0].r, "1,2+3+4,14,3,undefined,cursor is closed");
+  });
+
   test("an unknown type name in prepare throws a catchable SQL error", async () => {
     const f = await plv8(db, "", "text", "try { plv8.prepare('select $1', ['no_such_type']); } catch (e) { return e.sqlerrcode; }");
     assert.equal((await db.query(`select ${f}() as r`)).rows[0].r, "42704");

@@ -202,6 +202,108 @@ static void plan_execute(const v8::FunctionCallbackInfo<v8::Value> &a) {
   if (collect_params(a, 0, &params)) run(a, nullptr, p->plan, p->nargs, p->types, params);
 }
 
+// ---- cursors: plan.cursor(params) -> { fetch([n]), move(n), close() } ------------------------
+// The portal is found again by name on each use, so a cursor object that outlives its
+// transaction reports an error instead of touching a freed portal.
+static v8::Global<v8::ObjectTemplate> *cursor_template;  // never destroyed
+
+static Portal cursor_portal(const v8::FunctionCallbackInfo<v8::Value> &a) {
+  v8::Local<v8::Object> self = a.This();
+  if (self->InternalFieldCount() < 1) { throw_type_error("not a cursor"); return nullptr; }
+  char *name = (char *)self->GetAlignedPointerFromInternalField(0);
+  Portal p = name ? SPI_cursor_find(name) : nullptr;
+  if (!p) throw_error("cursor is closed");
+  return p;
+}
+
+// fetch(): the next row or undefined; fetch(n): an array of up to n rows (n < 0: backwards).
+static void cursor_fetch(const v8::FunctionCallbackInfo<v8::Value> &a) {
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  Portal portal = cursor_portal(a);
+  if (!portal || !ensure_spi()) return;
+  bool many = a.Length() > 0 && !a[0]->IsUndefined();
+  long n = many ? (long)a[0]->IntegerValue(ctx).FromMaybe(1) : 1;
+  StatementMemory mem;
+  if (!mem.enter()) return;
+  SubXact sx;
+  if (ErrorData *err = sx.begin()) return throw_pg_error(err);
+  ErrorData *err = pg_try([&] { SPI_cursor_fetch(portal, n >= 0, n >= 0 ? n : -n); });
+  if (err) {
+    ErrorData *rerr = sx.rollback();
+    return throw_pg_error(rerr ? rerr : err);
+  }
+  SPITupleTable *tt = SPI_tuptable;
+  uint64 processed = SPI_processed;
+  sx.commit();
+  if (isolate->IsExecutionTerminating()) return;
+  if (!many) {
+    v8::Local<v8::Value> row;
+    if (processed > 0 && tuple_to_js(ctx, tt->vals[0], tt->tupdesc).ToLocal(&row)) a.GetReturnValue().Set(row);
+  } else {
+    v8::Local<v8::Value> rows;
+    if (result_to_js(ctx, 0, tt ? tt : nullptr, processed).ToLocal(&rows)) a.GetReturnValue().Set(rows);
+  }
+  if (tt) SPI_freetuptable(tt);
+}
+
+static void cursor_move(const v8::FunctionCallbackInfo<v8::Value> &a) {
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  Portal portal = cursor_portal(a);
+  if (!portal || !ensure_spi()) return;
+  long n = a.Length() > 0 ? (long)a[0]->IntegerValue(ctx).FromMaybe(1) : 1;
+  if (ErrorData *err = pg_try([&] { SPI_cursor_move(portal, n >= 0, n >= 0 ? n : -n); })) throw_pg_error(err);
+}
+
+static void cursor_close(const v8::FunctionCallbackInfo<v8::Value> &a) {
+  Portal portal = cursor_portal(a);
+  if (!portal) return;
+  char *name = (char *)a.This()->GetAlignedPointerFromInternalField(0);
+  a.This()->SetAlignedPointerInInternalField(0, nullptr);
+  if (ErrorData *err = pg_try([&] { SPI_cursor_close(portal); })) throw_pg_error(err);
+  pfree(name);
+}
+
+static void plan_cursor(const v8::FunctionCallbackInfo<v8::Value> &a) {
+  v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
+  Plan *p = plan_of(a);
+  if (!p || !ensure_spi()) return;
+  StatementMemory mem;  // SPI_cursor_open copies the parameters into the portal
+  if (!mem.enter()) return;
+  std::vector<v8::Local<v8::Value>> params;
+  if (!collect_params(a, 0, &params)) return;
+  if ((int)params.size() != p->nargs) return throw_error("plan expects %d parameters, got %d", p->nargs, (int)params.size());
+  Datum *values = (Datum *)palloc(sizeof(Datum) * (p->nargs + 1));
+  char *nulls = (char *)palloc(p->nargs + 1);
+  for (int i = 0; i < p->nargs; i++) {
+    TypeInfo *t = type_info(p->types[i]);
+    bool isnull;
+    if (!t || !from_js(ctx, params[i], t, &values[i], &isnull)) return;
+    nulls[i] = isnull ? 'n' : ' ';
+  }
+  SubXact sx;
+  if (ErrorData *err = sx.begin()) return throw_pg_error(err);
+  Portal portal = nullptr;
+  ErrorData *err = pg_try([&] { portal = SPI_cursor_open(NULL, p->plan, values, nulls, false); });
+  if (err) {
+    ErrorData *rerr = sx.rollback();
+    return throw_pg_error(rerr ? rerr : err);
+  }
+  sx.commit();
+
+  if (!cursor_template) {
+    v8::Local<v8::ObjectTemplate> t = v8::ObjectTemplate::New(isolate);
+    t->SetInternalFieldCount(1);
+    t->Set(isolate, "fetch", v8::FunctionTemplate::New(isolate, cursor_fetch));
+    t->Set(isolate, "move", v8::FunctionTemplate::New(isolate, cursor_move));
+    t->Set(isolate, "close", v8::FunctionTemplate::New(isolate, cursor_close));
+    cursor_template = new v8::Global<v8::ObjectTemplate>(isolate, t);
+  }
+  v8::Local<v8::Object> o;
+  if (!cursor_template->Get(isolate)->NewInstance(ctx).ToLocal(&o)) return;
+  o->SetAlignedPointerInInternalField(0, MemoryContextStrdup(TopMemoryContext, portal->name));
+  a.GetReturnValue().Set(o);
+}
+
 static void plan_free(const v8::FunctionCallbackInfo<v8::Value> &a) {
   Plan *p = plan_of(a);
   if (!p) return;
@@ -264,6 +366,7 @@ void spi_prepare(const v8::FunctionCallbackInfo<v8::Value> &a) {
     t->SetInternalFieldCount(1);
     t->Set(isolate, "execute", v8::FunctionTemplate::New(isolate, plan_execute));
     t->Set(isolate, "free", v8::FunctionTemplate::New(isolate, plan_free));
+    t->Set(isolate, "cursor", v8::FunctionTemplate::New(isolate, plan_cursor));
     plan_template = new v8::Global<v8::ObjectTemplate>(isolate, t);
   }
   v8::Local<v8::Object> o;
