@@ -1,0 +1,106 @@
+// End to end on a cluster of its own (it is restarted): a supervisor waits for a database
+// that is starting, and a PostgreSQL restart in the middle of a busy stretch loses no run
+// and doubles none.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startCluster, type Cluster } from "../support/cluster.ts";
+import { connect, extensionMissing, sleep, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
+
+const missing = await extensionMissing();
+
+describe("database restarts", { skip: missing ?? false }, () => {
+  let cluster: Cluster;
+  let dir: string;
+
+  before(async () => {
+    cluster = await startCluster();
+    dir = mkdtempSync(join(tmpdir(), "cw-restart-"));
+    const client = await connect(cluster.url("postgres"));
+    await client.query("CREATE EXTENSION clockwork_v8; CREATE EXTENSION clockwork");
+    await client.query("CREATE TABLE executions (job text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())");
+    await client.end();
+  });
+
+  after(async () => {
+    await stopAllSupervisors();
+    cluster?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a supervisor started before the database waits for it, then registers", async () => {
+    cluster.pgCtl("stop", "-m", "fast");
+    const sup = startSupervisor(cluster.url("postgres"), { name: "early-bird" });
+    try {
+      await sup.waitForLog("a refused connection", (l) => l.msg === "database not available yet; retrying");
+      const port = await sup.port();
+      assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 503, "not ready without a database");
+      assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200, "but alive");
+      cluster.pgCtl("start");
+      await sup.waitForLog("registration", (l) => l.msg === "worker registered", 20_000);
+      await waitFor("ready", async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
+    } finally {
+      assert.equal(await sup.stop(), 0);
+    }
+  });
+
+  test("a PostgreSQL restart in a busy stretch loses no run and doubles none", async () => {
+    const ledger = join(dir, "shell-runs");
+    writeFileSync(ledger, "");
+    const client = await connect(cluster.url("postgres"));
+    const jobs = ["sql-a", "sql-b", "sql-c", "sh-a", "sh-b"];
+    // Misfire "all" with a long grace: slots that fall due while the database is down run late, not never.
+    const policies = { overlap: { mode: "allow", max_instances: 10 }, misfire: { policy: "all", grace: "5m" } };
+    for (const job of jobs) {
+      const step = job.startsWith("sql")
+        ? { name: "main", sql: `INSERT INTO executions (job) VALUES ('${job}')` }
+        : { name: "main", shell: `sleep 0.3; echo "$CLOCKWORK_RUN_ID" >> ${ledger}` };
+      await client.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({ name: job, schedules: ["* * * * * *"], policies, steps: [step] })]);
+    }
+    await client.end();
+
+    const supervisors = ["restart-1", "restart-2"].map((name) => startSupervisor(cluster.url("postgres"), { name }));
+    await Promise.all(supervisors.map((s) => s.waitForLog("registration", (l) => l.msg === "worker registered")));
+    await sleep(3000);
+    cluster.pgCtl("restart", "-m", "fast");
+    await sleep(4000);
+
+    const after = await connect(cluster.url("postgres"));
+    try {
+      for (const job of jobs) await after.query("SELECT clockwork.disable_job($1)", [job]);
+      await waitFor("all runs to finish", async () =>
+        (await after.query("SELECT count(*)::int AS n FROM clockwork.runs WHERE finished_at IS NULL")).rows[0].n === 0, 30_000);
+      for (const s of supervisors) {
+        assert.equal(s.child.exitCode, null, `${s.name} survived the restart`);
+        assert.ok(s.logs.some((l) => l.msg === "LISTEN connection restored"), `${s.name} listens again`);
+      }
+      await Promise.all(supervisors.map((s) => s.stop()));
+
+      const perJob = (await after.query(`
+        SELECT j.name AS job, count(*)::int AS runs, count(DISTINCT r.slot_at)::int AS slots,
+               (extract(epoch FROM max(r.slot_at) - min(r.slot_at)))::int + 1 AS span,
+               count(*) FILTER (WHERE r.state <> 'succeeded')::int AS not_succeeded
+          FROM clockwork.runs r JOIN clockwork.jobs j ON j.id = r.job_id GROUP BY j.name ORDER BY j.name`)).rows;
+      const skipped = (await after.query("SELECT * FROM clockwork.skipped_slots")).rows;
+      assert.equal(perJob.length, jobs.length);
+      for (const job of perJob) {
+        assert.ok(job.runs >= 6, `${job.job}: ${job.runs} runs`);
+        assert.equal(job.slots, job.runs, `${job.job}: one run per slot`);
+        assert.equal(job.span, job.slots, `${job.job}: no slot lost around the restart (skipped: ${JSON.stringify(skipped)})`);
+        assert.equal(job.not_succeeded, 0, `${job.job}: every run succeeded`);
+      }
+      const executions = (await after.query(`
+        SELECT j.name AS job, count(DISTINCT r.id)::int AS runs, (SELECT count(*)::int FROM executions e WHERE e.job = j.name) AS executions
+          FROM clockwork.runs r JOIN clockwork.jobs j ON j.id = r.job_id WHERE j.name LIKE 'sql-%' GROUP BY j.name`)).rows;
+      for (const row of executions) assert.equal(row.executions, row.runs, `${row.job}: executed once per run`);
+      const shellRuns = (await after.query(`
+        SELECT r.id FROM clockwork.runs r JOIN clockwork.jobs j ON j.id = r.job_id WHERE j.name LIKE 'sh-%' ORDER BY r.id`)).rows.map((r) => String(r.id));
+      const ledgerIds = readFileSync(ledger, "utf8").trim().split("\n").sort((a, b) => Number(a) - Number(b));
+      assert.deepEqual(ledgerIds, shellRuns, "each shell run executed exactly once");
+    } finally {
+      await after.end();
+    }
+  });
+});
