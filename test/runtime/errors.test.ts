@@ -127,6 +127,16 @@ describe("limits end in SQL errors, the backend survives", () => {
     await assertServerHealthy(db);
   });
 
+  test("sizes PostgreSQL refuses (huge arrays, parameters, >1 GB values) are SQL errors", async () => {
+    const sparse = await plv8(db, "", "int[]", "var a = []; a.length = 2e8; return a;");
+    await rejects(db.query(`select ${sparse}()`), { code: "54000", message: /array size exceeds/ });
+    const params = await plv8(db, "", "int", "var a = []; a.length = 1e6; return plv8.execute('select 1', a).length;");
+    await rejects(db.query(`select ${params}()`), { message: /too many parameters/ });
+    const wide = await plv8(db, "", "int", "return plv8.execute('select length($1) as n', ['\u20ac'.repeat(400 * 1024 * 1024)])[0].n;");
+    await rejects(db.query(`select ${wide}()`), { message: /invalid memory alloc request size|exceeds PostgreSQL's 1 GB limit/ });
+    await assertServerHealthy(db);
+  });
+
   test("a text value bigger than V8's string limit is an error, not a crash", async () => {
     const f = await plv8(db, "t text", "int", "return t.length;");
     await rejects(db.query(`select ${f}(repeat('x', 600 * 1024 * 1024))`), { message: /too long for a JavaScript string/ });

@@ -46,11 +46,30 @@ static v8::MaybeLocal<v8::Value> data_str(const char *s, int len) {
   return r;
 }
 
+// palloc for sizes that come from script data: an impossible size or an out-of-memory
+// error becomes a JavaScript exception (a plain palloc would longjmp across V8).
+void *js_palloc(size_t n) {
+  if (n > MaxAllocSize) {
+    throw_pg_error(pg_try([&] {
+      ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                      errmsg("value of %zu bytes exceeds PostgreSQL's 1 GB limit", n)));
+    }));
+    return nullptr;
+  }
+  void *p = nullptr;
+  if (ErrorData *err = pg_try([&] { p = palloc(n); })) {
+    throw_pg_error(err);
+    return nullptr;
+  }
+  return p;
+}
+
 char *js_to_cstring(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
   v8::Local<v8::String> s;
   if (!v->ToString(ctx).ToLocal(&s)) return nullptr;
-  int n = s->Utf8Length(isolate);
-  char *buf = (char *)palloc(n + 1);  // strings are < 1 GB in V8 (kMaxLength), so palloc is fine
+  size_t n = s->Utf8Length(isolate);  // up to 3 bytes per UTF-16 unit: may exceed 1 GB
+  char *buf = (char *)js_palloc(n + 1);
+  if (!buf) return nullptr;
   s->WriteUtf8(isolate, buf, n + 1, nullptr, v8::String::NO_NULL_TERMINATION);
   buf[n] = '\0';
   return buf;
@@ -303,8 +322,16 @@ static bool from_number_int(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, 
 
 static bool array_from_js(v8::Local<v8::Context> ctx, v8::Local<v8::Array> a, TypeInfo *t, Datum *out) {
   uint32 n = a->Length();
-  Datum *vals = (Datum *)palloc(sizeof(Datum) * (n ? n : 1));
-  bool *nulls = (bool *)palloc(sizeof(bool) * (n ? n : 1));
+  if (n > MaxArraySize) {
+    throw_pg_error(pg_try([&] {
+      ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                      errmsg("array size exceeds the maximum allowed (%d)", (int)MaxArraySize)));
+    }));
+    return false;
+  }
+  Datum *vals = (Datum *)js_palloc(sizeof(Datum) * (n ? n : 1));
+  bool *nulls = vals ? (bool *)js_palloc(sizeof(bool) * (n ? n : 1)) : nullptr;
+  if (!nulls) return false;
   for (uint32 i = 0; i < n; i++) {
     v8::Local<v8::Value> e;
     if (!a->Get(ctx, i).ToLocal(&e)) return false;

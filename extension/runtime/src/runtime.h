@@ -124,6 +124,7 @@ bool js_to_tuple_values(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, Tupl
                         Datum *values, bool *nulls);
 v8::Local<v8::String> js_str(const char *s, int len = -1);
 char *js_to_cstring(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v);  // palloc'd, NULL on exception
+void *js_palloc(size_t n);  // nullptr with a JS exception pending when PostgreSQL refuses
 
 // ---- contexts.cc: one V8 context per role ----------------------------------------------
 struct RoleContext {

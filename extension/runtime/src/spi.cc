@@ -32,6 +32,10 @@ static bool collect_params(const v8::FunctionCallbackInfo<v8::Value> &a, int fir
   v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
   if (a.Length() == first + 1 && a[first]->IsArray()) {
     v8::Local<v8::Array> arr = a[first].As<v8::Array>();
+    if (arr->Length() > PG_UINT16_MAX) {  // PostgreSQL's own limit on parameters
+      throw_error("too many parameters: %u (at most %d)", arr->Length(), PG_UINT16_MAX);
+      return false;
+    }
     for (uint32 i = 0; i < arr->Length(); i++) {
       v8::Local<v8::Value> v;
       if (!arr->Get(ctx, i).ToLocal(&v)) return false;
