@@ -1,0 +1,121 @@
+// `make demo`: a throwaway PostgreSQL cluster with Clockwork installed, one supervisor
+// (the real binary, as a child process) and a few sample jobs; prints the run history as
+// it grows until Ctrl-C (or for --seconds N), then cleans everything up.
+//   npx tsx supervisor/demo.ts [--seconds N]
+import { spawn } from "node:child_process";
+import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { startCluster } from "../test/support/cluster.ts";
+
+const args = process.argv.slice(2);
+const secondsIndex = args.indexOf("--seconds");
+const seconds = secondsIndex >= 0 ? Number(args[secondsIndex + 1]) : null;
+if (seconds !== null && !(seconds > 0)) {
+  console.error("usage: npx tsx supervisor/demo.ts [--seconds N]");
+  process.exit(2);
+}
+
+const bin = fileURLToPath(new URL("./bin/clockwork.js", import.meta.url));
+const root = fileURLToPath(new URL("..", import.meta.url));
+const tty = process.stdout.isTTY === true;
+
+console.log("starting a throwaway PostgreSQL cluster…");
+const cluster = await startCluster();
+const logDir = mkdtempSync(join(tmpdir(), "clockwork-demo-"));
+const logPath = join(logDir, "supervisor.log");
+let supervisor: ReturnType<typeof spawn> | undefined;
+let client: pg.Client | undefined;
+let cleaning = false;
+
+async function cleanup(code: number): Promise<never> {
+  if (cleaning) process.exit(code);
+  cleaning = true;
+  console.log("\nstopping the supervisor and the cluster…");
+  if (supervisor && supervisor.exitCode === null) {
+    const exited = new Promise((resolve) => supervisor!.once("exit", resolve));
+    supervisor.kill("SIGTERM");
+    const timer = setTimeout(() => supervisor?.kill("SIGKILL"), 15_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  await client?.end().catch(() => {});
+  cluster.stop();
+  rmSync(logDir, { recursive: true, force: true });
+  process.exit(code);
+}
+process.on("SIGINT", () => void cleanup(0));
+process.on("SIGTERM", () => void cleanup(0));
+
+try {
+  const url = cluster.url("postgres");
+  client = new pg.Client({ connectionString: url });
+  client.on("error", () => {});
+  await client.connect();
+  await client.query("CREATE EXTENSION clockwork_v8; CREATE EXTENSION clockwork");
+  await client.query("CREATE TABLE demo_ticks (at timestamptz NOT NULL DEFAULT now())");
+
+  // An SQL job every 5 seconds, pg_cron style.
+  await client.query("SELECT clockwork.schedule('sql-every-5s', '*/5 * * * * *', 'INSERT INTO demo_ticks DEFAULT VALUES')");
+  // A shell job every 10 seconds.
+  await client.query(`SELECT clockwork.schedule_shell('shell-every-10s', '*/10 * * * * *', 'echo "disk: $(df -h / | tail -1)"')`);
+  // A job with several steps: a dependency, a matrix and a check.
+  await client.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({
+    name: "pipeline",
+    description: "count ticks, then report per region, then check",
+    schedules: ["*/15 * * * * *"],
+    steps: [
+      { name: "extract", sql: "SELECT count(*) AS ticks FROM demo_ticks" },
+      { name: "load", shell: 'echo "loading region $region (run $CLOCKWORK_RUN_ID)"; sleep 1', depends: ["extract"], matrix: { region: ["eu", "us"] } },
+    ],
+    checks: [{ name: "ticks-present", sql: "SELECT CASE WHEN count(*) > 0 THEN 'OK' ELSE 'EMPTY' END FROM demo_ticks", expected: ["OK"] }],
+  })]);
+
+  const log = createWriteStream(logPath);
+  supervisor = spawn(process.execPath, [bin, "supervisor", "--name", "demo", "--http-port", "0", "--http-host", "127.0.0.1"], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: url },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  supervisor.stdout!.pipe(log);
+  supervisor.stderr!.pipe(log);
+  supervisor.on("exit", (code, signal) => {
+    if (!cleaning) {
+      console.error(`the supervisor exited unexpectedly (${code ?? signal}); its log: ${logPath}`);
+      void cleanup(1);
+    }
+  });
+
+  const started = Date.now();
+  const header = `Clockwork demo — cluster on port ${cluster.port}, supervisor log ${logPath}\n` +
+    `jobs: sql-every-5s (SQL, */5 s), shell-every-10s (shell, */10 s), pipeline (SQL → shell matrix eu/us → check, */15 s)\n` +
+    (seconds ? `stopping after ${seconds} s\n` : "press Ctrl-C to stop\n");
+  if (!tty) console.log(header);
+  let lastPrinted = "";
+  for (;;) {
+    const { rows } = await client.query(`
+      SELECT run_id, job, trigger, to_char(coalesce(slot_at, queued_at) AT TIME ZONE 'UTC', 'HH24:MI:SS') AS due,
+             state, round(extract(epoch FROM duration) * 1000)::int AS ms, steps_succeeded AS ok, steps_failed AS failed, steps_total AS steps
+        FROM clockwork.run_history ORDER BY run_id DESC LIMIT 10`);
+    const lines = rows.reverse().map((r) =>
+      `${String(r.run_id).padStart(5)}  ${String(r.job).padEnd(16)} ${String(r.trigger).padEnd(9)} ${r.due}  ${String(r.state).padEnd(10)} ` +
+      `${r.ms === null ? "      " : `${String(r.ms).padStart(5)}ms`}  steps ${r.ok}/${r.steps}${Number(r.failed) > 0 ? ` (${r.failed} failed)` : ""}`);
+    const table = ["  run  job              trigger   due (UTC) state        time   steps", ...lines].join("\n");
+    if (tty) {
+      process.stdout.write(`\x1b[2J\x1b[H${header}\n${table}\n`);
+    } else {
+      // Plain output: only the rows that are new or changed since the last print.
+      const fresh = lines.filter((line) => !lastPrinted.includes(line));
+      for (const line of fresh) console.log(line);
+      lastPrinted = lines.join("\n");
+    }
+    if (seconds !== null && Date.now() - started >= seconds * 1000) break;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  await cleanup(0);
+} catch (error) {
+  console.error(`demo failed: ${(error as Error).message}`);
+  await cleanup(1);
+}
