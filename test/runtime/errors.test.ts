@@ -15,6 +15,13 @@ describe("JavaScript -> SQL", () => {
     await rejects(db.query(`select ${f}()`), { code: "XX000", message: "boom", where: new RegExp(`${f}\\(\\) LINE 3: throw new Error\\('boom'\\);`) });
   });
 
+  test("on a very long line (a bundle) the CONTEXT shows the part around the error", async () => {
+    const f = await plv8(db, "", "int", `var pad = "${"x".repeat(3000)}"; var y = 1; null.boom; var more = "${"y".repeat(3000)}";`);
+    const err = await rejects(db.query(`select ${f}()`), { message: /^TypeError: Cannot read properties of null/ });
+    assert.match(err.where ?? "", /LINE 1: \.\.\.x+"; var y = 1; null\.boom; var more = "y+\.\.\./);
+    assert.ok((err.where ?? "").length < 400, `context is ${(err.where ?? "").length} characters`);
+  });
+
   test("code, detail and hint on the thrown object are used", async () => {
     const f = await plv8(db, "", "int", "var e = new Error('custom'); e.code = 'P0001'; e.detail = 'the detail'; e.hint = 'the hint'; throw e;");
     await rejects(db.query(`select ${f}()`), { code: "P0001", message: "custom", detail: "the detail", hint: "the hint" });

@@ -23,14 +23,20 @@ static void api_elog(const v8::FunctionCallbackInfo<v8::Value> &a) {
     default: return throw_error("invalid error level %d for plv8.elog", level);
   }
   StringInfoData buf;
-  initStringInfo(&buf);
+  if (ErrorData *err = pg_try([&] { initStringInfo(&buf); })) return throw_pg_error(err);
   for (int i = 1; i < a.Length(); i++) {
     char *s = js_to_cstring(ctx, a[i]);
     if (!s) return;
-    if (i > 1) appendStringInfoChar(&buf, ' ');
-    appendStringInfoString(&buf, s);
+    // the buffer refuses to grow past 1 GB with an error: keep that out of V8's frames
+    ErrorData *err = pg_try([&] {
+      if (i > 1) appendStringInfoChar(&buf, ' ');
+      appendStringInfoString(&buf, s);
+    });
+    pfree(s);
+    if (err) return throw_pg_error(err);
   }
   ErrorData *err = pg_try([&] { ereport(level, (errmsg("%s", buf.data))); });
+  pfree(buf.data);
   if (err) throw_pg_error(err);
 }
 

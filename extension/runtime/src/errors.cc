@@ -188,6 +188,14 @@ void capture_js_error(v8::TryCatch &tc, v8::Local<v8::Context> ctx, const char *
     int line = m->GetLineNumber(ctx).FromMaybe(0) - 1;  // minus the wrapper's first line
     v8::Local<v8::String> src;
     char *srcline = m->GetSourceLine(ctx).ToLocal(&src) ? js_to_cstring(ctx, src) : nullptr;
+    // A bundled (one-line) script would otherwise put all of itself in the CONTEXT.
+    if (srcline && strlen(srcline) > 200) {
+      int col = m->GetStartColumn(ctx).FromMaybe(0);
+      int from = col > 80 ? pg_mbcliplen(srcline, col - 80, col - 80) : 0;
+      char *tail = srcline + from;
+      int keep = pg_mbcliplen(tail, strlen(tail), 200);
+      srcline = psprintf("%s%.*s...", from > 0 ? "..." : "", keep, tail);
+    }
     // Exceptions raised outside the script (argument or result conversion) have no line.
     char *own = line >= 1 ? psprintf("%s() LINE %d: %s", fname ? fname : "anonymous", line, srcline ? srcline : "")
                           : psprintf("%s()", fname ? fname : "anonymous");

@@ -18,6 +18,7 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/tuplestore.h"
+#include "mb/pg_wchar.h"
 }
 
 #include <v8.h>
