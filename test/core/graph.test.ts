@@ -183,6 +183,6 @@ describe("what a start carries", () => {
   });
   test("shell steps get parameters and matrix values as environment variables, with the attempt", () => {
     const j = job({ parameters: { days: 1 }, steps: { a: { shell: "echo $region", matrix: { region: ["eu"] }, env: { MODE: "full" }, retries: 1 } } });
-    assert.deepEqual(decide(j, []).start[0]!.env, { days: "1", region: "eu", MODE: "full", CLOCKWORK_RUN_ID: "run-1", CLOCKWORK_STEP: "a[region=eu]", CLOCKWORK_ATTEMPT: "1" });
+    assert.deepEqual(decide(j, []).start[0]!.env, { days: "1", region: "eu", MODE: "full", CLOCKWORK_RUN_ID: "run-1", CLOCKWORK_STEP: "a", CLOCKWORK_INSTANCE: "a[region=eu]", CLOCKWORK_ATTEMPT: "1" });
   });
 });

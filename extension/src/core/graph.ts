@@ -17,7 +17,7 @@
 //  - transaction 'job': one instance at a time, in dependency order.
 
 import type { JobDefinition, StepDefinition, CheckDefinition, WorkDefinition } from "./definition.ts";
-import { expandMatrix, bindNamedParameters, type MatrixInstance, type BoundSql } from "./params.ts";
+import { expandMatrix, bindNamedParameters, stepEnvironment, type MatrixInstance, type BoundSql } from "./params.ts";
 import { evaluateExpression, type Scalar, type Value } from "./expression.ts";
 import { decideRetry } from "./policies.ts";
 import { formatInterval } from "./interval.ts";
@@ -67,8 +67,9 @@ export interface StartWork {
   /** sql: the statement with :name bound to $n, and the values. */
   sql?: BoundSql;
   /**
-   * shell/program: the environment to add: parameters and matrix values under their names,
-   * the step's env, and CLOCKWORK_RUN_ID, CLOCKWORK_STEP, CLOCKWORK_ATTEMPT.
+   * shell/program: the environment to add (see stepEnvironment): parameters and matrix values
+   * under their names, the step's env, and CLOCKWORK_RUN_ID, CLOCKWORK_STEP (the step's name),
+   * CLOCKWORK_INSTANCE (the instance id), CLOCKWORK_ATTEMPT.
    */
   env?: Record<string, string>;
 }
@@ -173,10 +174,7 @@ function startWork(job: JobDefinition, runId: string, phase: Phase, def: WorkDef
   const w: StartWork = { phase, id: m.id, name: def.name, attempt, kind: def.kind, matrix: m.values, params, deadlineMs };
   if (def.kind === "sql" && def.sql !== null) w.sql = bindNamedParameters(def.sql, params);
   if (def.kind === "shell" || def.kind === "program") {
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(params)) env[k] = v === null ? "" : String(v);
-    Object.assign(env, def.env, { CLOCKWORK_RUN_ID: runId, CLOCKWORK_STEP: m.id, CLOCKWORK_ATTEMPT: String(attempt) });
-    w.env = env;
+    w.env = stepEnvironment(params, def.env, { runId, step: def.name, instance: m.id, attempt });
   }
   return w;
 }

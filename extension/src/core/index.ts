@@ -31,8 +31,8 @@ export {
   type Expr, type ExpressionResult, type ExpressionError, type CompareOp, type Scalar, type Value,
 } from "./expression.ts";
 export {
-  bindNamedParameters, findNamedPlaceholders, expandMatrix, matrixSize, instanceId, MAX_MATRIX_INSTANCES,
-  type BoundSql, type NamedPlaceholder, type Matrix, type MatrixInstance,
+  bindNamedParameters, findNamedPlaceholders, expandMatrix, matrixSize, instanceId, MAX_MATRIX_INSTANCES, stepEnvironment,
+  type BoundSql, type NamedPlaceholder, type Matrix, type MatrixInstance, type StepIdentity,
 } from "./params.ts";
 export {
   validateJobDefinition, conninfoHasPassword, DEFAULT_BUILTINS, STEP_RESULT_FIELDS,

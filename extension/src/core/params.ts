@@ -170,3 +170,36 @@ export function expandMatrix(name: string, matrix: Matrix | null | undefined, li
   }
   return combos.map((values, index) => ({ id: instanceId(name, values), index, values }));
 }
+
+/** Who a step instance is, for the variables Clockwork adds to its environment. */
+export interface StepIdentity {
+  runId: string;
+  step: string;
+  instance: string;
+  attempt: number;
+  job?: string;
+  stepRunId?: string;
+  /** The schedule slot of the run (scheduled runs only). */
+  slotAtMs?: number | null;
+}
+
+/**
+ * The environment a shell or program step gets on top of the supervisor's own: its
+ * parameters under their names, then the step's `env`, then Clockwork's CLOCKWORK_*
+ * variables, which nothing can override.
+ */
+export function stepEnvironment(params: Readonly<Record<string, unknown>>, stepEnv: Readonly<Record<string, string>>, id: StepIdentity): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(params)) {
+    env[name] = value === null || value === undefined ? "" : typeof value === "object" ? JSON.stringify(value) : String(value);
+  }
+  Object.assign(env, stepEnv);
+  if (id.job !== undefined) env.CLOCKWORK_JOB = id.job;
+  env.CLOCKWORK_RUN_ID = id.runId;
+  env.CLOCKWORK_STEP = id.step;
+  env.CLOCKWORK_INSTANCE = id.instance;
+  if (id.stepRunId !== undefined) env.CLOCKWORK_STEP_RUN_ID = id.stepRunId;
+  env.CLOCKWORK_ATTEMPT = String(id.attempt);
+  if (id.slotAtMs !== undefined && id.slotAtMs !== null) env.CLOCKWORK_SLOT_AT = new Date(id.slotAtMs).toISOString();
+  return env;
+}

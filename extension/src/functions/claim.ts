@@ -1,7 +1,7 @@
 // Claiming ready steps for a worker (called by tick): the lease is taken in the database,
 // and the claim carries everything the supervisor needs to run the step without reading
 // any table: the script or argv, environment, time-out.
-import type { WorkDefinition } from "../core/index.ts";
+import { stepEnvironment, type WorkDefinition } from "../core/index.ts";
 import { jobVersion } from "../db/jobs.ts";
 import { SQL } from "../db/statements.ts";
 import { execute } from "../db/query.ts";
@@ -32,23 +32,6 @@ type ClaimedRow = Pick<StepClaim, "step_run_id" | "run_id" | "job" | "step" | "i
   job_version: number;
 };
 
-/** Environment of a shell or program step: its parameters by name, then Clockwork's own. */
-function environmentOf(row: ClaimedRow, def: WorkDefinition): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(row.params)) {
-    env[name] = value === null || value === undefined ? "" : typeof value === "object" ? JSON.stringify(value) : String(value);
-  }
-  Object.assign(env, def.env);
-  env.CLOCKWORK_JOB = row.job;
-  env.CLOCKWORK_RUN_ID = row.run_id;
-  env.CLOCKWORK_STEP = row.step;
-  env.CLOCKWORK_INSTANCE = row.instance;
-  env.CLOCKWORK_STEP_RUN_ID = row.step_run_id;
-  env.CLOCKWORK_ATTEMPT = String(row.attempt);
-  if (row.slot_at !== null) env.CLOCKWORK_SLOT_AT = row.slot_at.toISOString();
-  return env;
-}
-
 export function claimSteps(worker: { id: string; labels: string[] }, maxClaims: number, nowMs: number): StepClaim[] {
   const rows = execute(SQL.claimReadySteps, [worker.id, maxClaims, new Date(nowMs), worker.labels]) as ClaimedRow[];
   return rows.map((row) => {
@@ -67,7 +50,10 @@ export function claimSteps(worker: { id: string; labels: string[] }, maxClaims: 
       script: def.shell,
       argv: def.program,
       cwd: null,
-      env: row.kind === "sql" ? {} : environmentOf(row, def),
+      env: row.kind === "sql" ? {} : stepEnvironment(row.params, def.env, {
+        job: row.job, runId: row.run_id, step: row.step, instance: row.instance, stepRunId: row.step_run_id,
+        attempt: row.attempt, slotAtMs: row.slot_at?.getTime() ?? null,
+      }),
       timeout_ms: timeout,
       lease_expires_at: row.lease_expires_at.toISOString(),
     };
