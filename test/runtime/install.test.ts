@@ -1,5 +1,7 @@
 // The installed module must load for the postgres OS user wherever the repo lives:
-// libnode and libcares sit next to it and are found through an old-style RPATH.
+// the engine, libnode and libcares sit in $pkglibdir/clockwork_v8/ and the engine finds
+// libnode and libcares through an old-style RPATH. The module PostgreSQL loads does not
+// link libnode at all (it loads the engine on first use).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -7,22 +9,33 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 const pkglibdir = execFileSync("pg_config", ["--pkglibdir"], { encoding: "utf8" }).trim();
-const module = join(pkglibdir, "clockwork_v8.so");
+const privateDir = join(pkglibdir, "clockwork_v8");
+const loader = join(pkglibdir, "clockwork_v8.so");
+const engine = join(privateDir, "clockwork_v8_engine.so");
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 
-test("the module has an RPATH (not RUNPATH) to its private library directory", () => {
-  const dyn = execFileSync("readelf", ["-d", module], { encoding: "utf8" });
-  assert.match(dyn, new RegExp(`\\(RPATH\\).*\\[${join(pkglibdir, "clockwork_v8").replace(/\//g, "\\/")}\\]`));
+function lddAsPostgres(file: string): string {
+  return process.getuid?.() === 0
+    ? execFileSync("runuser", ["-u", "postgres", "--", "ldd", file], { encoding: "utf8" })
+    : execFileSync("ldd", [file], { encoding: "utf8" });
+}
+
+test("the engine has an RPATH (not RUNPATH) to its private library directory", () => {
+  for (const f of ["clockwork_v8_engine.so", "libnode.so.108", "libcares.so.2"]) assert.ok(existsSync(join(privateDir, f)), f);
+  const dyn = execFileSync("readelf", ["-d", engine], { encoding: "utf8" });
+  assert.match(dyn, new RegExp(`\\(RPATH\\).*\\[${escape(privateDir)}\\]`));
   assert.doesNotMatch(dyn, /RUNPATH/);
-  assert.ok(existsSync(join(pkglibdir, "clockwork_v8", "libnode.so.108")));
-  assert.ok(existsSync(join(pkglibdir, "clockwork_v8", "libcares.so.2")));
 });
 
-test("as the postgres user, libnode and libcares resolve to the installed copies", () => {
-  const asRoot = process.getuid?.() === 0;
-  const out = asRoot
-    ? execFileSync("runuser", ["-u", "postgres", "--", "ldd", module], { encoding: "utf8" })
-    : execFileSync("ldd", [module], { encoding: "utf8" });
+test("as the postgres user, the engine's libnode and libcares resolve to the installed copies", () => {
+  const out = lddAsPostgres(engine);
   assert.doesNotMatch(out, /not found/);
-  assert.match(out, new RegExp(`libnode\\.so\\.108 => ${pkglibdir}/clockwork_v8/libnode\\.so\\.108`));
-  assert.match(out, new RegExp(`libcares\\.so\\.2 => ${pkglibdir}/clockwork_v8/libcares\\.so\\.2`));
+  assert.match(out, new RegExp(`libnode\\.so\\.108 => ${escape(privateDir)}/libnode\\.so\\.108`));
+  assert.match(out, new RegExp(`libcares\\.so\\.2 => ${escape(privateDir)}/libcares\\.so\\.2`));
+});
+
+test("the module PostgreSQL loads does not depend on libnode", () => {
+  const out = lddAsPostgres(loader);
+  assert.doesNotMatch(out, /not found/);
+  assert.doesNotMatch(out, /libnode/);
 });

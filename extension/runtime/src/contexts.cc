@@ -45,9 +45,9 @@ void discard_role_context(Oid role) {
 // Runs plv8.start_proc (a plv8 function name) in a new context. The caller's TryCatch
 // sees its exception; the context is then discarded so the next call tries again.
 static bool run_start_proc(v8::Local<v8::Context> ctx) {
-  if (!start_proc || !*start_proc) return true;
+  if (!cw_start_proc || !*cw_start_proc) return true;
   Oid fn = InvalidOid;
-  const char *name = start_proc;
+  const char *name = cw_start_proc;
   ErrorData *err = pg_try([&] {
     fn = DatumGetObjectId(DirectFunctionCall1(strchr(name, '(') ? regprocedurein : regprocin, CStringGetDatum(name)));
   });

@@ -17,8 +17,6 @@ extern "C" {
 namespace cw {
 
 v8::Isolate *isolate = nullptr;
-int memory_limit_mb = 256;
-char *start_proc = nullptr;
 bool heap_limit_hit = false;
 
 // Leaked on purpose (as are all V8 handles kept in statics): nothing V8-related may be
@@ -81,7 +79,7 @@ void engine_start() {
   allocator = v8::ArrayBuffer::Allocator::NewDefaultAllocator();
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = allocator;
-  size_t limit = (size_t)memory_limit_mb << 20;
+  size_t limit = (size_t)cw_memory_limit_mb << 20;
   params.constraints.ConfigureDefaultsFromHeapSize(0, limit);
   params.constraints.set_max_old_generation_size_in_bytes(limit);
 

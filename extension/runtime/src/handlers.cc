@@ -18,14 +18,10 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
-PG_MODULE_MAGIC;
-PGDLLEXPORT Datum plv8_call_handler(PG_FUNCTION_ARGS);
-PGDLLEXPORT Datum plv8_call_validator(PG_FUNCTION_ARGS);
-PGDLLEXPORT Datum plv8_inline_handler(PG_FUNCTION_ARGS);
-PGDLLEXPORT void _PG_init(void);
-PG_FUNCTION_INFO_V1(plv8_call_handler);
-PG_FUNCTION_INFO_V1(plv8_call_validator);
-PG_FUNCTION_INFO_V1(plv8_inline_handler);
+// The loader (src/loader.cc) calls these; PostgreSQL never loads this library itself.
+PGDLLEXPORT Datum cw_engine_call_handler(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cw_engine_validator(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum cw_engine_inline_handler(PG_FUNCTION_ARGS);
 }
 
 #include <string>
@@ -325,7 +321,7 @@ static void run_js(CallState *st) {
     // start_proc failed: report it in a throwaway context (capture needs one).
     v8::Local<v8::Context> tmp = v8::Context::New(isolate);
     v8::Context::Scope cs(tmp);
-    return capture(tc, tmp, st, start_proc);
+    return capture(tc, tmp, st, cw_start_proc);
   }
   v8::Local<v8::Context> ctx = rc->context.Get(isolate);
   v8::Context::Scope cs(ctx);
@@ -460,7 +456,7 @@ static Datum execute(CallState *st, CallFrame *frame) {
         }
       }
       ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("JavaScript heap out of memory"),
-                      errdetail("The script needed more than plv8.memory_limit (%d MB).", memory_limit_mb)));
+                      errdetail("The script needed more than plv8.memory_limit (%d MB).", cw_memory_limit_mb)));
     }
     ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED), errmsg("JavaScript execution was terminated")));
   }
@@ -482,7 +478,7 @@ static void init_frame(CallFrame *f, const char *name) {
 
 using namespace cw;
 
-extern "C" Datum plv8_call_handler(PG_FUNCTION_ARGS) {
+extern "C" Datum cw_engine_call_handler(PG_FUNCTION_ARGS) {
   engine_start();
   Oid role = GetUserId();
   FuncEntry *fe = function_entry(fcinfo->flinfo->fn_oid, role, (FuncEntry *)fcinfo->flinfo->fn_extra);
@@ -545,7 +541,7 @@ extern "C" Datum plv8_call_handler(PG_FUNCTION_ARGS) {
   return r;
 }
 
-extern "C" Datum plv8_inline_handler(PG_FUNCTION_ARGS) {
+extern "C" Datum cw_engine_inline_handler(PG_FUNCTION_ARGS) {
   InlineCodeBlock *cb = (InlineCodeBlock *)DatumGetPointer(PG_GETARG_DATUM(0));
   engine_start();
   CallFrame frame;
@@ -560,7 +556,7 @@ extern "C" Datum plv8_inline_handler(PG_FUNCTION_ARGS) {
 
 // CREATE FUNCTION: reject what cannot run, and (with check_function_bodies) compile
 // the body so a syntax error is reported now, with its line.
-extern "C" Datum plv8_call_validator(PG_FUNCTION_ARGS) {
+extern "C" Datum cw_engine_validator(PG_FUNCTION_ARGS) {
   Oid fn_oid = PG_GETARG_OID(0);
   if (!CheckFunctionValidatorAccess(fcinfo->flinfo->fn_oid, fn_oid)) PG_RETURN_VOID();
 
@@ -612,13 +608,4 @@ extern "C" Datum plv8_call_validator(PG_FUNCTION_ARGS) {
   }
   if (failed) raise_js_error(err);
   PG_RETURN_VOID();
-}
-
-extern "C" void _PG_init(void) {
-  DefineCustomStringVariable("plv8.start_proc", "plv8 function run when a role's JavaScript context is created.",
-                             NULL, &cw::start_proc, NULL, PGC_SUSET, 0, NULL, NULL, NULL);
-  DefineCustomIntVariable("plv8.memory_limit", "JavaScript heap limit per backend, in MB.",
-                          "Takes effect when the engine starts in a backend (its first plv8 call).",
-                          &cw::memory_limit_mb, 256, 16, 4096, PGC_SUSET, GUC_UNIT_MB, NULL, NULL, NULL);
-  MarkGUCPrefixReserved("plv8");
 }

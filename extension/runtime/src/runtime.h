@@ -28,8 +28,10 @@ namespace cw {
 
 // ---- engine.cc: one isolate per backend ------------------------------------------------
 extern v8::Isolate *isolate;
-extern int memory_limit_mb;        // plv8.memory_limit
-extern char *start_proc;           // plv8.start_proc
+// plv8.memory_limit and plv8.start_proc: defined by the loader (src/loader.cc), which
+// PostgreSQL loads globally, so the engine reads them through these symbols.
+extern "C" int cw_memory_limit_mb;
+extern "C" char *cw_start_proc;
 extern bool heap_limit_hit;        // set by the near-heap-limit callback
 void engine_start();               // idempotent; may ereport before V8 exists
 void engine_after_oom();           // restore the heap limit, free what can be freed
