@@ -74,6 +74,25 @@ describe("contexts", () => {
   });
 });
 
+test("DROP and CREATE EXTENSION in one session: functions of the new language work", async () => {
+  const own = await runtimeDatabase();
+  try {
+    const c = await own.connect();
+    const make = async (v: string) => {
+      await c.query(`create function a1() returns text language plv8 as $$ return '${v}'; $$`);
+      await c.query("create function a2() returns text language plv8 as $$ return plv8.find_function('a1')(); $$");
+    };
+    await make("one");
+    assert.equal((await c.query("select a2() as r")).rows[0].r, "one");
+    await c.query("drop extension clockwork_v8 cascade");
+    await c.query("create extension clockwork_v8");
+    await make("two");
+    assert.equal((await c.query("select a2() as r")).rows[0].r, "two");
+  } finally {
+    await own.drop();
+  }
+});
+
 describe("plv8.start_proc", () => {
   test("runs once when a context is created", async () => {
     const init = await plv8(db, "", "void", "globalThis.started = (globalThis.started || 0) + 1; globalThis.helper = function (x) { return x * 3; };");

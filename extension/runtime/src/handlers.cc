@@ -60,10 +60,13 @@ static std::unordered_map<uint64, FuncEntry *> functions;
 
 static uint64 fn_key(Oid fn, Oid role) { return ((uint64)fn << 32) | role; }
 
-static Oid plv8_language_oid() {
+// Cached, but looked up again on a mismatch: DROP and CREATE EXTENSION in one session
+// gives the language a new OID.
+static bool is_plv8_language(Oid prolang) {
   static Oid lang = InvalidOid;
-  if (!OidIsValid(lang)) lang = get_language_oid("plv8", false);
-  return lang;
+  if (prolang == lang) return true;
+  lang = get_language_oid("plv8", true);
+  return prolang == lang;
 }
 
 // The function as PL/v8 compiles it: named arguments ($n when unnamed), body on line 2.
@@ -145,7 +148,7 @@ static FuncEntry *function_entry(Oid fn_oid, Oid role, FuncEntry *hint) {
   char *source = MemoryContextStrdup(TopMemoryContext, wrap_source(isnull ? "" : TextDatumGetCString(src), nargs, names).c_str());
   ReleaseSysCache(tup);
 
-  if (prolang != plv8_language_oid())
+  if (!is_plv8_language(prolang))
     ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("function %s is not a plv8 function", name)));
   if (rt == TRIGGEROID || rt == EVENT_TRIGGEROID)
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("plv8 trigger functions are not supported by clockwork_v8")));
