@@ -43,6 +43,18 @@ export interface HeartbeatResult {
   readonly cancel: string[];
 }
 
+/** Errors that mean "the database is (re)starting or unreachable": wait and retry. */
+export function isTransient(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? "";
+  const message = (error as { message?: string })?.message ?? "";
+  return (
+    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "EAI_AGAIN"].includes(code) ||
+    code.startsWith("08") || // connection exceptions
+    ["57P01", "57P02", "57P03", "53300", "40001", "40P01"].includes(code) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+  );
+}
+
 type Queryable = pg.Pool | pg.PoolClient | pg.Client;
 
 const SQL = {

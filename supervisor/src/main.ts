@@ -6,7 +6,7 @@
 // it logs an error and retries with back-off, because a standby may be promoted and a
 // sidecar that exits would only be restarted by its orchestrator in a loop.
 import pg from "pg";
-import { ClockworkApi } from "./api.ts";
+import { ClockworkApi, isTransient } from "./api.ts";
 import { ConfigError, loadConfig, USAGE, type SupervisorConfig } from "./config.ts";
 import { startHealthServer, type HealthServer, type Readiness } from "./http.ts";
 import { LeaseKeeper } from "./leases.ts";
@@ -15,18 +15,6 @@ import { createLogger, type Logger } from "./logging.ts";
 import { SupervisorMetrics } from "./metrics.ts";
 import { StepExecutor } from "./steps/executor.ts";
 import { Ticker, type TickReason } from "./ticker.ts";
-
-/** Errors that mean "the database is (re)starting or unreachable": wait and retry. */
-export function isTransient(error: unknown): boolean {
-  const code = (error as { code?: string })?.code ?? "";
-  const message = (error as { message?: string })?.message ?? "";
-  return (
-    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "EAI_AGAIN"].includes(code) ||
-    code.startsWith("08") || // connection exceptions
-    ["57P01", "57P02", "57P03", "53300", "40001", "40P01"].includes(code) ||
-    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
-  );
-}
 
 const READ_ONLY = "25006";
 const UNKNOWN_WORKER = "CW403";

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCluster, type Cluster } from "../support/cluster.ts";
-import { connect, extensionMissing, sleep, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
+import { connect, extensionMissing, pool, sleep, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
 
 const missing = await extensionMissing();
 
@@ -67,11 +67,19 @@ describe("database restarts", { skip: missing ?? false }, () => {
     cluster.pgCtl("restart", "-m", "fast");
     await sleep(4000);
 
-    const after = await connect(cluster.url("postgres"));
+    const after = pool(cluster.url("postgres"));
     try {
       for (const job of jobs) await after.query("SELECT clockwork.disable_job($1)", [job]);
-      await waitFor("all runs to finish", async () =>
-        (await after.query("SELECT count(*)::int AS n FROM clockwork.runs WHERE finished_at IS NULL")).rows[0].n === 0, 30_000);
+      try {
+        await waitFor("all runs to finish", async () =>
+          (await after.query("SELECT count(*)::int AS n FROM clockwork.runs WHERE finished_at IS NULL")).rows[0].n === 0, 30_000);
+      } catch (error) {
+        const stuck = (await after.query(`SELECT r.id, r.state, s.id AS step_run, s.attempt, s.state AS step_state, s.worker_id, s.lease_expires_at, s.ready_at
+          FROM clockwork.runs r LEFT JOIN clockwork.step_runs s ON s.run_id = r.id WHERE r.finished_at IS NULL`)).rows;
+        const ids = new Set(stuck.map((r) => String(r.id)));
+        const logs = supervisors.flatMap((s) => s.logs.filter((l) => ids.has(String(l.run)) || l.level === "error" || l.level === "warn").map((l) => ({ sup: s.name, ...l })));
+        throw new Error(`${(error as Error).message}\nstuck: ${JSON.stringify(stuck)}\nlogs: ${JSON.stringify(logs).slice(0, 6000)}`);
+      }
       for (const s of supervisors) {
         assert.equal(s.child.exitCode, null, `${s.name} survived the restart`);
         assert.ok(s.logs.some((l) => l.msg === "LISTEN connection restored"), `${s.name} listens again`);
@@ -101,6 +109,37 @@ describe("database restarts", { skip: missing ?? false }, () => {
       assert.deepEqual(ledgerIds, shellRuns, "each shell run executed exactly once");
     } finally {
       await after.end();
+    }
+  });
+
+  test("an SQL step cut off by a restart is run again under the same lease, and takes effect once", async () => {
+    const client = await connect(cluster.url("postgres"));
+    await client.query("CREATE TABLE slow_effects (run_id bigint, at timestamptz DEFAULT clock_timestamp())");
+    await client.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({
+      name: "slow-sql",
+      schedules: [],
+      steps: [{ name: "main", sql: "SELECT pg_sleep(2); INSERT INTO slow_effects (run_id) VALUES (1)" }],
+    })]);
+    const sup = startSupervisor(cluster.url("postgres"), { name: "restart-sql" });
+    await sup.waitForLog("registration", (l) => l.msg === "worker registered");
+    const runId = (await client.query("SELECT clockwork.run_now('slow-sql') AS id")).rows[0].id;
+    await client.end();
+    await sup.waitForLog("step start", (l) => l.msg === "step started" && l.run === runId);
+    await sleep(500);
+    cluster.pgCtl("restart", "-m", "fast");
+    await sup.waitForLog("the call is repeated", (l) => l.run === runId && /calling run_sql_step again/.test(l.msg), 15_000);
+
+    const after = pool(cluster.url("postgres"));
+    try {
+      const state = await waitFor("run to finish", async () =>
+        (await after.query("SELECT state FROM clockwork.runs WHERE id = $1 AND finished_at IS NOT NULL", [runId])).rows[0]?.state, 20_000);
+      assert.equal(state, "succeeded");
+      const steps = (await after.query("SELECT attempt, state FROM clockwork.step_runs WHERE run_id = $1", [runId])).rows;
+      assert.deepEqual(steps, [{ attempt: 1, state: "succeeded" }], "same attempt, no lease expiry needed");
+      assert.equal((await after.query("SELECT count(*)::int AS n FROM slow_effects")).rows[0].n, 1, "the SQL took effect once");
+    } finally {
+      await after.end();
+      await sup.stop();
     }
   });
 });

@@ -121,6 +121,13 @@ export async function connect(url: string): Promise<pg.Client> {
   return client;
 }
 
+/** A pool for the test's own queries across database restarts (broken connections are replaced). */
+export function pool(url: string): pg.Pool {
+  const p = new pg.Pool({ connectionString: url, max: 2 });
+  p.on("error", () => {});
+  return p;
+}
+
 /** Shortens the lease in a test database so take-over tests do not wait 30 s. */
 export async function setLease(db: { query: (sql: string) => Promise<unknown> }, seconds: number): Promise<void> {
   await db.query(`CREATE OR REPLACE FUNCTION clockwork.lease_duration() RETURNS interval

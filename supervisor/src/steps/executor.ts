@@ -2,7 +2,7 @@
 // running step needs (its process or its backend pid); the database holds the truth,
 // so losing this process loses nothing: the leases expire and another worker re-runs.
 import type pg from "pg";
-import type { ClockworkApi, StepClaim } from "../api.ts";
+import { isTransient, type ClockworkApi, type StepClaim } from "../api.ts";
 import type { SupervisorConfig } from "../config.ts";
 import type { Logger } from "../logging.ts";
 import { stepScope } from "../logging.ts";
@@ -15,9 +15,9 @@ interface RunningStep {
   readonly claim: StepClaim;
   readonly log: Logger;
   readonly process?: RunningProcess;
-  readonly sql?: RunningSqlStep;
+  sql?: RunningSqlStep;
   cancelRequested: boolean;
-  readonly done: Promise<void>;
+  done: Promise<void>;
 }
 
 export class StepExecutor {
@@ -59,7 +59,9 @@ export class StepExecutor {
     let entry: RunningStep;
     if (kind === "sql") {
       const sql = startSqlStep(this.api, this.pool, claim.step_run_id);
-      entry = { claim, log, sql, cancelRequested: false, done: this.finishSql(claim, log, sql) };
+      const sqlEntry: RunningStep = { claim, log, sql, cancelRequested: false, done: Promise.resolve() };
+      sqlEntry.done = this.finishSql(claim, log, sql, (next) => (sqlEntry.sql = next));
+      entry = sqlEntry;
     } else if (kind === "shell" || kind === "program") {
       const process = startProcessStep(
         {
@@ -107,28 +109,47 @@ export class StepExecutor {
     this.metrics.runsFired.inc();
   }
 
-  private async finishSql(claim: StepClaim, log: Logger, sql: RunningSqlStep): Promise<void> {
-    try {
-      const result = await sql.result;
-      if (!result.accepted) {
-        this.metrics.stepsRefused.inc();
-        log.warn("SQL step refused: the lease passed to another worker");
+  /**
+   * Waits for run_sql_step's answer. When the call fails because the connection was lost
+   * (database restart, network), the step's transaction was rolled back, or it committed
+   * together with its result; calling run_sql_step again is safe either way, since the
+   * database refuses a step that is no longer running under this worker's lease.
+   */
+  private async finishSql(claim: StepClaim, log: Logger, first: RunningSqlStep, setCurrent: (sql: RunningSqlStep) => void): Promise<void> {
+    let sql = first;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await sql.result;
+        if (!result.accepted) {
+          this.metrics.stepsRefused.inc();
+          if (attempt > 0) log.info("SQL step already settled (by the call before the connection was lost, or by another worker)");
+          else log.warn("SQL step refused: the lease passed to another worker");
+          return;
+        }
+        if (result.state === "succeeded") {
+          this.metrics.stepsSucceeded.inc({ kind: "sql" });
+          log.info("step succeeded");
+        } else {
+          this.metrics.stepsFailed.inc({ kind: "sql" });
+          log.info({ sql_state: result.sql_state, error: result.error }, "step failed");
+        }
         return;
-      }
-      if (result.state === "succeeded") {
-        this.metrics.stepsSucceeded.inc({ kind: "sql" });
-        log.info("step succeeded");
-      } else {
-        this.metrics.stepsFailed.inc({ kind: "sql" });
-        log.info({ sql_state: result.sql_state, error: result.error }, "step failed");
-      }
-    } catch (error) {
-      const entry = this.running.get(claim.step_run_id);
-      if (entry?.cancelRequested) {
-        log.info("SQL step cancelled");
-      } else {
-        // Nothing was recorded; the lease expires and the database hands the step out again.
-        log.error({ error: describe(error) }, "SQL step could not be run; its lease will expire and it will be retried");
+      } catch (error) {
+        const entry = this.running.get(claim.step_run_id);
+        if (entry?.cancelRequested) {
+          log.info({ error: describe(error) }, "SQL step cancelled");
+          return;
+        }
+        if (!isTransient(error) || this.abandoned) {
+          // Nothing was recorded; the lease expires and the database hands the step out again.
+          log.error({ error: describe(error) }, "SQL step could not be run; its lease will expire and it will be retried");
+          return;
+        }
+        const delay = Math.min(5000, 200 * 2 ** Math.min(attempt, 5));
+        log.warn({ error: describe(error), retry_in_ms: delay }, "connection lost while running an SQL step; calling run_sql_step again");
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        sql = startSqlStep(this.api, this.pool, claim.step_run_id);
+        setCurrent(sql);
       }
     }
   }
