@@ -89,8 +89,18 @@ void engine_start() {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   isolate = v8::Isolate::New(params);
-  watchdog_start();
+  bool watchdog_ok = true;
+  try {
+    watchdog_start();
+  } catch (...) {  // std::thread throws if the system refuses a thread
+    watchdog_ok = false;
+  }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (!watchdog_ok) {
+    isolate->Dispose();
+    isolate = nullptr;
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_RESOURCES), errmsg("could not start the clockwork_v8 watchdog thread")));
+  }
 
   isolate->Enter();
   initial_heap_limit = limit;
