@@ -1,0 +1,93 @@
+// Supervisor benchmark (not a test): due → start lag of SQL and shell steps fired every
+// second by one real supervisor process, and how many SQL API calls an idle supervisor
+// makes per minute.
+//   npx tsx test/bench/supervisor.ts [--seconds 20] [--idle-seconds 60]
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { startCluster } from "../support/cluster.ts";
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const seconds = arg("--seconds", 20);
+const idleSeconds = arg("--idle-seconds", 60);
+const bin = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentiles(values: number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return { n: sorted.length, p50: at(50).toFixed(1), p99: at(99).toFixed(1), max: sorted.at(-1)!.toFixed(1) };
+}
+
+const cluster = await startCluster();
+const client = new pg.Client({ connectionString: cluster.url("postgres") });
+let supervisor: ReturnType<typeof spawn> | undefined;
+try {
+  await client.connect();
+  await client.query("CREATE EXTENSION clockwork_v8; CREATE EXTENSION clockwork");
+  await client.query("CREATE TABLE fired (at timestamptz NOT NULL DEFAULT clock_timestamp())");
+  supervisor = spawn(process.execPath, [bin, "supervisor", "--name", "bench", "--http-port", "0", "--http-host", "127.0.0.1", "--log-level", "info"], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: cluster.url("postgres") },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise<number>((resolve) => {
+    let buffered = "";
+    supervisor!.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      buffered += d;
+      const m = /"port":(\d+)/.exec(buffered);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  const apiCalls = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return [...text.matchAll(/^clockwork_db_round_trip_seconds_count\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  };
+  await sleep(1500);
+
+  // Idle: nothing scheduled.
+  let before = await apiCalls();
+  await sleep(idleSeconds * 1000);
+  const idleNothing = ((await apiCalls()) - before) * (60 / idleSeconds);
+
+  // Idle with a job that is not due for hours.
+  await client.query("SELECT clockwork.schedule('hourly', '0 0 * * * *', 'SELECT 1')");
+  await sleep(1000);
+  before = await apiCalls();
+  await sleep(idleSeconds * 1000);
+  const idleHourly = ((await apiCalls()) - before) * (60 / idleSeconds);
+  await client.query("SELECT clockwork.disable_job('hourly')");
+
+  // Lag: one SQL and one shell job every second.
+  await client.query("SELECT clockwork.schedule('sql-lag', '* * * * * *', 'INSERT INTO fired DEFAULT VALUES')");
+  await client.query(`SELECT clockwork.schedule_shell('shell-lag', '* * * * * *', 'date +%s.%N')`);
+  await sleep(2500); // let the first (possibly late) slots pass
+  await client.query("TRUNCATE fired");
+  const from = new Date();
+  await sleep(seconds * 1000);
+  await client.query("SELECT clockwork.disable_job('sql-lag'), clockwork.disable_job('shell-lag')");
+  await sleep(1500);
+
+  const sqlLags = (await client.query("SELECT extract(epoch FROM at - date_trunc('second', at)) * 1000 AS ms FROM fired")).rows.map((r) => Number(r.ms));
+  const shellLags = (await client.query(`
+    SELECT (trim(s.stdout)::numeric - extract(epoch FROM r.slot_at)) * 1000 AS ms
+      FROM clockwork.runs r JOIN clockwork.step_runs s ON s.run_id = r.id JOIN clockwork.jobs j ON j.id = r.job_id
+     WHERE j.name = 'shell-lag' AND r.slot_at >= $1 AND s.state = 'succeeded'`, [from])).rows.map((r) => Number(r.ms));
+
+  console.log(`supervisor benchmark (${seconds} s of every-second jobs, ${idleSeconds} s idle windows)`);
+  console.log("due → step start lag (ms):");
+  console.table({ sql: percentiles(sqlLags), shell: percentiles(shellLags) });
+  console.log(`idle SQL API calls per minute: nothing scheduled ${idleNothing.toFixed(1)}, one hourly job ${idleHourly.toFixed(1)}`);
+} finally {
+  if (supervisor && supervisor.exitCode === null) {
+    const exited = new Promise((r) => supervisor!.once("exit", r));
+    supervisor.kill("SIGTERM");
+    await exited;
+  }
+  await client.end().catch(() => {});
+  cluster.stop();
+}
