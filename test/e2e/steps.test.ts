@@ -146,7 +146,7 @@ describe("a supervisor runs steps end to end", { skip: missing ?? false }, () =>
     ]);
     const gap = steps[1].started_at.getTime() - steps[0].finished_at.getTime();
     assert.ok(gap >= 1900, `retry waited its back-off (${gap} ms)`);
-    assert.ok(gap < 2500, `retry started promptly when due, not at a safety tick (${gap} ms)`);
+    assert.ok(gap < 5000, `retry started when due, not at the 60 s safety tick (${gap} ms)`);
   });
 
   test("output is visible in step_runs while the step is still running", async () => {
