@@ -65,9 +65,12 @@ void engine_start() {
   static bool v8_initialized = false;
   if (!v8_initialized) {
     // --single-threaded: no concurrent compiler or GC threads. Semi-space sizes bound
-    // the young generation, which dominates the heap's share of RSS.
+    // the young generation, which dominates the heap's share of RSS. The start-up
+    // snapshot is embedded in the read-only libnode mapping: checksumming it on every
+    // isolate creation only costs time (~0.15 ms of the ~3 ms V8 start).
     const char flags[] =
-        "--single-threaded --no-expose-wasm --max-semi-space-size=2 --min-semi-space-size=1";
+        "--single-threaded --no-expose-wasm --max-semi-space-size=2 --min-semi-space-size=1 "
+        "--no-verify-snapshot-checksum";
     v8::V8::SetFlagsFromString(flags, sizeof(flags) - 1);
     v8::V8::InitializeICU();
     platform = v8::platform::NewSingleThreadedDefaultPlatform().release();
