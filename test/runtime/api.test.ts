@@ -27,6 +27,12 @@ describe("plv8.execute", () => {
     await db.query("delete from items");
   });
 
+  test("a column named __proto__ is an ordinary own property of the row", async () => {
+    const f = await plv8(db, "", "text", `var r = plv8.execute('select 1 as "__proto__", 2 as b')[0];
+      return Object.keys(r).join(',') + '|' + (Object.getPrototypeOf(r) === Object.prototype) + '|' + r.b;`);
+    assert.equal((await db.query(`select ${f}() as r`)).rows[0].r, "__proto__,b|true|2");
+  });
+
   test("parameters may be variadic, and their types are inferred", async () => {
     const f = await plv8(db, "", "text", `
       var a = plv8.execute('select $1::int + $2 as s, $3 as t', 1, 2, 'x')[0];

@@ -236,20 +236,40 @@ static v8::MaybeLocal<v8::Value> array_to_js(v8::Local<v8::Context> ctx, Datum d
   return build(0);
 }
 
-v8::MaybeLocal<v8::Value> tuple_to_js(v8::Local<v8::Context> ctx, HeapTuple tup, TupleDesc desc) {
-  v8::Local<v8::Object> obj = v8::Object::New(isolate);
-  for (int i = 0; i < desc->natts; i++) {
-    Form_pg_attribute att = TupleDescAttr(desc, i);
+// Column names and types of a row type, looked up once for all the rows of a result.
+bool RowShape::init(TupleDesc d) {
+  desc = d;
+  for (int i = 0; i < d->natts; i++) {
+    Form_pg_attribute att = TupleDescAttr(d, i);
     if (att->attisdropped) continue;
-    bool isnull;
-    Datum d = heap_getattr(tup, i + 1, desc, &isnull);
     TypeInfo *t = type_info(att->atttypid, att->atttypmod);
-    if (!t) return {};
+    if (!t) return false;
+    cols.push_back(i);
+    names.push_back(js_str(NameStr(att->attname)));
+    types.push_back(t);
+  }
+  values = (Datum *)js_palloc(sizeof(Datum) * (d->natts + 1));
+  nulls = values ? (bool *)js_palloc(sizeof(bool) * (d->natts + 1)) : nullptr;
+  return nulls != nullptr;
+}
+
+v8::MaybeLocal<v8::Value> RowShape::row(v8::Local<v8::Context> ctx, HeapTuple tup) {
+  heap_deform_tuple(tup, desc, values, nulls);  // no allocation, cannot fail
+  v8::Local<v8::Object> obj = v8::Object::New(isolate);
+  for (size_t k = 0; k < cols.size(); k++) {
+    int i = cols[k];
     v8::Local<v8::Value> v;
-    if (!to_js(ctx, d, isnull, t).ToLocal(&v)) return {};
-    if (obj->Set(ctx, js_str(NameStr(att->attname)), v).IsNothing()) return {};
+    if (!to_js(ctx, values[i], nulls[i], types[k]).ToLocal(&v)) return {};
+    // an own property even for a column named "__proto__", as JSON.parse would make it
+    if (obj->CreateDataProperty(ctx, names[k], v).IsNothing()) return {};
   }
   return obj;
+}
+
+v8::MaybeLocal<v8::Value> tuple_to_js(v8::Local<v8::Context> ctx, HeapTuple tup, TupleDesc desc) {
+  RowShape shape;
+  if (!shape.init(desc)) return {};
+  return shape.row(ctx, tup);
 }
 
 static v8::MaybeLocal<v8::Value> composite_to_js(v8::Local<v8::Context> ctx, Datum d) {

@@ -23,6 +23,7 @@ extern "C" {
 
 #include <v8.h>
 #include <unordered_map>
+#include <vector>
 
 namespace cw {
 
@@ -123,6 +124,17 @@ v8::MaybeLocal<v8::Value> to_js(v8::Local<v8::Context> ctx, Datum d, bool isnull
 // Converts into CurrentMemoryContext. Returns false with a JS exception pending.
 bool from_js(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, TypeInfo *t, Datum *out, bool *isnull);
 v8::MaybeLocal<v8::Value> tuple_to_js(v8::Local<v8::Context> ctx, HeapTuple tup, TupleDesc desc);
+// For many rows of one row type: names and types are looked up once.
+struct RowShape {
+  TupleDesc desc = nullptr;
+  std::vector<int> cols;
+  std::vector<v8::Local<v8::String>> names;
+  std::vector<TypeInfo *> types;
+  Datum *values = nullptr;
+  bool *nulls = nullptr;
+  bool init(TupleDesc d);  // false with a JS exception pending
+  v8::MaybeLocal<v8::Value> row(v8::Local<v8::Context> ctx, HeapTuple tup);
+};
 bool js_to_tuple_values(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, TupleDesc desc,
                         Datum *values, bool *nulls);
 v8::Local<v8::String> js_str(const char *s, int len = -1);

@@ -50,10 +50,12 @@ static bool collect_params(const v8::FunctionCallbackInfo<v8::Value> &a, int fir
 // Rows as an array of objects for anything that returns tuples, else the row count.
 static v8::MaybeLocal<v8::Value> result_to_js(v8::Local<v8::Context> ctx, int rc, SPITupleTable *tt, uint64 processed) {
   if (tt == nullptr) return v8::Number::New(isolate, (double)processed);
+  RowShape shape;
+  if (!shape.init(tt->tupdesc)) return {};
   v8::Local<v8::Array> rows = v8::Array::New(isolate, (int)processed);
   for (uint64 i = 0; i < processed; i++) {
     v8::Local<v8::Value> row;
-    if (!tuple_to_js(ctx, tt->vals[i], tt->tupdesc).ToLocal(&row)) return {};
+    if (!shape.row(ctx, tt->vals[i]).ToLocal(&row)) return {};
     if (rows->Set(ctx, (uint32)i, row).IsNothing()) return {};
   }
   return rows;
