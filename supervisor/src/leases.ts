@@ -3,7 +3,7 @@
 // clockwork_cancel NOTIFY that was missed.
 import type { ClockworkApi } from "./api.ts";
 import type { Logger } from "./logging.ts";
-import { describe } from "./listener.ts";
+import { errorFields } from "./logging.ts";
 
 export class LeaseKeeper {
   private timer: NodeJS.Timeout | undefined;
@@ -40,7 +40,7 @@ export class LeaseKeeper {
       this.log.debug({ extended: result.extended }, "heartbeat");
       if (result.cancel.length > 0) this.onCancel(result.cancel);
     } catch (error) {
-      this.log.warn({ error: describe(error) }, "heartbeat failed; leases expire unless a later one succeeds");
+      this.log.warn({ error: errorFields(error) }, "heartbeat failed; leases expire unless a later one succeeds");
     } finally {
       this.inFlight = false;
     }

@@ -2,7 +2,7 @@
 // back-off whenever it is lost. Notifications are hints: after every (re)connect the
 // owner re-ticks, so a NOTIFY missed while the connection was down costs nothing.
 import pg from "pg";
-import type { Logger } from "./logging.ts";
+import { errorFields, type Logger } from "./logging.ts";
 
 export const WAKEUP_CHANNEL = "clockwork_wakeup";
 export const CANCEL_CHANNEL = "clockwork_cancel";
@@ -64,7 +64,7 @@ export class Listener {
       client.end().catch(() => {});
       if (this.stopped) return;
       if (wasConnected) {
-        this.log.warn({ error: describe(error) }, "LISTEN connection lost; reconnecting");
+        this.log.warn({ error: errorFields(error) }, "LISTEN connection lost; reconnecting");
         this.events.onDisconnected(error);
       }
       this.scheduleReconnect();
@@ -77,7 +77,7 @@ export class Listener {
       await client.query(`LISTEN ${WAKEUP_CHANNEL}; LISTEN ${CANCEL_CHANNEL}`);
     } catch (error) {
       if (this.attempt === 0 || this.attempt % 10 === 0) {
-        this.log.warn({ error: describe(error), attempt: this.attempt + 1 }, "LISTEN connection failed; retrying");
+        this.log.warn({ error: errorFields(error), attempt: this.attempt + 1 }, "LISTEN connection failed; retrying");
       }
       onLost(error);
       return;
@@ -115,10 +115,4 @@ export class Listener {
       this.events.onCancel(ids);
     }
   }
-}
-
-/** A short, loggable description of a database or network error. */
-export function describe(error: unknown): { message: string; code?: string } {
-  const e = error as { message?: string; code?: string };
-  return e && typeof e === "object" ? { message: e.message ?? String(error), ...(e.code ? { code: e.code } : {}) } : { message: String(error) };
 }

@@ -25,3 +25,9 @@ export function stepScope(claim: { job: string; run_id: string; step: string; in
     attempt: claim.attempt,
   };
 }
+
+/** A short, loggable description of a database or network error. */
+export function errorFields(error: unknown): { message: string; code?: string } {
+  const e = error as { message?: string; code?: string };
+  return e && typeof e === "object" ? { message: e.message ?? String(error), ...(e.code ? { code: e.code } : {}) } : { message: String(error) };
+}

@@ -10,8 +10,8 @@ import { ClockworkApi, isTransient } from "./api.ts";
 import { ConfigError, loadConfig, USAGE, type SupervisorConfig } from "./config.ts";
 import { startHealthServer, type HealthServer, type Readiness } from "./http.ts";
 import { LeaseKeeper } from "./leases.ts";
-import { describe, Listener } from "./listener.ts";
-import { createLogger, type Logger } from "./logging.ts";
+import { Listener } from "./listener.ts";
+import { createLogger, errorFields, type Logger } from "./logging.ts";
 import { SupervisorMetrics } from "./metrics.ts";
 import { StepExecutor } from "./steps/executor.ts";
 import { Ticker, type TickReason } from "./ticker.ts";
@@ -48,7 +48,7 @@ class Supervisor {
     };
     this.pool = new pg.Pool({ ...clientConfig, max: config.concurrency + 4, idleTimeoutMillis: 30_000 });
     // An idle pooled connection that dies (database restart) must not crash the process.
-    this.pool.on("error", (error) => this.log.warn({ error: describe(error) }, "idle database connection lost"));
+    this.pool.on("error", (error) => this.log.warn({ error: errorFields(error) }, "idle database connection lost"));
     this.api = new ClockworkApi(this.pool, config.workerName, this.metrics);
     this.executor = new StepExecutor(config, this.api, this.pool, this.metrics, log, () => this.ticker.wake("step-finished"));
     this.leases = new LeaseKeeper(this.api, log, () => this.executor.size > 0, (ids) => this.executor.cancel(ids));
@@ -89,7 +89,7 @@ class Supervisor {
         });
         this.log.info({ port: this.http.port }, "health and metrics listening");
       } catch (error) {
-        this.log.error({ error: describe(error) }, "could not start the health/metrics server; continuing without it");
+        this.log.error({ error: errorFields(error) }, "could not start the health/metrics server; continuing without it");
       }
     }
     this.log.info(
@@ -122,8 +122,8 @@ class Supervisor {
           return true;
         }
       } catch (error) {
-        this.lastDb = { ok: false, error: describe(error).message };
-        const fields = { error: describe(error), retry_in_ms: delay, attempt: attempt + 1 };
+        this.lastDb = { ok: false, error: errorFields(error).message };
+        const fields = { error: errorFields(error), retry_in_ms: delay, attempt: attempt + 1 };
         if (isTransient(error)) this.log.warn(fields, "database not available yet; retrying");
         else this.log.error(fields, "could not register with the database; retrying");
       }
@@ -154,13 +154,13 @@ class Supervisor {
   }
 
   private onDbError(what: string, error: unknown, failures: number): void {
-    this.lastDb = { ok: false, error: describe(error).message };
+    this.lastDb = { ok: false, error: errorFields(error).message };
     const code = (error as { code?: string }).code;
     if (code === READ_ONLY) {
-      this.log.error({ error: describe(error) }, "the database is read-only (a standby?): a supervisor needs the primary; retrying");
+      this.log.error({ error: errorFields(error) }, "the database is read-only (a standby?): a supervisor needs the primary; retrying");
     } else if (failures <= 3 || failures % 20 === 0) {
       const level = isTransient(error) ? "warn" : "error";
-      this.log[level]({ error: describe(error), failures }, `${what} failed; retrying with back-off`);
+      this.log[level]({ error: errorFields(error), failures }, `${what} failed; retrying with back-off`);
     }
   }
 
@@ -198,7 +198,7 @@ class Supervisor {
         const released = await this.api.releaseWorker();
         this.log.info({ handed_back: released }, "worker released");
       } catch (error) {
-        this.log.warn({ error: describe(error) }, "could not release the worker; its leases will expire instead");
+        this.log.warn({ error: errorFields(error) }, "could not release the worker; its leases will expire instead");
       }
     }
     await this.pool.end().catch(() => {});
@@ -220,7 +220,7 @@ export async function runSupervisor(argv: readonly string[]): Promise<number> {
     throw error;
   }
   const log = createLogger(config.logLevel, config.workerName);
-  process.on("unhandledRejection", (reason) => log.error({ error: describe(reason) }, "unhandled rejection (bug); continuing"));
+  process.on("unhandledRejection", (reason) => log.error({ error: errorFields(reason) }, "unhandled rejection (bug); continuing"));
   const supervisor = new Supervisor(config, log);
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void supervisor.shutdown(signal));
   await supervisor.start();

@@ -4,10 +4,8 @@
 import type pg from "pg";
 import { isTransient, type ClockworkApi, type StepClaim } from "../api.ts";
 import type { SupervisorConfig } from "../config.ts";
-import type { Logger } from "../logging.ts";
-import { stepScope } from "../logging.ts";
+import { errorFields, stepScope, type Logger } from "../logging.ts";
 import type { SupervisorMetrics } from "../metrics.ts";
-import { describe } from "../listener.ts";
 import { startProcessStep, type RunningProcess } from "./shell.ts";
 import { startSqlStep, type RunningSqlStep } from "./sql.ts";
 
@@ -79,7 +77,7 @@ export class StepExecutor {
           flushBytes: this.config.outputFlushBytes,
           killGraceMs: this.config.killGraceMs,
           onOutput: (stream, chunk) => this.api.appendOutput(claim.step_run_id, stream, chunk),
-          onSinkError: (error) => log.warn({ error: describe(error) }, "could not store step output; this batch is lost"),
+          onSinkError: (error) => log.warn({ error: errorFields(error) }, "could not store step output; this batch is lost"),
         },
       );
       entry = { claim, log, process, cancelRequested: false, done: this.finishProcess(claim, log, process) };
@@ -137,16 +135,16 @@ export class StepExecutor {
       } catch (error) {
         const entry = this.running.get(claim.step_run_id);
         if (entry?.cancelRequested) {
-          log.info({ error: describe(error) }, "SQL step cancelled");
+          log.info({ error: errorFields(error) }, "SQL step cancelled");
           return;
         }
         if (!isTransient(error) || this.abandoned) {
           // Nothing was recorded; the lease expires and the database hands the step out again.
-          log.error({ error: describe(error) }, "SQL step could not be run; its lease will expire and it will be retried");
+          log.error({ error: errorFields(error) }, "SQL step could not be run; its lease will expire and it will be retried");
           return;
         }
         const delay = Math.min(5000, 200 * 2 ** Math.min(attempt, 5));
-        log.warn({ error: describe(error), retry_in_ms: delay }, "connection lost while running an SQL step; calling run_sql_step again");
+        log.warn({ error: errorFields(error), retry_in_ms: delay }, "connection lost while running an SQL step; calling run_sql_step again");
         await new Promise((resolve) => setTimeout(resolve, delay));
         sql = startSqlStep(this.api, this.pool, claim.step_run_id);
         setCurrent(sql);
@@ -192,7 +190,7 @@ export class StepExecutor {
         return;
       } catch (e) {
         const delay = Math.min(5000, 200 * 2 ** Math.min(attempt, 5));
-        log.warn({ error: describe(e), retry_in_ms: delay }, "could not report the step result; retrying");
+        log.warn({ error: errorFields(e), retry_in_ms: delay }, "could not report the step result; retrying");
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -215,7 +213,7 @@ export class StepExecutor {
     } else if (entry.sql) {
       const pid = entry.sql.backendPid();
       if (pid !== undefined) {
-        this.api.cancelBackend(pid).catch((error) => entry.log.warn({ error: describe(error) }, "could not cancel the SQL step's backend"));
+        this.api.cancelBackend(pid).catch((error) => entry.log.warn({ error: errorFields(error) }, "could not cancel the SQL step's backend"));
       }
     }
   }
