@@ -367,16 +367,27 @@ static bool array_from_js(v8::Local<v8::Context> ctx, v8::Local<v8::Array> a, Ty
 }
 
 bool js_to_tuple_values(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, TupleDesc desc, Datum *values,
-                        bool *nulls) {
+                        bool *nulls, const RowShape *shape) {
   if (!v->IsObject()) {
     throw_type_error("a row must be an object, not %s", v->IsString() ? "a string" : "a primitive value");
     return false;
   }
   v8::Local<v8::Object> o = v.As<v8::Object>();
   for (int i = 0; i < desc->natts; i++) {
-    Form_pg_attribute att = TupleDescAttr(desc, i);
     nulls[i] = true;
     values[i] = 0;
+  }
+  if (shape) {  // names and types looked up once for the whole result
+    for (size_t k = 0; k < shape->cols.size(); k++) {
+      int i = shape->cols[k];
+      v8::Local<v8::Value> f;
+      if (!o->Get(ctx, shape->names[k]).ToLocal(&f)) return false;
+      if (!from_js(ctx, f, shape->types[k], &values[i], &nulls[i])) return false;
+    }
+    return true;
+  }
+  for (int i = 0; i < desc->natts; i++) {
+    Form_pg_attribute att = TupleDescAttr(desc, i);
     if (att->attisdropped) continue;
     v8::Local<v8::Value> f;
     if (!o->Get(ctx, js_str(NameStr(att->attname))).ToLocal(&f)) return false;

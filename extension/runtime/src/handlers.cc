@@ -278,7 +278,7 @@ bool return_next(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
   Datum *values = (Datum *)palloc(sizeof(Datum) * (natts + 1));
   bool *nulls = (bool *)palloc(sizeof(bool) * (natts + 1));
   bool ok = f->scalar_set ? from_js(ctx, unwrap_single_column(ctx, v, f->out_name, f->ret), f->ret, &values[0], &nulls[0])
-                          : js_to_tuple_values(ctx, v, f->tupdesc, values, nulls);
+                          : js_to_tuple_values(ctx, v, f->tupdesc, values, nulls, f->shape);
   ErrorData *err = ok ? pg_try([&] { tuplestore_putvalues(f->tupstore, f->tupdesc, values, nulls); }) : nullptr;
   MemoryContextSwitchTo(old);
   if (err) throw_pg_error(err);  // before the reset: err lives in rowcxt
@@ -346,6 +346,18 @@ static void run_js(CallState *st) {
     if (!t && !(t = type_info(get_fn_expr_argtype(st->fcinfo->flinfo, i)))) return capture(tc, ctx, st, name);
     NullableDatum a = st->fcinfo->args[i];
     if (!to_js(ctx, a.value, a.isnull, t).ToLocal(&argv[i])) return capture(tc, ctx, st, name);
+  }
+
+  // Rows of a set are converted with names and types looked up once. The shape's
+  // handles belong to this HandleScope, which outlives every return_next of the call.
+  RowShape shape;
+  struct ForgetShape {
+    CallFrame *f;
+    ~ForgetShape() { f->shape = nullptr; }
+  } forget{frame};
+  if (frame->tupstore && !frame->scalar_set) {
+    if (!shape.init(frame->tupdesc)) return capture(tc, ctx, st, name);
+    frame->shape = &shape;
   }
 
   v8::Local<v8::Value> ret;

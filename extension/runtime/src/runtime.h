@@ -135,8 +135,9 @@ struct RowShape {
   bool init(TupleDesc d);  // false with a JS exception pending
   v8::MaybeLocal<v8::Value> row(v8::Local<v8::Context> ctx, HeapTuple tup);
 };
+struct RowShape;
 bool js_to_tuple_values(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, TupleDesc desc,
-                        Datum *values, bool *nulls);
+                        Datum *values, bool *nulls, const RowShape *shape = nullptr);
 v8::Local<v8::String> js_str(const char *s, int len = -1);
 char *js_to_cstring(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v);  // palloc'd, NULL on exception
 void *js_palloc(size_t n);  // nullptr with a JS exception pending when PostgreSQL refuses
@@ -167,6 +168,7 @@ struct CallFrame {
   bool nonatomic;            // procedure / DO allowed to commit
   bool spi_connected;        // SPI is connected lazily: most calls never use it
   MemoryContext rowcxt;      // return_next's scratch memory, reset per row
+  RowShape *shape;           // SETOF rows: column names/types, made in the call's HandleScope
 };
 extern CallFrame *current_frame;
 // Connects SPI for the current call if it is not yet; false with a JS exception pending.
