@@ -66,6 +66,16 @@ describe("arguments arrive as PL/v8 3.x delivers them", () => {
     assert.equal(r.rows[0].r, 'bigint:5:x:2:["id","label","tags"]');
   });
 
+  test("polymorphic, variadic and defaulted arguments", async () => {
+    const poly = await plv8(db, "x anyelement", "anyelement", "return x;");
+    const r = await db.query(`select ${poly}(5) as i, ${poly}('a'::text) as t, ${poly}(array[1,2]) as a, ${poly}(7::int8)::text as b`);
+    assert.deepEqual(r.rows[0], { i: 5, t: "a", a: [1, 2], b: "7" });
+    const vari = await plv8(db, "variadic xs int[]", "int", "return xs.reduce(function (a, b) { return a + b; }, 0);");
+    assert.equal((await db.query(`select ${vari}(1, 2, 3) as s`)).rows[0].s, 6);
+    const defs = await plv8(db, "a int, b int default 10", "int", "return a + b;");
+    assert.deepEqual((await db.query(`select ${defs}(1) as x, ${defs}(b => 2, a => 1) as y`)).rows[0], { x: 11, y: 3 });
+  });
+
   test("unnamed arguments are $1, $2 and arguments[]", async () => {
     const f = await plv8(db, "int, text", "text", "return $1 + '/' + $2 + '/' + arguments.length");
     assert.equal((await db.query(`select ${f}(3, 'z') as r`)).rows[0].r, "3/z/2");
