@@ -97,4 +97,21 @@ describe("SIGTERM shuts a supervisor down cleanly", { skip: missing ?? false }, 
     assert.notEqual(rows[0].state, "succeeded");
     await b.stop();
   });
+
+  test("SIGINT is a clean shutdown too, and a second signal kills running steps at once", async () => {
+    await define({ name: "second-signal", schedules: [], steps: [{ name: "s", shell: "sleep 60" }] });
+    const sup = startSupervisor(db.url, { name: "term-twice", args: ["--shutdown-grace", "60s", "--kill-grace", "500ms"] });
+    await sup.waitForLog("registration", (l) => l.msg === "worker registered");
+    const runId = await runNow("second-signal");
+    await sup.waitForLog("step start", (l) => l.msg === "step started" && l.run === runId);
+    sup.child.kill("SIGINT");
+    await sup.waitForLog("shutdown begins", (l) => l.msg === "shutting down: no new claims" && l.signal === "SIGINT");
+    await sleep(300);
+    assert.equal(sup.child.exitCode, null, "waits for the running step (grace 60 s)");
+    const started = Date.now();
+    sup.child.kill("SIGINT");
+    assert.equal(await sup.exited, 0);
+    assert.ok(Date.now() - started < 5000, `the second signal ended it quickly (${Date.now() - started} ms)`);
+    assert.ok(sup.logs.some((l) => l.msg === "second signal: killing running steps now"));
+  });
 });
