@@ -161,6 +161,18 @@ describe("a supervisor runs steps end to end", { skip: missing ?? false }, () =>
     assert.equal((await stepRuns(runId))[0].stdout, "first\nsecond\n");
   });
 
+  test("huge output is bounded in step_runs and flagged as truncated", async () => {
+    await define({ name: "chatty", schedules: [], steps: [{ name: "s", shell: "head -c 5000000 /dev/zero | tr '\\0' a; echo; echo tail >&2" }] });
+    const runId = await runNow("chatty");
+    assert.equal((await finishedRun(runId, 30_000)).state, "succeeded");
+    const { rows } = await db.query(
+      "SELECT length(stdout) AS out, stdout ~ '^a+$' AS only_a, stderr, output_truncated FROM clockwork.step_runs WHERE run_id = $1",
+      [runId],
+    );
+    // Supervisor bound (1 MiB per stream) and database bound (output_limit(), 1 MiB) agree.
+    assert.deepEqual(rows[0], { out: 1024 * 1024, only_a: true, stderr: "tail\n", output_truncated: true });
+  });
+
   test("a step graph with a dependency and a matrix passes values as environment variables", async () => {
     await define({
       name: "graph",
