@@ -11,7 +11,7 @@ import { startCluster, type Cluster } from "../support/cluster.ts";
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const ROWS = 100_000;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 async function connect(cluster: Cluster, db = "bench"): Promise<pg.Client> {
@@ -158,8 +158,8 @@ async function main() {
   }
 
   const head: Row = ["measurement (median of " + RUNS + ")", "plpgsql", "plv8 (clockwork_v8)", "plv8 vs plpgsql"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: Row) => "| " + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ") + " |";
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: Row) => "| " + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(" | ") + " |";
   console.log(line(head));
   console.log("|" + widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|") + "|");
   for (const r of rows) console.log(line(r));

@@ -19,7 +19,7 @@ async function seen(type: string, literal: string): Promise<{ type: string; valu
     return (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v) + ' ' + s;`);
   const r = await db.query(`select ${f}(${literal}::${type}) as r`);
   const [t, ...rest] = (r.rows[0].r as string).split(" ");
-  return { type: t, value: rest.join(" ") };
+  return { type: t ?? "", value: rest.join(" ") };
 }
 
 describe("arguments arrive as PL/v8 3.x delivers them", () => {
