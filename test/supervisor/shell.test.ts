@@ -161,6 +161,21 @@ describe("shell steps", () => {
     }
   });
 
+  test("background processes that let go of the pipes are stopped too", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cw-bg2-"));
+    const pidFile = join(dir, "pid");
+    try {
+      const { running } = run({ kind: "shell", script: `sleep 100 >/dev/null 2>&1 & echo $! > ${pidFile}` });
+      const result = await running.result;
+      assert.equal(result.exitCode, 0);
+      const pid = Number(readFileSync(pidFile, "utf8").trim());
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(alive(pid), false, "detached-from-pipes background process survived");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("huge output is truncated with a marker and memory stays bounded", async () => {
     const limit = 64 * 1024;
     const before = process.memoryUsage().rss;

@@ -143,6 +143,7 @@ export function startProcessStep(spec: ProcessStepSpec, options: ProcessRunOptio
   let killTimer: NodeJS.Timeout | undefined;
   let timeoutTimer: NodeJS.Timeout | undefined;
   let flushTimer: NodeJS.Timeout | undefined;
+  let leftoverTimer: NodeJS.Timeout | undefined;
   let sinkChain: Promise<void> = Promise.resolve();
   let sinkOpen = true;
 
@@ -153,6 +154,7 @@ export function startProcessStep(spec: ProcessStepSpec, options: ProcessRunOptio
     clearTimeout(timeoutTimer);
     clearTimeout(flushTimer);
     clearTimeout(killTimer);
+    clearTimeout(leftoverTimer); // the group is empty: its id may be reused by someone else
     streams.stdout.end();
     streams.stderr.end();
     flush();
@@ -257,11 +259,11 @@ export function startProcessStep(spec: ProcessStepSpec, options: ProcessRunOptio
     // (background jobs holding the pipes) is stopped so that the pipes close.
     if (killGroup(child!.pid, "SIGTERM")) {
       const pid = child!.pid;
-      setTimeout(() => {
+      leftoverTimer = setTimeout(() => {
         killGroup(pid, "SIGKILL");
         child!.stdout?.destroy();
         child!.stderr?.destroy();
-      }, options.killGraceMs).unref();
+      }, options.killGraceMs);
     }
   });
 
