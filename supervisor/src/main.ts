@@ -236,9 +236,14 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     }
     return runSupervisor(rest);
   }
-  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
-    process.stdout.write(`usage: clockwork <command>\n\ncommands:\n  supervisor   run the Clockwork supervisor (see clockwork supervisor --help)\n`);
-    return command === undefined ? 2 : 0;
+  const usage = `usage: clockwork <command>\n\ncommands:\n  supervisor   run the Clockwork supervisor (see clockwork supervisor --help)\n`;
+  if (command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(usage);
+    return 0;
+  }
+  if (command === undefined) {
+    process.stderr.write(usage);
+    return 2;
   }
   process.stderr.write(`clockwork: unknown command ${JSON.stringify(command)} (try clockwork --help)\n`);
   return 2;
