@@ -1,0 +1,41 @@
+// End to end: labels given to a supervisor are registered, and a job pinned to a label
+// only runs on supervisors that carry it (the database decides; the supervisor only tells).
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
+
+const missing = await extensionMissing();
+
+describe("labels", { skip: missing ?? false }, () => {
+  let db: TestDatabase;
+
+  before(async () => {
+    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "e2e_pinning" });
+  });
+
+  after(async () => {
+    await stopAllSupervisors();
+    await db?.drop();
+  });
+
+  test("a job pinned to a label runs only on the supervisor carrying it", async () => {
+    const plain = startSupervisor(db.url, { name: "plain" });
+    const gpu = startSupervisor(db.url, { name: "with-gpu", args: ["--labels", "gpu,eu"] });
+    await Promise.all([plain, gpu].map((s) => s.waitForLog("registration", (l) => l.msg === "worker registered")));
+    const labels = (await db.query("SELECT name, labels FROM clockwork.workers ORDER BY name")).rows;
+    assert.deepEqual(labels, [{ name: "plain", labels: [] }, { name: "with-gpu", labels: ["gpu", "eu"] }]);
+
+    await db.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({
+      name: "needs-gpu", schedules: [], labels: ["gpu"], steps: [{ name: "s", shell: "echo on gpu" }],
+    })]);
+    const runs: string[] = [];
+    for (let i = 0; i < 6; i++) runs.push((await db.query("SELECT clockwork.run_now('needs-gpu') AS id")).rows[0].id);
+    await waitFor("all pinned runs to finish", async () =>
+      (await db.query("SELECT count(*)::int AS n FROM clockwork.runs WHERE id = ANY($1::bigint[]) AND finished_at IS NOT NULL", [runs])).rows[0].n === runs.length);
+    const workers = (await db.query(`
+      SELECT DISTINCT w.name FROM clockwork.step_runs s JOIN clockwork.workers w ON w.id = s.worker_id
+       WHERE s.run_id = ANY($1::bigint[])`, [runs])).rows.map((r) => r.name);
+    assert.deepEqual(workers, ["with-gpu"]);
+  });
+});
