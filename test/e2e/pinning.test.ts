@@ -1,5 +1,6 @@
-// End to end: labels given to a supervisor are registered, and a job pinned to a label
-// only runs on supervisors that carry it (the database decides; the supervisor only tells).
+// End to end: how a supervisor introduces itself. Without DATABASE_URL it connects through
+// libpq-style PG* variables; labels given to it are registered, and a job pinned to a
+// label only runs on supervisors that carry it (the database decides; the supervisor only tells).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
@@ -7,7 +8,7 @@ import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor } from "
 
 const missing = await extensionMissing();
 
-describe("labels", { skip: missing ?? false }, () => {
+describe("connection settings and labels", { skip: missing ?? false }, () => {
   let db: TestDatabase;
 
   before(async () => {
@@ -37,5 +38,13 @@ describe("labels", { skip: missing ?? false }, () => {
       SELECT DISTINCT w.name FROM clockwork.step_runs s JOIN clockwork.workers w ON w.id = s.worker_id
        WHERE s.run_id = ANY($1::bigint[])`, [runs])).rows.map((r) => r.name);
     assert.deepEqual(workers, ["with-gpu"]);
+  });
+
+  test("without DATABASE_URL it connects through the PG* variables", async () => {
+    const sup = startSupervisor("", { name: "via-pg-env", env: { PGDATABASE: db.name } });
+    await sup.waitForLog("registration", (l) => l.msg === "worker registered");
+    const seen = (await db.query("SELECT count(*)::int AS n FROM clockwork.workers WHERE name = 'via-pg-env'")).rows[0].n;
+    assert.equal(seen, 1, "registered in the database PGDATABASE names");
+    assert.equal(await sup.stop(), 0);
   });
 });
