@@ -61,6 +61,7 @@ export class StepExecutor {
       sqlEntry.done = this.finishSql(claim, log, sql, (next) => (sqlEntry.sql = next));
       entry = sqlEntry;
     } else if (kind === "shell" || kind === "program") {
+      let lostBatches = 0;
       const process = startProcessStep(
         {
           kind,
@@ -77,7 +78,12 @@ export class StepExecutor {
           flushBytes: this.config.outputFlushBytes,
           killGraceMs: this.config.killGraceMs,
           onOutput: (stream, chunk) => this.api.appendOutput(claim.step_run_id, stream, chunk),
-          onSinkError: (error) => log.warn({ error: errorFields(error) }, "could not store step output; this batch is lost"),
+          onSinkError: (error) => {
+            // One line for the first lost batch and then every 50th, not one per batch.
+            if (lostBatches++ % 50 === 0) {
+              log.warn({ error: errorFields(error), lost_batches: lostBatches }, "could not store step output; batches are lost until the database answers");
+            }
+          },
         },
       );
       entry = { claim, log, process, cancelRequested: false, done: this.finishProcess(claim, log, process) };
