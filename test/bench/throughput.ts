@@ -1,0 +1,135 @@
+// Throughput of manual runs with a no-op SQL step (clockwork.run_now + one supervisor at
+// concurrency 10), side by side with graphile-worker processing no-op jobs at concurrency
+// 10 with its local queue, on the same cluster in the same run. Not a test: figures only.
+//   npx tsx test/bench/throughput.ts [--jobs 5000] [--rounds 3]
+// Each round: the worker is started and idle; N jobs are enqueued in one statement; the
+// time from that commit to the last completion is measured. Both schemas are VACUUM
+// ANALYZEd before every round (stale statistics change such figures by 10×).
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { Logger, run as runGraphileWorker, makeWorkerUtils } from "graphile-worker";
+import { startCluster } from "../support/cluster.ts";
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const JOBS = arg("--jobs", 5000);
+const ROUNDS = arg("--rounds", 3);
+const CONCURRENCY = 10;
+const bin = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function waitFor(client: pg.Client, sql: string, done: (n: number) => boolean, timeoutMs = 600_000): Promise<void> {
+  const start = Date.now();
+  for (;;) {
+    const n = Number((await client.query(sql)).rows[0].n);
+    if (done(n)) return;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for: ${sql} (at ${n})`);
+    await sleep(20);
+  }
+}
+
+async function clockworkRound(cluster: { url(db: string): string }, client: pg.Client, round: number): Promise<{ enqueue: number; process: number }> {
+  await client.query("vacuum analyze clockwork.runs, clockwork.step_runs, clockwork.jobs, clockwork.workers");
+  const name = `bench-${round}`;
+  const supervisor: ChildProcess = spawn(
+    process.execPath,
+    [bin, "supervisor", "--name", name, "--concurrency", String(CONCURRENCY), "--http-port", "off", "--log-level", "warn"],
+    { cwd: root, env: { ...process.env, DATABASE_URL: cluster.url("bench_clockwork") }, stdio: ["ignore", "ignore", "inherit"] },
+  );
+  try {
+    await waitFor(client, `select count(*) as n from clockwork.workers where name = '${name}' and stopped_at is null`, (n) => n === 1);
+    await sleep(500); // let it settle into its first sleep
+    const before = Number((await client.query("select count(*) as n from clockwork.runs where state = 'succeeded'")).rows[0].n);
+    const t0 = performance.now();
+    await client.query("select clockwork.run_now('noop') from generate_series(1, $1)", [JOBS]);
+    const t1 = performance.now();
+    await waitFor(client, "select count(*) as n from clockwork.runs where state = 'succeeded'", (n) => n - before >= JOBS);
+    const t2 = performance.now();
+    return { enqueue: (t1 - t0) / 1000, process: (t2 - t1) / 1000 };
+  } finally {
+    supervisor.kill("SIGTERM");
+    await new Promise((r) => supervisor.once("exit", r));
+  }
+}
+
+async function graphileRound(cluster: { url(db: string): string }, client: pg.Client): Promise<{ enqueue: number; process: number }> {
+  await client.query("vacuum analyze graphile_worker._private_jobs, graphile_worker._private_tasks");
+  const runner = await runGraphileWorker({
+    preset: {
+      worker: {
+        connectionString: cluster.url("bench_graphile"),
+        concurrentJobs: CONCURRENCY,
+        localQueue: { size: 500 },
+        pollInterval: 1000,
+      },
+    },
+    noHandleSignals: true,
+    taskList: { noop: async () => {} },
+    // Quiet, like the supervisor at --log-level warn: a line per job would cost it time.
+    logger: new Logger(() => () => {}),
+  });
+  try {
+    await sleep(500);
+    const t0 = performance.now();
+    await client.query("select graphile_worker.add_job('noop', '{}'::json) from generate_series(1, $1)", [JOBS]);
+    const t1 = performance.now();
+    await waitFor(client, "select count(*) as n from graphile_worker._private_jobs", (n) => n === 0);
+    const t2 = performance.now();
+    return { enqueue: (t1 - t0) / 1000, process: (t2 - t1) / 1000 };
+  } finally {
+    await runner.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const cluster = await startCluster();
+  const admin = new pg.Client({ connectionString: cluster.url("postgres") });
+  await admin.connect();
+  try {
+    await admin.query("create database bench_clockwork");
+    await admin.query("create database bench_graphile");
+    const cw = new pg.Client({ connectionString: cluster.url("bench_clockwork") });
+    const gw = new pg.Client({ connectionString: cluster.url("bench_graphile") });
+    await cw.connect();
+    await gw.connect();
+    await cw.query("create extension clockwork_v8; create extension clockwork");
+    await cw.query("select clockwork.define_job('{\"name\": \"noop\", \"policies\": {\"max_instances\": 100000}, \"steps\": [{\"name\": \"a\", \"sql\": \"select 1\"}]}'::jsonb)");
+    const utils = await makeWorkerUtils({ connectionString: cluster.url("bench_graphile") });
+    await utils.migrate();
+    await utils.release();
+
+    const results = { clockwork: [] as { enqueue: number; process: number }[], graphile: [] as { enqueue: number; process: number }[] };
+    for (let round = 1; round <= ROUNDS; round++) {
+      // Alternate the order so neither always runs on a warmer machine.
+      if (round % 2 === 1) {
+        results.clockwork.push(await clockworkRound(cluster, cw, round));
+        results.graphile.push(await graphileRound(cluster, gw));
+      } else {
+        results.graphile.push(await graphileRound(cluster, gw));
+        results.clockwork.push(await clockworkRound(cluster, cw, round));
+      }
+      console.log(`round ${round}: clockwork ${results.clockwork.at(-1)!.process.toFixed(2)} s, graphile-worker ${results.graphile.at(-1)!.process.toFixed(2)} s`);
+    }
+    const rate = (xs: { process: number }[]) => JOBS / median(xs.map((x) => x.process));
+    const enqueueRate = (xs: { enqueue: number }[]) => JOBS / median(xs.map((x) => x.enqueue));
+    const history = await cw.query("select count(*) as n from clockwork.step_runs where state = 'succeeded'");
+    console.log(`\n${JOBS} no-op jobs, concurrency ${CONCURRENCY}, median of ${ROUNDS} rounds\n`);
+    console.log("| | enqueue (jobs/s) | process (jobs/s) | keeps history |");
+    console.log("| --- | --: | --: | --- |");
+    console.log(`| clockwork (run_now + supervisor) | ${enqueueRate(results.clockwork).toFixed(0)} | ${rate(results.clockwork).toFixed(0)} | yes (${history.rows[0].n} step runs kept) |`);
+    console.log(`| graphile-worker 0.17 (add_job, local queue 500) | ${enqueueRate(results.graphile).toFixed(0)} | ${rate(results.graphile).toFixed(0)} | no (jobs deleted) |`);
+    console.log(`| ratio clockwork / graphile-worker (target ≥ 1.0) | ${(enqueueRate(results.clockwork) / enqueueRate(results.graphile)).toFixed(2)}× | ${(rate(results.clockwork) / rate(results.graphile)).toFixed(2)}× | |`);
+    await cw.end();
+    await gw.end();
+  } finally {
+    await admin.end();
+    cluster.stop();
+  }
+}
+
+await main();
