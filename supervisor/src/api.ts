@@ -113,7 +113,7 @@ export class ClockworkApi {
     return this.call("runSqlStep", [stepRunId, this.worker], client);
   }
 
-  async completeStep(stepRunId: string, exitCode: number, stdout: string, stderr: string, error: string | null): Promise<boolean> {
+  async completeStep(stepRunId: string, exitCode: number | null, stdout: string, stderr: string, error: string | null): Promise<boolean> {
     const r = await this.call<{ accepted: boolean }>("completeStep", [stepRunId, this.worker, exitCode, stdout, stderr, error]);
     return r?.accepted === true;
   }

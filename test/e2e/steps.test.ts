@@ -48,6 +48,20 @@ describe("a supervisor runs steps end to end", { skip: missing ?? false }, () =>
     return rows;
   }
 
+  test("an SQL step over its time-out is cancelled, recorded as timed out, and the connection is reused", async () => {
+    await define({ name: "slow-sql", steps: [{ name: "slow", sql: "SELECT pg_sleep(10)", timeout: "300ms" }] });
+    const started = Date.now();
+    const run = await finishedRun(await runNow("slow-sql"));
+    assert.ok(Date.now() - started < 5000, "stopped long before pg_sleep(10) ended");
+    assert.equal(run.state, "failed");
+    const [step] = await stepRuns((await db.query("SELECT max(id) AS id FROM clockwork.runs")).rows[0].id);
+    assert.equal(step.state, "failed");
+    assert.match(step.error, /^timed out after 300 ms/);
+    // The pooled connection went back healthy: the next SQL step runs.
+    await define({ name: "after-slow", steps: [{ name: "quick", sql: "SELECT 1" }] });
+    assert.equal((await finishedRun(await runNow("after-slow"))).state, "succeeded");
+  });
+
   test("an SQL job fires within a few milliseconds of its due time", async () => {
     await db.query("SELECT clockwork.schedule('every-second', '* * * * * *', $$INSERT INTO fired (job) VALUES ('every-second')$$)");
     const rows = await waitFor("six firings", async () => {

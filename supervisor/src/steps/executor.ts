@@ -56,7 +56,7 @@ export class StepExecutor {
 
     let entry: RunningStep;
     if (kind === "sql") {
-      const sql = startSqlStep(this.api, this.pool, claim.step_run_id);
+      const sql = startSqlStep(this.api, this.pool, claim.step_run_id, claim.timeout_ms ?? null);
       const sqlEntry: RunningStep = { claim, log, sql, cancelRequested: false, done: Promise.resolve() };
       sqlEntry.done = this.finishSql(claim, log, sql, (next) => (sqlEntry.sql = next));
       entry = sqlEntry;
@@ -152,7 +152,7 @@ export class StepExecutor {
         const delay = Math.min(5000, 200 * 2 ** Math.min(attempt, 5));
         log.warn({ error: errorFields(error), retry_in_ms: delay }, "connection lost while running an SQL step; calling run_sql_step again");
         await new Promise((resolve) => setTimeout(resolve, delay));
-        sql = startSqlStep(this.api, this.pool, claim.step_run_id);
+        sql = startSqlStep(this.api, this.pool, claim.step_run_id, claim.timeout_ms ?? null);
         setCurrent(sql);
       }
     }
