@@ -2,6 +2,7 @@
 // no table is touched directly, every decision is the database's. Each statement is
 // named here once. Ids stay strings (bigint).
 import type pg from "pg";
+import type { StepClaim } from "../../extension/src/functions/claim.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
 
 export interface WorkerRegistration {
@@ -9,21 +10,8 @@ export interface WorkerRegistration {
   readonly lease_ms: number;
 }
 
-export interface StepClaim {
-  readonly step_run_id: string;
-  readonly run_id: string;
-  readonly job: string;
-  readonly step: string;
-  readonly instance: string;
-  readonly kind: "sql" | "shell" | "program";
-  readonly attempt: number;
-  readonly script?: string | null;
-  readonly argv?: string[] | null;
-  readonly cwd?: string | null;
-  readonly env?: Record<string, string> | null;
-  readonly timeout_ms?: number | null;
-  readonly lease_expires_at?: string;
-}
+/** What tick hands out: the database's own type, so the two sides cannot drift apart. */
+export type { StepClaim };
 
 export interface TickResult {
   readonly claimed: StepClaim[];
