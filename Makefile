@@ -75,8 +75,12 @@ bench-core: npm
 bench-extension: deps install
 	$(NPX) tsx test/bench/extension.ts
 
+# Lag and idle cost of one supervisor; run_now throughput against graphile-worker; lag
+# against pg_cron on the every-minute load (several minutes: it waits for minute slots).
 bench-supervisor: deps install
 	$(NPX) tsx test/bench/supervisor.ts
+	$(NPX) tsx test/bench/throughput.ts
+	$(NPX) tsx test/bench/lag.ts
 
 bench: bench-runtime bench-core bench-extension bench-supervisor
 
