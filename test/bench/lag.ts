@@ -1,0 +1,142 @@
+// Due → start lag of SQL steps, Clockwork against pg_cron 1.4.2 (Debian's
+// postgresql-15-cron) on the same cluster in the same run. Not a test: figures only.
+//   npx tsx test/bench/lag.ts [--minute-jobs 1000] [--minutes 2] [--second-jobs 100] [--seconds 10]
+// Every job inserts clock_timestamp() into a table; lag = that time minus the slot.
+// pg_cron has no sub-minute schedules, so the two are compared on the every-minute load;
+// the every-second load is Clockwork's alone. The systems take turns, never running at once.
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { startCluster } from "../support/cluster.ts";
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const MINUTE_JOBS = arg("--minute-jobs", 1000);
+const MINUTES = arg("--minutes", 2);
+const SECOND_JOBS = arg("--second-jobs", 100);
+const SECONDS = arg("--seconds", 10);
+const CONCURRENCY = 10;
+const bin = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function percentiles(values: number[]): { n: number; p50: number; p99: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+  return { n: sorted.length, p50: at(50), p99: at(99), max: sorted.at(-1) ?? NaN };
+}
+
+/** Sleeps until `offsetMs` after the start of the next minute. */
+async function untilNextMinute(offsetMs = 0): Promise<number> {
+  const now = Date.now();
+  const next = Math.ceil(now / 60_000) * 60_000;
+  await sleep(next + offsetMs - now);
+  return next;
+}
+
+async function lags(client: pg.Client, table: string, unit: "minute" | "second", from: number, to: number) {
+  const { rows } = await client.query(
+    `SELECT extract(epoch FROM at - date_trunc('${unit}', at)) * 1000 AS ms FROM ${table}
+      WHERE at >= $1 AND at < $2`,
+    [new Date(from), new Date(to)],
+  );
+  return percentiles(rows.map((r) => Number(r.ms)));
+}
+
+async function main(): Promise<void> {
+  const cluster = await startCluster({
+    settings: {
+      shared_preload_libraries: "'pg_cron'",
+      "cron.database_name": "'bench_lag'",
+      "cron.host": "'127.0.0.1'",
+      "cron.log_run": "on",
+      max_connections: 300,
+    },
+  });
+  const admin = new pg.Client({ connectionString: cluster.url("postgres") });
+  await admin.connect();
+  await admin.query("CREATE DATABASE bench_lag");
+  const db = new pg.Client({ connectionString: cluster.url("bench_lag") });
+  await db.connect();
+  let supervisor: ChildProcess | undefined;
+  try {
+    await db.query("CREATE EXTENSION clockwork_v8; CREATE EXTENSION clockwork; CREATE EXTENSION pg_cron");
+    await db.query("CREATE TABLE fired_clockwork (job int, at timestamptz NOT NULL DEFAULT clock_timestamp())");
+    await db.query("CREATE TABLE fired_pg_cron (job int, at timestamptz NOT NULL DEFAULT clock_timestamp())");
+    const version = `(extension ${(await db.query("SELECT extversion FROM pg_extension WHERE extname = 'pg_cron'")).rows[0].extversion})`;
+
+    supervisor = spawn(
+      process.execPath,
+      [bin, "supervisor", "--name", "lag", "--concurrency", String(CONCURRENCY), "--http-port", "off", "--log-level", "warn"],
+      { cwd: root, env: { ...process.env, DATABASE_URL: cluster.url("bench_lag") }, stdio: ["ignore", "ignore", "inherit"] },
+    );
+
+    // 1. Clockwork, every minute.
+    console.log(`clockwork: ${MINUTE_JOBS} jobs every minute, ${MINUTES} minutes…`);
+    await db.query(
+      `SELECT clockwork.schedule('minute-' || i, '* * * * *', 'INSERT INTO fired_clockwork (job) VALUES (' || i || ')')
+         FROM generate_series(1, $1) AS i`,
+      [MINUTE_JOBS],
+    );
+    await db.query("VACUUM ANALYZE");
+    // Slots M … M + MINUTES - 1 fire; the jobs are disabled well before the next one.
+    let from = await untilNextMinute(-100);
+    let to = from + MINUTES * 60_000;
+    await sleep(to - 15_000 - Date.now());
+    await db.query("SELECT clockwork.disable_job('minute-' || i) FROM generate_series(1, $1) AS i", [MINUTE_JOBS]);
+    await sleep(20_000); // the last minute's queue has drained; nothing more is due
+    const clockworkMinute = await lags(db, "fired_clockwork", "minute", from, to + 30_000);
+
+    // 2. Clockwork, every second.
+    console.log(`clockwork: ${SECOND_JOBS} jobs every second, ${SECONDS} seconds…`);
+    await db.query("TRUNCATE fired_clockwork");
+    await db.query(
+      `SELECT clockwork.schedule('second-' || i, '* * * * * *', 'INSERT INTO fired_clockwork (job) VALUES (' || i || ')')
+         FROM generate_series(1, $1) AS i`,
+      [SECOND_JOBS],
+    );
+    await sleep(3000); // first slots may be caught up
+    from = Date.now();
+    await sleep(SECONDS * 1000);
+    to = Date.now();
+    await db.query("SELECT clockwork.disable_job('second-' || i) FROM generate_series(1, $1) AS i", [SECOND_JOBS]);
+    await sleep(3000);
+    const clockworkSecond = await lags(db, "fired_clockwork", "second", from, to);
+    supervisor.kill("SIGTERM");
+    await new Promise((r) => supervisor!.once("exit", r));
+    supervisor = undefined;
+
+    // 3. pg_cron, every minute, the same statements.
+    console.log(`pg_cron 1.4.2 ${version}: ${MINUTE_JOBS} jobs every minute, ${MINUTES} minutes…`);
+    await db.query(
+      `SELECT cron.schedule('minute-' || i, '* * * * *', 'INSERT INTO fired_pg_cron (job) VALUES (' || i || ')')
+         FROM generate_series(1, $1) AS i`,
+      [MINUTE_JOBS],
+    );
+    from = await untilNextMinute(-100);
+    to = from + MINUTES * 60_000;
+    await sleep(to - 15_000 - Date.now());
+    await db.query("SELECT cron.unschedule(jobid) FROM cron.job");
+    await sleep(20_000);
+    const pgCronMinute = await lags(db, "fired_pg_cron", "minute", from, to + 30_000);
+    const expected = MINUTE_JOBS * MINUTES;
+
+    const f = (x: number) => (Number.isNaN(x) ? "–" : x.toFixed(1));
+    console.log(`\ndue → start lag of SQL steps (ms), same cluster, same run\n`);
+    console.log("| load | system | runs (expected) | p50 | p99 | max |");
+    console.log("| --- | --- | --: | --: | --: | --: |");
+    console.log(`| ${MINUTE_JOBS} jobs every minute | clockwork (1 supervisor, concurrency ${CONCURRENCY}) | ${clockworkMinute.n} (${expected}) | ${f(clockworkMinute.p50)} | ${f(clockworkMinute.p99)} | ${f(clockworkMinute.max)} |`);
+    console.log(`| ${MINUTE_JOBS} jobs every minute | pg_cron 1.4.2 ${version} | ${pgCronMinute.n} (${expected}) | ${f(pgCronMinute.p50)} | ${f(pgCronMinute.p99)} | ${f(pgCronMinute.max)} |`);
+    console.log(`| ${SECOND_JOBS} jobs every second | clockwork | ${clockworkSecond.n} (~${SECOND_JOBS * SECONDS}) | ${f(clockworkSecond.p50)} | ${f(clockworkSecond.p99)} | ${f(clockworkSecond.max)} |`);
+    console.log(`| ratio of medians, every minute, clockwork / pg_cron | | | ${(clockworkMinute.p50 / pgCronMinute.p50).toFixed(2)}× | ${(clockworkMinute.p99 / pgCronMinute.p99).toFixed(2)}× | |`);
+  } finally {
+    supervisor?.kill("SIGKILL");
+    await db.end().catch(() => {});
+    await admin.end().catch(() => {});
+    cluster.stop();
+  }
+}
+
+await main();
