@@ -207,8 +207,10 @@ COMMENT ON COLUMN step_runs.stdout IS 'Captured standard output (bounded; see ou
 COMMENT ON COLUMN step_runs.stderr IS 'Captured standard error (bounded; see output_truncated).';
 COMMENT ON COLUMN step_runs.output_truncated IS 'True when output beyond the capture bound was dropped.';
 
--- Claims: ready steps whose time has come, oldest first.
-CREATE INDEX step_runs_ready_idx ON step_runs (ready_at) WHERE state = 'ready';
+-- Claims: ready steps whose time has come, oldest first, in the claim's exact order
+-- (ready_at, id): many steps share one ready_at (a burst of run_now), and without id in
+-- the key every claim would sort the whole backlog to take its first few rows.
+CREATE INDEX step_runs_ready_idx ON step_runs (ready_at, id) WHERE state = 'ready';
 -- Lease expiry: running steps by lease end.
 CREATE INDEX step_runs_lease_idx ON step_runs (lease_expires_at) WHERE state = 'running';
 CREATE INDEX step_runs_run_idx ON step_runs (run_id);

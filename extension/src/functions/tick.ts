@@ -137,6 +137,8 @@ export const tick = sqlFunction({
     fireDueSlots(nowMs);
     expireLeases(nowMs);
     const claimed = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs) : [];
+    // A full claim means more may be ready: due now, and no need to ask when.
+    if (maxClaims > 0 && claimed.length >= maxClaims) return { claimed, next_due_at: new Date(nowMs).toISOString() };
     const next = execute(SQL.nextDueAt, [me.labels])[0] as { next_due_at: Date | null };
     return { claimed, next_due_at: next.next_due_at === null ? null : next.next_due_at.toISOString() };
   },
