@@ -90,6 +90,7 @@ try {
 
   const started = Date.now();
   const header = `Clockwork demo — cluster on port ${cluster.port}, supervisor log ${logPath}\n` +
+    `try the README tour in another terminal: psql ${url}\n` +
     `jobs: sql-every-5s (SQL, */5 s), shell-every-10s (shell, */10 s), pipeline (SQL → shell matrix eu/us → check, */15 s)\n` +
     (seconds ? `stopping after ${seconds} s\n` : "press Ctrl-C to stop\n");
   if (!tty) console.log(header);
