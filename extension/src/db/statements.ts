@@ -69,13 +69,13 @@ export const SQL = {
      ORDER BY s.next_fire_at
      LIMIT $2
        FOR UPDATE OF s SKIP LOCKED`),
-  // Exactly once: the unique key (schedule_id, slot_at) drops a slot fired twice.
+  // Exactly once: the unique index runs_slot_key (schedule_id, slot_at) drops a slot fired twice.
   insertRuns: sql(["text", "timestamptz"], `
     INSERT INTO clockwork.runs (job_id, job_version, schedule_id, slot_at, trigger, params, state, queued_at)
     SELECT x.job_id, x.job_version, x.schedule_id, x.slot_at, x.trigger, x.params, x.state, $2
       FROM jsonb_to_recordset($1::text::jsonb) AS x(job_id bigint, job_version integer, schedule_id bigint,
                                        slot_at timestamptz, trigger text, params jsonb, state text)
-        ON CONFLICT ON CONSTRAINT runs_slot_key DO NOTHING
+        ON CONFLICT (schedule_id, slot_at) WHERE slot_at IS NOT NULL DO NOTHING
     RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at`),
   activeRuns: sql(["text[]"], `
     SELECT id::text AS id, job_id::text AS job_id, state, coalesce(started_at, queued_at) AS since
