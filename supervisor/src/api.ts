@@ -43,6 +43,12 @@ export function isTransient(error: unknown): boolean {
   );
 }
 
+/** A statement_timeout fired (not a cancel on request, which has another message). */
+function isStatementTimeout(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  return e.code === "57014" && /statement timeout/.test(e.message ?? "");
+}
+
 type Queryable = pg.Pool | pg.PoolClient | pg.Client;
 
 const SQL = {
@@ -50,6 +56,12 @@ const SQL = {
   registerWorker: "SELECT clockwork.register_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
   tick: "SELECT clockwork.tick($1::text, $2::integer) AS r",
   runSqlStep: "SELECT clockwork.run_sql_step($1::bigint, $2::text) AS r",
+  // An SQL step's time-out: PostgreSQL cannot time a statement inside a function, so
+  // run_sql_step runs in a transaction whose statement_timeout is the step's.
+  begin: "BEGIN",
+  stepTimeout: "SELECT set_config('statement_timeout', $1::text, true) AS r",
+  commit: "COMMIT",
+  rollback: "ROLLBACK",
   completeStep: "SELECT clockwork.complete_step($1::bigint, $2::text, $3::integer, $4::text, $5::text, $6::text) AS r",
   appendOutput: "SELECT clockwork.append_output($1::bigint, $2::text, $3::text, $4::text) AS r",
   heartbeat: "SELECT clockwork.heartbeat($1::text) AS r",
@@ -97,8 +109,26 @@ export class ClockworkApi {
   }
 
   /** Runs on the given pooled client so that the caller can cancel its backend. */
-  runSqlStep(client: pg.PoolClient, stepRunId: string): Promise<SqlStepResult> {
-    return this.call("runSqlStep", [stepRunId, this.worker], client);
+  /**
+   * Runs an SQL step on the given pooled client (so the caller can cancel its backend).
+   * With a time-out, a statement timeout is reported with complete_step as
+   * "timed out after N ms" (see docs/sql-api.md); a cancel on request is thrown.
+   */
+  async runSqlStep(client: pg.PoolClient, stepRunId: string, timeoutMs: number | null = null): Promise<SqlStepResult> {
+    if (timeoutMs === null) return this.call("runSqlStep", [stepRunId, this.worker], client);
+    await this.call("begin", [], client);
+    try {
+      await this.call("stepTimeout", [String(Math.max(1, Math.ceil(timeoutMs)))], client);
+      const answer = await this.call<SqlStepResult>("runSqlStep", [stepRunId, this.worker], client);
+      await this.call("commit", [], client);
+      return answer;
+    } catch (error) {
+      await this.call("rollback", [], client).catch(() => {});
+      if (!isStatementTimeout(error)) throw error;
+      const message = `timed out after ${timeoutMs} ms`;
+      const accepted = await this.completeStep(stepRunId, null, "", "", message);
+      return { accepted, state: "failed", sql_state: "57014", error: message };
+    }
   }
 
   async completeStep(stepRunId: string, exitCode: number | null, stdout: string, stderr: string, error: string | null): Promise<boolean> {
