@@ -216,6 +216,8 @@ CREATE INDEX step_runs_ready_idx ON step_runs (ready_at, id) WHERE state = 'read
 -- Lease expiry: running steps by lease end.
 CREATE INDEX step_runs_lease_idx ON step_runs (lease_expires_at) WHERE state = 'running';
 CREATE INDEX step_runs_run_idx ON step_runs (run_id);
+-- Heartbeats: a worker's running steps (to extend) and cancelled ones (to stop).
+CREATE INDEX step_runs_worker_idx ON step_runs (worker_id) WHERE state IN ('running', 'cancelled');
 
 ------------------------------------------------------------------------------------
 -- Slots that were not fired, with the reason
