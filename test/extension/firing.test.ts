@@ -140,6 +140,13 @@ describe("event schedules", () => {
     assert.equal(iso(next.rows[0].next_fire_at), "2035-01-01T00:20:20.000Z");
   });
 
+  test("re-enabling an @after job counts its delay from the moment it is enabled", async () => {
+    await db.query("select clockwork.disable_job('after')");
+    await db.query("select clockwork.enable_job('after', '2035-01-02T00:00:00Z')");
+    const next = await db.query("select next_fire_at from clockwork.job_status where job = 'after'");
+    assert.equal(iso(next.rows[0].next_fire_at), "2035-01-02T00:10:00.000Z");
+  });
+
   test("@reboot fires once when a scheduler starts, not when a second worker joins", async () => {
     await defineJob(db, { name: "on-boot", schedules: ["@reboot"], steps: [{ name: "a", sql: "select 1" }] });
     const before = await db.query("select next_fire_at from clockwork.job_status where job = 'on-boot'");

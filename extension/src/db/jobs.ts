@@ -7,7 +7,6 @@ import {
   validateJobDefinition,
   type JobDefinition,
   type Schedule,
-  type ScheduleContext,
 } from "../core/index.ts";
 import { callerRights } from "./caller.ts";
 import { raise, sqlError } from "./raise.ts";
@@ -31,13 +30,13 @@ export function calendarDates(): Record<string, string[]> {
 }
 
 /** Validates a definition as the calling role, with the zones, connections and calendars this database has. */
-export function validateForCaller(input: unknown): { job: JobDefinition; role: string } {
+export function validateForCaller(input: unknown, calendars: Record<string, string[]>): { job: JobDefinition; role: string } {
   const rights = callerRights();
   const connections = (execute(SQL.connectionNames) as { name: string }[]).map((r) => r.name);
   const result = validateJobDefinition(input, {
     isValidTimeZone: isKnownTimeZone,
     connections,
-    calendars: Object.keys(calendarDates()),
+    calendars: Object.keys(calendars),
     allowShellSteps: rights.may_define_shell,
     builtins: DATABASE_BUILTINS,
   });
@@ -75,9 +74,14 @@ export function jobVersion(jobId: string, version: number): JobDefinition {
   return job;
 }
 
-/** The first fire time of a schedule strictly after `afterMs`, or null. */
-export function firstSlotAfter(schedule: Schedule, afterMs: number, context: ScheduleContext): number | null {
-  return nextFireTime(schedule, afterMs, postgresTimeZoneRules, context);
+/**
+ * The first slot of a schedule that (re)starts at `nowMs` (defined, changed or enabled),
+ * strictly after `afterMs`. @reboot waits for a scheduler start (register_worker);
+ * @after counts its first delay from `nowMs`, as if a run had just ended.
+ */
+export function firstSlotFrom(schedule: Schedule, afterMs: number, nowMs: number, calendars: Record<string, string[]>): number | null {
+  if (schedule.kind === "reboot") return null;
+  return nextFireTime(schedule, afterMs, postgresTimeZoneRules, { anchorMs: nowMs, lastRunEndMs: nowMs, calendars });
 }
 
 interface StoredSchedule {
@@ -97,7 +101,8 @@ export function storeJob(input: unknown, nowMs: number): string {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     raise("invalid_definition", "", "a job definition must be an object");
   }
-  const { job, role } = validateForCaller(input);
+  const calendars = calendarDates();
+  const { job, role } = validateForCaller(input, calendars);
   const definition = input as { schedules?: unknown };
   const now = new Date(nowMs);
 
@@ -126,20 +131,14 @@ export function storeJob(input: unknown, nowMs: number): string {
     ? []
     : Array.isArray(definition.schedules) ? definition.schedules : [definition.schedules];
   const stored = execute(SQL.schedulesOfJob, [jobId]) as StoredSchedule[];
-  const calendars = calendarDates();
   const rows = job.schedules.map((schedule, position) => {
     const spec = rawSchedules[position];
     const old = stored.find((s) => s.position === position);
     const unchanged = old !== undefined && canonicalJson(old.spec) === canonicalJson(spec);
     let next: number | null;
-    // @reboot waits for a scheduler to start (register_worker); the rest start from now.
-    if (!enabled || schedule.kind === "reboot") next = null;
+    if (!enabled) next = null;
     else if (unchanged && old.next_fire_at !== null) next = old.next_fire_at.getTime();
-    else {
-      const after = Math.max(nowMs, old?.last_slot_at?.getTime() ?? -Infinity);
-      // @after counts its first delay from the definition, as if a run had just ended.
-      next = firstSlotAfter(schedule, after, { anchorMs: nowMs, lastRunEndMs: nowMs, calendars });
-    }
+    else next = firstSlotFrom(schedule, Math.max(nowMs, old?.last_slot_at?.getTime() ?? -Infinity), nowMs, calendars);
     return {
       position,
       kind: schedule.kind,

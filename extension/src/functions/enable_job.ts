@@ -1,11 +1,9 @@
 // clockwork.enable_job: let a disabled job fire again, from now on.
-import { nextFireTimes } from "../core/index.ts";
-import { calendarDates, jobVersion } from "../db/jobs.ts";
+import { calendarDates, firstSlotFrom, jobVersion } from "../db/jobs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
 import { execute } from "../db/query.ts";
-import { postgresTimeZoneRules } from "../db/timezone.ts";
-import { instantOf } from "../db/values.ts";
+import { instantOf, isoOrNull } from "../db/values.ts";
 
 export const enable_job = sqlFunction({
   name: "enable_job",
@@ -20,11 +18,11 @@ export const enable_job = sqlFunction({
     if (target.enabled) return false;
     const job = jobVersion(target.id, target.version);
     const nowMs = instantOf(now);
-    const context = { calendars: calendarDates(), anchorMs: nowMs };
-    const rows = job.schedules.map((schedule, position) => {
-      const next = schedule.kind === "after" || schedule.kind === "reboot" ? null : nextFireTimes(schedule, nowMs, 1, postgresTimeZoneRules, context)[0] ?? null;
-      return { position, next_fire_at: next === null ? null : new Date(next).toISOString() };
-    });
+    const calendars = calendarDates();
+    const rows = job.schedules.map((schedule, position) => ({
+      position,
+      next_fire_at: isoOrNull(firstSlotFrom(schedule, nowMs, nowMs, calendars)),
+    }));
     execute(SQL.setJobEnabled, [target.id, true, now]);
     execute(SQL.setNextFireByPosition, [target.id, JSON.stringify(rows)]);
     execute(SQL.notifyWakeup, ["enabled"]);
