@@ -5,14 +5,12 @@
 import {
   decideRun,
   mayStartQueued,
-  nextFireTime,
   type JobDefinition,
   type RunDecision,
   type StepInstanceState,
   type StepStatus,
 } from "../core/index.ts";
-import { jobVersion } from "./jobs.ts";
-import { postgresTimeZoneRules } from "./timezone.ts";
+import { calendarDates, firstSlotFrom, jobVersion } from "./jobs.ts";
 import { SQL } from "./statements.ts";
 import { execute } from "./query.ts";
 
@@ -201,10 +199,11 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
 /** @after schedules fire a fixed delay after a run of their job ends. */
 function rearmAfterSchedules(job: JobDefinition, jobId: string, endedAtMs: number): void {
   if (!job.schedules.some((s) => s.kind === "after")) return;
+  const calendars = calendarDates();
   for (const row of execute(SQL.afterSchedulesOfJob, [jobId]) as { id: string; position: number }[]) {
     const schedule = job.schedules[row.position];
     if (schedule === undefined) continue;
-    const next = nextFireTime(schedule, endedAtMs, postgresTimeZoneRules, { lastRunEndMs: endedAtMs, anchorMs: endedAtMs });
+    const next = firstSlotFrom(schedule, endedAtMs, endedAtMs, calendars);
     execute(SQL.setNextFire, [row.id, next === null ? null : new Date(next)]);
   }
 }
