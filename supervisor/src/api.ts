@@ -54,7 +54,7 @@ type Queryable = pg.Pool | pg.PoolClient | pg.Client;
 const SQL = {
   inRecovery: "SELECT pg_is_in_recovery() AS in_recovery",
   registerWorker: "SELECT clockwork.register_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
-  tick: "SELECT clockwork.tick($1::text, $2::integer) AS r",
+  tick: "SELECT clockwork.tick($1::text, $2::integer, now(), $3::integer) AS r",
   runSqlStep: "SELECT clockwork.run_sql_step($1::bigint, $2::text) AS r",
   // An SQL step's time-out: PostgreSQL cannot time a statement inside a function, so
   // run_sql_step runs in a transaction whose statement_timeout is the step's.
@@ -103,8 +103,9 @@ export class ClockworkApi {
     return this.call("registerWorker", [this.worker, labels, host, pid]);
   }
 
-  async tick(maxClaims: number): Promise<TickResult> {
-    const r = await this.call<TickResult>("tick", [this.worker, maxClaims]);
+  /** `lookaheadMs`: also fire and claim what is due that soon (claims carry their start_at). */
+  async tick(maxClaims: number, lookaheadMs = 0): Promise<TickResult> {
+    const r = await this.call<TickResult>("tick", [this.worker, maxClaims, lookaheadMs]);
     return { claimed: r?.claimed ?? [], next_due_at: r?.next_due_at ?? null };
   }
 

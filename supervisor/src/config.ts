@@ -32,6 +32,8 @@ export interface SupervisorConfig {
   readonly killGraceMs: number;
   /** Longest sleep between ticks even when the database reports nothing due. */
   readonly safetyTickMs: number;
+  /** Wake this long before a due time and start claimed steps on the dot; 0 = fire at the due time. */
+  readonly fireAheadMs: number;
   /** Output batching towards clockwork.append_output. */
   readonly outputFlushMs: number;
   readonly outputFlushBytes: number;
@@ -60,6 +62,7 @@ options (environment variable in brackets):
   --output-limit BYTES     output kept per step and stream, default 1MiB [CLOCKWORK_OUTPUT_LIMIT]
   --kill-grace T           SIGTERM→SIGKILL delay for timed-out steps, default 5s [CLOCKWORK_KILL_GRACE]
   --safety-tick T          longest sleep between ticks, default 60s [CLOCKWORK_SAFETY_TICK]
+  --fire-ahead T           fire and claim this early, start steps on time, 0 to 500ms, default 25ms [CLOCKWORK_FIRE_AHEAD]
 durations: 500ms, 5s, 2m or plain milliseconds; sizes: 1048576, 512KiB, 1MiB`;
 
 const FLAGS: Record<string, string> = {
@@ -74,6 +77,7 @@ const FLAGS: Record<string, string> = {
   "--output-limit": "CLOCKWORK_OUTPUT_LIMIT",
   "--kill-grace": "CLOCKWORK_KILL_GRACE",
   "--safety-tick": "CLOCKWORK_SAFETY_TICK",
+  "--fire-ahead": "CLOCKWORK_FIRE_AHEAD",
 };
 
 /** Parses `--flag value` and `--flag=value`; unknown flags are errors. */
@@ -172,6 +176,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const killGraceMs = parseDurationMs(get("--kill-grace") ?? "5s", "kill grace");
   const safetyTickMs = parseDurationMs(get("--safety-tick") ?? "60s", "safety tick");
   if (safetyTickMs < 100) throw new ConfigError(`safety tick must be at least 100ms (got ${safetyTickMs}ms)`);
+  const fireAheadMs = parseDurationMs(get("--fire-ahead") ?? "25ms", "fire ahead");
+  // tick looks ahead twice this, and the database allows at most 1 s.
+  if (fireAheadMs > 500) throw new ConfigError(`fire ahead must be at most 500ms (got ${fireAheadMs}ms)`);
   const outputLimitBytes = parseBytes(get("--output-limit") ?? "1MiB", "output limit");
   if (outputLimitBytes < 1024) throw new ConfigError(`output limit must be at least 1024 bytes (got ${outputLimitBytes})`);
 
@@ -196,6 +203,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     outputLimitBytes,
     killGraceMs,
     safetyTickMs,
+    fireAheadMs,
     outputFlushMs: 200,
     outputFlushBytes: 16 * 1024,
     stepBaseEnv: Object.freeze(stepBaseEnv),

@@ -53,8 +53,9 @@ class Supervisor {
     this.executor = new StepExecutor(config, this.api, this.pool, this.metrics, log, () => this.ticker.wake("step-finished"));
     this.leases = new LeaseKeeper(this.api, log, () => this.executor.size > 0, (ids) => this.executor.cancel(ids));
     this.ticker = new Ticker({
-      tick: (reason, dueAt) => this.tick(reason, dueAt),
+      tick: (reason) => this.tick(reason),
       safetyTickMs: config.safetyTickMs,
+      leadMs: config.fireAheadMs,
       log,
       onError: (error, failures) => this.onDbError("tick", error, failures),
     });
@@ -132,12 +133,13 @@ class Supervisor {
     return false;
   }
 
-  private async tick(reason: TickReason, dueAt: number | null): Promise<string | null> {
+  private async tick(reason: TickReason): Promise<string | null> {
     this.metrics.ticks.inc({ reason });
     const maxClaims = this.stopping ? 0 : this.executor.freeSlots;
     let result;
     try {
-      result = await this.api.tick(maxClaims);
+      // Looks ahead twice the lead: the tick itself and a late timer eat into it.
+      result = await this.api.tick(maxClaims, 2 * this.config.fireAheadMs);
     } catch (error) {
       if ((error as { code?: string }).code === UNKNOWN_WORKER) {
         this.log.warn("the database does not know this worker (restored or reset?); registering again");
@@ -149,7 +151,9 @@ class Supervisor {
     if (!this.lastDb.ok) this.log.info("database reachable again");
     this.lastDb = { ok: true };
     this.log.debug({ reason, claimed: result.claimed.length, next_due_at: result.next_due_at }, "tick");
-    for (const claim of result.claimed) this.executor.start(claim, reason === "timer" ? dueAt : null);
+    // SQL steps first: their calls go out before a shell step's spawn blocks the event loop.
+    const claims = [...result.claimed].sort((a, b) => Number(a.kind !== "sql") - Number(b.kind !== "sql"));
+    for (const claim of claims) this.executor.start(claim);
     return result.next_due_at;
   }
 

@@ -34,7 +34,7 @@ export class SupervisorMetrics {
   });
   readonly startLag = new Histogram({
     name: "clockwork_step_start_lag_seconds",
-    help: "From the due time the database announced to the start of the step it released (timer-driven ticks only).",
+    help: "From the time a step became due (its slot, its retry time, or when it was queued) to its start.",
     labelNames: ["kind"] as const,
     buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],

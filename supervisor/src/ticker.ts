@@ -10,6 +10,11 @@ export interface TickerOptions {
   /** Calls the database; returns the next due time (ISO) or null for "nothing scheduled". */
   readonly tick: (reason: TickReason, dueAt: number | null) => Promise<string | null>;
   readonly safetyTickMs: number;
+  /**
+   * Wake this long before a due time: the tick then fires and claims ahead (lookahead) and
+   * the executor starts the step on the dot, so firing is not part of the start lag.
+   */
+  readonly leadMs?: number;
   readonly log: Logger;
   readonly onError?: (error: unknown, failures: number) => void;
   readonly now?: () => number;
@@ -113,7 +118,8 @@ export class Ticker {
     // The database says something is due already (its clock may run ahead of ours, or the
     // work is not claimable by us). Re-tick soon, backing off while the answer repeats, so
     // a disagreement between clocks never becomes a busy loop.
-    if (due <= now && due === this.lastDue) {
+    const lead = this.options.leadMs ?? 0;
+    if (due - lead <= now && due === this.lastDue) {
       this.sameDueRepeats++;
       const delay = Math.min(1000, 2 ** Math.min(this.sameDueRepeats, 10));
       this.arm(now + delay, due, "timer");
@@ -122,7 +128,7 @@ export class Ticker {
     this.sameDueRepeats = 0;
     this.lastDue = due;
     if (due > safetyAt) this.arm(safetyAt, null, "safety");
-    else this.arm(Math.max(due, now), due, "timer");
+    else this.arm(Math.max(due - lead, now), due, "timer");
   }
 
   private arm(at: number, dueAt: number | null, reason: TickReason): void {

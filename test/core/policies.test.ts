@@ -26,6 +26,11 @@ describe("misfire", () => {
   test("once lets an on-time slot stand for the missed ones", () => {
     assert.deepEqual(decideMisfire(misfire({ policy: "once" }), slots, now).fire, [100 * MIN - 1000]);
   });
+  test("a slot within the fire horizon (fired ahead) is on time; one beyond it waits", () => {
+    const ahead = [now + 20, now + 80];
+    assert.deepEqual(decideMisfire(misfire({ policy: "skip", graceMs: 0 }), ahead, now, now + 50), { fire: [now + 20], skipped: [] });
+    assert.deepEqual(decideMisfire(misfire({ policy: "skip" }), ahead, now), { fire: [], skipped: [] });
+  });
   test("all fires every missed slot", () => {
     assert.deepEqual(decideMisfire(misfire({ policy: "all" }), slots, now), { fire: slots, skipped: [] });
   });

@@ -42,6 +42,29 @@ describe("ticker", () => {
     assert.ok(median <= 20, `median lateness ${median} ms (${lateness})`);
   });
 
+  test("with a lead, wakes that long before the due time (to fire and claim ahead)", async () => {
+    const calls: number[] = [];
+    let due = 0;
+    const ticker = new Ticker({
+      safetyTickMs: 60_000,
+      leadMs: 40,
+      log,
+      tick: async () => {
+        calls.push(Date.now());
+        if (calls.length > 1) return null;
+        due = Date.now() + 150;
+        return new Date(due).toISOString();
+      },
+    });
+    ticker.start();
+    await sleep(300);
+    await ticker.stop();
+    assert.equal(calls.length, 2);
+    const early = due - calls[1]!;
+    assert.ok(early > 0, `woke ${-early} ms after the due time: the lead was not used`);
+    assert.ok(early <= 40, `woke ${early} ms before the due time, more than the 40 ms lead`);
+  });
+
   test("never runs two ticks at once and coalesces wake-ups during a tick", async () => {
     let inFlight = 0;
     let maxInFlight = 0;

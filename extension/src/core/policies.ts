@@ -38,11 +38,13 @@ export interface MisfireDecision {
 }
 
 /**
- * Decides which due slots become runs. `dueSlots` are the slots ≤ now that have no run yet
- * (e.g. slotsBetween(lastTick, now)); a slot later than now - grace is on time and always fires.
+ * Decides which due slots become runs. `dueSlots` are the slots ≤ horizon that have no run
+ * yet (e.g. slotsBetween(lastTick, horizon)); a slot later than now - grace is on time and
+ * always fires. `horizonMs` (default: now) lets a scheduler fire a slot a few milliseconds
+ * before it is due, so that its first step can start on the dot; such a slot is on time.
  */
-export function decideMisfire(policy: MisfirePolicy, dueSlots: readonly number[], nowMs: number): MisfireDecision {
-  const slots = [...dueSlots].filter((s) => s <= nowMs).sort((a, b) => a - b);
+export function decideMisfire(policy: MisfirePolicy, dueSlots: readonly number[], nowMs: number, horizonMs = nowMs): MisfireDecision {
+  const slots = [...dueSlots].filter((s) => s <= Math.max(nowMs, horizonMs)).sort((a, b) => a - b);
   const onTime = slots.filter((s) => nowMs - s <= policy.graceMs);
   const missed = slots.filter((s) => nowMs - s > policy.graceMs);
   const skipped: SkippedSlot[] = [];

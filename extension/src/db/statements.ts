@@ -76,7 +76,7 @@ export const SQL = {
       FROM jsonb_to_recordset($1::text::jsonb) AS x(job_id bigint, job_version integer, schedule_id bigint,
                                        slot_at timestamptz, trigger text, params jsonb, state text)
         ON CONFLICT (schedule_id, slot_at) WHERE slot_at IS NOT NULL DO NOTHING
-    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at`),
+    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at, slot_at`),
   activeRuns: sql(["text[]"], `
     SELECT id::text AS id, job_id::text AS job_id, state, coalesce(started_at, queued_at) AS since
       FROM clockwork.runs
@@ -180,29 +180,33 @@ export const SQL = {
 
   // Claims: ready steps whose time has come, oldest first (step_runs_ready_idx), only
   // those whose required labels this worker has.
-  claimReadySteps: sql(["text", "integer", "timestamptz", "text[]"], `
+  // Claims ready steps whose time comes by the horizon ($5, a few ms after now ($3) when
+  // the supervisor fires ahead): a step is held from max(now, ready_at), its start time.
+  claimReadySteps: sql(["text", "integer", "timestamptz", "text[]", "timestamptz"], `
     WITH claimable AS (
-        SELECT id
+        SELECT id, ready_at
           FROM clockwork.step_runs
-         WHERE state = 'ready' AND ready_at <= $3 AND required_labels <@ $4::text[]
+         WHERE state = 'ready' AND ready_at <= $5 AND required_labels <@ $4::text[]
          ORDER BY ready_at, id
          LIMIT $2
            FOR UPDATE SKIP LOCKED
     ), claimed AS (
         UPDATE clockwork.step_runs AS s
-           SET state = 'running', ready_at = NULL, worker_id = $1::bigint, started_at = $3,
-               lease_expires_at = $3 + clockwork.lease_duration()
+           SET state = 'running', ready_at = NULL, worker_id = $1::bigint,
+               started_at = greatest($3, claimable.ready_at),
+               lease_expires_at = greatest($3, claimable.ready_at) + clockwork.lease_duration()
           FROM claimable
          WHERE s.id = claimable.id
-        RETURNING s.*
+        RETURNING s.*, claimable.ready_at AS due_at
     ), started_runs AS (
         UPDATE clockwork.runs AS r
-           SET state = 'running', started_at = coalesce(r.started_at, $3)
-         WHERE r.id IN (SELECT run_id FROM claimed) AND r.state = 'queued'
+           SET state = 'running', started_at = coalesce(r.started_at, c.started_at)
+          FROM (SELECT run_id, min(started_at) AS started_at FROM claimed GROUP BY run_id) AS c
+         WHERE r.id = c.run_id AND r.state = 'queued'
     )
     SELECT c.id::text AS step_run_id, c.run_id::text AS run_id, j.name AS job, c.step, c.instance,
-           c.phase, c.kind, c.params, c.attempt, c.lease_expires_at, r.slot_at,
-           r.job_id::text AS job_id, r.job_version
+           c.phase, c.kind, c.params, c.attempt, c.lease_expires_at, c.due_at, c.started_at AS start_at,
+           r.slot_at, r.job_id::text AS job_id, r.job_version
       FROM claimed AS c
       JOIN clockwork.runs AS r ON r.id = c.run_id
       JOIN clockwork.jobs AS j ON j.id = r.job_id
@@ -238,10 +242,11 @@ export const SQL = {
   currentRoleAndPath: sql([], `SELECT current_setting('role') AS role, current_setting('search_path') AS search_path`),
   // SET LOCAL ROLE / search_path with parameters: undone with the (sub)transaction.
   setLocalRoleAndPath: sql(["text", "text"], `SELECT set_config('role', $1, true), set_config('search_path', $2, true)`),
+  sleep: sql(["float8"], `SELECT pg_sleep($1)`),
   completeSqlStep: sql(["text", "text", "text", "text", "text", "timestamptz"], `SELECT clockwork._complete_sql_step($1::bigint, $2, $3, $4, $5::text::jsonb, $6) AS c`),
   stepRunForSql: sql(["text", "text"], `
     SELECT s.id::text AS id, s.run_id::text AS run_id, s.step, s.phase, s.instance, s.params, s.attempt,
-           s.kind, r.job_id::text AS job_id, r.job_version, j.owner
+           s.kind, s.started_at, r.job_id::text AS job_id, r.job_version, j.owner
       FROM clockwork.step_runs AS s
       JOIN clockwork.runs AS r ON r.id = s.run_id
       JOIN clockwork.jobs AS j ON j.id = r.job_id

@@ -21,19 +21,26 @@ export interface StepClaim {
   env: Record<string, string>;
   timeout_ms: number | null;
   lease_expires_at: string;
+  /** When the step became due (ready). */
+  due_at: string;
+  /** When the step is to start: its due time, or the claim's time for a step already due. */
+  start_at: string;
 }
 
 /** A claimed row as the claim statement returns it, before the definition fills it in. */
 type ClaimedRow = Pick<StepClaim, "step_run_id" | "run_id" | "job" | "step" | "instance" | "phase" | "kind" | "attempt"> & {
   params: Record<string, unknown>;
   lease_expires_at: Date;
+  due_at: Date;
+  start_at: Date;
   slot_at: Date | null;
   job_id: string;
   job_version: number;
 };
 
-export function claimSteps(worker: { id: string; labels: string[] }, maxClaims: number, nowMs: number): StepClaim[] {
-  const rows = execute(SQL.claimReadySteps, [worker.id, maxClaims, new Date(nowMs), worker.labels]) as ClaimedRow[];
+/** Claims up to maxClaims steps due by `horizonMs` (≥ now: steps due within it are claimed ahead, to start on time). */
+export function claimSteps(worker: { id: string; labels: string[] }, maxClaims: number, nowMs: number, horizonMs = nowMs): StepClaim[] {
+  const rows = execute(SQL.claimReadySteps, [worker.id, maxClaims, new Date(nowMs), worker.labels, new Date(Math.max(nowMs, horizonMs))]) as ClaimedRow[];
   return rows.map((row) => {
     const job = jobVersion(row.job_id, row.job_version);
     const def: WorkDefinition = (row.phase === "step" ? job.steps : job.checks).find((w) => w.name === row.step)!;
@@ -56,6 +63,8 @@ export function claimSteps(worker: { id: string; labels: string[] }, maxClaims: 
       }),
       timeout_ms: timeout,
       lease_expires_at: row.lease_expires_at.toISOString(),
+      due_at: row.due_at.toISOString(),
+      start_at: row.start_at.toISOString(),
     };
   });
 }

@@ -11,6 +11,7 @@ import { SQL } from "../db/statements.ts";
 import { execute } from "../db/query.ts";
 import { instantOf, rowsToJson } from "../db/values.ts";
 import type { Completion } from "./complete_step.ts";
+import { MAX_LOOKAHEAD_MS } from "./tick.ts";
 
 /** PostgreSQL's default search_path: what the owner's SQL would see in a new session. */
 const STEP_SEARCH_PATH = '"$user", public';
@@ -25,6 +26,23 @@ interface SqlStepRow {
   job_version: number;
   owner: string;
   kind: string;
+  started_at: Date;
+}
+
+/**
+ * Waits for a step claimed ahead to reach its start time (by this server's clock). The
+ * supervisor calls a few milliseconds early so that the call's own work is done by then.
+ * A start further off than tick's lookahead allows (a claim made with a pinned `now`) is
+ * not waited for; the wait is interruptible like any pg_sleep.
+ */
+function waitUntil(startMs: number): void {
+  const remainingMs = startMs - Date.now();
+  if (remainingMs <= 0 || remainingMs > MAX_LOOKAHEAD_MS) return;
+  // pg_sleep rounds its wait up to whole milliseconds; the last one is spent here.
+  if (remainingMs > 2) execute(SQL.sleep, [(remainingMs - 1) / 1000]);
+  while (Date.now() < startMs) {
+    // spin: less than a millisecond
+  }
 }
 
 export const run_sql_step = sqlFunction({
@@ -44,6 +62,7 @@ export const run_sql_step = sqlFunction({
     const bound = bindNamedParameters(def.sql!, row.params);
 
     const previous = execute(SQL.currentRoleAndPath)[0] as { role: string; search_path: string };
+    waitUntil(row.started_at.getTime());
     let rows: unknown[] | null = null;
     let sqlState: string | null = null;
     let error: string | null = null;
@@ -63,7 +82,8 @@ export const run_sql_step = sqlFunction({
     }
     const recorded = execute(
       SQL.completeSqlStep,
-      [String(stepRun), worker, sqlState, error, rows === null ? null : rowsToJson(rows), new Date(instantOf(now))],
+      // A step claimed ahead starts after this transaction began: it ends no earlier than it started.
+      [String(stepRun), worker, sqlState, error, rows === null ? null : rowsToJson(rows), new Date(Math.max(instantOf(now), row.started_at.getTime()))],
     )[0] as { c: Completion };
     return { ...recorded.c, sql_state: sqlState, error };
   },

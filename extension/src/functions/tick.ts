@@ -17,6 +17,12 @@ import { claimSteps, type StepClaim } from "./claim.ts";
 const DUE_BATCH = 1000;
 /** Missed slots looked at per schedule, so a long outage cannot blow up one tick. */
 const MISSED_SLOTS_LIMIT = 1000;
+/**
+ * How far ahead a tick may fire slots and claim steps. A supervisor ticks a little before
+ * a due time and starts the claimed step on the dot, so the work of firing and claiming is
+ * not part of the step's start lag (docs/sql-api.md, "Firing ahead").
+ */
+export const MAX_LOOKAHEAD_MS = 1000;
 
 interface DueSchedule {
   id: string;
@@ -37,10 +43,15 @@ interface NewRun {
   state: "queued" | "waiting";
 }
 
-/** Fires every due slot; returns how many runs were created. */
-export function fireDueSlots(nowMs: number): number {
+/**
+ * Fires every slot due by `horizonMs` (now, or a few ms later when firing ahead); returns
+ * how many runs were created. A slot fired ahead is planned as of its own time, so its
+ * first steps become ready at the slot, not before.
+ */
+export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
   const now = new Date(nowMs);
-  const due = execute(SQL.claimDueSchedules, [now, DUE_BATCH]) as DueSchedule[];
+  const horizon = Math.max(nowMs, horizonMs);
+  const due = execute(SQL.claimDueSchedules, [new Date(horizon), DUE_BATCH]) as DueSchedule[];
   if (due.length === 0) return 0;
 
   const jobIds = [...new Set(due.map((d) => d.job_id))];
@@ -71,8 +82,8 @@ export function fireDueSlots(nowMs: number): number {
     // @after and one-shot schedules have exactly the slot the database stored.
     const slots = schedule.kind === "after" || schedule.kind === "at" || schedule.kind === "reboot"
       ? [first]
-      : slotsBetween(schedule, first - 1, nowMs, postgresTimeZoneRules, MISSED_SLOTS_LIMIT, context);
-    const misfire = decideMisfire(job.policies.misfire, slots, nowMs);
+      : slotsBetween(schedule, first - 1, horizon, postgresTimeZoneRules, MISSED_SLOTS_LIMIT, context);
+    const misfire = decideMisfire(job.policies.misfire, slots, nowMs, horizon);
     for (const s of misfire.skipped) skipped.push({ schedule_id: d.id, slot_at: new Date(s.slotMs).toISOString(), reason: s.reason });
 
     const jobActive = active.get(d.job_id)!;
@@ -96,7 +107,7 @@ export function fireDueSlots(nowMs: number): number {
     const lastSlot = slots.length > 0 ? slots[slots.length - 1]! : first;
     const next = schedule.kind === "after" || schedule.kind === "reboot"
       ? null // @after: set when the run ends; @reboot: set when a scheduler starts
-      : nextFireTime(schedule, Math.max(nowMs, lastSlot), postgresTimeZoneRules, context);
+      : nextFireTime(schedule, Math.max(horizon, lastSlot), postgresTimeZoneRules, context);
     advanced.push({ id: d.id, next_fire_at: isoOrNull(next), last_slot_at: new Date(lastSlot).toISOString() });
   }
 
@@ -104,8 +115,15 @@ export function fireDueSlots(nowMs: number): number {
   if (skipped.length > 0) execute(SQL.insertSkippedSlots, [JSON.stringify(skipped), now]);
   execute(SQL.advanceSchedules, [JSON.stringify(advanced)]);
   if (runs.length === 0) return 0;
-  const created = execute(SQL.insertRuns, [JSON.stringify(runs), now]) as RunRow[];
-  applyPlans(created.filter((r) => r.state === "queued").map((r) => planRun(r, [], nowMs)), nowMs);
+  const created = execute(SQL.insertRuns, [JSON.stringify(runs), now]) as (RunRow & { slot_at: Date })[];
+  // Plans are written in batches, one per planning time: now, or the slot when fired ahead.
+  const byTime = new Map<number, RunRow[]>();
+  for (const run of created) {
+    if (run.state !== "queued") continue;
+    const at = Math.max(nowMs, run.slot_at.getTime());
+    byTime.set(at, [...(byTime.get(at) ?? []), run]);
+  }
+  for (const [at, batch] of byTime) applyPlans(batch.map((r) => planRun(r, [], at)), at);
   return created.length;
 }
 
@@ -123,20 +141,25 @@ export function expireLeases(nowMs: number): number {
 
 export const tick = sqlFunction({
   name: "tick",
-  args: "worker text, max_claims integer DEFAULT 10, now timestamptz DEFAULT now()",
+  args: "worker text, max_claims integer DEFAULT 10, now timestamptz DEFAULT now(), lookahead_ms integer DEFAULT 0",
   returns: "jsonb",
   volatility: "volatile",
   security: "definer",
   grant: "clockwork_supervisor",
   comment:
-    "Fires due schedule slots exactly once, takes back expired leases, claims up to max_claims ready steps for the worker; returns {claimed, next_due_at}.",
-  body: (worker: string, maxClaims: number, now: Date): { claimed: StepClaim[]; next_due_at: string | null } => {
+    "Fires due schedule slots exactly once, takes back expired leases, claims up to max_claims ready steps for the worker; returns {claimed, next_due_at}. With lookahead_ms (at most 1000), slots and steps due that soon are fired and claimed ahead; each claim says when to start (start_at).",
+  body: (worker: string, maxClaims: number, now: Date, lookaheadMs: number | null): { claimed: StepClaim[]; next_due_at: string | null } => {
     const nowMs = instantOf(now);
+    const lookahead = lookaheadMs ?? 0;
+    if (!(lookahead >= 0 && lookahead <= MAX_LOOKAHEAD_MS)) {
+      raise("invalid_argument", "lookahead_ms", `lookahead_ms must be between 0 and ${MAX_LOOKAHEAD_MS}, not ${lookahead}`);
+    }
+    const horizonMs = nowMs + lookahead;
     const me = execute(SQL.workerByName, [worker, now])[0] as { id: string; labels: string[] } | undefined;
     if (me === undefined) raise("unknown_worker", "worker", `unknown worker "${worker}": call clockwork.register_worker first`);
-    fireDueSlots(nowMs);
+    fireDueSlots(nowMs, horizonMs);
     expireLeases(nowMs);
-    const claimed = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs) : [];
+    const claimed = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs, horizonMs) : [];
     // A full claim means more may be ready: due now, and no need to ask when.
     if (maxClaims > 0 && claimed.length >= maxClaims) return { claimed, next_due_at: new Date(nowMs).toISOString() };
     const next = execute(SQL.nextDueAt, [me.labels])[0] as { next_due_at: Date | null };

@@ -12,11 +12,20 @@ import { startSqlStep, type RunningSqlStep } from "./sql.ts";
 interface RunningStep {
   readonly claim: StepClaim;
   readonly log: Logger;
-  readonly process?: RunningProcess;
+  process?: RunningProcess;
   sql?: RunningSqlStep;
+  /** A step claimed ahead, waiting for its start time. */
+  pending?: { timer: NodeJS.Timeout; release: () => void };
   cancelRequested: boolean;
   done: Promise<void>;
 }
+
+/**
+ * An SQL step claimed ahead is sent this early: run_sql_step's own work (reading the step,
+ * switching role) is done by its start time, and the database waits out the rest, so the
+ * step's statement starts on the dot by the database's clock.
+ */
+const SQL_SEND_EARLY_MS = 3;
 
 export class StepExecutor {
   private readonly running = new Map<string, RunningStep>();
@@ -41,28 +50,62 @@ export class StepExecutor {
     return Math.max(0, this.config.concurrency - this.running.size);
   }
 
-  /** Starts a claimed step. `dueAt` is the due time of the tick that claimed it, if timer-driven. */
-  start(claim: StepClaim, dueAt: number | null): void {
+  /**
+   * Starts a claimed step, at once or, for a step claimed ahead, at its start_at. It counts
+   * against the concurrency from the claim on.
+   */
+  start(claim: StepClaim): void {
     if (this.running.has(claim.step_run_id)) {
       this.log.warn({ step_run: claim.step_run_id }, "claim for a step already running here; ignored");
       return;
     }
     const log = this.log.child(stepScope(claim));
+    const entry: RunningStep = { claim, log, cancelRequested: false, done: Promise.resolve() };
+    const startAt = Date.parse(claim.start_at ?? "");
+    const wait = Number.isNaN(startAt) ? 0 : startAt - Date.now() - (claim.kind === "sql" ? SQL_SEND_EARLY_MS : 0);
+    if (wait > 0) {
+      entry.done = new Promise<void>((release) => {
+        const timer = setTimeout(() => {
+          entry.pending = undefined;
+          if (entry.cancelRequested) release();
+          else this.launch(entry).then(release, release);
+        }, wait);
+        entry.pending = { timer, release };
+      });
+    } else {
+      entry.done = this.launch(entry);
+    }
+    this.running.set(claim.step_run_id, entry);
+    const kind = claim.kind;
+    this.metrics.stepsRunning.inc({ kind });
+    void entry.done.finally(() => {
+      this.running.delete(claim.step_run_id);
+      this.metrics.stepsRunning.dec({ kind });
+      if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      this.onFinished();
+    });
+  }
+
+  /** Runs the step now; resolves when it has ended and its result is reported. */
+  private launch(entry: RunningStep): Promise<void> {
+    const { claim, log } = entry;
     const kind = claim.kind;
     if (claim.attempt === 1 && claim.step_run_id) this.noteRun(claim);
-    if (dueAt !== null) this.metrics.startLag.observe({ kind }, Math.max(0, Date.now() - dueAt) / 1000);
-    this.metrics.stepsRunning.inc({ kind });
+    const dueAt = Date.parse(claim.due_at ?? "");
+    if (!Number.isNaN(dueAt)) {
+      // An SQL step sent early starts at start_at: the database waits for it.
+      const startedAt = Math.max(Date.now(), Date.parse(claim.start_at ?? "") || 0);
+      this.metrics.startLag.observe({ kind }, Math.max(0, startedAt - dueAt) / 1000);
+    }
     log.info({ kind }, "step started");
 
-    let entry: RunningStep;
     if (kind === "sql") {
-      const sql = startSqlStep(this.api, this.pool, claim.step_run_id, claim.timeout_ms ?? null);
-      const sqlEntry: RunningStep = { claim, log, sql, cancelRequested: false, done: Promise.resolve() };
-      sqlEntry.done = this.finishSql(claim, log, sql, (next) => (sqlEntry.sql = next));
-      entry = sqlEntry;
-    } else if (kind === "shell" || kind === "program") {
+      entry.sql = startSqlStep(this.api, this.pool, claim.step_run_id, claim.timeout_ms ?? null);
+      return this.finishSql(claim, log, entry.sql, (next) => (entry.sql = next));
+    }
+    if (kind === "shell" || kind === "program") {
       let lostBatches = 0;
-      const process = startProcessStep(
+      entry.process = startProcessStep(
         {
           kind,
           script: claim.script ?? null,
@@ -86,23 +129,10 @@ export class StepExecutor {
           },
         },
       );
-      entry = { claim, log, process, cancelRequested: false, done: this.finishProcess(claim, log, process) };
-    } else {
-      // An unknown kind is the database's mistake, reported as a failure rather than ignored.
-      entry = {
-        claim,
-        log,
-        cancelRequested: false,
-        done: this.report(claim, log, 127, `unknown step kind ${JSON.stringify(kind)}`, false),
-      };
+      return this.finishProcess(claim, log, entry.process);
     }
-    this.running.set(claim.step_run_id, entry);
-    void entry.done.finally(() => {
-      this.running.delete(claim.step_run_id);
-      this.metrics.stepsRunning.dec({ kind });
-      if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-      this.onFinished();
-    });
+    // An unknown kind is the database's mistake, reported as a failure rather than ignored.
+    return this.report(claim, log, 127, `unknown step kind ${JSON.stringify(kind)}`, false);
   }
 
   private seenRuns = new Set<string>();
@@ -214,7 +244,13 @@ export class StepExecutor {
   }
 
   private stopEntry(entry: RunningStep, reason: "cancelled" | "shutdown"): void {
-    if (entry.process) {
+    if (entry.pending) {
+      // Not started yet: it never will be (a cancelled run's step is settled by the
+      // database; at shutdown release_worker hands it back).
+      clearTimeout(entry.pending.timer);
+      entry.pending.release();
+      entry.pending = undefined;
+    } else if (entry.process) {
       entry.process.stop(reason);
     } else if (entry.sql) {
       const pid = entry.sql.backendPid();
