@@ -61,6 +61,7 @@ function stub(fn: SqlFunction, hash: string): string {
     `RETURNS ${returns}`,
     `LANGUAGE plv8 ${fn.volatility.toUpperCase()}${fn.strict ? " STRICT" : ""} ${security}`,
     `SET search_path = clockwork, pg_catalog`,
+    ...Object.entries(fn.settings ?? {}).map(([name, value]) => `SET ${name} = ${value}`),
     `AS $fn$`,
     `if (globalThis.__clockwork_hash !== "${hash}") plv8.execute("SELECT clockwork._load_bundle()");`,
     fn.returnsSet ? `${call};` : `return ${call};`,

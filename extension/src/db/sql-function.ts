@@ -20,6 +20,11 @@ export interface SqlFunction<Args extends unknown[] = any[], R = unknown> {
   readonly grant: "public" | "clockwork_supervisor";
   /** COMMENT ON FUNCTION text. */
   readonly comment: string;
+  /**
+   * Planner settings for the function's statements (CREATE FUNCTION … SET), beyond the
+   * search_path every function gets. Say why next to each use.
+   */
+  readonly settings?: Readonly<Record<string, string>>;
   /** Set when the function returns a set through plv8.return_next. */
   readonly returnsSet?: boolean;
   readonly body: (...args: Args) => R;
