@@ -46,7 +46,9 @@ class Supervisor {
       keepAliveInitialDelayMillis: 10_000,
       connectionTimeoutMillis: 10_000,
     };
-    this.pool = new pg.Pool({ ...clientConfig, max: config.concurrency + 4, idleTimeoutMillis: 30_000 });
+    // The pool keeps `concurrency` connections open (warmed up at start, see ClockworkApi.warmUp):
+    // a new connection costs the bundle load, which would show as start lag.
+    this.pool = new pg.Pool({ ...clientConfig, min: config.concurrency, max: config.concurrency + 4, idleTimeoutMillis: 30_000 });
     // An idle pooled connection that dies (database restart) must not crash the process.
     this.pool.on("error", (error) => this.log.warn({ error: errorFields(error) }, "idle database connection lost"));
     this.api = new ClockworkApi(this.pool, config.workerName, this.metrics);
@@ -98,6 +100,11 @@ class Supervisor {
       "supervisor starting",
     );
     if (!(await this.registerUntilReady())) return;
+    try {
+      await this.api.warmUp(this.config.concurrency);
+    } catch (error) {
+      this.log.warn({ error: errorFields(error) }, "could not warm up the connection pool; connections open on demand");
+    }
     this.listener.start();
     this.leases.start();
     this.ticker.start();
