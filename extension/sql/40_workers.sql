@@ -108,7 +108,10 @@ BEGIN
            output_truncated = s.output_truncated
                OR length(chunk) > output_limit() - length(CASE WHEN stream = 'stdout' THEN s.stdout ELSE s.stderr END)
       FROM workers AS w
-     WHERE s.id = step_run AND s.state = 'running' AND s.worker_id = w.id AND w.name = worker;
+     WHERE s.id = step_run AND s.worker_id = w.id AND w.name = worker
+       -- running, said as NOT IN so the plan uses the primary key, not a partial index
+       -- whose statistics are stale after a burst (see stepRunForSql in statements.ts)
+       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'skipped', 'cancelled', 'lost');
     GET DIAGNOSTICS room = ROW_COUNT;
     RETURN room = 1;
 END

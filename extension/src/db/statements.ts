@@ -139,15 +139,20 @@ export const SQL = {
       FROM clockwork.runs
      WHERE id = $1::bigint
        FOR UPDATE`),
+  // Updates of one run by id say which states they leave alone with NOT IN on purpose: a
+  // positive state list implies runs_active_idx's predicate, and after a burst of runs
+  // that index's statistics still say it is empty, so the planner scanned all of it for
+  // each update (3 ms at 5 000 active runs) instead of using the primary key.
   finishRun: sql(["text", "text", "timestamptz", "text"], `
     UPDATE clockwork.runs
        SET state = $2, finished_at = greatest($3, started_at, queued_at), reason = $4
-     WHERE id = $1::bigint AND state IN ('queued', 'running')`),
+     WHERE id = $1::bigint AND state NOT IN ('waiting', 'succeeded', 'failed', 'cancelled')`),
 
   cancelRunningInstances: sql(["text", "text[]", "timestamptz", "text"], `
     UPDATE clockwork.step_runs
        SET state = 'failed', ready_at = NULL, finished_at = $3, error = $4
-     WHERE run_id = $1::bigint AND instance = ANY ($2::text[]) AND state IN ('ready', 'running')
+     WHERE run_id = $1::bigint AND instance = ANY ($2::text[])
+       AND state NOT IN ('succeeded', 'failed', 'skipped', 'cancelled', 'lost') -- ready or running; see stepRunForSql
     RETURNING id::text AS id`),
 
   // Lease expiry (step_runs_lease_idx): the expired attempt becomes 'lost' and, unless
@@ -202,7 +207,7 @@ export const SQL = {
         UPDATE clockwork.runs AS r
            SET state = 'running', started_at = coalesce(r.started_at, c.started_at)
           FROM (SELECT run_id, min(started_at) AS started_at FROM claimed GROUP BY run_id) AS c
-         WHERE r.id = c.run_id AND r.state = 'queued'
+         WHERE r.id = c.run_id AND r.state NOT IN ('waiting', 'running', 'succeeded', 'failed', 'cancelled') -- queued; see finishRun
     )
     SELECT c.id::text AS step_run_id, c.run_id::text AS run_id, j.name AS job, c.step, c.instance,
            c.phase, c.kind, c.params, c.attempt, c.lease_expires_at, c.due_at, c.started_at AS start_at,
@@ -236,7 +241,8 @@ export const SQL = {
                OR length($10) > clockwork.output_limit() - length(s.stderr),
            lease_expires_at = NULL
       FROM clockwork.workers AS w
-     WHERE s.id = $1::bigint AND s.state = 'running' AND s.worker_id = w.id AND w.name = $2
+     WHERE s.id = $1::bigint AND s.worker_id = w.id AND w.name = $2
+       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'skipped', 'cancelled', 'lost') -- running; see stepRunForSql
     RETURNING s.run_id::text AS run_id, s.step, s.instance, s.phase, s.attempt, s.stdout`),
   runState: sql(["text"], `SELECT state FROM clockwork.runs WHERE id = $1::bigint`),
   currentRoleAndPath: sql([], `SELECT current_setting('role') AS role, current_setting('search_path') AS search_path`),
@@ -251,5 +257,10 @@ export const SQL = {
       JOIN clockwork.runs AS r ON r.id = s.run_id
       JOIN clockwork.jobs AS j ON j.id = r.job_id
       JOIN clockwork.workers AS w ON w.id = s.worker_id
-     WHERE s.id = $1::bigint AND s.state = 'running' AND w.name = $2`),
+     WHERE s.id = $1::bigint AND w.name = $2
+       -- running, said as NOT IN: \`state = 'running'\` implies the predicates of the lease
+       -- and worker indexes, whose statistics say "empty" after a burst of claims, and the
+       -- planner then scanned a whole index per call (1.7 ms at 3 000 running steps)
+       -- instead of using the primary key (see finishRun).
+       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'skipped', 'cancelled', 'lost')`),
 } as const;

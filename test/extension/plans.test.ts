@@ -1,0 +1,63 @@
+// Plans after a burst: autovacuum has not yet analyzed the thousands of runs and steps a
+// burst of run_now just made active, so the partial indexes over active states still
+// look empty to the planner. The per-step statements must still find their row by
+// primary key; a scan of a whole partial index per call made processing 2.5× slower
+// from the second burst on (docs/benchmarks.md).
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { TestDatabase } from "../support/db.ts";
+import { SQL } from "../../extension/src/db/statements.ts";
+import { clockworkDatabase, defineJob, registerWorker, tick } from "./helpers.ts";
+
+/** A literal of each parameter type, enough for EXPLAIN EXECUTE. */
+const SAMPLE: Record<string, string> = {
+  text: "'1'",
+  "text[]": "'{}'",
+  integer: "1",
+  timestamptz: "now()",
+};
+
+describe("plans after a burst", () => {
+  let db: TestDatabase;
+  let stepRunId: string;
+  before(async () => {
+    db = await clockworkDatabase();
+    await registerWorker(db.pool, "w1");
+    await defineJob(db, { name: "burst", policies: { max_instances: 100000 }, steps: [{ name: "a", sql: "select 1" }] });
+    // Statistics taken with a history and nothing active, then a burst that makes 3 000
+    // runs active. (On never-analyzed tables the planner guesses, and guesses well.)
+    await db.query("select clockwork.run_now('burst') from generate_series(1, 500)");
+    for (const claim of (await tick(db.pool, "w1", new Date(Date.now() + 1000), 500)).claimed) {
+      await db.query("select clockwork.run_sql_step($1, 'w1')", [claim.step_run_id]);
+    }
+    await db.query("vacuum analyze clockwork.runs, clockwork.step_runs");
+    await db.query("select clockwork.run_now('burst') from generate_series(1, 3000)");
+    const claimed = await tick(db.pool, "w1", new Date(Date.now() + 1000), 3000);
+    stepRunId = claimed.claimed[0]!.step_run_id;
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  for (const name of ["finishRun", "completeStep", "stepRunForSql", "cancelRunningInstances"] as const) {
+    test(`${name} finds its row by primary key, not by scanning a partial index`, async () => {
+      const statement = SQL[name];
+      const client = await db.pool.connect();
+      try {
+        await client.query("set plan_cache_mode = force_generic_plan");
+        await client.query(`prepare probe (${statement.types.join(", ")}) as ${statement.text}`);
+        const args = statement.types.map((t, i) => (i === 0 ? `'${stepRunId}'` : SAMPLE[t] ?? "NULL"));
+        await client.query("begin");
+        const plan = (await client.query(`explain (costs off) execute probe(${args.join(", ")})`)).rows
+          .map((r) => r["QUERY PLAN"] as string).join("\n");
+        await client.query("rollback");
+        const target = name === "finishRun" ? "runs_pkey" : name === "cancelRunningInstances" ? "step_runs_run_idx" : "step_runs_pkey";
+        assert.match(plan, new RegExp(`(Index Scan using|Bitmap Index Scan on) ${target}`), plan);
+        assert.doesNotMatch(plan, /runs_active_idx|step_runs_lease_idx|step_runs_worker_idx|step_runs_ready_idx/, plan);
+      } finally {
+        await client.query("deallocate all").catch(() => {});
+        client.release();
+      }
+    });
+  }
+});
