@@ -1,8 +1,10 @@
 // Supervisor benchmark (not a test): due → start lag of SQL and shell steps fired every
-// second by one real supervisor process, and how many SQL API calls an idle supervisor
-// makes per minute.
+// second by one real supervisor process, and what an idle supervisor costs: SQL API calls
+// and CPU per minute, with nothing scheduled and with 10 000 jobs none of which is due.
+// The one call a minute an idle supervisor makes is its safety tick (--safety-tick 60s).
 //   npx tsx test/bench/supervisor.ts [--seconds 20] [--idle-seconds 60]
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { startCluster } from "../support/cluster.ts";
@@ -13,6 +15,13 @@ function arg(name: string, fallback: number): number {
 }
 const seconds = arg("--seconds", 20);
 const idleSeconds = arg("--idle-seconds", 60);
+const idleJobs = arg("--idle-jobs", 10_000);
+
+/** CPU time (user + system) of a process so far, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10; // clock ticks of 10 ms
+}
 const bin = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -49,18 +58,22 @@ try {
   };
   await sleep(1500);
 
-  // Idle: nothing scheduled.
-  let before = await apiCalls();
-  await sleep(idleSeconds * 1000);
-  const idleNothing = ((await apiCalls()) - before) * (60 / idleSeconds);
+  const idleWindow = async () => {
+    const calls = await apiCalls();
+    const cpu = cpuMs(supervisor!.pid!);
+    await sleep(idleSeconds * 1000);
+    const perMinute = 60 / idleSeconds;
+    return { calls: ((await apiCalls()) - calls) * perMinute, cpuMs: (cpuMs(supervisor!.pid!) - cpu) * perMinute };
+  };
 
-  // Idle with a job that is not due for hours.
-  await client.query("SELECT clockwork.schedule('hourly', '0 0 * * * *', 'SELECT 1')");
-  await sleep(1000);
-  before = await apiCalls();
-  await sleep(idleSeconds * 1000);
-  const idleHourly = ((await apiCalls()) - before) * (60 / idleSeconds);
-  await client.query("SELECT clockwork.disable_job('hourly')");
+  // Idle: nothing scheduled.
+  const idleNothing = await idleWindow();
+
+  // Idle with many jobs, none due for months (yearly, on 1 January).
+  await client.query("SELECT clockwork.schedule('yearly-' || i, '0 0 1 1 *', 'SELECT 1') FROM generate_series(1, $1) AS i", [idleJobs]);
+  await sleep(5000); // the wake-ups the definitions' NOTIFYs caused are over
+  const idleMany = await idleWindow();
+  await client.query("SELECT clockwork.drop_job('yearly-' || i) FROM generate_series(1, $1) AS i", [idleJobs]);
 
   // Lag: one SQL and one shell job every second.
   await client.query("SELECT clockwork.schedule('sql-lag', '* * * * * *', 'INSERT INTO fired DEFAULT VALUES')");
@@ -81,7 +94,11 @@ try {
   console.log(`supervisor benchmark (${seconds} s of every-second jobs, ${idleSeconds} s idle windows)`);
   console.log("due → step start lag (ms):");
   console.table({ sql: percentiles(sqlLags), shell: percentiles(shellLags) });
-  console.log(`idle SQL API calls per minute: nothing scheduled ${idleNothing.toFixed(1)}, one hourly job ${idleHourly.toFixed(1)}`);
+  console.log("idle supervisor, per minute (the calls are the safety tick):");
+  console.table({
+    "nothing scheduled": { api_calls: idleNothing.calls.toFixed(1), cpu_ms: idleNothing.cpuMs.toFixed(0) },
+    [`${idleJobs} jobs, none due`]: { api_calls: idleMany.calls.toFixed(1), cpu_ms: idleMany.cpuMs.toFixed(0) },
+  });
 } finally {
   if (supervisor && supervisor.exitCode === null) {
     const exited = new Promise((r) => supervisor!.once("exit", r));
