@@ -121,7 +121,9 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
   for (const run of created) {
     if (run.state !== "queued") continue;
     const at = Math.max(nowMs, run.slot_at.getTime());
-    byTime.set(at, [...(byTime.get(at) ?? []), run]);
+    const batch = byTime.get(at);
+    if (batch === undefined) byTime.set(at, [run]);
+    else batch.push(run);
   }
   for (const [at, batch] of byTime) applyPlans(batch.map((r) => planRun(r, [], at)), at);
   return created.length;
