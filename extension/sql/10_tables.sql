@@ -116,12 +116,14 @@ CREATE TABLE runs (
     started_at   timestamptz,
     finished_at  timestamptz,
     reason       text,
+    wake_at      timestamptz,
     FOREIGN KEY (job_id, job_version) REFERENCES job_versions (job_id, version) ON DELETE CASCADE,
     CONSTRAINT runs_trigger_check CHECK (trigger IN ('schedule', 'manual', 'reboot')),
     CONSTRAINT runs_state_check CHECK (state IN ('waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled')),
     CONSTRAINT runs_scheduled_has_slot CHECK ((trigger = 'schedule') = (slot_at IS NOT NULL)),
     CONSTRAINT runs_finished_state CHECK ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'cancelled'))),
-    CONSTRAINT runs_times_ordered CHECK (started_at IS NULL OR finished_at IS NULL OR finished_at >= started_at)
+    CONSTRAINT runs_times_ordered CHECK (started_at IS NULL OR finished_at IS NULL OR finished_at >= started_at),
+    CONSTRAINT runs_finished_no_wake CHECK (finished_at IS NULL OR wake_at IS NULL)
 );
 COMMENT ON TABLE runs IS 'One row per run of a job: a fired schedule slot, a manual start or a start at boot.';
 COMMENT ON COLUMN runs.id IS 'Run id, exposed to steps as CLOCKWORK_RUN_ID.';
@@ -136,6 +138,7 @@ COMMENT ON COLUMN runs.queued_at IS 'When the run was created (for a schedule: w
 COMMENT ON COLUMN runs.started_at IS 'When its first step started.';
 COMMENT ON COLUMN runs.finished_at IS 'When it reached a final state.';
 COMMENT ON COLUMN runs.reason IS 'Why the run ended as it did (failed step, cancelled by whom, replaced by a newer run).';
+COMMENT ON COLUMN runs.wake_at IS 'The run''s own deadline (its job''s time-out) while it is unfinished: tick decides the run again then, since no step report may come.';
 
 -- Exactly once per slot: a (schedule, fire time) can become at most one run. Partial, so
 -- manual runs (no slot) are not in it: a unique index holding thousands of equal NULL
@@ -144,6 +147,8 @@ CREATE UNIQUE INDEX runs_slot_key ON runs (schedule_id, slot_at) WHERE slot_at I
 CREATE INDEX runs_job_idx ON runs (job_id, id DESC);
 -- Active runs per job: overlap policy and the job_status view.
 CREATE INDEX runs_active_idx ON runs (job_id) WHERE state IN ('waiting', 'queued', 'running');
+-- Run deadlines: tick's wake-ups and next_due_at. Only runs of jobs with a time-out.
+CREATE INDEX runs_wake_idx ON runs (wake_at) WHERE wake_at IS NOT NULL;
 
 ------------------------------------------------------------------------------------
 -- Step runs: one per attempt of a step instance

@@ -75,7 +75,7 @@ BEGIN
            error = coalesce(error, 'run cancelled')
      WHERE run_id = target.id AND state IN ('ready', 'running');
     UPDATE runs
-       SET state = 'cancelled', finished_at = greatest(cancel_run.now, started_at),
+       SET state = 'cancelled', finished_at = greatest(cancel_run.now, started_at), wake_at = NULL,
            reason = 'cancelled by ' || _caller()
      WHERE id = target.id;
     IF cardinality(running) > 0 THEN

@@ -128,6 +128,12 @@ describe("retries and time-outs", () => {
     const e = decide(t, [done("a", "cancelled"), { id: "b", status: "skipped", attempt: 0 }], 61_000);
     assert.deepEqual([e.finished, e.status], [true, "timed_out"]);
   });
+  test("an unfinished run of a job with a time-out says its deadline, so the database can wake it", () => {
+    const t = job({ policies: { timeout: "1m" }, steps: { a: { sql: "x" } } });
+    assert.equal(decide(t, [running("a", 0)], 30_000).runDeadlineMs, 60_000);
+    assert.equal(decide(t, [done("a")], 30_000).runDeadlineMs, null, "finished: no deadline");
+    assert.equal(decide(job({ steps: { a: { sql: "x" } } }), [running("a", 0)], 30_000).runDeadlineMs, null, "no time-out");
+  });
   test("a run whose work all finished keeps its status after the deadline", () => {
     const t = job({ policies: { timeout: "1m" }, steps: { a: { sql: "x" } } });
     const d = decide(t, [done("a")], 120_000);

@@ -220,6 +220,24 @@ describe("a supervisor runs steps end to end", { skip: missing ?? false }, () =>
     assert.match(step.error ?? "", /time/);
   });
 
+  test("a job's time-out ends the run at its deadline and stops the step still running", async () => {
+    // The second step starts ~1.2 s in; its own time-out (the job's 2 s, from its start)
+    // would end it at ~3.2 s. The run's deadline at 2 s must end it first.
+    await define({
+      name: "job-deadline", schedules: [], policies: { timeout: "2s" },
+      steps: [{ name: "a", shell: "sleep 1.2" }, { name: "s", shell: "echo started; sleep 30", depends: "a" }],
+    });
+    const started = Date.now();
+    const runId = await runNow("job-deadline");
+    const run = await finishedRun(runId);
+    assert.ok(Date.now() - started < 3100, `ended ${Date.now() - started} ms after the start: by the run's deadline`);
+    assert.deepEqual([run.state, run.reason], ["failed", "run exceeded its time-out of 2 seconds"]);
+    const step = (await stepRuns(runId)).find((r) => r.step === "s")!;
+    assert.deepEqual([step.state, step.error], ["cancelled", "run timed out"]);
+    // The supervisor was told (NOTIFY clockwork_cancel) and stopped the process.
+    await supervisor.waitForLog("step stopped", (l) => l.run === runId && l.msg === "cancelling step: its run was cancelled", 5000);
+  });
+
   test("cancelling a run stops its shell step and cancels its SQL step's backend", async () => {
     await define({ name: "cancel-shell", schedules: [], steps: [{ name: "s", shell: "echo started; sleep 60" }] });
     await define({ name: "cancel-sql", schedules: [], steps: [{ name: "q", sql: "SELECT pg_sleep(60)" }] });

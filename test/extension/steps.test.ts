@@ -259,6 +259,45 @@ describe("running steps", () => {
     assert.match(run.reason, /ERROR/);
   });
 
+  test("a job's time-out ends a run whose step never reports: tick wakes it at the deadline", async () => {
+    const listener = await db.pool.connect();
+    const cancels: string[] = [];
+    listener.on("notification", (n) => { if (n.channel === "clockwork_cancel") cancels.push(n.payload ?? ""); });
+    await listener.query("listen clockwork_cancel");
+    try {
+      await defineJob(db, { name: "deadline", policies: { timeout: "10s" }, steps: [{ name: "hang", shell: "sleep 600" }, { name: "after", shell: "true", depends: "hang" }] });
+      const t0 = Date.parse("2031-01-01T00:00:00Z");
+      const { rows } = await db.query("select clockwork.run_now('deadline', '{}', $1) as id", [new Date(t0)]);
+      const first = await tick(db.pool, "w1", new Date(t0));
+      const claim = first.claimed.find((c) => c.job === "deadline")!;
+      // Asleep until the deadline at the latest, not until the 30 s lease end.
+      assert.ok(Date.parse(first.next_due_at!) <= t0 + 10_000, `next_due_at ${first.next_due_at}`);
+      const wake = await db.query("select wake_at from clockwork.runs where id = $1", [rows[0].id]);
+      assert.equal(wake.rows[0].wake_at.toISOString(), "2031-01-01T00:00:10.000Z");
+      // Before the deadline nothing happens; at it, the run ends timed out.
+      await tick(db.pool, "w1", new Date(t0 + 9_000), 0);
+      assert.equal((await runState(db, "deadline")).state, "running");
+      await tick(db.pool, "w1", new Date(t0 + 10_000), 0);
+      const run = await runState(db, "deadline");
+      assert.deepEqual([run.state, run.reason], ["failed", "run exceeded its time-out of 10 seconds"]);
+      const steps = await stepRows(db, "deadline");
+      assert.deepEqual(steps.map((r: { step: string; state: string; error: string | null }) => [r.step, r.state, r.error]), [
+        ["hang", "cancelled", "run timed out"],
+        ["after", "skipped", "run_timed_out"],
+      ]);
+      const after = await db.query("select wake_at from clockwork.runs where id = $1", [rows[0].id]);
+      assert.equal(after.rows[0].wake_at, null);
+      // The supervisor holding the step is told to stop it, and its late report is refused.
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(cancels.some((p) => p.includes(claim.step_run_id)), `cancel notified: ${JSON.stringify(cancels)}`);
+      const late = await db.query("select clockwork.complete_step($1, 'w1', 143, '', '') as r", [claim.step_run_id]);
+      assert.equal(late.rows[0].r.accepted, false);
+    } finally {
+      await listener.query("unlisten *");
+      listener.release();
+    }
+  });
+
   test("cancel_run stops a run and tells the supervisor through heartbeat", async () => {
     await defineJob(db, { name: "cancelled", steps: [{ name: "work", shell: "sleep 60" }] });
     const { rows } = await db.query("select clockwork.run_now('cancelled') as id");

@@ -114,6 +114,12 @@ export interface RunDecision {
   reason: string | null;
   /** Earliest time the decision may change without any event (a retry or a deadline). */
   nextWakeMs: number | null;
+  /**
+   * The run's own deadline (its job's time-out) while it is not finished. Nothing else
+   * happens at that time (no step reports), so whoever stores runs must decide the run
+   * again then; step time-outs are enforced where the step runs.
+   */
+  runDeadlineMs: number | null;
 }
 
 interface Instance {
@@ -195,7 +201,7 @@ export function checkPassed(check: CheckDefinition, state: StepInstanceState): {
 /** Decides the next moves of one run. Pure: same inputs, same decision. */
 export function decideRun(job: JobDefinition, run: RunState): RunDecision {
   const now = run.nowMs;
-  const d: RunDecision = { start: [], retry: [], skip: [], cancel: [], finished: false, status: "running", reason: null, nextWakeMs: null };
+  const d: RunDecision = { start: [], retry: [], skip: [], cancel: [], finished: false, status: "running", reason: null, nextWakeMs: null, runDeadlineMs: null };
   const wake = (t: number): void => {
     if (d.nextWakeMs === null || t < d.nextWakeMs) d.nextWakeMs = t;
   };
@@ -227,6 +233,7 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
     d.reason = reason;
     d.finished = running.length === 0;
     if (d.finished) d.nextWakeMs = null;
+    d.runDeadlineMs = d.finished ? null : d.runDeadlineMs;
     return d;
   };
 
@@ -256,7 +263,10 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
     skipPending("run_timed_out");
     return finishIfIdle("timed_out", `run exceeded its time-out of ${formatInterval(job.policies.timeoutMs!)}`);
   }
-  if (jobDeadline !== null) wake(jobDeadline);
+  if (jobDeadline !== null) {
+    wake(jobDeadline);
+    d.runDeadlineMs = jobDeadline;
+  }
 
   // 2. Step time-outs of running instances.
   for (const i of running) {

@@ -5,6 +5,7 @@
 import {
   decideRun,
   mayStartQueued,
+  type CancelReason,
   type JobDefinition,
   type RunDecision,
   type StepInstanceState,
@@ -25,6 +26,8 @@ export interface RunRow {
   state: string;
   queued_at: Date;
   started_at: Date | null;
+  /** The run's deadline as stored (runs.wake_at). */
+  wake_at?: Date | null;
 }
 
 export interface StepRunRow {
@@ -163,6 +166,13 @@ export function planRun(run: RunRow, rows: readonly StepRunRow[], nowMs: number)
   return { run, job, decision, created };
 }
 
+/** How work the core cancels is recorded, by the core's reason: step state and error. */
+const CANCELLED_AS: readonly (readonly [CancelReason, "failed" | "cancelled", string])[] = [
+  ["step_timeout", "failed", "timed out"],
+  ["job_timeout", "cancelled", "run timed out"],
+  ["run_cancelled", "cancelled", "run cancelled"],
+];
+
 /**
  * Writes plans: new step runs in one statement, time-outs, finished runs (which may let a
  * run held by the overlap queue start). Returns how many step runs became ready.
@@ -176,9 +186,17 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
   for (const plan of plans) {
     const { decision, run } = plan;
     if (decision.cancel.length > 0) {
-      const ids = decision.cancel.map((c) => c.id);
-      const stopped = execute(SQL.cancelRunningInstances, [run.id, ids, now, "timed out"]) as { id: string }[];
+      const stopped: { id: string }[] = [];
+      for (const [reason, state, error] of CANCELLED_AS) {
+        const ids = decision.cancel.filter((c) => c.reason === reason).map((c) => c.id);
+        if (ids.length > 0) stopped.push(...(execute(SQL.cancelRunningInstances, [run.id, ids, now, error, state]) as { id: string }[]));
+      }
       if (stopped.length > 0) execute(SQL.notifyCancel, [JSON.stringify(stopped.map((s) => s.id))]);
+    }
+    if (!decision.finished && decision.runDeadlineMs !== (run.wake_at?.getTime() ?? null)) {
+      // Only runs of jobs with a time-out have one; finishRun clears it.
+      execute(SQL.setRunWake, [run.id, decision.runDeadlineMs === null ? null : new Date(decision.runDeadlineMs)]);
+      run.wake_at = decision.runDeadlineMs === null ? null : new Date(decision.runDeadlineMs);
     }
     if (decision.finished) {
       const state = decision.status === "succeeded" ? "succeeded" : decision.status === "cancelled" ? "cancelled" : "failed";

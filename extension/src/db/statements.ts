@@ -49,7 +49,7 @@ export const SQL = {
   insertManualRun: sql(["text", "integer", "jsonb", "timestamptz"], `
     INSERT INTO clockwork.runs (job_id, job_version, trigger, params, state, queued_at)
     VALUES ($1::bigint, $2, 'manual', $3, 'queued', $4)
-    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at`),
+    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at, wake_at`),
   setNextFireByPosition: sql(["text", "text"], `
     UPDATE clockwork.schedules AS s
        SET next_fire_at = x.next_fire_at
@@ -76,7 +76,7 @@ export const SQL = {
       FROM jsonb_to_recordset($1::text::jsonb) AS x(job_id bigint, job_version integer, schedule_id bigint,
                                        slot_at timestamptz, trigger text, params jsonb, state text)
         ON CONFLICT (schedule_id, slot_at) WHERE slot_at IS NOT NULL DO NOTHING
-    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at, slot_at`),
+    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at, wake_at, slot_at`),
   activeRuns: sql(["text[]"], `
     SELECT id::text AS id, job_id::text AS job_id, state, coalesce(started_at, queued_at) AS since
       FROM clockwork.runs
@@ -85,7 +85,7 @@ export const SQL = {
   cancelRun: sql(["text", "timestamptz"], `SELECT clockwork.cancel_run($1::bigint, $2)`),
   // Overlap queue: the oldest run held back, once the job has room again.
   oldestWaitingRun: sql(["text"], `
-    SELECT id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at
+    SELECT id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at, wake_at
       FROM clockwork.runs
      WHERE job_id = $1::bigint AND state = 'waiting'
      ORDER BY id
@@ -135,22 +135,33 @@ export const SQL = {
      ORDER BY id`),
   runForUpdate: sql(["text"], `
     SELECT id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
-           params, state, queued_at, started_at
+           params, state, queued_at, started_at, wake_at
       FROM clockwork.runs
      WHERE id = $1::bigint
        FOR UPDATE`),
+  setRunWake: sql(["text", "timestamptz"], `UPDATE clockwork.runs SET wake_at = $2 WHERE id = $1::bigint`),
+  // Runs whose deadline passed, for tick to decide again (runs_wake_idx).
+  runsToWake: sql(["timestamptz", "integer"], `
+    SELECT id::text AS id
+      FROM clockwork.runs
+     WHERE wake_at <= $1
+     ORDER BY wake_at
+     LIMIT $2
+       FOR UPDATE SKIP LOCKED`),
   // Updates of one run by id say which states they leave alone with NOT IN on purpose: a
   // positive state list implies runs_active_idx's predicate, and after a burst of runs
   // that index's statistics still say it is empty, so the planner scanned all of it for
   // each update (3 ms at 5 000 active runs) instead of using the primary key.
   finishRun: sql(["text", "text", "timestamptz", "text"], `
     UPDATE clockwork.runs
-       SET state = $2, finished_at = greatest($3, started_at, queued_at), reason = $4
+       SET state = $2, finished_at = greatest($3, started_at, queued_at), reason = $4, wake_at = NULL
      WHERE id = $1::bigint AND state NOT IN ('waiting', 'succeeded', 'failed', 'cancelled')`),
 
-  cancelRunningInstances: sql(["text", "text[]", "timestamptz", "text"], `
+  // A step's own time-out fails it ('failed', may be retried); the run's time-out or a
+  // cancel stops it ('cancelled'): the run then ends for that reason, not the step's.
+  cancelRunningInstances: sql(["text", "text[]", "timestamptz", "text", "text"], `
     UPDATE clockwork.step_runs
-       SET state = 'failed', ready_at = NULL, finished_at = $3, error = $4
+       SET state = $5, ready_at = NULL, finished_at = $3, error = $4
      WHERE run_id = $1::bigint AND instance = ANY ($2::text[])
        AND state NOT IN ('succeeded', 'failed', 'skipped', 'cancelled', 'lost') -- ready or running; see stepRunForSql
     RETURNING id::text AS id`),
@@ -217,14 +228,15 @@ export const SQL = {
       JOIN clockwork.jobs AS j ON j.id = r.job_id
      ORDER BY c.id`),
 
-  // When is anything next due for this worker: a slot, a claimable step, a lease end.
+  // When is anything next due for this worker: a slot, a claimable step, a lease end, a run's deadline.
   nextDueAt: sql(["text[]"], `
     SELECT least(
         (SELECT min(next_fire_at) FROM clockwork.schedules WHERE next_fire_at IS NOT NULL),
         (SELECT ready_at FROM clockwork.step_runs
           WHERE state = 'ready' AND required_labels <@ $1::text[]
           ORDER BY ready_at LIMIT 1),
-        (SELECT min(lease_expires_at) FROM clockwork.step_runs WHERE state = 'running')
+        (SELECT min(lease_expires_at) FROM clockwork.step_runs WHERE state = 'running'),
+        (SELECT min(wake_at) FROM clockwork.runs WHERE wake_at IS NOT NULL)
     ) AS next_due_at`),
 
   workerByName: sql(["text", "timestamptz"], `

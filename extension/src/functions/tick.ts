@@ -141,6 +141,16 @@ export function expireLeases(nowMs: number): number {
   return expired.length;
 }
 
+/** Runs past their own deadline (a job time-out) are decided again: nothing else would. */
+export function wakeRuns(nowMs: number): number {
+  const due = execute(SQL.runsToWake, [new Date(nowMs), DUE_BATCH]) as { id: string }[];
+  for (const { id } of due) {
+    const run = execute(SQL.runForUpdate, [id])[0] as RunRow | undefined;
+    if (run !== undefined) advanceRun(run, nowMs);
+  }
+  return due.length;
+}
+
 export const tick = sqlFunction({
   name: "tick",
   args: "worker text, max_claims integer DEFAULT 10, now timestamptz DEFAULT now(), lookahead_ms integer DEFAULT 0",
@@ -166,6 +176,7 @@ export const tick = sqlFunction({
     if (me === undefined) raise("unknown_worker", "worker", `unknown worker "${worker}": call clockwork.register_worker first`);
     fireDueSlots(nowMs, horizonMs);
     expireLeases(nowMs);
+    wakeRuns(nowMs);
     const claimed = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs, horizonMs) : [];
     // A full claim means more may be ready: due now, and no need to ask when.
     if (maxClaims > 0 && claimed.length >= maxClaims) return { claimed, next_due_at: new Date(nowMs).toISOString() };
