@@ -24,6 +24,8 @@ export interface SqlStepResult {
   readonly state?: "succeeded" | "failed" | string;
   readonly sql_state?: string | null;
   readonly error?: string | null;
+  /** Called before the claim's start_at: nothing was done; call again this much later. */
+  readonly early_ms?: number;
 }
 
 export interface HeartbeatResult {
@@ -106,12 +108,15 @@ export class ClockworkApi {
    * the first steps after a start do not pay for it (it would show as start lag).
    */
   async warmUp(connections: number): Promise<void> {
-    const clients = await Promise.all(Array.from({ length: connections }, () => this.pool.connect()));
+    const opened = await Promise.allSettled(Array.from({ length: connections }, () => this.pool.connect()));
+    const clients = opened.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
     try {
       await Promise.all(clients.map((client) => this.call("warmUp", [], client)));
     } finally {
       for (const client of clients) client.release();
     }
+    const failed = opened.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   registerWorker(labels: readonly string[], host: string, pid: number): Promise<WorkerRegistration> {
@@ -131,6 +136,16 @@ export class ClockworkApi {
    * "timed out after N ms" (see docs/sql-api.md); a cancel on request is thrown.
    */
   async runSqlStep(client: pg.PoolClient, stepRunId: string, timeoutMs: number | null = null): Promise<SqlStepResult> {
+    // The database refuses a call that arrives before the step's start (its transaction
+    // time would precede the slot). Rare: the claim's start_in_ms already accounts for it.
+    for (let tries = 0; ; tries++) {
+      const answer = await this.runSqlStepOnce(client, stepRunId, timeoutMs);
+      if (answer.accepted || !answer.early_ms || tries >= 5) return answer;
+      await new Promise((resolve) => setTimeout(resolve, answer.early_ms));
+    }
+  }
+
+  private async runSqlStepOnce(client: pg.PoolClient, stepRunId: string, timeoutMs: number | null): Promise<SqlStepResult> {
     if (timeoutMs === null) return this.call("runSqlStep", [stepRunId, this.worker], client);
     await this.call("begin", [], client);
     try {

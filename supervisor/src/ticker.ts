@@ -119,7 +119,7 @@ export class Ticker {
     // work is not claimable by us). Re-tick soon, backing off while the answer repeats, so
     // a disagreement between clocks never becomes a busy loop.
     const lead = this.options.leadMs ?? 0;
-    if (due - lead <= now && due === this.lastDue) {
+    if (due <= now && due === this.lastDue) {
       this.sameDueRepeats++;
       const delay = Math.min(1000, 2 ** Math.min(this.sameDueRepeats, 10));
       this.arm(now + delay, due, "timer");
@@ -128,7 +128,9 @@ export class Ticker {
     this.sameDueRepeats = 0;
     this.lastDue = due;
     if (due > safetyAt) this.arm(safetyAt, null, "safety");
-    else this.arm(Math.max(due - lead, now), due, "timer");
+    // Inside the lead window already (the tick ahead left this due time alone: its work
+    // is not claimable ahead, e.g. an overlap decision, or a lease end): wake at it.
+    else this.arm(due - lead > now ? due - lead : Math.max(due, now), due, "timer");
   }
 
   private arm(at: number, dueAt: number | null, reason: TickReason): void {

@@ -77,23 +77,61 @@ describe("firing ahead", () => {
     }
   });
 
-  test("run_sql_step called before a step's start time waits for it: the step never starts early", async () => {
-    await db.query("create table started (at timestamptz not null default clock_timestamp())");
+  test("run_sql_step called before a step's start refuses (early_ms) and runs it in a later transaction", async () => {
+    await db.query("create table started (at timestamptz not null default clock_timestamp(), tx timestamptz not null default now())");
     await defineJob(db, { name: "on-the-dot", steps: [{ name: "a", sql: "insert into started default values" }] });
     // A run whose step becomes ready 300 ms from now, claimed ahead.
-    const { rows } = await db.query("select clockwork.run_now('on-the-dot', '{}', clock_timestamp() + interval '300 ms') as id");
+    await db.query("select clockwork.run_now('on-the-dot', '{}', clock_timestamp() + interval '300 ms')");
     const claimed = (await db.query("select clockwork.tick('w1', 10, clock_timestamp(), 1000) as r")).rows[0].r as TickAhead;
     const claim = claimed.claimed.find((c) => c.job === "on-the-dot")!;
-    assert.ok(claim, `claimed ahead: ${JSON.stringify(claimed)} for run ${rows[0].id}`);
     const startAt = new Date(claim.start_at).getTime();
-    assert.ok(startAt > Date.now() + 100, "the start time is still ahead");
+    assert.ok(claim.start_in_ms > 100 && claim.start_in_ms <= 300, `start_in_ms ${claim.start_in_ms}`);
+    const early = (await db.query("select clockwork.run_sql_step($1, 'w1') as r", [claim.step_run_id])).rows[0].r;
+    assert.equal(early.accepted, false);
+    assert.ok(early.early_ms > 0 && early.early_ms <= 300, `early_ms ${early.early_ms}`);
+    assert.equal((await db.query("select count(*)::int as n from started")).rows[0].n, 0, "nothing ran");
+    await new Promise((r) => setTimeout(r, early.early_ms));
     const answer = (await db.query("select clockwork.run_sql_step($1, 'w1') as r", [claim.step_run_id])).rows[0].r;
     assert.equal(answer.state, "succeeded");
-    const at = (await db.query("select at from started")).rows[0].at as Date;
-    // timestamptz has microseconds; the wait is by the server's clock in whole milliseconds.
-    assert.ok(at.getTime() >= startAt, `started at ${at.toISOString()}, due ${claim.start_at}`);
-    assert.ok(at.getTime() < startAt + 200, `started promptly: ${at.toISOString()}, due ${claim.start_at}`);
+    const row = (await db.query("select at, tx from started")).rows[0] as { at: Date; tx: Date };
+    // The step's transaction, hence its now() and current_date, begins at or after its start.
+    assert.ok(row.tx.getTime() >= startAt, `transaction began ${row.tx.toISOString()}, start ${claim.start_at}`);
+    assert.ok(row.at.getTime() < startAt + 1000, `started promptly: ${row.at.toISOString()}`);
     const step = await db.query("select started_at, finished_at from clockwork.step_runs where id = $1", [claim.step_run_id]);
     assert.ok(step.rows[0].finished_at >= step.rows[0].started_at, "a step claimed ahead does not end before it starts");
+  });
+
+  test("a busy job whose overlap policy is not allow is not fired ahead: its overlap is decided at the slot", async () => {
+    await defineJob(db, {
+      name: "busy", schedules: ["* * * * *"], policies: { overlap: "skip" },
+      steps: [{ name: "a", shell: "sleep 600" }],
+    }, "2031-05-01T00:00:30Z");
+    await tickAhead(db, "2031-05-01T00:01:00.000Z", 0); // the 00:01 run starts and keeps running
+    const ahead = await tickAhead(db, "2031-05-01T00:01:59.960Z", 50);
+    assert.deepEqual((await runsOf(db.pool, "busy")).map((r) => r.slot_at?.toISOString()), ["2031-05-01T00:01:00.000Z"]);
+    assert.equal(new Date(ahead.next_due_at!).toISOString(), "2031-05-01T00:02:00.000Z", "the slot is still due");
+    const skippedAt = async () => (await db.query(
+      `select k.slot_at, k.reason from clockwork.skipped_slots k join clockwork.schedules s on s.id = k.schedule_id
+         join clockwork.jobs j on j.id = s.job_id where j.name = 'busy'`)).rows;
+    assert.deepEqual(await skippedAt(), []);
+    await tickAhead(db, "2031-05-01T00:02:00.001Z", 0);
+    const skipped = await skippedAt();
+    assert.deepEqual(skipped.map((r) => [r.slot_at.toISOString(), r.reason]), [["2031-05-01T00:02:00.000Z", "overlap_skipped"]]);
+  });
+
+  test("a step claimed ahead and handed back before its start is due at its start again, not earlier", async () => {
+    await registerWorker(db.pool, "w9");
+    await defineJob(db, { name: "handed-back", steps: [{ name: "a", shell: "true" }] });
+    await db.query("select clockwork.run_now('handed-back', '{}', '2032-01-01T00:00:01Z')");
+    const r = (await db.query("select clockwork.tick('w9', 10, '2032-01-01T00:00:00.700Z', 1000) as r")).rows[0].r as TickAhead;
+    const claim = r.claimed.find((c) => c.job === "handed-back")!;
+    await db.query("select clockwork.release_worker('w9', '2032-01-01T00:00:00.710Z')");
+    await db.query("select clockwork.tick('w1', 0, '2032-01-01T00:00:00.720Z')");
+    const rows = (await db.query(
+      `select attempt, state, ready_at, started_at, finished_at from clockwork.step_runs
+        where run_id = $1 order by attempt`, [claim.run_id])).rows;
+    assert.deepEqual(rows.map((x) => [x.attempt, x.state]), [[1, "lost"], [2, "ready"]]);
+    assert.equal(rows[0].finished_at.toISOString(), "2032-01-01T00:00:01.000Z", "lost no earlier than it started");
+    assert.equal(rows[1].ready_at.toISOString(), "2032-01-01T00:00:01.000Z", "due at its start, as before");
   });
 });

@@ -65,6 +65,27 @@ describe("ticker", () => {
     assert.ok(early <= 40, `woke ${early} ms before the due time, more than the 40 ms lead`);
   });
 
+  test("a due time already inside the lead window is woken for at the due time itself", async () => {
+    const calls: number[] = [];
+    let due = 0;
+    const ticker = new Ticker({
+      safetyTickMs: 60_000,
+      leadMs: 40,
+      log,
+      tick: async () => {
+        calls.push(Date.now());
+        if (calls.length > 1) return null;
+        due = Date.now() + 20; // the tick ahead left it alone (not claimable ahead)
+        return new Date(due).toISOString();
+      },
+    });
+    ticker.start();
+    await sleep(200);
+    await ticker.stop();
+    assert.equal(calls.length, 2, "one wake-up for it, not a series of early re-ticks");
+    assert.ok(calls[1]! >= due, `woke ${due - calls[1]!} ms before the due time`);
+  });
+
   test("never runs two ticks at once and coalesces wake-ups during a tick", async () => {
     let inFlight = 0;
     let maxInFlight = 0;

@@ -28,6 +28,8 @@ export interface RunRow {
   started_at: Date | null;
   /** The run's deadline as stored (runs.wake_at). */
   wake_at?: Date | null;
+  /** Its schedule slot, where the statement read it (NULL for manual runs). */
+  slot_at?: Date | null;
 }
 
 export interface StepRunRow {
@@ -203,7 +205,8 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
       execute(SQL.finishRun, [run.id, state, now, decision.reason]);
       rearmAfterSchedules(plan.job, run.job_id, nowMs);
       const waiting = startWaitingRun(plan.job, run.job_id);
-      if (waiting !== null) again.push(planRun(waiting, [], nowMs));
+      // A run fired ahead of its slot and held back starts at its slot, not before.
+      if (waiting !== null) again.push(planRun(waiting, [], Math.max(nowMs, waiting.slot_at?.getTime() ?? nowMs)));
     } else if (plan.created.some((c) => c.state === "succeeded") || (decision.cancel.length > 0)) {
       // A builtin finished in place, or a step timed out: the graph may move on at once.
       const rows = execute(SQL.stepRunsOfRun, [run.id]) as StepRunRow[];

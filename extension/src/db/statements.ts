@@ -85,7 +85,7 @@ export const SQL = {
   cancelRun: sql(["text", "timestamptz"], `SELECT clockwork.cancel_run($1::bigint, $2)`),
   // Overlap queue: the oldest run held back, once the job has room again.
   oldestWaitingRun: sql(["text"], `
-    SELECT id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at, wake_at
+    SELECT id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at, wake_at, slot_at
       FROM clockwork.runs
      WHERE job_id = $1::bigint AND state = 'waiting'
      ORDER BY id
@@ -171,7 +171,7 @@ export const SQL = {
   expireLeases: sql(["timestamptz", "integer"], `
     WITH expired AS (
         UPDATE clockwork.step_runs AS s
-           SET state = 'lost', finished_at = $1, lease_expires_at = NULL,
+           SET state = 'lost', finished_at = greatest($1, s.started_at), lease_expires_at = NULL,
                error = 'lease expired: the worker stopped heartbeating'
          WHERE s.id IN (SELECT id FROM clockwork.step_runs
                          WHERE state = 'running' AND lease_expires_at < $1
@@ -182,8 +182,9 @@ export const SQL = {
     ), requeued AS (
         INSERT INTO clockwork.step_runs (run_id, step, instance, phase, kind, matrix, params, attempt,
                                          state, required_labels, ready_at)
+        -- A step claimed ahead and handed back before its start is due at its start still.
         SELECT e.run_id, e.step, e.instance, e.phase, e.kind, e.matrix, e.params, e.attempt + 1,
-               'ready', e.required_labels, $1
+               'ready', e.required_labels, greatest($1, e.started_at)
           FROM expired AS e
          WHERE (SELECT count(*) FROM clockwork.step_runs AS x
                  WHERE x.run_id = e.run_id AND x.phase = e.phase AND x.instance = e.instance
@@ -260,7 +261,6 @@ export const SQL = {
   currentRoleAndPath: sql([], `SELECT current_setting('role') AS role, current_setting('search_path') AS search_path`),
   // SET LOCAL ROLE / search_path with parameters: undone with the (sub)transaction.
   setLocalRoleAndPath: sql(["text", "text"], `SELECT set_config('role', $1, true), set_config('search_path', $2, true)`),
-  sleep: sql(["float8"], `SELECT pg_sleep($1)`),
   completeSqlStep: sql(["text", "text", "text", "text", "text", "timestamptz"], `SELECT clockwork._complete_sql_step($1::bigint, $2, $3, $4, $5::text::jsonb, $6) AS c`),
   stepRunForSql: sql(["text", "text"], `
     SELECT s.id::text AS id, s.run_id::text AS run_id, s.step, s.phase, s.instance, s.params, s.attempt,

@@ -25,7 +25,15 @@ export interface StepClaim {
   due_at: string;
   /** When the step is to start: its due time, or the claim's time for a step already due. */
   start_at: string;
+  /**
+   * start_at as milliseconds from the moment of the claim by the database's clock (0 to
+   * 1000), so that a supervisor whose clock differs still starts the step on time.
+   */
+  start_in_ms: number;
 }
+
+/** tick's largest lookahead; a claim made with a pinned `now` (tests) is not waited for longer. */
+const MAX_START_IN_MS = 1000;
 
 /** A claimed row as the claim statement returns it, before the definition fills it in. */
 type ClaimedRow = Pick<StepClaim, "step_run_id" | "run_id" | "job" | "step" | "instance" | "phase" | "kind" | "attempt"> & {
@@ -65,6 +73,7 @@ export function claimSteps(worker: { id: string; labels: string[] }, maxClaims: 
       lease_expires_at: row.lease_expires_at.toISOString(),
       due_at: row.due_at.toISOString(),
       start_at: row.start_at.toISOString(),
+      start_in_ms: Math.min(MAX_START_IN_MS, Math.max(0, Math.ceil(row.start_at.getTime() - Date.now()))),
     };
   });
 }

@@ -29,22 +29,6 @@ interface SqlStepRow {
   started_at: Date;
 }
 
-/**
- * Waits for a step claimed ahead to reach its start time (by this server's clock). The
- * supervisor calls a few milliseconds early so that the call's own work is done by then.
- * A start further off than tick's lookahead allows (a claim made with a pinned `now`) is
- * not waited for; the wait is interruptible like any pg_sleep.
- */
-function waitUntil(startMs: number): void {
-  const remainingMs = startMs - Date.now();
-  if (remainingMs <= 0 || remainingMs > MAX_LOOKAHEAD_MS) return;
-  // pg_sleep rounds its wait up to whole milliseconds; the last one is spent here.
-  if (remainingMs > 2) execute(SQL.sleep, [(remainingMs - 1) / 1000]);
-  while (Date.now() < startMs) {
-    // spin: less than a millisecond
-  }
-}
-
 export const run_sql_step = sqlFunction({
   name: "run_sql_step",
   args: "step_run bigint, worker text, now timestamptz DEFAULT now()",
@@ -53,16 +37,20 @@ export const run_sql_step = sqlFunction({
   security: "invoker",
   grant: "clockwork_supervisor",
   comment:
-    "Runs a claimed SQL step as the job owner and records its result or SQL error; returns {accepted, state, sql_state, error}. Call it in its own transaction with the step's statement_timeout.",
-  body: (stepRun: string | number | bigint, worker: string, now: Date): Completion & { sql_state?: string | null; error?: string | null } => {
+    "Runs a claimed SQL step as the job owner and records its result or SQL error; returns {accepted, state, sql_state, error}, or {accepted: false, early_ms} when called before the claim's start_at. Call it in its own transaction with the step's statement_timeout.",
+  body: (stepRun: string | number | bigint, worker: string, now: Date): Completion & { sql_state?: string | null; error?: string | null; early_ms?: number } => {
     const row = execute(SQL.stepRunForSql, [String(stepRun), worker])[0] as SqlStepRow | undefined;
     if (row === undefined || row.kind !== "sql") return { accepted: false };
     const job = jobVersion(row.job_id, row.job_version);
     const def = (row.phase === "step" ? job.steps : job.checks).find((w) => w.name === row.step)!;
     const bound = bindNamedParameters(def.sql!, row.params);
 
+    // A step claimed ahead runs in a transaction that begins no earlier than its start, so
+    // that now() and current_date in the step are those of its slot. (A start further off
+    // than any lookahead is a claim made with a pinned `now`, as in tests: not early.)
+    const earlyMs = row.started_at.getTime() - instantOf(now);
+    if (earlyMs > 0 && earlyMs <= MAX_LOOKAHEAD_MS) return { accepted: false, early_ms: Math.ceil(earlyMs) };
     const previous = execute(SQL.currentRoleAndPath)[0] as { role: string; search_path: string };
-    waitUntil(row.started_at.getTime());
     let rows: unknown[] | null = null;
     let sqlState: string | null = null;
     let error: string | null = null;

@@ -76,9 +76,14 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
       advanced.push({ id: d.id, next_fire_at: null, last_slot_at: null });
       continue;
     }
-    calendars ??= calendarDates();
-    const context = { calendars, anchorMs: d.next_fire_at.getTime() };
     const first = d.next_fire_at.getTime();
+    // Overlap decisions against runs still active are made at the slot, not ahead of it:
+    // a run that ends in between would otherwise be replaced, or make the slot skip.
+    const jobActive = active.get(d.job_id)!;
+    const busy = jobActive.running.length > 0 || jobActive.waiting > 0;
+    if (first > nowMs && busy && job.policies.overlap.mode !== "allow") continue;
+    calendars ??= calendarDates();
+    const context = { calendars, anchorMs: first };
     // @after and one-shot schedules have exactly the slot the database stored.
     const slots = schedule.kind === "after" || schedule.kind === "at" || schedule.kind === "reboot"
       ? [first]
@@ -86,7 +91,6 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
     const misfire = decideMisfire(job.policies.misfire, slots, nowMs, horizon);
     for (const s of misfire.skipped) skipped.push({ schedule_id: d.id, slot_at: new Date(s.slotMs).toISOString(), reason: s.reason });
 
-    const jobActive = active.get(d.job_id)!;
     for (const slotMs of misfire.fire) {
       const overlap = decideOverlap(job.policies.overlap, jobActive.running, jobActive.waiting);
       const slot_at = new Date(slotMs).toISOString();

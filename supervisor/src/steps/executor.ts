@@ -16,16 +16,11 @@ interface RunningStep {
   sql?: RunningSqlStep;
   /** A step claimed ahead, waiting for its start time. */
   pending?: { timer: NodeJS.Timeout; release: () => void };
+  /** performance.now() when the claim arrived. */
+  readonly claimedAt: number;
   cancelRequested: boolean;
   done: Promise<void>;
 }
-
-/**
- * An SQL step claimed ahead is sent this early: run_sql_step's own work (reading the step,
- * switching role) is done by its start time, and the database waits out the rest, so the
- * step's statement starts on the dot by the database's clock.
- */
-const SQL_SEND_EARLY_MS = 3;
 
 export class StepExecutor {
   private readonly running = new Map<string, RunningStep>();
@@ -60,17 +55,26 @@ export class StepExecutor {
       return;
     }
     const log = this.log.child(stepScope(claim));
-    const entry: RunningStep = { claim, log, cancelRequested: false, done: Promise.resolve() };
-    const startAt = Date.parse(claim.start_at ?? "");
-    const wait = Number.isNaN(startAt) ? 0 : startAt - Date.now() - (claim.kind === "sql" ? SQL_SEND_EARLY_MS : 0);
+    const entry: RunningStep = { claim, log, claimedAt: performance.now(), cancelRequested: false, done: Promise.resolve() };
+    // start_in_ms is counted by the database's clock from the claim, so a skewed clock here
+    // does not matter; the claim reached us a little after it was made, so this is never
+    // early by the database's clock (run_sql_step refuses an early call, see api.ts).
+    const wait = Math.max(0, claim.start_in_ms ?? 0);
     if (wait > 0) {
+      const startAt = entry.claimedAt + wait;
       entry.done = new Promise<void>((release) => {
-        const timer = setTimeout(() => {
+        const fire = () => {
+          // Timers may fire a fraction of a millisecond early.
+          const remaining = startAt - performance.now();
+          if (remaining > 0) {
+            entry.pending = { timer: setTimeout(fire, Math.ceil(remaining)), release };
+            return;
+          }
           entry.pending = undefined;
           if (entry.cancelRequested) release();
           else this.launch(entry).then(release, release);
-        }, wait);
-        entry.pending = { timer, release };
+        };
+        entry.pending = { timer: setTimeout(fire, wait), release };
       });
     } else {
       entry.done = this.launch(entry);
@@ -91,11 +95,13 @@ export class StepExecutor {
     const { claim, log } = entry;
     const kind = claim.kind;
     if (claim.attempt === 1 && claim.step_run_id) this.noteRun(claim);
+    // Lag by the database's clock: its start_at minus its due_at, plus how late this start
+    // is against start_at (the time waited beyond start_in_ms).
     const dueAt = Date.parse(claim.due_at ?? "");
-    if (!Number.isNaN(dueAt)) {
-      // An SQL step sent early starts at start_at: the database waits for it.
-      const startedAt = Math.max(Date.now(), Date.parse(claim.start_at ?? "") || 0);
-      this.metrics.startLag.observe({ kind }, Math.max(0, startedAt - dueAt) / 1000);
+    const startAt = Date.parse(claim.start_at ?? "");
+    if (!Number.isNaN(dueAt) && !Number.isNaN(startAt)) {
+      const late = Math.max(0, performance.now() - entry.claimedAt - (claim.start_in_ms ?? 0));
+      this.metrics.startLag.observe({ kind }, (Math.max(0, startAt - dueAt) + late) / 1000);
     }
     log.info({ kind }, "step started");
 
