@@ -71,6 +71,7 @@ const SQL = {
   cancelBackend: "SELECT pg_cancel_backend($1::integer) AS r",
   // Any Clockwork function loads the PL/v8 bundle into the session (~60 ms, once).
   warmUp: "SELECT clockwork.version() AS r",
+  waitUntil: "SELECT clockwork.wait_until($1::timestamptz) AS r",
 } as const;
 
 export class ClockworkApi {
@@ -101,6 +102,11 @@ export class ClockworkApi {
     } finally {
       end();
     }
+  }
+
+  /** Returns at `at` by the database's clock (an SQL step claimed ahead, on its connection). */
+  async waitUntil(client: pg.PoolClient, at: string): Promise<void> {
+    await this.call("waitUntil", [at], client);
   }
 
   /**

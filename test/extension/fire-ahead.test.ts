@@ -101,6 +101,17 @@ describe("firing ahead", () => {
     assert.ok(step.rows[0].finished_at >= step.rows[0].started_at, "a step claimed ahead does not end before it starts");
   });
 
+  test("wait_until returns at the given instant by the database's clock, and refuses more than 1 s", async () => {
+    const { rows } = await db.query(
+      "select clock_timestamp() + interval '150 ms' as at");
+    const at = rows[0].at as Date;
+    const after = (await db.query("select clockwork.wait_until($1), clock_timestamp() as t", [at])).rows[0].t as Date;
+    assert.ok(after.getTime() >= at.getTime(), `returned ${at.getTime() - after.getTime()} ms early`);
+    assert.ok(after.getTime() < at.getTime() + 100, `returned ${after.getTime() - at.getTime()} ms late`);
+    const error = await sqlErrorOf(db.pool, "select clockwork.wait_until(clock_timestamp() + interval '5 s')");
+    assert.equal(error.code, "CW020");
+  });
+
   test("a busy job whose overlap policy is not allow is not fired ahead: its overlap is decided at the slot", async () => {
     await defineJob(db, {
       name: "busy", schedules: ["* * * * *"], policies: { overlap: "skip" },

@@ -261,6 +261,9 @@ export const SQL = {
   currentRoleAndPath: sql([], `SELECT current_setting('role') AS role, current_setting('search_path') AS search_path`),
   // SET LOCAL ROLE / search_path with parameters: undone with the (sub)transaction.
   setLocalRoleAndPath: sql(["text", "text"], `SELECT set_config('role', $1, true), set_config('search_path', $2, true)`),
+  // wait_until: pg_sleep for the bulk, clock_timestamp() for the last stretch.
+  sleep: sql(["float8"], `SELECT pg_sleep($1)`),
+  clockReached: sql(["timestamptz"], `SELECT clock_timestamp() >= $1 AS reached`),
   completeSqlStep: sql(["text", "text", "text", "text", "text", "timestamptz"], `SELECT clockwork._complete_sql_step($1::bigint, $2, $3, $4, $5::text::jsonb, $6) AS c`),
   stepRunForSql: sql(["text", "text"], `
     SELECT s.id::text AS id, s.run_id::text AS run_id, s.step, s.phase, s.instance, s.params, s.attempt,

@@ -73,7 +73,8 @@ export function claimSteps(worker: { id: string; labels: string[] }, maxClaims: 
       lease_expires_at: row.lease_expires_at.toISOString(),
       due_at: row.due_at.toISOString(),
       start_at: row.start_at.toISOString(),
-      start_in_ms: Math.min(MAX_START_IN_MS, Math.max(0, Math.ceil(row.start_at.getTime() - Date.now()))),
+      // Date.now() is whole milliseconds, never ahead of the clock: this is never too short.
+      start_in_ms: Math.min(MAX_START_IN_MS, Math.max(0, row.start_at.getTime() - Date.now())),
     };
   });
 }

@@ -10,6 +10,7 @@ import { run_sql_step } from "./run_sql_step.ts";
 import { schedule, schedule_shell } from "./schedule.ts";
 import { tick } from "./tick.ts";
 import { version } from "./version.ts";
+import { wait_until } from "./wait_until.ts";
 
 export const sqlFunctions: readonly SqlFunction[] = [
   // defining jobs
@@ -17,5 +18,5 @@ export const sqlFunctions: readonly SqlFunction[] = [
   // running and reading
   run_now, next_runs, version,
   // supervisors
-  tick, run_sql_step, complete_step, complete_sql_step,
+  tick, wait_until, run_sql_step, complete_step, complete_sql_step,
 ];

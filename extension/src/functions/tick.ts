@@ -155,6 +155,12 @@ export function wakeRuns(nowMs: number): number {
   return due.length;
 }
 
+/** start_in_ms counted from the end of the tick, when the answer leaves, not from the claim. */
+function startingFromNow(claims: StepClaim[]): StepClaim[] {
+  const leaving = Date.now();
+  return claims.map((c) => ({ ...c, start_in_ms: Math.min(MAX_LOOKAHEAD_MS, Math.max(0, Date.parse(c.start_at) - leaving)) }));
+}
+
 export const tick = sqlFunction({
   name: "tick",
   args: "worker text, max_claims integer DEFAULT 10, now timestamptz DEFAULT now(), lookahead_ms integer DEFAULT 0",
@@ -183,8 +189,8 @@ export const tick = sqlFunction({
     wakeRuns(nowMs);
     const claimed = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs, horizonMs) : [];
     // A full claim means more may be ready: due now, and no need to ask when.
-    if (maxClaims > 0 && claimed.length >= maxClaims) return { claimed, next_due_at: new Date(nowMs).toISOString() };
+    if (maxClaims > 0 && claimed.length >= maxClaims) return { claimed: startingFromNow(claimed), next_due_at: new Date(nowMs).toISOString() };
     const next = execute(SQL.nextDueAt, [me.labels])[0] as { next_due_at: Date | null };
-    return { claimed, next_due_at: next.next_due_at === null ? null : next.next_due_at.toISOString() };
+    return { claimed: startingFromNow(claimed), next_due_at: next.next_due_at === null ? null : next.next_due_at.toISOString() };
   },
 });

@@ -15,12 +15,19 @@ interface RunningStep {
   process?: RunningProcess;
   sql?: RunningSqlStep;
   /** A step claimed ahead, waiting for its start time. */
-  pending?: { timer: NodeJS.Timeout; release: () => void };
+  pending?: { stopWaiting: () => void; release: () => void };
   /** performance.now() when the claim arrived. */
   readonly claimedAt: number;
+  /** For an SQL step waiting for its start: the connection it will run on. */
+  connection?: pg.PoolClient;
   cancelRequested: boolean;
   done: Promise<void>;
 }
+
+/** A step claimed ahead: the last this many ms before its start are waited by spinning. */
+const SPIN_MS = 2;
+/** An SQL step claimed ahead hands the last this many ms of its wait to the database. */
+const SQL_WAIT_LEAD_MS = 3;
 
 export class StepExecutor {
   private readonly running = new Map<string, RunningStep>();
@@ -62,19 +69,58 @@ export class StepExecutor {
     const wait = Math.max(0, claim.start_in_ms ?? 0);
     if (wait > 0) {
       const startAt = entry.claimedAt + wait;
+      if (claim.kind === "sql") {
+        this.pool.connect().then((client) => {
+          if (entry.pending) entry.connection = client;
+          else client.release(); // started (on another connection) or stopped meanwhile
+        }, () => {}); // no connection now: the start takes one then
+      }
       entry.done = new Promise<void>((release) => {
-        const fire = () => {
-          // Timers may fire a fraction of a millisecond early.
-          const remaining = startAt - performance.now();
-          if (remaining > 0) {
-            entry.pending = { timer: setTimeout(fire, Math.ceil(remaining)), release };
-            return;
-          }
+        const begin = (connection?: pg.PoolClient) => {
           entry.pending = undefined;
-          if (entry.cancelRequested) release();
-          else this.launch(entry).then(release, release);
+          if (entry.cancelRequested) {
+            connection?.release();
+            release();
+          } else if (claim.kind === "sql") {
+            if (connection) entry.connection = connection;
+            this.launch(entry).then(release, release);
+          } else {
+            // Spawning blocks the event loop for milliseconds: SQL steps due at the same
+            // instant go out first.
+            setImmediate(() => this.launch(entry).then(release, release));
+          }
         };
-        entry.pending = { timer: setTimeout(fire, wait), release };
+        // A timer fires up to a millisecond or two late; the last stretch is spun on the
+        // event loop (setImmediate), which is precise to a few microseconds.
+        const waitFor = (target: number, then: () => void) => {
+          const remaining = target - performance.now();
+          if (remaining > SPIN_MS) {
+            const timer = setTimeout(() => waitFor(target, then), remaining - SPIN_MS);
+            entry.pending = { stopWaiting: () => clearTimeout(timer), release };
+          } else if (remaining > 0) {
+            const immediate = setImmediate(() => waitFor(target, then));
+            entry.pending = { stopWaiting: () => clearImmediate(immediate), release };
+          } else {
+            then();
+          }
+        };
+        if (claim.kind !== "sql") return waitFor(startAt, () => begin());
+        // An SQL step: shortly before its start, the database waits on the step's own
+        // connection until start_at by its clock (wait_until), and the step's call follows
+        // at once; the commit and network time of the claim no longer make it late.
+        waitFor(startAt - SQL_WAIT_LEAD_MS, () => {
+          const connection = entry.connection;
+          if (connection === undefined) return waitFor(startAt, () => begin());
+          entry.connection = undefined; // in use: a cancel meanwhile must not release it
+          entry.pending = { stopWaiting: () => {}, release };
+          this.api.waitUntil(connection, claim.start_at).then(
+            () => begin(connection),
+            (error) => {
+              connection.release(error as Error);
+              waitFor(startAt, () => begin());
+            },
+          );
+        });
       });
     } else {
       entry.done = this.launch(entry);
@@ -103,12 +149,15 @@ export class StepExecutor {
       const late = Math.max(0, performance.now() - entry.claimedAt - (claim.start_in_ms ?? 0));
       this.metrics.startLag.observe({ kind }, (Math.max(0, startAt - dueAt) + late) / 1000);
     }
-    log.info({ kind }, "step started");
 
     if (kind === "sql") {
-      entry.sql = startSqlStep(this.api, this.pool, claim.step_run_id, claim.timeout_ms ?? null);
+      const connection = entry.connection;
+      entry.connection = undefined;
+      entry.sql = startSqlStep(this.api, this.pool, claim.step_run_id, claim.timeout_ms ?? null, connection);
+      log.info({ kind }, "step started"); // after the call went out
       return this.finishSql(claim, log, entry.sql, (next) => (entry.sql = next));
     }
+    log.info({ kind }, "step started");
     if (kind === "shell" || kind === "program") {
       let lostBatches = 0;
       entry.process = startProcessStep(
@@ -253,9 +302,11 @@ export class StepExecutor {
     if (entry.pending) {
       // Not started yet: it never will be (a cancelled run's step is settled by the
       // database; at shutdown release_worker hands it back).
-      clearTimeout(entry.pending.timer);
+      entry.pending.stopWaiting();
       entry.pending.release();
       entry.pending = undefined;
+      entry.connection?.release();
+      entry.connection = undefined;
     } else if (entry.process) {
       entry.process.stop(reason);
     } else if (entry.sql) {

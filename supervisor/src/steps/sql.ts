@@ -11,10 +11,15 @@ export interface RunningSqlStep {
   readonly result: Promise<SqlStepResult>;
 }
 
-export function startSqlStep(api: ClockworkApi, pool: pg.Pool, stepRunId: string, timeoutMs: number | null = null): RunningSqlStep {
+/**
+ * `connection`: a pooled connection taken while the step waited for its start, so that the
+ * call goes out at once, before anything else due at the same instant (a shell step's spawn
+ * blocks the event loop for milliseconds).
+ */
+export function startSqlStep(api: ClockworkApi, pool: pg.Pool, stepRunId: string, timeoutMs: number | null = null, connection?: pg.PoolClient): RunningSqlStep {
   let pid: number | undefined;
   const result = (async (): Promise<SqlStepResult> => {
-    const client = await pool.connect();
+    const client = connection ?? (await pool.connect());
     pid = (client as unknown as { processID?: number }).processID;
     let broken: Error | undefined;
     try {
