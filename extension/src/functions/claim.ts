@@ -26,14 +26,11 @@ export interface StepClaim {
   /** When the step is to start: its due time, or the claim's time for a step already due. */
   start_at: string;
   /**
-   * start_at as milliseconds from the moment of the claim by the database's clock (0 to
-   * 1000), so that a supervisor whose clock differs still starts the step on time.
+   * start_at as milliseconds from the moment tick's answer left, by the database's clock
+   * (0 to 1000), so that a supervisor whose clock differs still starts the step on time.
    */
   start_in_ms: number;
 }
-
-/** tick's largest lookahead; a claim made with a pinned `now` (tests) is not waited for longer. */
-const MAX_START_IN_MS = 1000;
 
 /** A claimed row as the claim statement returns it, before the definition fills it in. */
 type ClaimedRow = Pick<StepClaim, "step_run_id" | "run_id" | "job" | "step" | "instance" | "phase" | "kind" | "attempt"> & {
@@ -46,8 +43,11 @@ type ClaimedRow = Pick<StepClaim, "step_run_id" | "run_id" | "job" | "step" | "i
   job_version: number;
 };
 
-/** Claims up to maxClaims steps due by `horizonMs` (≥ now: steps due within it are claimed ahead, to start on time). */
-export function claimSteps(worker: { id: string; labels: string[] }, maxClaims: number, nowMs: number, horizonMs = nowMs): StepClaim[] {
+/**
+ * Claims up to maxClaims steps due by `horizonMs` (≥ now: steps due within it are claimed
+ * ahead, to start on time). start_in_ms is stamped by tick when its answer leaves.
+ */
+export function claimSteps(worker: { id: string; labels: string[] }, maxClaims: number, nowMs: number, horizonMs = nowMs): Omit<StepClaim, "start_in_ms">[] {
   const rows = execute(SQL.claimReadySteps, [worker.id, maxClaims, new Date(nowMs), worker.labels, new Date(Math.max(nowMs, horizonMs))]) as ClaimedRow[];
   return rows.map((row) => {
     const job = jobVersion(row.job_id, row.job_version);
@@ -73,8 +73,6 @@ export function claimSteps(worker: { id: string; labels: string[] }, maxClaims: 
       lease_expires_at: row.lease_expires_at.toISOString(),
       due_at: row.due_at.toISOString(),
       start_at: row.start_at.toISOString(),
-      // Date.now() is whole milliseconds, never ahead of the clock: this is never too short.
-      start_in_ms: Math.min(MAX_START_IN_MS, Math.max(0, row.start_at.getTime() - Date.now())),
     };
   });
 }

@@ -155,8 +155,12 @@ export function wakeRuns(nowMs: number): number {
   return due.length;
 }
 
-/** start_in_ms counted from the end of the tick, when the answer leaves, not from the claim. */
-function startingFromNow(claims: StepClaim[]): StepClaim[] {
+/**
+ * start_in_ms counted from the end of the tick, when the answer leaves, not from the claim.
+ * Date.now() is whole milliseconds, never ahead of the clock, so this is never too short;
+ * a claim made with a pinned `now` (tests) is not waited for longer than any lookahead.
+ */
+function startingFromNow(claims: Omit<StepClaim, "start_in_ms">[]): StepClaim[] {
   const leaving = Date.now();
   return claims.map((c) => ({ ...c, start_in_ms: Math.min(MAX_LOOKAHEAD_MS, Math.max(0, Date.parse(c.start_at) - leaving)) }));
 }
