@@ -142,7 +142,8 @@ export const SQL = {
   setRunWake: sql(["text", "timestamptz"], `UPDATE clockwork.runs SET wake_at = $2 WHERE id = $1::bigint`),
   // Runs whose deadline passed, for tick to decide again (runs_wake_idx).
   runsToWake: sql(["timestamptz", "integer"], `
-    SELECT id::text AS id
+    SELECT id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
+           params, state, queued_at, started_at, wake_at
       FROM clockwork.runs
      WHERE wake_at <= $1
      ORDER BY wake_at

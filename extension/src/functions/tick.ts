@@ -147,11 +147,8 @@ export function expireLeases(nowMs: number): number {
 
 /** Runs past their own deadline (a job time-out) are decided again: nothing else would. */
 export function wakeRuns(nowMs: number): number {
-  const due = execute(SQL.runsToWake, [new Date(nowMs), DUE_BATCH]) as { id: string }[];
-  for (const { id } of due) {
-    const run = execute(SQL.runForUpdate, [id])[0] as RunRow | undefined;
-    if (run !== undefined) advanceRun(run, nowMs);
-  }
+  const due = execute(SQL.runsToWake, [new Date(nowMs), DUE_BATCH]) as RunRow[];
+  for (const run of due) advanceRun(run, nowMs);
   return due.length;
 }
 
