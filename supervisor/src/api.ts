@@ -135,7 +135,6 @@ export class ClockworkApi {
     return { claimed: r?.claimed ?? [], next_due_at: r?.next_due_at ?? null };
   }
 
-  /** Runs on the given pooled client so that the caller can cancel its backend. */
   /**
    * Runs an SQL step on the given pooled client (so the caller can cancel its backend).
    * With a time-out, a statement timeout is reported with complete_step as

@@ -196,9 +196,10 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
       if (stopped.length > 0) execute(SQL.notifyCancel, [JSON.stringify(stopped.map((s) => s.id))]);
     }
     if (!decision.finished && decision.runDeadlineMs !== (run.wake_at?.getTime() ?? null)) {
-      // Only runs of jobs with a time-out have one; finishRun clears it.
-      execute(SQL.setRunWake, [run.id, decision.runDeadlineMs === null ? null : new Date(decision.runDeadlineMs)]);
+      // Only runs of jobs with a time-out have one; finishRun clears it. Kept on the row
+      // so that a second plan of the same run in this call does not write it again.
       run.wake_at = decision.runDeadlineMs === null ? null : new Date(decision.runDeadlineMs);
+      execute(SQL.setRunWake, [run.id, run.wake_at]);
     }
     if (decision.finished) {
       const state = decision.status === "succeeded" ? "succeeded" : decision.status === "cancelled" ? "cancelled" : "failed";

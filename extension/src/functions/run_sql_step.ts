@@ -41,15 +41,15 @@ export const run_sql_step = sqlFunction({
   body: (stepRun: string | number | bigint, worker: string, now: Date): Completion & { sql_state?: string | null; error?: string | null; early_ms?: number } => {
     const row = execute(SQL.stepRunForSql, [String(stepRun), worker])[0] as SqlStepRow | undefined;
     if (row === undefined || row.kind !== "sql") return { accepted: false };
-    const job = jobVersion(row.job_id, row.job_version);
-    const def = (row.phase === "step" ? job.steps : job.checks).find((w) => w.name === row.step)!;
-    const bound = bindNamedParameters(def.sql!, row.params);
-
     // A step claimed ahead runs in a transaction that begins no earlier than its start, so
     // that now() and current_date in the step are those of its slot. (A start further off
     // than any lookahead is a claim made with a pinned `now`, as in tests: not early.)
     const earlyMs = row.started_at.getTime() - instantOf(now);
     if (earlyMs > 0 && earlyMs <= MAX_LOOKAHEAD_MS) return { accepted: false, early_ms: Math.ceil(earlyMs) };
+    const job = jobVersion(row.job_id, row.job_version);
+    const def = (row.phase === "step" ? job.steps : job.checks).find((w) => w.name === row.step)!;
+    const bound = bindNamedParameters(def.sql!, row.params);
+
     const previous = execute(SQL.currentRoleAndPath)[0] as { role: string; search_path: string };
     let rows: unknown[] | null = null;
     let sqlState: string | null = null;
