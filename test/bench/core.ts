@@ -11,6 +11,7 @@ import { CronExpressionParser } from "cron-parser";
 import { parseSchedule, nextFireTimes, type Schedule } from "../../extension/src/core/index.ts";
 import { intlRules } from "../core/tz.ts";
 import { mulberry32, randomCron, vixieStarDiffers } from "../core/cron-gen.ts";
+import { median } from "./support.ts";
 
 const ROUNDS = Number(process.env.CORE_BENCH_ROUNDS ?? 5);
 const EXPRESSIONS = Number(process.env.CORE_BENCH_EXPRESSIONS ?? 100);
@@ -84,10 +85,6 @@ function runners(exprs: string[], zone: string): Record<string, Runner> {
   };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 function measure(zone: string, exprs: string[]): Record<string, number> {
   const rs = runners(exprs, zone);

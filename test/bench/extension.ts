@@ -7,6 +7,7 @@
 //   3. database work per simple run: statements executed and rows written.
 import pg from "pg";
 import { startCluster } from "../support/cluster.ts";
+import { median } from "./support.ts";
 
 const SMALL = 1_000;
 const LARGE = Number(process.env.BENCH_LARGE_JOBS ?? 100_000);
@@ -16,7 +17,6 @@ const DEFINED_AT = "2039-12-31T00:00:00Z";
 const IDLE_AT = "2039-12-31T12:00:00Z";
 const DUE_AT = "2040-01-01T00:00:00.500Z";
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (x: number, digits = 2) => x.toFixed(digits);
 
 async function defineJobs(client: pg.Client, prefix: string, from: number, to: number, schedule: string): Promise<void> {

@@ -10,11 +10,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { startCluster } from "../support/cluster.ts";
+import { arg, percentiles, sleep } from "./support.ts";
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 const MINUTE_JOBS = arg("--minute-jobs", 1000);
 const MINUTES = arg("--minutes", 2);
 const SECOND_JOBS = arg("--second-jobs", 100);
@@ -23,13 +20,6 @@ const SHELL_MINUTES = arg("--shell-minutes", 1);
 const CONCURRENCY = 10;
 const bin = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function percentiles(values: number[]): { n: number; p50: number; p99: number; max: number } {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-  return { n: sorted.length, p50: at(50), p99: at(99), max: sorted.at(-1) ?? NaN };
-}
 
 /** Sleeps until `offsetMs` after the start of the next minute. */
 async function untilNextMinute(offsetMs = 0): Promise<number> {

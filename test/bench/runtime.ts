@@ -7,11 +7,11 @@
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { startCluster, type Cluster } from "../support/cluster.ts";
+import { median } from "./support.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const ROWS = 100_000;
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 
 async function connect(cluster: Cluster, db = "bench"): Promise<pg.Client> {

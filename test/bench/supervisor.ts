@@ -8,11 +8,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { startCluster } from "../support/cluster.ts";
+import { arg, percentiles, sleep } from "./support.ts";
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 const seconds = arg("--seconds", 20);
 const idleSeconds = arg("--idle-seconds", 60);
 const idleJobs = arg("--idle-jobs", 10_000);
@@ -24,13 +21,7 @@ function cpuMs(pid: number): number {
 }
 const bin = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function percentiles(values: number[]) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-  return { n: sorted.length, p50: at(50).toFixed(1), p99: at(99).toFixed(1), max: sorted.at(-1)!.toFixed(1) };
-}
 
 const cluster = await startCluster();
 const client = new pg.Client({ connectionString: cluster.url("postgres") });
@@ -96,7 +87,8 @@ try {
 
   console.log(`supervisor benchmark (${seconds} s of every-second jobs, ${idleSeconds} s idle windows)`);
   console.log("due → step start lag (ms):");
-  console.table({ sql: percentiles(sqlLags), shell: percentiles(shellLags) });
+  const fixed = (p: ReturnType<typeof percentiles>) => ({ n: p.n, p50: p.p50.toFixed(1), p99: p.p99.toFixed(1), max: p.max.toFixed(1) });
+  console.table({ sql: fixed(percentiles(sqlLags)), shell: fixed(percentiles(shellLags)) });
   console.log("idle supervisor, per minute (the calls are the safety tick):");
   console.table({
     "nothing scheduled": { api_calls: idleNothing.calls.toFixed(1), cpu_ms: idleNothing.cpuMs.toFixed(0) },

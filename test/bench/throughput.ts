@@ -10,18 +10,13 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Logger, run as runGraphileWorker, makeWorkerUtils } from "graphile-worker";
 import { startCluster } from "../support/cluster.ts";
+import { arg, median, sleep } from "./support.ts";
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
 const JOBS = arg("--jobs", 5000);
 const ROUNDS = arg("--rounds", 3);
 const CONCURRENCY = 10;
 const bin = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function waitFor(client: pg.Client, sql: string, done: (n: number) => boolean, timeoutMs = 600_000): Promise<void> {
   const start = Date.now();
