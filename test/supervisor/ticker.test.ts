@@ -42,48 +42,40 @@ describe("ticker", () => {
     assert.ok(median <= 20, `median lateness ${median} ms (${lateness})`);
   });
 
-  test("with a lead, wakes that long before the due time (to fire and claim ahead)", async () => {
-    const calls: number[] = [];
+  /** A ticker with a 40 ms lead whose first tick announces a due time `dueInMs` away; when it woke again. */
+  async function wakeWithLead(dueInMs: number): Promise<{ due: number; wakes: number[] }> {
+    const wakes: number[] = [];
     let due = 0;
     const ticker = new Ticker({
       safetyTickMs: 60_000,
       leadMs: 40,
       log,
       tick: async () => {
-        calls.push(Date.now());
-        if (calls.length > 1) return null;
-        due = Date.now() + 150;
+        wakes.push(Date.now());
+        if (wakes.length > 1) return null;
+        due = Date.now() + dueInMs;
         return new Date(due).toISOString();
       },
     });
     ticker.start();
-    await sleep(300);
+    await sleep(dueInMs + 150);
     await ticker.stop();
-    assert.equal(calls.length, 2);
-    const early = due - calls[1]!;
+    return { due, wakes: wakes.slice(1) };
+  }
+
+  test("with a lead, wakes that long before the due time (to fire and claim ahead)", async () => {
+    const { due, wakes } = await wakeWithLead(150);
+    assert.equal(wakes.length, 1);
+    const early = due - wakes[0]!;
     assert.ok(early > 0, `woke ${-early} ms after the due time: the lead was not used`);
     assert.ok(early <= 40, `woke ${early} ms before the due time, more than the 40 ms lead`);
   });
 
   test("a due time already inside the lead window is woken for at the due time itself", async () => {
-    const calls: number[] = [];
-    let due = 0;
-    const ticker = new Ticker({
-      safetyTickMs: 60_000,
-      leadMs: 40,
-      log,
-      tick: async () => {
-        calls.push(Date.now());
-        if (calls.length > 1) return null;
-        due = Date.now() + 20; // the tick ahead left it alone (not claimable ahead)
-        return new Date(due).toISOString();
-      },
-    });
-    ticker.start();
-    await sleep(200);
-    await ticker.stop();
-    assert.equal(calls.length, 2, "one wake-up for it, not a series of early re-ticks");
-    assert.ok(calls[1]! >= due, `woke ${due - calls[1]!} ms before the due time`);
+    // The tick ahead left it alone (its work is not claimable ahead).
+    const { due, wakes } = await wakeWithLead(20);
+    assert.equal(wakes.length, 1, "one wake-up for it, not a series of early re-ticks");
+    assert.ok(wakes[0]! >= due, `woke ${due - wakes[0]!} ms before the due time`);
   });
 
   test("never runs two ticks at once and coalesces wake-ups during a tick", async () => {
