@@ -7,12 +7,12 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { appendFileSync, chownSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startCluster, type Cluster } from "../support/cluster.ts";
+import { freePort, pgConfig, startCluster, type Cluster } from "../support/cluster.ts";
 import { connect, extensionMissing, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
 
 const missing = await extensionMissing();
 const asRoot = process.getuid?.() === 0;
-const bindir = execFileSync("pg_config", ["--bindir"], { encoding: "utf8" }).trim();
+const bindir = pgConfig("--bindir");
 
 function runPg(binary: string, args: string[]): void {
   const [cmd, argv] = asRoot ? ["runuser", ["-u", "postgres", "--", join(bindir, binary), ...args]] : [join(bindir, binary), args];

@@ -3,10 +3,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { pgConfig } from "../support/cluster.ts";
 import { clusterEnv, createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { clockworkDatabase, defineJob, registerWorker, tick } from "./helpers.ts";
 
-const bindir = execFileSync("pg_config", ["--bindir"], { encoding: "utf8" }).trim();
+const bindir = pgConfig("--bindir");
 
 describe("pg_dump and restore", () => {
   let source: TestDatabase;

@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { pgConfig } from "../support/cluster.ts";
 
-const pkglibdir = execFileSync("pg_config", ["--pkglibdir"], { encoding: "utf8" }).trim();
+const pkglibdir = pgConfig("--pkglibdir");
 const privateDir = join(pkglibdir, "clockwork_v8");
 const loader = join(pkglibdir, "clockwork_v8.so");
 const engine = join(privateDir, "clockwork_v8_engine.so");

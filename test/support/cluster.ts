@@ -28,8 +28,17 @@ export interface ClusterOptions {
 
 const runningAsRoot = process.getuid?.() === 0;
 
+/**
+ * A directory of the PostgreSQL that tests run against: the one `$PG_CONFIG` names (as
+ * `make` passes it), else the `pg_config` on the PATH. A private copy of the installation
+ * (build/private-pg.sh) lets several checkouts install and test side by side.
+ */
+export function pgConfig(flag: "--bindir" | "--pkglibdir" | "--sharedir"): string {
+  return execFileSync(process.env.PG_CONFIG || "pg_config", [flag], { encoding: "utf8" }).trim();
+}
+
 function bindir(): string {
-  return execFileSync("pg_config", ["--bindir"], { encoding: "utf8" }).trim();
+  return pgConfig("--bindir");
 }
 
 /** Runs a PostgreSQL binary, as the postgres OS user when we are root. */
