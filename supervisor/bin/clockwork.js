@@ -3,6 +3,6 @@
 import { register } from "tsx/esm/api";
 
 register();
-const { runCli } = await import("../src/main.ts");
+const { runCli } = await import("../src/cli/index.ts");
 const code = await runCli(process.argv.slice(2));
 process.exit(code);

@@ -7,7 +7,7 @@
 // sidecar that exits would only be restarted by its orchestrator in a loop.
 import pg from "pg";
 import { ClockworkApi, isTransient } from "./api.ts";
-import { ConfigError, loadConfig, USAGE, type SupervisorConfig } from "./config.ts";
+import { ConfigError, loadConfig, type SupervisorConfig } from "./config.ts";
 import { startHealthServer, type HealthServer, type Readiness } from "./http.ts";
 import { LeaseKeeper } from "./leases.ts";
 import { Listener } from "./listener.ts";
@@ -236,26 +236,4 @@ export async function runSupervisor(argv: readonly string[]): Promise<number> {
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void supervisor.shutdown(signal));
   await supervisor.start();
   return supervisor.done;
-}
-
-export async function runCli(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === "supervisor") {
-    if (rest.includes("--help") || rest.includes("-h")) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    return runSupervisor(rest);
-  }
-  const usage = `usage: clockwork <command>\n\ncommands:\n  supervisor   run the Clockwork supervisor (see clockwork supervisor --help)\n`;
-  if (command === "--help" || command === "-h" || command === "help") {
-    process.stdout.write(usage);
-    return 0;
-  }
-  if (command === undefined) {
-    process.stderr.write(usage);
-    return 2;
-  }
-  process.stderr.write(`clockwork: unknown command ${JSON.stringify(command)} (try clockwork --help)\n`);
-  return 2;
 }
