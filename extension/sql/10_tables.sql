@@ -14,7 +14,9 @@ CREATE TABLE jobs (
     definition  jsonb       NOT NULL CHECK (jsonb_typeof(definition) = 'object'),
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
+    managed_by  text,
     CONSTRAINT jobs_name_key UNIQUE (name),
+    CONSTRAINT jobs_managed_by_format CHECK (managed_by ~ '^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$'),
     CONSTRAINT jobs_name_format CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$')
 );
 COMMENT ON TABLE jobs IS 'One row per job: its current, validated definition and who owns it.';
@@ -26,6 +28,7 @@ COMMENT ON COLUMN jobs.version IS 'Incremented by every define_job that changes 
 COMMENT ON COLUMN jobs.definition IS 'The normalized job definition (validated by the core), as in job_versions for the current version.';
 COMMENT ON COLUMN jobs.created_at IS 'When the job was first defined.';
 COMMENT ON COLUMN jobs.updated_at IS 'When the definition or the enabled flag last changed.';
+COMMENT ON COLUMN jobs.managed_by IS 'The set of definition files that manages this job (clockwork apply --set, default "default"); NULL for a job made by SQL. Only jobs of the same set are deleted by clockwork apply --prune.';
 
 CREATE TABLE job_versions (
     job_id      bigint      NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
@@ -33,7 +36,10 @@ CREATE TABLE job_versions (
     definition  jsonb       NOT NULL CHECK (jsonb_typeof(definition) = 'object'),
     defined_at  timestamptz NOT NULL DEFAULT now(),
     defined_by  name        NOT NULL DEFAULT current_user,
-    PRIMARY KEY (job_id, version)
+    source      text,
+    applied_from text,
+    PRIMARY KEY (job_id, version),
+    CONSTRAINT job_versions_applied_from_format CHECK (applied_from ~ '^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$')
 );
 COMMENT ON TABLE job_versions IS 'Every definition a job has had, so each run can be read against the definition it followed.';
 COMMENT ON COLUMN job_versions.job_id IS 'The job.';
@@ -41,6 +47,8 @@ COMMENT ON COLUMN job_versions.version IS 'The version number, 1 for the first d
 COMMENT ON COLUMN job_versions.definition IS 'The normalized definition of that version.';
 COMMENT ON COLUMN job_versions.defined_at IS 'When this version was defined.';
 COMMENT ON COLUMN job_versions.defined_by IS 'The role that defined this version.';
+COMMENT ON COLUMN job_versions.source IS 'The definition as its author wrote it (YAML or JSON text, comments and key order kept) when it was given as text, by define_job(text) or clockwork apply; clockwork export gives it back. NULL when it was given as jsonb, whose key order PostgreSQL does not keep.';
+COMMENT ON COLUMN job_versions.applied_from IS 'The set of definition files this version was applied from (clockwork apply); NULL when it was defined by SQL. A managed job whose current version has NULL here was changed outside its files (drift).';
 
 ------------------------------------------------------------------------------------
 -- Schedules: when a job fires
@@ -87,6 +95,7 @@ CREATE TABLE workers (
     started_at    timestamptz NOT NULL DEFAULT now(),
     heartbeat_at  timestamptz NOT NULL DEFAULT now(),
     stopped_at    timestamptz,
+    dedicated     boolean     NOT NULL DEFAULT false,
     CONSTRAINT workers_name_key UNIQUE (name),
     CONSTRAINT workers_stopped_after_start CHECK (stopped_at IS NULL OR stopped_at >= started_at)
 );
@@ -99,6 +108,7 @@ COMMENT ON COLUMN workers.labels IS 'Labels of this worker; a job that requires 
 COMMENT ON COLUMN workers.started_at IS 'When the worker (re)registered.';
 COMMENT ON COLUMN workers.heartbeat_at IS 'Last sign of life; leases are extended with it.';
 COMMENT ON COLUMN workers.stopped_at IS 'Set when the worker shut down cleanly; NULL while running or after a crash.';
+COMMENT ON COLUMN workers.dedicated IS 'A dedicated worker (register_dedicated_worker, e.g. the one clockwork run starts in-process) claims only steps of jobs pinned to it by name (node), fires no schedule slot and is not a scheduler start.';
 
 ------------------------------------------------------------------------------------
 -- Runs: one per fired slot or manual start

@@ -77,3 +77,18 @@ SELECT s.id                AS step_run_id,
   JOIN jobs AS j ON j.id = r.job_id
   LEFT JOIN workers AS w ON w.id = s.worker_id;
 COMMENT ON VIEW step_history IS 'One row per step attempt you may see: state, worker, timing, exit code or SQL error, output.';
+
+CREATE VIEW job_definitions WITH (security_invoker = true) AS
+SELECT j.name                 AS job,
+       j.owner,
+       j.enabled,
+       j.version,
+       j.managed_by,
+       v.definition,
+       v.source,
+       v.applied_from,
+       v.defined_at,
+       v.defined_by
+  FROM jobs AS j
+  JOIN job_versions AS v ON v.job_id = j.id AND v.version = j.version;
+COMMENT ON VIEW job_definitions IS 'One row per job you may see: its current definition, the text it was written in (source, NULL when given as jsonb), and which set of definition files manages it (managed_by) and applied this version (applied_from; NULL when it was changed by SQL). clockwork export and diff read it.';

@@ -39,14 +39,15 @@ BEGIN
             register_worker.pid, register_worker.now, register_worker.now)
     ON CONFLICT ON CONSTRAINT workers_name_key DO UPDATE
        SET labels = excluded.labels, host = excluded.host, pid = excluded.pid,
-           started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
+           started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL,
+           dedicated = false
     RETURNING w.id INTO worker_id;
     -- The scheduler "starts" on this database when a worker registers while no other is
     -- alive: @reboot schedules come due now. The lock makes two workers starting at the
     -- same moment agree on one start.
     PERFORM pg_advisory_xact_lock(hashtext('clockwork.scheduler_start'));
     IF NOT EXISTS (SELECT 1 FROM workers AS other
-                    WHERE other.id <> worker_id AND other.stopped_at IS NULL
+                    WHERE other.id <> worker_id AND other.stopped_at IS NULL AND NOT other.dedicated
                       AND other.heartbeat_at > register_worker.now - lease_duration()) THEN
         UPDATE schedules AS s SET next_fire_at = register_worker.now
           FROM jobs AS j
@@ -59,6 +60,43 @@ END
 $$;
 COMMENT ON FUNCTION register_worker(text, text[], text, integer, timestamptz) IS
     'Registers (or re-registers) a supervisor under a unique name with its labels; returns its id and the lease length.';
+
+CREATE FUNCTION register_dedicated_worker(
+    name    text,
+    labels  text[]      DEFAULT '{}',
+    host    text        DEFAULT NULL,
+    pid     integer     DEFAULT NULL,
+    now     timestamptz DEFAULT now()
+) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = clockwork, pg_catalog
+AS $$
+DECLARE
+    worker_id bigint;
+BEGIN
+    IF register_dedicated_worker.name IS NULL OR register_dedicated_worker.name !~ '^[A-Za-z0-9_.:@-]{1,128}$' THEN
+        RAISE EXCEPTION 'invalid worker name %', coalesce(quote_literal(register_dedicated_worker.name), 'NULL')
+            USING ERRCODE = 'CW020', HINT = 'Use 1 to 128 letters, digits, and _ . : @ -.';
+    END IF;
+    -- It carries the label that pins a job to it by name (a job's `node`), and claims
+    -- nothing else (see tick). It is no scheduler start: @reboot jobs do not fire for it.
+    INSERT INTO workers AS w (name, labels, host, pid, started_at, heartbeat_at, dedicated)
+    VALUES (register_dedicated_worker.name,
+            array_append(coalesce(register_dedicated_worker.labels, '{}'), 'node:' || register_dedicated_worker.name),
+            register_dedicated_worker.host, register_dedicated_worker.pid,
+            register_dedicated_worker.now, register_dedicated_worker.now, true)
+    ON CONFLICT ON CONSTRAINT workers_name_key DO UPDATE
+       SET labels = excluded.labels, host = excluded.host, pid = excluded.pid,
+           started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL,
+           dedicated = true
+    RETURNING w.id INTO worker_id;
+    RETURN jsonb_build_object(
+        'worker_id', worker_id::text,
+        'lease_ms', (extract(epoch FROM lease_duration()) * 1000)::bigint);
+END
+$$;
+COMMENT ON FUNCTION register_dedicated_worker(text, text[], text, integer, timestamptz) IS
+    'Registers a dedicated worker: it runs only the steps of jobs pinned to it by name (node), fires no schedule slot and is no scheduler start (clockwork run uses one in-process).';
 
 CREATE FUNCTION heartbeat(worker text, now timestamptz DEFAULT now()) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER

@@ -7,7 +7,7 @@ GRANT USAGE ON SCHEMA clockwork TO PUBLIC;
 
 -- Reading: every table is visible, row-level security decides which rows.
 GRANT SELECT ON jobs, job_versions, schedules, runs, step_runs, skipped_slots TO PUBLIC;
-GRANT SELECT ON job_status, run_history, step_history TO PUBLIC;
+GRANT SELECT ON job_status, run_history, step_history, job_definitions TO PUBLIC;
 GRANT SELECT ON workers, calendars TO PUBLIC;
 GRANT SELECT ON connections TO clockwork_supervisor;
 
@@ -39,6 +39,7 @@ GRANT EXECUTE ON FUNCTION lease_duration(), output_limit() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION _caller() TO PUBLIC;
 -- The supervisor API.
 GRANT EXECUTE ON FUNCTION register_worker(text, text[], text, integer, timestamptz),
+                          register_dedicated_worker(text, text[], text, integer, timestamptz),
                           heartbeat(text, timestamptz),
                           append_output(bigint, text, text, text),
                           release_worker(text, timestamptz)

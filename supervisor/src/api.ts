@@ -56,6 +56,7 @@ type Queryable = pg.Pool | pg.PoolClient | pg.Client;
 const SQL = {
   inRecovery: "SELECT pg_is_in_recovery() AS in_recovery",
   registerWorker: "SELECT clockwork.register_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
+  registerDedicatedWorker: "SELECT clockwork.register_dedicated_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
   tick: "SELECT clockwork.tick($1::text, $2::integer, now(), $3::integer) AS r",
   runSqlStep: "SELECT clockwork.run_sql_step($1::bigint, $2::text) AS r",
   // An SQL step's time-out: PostgreSQL cannot time a statement inside a function, so
@@ -127,6 +128,11 @@ export class ClockworkApi {
 
   registerWorker(labels: readonly string[], host: string, pid: number): Promise<WorkerRegistration> {
     return this.call("registerWorker", [this.worker, labels, host, pid]);
+  }
+
+  /** A worker that runs only jobs pinned to it by name and fires no slots (clockwork run). */
+  registerDedicatedWorker(labels: readonly string[], host: string, pid: number): Promise<WorkerRegistration> {
+    return this.call("registerDedicatedWorker", [this.worker, labels, host, pid]);
   }
 
   /** `lookaheadMs`: also fire and claim what is due that soon (claims carry their start_at). */

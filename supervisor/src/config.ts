@@ -39,6 +39,11 @@ export interface SupervisorConfig {
   readonly outputFlushBytes: number;
   /** Base environment of shell and program steps: ours minus database secrets. */
   readonly stepBaseEnv: Readonly<Record<string, string>>;
+  /**
+   * Run only jobs pinned to this worker by name and fire no schedule slots
+   * (register_dedicated_worker). Set by `clockwork run` for its in-process supervisor.
+   */
+  readonly dedicated: boolean;
 }
 
 export class ConfigError extends Error {
@@ -207,5 +212,6 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     outputFlushMs: 200,
     outputFlushBytes: 16 * 1024,
     stepBaseEnv: Object.freeze(stepBaseEnv),
+    dedicated: false,
   });
 }

@@ -19,7 +19,8 @@ import { Ticker, type TickReason } from "./ticker.ts";
 const READ_ONLY = "25006";
 const UNKNOWN_WORKER = "CW403";
 
-class Supervisor {
+/** One supervisor: `clockwork supervisor` runs one; `clockwork run` runs a dedicated one in-process. */
+export class Supervisor {
   private readonly metrics = new SupervisorMetrics();
   private readonly pool: pg.Pool;
   private readonly api: ClockworkApi;
@@ -122,7 +123,7 @@ class Supervisor {
             "the database is a standby (in recovery): a supervisor needs the primary; waiting in case it is promoted",
           );
         } else {
-          const registration = await this.api.registerWorker(this.config.labels, this.config.host, this.config.pid);
+          const registration = await this.register();
           this.leases.setLeaseMs(Number(registration.lease_ms) || 30_000);
           this.registered = true;
           this.lastDb = { ok: true };
@@ -140,6 +141,12 @@ class Supervisor {
     return false;
   }
 
+  private register() {
+    return this.config.dedicated
+      ? this.api.registerDedicatedWorker(this.config.labels, this.config.host, this.config.pid)
+      : this.api.registerWorker(this.config.labels, this.config.host, this.config.pid);
+  }
+
   private async tick(reason: TickReason): Promise<string | null> {
     this.metrics.ticks.inc({ reason });
     const maxClaims = this.stopping ? 0 : this.executor.freeSlots;
@@ -150,7 +157,7 @@ class Supervisor {
     } catch (error) {
       if ((error as { code?: string }).code === UNKNOWN_WORKER) {
         this.log.warn("the database does not know this worker (restored or reset?); registering again");
-        const registration = await this.api.registerWorker(this.config.labels, this.config.host, this.config.pid);
+        const registration = await this.register();
         this.leases.setLeaseMs(Number(registration.lease_ms) || 30_000);
       }
       throw error;

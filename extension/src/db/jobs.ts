@@ -8,6 +8,7 @@ import {
   type JobDefinition,
   type Schedule,
 } from "../core/index.ts";
+import { DATABASE_BUILTINS } from "./builtins.ts";
 import { callerRights } from "./caller.ts";
 import { raise, sqlError } from "./raise.ts";
 import { SQL } from "./statements.ts";
@@ -15,8 +16,7 @@ import { execute } from "./query.ts";
 import { isKnownTimeZone, postgresTimeZoneRules } from "./timezone.ts";
 import { canonicalJson, isoOrNull } from "./values.ts";
 
-/** Builtins the database completes itself, inside the transaction that starts them. */
-export const DATABASE_BUILTINS = ["noop", "log"] as const;
+export { DATABASE_BUILTINS };
 
 interface CalendarRow {
   name: string;
@@ -92,12 +92,22 @@ interface StoredSchedule {
   last_slot_at: Date | null;
 }
 
+/** Where a definition came from: its text as written, and the set of files that applies it. */
+export interface DefinitionOrigin {
+  /** YAML or JSON text as its author wrote it (kept for export), or null for jsonb. */
+  source: string | null;
+  /** The set of definition files (clockwork apply --set), or null when defined by SQL. */
+  appliedFrom: string | null;
+}
+
+const BY_SQL: DefinitionOrigin = { source: null, appliedFrom: null };
+
 /**
  * Creates or replaces a job. Replacing keeps the job's id, history and, for schedules
  * whose spec did not change, their next slot; a changed schedule starts after the later
  * of now and its last handled slot, so no slot fires twice.
  */
-export function storeJob(input: unknown, nowMs: number): string {
+export function storeJob(input: unknown, nowMs: number, origin: DefinitionOrigin = BY_SQL): string {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     raise("invalid_definition", "", "a job definition must be an object");
   }
@@ -119,11 +129,23 @@ export function storeJob(input: unknown, nowMs: number): string {
     if (!existing.may_manage) {
       raise("not_found", "name", `job "${job.name}" belongs to another role`);
     }
-    if (canonicalJson(existing.definition) === canonicalJson(input)) return existing.id; // unchanged: no new version
+    if (canonicalJson(existing.definition) === canonicalJson(input)) {
+      // Unchanged: no new version. Files that apply it again keep their latest text (a
+      // comment may have changed) and take the job over if it was made by SQL.
+      if (origin.appliedFrom !== null) {
+        const current = execute(SQL.currentJobVersionSource, [existing.id, existing.version])[0] as { source: string | null; applied_from: string | null };
+        if (current.source !== origin.source || current.applied_from !== origin.appliedFrom) {
+          execute(SQL.restampJobVersion, [existing.id, existing.version, origin.source, origin.appliedFrom]);
+        }
+        execute(SQL.setJobManagedBy, [existing.id, origin.appliedFrom]);
+      }
+      return existing.id;
+    }
     jobId = existing.id;
     version = (execute(SQL.updateJob, [jobId, input, now])[0] as { version: number }).version;
   }
-  execute(SQL.insertJobVersion, [jobId, version, input, now, role]);
+  execute(SQL.insertJobVersion, [jobId, version, input, now, role, origin.source, origin.appliedFrom]);
+  if (origin.appliedFrom !== null) execute(SQL.setJobManagedBy, [jobId, origin.appliedFrom]);
   execute(SQL.setJobEnabled, [jobId, enabled, now]);
 
   // Schedules by position; the raw spec is kept so an unchanged one keeps its next slot.

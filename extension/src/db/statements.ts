@@ -27,9 +27,17 @@ export const SQL = {
        SET definition = $2, version = version + 1, updated_at = $3
      WHERE id = $1::bigint
     RETURNING version`),
-  insertJobVersion: sql(["text", "integer", "jsonb", "timestamptz", "name"], `
-    INSERT INTO clockwork.job_versions (job_id, version, definition, defined_at, defined_by)
-    VALUES ($1::bigint, $2, $3, $4, $5)`),
+  insertJobVersion: sql(["text", "integer", "jsonb", "timestamptz", "name", "text", "text"], `
+    INSERT INTO clockwork.job_versions (job_id, version, definition, defined_at, defined_by, source, applied_from)
+    VALUES ($1::bigint, $2, $3, $4, $5, $6, $7)`),
+  // An unchanged definition whose text changed (comments, layout) or that files now manage:
+  // the current version keeps its number and takes the new text.
+  restampJobVersion: sql(["text", "integer", "text", "text"], `
+    UPDATE clockwork.job_versions SET source = $3, applied_from = $4
+     WHERE job_id = $1::bigint AND version = $2`),
+  setJobManagedBy: sql(["text", "text"], `UPDATE clockwork.jobs SET managed_by = $2 WHERE id = $1::bigint`),
+  currentJobVersionSource: sql(["text", "integer"], `
+    SELECT source, applied_from FROM clockwork.job_versions WHERE job_id = $1::bigint AND version = $2`),
   schedulesOfJob: sql(["text"], `
     SELECT id::text AS id, position, spec, next_fire_at, last_slot_at
       FROM clockwork.schedules
@@ -200,11 +208,13 @@ export const SQL = {
   // those whose required labels this worker has.
   // Claims ready steps whose time comes by the horizon ($5, a few ms after now ($3) when
   // the supervisor fires ahead): a step is held from max(now, ready_at), its start time.
-  claimReadySteps: sql(["text", "integer", "timestamptz", "text[]", "timestamptz"], `
+  // A dedicated worker ($6, its pinning label `node:<name>`) claims only steps pinned to it.
+  claimReadySteps: sql(["text", "integer", "timestamptz", "text[]", "timestamptz", "text"], `
     WITH claimable AS (
         SELECT id, ready_at
           FROM clockwork.step_runs
          WHERE state = 'ready' AND ready_at <= $5 AND required_labels <@ $4::text[]
+           AND ($6::text IS NULL OR $6::text = ANY (required_labels))
          ORDER BY ready_at, id
          LIMIT $2
            FOR UPDATE SKIP LOCKED
@@ -231,11 +241,13 @@ export const SQL = {
      ORDER BY c.id`),
 
   // When is anything next due for this worker: a slot, a claimable step, a lease end, a run's deadline.
-  nextDueAt: sql(["text[]"], `
+  // A dedicated worker ($2 as in claimReadySteps) fires no slots and waits for its own steps only.
+  nextDueAt: sql(["text[]", "text"], `
     SELECT least(
-        (SELECT min(next_fire_at) FROM clockwork.schedules WHERE next_fire_at IS NOT NULL),
+        (SELECT min(next_fire_at) FROM clockwork.schedules WHERE next_fire_at IS NOT NULL AND $2::text IS NULL),
         (SELECT ready_at FROM clockwork.step_runs
           WHERE state = 'ready' AND required_labels <@ $1::text[]
+            AND ($2::text IS NULL OR $2::text = ANY (required_labels))
           ORDER BY ready_at LIMIT 1),
         (SELECT min(lease_expires_at) FROM clockwork.step_runs WHERE state = 'running'),
         (SELECT min(wake_at) FROM clockwork.runs WHERE wake_at IS NOT NULL)
@@ -244,7 +256,7 @@ export const SQL = {
   workerByName: sql(["text", "timestamptz"], `
     UPDATE clockwork.workers SET heartbeat_at = $2, stopped_at = NULL
      WHERE name = $1
-    RETURNING id::text AS id, labels`),
+    RETURNING id::text AS id, labels, CASE WHEN dedicated THEN 'node:' || name END AS pinned_to`),
   completeStep: sql(["text", "text", "text", "timestamptz", "integer", "text", "text", "text", "text", "text"], `
     UPDATE clockwork.step_runs AS s
        SET state = $3, finished_at = $4, exit_code = $5, sql_state = $6, error = $7, result = $8::text::jsonb,

@@ -47,8 +47,8 @@ type ClaimedRow = Pick<StepClaim, "step_run_id" | "run_id" | "job" | "step" | "i
  * Claims up to maxClaims steps due by `horizonMs` (≥ now: steps due within it are claimed
  * ahead, to start on time). start_in_ms is stamped by tick when its answer leaves.
  */
-export function claimSteps(worker: { id: string; labels: string[] }, maxClaims: number, nowMs: number, horizonMs = nowMs): Omit<StepClaim, "start_in_ms">[] {
-  const rows = execute(SQL.claimReadySteps, [worker.id, maxClaims, new Date(nowMs), worker.labels, new Date(Math.max(nowMs, horizonMs))]) as ClaimedRow[];
+export function claimSteps(worker: { id: string; labels: string[]; pinned_to?: string | null }, maxClaims: number, nowMs: number, horizonMs = nowMs): Omit<StepClaim, "start_in_ms">[] {
+  const rows = execute(SQL.claimReadySteps, [worker.id, maxClaims, new Date(nowMs), worker.labels, new Date(Math.max(nowMs, horizonMs)), worker.pinned_to ?? null]) as ClaimedRow[];
   return rows.map((row) => {
     const job = jobVersion(row.job_id, row.job_version);
     const def: WorkDefinition = (row.phase === "step" ? job.steps : job.checks).find((w) => w.name === row.step)!;

@@ -25,7 +25,7 @@ export const define_job_yaml = sqlFunction({
   volatility: "volatile",
   security: "definer",
   grant: "public",
-  comment: "Creates or replaces a job from a YAML (or JSON) definition; returns the job id.",
+  comment: "Creates or replaces a job from a YAML (or JSON) definition, keeping its text (comments, key order) for export; returns the job id.",
   body: (definition: string, now: Date): number => {
     let parsed: unknown;
     try {
@@ -36,6 +36,26 @@ export const define_job_yaml = sqlFunction({
       const reason = e instanceof YAMLException ? e.reason : (e as Error).message;
       raise("invalid_definition", "", `the definition is not valid YAML${where}: ${reason}`);
     }
-    return bigintResult(storeJob(parsed, instantOf(now)));
+    return bigintResult(storeJob(parsed, instantOf(now), { source: definition, appliedFrom: null }));
+  },
+});
+
+/** Names of sets of definition files: what `clockwork apply --set` accepts. */
+const SET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$/;
+
+export const apply_job = sqlFunction({
+  name: "apply_job",
+  args: "definition jsonb, source text, managed_by text, now timestamptz DEFAULT now()",
+  returns: "bigint",
+  volatility: "volatile",
+  security: "definer",
+  grant: "public",
+  comment:
+    "Creates or replaces a job from a definition file (clockwork apply): like define_job, and it keeps the file's text for export and marks the job as managed by the named set of files. Returns the job id.",
+  body: (definition: unknown, source: string | null, managedBy: string, now: Date): number => {
+    if (typeof managedBy !== "string" || !SET_NAME.test(managedBy)) {
+      raise("invalid_argument", "managed_by", `set name ${JSON.stringify(managedBy)} must be 1–128 letters, digits, _ . : / - (not starting with . : / -)`);
+    }
+    return bigintResult(storeJob(definition, instantOf(now), { source: source ?? null, appliedFrom: managedBy }));
   },
 });

@@ -2,7 +2,7 @@
 // stub per entry; src/bundle.ts exposes the bodies to those stubs.
 import type { SqlFunction } from "../db/sql-function.ts";
 import { complete_sql_step, complete_step } from "./complete_step.ts";
-import { define_job, define_job_yaml } from "./define_job.ts";
+import { apply_job, define_job, define_job_yaml } from "./define_job.ts";
 import { enable_job } from "./enable_job.ts";
 import { next_runs } from "./next_runs.ts";
 import { run_now } from "./run_now.ts";
@@ -14,7 +14,7 @@ import { wait_until } from "./wait_until.ts";
 
 export const sqlFunctions: readonly SqlFunction[] = [
   // defining jobs
-  define_job, define_job_yaml, schedule, schedule_shell, enable_job,
+  define_job, define_job_yaml, apply_job, schedule, schedule_shell, enable_job,
   // running and reading
   run_now, next_runs, version,
   // supervisors

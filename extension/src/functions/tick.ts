@@ -183,15 +183,17 @@ export const tick = sqlFunction({
       raise("invalid_argument", "lookahead_ms", `lookahead_ms must be between 0 and ${MAX_LOOKAHEAD_MS}, not ${lookahead}`);
     }
     const horizonMs = nowMs + lookahead;
-    const me = execute(SQL.workerByName, [worker, now])[0] as { id: string; labels: string[] } | undefined;
+    const me = execute(SQL.workerByName, [worker, now])[0] as { id: string; labels: string[]; pinned_to: string | null } | undefined;
     if (me === undefined) raise("unknown_worker", "worker", `unknown worker "${worker}": call clockwork.register_worker first`);
-    fireDueSlots(nowMs, horizonMs);
+    // A dedicated worker (clockwork run) fires no slot: a slot fired by it would become a
+    // run that only the regular supervisors execute, outside the job's misfire policy.
+    if (me.pinned_to === null) fireDueSlots(nowMs, horizonMs);
     expireLeases(nowMs);
     wakeRuns(nowMs);
     const claimed = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs, horizonMs) : [];
     // A full claim means more may be ready: due now, and no need to ask when.
     if (maxClaims > 0 && claimed.length >= maxClaims) return { claimed: startingFromNow(claimed), next_due_at: new Date(nowMs).toISOString() };
-    const next = execute(SQL.nextDueAt, [me.labels])[0] as { next_due_at: Date | null };
+    const next = execute(SQL.nextDueAt, [me.labels, me.pinned_to])[0] as { next_due_at: Date | null };
     return { claimed: startingFromNow(claimed), next_due_at: next.next_due_at === null ? null : next.next_due_at.toISOString() };
   },
 });
