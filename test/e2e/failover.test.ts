@@ -3,6 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing, setLease, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
 
 const missing = await extensionMissing();
@@ -11,7 +12,7 @@ describe("leases hand a dead supervisor's steps to another one", { skip: missing
   let db: TestDatabase;
 
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "e2e_failover" });
+    db = await createTestDatabase({ extensions: CLOCKWORK_EXTENSIONS, prefix: "e2e_failover" });
     await setLease(db, 2);
   });
 

@@ -3,6 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing, sleep, startSupervisor, stopAllSupervisors, waitFor, type SupervisorProcess } from "./support.ts";
 
 const missing = await extensionMissing();
@@ -12,7 +13,7 @@ describe("notifications and lost connections", { skip: missing ?? false }, () =>
   let sup: SupervisorProcess;
 
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "e2e_notify" });
+    db = await createTestDatabase({ extensions: CLOCKWORK_EXTENSIONS, prefix: "e2e_notify" });
     await db.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({ name: "on-demand", schedules: [], steps: [{ name: "s", shell: "echo woken" }] })]);
     sup = startSupervisor(db.url, { name: "notify-1" });
     await sup.waitForLog("first tick", (l) => l.msg === "tick");

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startCluster, type Cluster } from "../support/cluster.ts";
+import { installClockworkSql } from "../support/runtime.ts";
 import { connect, extensionMissing, pool, sleep, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
 
 const missing = await extensionMissing();
@@ -19,7 +20,7 @@ describe("database restarts", { skip: missing ?? false }, () => {
     cluster = await startCluster();
     dir = mkdtempSync(join(tmpdir(), "cw-restart-"));
     const client = await connect(cluster.url("postgres"));
-    await client.query("CREATE EXTENSION clockwork_v8; CREATE EXTENSION clockwork");
+    await client.query(installClockworkSql);
     await client.query("CREATE TABLE executions (job text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())");
     await client.end();
   });

@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor, sleep } from "./support.ts";
 
 const missing = await extensionMissing();
@@ -35,7 +36,7 @@ describe("SIGTERM shuts a supervisor down cleanly", { skip: missing ?? false }, 
   let db: TestDatabase;
 
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "e2e_shutdown" });
+    db = await createTestDatabase({ extensions: CLOCKWORK_EXTENSIONS, prefix: "e2e_shutdown" });
   });
 
   after(async () => {

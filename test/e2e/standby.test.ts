@@ -8,6 +8,7 @@ import { appendFileSync, chownSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, pgConfig, startCluster, type Cluster } from "../support/cluster.ts";
+import { installClockworkSql } from "../support/runtime.ts";
 import { connect, extensionMissing, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
 
 const missing = await extensionMissing();
@@ -30,7 +31,7 @@ describe("a standby database", { skip: missing ?? false }, () => {
   before(async () => {
     primary = await startCluster();
     const client = await connect(primary.url("postgres"));
-    await client.query("CREATE EXTENSION clockwork_v8; CREATE EXTENSION clockwork");
+    await client.query(installClockworkSql);
     await client.end();
 
     root = mkdtempSync(join(tmpdir(), "clockwork-standby-"));

@@ -3,6 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor, sleep, type SupervisorProcess } from "./support.ts";
 
 const missing = await extensionMissing();
@@ -12,7 +13,7 @@ describe("a supervisor runs steps end to end", { skip: missing ?? false }, () =>
   let supervisor: SupervisorProcess;
 
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "e2e_steps" });
+    db = await createTestDatabase({ extensions: CLOCKWORK_EXTENSIONS, prefix: "e2e_steps" });
     await db.query("CREATE TABLE fired (job text, at timestamptz DEFAULT clock_timestamp())");
     supervisor = startSupervisor(db.url, { name: "steps-1", args: ["--concurrency", "8"] });
     await supervisor.waitForLog("registration", (l) => l.msg === "worker registered");

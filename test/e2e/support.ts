@@ -4,14 +4,17 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { adminQuery } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 
 export const BIN = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** Why the end-to-end tests cannot run here, or null when they can. */
 export async function extensionMissing(): Promise<string | null> {
-  const result = await adminQuery("SELECT count(*)::int AS n FROM pg_available_extensions WHERE name IN ('clockwork', 'clockwork_v8')");
-  return result.rows[0].n === 2 ? null : "the clockwork extensions are not installed on this machine (run `make install`)";
+  const result = await adminQuery("SELECT count(*)::int AS n FROM pg_available_extensions WHERE name = ANY($1)", [CLOCKWORK_EXTENSIONS]);
+  return result.rows[0].n === CLOCKWORK_EXTENSIONS.length
+    ? null
+    : `the extensions ${CLOCKWORK_EXTENSIONS.join(" and ")} are not installed on this machine (run \`make install\`, or \`make test-plv8\` for plv8)`;
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

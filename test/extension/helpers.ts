@@ -2,12 +2,13 @@
 // and short-hands for the SQL API with pinned time (tests never sleep for a schedule).
 import type pg from "pg";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import type { StepClaim } from "../../extension/src/functions/claim.ts";
 
 export type { StepClaim };
 
 export async function clockworkDatabase(): Promise<TestDatabase> {
-  return createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "cw" });
+  return createTestDatabase({ extensions: CLOCKWORK_EXTENSIONS, prefix: "cw" });
 }
 
 /** Anything with node-pg's query(text, values): a pool, a client, or a TestDatabase. */

@@ -5,10 +5,13 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { RUNTIME } from "../support/runtime.ts";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 const tour = readme.slice(readme.indexOf("## A five-minute tour"), readme.indexOf("## How it works"));
-const blocks = [...tour.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!);
+// The first block installs clockwork_v8 and names PL/v8 as the alternative: run the
+// tour on the runtime of this test run.
+const blocks = [...tour.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!.replace(/^CREATE EXTENSION clockwork_v8;/m, `CREATE EXTENSION ${RUNTIME};`));
 
 describe("the README tour", () => {
   let db: TestDatabase;

@@ -41,7 +41,7 @@ export async function adminQuery(sql: string, params: unknown[] = []): Promise<p
  * Creates a fresh database with the given extensions installed (in order). The
  * caller drops it with `drop()` (usually in an `after` hook).
  */
-export async function createTestDatabase(options: { extensions?: string[]; prefix?: string } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(options: { extensions?: readonly string[]; prefix?: string } = {}): Promise<TestDatabase> {
   const name = `${options.prefix ?? "t"}_${randomBytes(5).toString("hex")}`;
   await adminQuery(`CREATE DATABASE ${name} TEMPLATE template0`);
   const url = clusterUrl(name);
