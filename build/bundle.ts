@@ -6,13 +6,20 @@
 //   - clockwork._load_bundle(): holds the whole bundle, stamped with its content hash;
 //   - one stub per SQL-callable function (extension/src/functions/*) that reloads the
 //     bundle when the session's copy has another hash, so an upgraded extension never
-//     runs stale code, then calls the function's body by its exported name.
+//     runs stale code, then calls the function's body by its exported name, and rethrows
+//     what escapes it through toSqlError (extension/src/db/raise.ts): errors then carry
+//     their SQLSTATE on the real PL/v8 as on clockwork_v8, and their CONTEXT line is the
+//     stub's short rethrow line, not a line of the minified bundle.
+// The hand-written SQL names error kinds, never SQLSTATEs: `@sqlstate:not_found@` becomes
+// that kind's SQLSTATE and `@hint:not_found@` its hint, as SQL literals taken from the one
+// table (extension/src/core/errors.ts), which the view clockwork.error_kinds also shows.
 // Nothing generated is committed or edited by hand.
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ERROR_KINDS, type ErrorKind } from "../extension/src/core/errors.ts";
 import { sqlFunctions } from "../extension/src/functions/index.ts";
 import { argumentNames, splitArguments, type SqlFunction } from "../extension/src/db/sql-function.ts";
 
@@ -64,7 +71,8 @@ function stub(fn: SqlFunction, hash: string): string {
     ...Object.entries(fn.settings ?? {}).map(([name, value]) => `SET ${name} = ${value}`),
     `AS $fn$`,
     `if (globalThis.__clockwork_hash !== "${hash}") plv8.execute("SELECT clockwork._load_bundle()");`,
-    fn.returnsSet ? `${call};` : `return ${call};`,
+    `try { ${fn.returnsSet ? "" : "return "}${call}; }`,
+    `catch (e) { throw globalThis.__clockwork_error(e); }`,
     `$fn$;`,
     `COMMENT ON FUNCTION ${identity} IS ${quote(fn.comment)};`,
     `REVOKE ALL ON FUNCTION ${identity} FROM PUBLIC;`,
@@ -91,6 +99,7 @@ export function generatedSql(code: string, hash: string): string {
     `AS ${tag}`,
     code,
     `globalThis.__clockwork = __clockwork_bundle.entryPoints;`,
+    `globalThis.__clockwork_error = __clockwork_bundle.toSqlError;`,
     `globalThis.__clockwork_hash = "${hash}";`,
     `${tag};`,
     `COMMENT ON FUNCTION clockwork._load_bundle() IS 'Loads the Clockwork PL/v8 bundle (hash ${hash}) into this session; called by every entry point when its copy is missing or stale.';`,
@@ -107,10 +116,41 @@ export function generatedSql(code: string, hash: string): string {
   return [loader, ...sqlFunctions.map((fn) => stub(fn, hash))].join("\n\n");
 }
 
+/**
+ * Replaces each `@sqlstate:<kind>@` with that kind's SQLSTATE, and `@hint:<kind>@` with
+ * its hint, as SQL literals from the one table of error kinds.
+ */
+export function withSqlStates(sql: string, where: string): string {
+  return sql.replace(/@(sqlstate|hint):([a-z_]*)@/g, (_match, field: string, kind: string) => {
+    if (!Object.hasOwn(ERROR_KINDS, kind)) throw new Error(`${where}: @${field}:${kind}@ names no error kind in extension/src/core/errors.ts`);
+    const k = ERROR_KINDS[kind as ErrorKind];
+    return quote(field === "sqlstate" ? k.code : k.hint);
+  });
+}
+
+/** The error kinds as rows of the view clockwork.error_kinds, generated from the one table. */
+export function errorKindsSql(): string {
+  const rows = Object.entries(ERROR_KINDS)
+    .sort(([, a], [, b]) => a.code.localeCompare(b.code))
+    .map(([kind, { code, hint }]) => `    (${quote(code)}, ${quote(kind)}, ${quote(hint)})`);
+  return [
+    "-- Generated from extension/src/core/errors.ts by build/bundle.ts: do not edit.",
+    "CREATE VIEW clockwork.error_kinds (sqlstate, kind, hint) AS",
+    "  SELECT * FROM (VALUES",
+    rows.join(",\n"),
+    "  ) AS k (sqlstate, kind, hint);",
+    "COMMENT ON VIEW clockwork.error_kinds IS 'Every error Clockwork raises: its SQLSTATE (class KW), its kind and the hint it carries (see docs/sql-api.md).';",
+    "COMMENT ON COLUMN clockwork.error_kinds.sqlstate IS 'The SQLSTATE, in class KW (left to implementations by the SQL standard).';",
+    "COMMENT ON COLUMN clockwork.error_kinds.kind IS 'The name of the kind of error, as in docs/sql-api.md.';",
+    "COMMENT ON COLUMN clockwork.error_kinds.hint IS 'The HINT an error of this kind carries when raised by the scheduling code.';",
+    "GRANT SELECT ON clockwork.error_kinds TO PUBLIC;",
+  ].join("\n");
+}
+
 function handWrittenSql(): string[] {
   const dir = join(extensionDir, "sql");
   const files = readdirSync(dir).filter((f) => /^\d\d_.*\.sql$/.test(f)).sort();
-  return files.map((f) => `-- ${f}\n${readFileSync(join(dir, f), "utf8").trim()}\n`);
+  return files.map((f) => `-- ${f}\n${withSqlStates(readFileSync(join(dir, f), "utf8").trim(), f)}\n`);
 }
 
 async function main(): Promise<void> {
@@ -120,6 +160,7 @@ async function main(): Promise<void> {
     `-- Clockwork ${extensionVersion} install script. Generated by build/bundle.ts from extension/sql and extension/src.`,
     `\\echo Use "CREATE EXTENSION clockwork" to load this file. \\quit`,
     ...handWrittenSql(),
+    errorKindsSql(),
     generatedSql(code, hash),
   ].join("\n\n");
   const control = [

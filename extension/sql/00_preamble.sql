@@ -5,8 +5,8 @@ DO $preamble$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_language WHERE lanname = 'plv8') THEN
     RAISE EXCEPTION 'clockwork needs LANGUAGE plv8, which is not installed in this database'
-      USING ERRCODE = 'CW000',
-            HINT = 'Install PL/v8 (CREATE EXTENSION plv8) or the clockwork_v8 runtime (CREATE EXTENSION clockwork_v8) first.';
+      USING ERRCODE = @sqlstate:missing_language@,
+            HINT = @hint:missing_language@;
   END IF;
 END
 $preamble$;

@@ -32,7 +32,7 @@ DECLARE
 BEGIN
     IF register_worker.name IS NULL OR register_worker.name !~ '^[A-Za-z0-9_.:@-]{1,128}$' THEN
         RAISE EXCEPTION 'invalid worker name %', coalesce(quote_literal(register_worker.name), 'NULL')
-            USING ERRCODE = 'CW020', HINT = 'Use 1 to 128 letters, digits, and _ . : @ -.';
+            USING ERRCODE = @sqlstate:invalid_argument@, HINT = 'Use 1 to 128 letters, digits, and _ . : @ -.';
     END IF;
     INSERT INTO workers AS w (name, labels, host, pid, started_at, heartbeat_at)
     VALUES (register_worker.name, coalesce(register_worker.labels, '{}'), register_worker.host,
@@ -112,7 +112,7 @@ BEGIN
     RETURNING id INTO me;
     IF me IS NULL THEN
         RAISE EXCEPTION 'unknown worker "%"', heartbeat.worker
-            USING ERRCODE = 'CW019', HINT = 'Call clockwork.register_worker first.';
+            USING ERRCODE = @sqlstate:unknown_worker@, HINT = @hint:unknown_worker@;
     END IF;
     -- Only leases still held are extended: an expired one has already been handed over.
     UPDATE step_runs
@@ -137,7 +137,7 @@ DECLARE
 BEGIN
     IF stream NOT IN ('stdout', 'stderr') THEN
         RAISE EXCEPTION 'invalid stream %', quote_literal(stream)
-            USING ERRCODE = 'CW020', HINT = 'Use stdout or stderr.';
+            USING ERRCODE = @sqlstate:invalid_argument@, HINT = 'Use stdout or stderr.';
     END IF;
     -- Fencing: only the current lease holder may write, and only while running.
     UPDATE step_runs AS s

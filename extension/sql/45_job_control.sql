@@ -11,12 +11,12 @@ BEGIN
     -- Someone else's job is reported as missing: its existence is not the caller's business.
     IF found.id IS NULL OR NOT _may_manage(found.owner) THEN
         RAISE EXCEPTION 'job "%" does not exist', job
-            USING ERRCODE = 'CW017', HINT = 'See clockwork.job_status for the jobs you own.';
+            USING ERRCODE = @sqlstate:not_found@, HINT = 'See clockwork.job_status for the jobs you own.';
     END IF;
     RETURN found;
 END
 $$;
-COMMENT ON FUNCTION _job_for_caller(text) IS 'The job with this name if the caller may manage it; raises CW017 otherwise.';
+COMMENT ON FUNCTION _job_for_caller(text) IS 'The job with this name if the caller may manage it; raises not_found otherwise.';
 
 CREATE FUNCTION drop_job(job text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -62,7 +62,7 @@ BEGIN
     SELECT j.owner INTO job_owner FROM jobs AS j WHERE j.id = target.job_id;
     IF target.id IS NULL OR NOT (_may_manage(job_owner) OR (_caller_rights() ->> 'is_supervisor')::boolean) THEN
         RAISE EXCEPTION 'run % does not exist', cancel_run.run
-            USING ERRCODE = 'CW017', HINT = 'See clockwork.run_history for your runs.';
+            USING ERRCODE = @sqlstate:not_found@, HINT = 'See clockwork.run_history for your runs.';
     END IF;
     IF target.state NOT IN ('waiting', 'queued', 'running') THEN
         RETURN false;

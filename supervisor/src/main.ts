@@ -6,6 +6,7 @@
 // it logs an error and retries with back-off, because a standby may be promoted and a
 // sidecar that exits would only be restarted by its orchestrator in a loop.
 import pg from "pg";
+import { SQLSTATE } from "../../extension/src/core/errors.ts";
 import { ClockworkApi, isTransient } from "./api.ts";
 import { ConfigError, loadConfig, type SupervisorConfig } from "./config.ts";
 import { startHealthServer, type HealthServer, type Readiness } from "./http.ts";
@@ -17,7 +18,8 @@ import { StepExecutor } from "./steps/executor.ts";
 import { Ticker, type TickReason } from "./ticker.ts";
 
 const READ_ONLY = "25006";
-const UNKNOWN_WORKER = "CW403";
+/** The database no longer knows this worker (restored, or its row removed): register again. */
+const UNKNOWN_WORKER = SQLSTATE.unknown_worker;
 
 /** One supervisor: `clockwork supervisor` runs one; `clockwork run` runs a dedicated one in-process. */
 export class Supervisor {

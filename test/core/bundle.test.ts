@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import vm from "node:vm";
 import { build } from "esbuild";
+import { SQLSTATE } from "../../extension/src/core/index.ts";
 
 const BUDGET = 250 * 1024;
 
@@ -41,6 +42,6 @@ test("the bundle runs in a bare context without Intl or Date.now", async () => {
     fires: ["2026-03-29T01:00:00.000Z", "2026-03-30T00:30:00.000Z"],
     start: ["a"],
     describe: "at 02:30 in Test/Zone",
-    code: "CW001",
+    code: SQLSTATE.invalid_schedule,
   });
 });

@@ -1,6 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { validateJobDefinition, formatIssue, conninfoHasPassword, type ValidationEnvironment } from "../../extension/src/core/index.ts";
+import { validateJobDefinition, formatIssue, conninfoHasPassword, type ValidationEnvironment, SQLSTATE } from "../../extension/src/core/index.ts";
 import { isValidTimeZone } from "./tz.ts";
 
 const env: ValidationEnvironment = { isValidTimeZone, connections: ["warehouse", "reporting"], calendars: ["holidays"], allowShellSteps: true };
@@ -49,47 +49,47 @@ describe("a valid definition is normalized", () => {
 
 describe("validation returns every error with its path", () => {
   const cases: Array<[string, unknown, Array<[string, string]>, ValidationEnvironment?]> = [
-    ["not an object", "job", [["CW002", "a job definition must be an object"]]],
-    ["missing name and steps", {}, [["CW002", "name: a job needs a name"], ["CW002", "steps: a job needs at least one step"]]],
-    ["bad job name", { ...base, name: "-x" }, [["CW002", 'name: job name "-x" must be 1–63 letters, digits, _, . or - (not starting with . or -)']]],
-    ["unknown top-level field", { ...base, schedule: "* * * * *" }, [["CW002", 'schedule: unknown field "schedule" (did you mean "schedules"?)']]],
-    ["unknown step field", { name: "j", steps: { a: { sql: "x", dependz: ["b"] } } }, [["CW002", 'steps.a.dependz: unknown field "dependz" (did you mean "depends"?)']]],
-    ["unknown dependency with a suggestion", { name: "j", steps: { extract: { sql: "x" }, load: { sql: "x", depends: ["extrct"] } } }, [["CW004", 'steps.load.depends[0]: unknown step "extrct" (did you mean "extract"?)']]],
-    ["a cycle, named step by step", { name: "j", steps: { a: { sql: "x", depends: ["b"] }, b: { sql: "x", depends: ["c"] }, c: { sql: "x", depends: ["a"] } } }, [["CW005", "steps: cycle a → b → c → a"]]],
-    ["a step depending on itself", { name: "j", steps: { a: { sql: "x", depends: "a" } } }, [["CW005", "steps: cycle a → a"]]],
-    ["bad cron names the field", { ...base, schedules: ["0 0 32 * *"] }, [["CW001", 'schedules[0]: field 3 (day of month) "32": value 32 out of range 1–31']]],
-    ["bad cron in an object", { ...base, schedules: [{ cron: "* * * * MOON" }] }, [["CW001", 'schedules[0].cron: field 5 (day of week) "MOON": unknown name "MOON" (expected SUN, MON, TUE, WED, THU, FRI, SAT or a number)']]],
-    ["unknown time zone of the job", { ...base, time_zone: "Mars/Olympus" }, [["CW003", 'time_zone: unknown time zone "Mars/Olympus"']]],
-    ["unknown time zone of a schedule", { ...base, schedules: [{ cron: "* * * * *", time_zone: "Europe/Berln" }] }, [["CW003", 'schedules[0].time_zone: unknown time zone "Europe/Berln"']]],
-    ["unknown calendar", { ...base, schedules: [{ cron: "* * * * *", exclude: { calendars: ["holiday"] } }] }, [["CW008", 'schedules[0].exclude.calendars[0]: unknown calendar "holiday" (did you mean "holidays"?)']]],
-    ["unknown connection", { name: "j", steps: { a: { sql: "x", connection: "warehose" } } }, [["CW007", 'steps.a.connection: unknown connection "warehose" (did you mean "warehouse"?)']]],
-    ["password in conninfo", { name: "j", steps: { a: { sql: "x", conninfo: "host=db user=etl password=hunter2" } } }, [["CW010", "steps.a.conninfo: connection string contains a password"]]],
-    ["password in a URI", { name: "j", steps: { a: { sql: "x", conninfo: "postgresql://etl:hunter2@db/prod" } } }, [["CW010", "steps.a.conninfo: connection string contains a password"]]],
-    ["shell step by a role not allowed", { name: "j", steps: { a: { shell: "rm -rf /tmp/x" }, b: { program: ["/bin/true"] } } }, [["CW009", "steps.a.shell: shell steps may only be defined by roles granted clockwork_shell"], ["CW009", "steps.b.program: program steps may only be defined by roles granted clockwork_shell"]], { ...env, allowShellSteps: false }],
-    ["matrix too large", { name: "j", steps: { a: { sql: "select :x, :y", matrix: { x: Array.from({ length: 16 }, (_, i) => i), y: Array.from({ length: 17 }, (_, i) => i) } } } }, [["CW011", "steps.a.matrix: matrix expands to 272 instances; at most 256 are allowed"]]],
-    ["bad expression with position", { name: "j", steps: { extract: { sql: "x" }, load: { sql: "x", depends: ["extract"], when: 'extract.status = "succeeded"' } } }, [["CW006", 'steps.load.when: "=" at column 16: write "==" to compare']]],
-    ["condition reading a step that is not a dependency", { name: "j", steps: { extract: { sql: "x" }, other: { sql: "x" }, load: { sql: "x", depends: ["extract"], when: 'other.status == "succeeded"' } } }, [["CW006", 'steps.load.when: "other" is not a step that "load" depends on, so its result is not known yet; add it to depends (column 1)']]],
-    ["condition reading an unknown step", { name: "j", steps: { extract: { sql: "x" }, load: { sql: "x", depends: ["extract"], when: 'extrac.status == "succeeded"' } } }, [["CW006", 'steps.load.when: unknown step "extrac" (did you mean "extract"?) (column 1)']]],
-    ["condition reading an unknown field", { name: "j", steps: { extract: { sql: "x" }, load: { sql: "x", depends: ["extract"], when: "extract.exitcode == 0" } } }, [["CW006", 'steps.load.when: unknown field "exitcode" of step "extract" (did you mean "exit_code"?) (fields: status, exit_code, output, error, rows, row, attempts) (column 1)']]],
-    ["condition reading an unknown parameter", { name: "j", parameters: { region: "eu" }, steps: { a: { sql: "x", when: 'params.regon == "eu"' } } }, [["CW006", 'steps.a.when: unknown parameter "regon" (did you mean "region"?) (column 1)']]],
-    ["unknown SQL parameter", { name: "j", parameters: { region: "eu" }, steps: { a: { sql: "select :regoin" } } }, [["CW012", "steps.a.sql: unknown parameter :regoin at offset 7 (did you mean :region?)"]]],
-    ["no kind of work", { name: "j", steps: { a: { depends: [] } } }, [["CW002", "steps.a: needs one of sql, shell, program or builtin"]]],
-    ["two kinds of work", { name: "j", steps: { a: { sql: "x", shell: "y" } } }, [["CW002", "steps.a: takes one of sql, shell, program or builtin, not sql and shell"]]],
-    ["unknown built-in", { name: "j", steps: { a: { builtin: "slep" } } }, [["CW002", 'steps.a.builtin: unknown built-in "slep" (did you mean "sleep"?) (known: noop, sleep, log)']]],
-    ["bad on_error", { name: "j", steps: { a: { sql: "x", on_error: "ignore" } } }, [["CW002", 'steps.a.on_error: must be "fail", "continue" or "succeed", got "ignore"']]],
-    ["duplicate step names in a list", { name: "j", steps: [{ name: "a", sql: "x" }, { name: "a", sql: "y" }] }, [["CW002", 'steps[1]: duplicate step name "a"']]],
-    ["step name not usable in conditions", { name: "j", steps: { "1st": { sql: "x" } } }, [["CW002", 'steps.1st: step name "1st" must start with a letter or _ and contain only letters, digits, _ and -']]],
+    ["not an object", "job", [[SQLSTATE.invalid_definition, "a job definition must be an object"]]],
+    ["missing name and steps", {}, [[SQLSTATE.invalid_definition, "name: a job needs a name"], [SQLSTATE.invalid_definition, "steps: a job needs at least one step"]]],
+    ["bad job name", { ...base, name: "-x" }, [[SQLSTATE.invalid_definition, 'name: job name "-x" must be 1–63 letters, digits, _, . or - (not starting with . or -)']]],
+    ["unknown top-level field", { ...base, schedule: "* * * * *" }, [[SQLSTATE.invalid_definition, 'schedule: unknown field "schedule" (did you mean "schedules"?)']]],
+    ["unknown step field", { name: "j", steps: { a: { sql: "x", dependz: ["b"] } } }, [[SQLSTATE.invalid_definition, 'steps.a.dependz: unknown field "dependz" (did you mean "depends"?)']]],
+    ["unknown dependency with a suggestion", { name: "j", steps: { extract: { sql: "x" }, load: { sql: "x", depends: ["extrct"] } } }, [[SQLSTATE.unknown_step, 'steps.load.depends[0]: unknown step "extrct" (did you mean "extract"?)']]],
+    ["a cycle, named step by step", { name: "j", steps: { a: { sql: "x", depends: ["b"] }, b: { sql: "x", depends: ["c"] }, c: { sql: "x", depends: ["a"] } } }, [[SQLSTATE.dependency_cycle, "steps: cycle a → b → c → a"]]],
+    ["a step depending on itself", { name: "j", steps: { a: { sql: "x", depends: "a" } } }, [[SQLSTATE.dependency_cycle, "steps: cycle a → a"]]],
+    ["bad cron names the field", { ...base, schedules: ["0 0 32 * *"] }, [[SQLSTATE.invalid_schedule, 'schedules[0]: field 3 (day of month) "32": value 32 out of range 1–31']]],
+    ["bad cron in an object", { ...base, schedules: [{ cron: "* * * * MOON" }] }, [[SQLSTATE.invalid_schedule, 'schedules[0].cron: field 5 (day of week) "MOON": unknown name "MOON" (expected SUN, MON, TUE, WED, THU, FRI, SAT or a number)']]],
+    ["unknown time zone of the job", { ...base, time_zone: "Mars/Olympus" }, [[SQLSTATE.unknown_time_zone, 'time_zone: unknown time zone "Mars/Olympus"']]],
+    ["unknown time zone of a schedule", { ...base, schedules: [{ cron: "* * * * *", time_zone: "Europe/Berln" }] }, [[SQLSTATE.unknown_time_zone, 'schedules[0].time_zone: unknown time zone "Europe/Berln"']]],
+    ["unknown calendar", { ...base, schedules: [{ cron: "* * * * *", exclude: { calendars: ["holiday"] } }] }, [[SQLSTATE.unknown_calendar, 'schedules[0].exclude.calendars[0]: unknown calendar "holiday" (did you mean "holidays"?)']]],
+    ["unknown connection", { name: "j", steps: { a: { sql: "x", connection: "warehose" } } }, [[SQLSTATE.unknown_connection, 'steps.a.connection: unknown connection "warehose" (did you mean "warehouse"?)']]],
+    ["password in conninfo", { name: "j", steps: { a: { sql: "x", conninfo: "host=db user=etl password=hunter2" } } }, [[SQLSTATE.password_in_conninfo, "steps.a.conninfo: connection string contains a password"]]],
+    ["password in a URI", { name: "j", steps: { a: { sql: "x", conninfo: "postgresql://etl:hunter2@db/prod" } } }, [[SQLSTATE.password_in_conninfo, "steps.a.conninfo: connection string contains a password"]]],
+    ["shell step by a role not allowed", { name: "j", steps: { a: { shell: "rm -rf /tmp/x" }, b: { program: ["/bin/true"] } } }, [[SQLSTATE.shell_not_allowed, "steps.a.shell: shell steps may only be defined by roles granted clockwork_shell"], [SQLSTATE.shell_not_allowed, "steps.b.program: program steps may only be defined by roles granted clockwork_shell"]], { ...env, allowShellSteps: false }],
+    ["matrix too large", { name: "j", steps: { a: { sql: "select :x, :y", matrix: { x: Array.from({ length: 16 }, (_, i) => i), y: Array.from({ length: 17 }, (_, i) => i) } } } }, [[SQLSTATE.matrix_too_large, "steps.a.matrix: matrix expands to 272 instances; at most 256 are allowed"]]],
+    ["bad expression with position", { name: "j", steps: { extract: { sql: "x" }, load: { sql: "x", depends: ["extract"], when: 'extract.status = "succeeded"' } } }, [[SQLSTATE.invalid_expression, 'steps.load.when: "=" at column 16: write "==" to compare']]],
+    ["condition reading a step that is not a dependency", { name: "j", steps: { extract: { sql: "x" }, other: { sql: "x" }, load: { sql: "x", depends: ["extract"], when: 'other.status == "succeeded"' } } }, [[SQLSTATE.invalid_expression, 'steps.load.when: "other" is not a step that "load" depends on, so its result is not known yet; add it to depends (column 1)']]],
+    ["condition reading an unknown step", { name: "j", steps: { extract: { sql: "x" }, load: { sql: "x", depends: ["extract"], when: 'extrac.status == "succeeded"' } } }, [[SQLSTATE.invalid_expression, 'steps.load.when: unknown step "extrac" (did you mean "extract"?) (column 1)']]],
+    ["condition reading an unknown field", { name: "j", steps: { extract: { sql: "x" }, load: { sql: "x", depends: ["extract"], when: "extract.exitcode == 0" } } }, [[SQLSTATE.invalid_expression, 'steps.load.when: unknown field "exitcode" of step "extract" (did you mean "exit_code"?) (fields: status, exit_code, output, error, rows, row, attempts) (column 1)']]],
+    ["condition reading an unknown parameter", { name: "j", parameters: { region: "eu" }, steps: { a: { sql: "x", when: 'params.regon == "eu"' } } }, [[SQLSTATE.invalid_expression, 'steps.a.when: unknown parameter "regon" (did you mean "region"?) (column 1)']]],
+    ["unknown SQL parameter", { name: "j", parameters: { region: "eu" }, steps: { a: { sql: "select :regoin" } } }, [[SQLSTATE.invalid_parameter, "steps.a.sql: unknown parameter :regoin at offset 7 (did you mean :region?)"]]],
+    ["no kind of work", { name: "j", steps: { a: { depends: [] } } }, [[SQLSTATE.invalid_definition, "steps.a: needs one of sql, shell, program or builtin"]]],
+    ["two kinds of work", { name: "j", steps: { a: { sql: "x", shell: "y" } } }, [[SQLSTATE.invalid_definition, "steps.a: takes one of sql, shell, program or builtin, not sql and shell"]]],
+    ["unknown built-in", { name: "j", steps: { a: { builtin: "slep" } } }, [[SQLSTATE.invalid_definition, 'steps.a.builtin: unknown built-in "slep" (did you mean "sleep"?) (known: noop, sleep, log)']]],
+    ["bad on_error", { name: "j", steps: { a: { sql: "x", on_error: "ignore" } } }, [[SQLSTATE.invalid_definition, 'steps.a.on_error: must be "fail", "continue" or "succeed", got "ignore"']]],
+    ["duplicate step names in a list", { name: "j", steps: [{ name: "a", sql: "x" }, { name: "a", sql: "y" }] }, [[SQLSTATE.invalid_definition, 'steps[1]: duplicate step name "a"']]],
+    ["step name not usable in conditions", { name: "j", steps: { "1st": { sql: "x" } } }, [[SQLSTATE.invalid_definition, 'steps.1st: step name "1st" must start with a letter or _ and contain only letters, digits, _ and -']]],
     ["bad policies", { ...base, policies: { misfire: "sometimes", overlap: { mode: "queue", max_queue: -1 }, retry: { attempts: 0, jitter: 2 }, timeout: "soon" } }, [
-      ["CW013", 'policies.misfire: must be "skip", "once" or "all", got "sometimes"'],
-      ["CW013", "policies.overlap.max_queue: must be a whole number from 0 to 1000"],
-      ["CW013", "policies.retry.attempts: must be a whole number from 1 to 100 (attempts include the first)"],
-      ["CW013", "policies.retry.jitter: must be a number from 0 to 1"],
-      ["CW014", 'policies.timeout: cannot read interval "soon" at "soon"; write e.g. "30s", "5m", "1h30m", "2 hours"'],
+      [SQLSTATE.invalid_policy, 'policies.misfire: must be "skip", "once" or "all", got "sometimes"'],
+      [SQLSTATE.invalid_policy, "policies.overlap.max_queue: must be a whole number from 0 to 1000"],
+      [SQLSTATE.invalid_policy, "policies.retry.attempts: must be a whole number from 1 to 100 (attempts include the first)"],
+      [SQLSTATE.invalid_policy, "policies.retry.jitter: must be a number from 0 to 1"],
+      [SQLSTATE.invalid_interval, 'policies.timeout: cannot read interval "soon" at "soon"; write e.g. "30s", "5m", "1h30m", "2 hours"'],
     ]],
-    ["bad step timeout", { name: "j", steps: { a: { sql: "x", timeout: "-5m" } } }, [["CW014", 'steps.a.timeout: cannot read interval "-5m" at "-5m"; write e.g. "30s", "5m", "1h30m", "2 hours"']]],
-    ["transaction job with a shell step", { name: "j", transaction: "job", steps: { a: { sql: "x" }, b: { shell: "y" } } }, [["CW002", "steps.b: transaction: job needs every step to be SQL on the scheduler's own database"]]],
-    ["check with a bad exit code", { ...base, checks: [{ name: "c", shell: "x", expected_exit_code: 300 }] }, [["CW002", "checks.c.expected_exit_code: must be a whole number from 0 to 255"]]],
-    ["env on a SQL step", { name: "j", steps: { a: { sql: "x", env: { A: "1" } } } }, [["CW002", "steps.a.env: only shell and program steps take env"]]],
+    ["bad step timeout", { name: "j", steps: { a: { sql: "x", timeout: "-5m" } } }, [[SQLSTATE.invalid_interval, 'steps.a.timeout: cannot read interval "-5m" at "-5m"; write e.g. "30s", "5m", "1h30m", "2 hours"']]],
+    ["transaction job with a shell step", { name: "j", transaction: "job", steps: { a: { sql: "x" }, b: { shell: "y" } } }, [[SQLSTATE.invalid_definition, "steps.b: transaction: job needs every step to be SQL on the scheduler's own database"]]],
+    ["check with a bad exit code", { ...base, checks: [{ name: "c", shell: "x", expected_exit_code: 300 }] }, [[SQLSTATE.invalid_definition, "checks.c.expected_exit_code: must be a whole number from 0 to 255"]]],
+    ["env on a SQL step", { name: "j", steps: { a: { sql: "x", env: { A: "1" } } } }, [[SQLSTATE.invalid_definition, "steps.a.env: only shell and program steps take env"]]],
   ];
   for (const [name, def, expected, e] of cases) test(name, () => assert.deepEqual(errors(def, e ?? env), expected));
 
@@ -98,7 +98,7 @@ describe("validation returns every error with its path", () => {
       name: "nightly", schedules: ["0 25 * * *"],
       steps: { extract: { sql: "select :x" }, load: { sql: "x", depends: ["extrct"], when: "extract.status ==" }, a: { sql: "x", depends: "b" }, b: { sql: "x", depends: "a" } },
     });
-    assert.deepEqual(all.map((x) => x[0]), ["CW001", "CW012", "CW004", "CW005", "CW006"]);
+    assert.deepEqual(all.map((x) => x[0]), [SQLSTATE.invalid_schedule, SQLSTATE.invalid_parameter, SQLSTATE.unknown_step, SQLSTATE.dependency_cycle, SQLSTATE.invalid_expression]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { bindNamedParameters, expandMatrix, findNamedPlaceholders, ClockworkError } from "../../extension/src/core/index.ts";
+import { bindNamedParameters, expandMatrix, findNamedPlaceholders, ClockworkError, SQLSTATE } from "../../extension/src/core/index.ts";
 
 describe("bindNamedParameters", () => {
   const cases: Array<[string, string, Record<string, string | number | boolean | null>, string, unknown[]]> = [
@@ -25,7 +25,7 @@ describe("bindNamedParameters", () => {
     });
   }
   test("a missing parameter is an invalid_parameter error naming it", () => {
-    assert.throws(() => bindNamedParameters("select :a, :b", { a: 1 }), (e: unknown) => e instanceof ClockworkError && e.code === "CW012" && e.message === "sql: no value for parameter :b");
+    assert.throws(() => bindNamedParameters("select :a, :b", { a: 1 }), (e: unknown) => e instanceof ClockworkError && e.code === SQLSTATE.invalid_parameter && e.message === "sql: no value for parameter :b");
   });
   test("finds placeholders with their offsets", () => {
     assert.deepEqual(findNamedPlaceholders("select :a, ':x', :b_2"), [{ name: "a", position: 7 }, { name: "b_2", position: 17 }]);
@@ -46,7 +46,7 @@ describe("expandMatrix", () => {
   });
   test("is bounded", () => {
     const big = { a: Array.from({ length: 20 }, (_, i) => i), b: Array.from({ length: 20 }, (_, i) => i) };
-    assert.throws(() => expandMatrix("s", big), (e: unknown) => e instanceof ClockworkError && e.code === "CW011" && e.message === "matrix: matrix expands to 400 instances; at most 256 are allowed");
+    assert.throws(() => expandMatrix("s", big), (e: unknown) => e instanceof ClockworkError && e.code === SQLSTATE.matrix_too_large && e.message === "matrix: matrix expands to 400 instances; at most 256 are allowed");
     assert.equal(expandMatrix("s", big, 400).length, 400);
   });
 });

@@ -1,6 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { describeSchedule, nextFireTime, slotsBetween, parseSchedule, formatIssue } from "../../extension/src/core/index.ts";
+import { describeSchedule, nextFireTime, slotsBetween, parseSchedule, formatIssue, SQLSTATE } from "../../extension/src/core/index.ts";
 import { fires, schedule, scheduleErrors, ms, iso, intlRules, isValidTimeZone } from "./helpers.ts";
 
 describe("fixed-interval and one-shot schedules", () => {
@@ -124,6 +124,6 @@ describe("schedule errors", () => {
   test("unknown calendars are errors when the known names are given", () => {
     const r = parseSchedule({ cron: "* * * * *", exclude: { calendars: ["holidys"] } }, { calendars: ["holidays"], isValidTimeZone });
     assert.equal(r.ok, false);
-    assert.deepEqual(!r.ok && r.errors.map((e) => [e.code, formatIssue(e)]), [["CW008", 'exclude.calendars[0]: unknown calendar "holidys" (did you mean "holidays"?)']]);
+    assert.deepEqual(!r.ok && r.errors.map((e) => [e.code, formatIssue(e)]), [[SQLSTATE.unknown_calendar, 'exclude.calendars[0]: unknown calendar "holidys" (did you mean "holidays"?)']]);
   });
 });

@@ -1,9 +1,11 @@
 // End to end: how a supervisor introduces itself. Without DATABASE_URL it connects through
 // libpq-style PG* variables; labels given to it are registered, and a job pinned to a
-// label only runs on supervisors that carry it (the database decides; the supervisor only tells).
+// label only runs on supervisors that carry it (the database decides; the supervisor only
+// tells). A database that forgot the worker (restored, or its row removed) is told again.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
 
 const missing = await extensionMissing();
@@ -12,7 +14,7 @@ describe("connection settings and labels", { skip: missing ?? false }, () => {
   let db: TestDatabase;
 
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "e2e_pinning" });
+    db = await createTestDatabase({ extensions: CLOCKWORK_EXTENSIONS, prefix: "e2e_pinning" });
   });
 
   after(async () => {
@@ -45,6 +47,25 @@ describe("connection settings and labels", { skip: missing ?? false }, () => {
     await sup.waitForLog("registration", (l) => l.msg === "worker registered");
     const seen = (await db.query("SELECT count(*)::int AS n FROM clockwork.workers WHERE name = 'via-pg-env'")).rows[0].n;
     assert.equal(seen, 1, "registered in the database PGDATABASE names");
+    assert.equal(await sup.stop(), 0);
+  });
+
+  test("a supervisor the database no longer knows registers again and carries on", async () => {
+    const sup = startSupervisor(db.url, { name: "forgotten", args: ["--labels", "forgotten"] });
+    await sup.waitForLog("registration", (l) => l.msg === "worker registered");
+    await db.query("DELETE FROM clockwork.workers WHERE name = 'forgotten'");
+    await db.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({
+      name: "after-forgetting", schedules: [], labels: ["forgotten"], steps: [{ name: "s", shell: "echo still here" }],
+    })]);
+    const run = (await db.query("SELECT clockwork.run_now('after-forgetting') AS id")).rows[0].id;
+    // The tick that run_now's NOTIFY wakes is refused with unknown_worker; the supervisor
+    // registers again and the next tick claims the run.
+    await sup.waitForLog("re-registration", (l) => /does not know this worker/.test(l.msg));
+    await waitFor("the run to succeed", async () =>
+      (await db.query("SELECT state FROM clockwork.runs WHERE id = $1", [run])).rows[0].state === "succeeded");
+    const worker = await db.query(`
+      SELECT w.name FROM clockwork.step_runs s JOIN clockwork.workers w ON w.id = s.worker_id WHERE s.run_id = $1`, [run]);
+    assert.deepEqual(worker.rows, [{ name: "forgotten" }]);
     assert.equal(await sup.stop(), 0);
   });
 });

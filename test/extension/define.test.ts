@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { adminQuery } from "../support/db.ts";
 import type { TestDatabase } from "../support/db.ts";
 import { clockworkDatabase, defineJob, sqlErrorOf } from "./helpers.ts";
+import { SQLSTATE } from "../../extension/src/core/errors.ts";
 
 describe("defining jobs", () => {
   let db: TestDatabase;
@@ -62,18 +63,18 @@ describe("defining jobs", () => {
 
   test("reports YAML syntax errors with their position", async () => {
     const error = await sqlErrorOf(db.pool, "select clockwork.define_job($1::text)", ["name: x\nsteps: [unclosed"]);
-    assert.equal(error.code, "CW002");
+    assert.equal(error.code, SQLSTATE.invalid_definition);
     assert.match(error.message, /not valid YAML at line \d+, column \d+/);
   });
 
   const bad: Array<[string, object, string, RegExp]> = [
-    ["a bad cron field", { name: "b1", schedules: ["61 * * * *"], steps: [{ name: "a", sql: "select 1" }] }, "CW001", /schedules\[0\].*minute/i],
-    ["an unknown time zone", { name: "b2", time_zone: "Mars/Olympus", schedules: ["* * * * *"], steps: [{ name: "a", sql: "select 1" }] }, "CW003", /Mars\/Olympus/],
-    ["an unknown step in depends", { name: "b3", steps: [{ name: "extract", sql: "select 1" }, { name: "load", sql: "select 1", depends: ["extrct"] }] }, "CW004", /steps\.load\.depends\[0\]: unknown step "extrct" \(did you mean "extract"\?\)/],
-    ["a cycle", { name: "b4", steps: [{ name: "a", sql: "select 1", depends: ["c"] }, { name: "b", sql: "select 1", depends: ["a"] }, { name: "c", sql: "select 1", depends: ["b"] }] }, "CW005", /cycle a → c → b → a/],
-    ["an unknown connection", { name: "b5", steps: [{ name: "a", sql: "select 1", connection: "warehouse" }] }, "CW007", /warehouse/],
-    ["a password in a conninfo", { name: "b6", steps: [{ name: "a", sql: "select 1", conninfo: "host=db password=hunter2" }] }, "CW010", /password/],
-    ["a bad condition", { name: "b7", steps: [{ name: "a", sql: "select 1" }, { name: "b", sql: "select 1", depends: ["a"], when: "a.status == " }] }, "CW006", /steps\.b\.when/],
+    ["a bad cron field", { name: "b1", schedules: ["61 * * * *"], steps: [{ name: "a", sql: "select 1" }] }, SQLSTATE.invalid_schedule, /schedules\[0\].*minute/i],
+    ["an unknown time zone", { name: "b2", time_zone: "Mars/Olympus", schedules: ["* * * * *"], steps: [{ name: "a", sql: "select 1" }] }, SQLSTATE.unknown_time_zone, /Mars\/Olympus/],
+    ["an unknown step in depends", { name: "b3", steps: [{ name: "extract", sql: "select 1" }, { name: "load", sql: "select 1", depends: ["extrct"] }] }, SQLSTATE.unknown_step, /steps\.load\.depends\[0\]: unknown step "extrct" \(did you mean "extract"\?\)/],
+    ["a cycle", { name: "b4", steps: [{ name: "a", sql: "select 1", depends: ["c"] }, { name: "b", sql: "select 1", depends: ["a"] }, { name: "c", sql: "select 1", depends: ["b"] }] }, SQLSTATE.dependency_cycle, /cycle a → c → b → a/],
+    ["an unknown connection", { name: "b5", steps: [{ name: "a", sql: "select 1", connection: "warehouse" }] }, SQLSTATE.unknown_connection, /warehouse/],
+    ["a password in a conninfo", { name: "b6", steps: [{ name: "a", sql: "select 1", conninfo: "host=db password=hunter2" }] }, SQLSTATE.password_in_conninfo, /password/],
+    ["a bad condition", { name: "b7", steps: [{ name: "a", sql: "select 1" }, { name: "b", sql: "select 1", depends: ["a"], when: "a.status == " }] }, SQLSTATE.invalid_expression, /steps\.b\.when/],
   ];
   for (const [what, definition, code, message] of bad) {
     test(`rejects ${what} with ${code} and stores nothing`, async () => {
@@ -120,7 +121,7 @@ describe("defining jobs", () => {
     await adminQuery("grant clockwork_shell to cw_ops");
     const plain = await db.connect({ user: "cw_plain" });
     const error = await sqlErrorOf(plain, "select clockwork.schedule_shell('plain-shell', '* * * * *', 'echo hi')");
-    assert.equal(error.code, "CW009");
+    assert.equal(error.code, SQLSTATE.shell_not_allowed);
     const ops = await db.connect({ user: "cw_ops" });
     await ops.query("select clockwork.schedule_shell('ops-shell', '* * * * *', 'echo hi')");
     const { rows } = await db.query("select owner from clockwork.jobs where name = 'ops-shell'");
@@ -132,7 +133,7 @@ describe("defining jobs", () => {
     const error = await sqlErrorOf(db.pool, "select clockwork.define_job($1::jsonb)", [
       JSON.stringify({ name: "remote", steps: [{ name: "a", sql: "select 1", connection: "warehouse" }] }),
     ]);
-    assert.equal(error.code, "CW002");
+    assert.equal(error.code, SQLSTATE.invalid_definition);
     assert.match(error.message, /steps\.a\.connection: SQL steps on another connection are not supported/);
   });
 
@@ -140,7 +141,7 @@ describe("defining jobs", () => {
     const error = await sqlErrorOf(db.pool, "select clockwork.define_job($1::jsonb)", [
       JSON.stringify({ name: "one-tx", transaction: "job", steps: [{ name: "a", sql: "select 1" }] }),
     ]);
-    assert.equal(error.code, "CW002");
+    assert.equal(error.code, SQLSTATE.invalid_definition);
     assert.match(error.message, /^transaction: /);
   });
 

@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
 import { clockworkDatabase, defineJob, registerWorker, runsOf, sqlErrorOf, type StepClaim } from "./helpers.ts";
+import { SQLSTATE } from "../../extension/src/core/errors.ts";
 
 interface TickAhead {
   claimed: StepClaim[];
@@ -69,10 +70,10 @@ describe("firing ahead", () => {
     assert.equal(skipped.rows[0].n, 0);
   });
 
-  test("lookahead_ms outside 0…1000 is refused with CW020", async () => {
+  test("lookahead_ms outside 0…1000 is refused with invalid_argument", async () => {
     for (const bad of [-1, 1001]) {
       const error = await sqlErrorOf(db.pool, "select clockwork.tick('w1', 1, now(), $1)", [bad]);
-      assert.equal(error.code, "CW020");
+      assert.equal(error.code, SQLSTATE.invalid_argument);
       assert.match(error.message, /lookahead_ms must be between 0 and 1000/);
     }
   });
@@ -109,7 +110,7 @@ describe("firing ahead", () => {
     assert.ok(after.getTime() >= at.getTime(), `returned ${at.getTime() - after.getTime()} ms early`);
     assert.ok(after.getTime() < at.getTime() + 100, `returned ${after.getTime() - at.getTime()} ms late`);
     const error = await sqlErrorOf(db.pool, "select clockwork.wait_until(clock_timestamp() + interval '5 s')");
-    assert.equal(error.code, "CW020");
+    assert.equal(error.code, SQLSTATE.invalid_argument);
   });
 
   test("a busy job whose overlap policy is not allow is not fired ahead: its overlap is decided at the slot", async () => {

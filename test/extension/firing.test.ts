@@ -3,6 +3,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
 import { clockworkDatabase, defineJob, registerWorker, runsOf, sqlErrorOf, tick } from "./helpers.ts";
+import { SQLSTATE } from "../../extension/src/core/errors.ts";
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
@@ -111,7 +112,7 @@ describe("firing schedules", () => {
 
   test("tick refuses an unknown worker", async () => {
     const error = await sqlErrorOf(db.pool, "select clockwork.tick('nobody')");
-    assert.equal(error.code, "CW019");
+    assert.equal(error.code, SQLSTATE.unknown_worker);
   });
 });
 

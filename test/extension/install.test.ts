@@ -2,6 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { clockworkDatabase, sqlErrorOf } from "./helpers.ts";
+import { SQLSTATE } from "../../extension/src/core/errors.ts";
 
 describe("installing the extension", () => {
   let bare: TestDatabase;
@@ -17,7 +18,7 @@ describe("installing the extension", () => {
 
   test("refuses to install without LANGUAGE plv8, saying what to install", async () => {
     const error = await sqlErrorOf(bare.pool, "create extension clockwork");
-    assert.equal(error.code, "CW000");
+    assert.equal(error.code, SQLSTATE.missing_language);
     assert.match(error.message, /needs LANGUAGE plv8/);
     assert.match(error.hint ?? "", /clockwork_v8/);
     const left = await bare.query("select count(*)::int as n from pg_namespace where nspname = 'clockwork'");

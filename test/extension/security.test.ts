@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import type pg from "pg";
 import { adminQuery, type TestDatabase } from "../support/db.ts";
 import { clockworkDatabase, sqlErrorOf } from "./helpers.ts";
+import { SQLSTATE } from "../../extension/src/core/errors.ts";
 
 describe("roles and row-level security", () => {
   let db: TestDatabase;
@@ -43,11 +44,11 @@ describe("roles and row-level security", () => {
       "select clockwork.drop_job('alice-job')",
     ]) {
       const error = await sqlErrorOf(bob, sql);
-      assert.equal(error.code, "CW017", sql);
+      assert.equal(error.code, SQLSTATE.not_found, sql);
       assert.match(error.message, /does not exist/);
     }
     const redefine = await sqlErrorOf(bob, "select clockwork.schedule('alice-job', '* * * * *', 'drop table x')");
-    assert.equal(redefine.code, "CW017");
+    assert.equal(redefine.code, SQLSTATE.not_found);
     const still = await db.query("select definition->'steps'->0->>'sql' as sql from clockwork.jobs where name = 'alice-job'");
     assert.equal(still.rows[0].sql, "select 1");
   });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import type pg from "pg";
 import { adminQuery, type TestDatabase } from "../support/db.ts";
 import { clockworkDatabase, defineJob, registerWorker, sqlErrorOf, tick, type StepClaim } from "./helpers.ts";
+import { SQLSTATE } from "../../extension/src/core/errors.ts";
 
 async function runSqlStep(db: pg.Pool | pg.Client, claim: StepClaim, worker = "w1", timeoutMs?: number): Promise<any> {
   const client = "release" in db || "connect" in db && !("query" in db && "processID" in db) ? await (db as pg.Pool).connect() : (db as any);
@@ -164,7 +165,7 @@ describe("running steps", () => {
 
   test("run_now rejects a parameter the job does not have", async () => {
     const error = await sqlErrorOf(db.pool, `select clockwork.run_now('shell-ok', '{"targt": "x"}')`);
-    assert.equal(error.code, "CW012");
+    assert.equal(error.code, SQLSTATE.invalid_parameter);
     assert.match(error.message, /did you mean "target"/);
   });
 

@@ -1,36 +1,51 @@
-// Error kinds of the whole project, with their SQLSTATE (class 'CW') and a hint.
-// The PL/v8 adapter raises these; the core only builds them. Codes are part of the
-// public API: add new kinds at the end, never renumber or rename.
+// Error kinds of the whole project: the one table. The install script's SQL, the
+// supervisor, the tests and docs/sql-api.md all take their SQLSTATEs from here (a test
+// checks each of them against it). The PL/v8 adapter raises these; the core only builds
+// them. Codes are part of the public API: add new kinds at the end, never renumber or
+// rename.
+//
+// The class is "KW" (from clocKWork): the SQL standard leaves classes whose first
+// character is 5-9 or I-Z to implementations. Until 1.0 the class was "CW", which lies in
+// the standard's reserved range (A-H); the numbers were kept (CW002 is now KW002).
+
+/** The SQLSTATE class of every Clockwork error. */
+export const SQLSTATE_CLASS = "KW";
 
 export const ERROR_KINDS = {
-  invalid_schedule: { code: "CW001", hint: "Check the schedule syntax: cron (5 or 6 fields), @every/@after <interval>, @reboot, at <timestamp>, or a pgagent object." },
-  invalid_definition: { code: "CW002", hint: "Check the job definition against the format described in docs/core.md." },
-  unknown_time_zone: { code: "CW003", hint: "Use an IANA time zone name such as 'UTC' or 'Europe/Berlin' (see pg_timezone_names)." },
-  unknown_step: { code: "CW004", hint: "Refer to steps by the names defined under 'steps'." },
-  dependency_cycle: { code: "CW005", hint: "Steps must form a directed acyclic graph; remove one of the dependencies in the cycle." },
-  invalid_expression: { code: "CW006", hint: "Conditions use step.field comparisons joined by and/or/not, e.g. extract.status == \"succeeded\"." },
-  unknown_connection: { code: "CW007", hint: "Define the connection first, or omit 'connection' to use the scheduler's own database." },
-  unknown_calendar: { code: "CW008", hint: "Define the calendar first, or remove it from 'exclude.calendars'." },
-  shell_not_allowed: { code: "CW009", hint: "Shell and program steps may only be defined by roles granted the right to (clockwork_shell)." },
-  password_in_conninfo: { code: "CW010", hint: "Do not put passwords in connection strings; use .pgpass, a service file or the environment." },
-  matrix_too_large: { code: "CW011", hint: "Reduce the number of matrix values; the Cartesian product is bounded." },
-  invalid_parameter: { code: "CW012", hint: "Named parameters are written :name and must be defined under 'parameters' or 'matrix'." },
-  invalid_policy: { code: "CW013", hint: "Check misfire, overlap, retry and timeout policies (see docs/core.md)." },
-  invalid_interval: { code: "CW014", hint: "Write intervals like '30s', '5m', '1h30m', '2 hours', 'PT5M' or a number of seconds." },
-  invalid_expression_value: { code: "CW015", hint: "A condition compared values of types that cannot be compared." },
-  invalid_state: { code: "CW016", hint: "The run or step is not in a state that allows this operation." },
-  not_found: { code: "CW017", hint: "Check the name or id." },
-  not_a_supervisor: { code: "CW018", hint: "GRANT clockwork_supervisor TO the role the supervisor connects as." },
-  unknown_worker: { code: "CW019", hint: "Call clockwork.register_worker first." },
-  invalid_argument: { code: "CW020", hint: "Check the argument against the function's documentation in docs/sql-api.md." },
+  invalid_schedule: { code: "KW001", hint: "Check the schedule syntax: cron (5 or 6 fields), @every/@after <interval>, @reboot, at <timestamp>, or a pgagent object." },
+  invalid_definition: { code: "KW002", hint: "Check the job definition against the format described in docs/core.md." },
+  unknown_time_zone: { code: "KW003", hint: "Use an IANA time zone name such as 'UTC' or 'Europe/Berlin' (see pg_timezone_names)." },
+  unknown_step: { code: "KW004", hint: "Refer to steps by the names defined under 'steps'." },
+  dependency_cycle: { code: "KW005", hint: "Steps must form a directed acyclic graph; remove one of the dependencies in the cycle." },
+  invalid_expression: { code: "KW006", hint: "Conditions use step.field comparisons joined by and/or/not, e.g. extract.status == \"succeeded\"." },
+  unknown_connection: { code: "KW007", hint: "Define the connection first, or omit 'connection' to use the scheduler's own database." },
+  unknown_calendar: { code: "KW008", hint: "Define the calendar first, or remove it from 'exclude.calendars'." },
+  shell_not_allowed: { code: "KW009", hint: "Shell and program steps may only be defined by roles granted the right to (clockwork_shell)." },
+  password_in_conninfo: { code: "KW010", hint: "Do not put passwords in connection strings; use .pgpass, a service file or the environment." },
+  matrix_too_large: { code: "KW011", hint: "Reduce the number of matrix values; the Cartesian product is bounded." },
+  invalid_parameter: { code: "KW012", hint: "Named parameters are written :name and must be defined under 'parameters' or 'matrix'." },
+  invalid_policy: { code: "KW013", hint: "Check misfire, overlap, retry and timeout policies (see docs/core.md)." },
+  invalid_interval: { code: "KW014", hint: "Write intervals like '30s', '5m', '1h30m', '2 hours', 'PT5M' or a number of seconds." },
+  invalid_expression_value: { code: "KW015", hint: "A condition compared values of types that cannot be compared." },
+  invalid_state: { code: "KW016", hint: "The run or step is not in a state that allows this operation." },
+  not_found: { code: "KW017", hint: "Check the name or id." },
+  not_a_supervisor: { code: "KW018", hint: "GRANT clockwork_supervisor TO the role the supervisor connects as." },
+  unknown_worker: { code: "KW019", hint: "Call clockwork.register_worker first." },
+  invalid_argument: { code: "KW020", hint: "Check the argument against the function's documentation in docs/sql-api.md." },
+  missing_language: { code: "KW000", hint: "Install PL/v8 (CREATE EXTENSION plv8) or the clockwork_v8 runtime (CREATE EXTENSION clockwork_v8) first." },
 } as const satisfies Record<string, { code: string; hint: string }>;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;
 
+/** The SQLSTATE of each kind, for code that compares them: `SQLSTATE.not_found === "KW017"`. */
+export const SQLSTATE = Object.fromEntries(Object.entries(ERROR_KINDS).map(([kind, k]) => [kind, k.code])) as {
+  readonly [K in ErrorKind]: (typeof ERROR_KINDS)[K]["code"];
+};
+
 /** One problem found in user input, located by a path like `steps.load.depends[0]`. */
 export interface ValidationIssue {
   kind: ErrorKind;
-  /** SQLSTATE, e.g. "CW002". */
+  /** SQLSTATE, e.g. "KW002". */
   code: string;
   /** Where in the input: `schedules[0].cron`, `steps.load.when`; "" for the whole input. */
   path: string;

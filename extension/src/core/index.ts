@@ -2,7 +2,7 @@
 // here only. Names are stable once released: add, never rename.
 
 export {
-  ERROR_KINDS, ClockworkError, issue, formatIssue, didYouMean, editDistance,
+  ERROR_KINDS, SQLSTATE, SQLSTATE_CLASS, ClockworkError, issue, formatIssue, didYouMean, editDistance,
   type ErrorKind, type ValidationIssue,
 } from "./errors.ts";
 export {

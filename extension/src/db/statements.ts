@@ -52,7 +52,7 @@ export const SQL = {
        SET kind = excluded.kind, spec = excluded.spec, description = excluded.description,
            time_zone = excluded.time_zone, next_fire_at = excluded.next_fire_at`),
   deleteSchedulesFrom: sql(["text", "integer"], `DELETE FROM clockwork.schedules WHERE job_id = $1::bigint AND position >= $2`),
-  // Raises CW017 when the job does not exist or is not the caller's.
+  // Raises not_found when the job does not exist or is not the caller's.
   jobForCaller: sql(["text"], `SELECT id::text AS id, version, enabled FROM clockwork._job_for_caller($1)`),
   insertManualRun: sql(["text", "integer", "jsonb", "timestamptz"], `
     INSERT INTO clockwork.runs (job_id, job_version, trigger, params, state, queued_at)

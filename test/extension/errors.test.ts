@@ -1,0 +1,139 @@
+// One table of error kinds (extension/src/core/errors.ts) serves the install script, the
+// supervisor and the docs: these tests check that all of them agree with it, and that an
+// error reaches SQL with its SQLSTATE, hint and a readable CONTEXT on this runtime.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { withSqlStates } from "../../build/bundle.ts";
+import { ClockworkError, ERROR_KINDS, issue, SQLSTATE, SQLSTATE_CLASS, type ErrorKind } from "../../extension/src/core/errors.ts";
+import { packSqlState, toSqlError, unpackSqlState, type SqlError } from "../../extension/src/db/raise.ts";
+import type { TestDatabase } from "../support/db.ts";
+import { clockworkDatabase, sqlErrorOf } from "./helpers.ts";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const kinds = Object.entries(ERROR_KINDS) as [ErrorKind, { code: string; hint: string }][];
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(join(root, dir)).flatMap((entry) => {
+    const path = join(dir, entry);
+    return statSync(join(root, path)).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+describe("the table of error kinds", () => {
+  test("every code is in class KW, which the SQL standard leaves to implementations", () => {
+    // Classes whose first character is 0-4 or A-H are the standard's own.
+    assert.match(SQLSTATE_CLASS, /^[5-9I-Z][0-9A-Z]$/);
+    for (const [kind, { code }] of kinds) assert.match(code, new RegExp(`^${SQLSTATE_CLASS}[0-9A-Z]{3}$`), kind);
+    assert.equal(new Set(kinds.map(([, k]) => k.code)).size, kinds.length, "codes are unique");
+  });
+
+  test("docs/sql-api.md lists exactly the table, in code order", () => {
+    const doc = readFileSync(join(root, "docs/sql-api.md"), "utf8");
+    const section = doc.slice(doc.indexOf("## Error codes"));
+    const rows = [...section.matchAll(/^\| ([0-9A-Z]{5}) \| (\w+) \| (.+) \|$/gm)].map((m) => [m[1], m[2]]);
+    const expected = kinds.map(([kind, { code }]) => [code, kind]).sort(([a], [b]) => a!.localeCompare(b!));
+    assert.deepEqual(rows, expected);
+  });
+
+  test("no SQLSTATE of the class (nor of the old class CW) is written anywhere but the table", () => {
+    const literal = /\b[CK]W[0-9]{3}\b/;
+    const offenders: string[] = [];
+    for (const dir of ["extension/sql", "extension/src", "supervisor/src", "build"]) {
+      for (const file of filesUnder(dir)) {
+        if (file === join("extension", "src", "core", "errors.ts")) continue;
+        readFileSync(join(root, file), "utf8").split("\n").forEach((line, i) => {
+          if (literal.test(line)) offenders.push(`${relative(root, join(root, file))}:${i + 1}: ${line.trim()}`);
+        });
+      }
+    }
+    assert.deepEqual(offenders, [], "use SQLSTATE.<kind> in TypeScript and @sqlstate:<kind>@ in extension/sql");
+  });
+
+  test("the hand-written SQL names kinds that exist, and the build refuses one that does not", () => {
+    for (const file of filesUnder("extension/sql")) {
+      const sql = withSqlStates(readFileSync(join(root, file), "utf8"), file);
+      assert.doesNotMatch(sql, /@(sqlstate|hint):/, file);
+    }
+    assert.equal(withSqlStates("USING ERRCODE = @sqlstate:not_found@, HINT = @hint:not_found@", "x"), `USING ERRCODE = '${SQLSTATE.not_found}', HINT = 'Check the name or id.'`);
+    assert.throws(() => withSqlStates("ERRCODE = @sqlstate:no_such_kind@", "99_x.sql"), /99_x\.sql: @sqlstate:no_such_kind@ names no error kind/);
+  });
+});
+
+describe("errors as both runtimes read them", () => {
+  test("SQLSTATEs are packed as PostgreSQL's MAKE_SQLSTATE packs them", () => {
+    // 6 bits a character, the first lowest: 2 + 2·64 + 0·64² + 1·64³ + 2·64⁴
+    assert.equal(packSqlState("22012"), 33816706);
+    assert.equal(packSqlState("57014"), 67371461);
+    for (const [, { code }] of kinds) assert.equal(unpackSqlState(packSqlState(code)), code);
+    assert.throws(() => packSqlState("kw001"), /not an SQLSTATE/);
+  });
+
+  test("a core ClockworkError that escapes becomes its SQL error, with every issue in DETAIL", () => {
+    const thrown = new ClockworkError([issue("invalid_parameter", "sql", "no value for parameter :a"), issue("invalid_parameter", "sql", "no value for parameter :b")]);
+    const e = toSqlError(thrown) as SqlError;
+    assert.equal(unpackSqlState(e.code), SQLSTATE.invalid_parameter);
+    assert.equal(e.sqlerrcode, SQLSTATE.invalid_parameter);
+    assert.equal(e.message, "sql: no value for parameter :a (and 1 more; see DETAIL)");
+    assert.equal(e.detail, "sql: no value for parameter :a\nsql: no value for parameter :b");
+    assert.equal(e.hint, ERROR_KINDS.invalid_parameter.hint);
+  });
+
+  test("SQL errors pass unchanged; a textual SQLSTATE is packed; a bug keeps its message and gets its stack as DETAIL", () => {
+    const fromSql = Object.assign(new Error("division by zero"), { code: packSqlState("22012"), sqlerrcode: "22012" });
+    assert.equal(toSqlError(fromSql), fromSql);
+    const textual = toSqlError(Object.assign(new Error("x"), { code: "P0001" })) as SqlError;
+    assert.equal(textual.code, packSqlState("P0001"));
+    const bug = toSqlError(new TypeError("Cannot read properties of undefined")) as SqlError;
+    assert.equal(bug.message, "Cannot read properties of undefined");
+    assert.match(bug.detail ?? "", /^at /);
+    assert.equal(toSqlError("thrown text"), "thrown text");
+  });
+});
+
+describe("errors raised by the installed extension", () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await clockworkDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  test("clockwork.error_kinds shows the table", async () => {
+    const { rows } = await db.query("select sqlstate, kind, hint from clockwork.error_kinds order by sqlstate");
+    const expected = kinds.map(([kind, { code, hint }]) => ({ sqlstate: code, kind, hint })).sort((a, b) => a.sqlstate.localeCompare(b.sqlstate));
+    assert.deepEqual(rows, expected);
+  });
+
+  test("every SQLSTATE the installed SQL raises is in the table", async () => {
+    const { rows } = await db.query(`
+      select p.proname, m[1] as code
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace and n.nspname = 'clockwork',
+             regexp_matches(p.prosrc, 'ERRCODE\\s*=\\s*''([0-9A-Z]{5})''', 'g') as m`);
+    assert.ok(rows.length >= 4, `found ${rows.length} RAISE … ERRCODE`);
+    const known = new Set(kinds.map(([, k]) => k.code));
+    for (const row of rows) assert.ok(known.has(row.code), `${row.proname} raises ${row.code}`);
+  });
+
+  test("an error of the TypeScript API has its SQLSTATE, hint and one short CONTEXT line", async () => {
+    const client = await db.connect();
+    const error = await client.query("select clockwork.define_job('{\"name\": \"x\", \"steps\": {\"load\": {\"sql\": \"select 1\", \"depends\": [\"extrct\"]}}}'::jsonb)").then(
+      () => assert.fail("expected an error"),
+      (e: { code: string; message: string; hint?: string; where?: string }) => e,
+    );
+    assert.equal(error.code, SQLSTATE.unknown_step);
+    assert.equal(error.message, 'steps.load.depends[0]: unknown step "extrct"');
+    assert.equal(error.hint, ERROR_KINDS.unknown_step.hint);
+    // The stub's rethrow line, as docs/sql-api.md shows it, not a line of the minified bundle.
+    assert.equal(error.where, "define_job() LINE 4: catch (e) { throw globalThis.__clockwork_error(e); }");
+  });
+
+  test("an error of the PL/pgSQL API has its SQLSTATE from the table", async () => {
+    const error = await sqlErrorOf(db.pool, "select clockwork.heartbeat('never-registered')");
+    assert.equal(error.code, SQLSTATE.unknown_worker);
+    assert.equal(error.hint, ERROR_KINDS.unknown_worker.hint);
+  });
+});
