@@ -2,7 +2,7 @@
 // text parsed to the same object). Every error in the definition is reported at once.
 import { JSON_SCHEMA, load as parseYaml, YAMLException } from "js-yaml";
 import { storeJob } from "../db/jobs.ts";
-import { raise } from "../db/raise.ts";
+import { isInterrupt, raise } from "../db/raise.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { bigintResult, instantOf } from "../db/values.ts";
 
@@ -32,6 +32,7 @@ export const define_job_yaml = sqlFunction({
       // JSON_SCHEMA: plain YAML values only (no dates or other implicit types).
       parsed = parseYaml(definition, { json: true, schema: JSON_SCHEMA });
     } catch (e) {
+      if (isInterrupt(e)) throw e;
       const where = e instanceof YAMLException ? ` at line ${e.mark.line + 1}, column ${e.mark.column + 1}` : "";
       const reason = e instanceof YAMLException ? e.reason : (e as Error).message;
       raise("invalid_definition", "", `the definition is not valid YAML${where}: ${reason}`);

@@ -9,6 +9,8 @@ import { jobVersion } from "../db/jobs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
 import { execute } from "../db/query.ts";
+import { isInterrupt } from "../db/raise.ts";
+import { subtransaction } from "../db/subtransaction.ts";
 import { instantOf, rowsToJson } from "../db/values.ts";
 import type { Completion } from "./complete_step.ts";
 import { MAX_LOOKAHEAD_MS } from "./tick.ts";
@@ -55,7 +57,7 @@ export const run_sql_step = sqlFunction({
     let sqlState: string | null = null;
     let error: string | null = null;
     try {
-      plv8.subtransaction(() => {
+      subtransaction(() => {
         // The step sees the database as its owner would in a fresh session.
         execute(SQL.setLocalRoleAndPath, [row.owner, STEP_SEARCH_PATH]);
         const result = bound.values.length > 0 ? plv8.execute(bound.text, bound.values) : plv8.execute(bound.text);
@@ -63,8 +65,11 @@ export const run_sql_step = sqlFunction({
         execute(SQL.setLocalRoleAndPath, [previous.role, previous.search_path]);
       });
     } catch (e) {
-      const err = e as { sqlerrcode?: string; code?: string; message?: string };
-      sqlState = typeof err.sqlerrcode === "string" ? err.sqlerrcode : typeof err.code === "string" ? err.code : "XX000";
+      // The step's time-out (statement_timeout) or a cancel ends this call, on PL/v8 too
+      // where the script could catch it: the supervisor records the step as timed out.
+      if (isInterrupt(e)) throw e;
+      const err = e as { sqlerrcode?: string; message?: string };
+      sqlState = typeof err.sqlerrcode === "string" ? err.sqlerrcode : "XX000";
       error = err.message ?? String(e);
       rows = null;
     }
