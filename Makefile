@@ -1,18 +1,25 @@
 # Clockwork — one entry point for building, installing, testing and demoing.
-#   make test    everything from nothing: Debian packages, V8, npm packages, build,
-#                install into the local PostgreSQL 15, then all tests on a throwaway cluster
-#   make demo    the same set-up, then a live scheduler with sample jobs
+#   make test       everything from nothing: Debian packages, V8, npm packages, build,
+#                   install into the local PostgreSQL 15, then all tests on a throwaway
+#                   cluster, with LANGUAGE plv8 from clockwork_v8
+#   make test-plv8  the same set-up plus the real PL/v8 3.2.2 (built from ../shared), then
+#                   the extension and end-to-end suites on it
+#   make demo       the same set-up, then a live scheduler with sample jobs
 # Re-running is fast: each step skips what is already there.
 
 PG_CONFIG ?= pg_config
 V8_PREFIX := $(CURDIR)/.deps/v8
 RUNTIME   := extension/runtime
 NPX       := npx --no-install
+# The project's shared folder (third-party sources and tools) sits beside the repository;
+# for a git worktree, beside its main checkout.
+SHARED    ?= $(abspath $(or $(shell git rev-parse --path-format=absolute --git-common-dir 2>/dev/null),$(CURDIR)/.git)/../../shared)
+PLV8_SRC  := $(SHARED)/third_party/plv8-3.2.2
 
 export PG_CONFIG V8_PREFIX
 
 .PHONY: all deps system v8 npm build build-runtime build-extension install typecheck \
-        test test-core test-runtime demo bench bench-core bench-runtime bench-extension \
+        plv8 test test-plv8 test-core test-runtime demo bench bench-core bench-runtime bench-extension \
         bench-supervisor clean
 
 all: build
@@ -47,6 +54,13 @@ install: build
 	  install -m 644 dist/extension/* "$$($(PG_CONFIG) --sharedir)/extension/"; \
 	fi
 
+# The real PL/v8 3.2.2, compiled against .deps/v8 and installed into $(PG_CONFIG)'s
+# PostgreSQL beside clockwork_v8 (a database uses one or the other). About 10 s.
+plv8: system v8
+	@test -x $(SHARED)/tools/plv8-build.sh -a -d $(PLV8_SRC) || \
+	  { echo "no PL/v8 source at $(PLV8_SRC): set SHARED=<the shared folder>" >&2; exit 1; }
+	BUILD_DIR=$(CURDIR)/.tmp/plv8-build $(SHARED)/tools/plv8-build.sh $(PLV8_SRC) $(V8_PREFIX)
+
 typecheck: npm
 	$(NPX) tsc -p tsconfig.json
 	$(NPX) tsc -p extension/src/core/tsconfig.json
@@ -54,6 +68,10 @@ typecheck: npm
 # --- tests ------------------------------------------------------------------------
 test: deps install typecheck
 	$(NPX) tsx test/run.ts
+
+# The suites that must pass on every runtime, on the real PL/v8 (test/support/runtime.ts).
+test-plv8: deps install plv8
+	CLOCKWORK_TEST_RUNTIME=plv8 $(NPX) tsx test/run.ts extension e2e
 
 test-core: npm
 	$(NPX) tsx test/run.ts test/core
