@@ -76,7 +76,7 @@ DECLARE
 BEGIN
     IF register_dedicated_worker.name IS NULL OR register_dedicated_worker.name !~ '^[A-Za-z0-9_.:@-]{1,128}$' THEN
         RAISE EXCEPTION 'invalid worker name %', coalesce(quote_literal(register_dedicated_worker.name), 'NULL')
-            USING ERRCODE = 'CW020', HINT = 'Use 1 to 128 letters, digits, and _ . : @ -.';
+            USING ERRCODE = @sqlstate:invalid_argument@, HINT = 'Use 1 to 128 letters, digits, and _ . : @ -.';
     END IF;
     -- It carries the label that pins a job to it by name (a job's `node`), and claims
     -- nothing else (see tick). It is no scheduler start: @reboot jobs do not fire for it.

@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
 import { clockworkDatabase, registerWorker, sqlErrorOf, tick } from "./helpers.ts";
+import { SQLSTATE } from "../../extension/src/core/errors.ts";
 
 const SOURCE = `# nightly report, kept in git
 name: report
@@ -63,7 +64,7 @@ describe("definitions as code in the database", () => {
 
   test("a bad set name is refused with the field named", async () => {
     const e = await sqlErrorOf(db, "select clockwork.apply_job($1::jsonb, 'x', '../etc')", [JSON.stringify(DEFINITION)]);
-    assert.equal(e.code, "CW020");
+    assert.equal(e.code, SQLSTATE.invalid_argument);
     assert.match(e.message, /managed_by: set name "..\/etc"/);
   });
 
