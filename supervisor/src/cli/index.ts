@@ -13,6 +13,23 @@ const COMMANDS: Record<string, Command> = {
     summary: "run the Clockwork supervisor (see clockwork supervisor --help)",
     run: async (argv) => (await import("./supervisor.ts")).supervisorCommand(argv),
   },
+  // definitions as code
+  validate: {
+    summary: "check job definition files without a database (file:line for each problem)",
+    run: async (argv) => (await import("./validate.ts")).validateCommand(argv),
+  },
+  apply: {
+    summary: "make the database match job definition files: plan, then apply in one transaction",
+    run: async (argv) => (await import("./apply.ts")).applyCommand(argv),
+  },
+  diff: {
+    summary: "show how the database differs from job definition files, drift included",
+    run: async (argv) => (await import("./apply.ts")).diffCommand(argv),
+  },
+  export: {
+    summary: "write jobs as YAML that applies back unchanged (comments and order kept)",
+    run: async (argv) => (await import("./export.ts")).exportCommand(argv),
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,66 @@
+// Job definitions written as YAML: for `clockwork export` of a job that has no text of its
+// own (defined as jsonb), for importers, and for the diffs of `apply` and `diff`. Keys come
+// in the order docs/core.md documents them, so two renderings of the same definition are
+// the same text and a diff shows only what changed.
+import { stringify } from "yaml";
+
+const JOB_ORDER = ["name", "description", "enabled", "time_zone", "schedules", "parameters", "policies", "node", "labels", "transaction", "steps", "checks"];
+const WORK_ORDER = [
+  "name", "description", "sql", "shell", "program", "builtin", "args", "connection", "conninfo", "depends", "when",
+  "matrix", "env", "parameters", "on_error", "retries", "timeout", "expected_exit_code", "expected", "unexpected",
+];
+const SCHEDULE_ORDER = ["cron", "every", "after", "at", "reboot", "pgagent", "time_zone", "dst", "day_match", "starts_at", "ends_at", "anchor", "exclude"];
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function ordered(o: Obj, order: readonly string[]): Obj {
+  const keys = Object.keys(o);
+  const known = order.filter((k) => keys.includes(k));
+  const rest = keys.filter((k) => !order.includes(k)).sort();
+  return Object.fromEntries([...known, ...rest].map((k) => [k, o[k]]));
+}
+
+/** The definition with its keys in the documented order (steps keep the order they have). */
+export function canonicalOrder(definition: Obj): Obj {
+  const out = ordered(definition, JOB_ORDER);
+  const work = (w: unknown) => (isObj(w) ? ordered(w, WORK_ORDER) : w);
+  if (isObj(out.steps)) out.steps = Object.fromEntries(Object.entries(out.steps).map(([k, v]) => [k, work(v)]));
+  else if (Array.isArray(out.steps)) out.steps = out.steps.map(work);
+  if (Array.isArray(out.checks)) out.checks = out.checks.map(work);
+  else if (isObj(out.checks)) out.checks = Object.fromEntries(Object.entries(out.checks).map(([k, v]) => [k, work(v)]));
+  if (Array.isArray(out.schedules)) out.schedules = out.schedules.map((s) => (isObj(s) ? ordered(s, SCHEDULE_ORDER) : s));
+  return out;
+}
+
+/** YAML text of a definition, optionally after a comment block. */
+export function renderDefinition(definition: Obj, comment?: string): string {
+  const text = stringify(canonicalOrder(definition), { lineWidth: 0, indent: 2, defaultStringType: "PLAIN", defaultKeyType: "PLAIN" });
+  const header = comment ? comment.split("\n").map((l) => (l === "" ? "#" : `# ${l}`)).join("\n") + "\n" : "";
+  return header + text;
+}
+
+/** A line diff (LCS) of two texts, with `context` unchanged lines around each change. */
+export function lineDiff(before: string, after: string, context = 2): string[] {
+  const a = before.replace(/\n$/, "").split("\n");
+  const b = after.replace(/\n$/, "").split("\n");
+  const n = a.length;
+  const m = b.length;
+  const lcs: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  const ops: Array<{ op: " " | "-" | "+"; line: string }> = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] === b[j]) { ops.push({ op: " ", line: a[i]! }); i++; j++; }
+    else if (i < n && (j >= m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) { ops.push({ op: "-", line: a[i]! }); i++; }
+    else { ops.push({ op: "+", line: b[j]! }); j++; }
+  }
+  const keep = ops.map((o, k) => o.op !== " " || ops.slice(Math.max(0, k - context), k + context + 1).some((x) => x.op !== " "));
+  const out: string[] = [];
+  ops.forEach((o, k) => {
+    if (keep[k]) out.push(`${o.op} ${o.line}`);
+    else if (keep[k - 1]) out.push("  …");
+  });
+  return out;
+}
