@@ -30,6 +30,35 @@ const COMMANDS: Record<string, Command> = {
     summary: "write jobs as YAML that applies back unchanged (comments and order kept)",
     run: async (argv) => (await import("./export.ts")).exportCommand(argv),
   },
+  run: {
+    summary: "run a job file (Clockwork or PgQuartz) now, to completion; exit code = its result",
+    run: async (argv) => (await import("./run.ts")).runFileCommand(argv),
+  },
+  // operating
+  status: {
+    summary: "jobs with their schedules, next fire time, last run and active runs",
+    run: async (argv) => (await import("./operate.ts")).statusCommand(argv),
+  },
+  history: {
+    summary: "latest runs of a job or of all jobs; the steps of one run (--run ID)",
+    run: async (argv) => (await import("./operate.ts")).historyCommand(argv),
+  },
+  next: {
+    summary: "the next fire times of a job or of all jobs",
+    run: async (argv) => (await import("./operate.ts")).nextCommand(argv),
+  },
+  "run-now": {
+    summary: "start a run of a job now (--follow: wait for it, streaming its output)",
+    run: async (argv) => (await import("./operate.ts")).runNowCommand(argv),
+  },
+  cancel: {
+    summary: "cancel runs",
+    run: async (argv) => (await import("./operate.ts")).cancelCommand(argv),
+  },
+  explain: {
+    summary: "what happened (or will happen) to a job's slot at a time",
+    run: async (argv) => (await import("./operate.ts")).explainCommand(argv),
+  },
 };
 
 function usage(): string {

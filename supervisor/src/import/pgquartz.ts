@@ -289,6 +289,15 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
     if (!when.every((w) => typeof w === "string")) fail(`${path}.when`, "must be a list of rules");
     pending.push({ name: stepName, first: names[0]!, step: steps[names[0]!] as Obj, path, depends: depends as string[], when: when as string[] });
   }
+  // Steps that have finished before a step starts: its dependencies, transitively.
+  const upstream = (name: string): Set<string> => {
+    const out = new Set<string>();
+    const visit = (n: string) => {
+      for (const d of pending.find((x) => x.name === n)?.depends ?? []) if (!out.has(d)) { out.add(d); visit(d); }
+    };
+    visit(name);
+    return out;
+  };
   for (const p of pending) {
     const deps: string[] = [];
     p.depends.forEach((d, i) => {
@@ -306,7 +315,8 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
       const t = translateWhen(p.when, whenSteps);
       if (!t.ok) fail(`${p.path}.when`, `${t.message}`);
       else {
-        const missing = [...new Set(t.reads.map((r) => [...whenSteps].find(([, w]) => w.commands.some((c) => c.name === r))![0]))].filter((s) => s !== p.name && !p.depends.includes(s));
+        const before = upstream(p.name);
+        const missing = [...new Set(t.reads.map((r) => [...whenSteps].find(([, w]) => w.commands.some((c) => c.name === r))![0]))].filter((s) => !before.has(s));
         if (missing.length > 0) {
           fail(`${p.path}.when`, `reads step ${missing.map((m) => JSON.stringify(m)).join(", ")}, which is not in depends: add it (PgQuartz evaluates such a rule before that step has run; see its issue #42)`);
         } else p.step.when = t.condition;
