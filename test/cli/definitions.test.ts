@@ -150,7 +150,7 @@ describe("clockwork apply, diff and export", { skip: missing ?? false }, () => {
     await db.query("select clockwork.define_job($1::jsonb)", [JSON.stringify({ steps: { b: { sql: "select 1" }, a: { depends: ["b"], sql: "select 2" } }, schedules: ["@hourly"], name: "by-sql" })]);
     const r = await cli(["export", "by-sql"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^name: by-sql\nschedules:\n  - "@hourly"\nsteps:\n/);
+    assert.match(r.stdout, /^name: by-sql\nschedules: \["@hourly"\]\nsteps:\n/);
     writeFileSync(join(dir, "by-sql.yaml"), r.stdout);
     const applied = await cli(["apply", "--set", "adopted", "by-sql.yaml"]);
     assert.equal(applied.code, 0, applied.stderr);
@@ -166,7 +166,7 @@ describe("clockwork apply, diff and export", { skip: missing ?? false }, () => {
     const diff = await cli(["diff", "jobs"]);
     assert.equal(diff.code, 4);
     assert.match(diff.stdout, /~ change +cleanup[\s\S]*drift: changed in the database by postgres at .* \(version 2\), not by these files/);
-    assert.match(diff.stdout, /-   - "@hourly"\n +\+   - "@daily"/);
+    assert.match(diff.stdout, /- schedules: \["@hourly"\]\n +\+ schedules: \["@daily"\]/);
     assert.match(diff.stdout, /~ change +report[\s\S]*drift: disabled in the database/);
     const applied = await cli(["apply", "jobs"]);
     assert.equal(applied.code, 0, applied.stderr);

@@ -75,6 +75,8 @@ export interface JobDefinition {
   node: string | null;
   /** Run only on nodes carrying all these labels. */
   labels: string[];
+  /** Free-form tags for people and tools (e.g. an imported pgAgent job class); no effect on runs. */
+  tags: string[];
   /** 'step': each SQL step commits on its own; 'job': all steps in one transaction, one at a time. */
   transaction: "step" | "job";
   /** In definition order. */
@@ -108,7 +110,7 @@ export const DEFAULT_BUILTINS = ["noop", "sleep", "log"] as const;
 /** Fields of a step result that conditions may read. */
 export const STEP_RESULT_FIELDS = ["status", "exit_code", "output", "error", "rows", "row", "attempts"] as const;
 
-const JOB_KEYS = ["name", "description", "enabled", "schedules", "time_zone", "parameters", "policies", "node", "labels", "transaction", "steps", "checks"];
+const JOB_KEYS = ["name", "description", "enabled", "schedules", "time_zone", "parameters", "policies", "node", "labels", "tags", "transaction", "steps", "checks"];
 const POLICY_KEYS = ["misfire", "overlap", "max_instances", "retry", "timeout"];
 const WORK_KEYS = ["name", "description", "sql", "shell", "program", "builtin", "args", "connection", "conninfo", "matrix", "timeout", "env", "parameters"];
 const STEP_KEYS = [...WORK_KEYS, "depends", "when", "on_error", "retries"];
@@ -529,6 +531,7 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
     else c.add("invalid_definition", "node", "must be a node name");
   }
   const labels = readStringList(c, v.labels, "labels");
+  const tags = readStringList(c, v.tags, "tags");
   let transaction: "step" | "job" = "step";
   if (v.transaction !== undefined) {
     if (v.transaction === "step" || v.transaction === "job") transaction = v.transaction;
@@ -646,6 +649,6 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
   if (c.errors.length > 0) return { ok: false, errors: c.errors };
   return {
     ok: true,
-    job: { name, description, enabled, timeZone, schedules, parameters, policies, node, labels, transaction, steps, order: topologicalOrder(stepNames, deps), checks },
+    job: { name, description, enabled, timeZone, schedules, parameters, policies, node, labels, tags, transaction, steps, order: topologicalOrder(stepNames, deps), checks },
   };
 }

@@ -34,6 +34,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "run a job file (Clockwork or PgQuartz) now, to completion; exit code = its result",
     run: async (argv) => (await import("./run.ts")).runFileCommand(argv),
   },
+  import: {
+    summary: "import jobs from pgAgent, pg_cron, pg_timetable or a crontab (--dry-run prints the YAML)",
+    run: async (argv) => (await import("./import.ts")).importCommand(argv),
+  },
   // operating
   status: {
     summary: "jobs with their schedules, next fire time, last run and active runs",

@@ -109,7 +109,7 @@ export function planChanges(plan: Plan, prune: boolean): boolean {
  * validates each again, with the role's rights, connections and calendars), the enabled
  * flag through enable_job / disable_job, deletions through drop_job.
  */
-export async function applyPlan(client: pg.ClientBase, plan: Plan, prune: boolean, onEntry: (e: PlanEntry) => void = () => {}): Promise<void> {
+export async function applyPlan(client: pg.ClientBase, plan: Plan, prune: boolean, onEntry: (e: PlanEntry) => void = () => {}, ownerOf: (job: string) => string | undefined = () => undefined): Promise<void> {
   for (const e of plan.entries) {
     onEntry(e);
     if (e.action === "delete") {
@@ -118,7 +118,11 @@ export async function applyPlan(client: pg.ClientBase, plan: Plan, prune: boolea
     }
     const d = e.desired!;
     if (e.action === "create" || (e.action === "change" && e.setEnabled === null) || e.restamp) {
+      // An imported job keeps its owner in the source: defined as that role (SET LOCAL ROLE).
+      const owner = ownerOf(e.job);
+      if (owner !== undefined) await client.query("SELECT set_config('role', $1, true)", [owner]);
       await client.query("SELECT clockwork.apply_job($1::jsonb, $2::text, $3::text)", [JSON.stringify(d.definition), d.source, plan.set]);
+      if (owner !== undefined) await client.query("SELECT set_config('role', 'none', true)");
     }
     if (e.setEnabled === true) await client.query("SELECT clockwork.enable_job($1)", [e.job]);
     if (e.setEnabled === false) await client.query("SELECT clockwork.disable_job($1)", [e.job]);

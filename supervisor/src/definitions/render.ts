@@ -2,9 +2,9 @@
 // own (defined as jsonb), for importers, and for the diffs of `apply` and `diff`. Keys come
 // in the order docs/core.md documents them, so two renderings of the same definition are
 // the same text and a diff shows only what changed.
-import { stringify } from "yaml";
+import { Document, isScalar, visit } from "yaml";
 
-const JOB_ORDER = ["name", "description", "enabled", "time_zone", "schedules", "parameters", "policies", "node", "labels", "transaction", "steps", "checks"];
+const JOB_ORDER = ["name", "description", "tags", "enabled", "time_zone", "schedules", "parameters", "policies", "node", "labels", "transaction", "steps", "checks"];
 const WORK_ORDER = [
   "name", "description", "sql", "shell", "program", "builtin", "args", "connection", "conninfo", "depends", "when",
   "matrix", "env", "parameters", "on_error", "retries", "timeout", "expected_exit_code", "expected", "unexpected",
@@ -35,7 +35,10 @@ export function canonicalOrder(definition: Obj): Obj {
 
 /** YAML text of a definition, optionally after a comment block. */
 export function renderDefinition(definition: Obj, comment?: string): string {
-  const text = stringify(canonicalOrder(definition), { lineWidth: 0, indent: 2, defaultStringType: "PLAIN", defaultKeyType: "PLAIN" });
+  const doc = new Document(canonicalOrder(definition));
+  // Lists of plain values on one line: depends: [a, b], schedules: ["0 2 * * *"], pgAgent sets.
+  visit(doc, { Seq(_, node) { if (node.items.every((i) => isScalar(i) && !String(i.value).includes("\n"))) node.flow = true; } });
+  const text = doc.toString({ lineWidth: 0, indent: 2, defaultStringType: "PLAIN", defaultKeyType: "PLAIN", flowCollectionPadding: false });
   const header = comment ? comment.split("\n").map((l) => (l === "" ? "#" : `# ${l}`)).join("\n") + "\n" : "";
   return header + text;
 }

@@ -1,0 +1,79 @@
+// What every importer produces: Clockwork job definitions read from a live source, each
+// with the notes that say where Clockwork differs from the source, the source's own jobs
+// that cannot be brought along (each with the reason, naming the missing feature), and
+// how to switch the imported source jobs off at cut-over.
+import type pg from "pg";
+
+export interface ImportedJob {
+  /** The Clockwork definition. */
+  definition: Record<string, unknown>;
+  /** How the source names the job (for messages): "pg_cron job 3 (nightly)". */
+  origin: string;
+  /** Where Clockwork differs from the source for this job; written as comments above it. */
+  notes: string[];
+  /** The role that owns the job in the source, when the source has one (SET ROLE at apply). */
+  owner?: string;
+}
+
+export interface RefusedJob {
+  origin: string;
+  reason: string;
+}
+
+export interface ImportResult {
+  source: string;
+  jobs: ImportedJob[];
+  refused: RefusedJob[];
+  /** Notes about the whole source (time zone used, …). */
+  notes: string[];
+  /** Disables the imported jobs in the source (cut-over); given the ids of what was imported. */
+  switchOff?: (client: pg.ClientBase | null) => Promise<string>;
+}
+
+/** Job names as Clockwork takes them: 1–63 letters, digits, _ . - (not starting with . or -). */
+export function jobName(text: string, fallback: string): string {
+  const n = text.trim().replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[.-]+/, "").replace(/-+$/, "").slice(0, 63);
+  return n === "" ? fallback : n;
+}
+
+/** Step names: letters, digits, _ and -, starting with a letter or _. */
+export function stepName(text: string, taken: Set<string>, fallback: string): string {
+  let base = text.trim().replace(/[^A-Za-z0-9_-]+/g, "_").replace(/^_+(?=.)/, "").replace(/^(?=[0-9-])/, "s_");
+  if (base === "" || base === "s_") base = fallback;
+  let n = base;
+  for (let i = 2; taken.has(n); i++) n = `${base}_${i}`;
+  taken.add(n);
+  return n;
+}
+
+/** Makes names unique across jobs (a source may repeat a name Clockwork needs unique). */
+export function uniqueJobNames(jobs: ImportedJob[]): void {
+  const seen = new Set<string>();
+  for (const j of jobs) {
+    const base = String(j.definition.name);
+    let n = base;
+    for (let i = 2; seen.has(n); i++) n = `${base.slice(0, 59)}-${i}`;
+    if (n !== base) {
+      j.notes.push(`named "${n}": another imported job is "${base}"`);
+      j.definition.name = n;
+    }
+    seen.add(n);
+  }
+}
+
+/** The interval a number of milliseconds is, as Clockwork writes it. */
+export function msText(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/**
+ * Statements PostgreSQL refuses inside a transaction block, which pgAgent and pg_cron run
+ * outside one. Clockwork runs an SQL step in a transaction in this version: say so.
+ */
+export function nonTransactionalNote(sql: string): string | null {
+  const m = /^\s*(VACUUM|CREATE\s+DATABASE|DROP\s+DATABASE|CREATE\s+INDEX\s+CONCURRENTLY|REINDEX\s+(DATABASE|SYSTEM)|CLUSTER\s*;?$|CALL)\b/i.exec(sql);
+  return m ? `${m[1]!.toUpperCase().replace(/\s+/g, " ")} runs outside a transaction in the source; this version of Clockwork runs an SQL step inside one, where PostgreSQL refuses it (SQL steps outside a transaction are coming)` : null;
+}

@@ -1,0 +1,169 @@
+// A crontab (a file, or `crontab -l`): one job per entry line.
+//   NAME=value lines     the environment of the shell steps that follow (PATH, HOME, …);
+//                        CRON_TZ sets the time zone of the lines after it; MAILTO is noted
+//                        (Clockwork keeps output in its history and does not mail)
+//   @reboot @daily …     the same macros; five fields; a sixth field is the user in
+//                        system crontabs (--system), noted (the step runs as the supervisor's user)
+//   psql -c '…'          a plain psql call with -c/--command on the Clockwork database
+//                        becomes an SQL step; any other command a shell step (bash -c)
+//   %                    an escaped \% is a %; an unescaped % (cron's stdin) is refused
+// Times are read in the machine's zone (cron uses local time) unless --time-zone says.
+// Cut-over: the imported lines are commented out ("#clockwork: ") in the crontab.
+import { jobName, type ImportResult, type ImportedJob, type RefusedJob } from "./common.ts";
+
+const MACROS = new Set(["@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]);
+
+/** Splits a command like a POSIX shell would for simple words; null when it is not simple. */
+export function shellWords(command: string): string[] | null {
+  const words: string[] = [];
+  let i = 0;
+  let current: string | null = null;
+  while (i < command.length) {
+    const c = command[i]!;
+    if (c === " " || c === "\t") {
+      if (current !== null) words.push(current);
+      current = null;
+      i++;
+    } else if (c === "'") {
+      const j = command.indexOf("'", i + 1);
+      if (j < 0) return null;
+      current = (current ?? "") + command.slice(i + 1, j);
+      i = j + 1;
+    } else if (c === '"') {
+      let j = i + 1;
+      let text = "";
+      for (; j < command.length && command[j] !== '"'; j++) {
+        if (command[j] === "$" || command[j] === "`") return null; // expansions: not simple
+        if (command[j] === "\\" && /["\\$`]/.test(command[j + 1] ?? "")) j++;
+        text += command[j];
+      }
+      if (j >= command.length) return null;
+      current = (current ?? "") + text;
+      i = j + 1;
+    } else if (/[|&;<>()$`*?[\]{}~#]/.test(c)) {
+      return null; // pipes, lists, redirections, expansions: a shell step
+    } else if (c === "\\") {
+      current = (current ?? "") + (command[i + 1] ?? "");
+      i += 2;
+    } else {
+      current = (current ?? "") + c;
+      i++;
+    }
+  }
+  if (current !== null) words.push(current);
+  return words;
+}
+
+/** A simple `psql -c SQL [-d db]` on `database` (no other host): its SQL, or null. */
+export function psqlCommand(command: string, database: string): { sql: string } | null {
+  const words = shellWords(command);
+  if (words === null || words.length < 2 || !/(^|\/)psql$/.test(words[0]!)) return null;
+  const sql: string[] = [];
+  let db: string | null = null;
+  for (let i = 1; i < words.length; i++) {
+    const w = words[i]!;
+    const value = (flag: string, long: string) => (w === flag || w === long ? words[++i] : w.startsWith(`${long}=`) ? w.slice(long.length + 1) : w.startsWith(flag) && w.length > flag.length ? w.slice(flag.length) : undefined);
+    let v: string | undefined;
+    if ((v = value("-c", "--command")) !== undefined) sql.push(v);
+    else if ((v = value("-d", "--dbname")) !== undefined) db = v;
+    else if (["-q", "--quiet", "-X", "--no-psqlrc", "-A", "--no-align", "-t", "--tuples-only", "-v", "ON_ERROR_STOP=1", "--set=ON_ERROR_STOP=1", "-1", "--single-transaction"].includes(w)) continue;
+    else if (w === "-v" || w === "--set") i++;
+    else if (!w.startsWith("-") && db === null) db = w;
+    else return null; // -h, -p, -U, -f, …: run it as the shell command it is
+  }
+  if (sql.length === 0 || (db !== null && db !== database)) return null;
+  return { sql: sql.join(";\n") };
+}
+
+export interface CrontabOptions {
+  /** The Clockwork database's name (psql lines on it become SQL steps). */
+  database: string;
+  /** The zone cron reads times in: the machine's. */
+  timeZone: string;
+  /** /etc/crontab and cron.d files have a user field. */
+  system: boolean;
+  /** Shown in origins and names: the file, or "crontab -l". */
+  label: string;
+}
+
+export function importCrontab(text: string, options: CrontabOptions): ImportResult & { commentOut: (lines: number[]) => string; lines: number[] } {
+  const jobs: ImportedJob[] = [];
+  const refused: RefusedJob[] = [];
+  const env: Record<string, string> = {};
+  const lines = text.split("\n");
+  const importedLines: number[] = [];
+  let tz = options.timeZone;
+  const notes: string[] = [`times are read in ${options.timeZone} (the zone cron uses)${options.timeZone === "UTC" ? "" : "; pass --time-zone to change it"}`];
+  lines.forEach((raw, index) => {
+    const lineNo = index + 1;
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) return;
+    const assignment = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (assignment) {
+      let value = assignment[2]!.trim();
+      if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
+      if (assignment[1] === "CRON_TZ" || assignment[1] === "TZ") tz = value;
+      else env[assignment[1]!] = value;
+      return;
+    }
+    const origin = `${options.label}:${lineNo}`;
+    const fields = line.split(/\s+/);
+    let schedule: string;
+    let rest: string[];
+
+    if (fields[0]!.startsWith("@")) {
+      if (!MACROS.has(fields[0]!)) { refused.push({ origin, reason: `unknown macro ${fields[0]}` }); return; }
+      schedule = fields[0]!;
+      rest = fields.slice(1);
+    } else {
+      if (fields.length < 6) { refused.push({ origin, reason: "a crontab entry needs five time fields and a command" }); return; }
+      schedule = fields.slice(0, 5).join(" ");
+      rest = fields.slice(5);
+    }
+    // The command is the rest of the line as written (spacing kept).
+    let command = (schedule.startsWith("@") ? /^\s*\S+\s+([\s\S]*)$/ : /^\s*(?:\S+\s+){5}([\s\S]*)$/).exec(raw)?.[1]?.trim() ?? "";
+    const jobNotes: string[] = [];
+    if (options.system) {
+      const user = rest[0];
+      command = command.slice((user ?? "").length).trim();
+      jobNotes.push(`cron ran this as ${user}; a shell step runs as the supervisor's OS user`);
+    }
+    if (/(^|[^\\])%/.test(command)) {
+      refused.push({ origin, reason: "an unescaped % (cron passes the text after it on standard input) is not supported; write it as a here-document in a script" });
+      return;
+    }
+    command = command.replace(/\\%/g, "%");
+    if (command === "") { refused.push({ origin, reason: "no command" }); return; }
+    const psql = psqlCommand(command, options.database);
+    const first = shellWords(command)?.[0] ?? command.split(/\s+/)[0]!;
+    const base = first.split("/").pop()!.replace(/\.[a-z]+$/, "");
+    const name = jobName(`cron-${lineNo}-${psql ? "psql" : base}`, `cron-${lineNo}`);
+    const stepEnv = Object.fromEntries(Object.entries(env).filter(([k]) => k !== "MAILTO" && k !== "SHELL"));
+    if (env.MAILTO !== undefined && env.MAILTO !== "") jobNotes.push(`MAILTO=${env.MAILTO}: Clockwork keeps the output in its history and does not mail it`);
+    if (env.SHELL !== undefined && !/bash$/.test(env.SHELL) && !psql) jobNotes.push(`SHELL=${env.SHELL}: shell steps run with bash`);
+    if (psql) jobNotes.push("a psql -c line on this database: an SQL step, run as the job's owner instead of by psql");
+    const step = psql
+      ? { sql: psql.sql }
+      : { shell: command, ...(Object.keys(stepEnv).length > 0 ? { env: stepEnv } : {}) };
+    jobs.push({
+      origin,
+      notes: jobNotes,
+      definition: {
+        name,
+        description: `imported from ${origin}: ${raw.trim()}`,
+        time_zone: tz,
+        schedules: [schedule],
+        steps: { main: step },
+      },
+    });
+    importedLines.push(lineNo);
+  });
+  return {
+    source: "crontab",
+    jobs,
+    refused,
+    notes,
+    lines: importedLines,
+    commentOut: (which) => lines.map((l, i) => (which.includes(i + 1) ? `#clockwork: ${l}` : l)).join("\n"),
+  };
+}

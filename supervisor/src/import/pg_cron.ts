@@ -1,0 +1,88 @@
+// pg_cron (github.com/citusdata/pg_cron): the jobs in cron.job, read with the real schema.
+//   schedule     cron (5 fields, @macros, `$` = last day of month), or 'N seconds' → @every Ns;
+//                read in pg_cron's cron.timezone (GMT unless set), as pg_cron does
+//   command      one SQL step "main", run in the job's database as its username (the job's
+//                owner here: it is defined with SET ROLE username)
+//   database     the Clockwork database itself; another database is refused until SQL steps
+//                on other databases exist
+//   nodename/port  localhost (pg_cron's default); another server is refused likewise
+//   active       enabled;  jobname  the job's name (pg_cron-<jobid> when it has none)
+// Cut-over: cron.alter_job(jobid, active := false) for each imported job.
+import type pg from "pg";
+import { jobName, nonTransactionalNote, type ImportResult, type ImportedJob, type RefusedJob } from "./common.ts";
+
+interface CronJobRow {
+  jobid: string;
+  schedule: string;
+  command: string;
+  nodename: string;
+  nodeport: number;
+  database: string;
+  username: string;
+  active: boolean;
+  jobname: string | null;
+}
+
+/** pg_cron's schedule in Clockwork's syntax, or why it cannot be. */
+export function pgCronSchedule(schedule: string): { ok: true; schedule: string } | { ok: false; reason: string } {
+  const s = schedule.trim();
+  const seconds = /^(\d+)\s*(s|sec|second|seconds)$/i.exec(s);
+  if (seconds) return { ok: true, schedule: `@every ${Number(seconds[1])}s` };
+  if (s.startsWith("@")) return { ok: true, schedule: s };
+  const fields = s.split(/\s+/);
+  if (fields.length !== 5) return { ok: false, reason: `schedule ${JSON.stringify(s)} has ${fields.length} fields, pg_cron takes 5` };
+  // pg_cron writes the last day of the month as `$`; Clockwork as L.
+  fields[2] = fields[2]!.replace(/\$/g, "L");
+  return { ok: true, schedule: fields.join(" ") };
+}
+
+export async function importPgCron(source: pg.ClientBase, target: { database: string }): Promise<ImportResult> {
+  const has = await source.query("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron'");
+  if (has.rowCount === 0) throw new Error("pg_cron is not installed in the source database (cron.job is read where CREATE EXTENSION pg_cron ran)");
+  const tz = (await source.query("SELECT coalesce(current_setting('cron.timezone', true), 'GMT') AS tz")).rows[0].tz as string;
+  const rows = (await source.query(
+    `SELECT jobid::text, schedule, command, nodename, nodeport, database, username, active, jobname FROM cron.job ORDER BY jobid`,
+  )).rows as CronJobRow[];
+  const jobs: ImportedJob[] = [];
+  const refused: RefusedJob[] = [];
+  const imported: string[] = [];
+  for (const r of rows) {
+    const origin = `pg_cron job ${r.jobid}${r.jobname ? ` (${r.jobname})` : ""}`;
+    const schedule = pgCronSchedule(r.schedule);
+    if (!schedule.ok) { refused.push({ origin, reason: schedule.reason }); continue; }
+    if (!["localhost", "127.0.0.1", "::1", ""].includes(r.nodename)) {
+      refused.push({ origin, reason: `it runs on ${r.nodename}:${r.nodeport}; SQL steps on another server are not in this version of Clockwork` });
+      continue;
+    }
+    if (r.database !== target.database) {
+      refused.push({ origin, reason: `it runs in database "${r.database}", Clockwork here in "${target.database}"; SQL steps on another database are not in this version of Clockwork (import into a Clockwork installed in "${r.database}")` });
+      continue;
+    }
+    const notes: string[] = [];
+    if (/^\d+\s*s/i.test(r.schedule.trim())) notes.push(`pg_cron's "${r.schedule}" runs every so many seconds from when pg_cron started; @every counts from the epoch, so the seconds of the slots may differ`);
+    if (r.schedule.includes("$")) notes.push("pg_cron's $ (last day of the month) is written L");
+    const tx = nonTransactionalNote(r.command);
+    if (tx) notes.push(tx);
+    const definition: Record<string, unknown> = {
+      name: jobName(r.jobname ?? "", `pg_cron-${r.jobid}`),
+      description: `imported from ${origin}`,
+      ...(r.active ? {} : { enabled: false }),
+      time_zone: tz === "GMT" ? "UTC" : tz,
+      schedules: [schedule.schedule],
+      steps: { main: { sql: r.command } },
+    };
+    jobs.push({ definition, origin, notes, owner: r.username });
+    imported.push(r.jobid);
+  }
+  return {
+    source: "pg_cron",
+    jobs,
+    refused,
+    notes: [`schedules are read in pg_cron's time zone (cron.timezone = ${tz})`],
+    switchOff: async (client) => {
+      const c = client ?? source;
+      for (const id of imported) await c.query("SELECT cron.alter_job($1::bigint, active := false)", [id]);
+      return `${imported.length} pg_cron job${imported.length === 1 ? "" : "s"} set inactive (cron.alter_job … active := false)`;
+    },
+  };
+}

@@ -1,0 +1,261 @@
+// pg_timetable (github.com/cybertec-postgresql/pg_timetable): chains from its `timetable`
+// schema (chain, task, parameter), or from its YAML chain files (docs/yaml-format.md).
+//   run_at               cron, @every / @after <interval>, @reboot; NULL: started by hand only;
+//                        read in the server's zone (pg_timetable's session zone)
+//   max_instances        policies.max_instances;  timeout (ms) → policies.timeout
+//   live                 enabled;  client_name → node (the chain runs only on that worker)
+//   self_destruct, exclusive_execution, on_error
+//                        refused, naming what is missing (run once, concurrency groups, a
+//                        failure hook), never dropped silently
+//   tasks                in task_order, each after the one before; SQL → sql ($1… become
+//                        :p1…), PROGRAM → program [command, args…], BUILTIN NoOp / Log →
+//                        Clockwork's noop / log, other built-ins refused by name;
+//                        ignore_error → on_error: continue; timeout → the step's; a task that
+//                        is not live is kept and skipped (when: false)
+//   parameters           each row is one execution, as pg_timetable runs them: a task with
+//                        N rows becomes N steps in order, one per row
+//   run_as               the job's owner when all tasks agree; database_connection and
+//                        autonomous tasks are refused until SQL steps on other databases and
+//                        outside a transaction exist
+// pg_timetable runs a chain's SQL tasks in one transaction; Clockwork commits each step
+// (noted on every chain with more than one SQL task).
+// Cut-over: chain.live = false for each imported chain.
+import type pg from "pg";
+import { parse } from "yaml";
+import { jobName, msText, stepName, type ImportResult, type ImportedJob, type RefusedJob } from "./common.ts";
+
+interface Chain {
+  id: string | null;
+  name: string;
+  runAt: string | null;
+  maxInstances: number | null;
+  timeoutMs: number;
+  live: boolean;
+  selfDestruct: boolean;
+  exclusive: boolean;
+  clientName: string | null;
+  onError: string | null;
+  tasks: Task[];
+}
+
+interface Task {
+  name: string | null;
+  kind: "SQL" | "PROGRAM" | "BUILTIN";
+  command: string;
+  runAs: string | null;
+  connection: string | null;
+  ignoreError: boolean;
+  autonomous: boolean;
+  timeoutMs: number;
+  live: boolean;
+  /** One array of arguments per execution; [] when it has no parameters (one execution). */
+  executions: unknown[][];
+}
+
+const BUILTINS: Record<string, string> = { NoOp: "noop", Log: "log" };
+
+/** `$1`, `$2` … outside literals, quoted names, dollar quotes and comments → `:p1`, `:p2` …. */
+export function positionalToNamed(sql: string): string {
+  let out = "";
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i]!;
+    const rest = sql.slice(i);
+    let m: RegExpExecArray | null;
+    if (c === "'" || c === '"') {
+      let j = i + 1;
+      while (j < sql.length && !(sql[j] === c && sql[j + 1] !== c)) j += sql[j] === c ? 2 : 1;
+      out += sql.slice(i, j + 1);
+      i = j + 1;
+    } else if (rest.startsWith("--")) {
+      const j = sql.indexOf("\n", i);
+      out += sql.slice(i, j < 0 ? sql.length : j);
+      i = j < 0 ? sql.length : j;
+    } else if (rest.startsWith("/*")) {
+      const j = sql.indexOf("*/", i + 2);
+      out += sql.slice(i, j < 0 ? sql.length : j + 2);
+      i = j < 0 ? sql.length : j + 2;
+    } else if ((m = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(rest)) !== null) {
+      const j = sql.indexOf(m[0], i + m[0].length);
+      out += sql.slice(i, j < 0 ? sql.length : j + m[0].length);
+      i = j < 0 ? sql.length : j + m[0].length;
+    } else if ((m = /^\$(\d+)/.exec(rest)) !== null) {
+      out += `:p${m[1]}`;
+      i += m[0].length;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+/** Clockwork's spelling of a pg_timetable run_at. */
+export function timetableSchedule(runAt: string): string {
+  const s = runAt.trim().replace(/\s+/g, " ");
+  const m = /^@(every|after) (.+)$/i.exec(s);
+  if (m) return `@${m[1]!.toLowerCase()} ${m[2]!.replace(/^'|'$/g, "")}`;
+  return s;
+}
+
+function translateChain(chain: Chain, tz: string, target: { database: string }): { job?: ImportedJob; refused?: RefusedJob } {
+  const origin = `pg_timetable chain ${chain.id ?? ""}${chain.id ? " " : ""}(${chain.name})`;
+  const problems: string[] = [];
+  const notes: string[] = [];
+  if (chain.selfDestruct) problems.push("self_destruct (delete the chain after its first success) needs run-once jobs, which this version of Clockwork does not have");
+  if (chain.exclusive) problems.push("exclusive_execution (pause every other chain while this one runs) needs concurrency groups, which this version of Clockwork does not have");
+  if (chain.onError) problems.push("on_error (SQL run when the chain fails) needs a failure hook, which this version of Clockwork does not have");
+  if (chain.tasks.length === 0) problems.push("it has no tasks");
+  const owners = new Set(chain.tasks.map((t) => t.runAs ?? ""));
+  if (owners.size > 1) problems.push(`its tasks run as different roles (${[...owners].map((o) => o || "the chain's client").join(", ")}); a Clockwork job has one owner`);
+  const steps: Record<string, Record<string, unknown>> = {};
+  const taken = new Set<string>();
+  let previous: string | null = null;
+  let previousSkipped = false;
+  let sqlTasks = 0;
+  chain.tasks.forEach((t, index) => {
+    const label = t.name ?? `task ${index + 1}`;
+    if (t.connection) problems.push(`task "${label}" connects to ${t.connection.replace(/password=\S+/gi, "password=…")}; SQL steps on other databases are not in this version of Clockwork`);
+    if (t.autonomous) problems.push(`task "${label}" is autonomous (runs outside the chain's transaction); steps outside a transaction are not in this version of Clockwork`);
+    const executions = t.executions.length === 0 ? [[]] : t.executions;
+    executions.forEach((args, e) => {
+      const base = stepName(executions.length > 1 ? `${t.name ?? `task-${index + 1}`}-${e + 1}` : (t.name ?? `task-${index + 1}`), taken, `task-${index + 1}`);
+      const step: Record<string, unknown> = {};
+      if (t.kind === "SQL") {
+        sqlTasks++;
+        step.sql = positionalToNamed(t.command);
+        if (args.length > 0) {
+          const params: Record<string, unknown> = {};
+          args.forEach((a, k) => {
+            if (a !== null && typeof a === "object") problems.push(`task "${label}": parameter ${k + 1} is ${Array.isArray(a) ? "an array" : "an object"}; Clockwork parameters are strings, numbers, booleans or null`);
+            params[`p${k + 1}`] = a;
+          });
+          step.parameters = params;
+        }
+      } else if (t.kind === "PROGRAM") {
+        step.program = [t.command, ...args.map((a) => (typeof a === "string" ? a : JSON.stringify(a)))];
+      } else {
+        const builtin = BUILTINS[t.command];
+        if (builtin === undefined) {
+          problems.push(`task "${label}" is the built-in ${t.command}; Clockwork's built-ins are ${Object.keys(BUILTINS).join(" and ")} (as noop and log) in this version`);
+          return;
+        }
+        step.builtin = builtin;
+        if (builtin === "log" && args.length > 0) step.args = { message: typeof args[0] === "string" ? args[0] : JSON.stringify(args[0]) };
+      }
+      if (previous !== null) step.depends = [previous];
+      if (!t.live) {
+        step.when = "false";
+        notes.push(`task "${label}" is not live: kept, and never runs (when: false)`);
+      } else if (previousSkipped) step.when = "true";
+      if (t.ignoreError) step.on_error = "continue";
+      if (t.timeoutMs > 0) step.timeout = msText(t.timeoutMs);
+      steps[base] = step;
+      previous = base;
+      previousSkipped = !t.live;
+    });
+    if (executions.length > 1) notes.push(`task "${label}" has ${executions.length} parameter rows: ${executions.length} steps, run one after the other, as pg_timetable runs them`);
+  });
+  if (problems.length > 0) return { refused: { origin, reason: problems.join("; ") } };
+  if (sqlTasks > 1) notes.push("pg_timetable runs a chain's SQL tasks in one transaction; Clockwork commits each step on its own");
+  const policies: Record<string, unknown> = {};
+  if (chain.maxInstances !== null && chain.maxInstances > 0) policies.max_instances = chain.maxInstances;
+  if (chain.timeoutMs > 0) policies.timeout = msText(chain.timeoutMs);
+  if (chain.clientName) notes.push(`client_name ${chain.clientName}: runs only on the supervisor named ${chain.clientName} (node)`);
+  void target;
+  const runAs = [...owners][0] || undefined;
+  const definition: Record<string, unknown> = {
+    name: jobName(chain.name, `timetable-${chain.id ?? "chain"}`),
+    description: `imported from ${origin}`,
+    ...(chain.live ? {} : { enabled: false }),
+    time_zone: tz,
+    ...(chain.runAt ? { schedules: [timetableSchedule(chain.runAt)] } : {}),
+    ...(Object.keys(policies).length > 0 ? { policies } : {}),
+    ...(chain.clientName ? { node: chain.clientName } : {}),
+    steps,
+  };
+  if (!chain.runAt) notes.push("it has no run_at: it runs only when started (clockwork run-now)");
+  return { job: { definition, origin, notes, ...(runAs ? { owner: runAs } : {}) } };
+}
+
+function finish(chains: Chain[], tz: string, target: { database: string }, switchOff?: ImportResult["switchOff"]): ImportResult {
+  const jobs: ImportedJob[] = [];
+  const refused: RefusedJob[] = [];
+  for (const c of chains) {
+    const r = translateChain(c, tz, target);
+    if (r.job) jobs.push(r.job);
+    if (r.refused) refused.push(r.refused);
+  }
+  return { source: "pg_timetable", jobs, refused, notes: [`schedules are read in ${tz}`], ...(switchOff ? { switchOff } : {}) };
+}
+
+export async function importTimetable(source: pg.ClientBase, target: { database: string }): Promise<ImportResult> {
+  const has = await source.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'timetable'");
+  if (has.rowCount === 0) throw new Error("pg_timetable's schema (timetable) is not in the source database");
+  const tz = (await source.query("SELECT current_setting('TimeZone') AS tz")).rows[0].tz as string;
+  const chainRows = (await source.query(`
+    SELECT chain_id::text, chain_name, run_at::text, max_instances, coalesce(timeout, 0) AS timeout, coalesce(live, false) AS live,
+           coalesce(self_destruct, false) AS self_destruct, coalesce(exclusive_execution, false) AS exclusive_execution,
+           client_name, on_error
+      FROM timetable.chain ORDER BY chain_id`)).rows;
+  const taskRows = (await source.query(`
+    SELECT t.task_id::text, t.chain_id::text, t.task_order, t.task_name, t.kind::text, t.command, t.run_as, t.database_connection,
+           t.ignore_error, t.autonomous, coalesce(t.timeout, 0) AS timeout, t.live,
+           coalesce((SELECT jsonb_agg(p.value ORDER BY p.order_id) FROM timetable.parameter AS p WHERE p.task_id = t.task_id), '[]') AS params
+      FROM timetable.task AS t ORDER BY t.chain_id, t.task_order, t.task_id`)).rows;
+  const chains: Chain[] = chainRows.map((c) => ({
+    id: c.chain_id, name: c.chain_name, runAt: c.run_at, maxInstances: c.max_instances, timeoutMs: c.timeout, live: c.live,
+    selfDestruct: c.self_destruct, exclusive: c.exclusive_execution, clientName: c.client_name, onError: c.on_error,
+    tasks: taskRows.filter((t) => t.chain_id === c.chain_id).map((t) => ({
+      name: t.task_name, kind: t.kind, command: t.command, runAs: t.run_as, connection: t.database_connection,
+      ignoreError: t.ignore_error, autonomous: t.autonomous, timeoutMs: t.timeout, live: t.live !== false,
+      // Each parameter row is one execution: a JSON array of arguments (a scalar is one argument).
+      executions: (t.params as unknown[]).map((p) => (Array.isArray(p) ? p : [p])),
+    })),
+  }));
+  const ids = (jobs: ImportedJob[]) => chains.filter((c) => jobs.some((j) => j.origin.includes(`(${c.name})`))).map((c) => c.id);
+  const result = finish(chains, tz, target);
+  result.switchOff = async (client) => {
+    const c = client ?? source;
+    const chosen = ids(result.jobs);
+    await c.query("UPDATE timetable.chain SET live = false WHERE chain_id = ANY ($1::bigint[])", [chosen]);
+    return `${chosen.length} pg_timetable chain${chosen.length === 1 ? "" : "s"} paused (live = false)`;
+  };
+  return result;
+}
+
+/** pg_timetable's YAML chain files: `chains:` with name, schedule, tasks (docs/yaml-format.md). */
+export function importTimetableYaml(text: string, options: { database: string; label: string; timeZone: string }): ImportResult {
+  const doc = parse(text, { schema: "core" }) as { chains?: unknown };
+  if (doc === null || typeof doc !== "object" || !Array.isArray(doc.chains)) throw new Error(`${options.label}: a pg_timetable YAML file has a list of chains under "chains:"`);
+  const chains: Chain[] = (doc.chains as Array<Record<string, unknown>>).map((c, i) => ({
+    id: null,
+    name: String(c.name ?? `chain-${i + 1}`),
+    runAt: typeof c.schedule === "string" ? c.schedule : null,
+    maxInstances: typeof c.max_instances === "number" ? c.max_instances : null,
+    timeoutMs: typeof c.timeout === "number" ? c.timeout : 0,
+    live: c.live === true,
+    selfDestruct: c.self_destruct === true,
+    exclusive: c.exclusive === true || c.exclusive_execution === true,
+    clientName: typeof c.client_name === "string" ? c.client_name : null,
+    onError: typeof c.on_error === "string" ? c.on_error : null,
+    tasks: (Array.isArray(c.tasks) ? c.tasks : []).map((t: Record<string, unknown>) => {
+      const params = Array.isArray(t.parameters) ? t.parameters : [];
+      // A list of lists: one execution per inner list; a flat list: one execution.
+      const executions = params.length > 0 && params.every(Array.isArray) ? (params as unknown[][]) : params.length > 0 ? [params] : [];
+      return {
+        name: typeof t.name === "string" ? t.name : null,
+        kind: (typeof t.kind === "string" ? t.kind.toUpperCase() : "SQL") as Task["kind"],
+        command: String(t.command ?? ""),
+        runAs: typeof t.run_as === "string" ? t.run_as : null,
+        connection: typeof t.connect_string === "string" ? t.connect_string : null,
+        ignoreError: t.ignore_error === true,
+        autonomous: t.autonomous === true,
+        timeoutMs: typeof t.timeout === "number" ? t.timeout : 0,
+        live: t.live !== false,
+        executions,
+      };
+    }),
+  }));
+  return finish(chains, options.timeZone, { database: options.database });
+}
