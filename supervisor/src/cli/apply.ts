@@ -2,6 +2,7 @@
 // against the database. apply prints its plan, then applies it in one transaction (all
 // or nothing); diff prints the differences, drift included, and applies nothing.
 import type pg from "pg";
+import { ERROR_KINDS } from "../../../extension/src/core/errors.ts";
 import type { FileProblem } from "../definitions/files.ts";
 import { applyPlan, makePlan, planChanges, readDatabaseJobs, type Plan, type PlanEntry } from "../definitions/plan.ts";
 import { CliError, connect, DATABASE_HELP, DATABASE_OPTIONS, EXIT, paint, parseCommand, printJson, runCommand, useColour, type Colour } from "./common.ts";
@@ -48,6 +49,13 @@ const OPTIONS = {
   "dry-run": { type: "boolean" },
   prune: { type: "boolean" },
 } as const;
+
+/** SQLSTATEs of problems in a definition (the kinds validateJobDefinition reports). */
+const DEFINITION_CODES = new Set<string>(
+  (["invalid_schedule", "invalid_definition", "unknown_time_zone", "unknown_step", "dependency_cycle", "invalid_expression", "unknown_connection",
+    "unknown_calendar", "shell_not_allowed", "password_in_conninfo", "matrix_too_large", "invalid_parameter", "invalid_policy", "invalid_interval"] as const)
+    .map((k) => ERROR_KINDS[k].code),
+);
 
 const SET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$/;
 
@@ -116,7 +124,7 @@ function conflictProblems(plan: Plan): FileProblem[] {
 /** Places the database's errors for one job (DETAIL: one `path: message` per line) in its file. */
 function databaseProblems(error: unknown, entry: PlanEntry | undefined): FileProblem[] | null {
   const e = error as { code?: string; message?: string; detail?: string };
-  if (entry?.desired === undefined || typeof e.code !== "string" || !/^CW0(0\d|1[0-4])$/.test(e.code)) return null;
+  if (entry?.desired === undefined || typeof e.code !== "string" || !DEFINITION_CODES.has(e.code)) return null;
   const lines = (e.detail ?? e.message ?? "").split("\n").filter((l) => l.trim() !== "");
   return lines.map((line) => {
     const m = /^([A-Za-z0-9_.\[\]-]*): ([\s\S]*)$/.exec(line);

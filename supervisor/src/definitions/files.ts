@@ -8,6 +8,7 @@
 // schema): `yes` and `on` stay strings, `2026-01-01` stays a string.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, extname, join, relative } from "node:path";
+import { ERROR_KINDS } from "../../../extension/src/core/errors.ts";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
 
 export interface Position {
@@ -34,7 +35,7 @@ export interface FileProblem {
   /** Where in the definition (`steps.load.when`), or "" for the whole document. */
   path: string;
   message: string;
-  /** SQLSTATE of the problem's kind when the core knows it (e.g. CW004). */
+  /** SQLSTATE of the problem's kind when the core knows it (e.g. ERROR_KINDS.unknown_step.code). */
   code?: string;
 }
 
@@ -126,7 +127,7 @@ export function readDefinitionFile(file: string, text = readFileSync(file, "utf8
     previousEnd = end;
     for (const error of doc.errors) {
       const { line, col } = counter.linePos(error.pos[0]);
-      problems.push({ position: { file: display, line, column: col }, path: "", message: `not valid YAML: ${error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`, code: "CW002" });
+      problems.push({ position: { file: display, line, column: col }, path: "", message: `not valid YAML: ${error.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")}`, code: ERROR_KINDS.invalid_definition.code });
     }
     if (doc.errors.length > 0) return;
     const value = doc.toJS({ maxAliasCount: 100 });

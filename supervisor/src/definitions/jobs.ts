@@ -1,7 +1,7 @@
 // From documents to job definitions: each document is a Clockwork job, or a PgQuartz job
 // file (translated by import/pgquartz.ts), validated offline by the same core function
 // define_job uses, with the same messages, each placed at its file:line.
-import { validateJobDefinition, type ValidationEnvironment, type ValidationIssue } from "../../../extension/src/core/index.ts";
+import { ERROR_KINDS, validateJobDefinition, type ValidationEnvironment, type ValidationIssue } from "../../../extension/src/core/index.ts";
 import { DATABASE_BUILTINS } from "../../../extension/src/db/builtins.ts";
 import { isPgQuartzJob, translatePgQuartz } from "../import/pgquartz.ts";
 import { fileStem, type FileProblem, type SourceDocument } from "./files.ts";
@@ -58,7 +58,7 @@ export function desiredJobs(documents: readonly SourceDocument[], env: Validatio
     if (isPgQuartzJob(document.value)) {
       const t = translatePgQuartz(document.value, { jobName: fileStem(document.file), file: document.file });
       if (!t.ok) {
-        problems.push(...t.problems.map((p) => ({ position: document.locate(p.path), path: p.path, message: p.message, code: "CW002" })));
+        problems.push(...t.problems.map((p) => ({ position: document.locate(p.path), path: p.path, message: p.message, code: ERROR_KINDS.invalid_definition.code })));
         continue;
       }
       definition = t.definition;
@@ -74,7 +74,7 @@ export function desiredJobs(documents: readonly SourceDocument[], env: Validatio
     const name = result.job.name;
     const first = seen.get(name);
     if (first !== undefined) {
-      problems.push({ position: document.locate("name"), path: "name", message: `job "${name}" is also defined at ${first.locate("name").file}:${first.locate("name").line}`, code: "CW002" });
+      problems.push({ position: document.locate("name"), path: "name", message: `job "${name}" is also defined at ${first.locate("name").file}:${first.locate("name").line}`, code: ERROR_KINDS.invalid_definition.code });
       continue;
     }
     seen.set(name, document);
