@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_KINDS } from "../../extension/src/core/errors.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing } from "../e2e/support.ts";
 import { clockwork, folder } from "./support.ts";
 
@@ -74,7 +75,7 @@ describe("clockwork validate", () => {
 
   test("says the same as define_job for the same definition", async (t) => {
     if (missing) return t.skip(missing);
-    const db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "cli" });
+    const db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "cli" });
     try {
       const text = "name: same\nsteps:\n  a: { sql: select 1, when: 'b.status = 1' }\n  b: { sql: select 2 }\n";
       const dir = folder({ "same.yaml": text });
@@ -104,7 +105,7 @@ describe("clockwork apply, diff and export", { skip: missing ?? false }, () => {
   const jobs = async () => (await db.query("select job, version, enabled, managed_by, applied_from from clockwork.job_definitions order by job")).rows;
 
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "cli" });
+    db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "cli" });
     dir = folder({ "jobs/etl.yaml": ETL, "jobs/more.yaml": `${CLEANUP}---\n# the second document\nname: report\nsteps:\n  r: { sql: select 4 }\n` });
   });
   after(async () => {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { startCluster, type Cluster } from "../support/cluster.ts";
 import { adminQuery, createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS, installClockworkSql } from "../support/runtime.ts";
 import { extensionMissing } from "../e2e/support.ts";
 import { clockwork, folder } from "./support.ts";
 
@@ -31,7 +32,7 @@ describe("import pg_cron", { skip: noPgCron ?? false }, () => {
     url = cluster.url("app");
     client = new pg.Client({ connectionString: url });
     await client.connect();
-    await client.query("CREATE EXTENSION pg_cron; CREATE EXTENSION clockwork_v8; CREATE EXTENSION clockwork");
+    await client.query(`CREATE EXTENSION pg_cron; ${installClockworkSql}`);
     await client.query("CREATE ROLE alice LOGIN; GRANT USAGE ON SCHEMA cron TO alice");
     await client.query("SELECT cron.schedule('nightly-report', '30 3 * * 1-5', $$SELECT count(*) FROM pg_class$$)");
     await client.query("SELECT cron.schedule_in_database('alices-job', '*/5 * * * *', 'SELECT 1', 'app', 'alice', false)");
@@ -94,7 +95,7 @@ describe("import pg_cron", { skip: noPgCron ?? false }, () => {
 describe("import pgAgent", { skip: noPgAgent ?? false }, () => {
   let db: TestDatabase;
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork", "pgagent"], prefix: "pga" });
+    db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS, "pgagent"], prefix: "pga" });
     const q = (sql: string, params: unknown[] = []) => db.query(sql, params);
     await q(`INSERT INTO pgagent.pga_job (jobid, jobjclid, jobname, jobdesc, jobhostagent) VALUES (1, 1, 'Nightly maintenance', 'vacuum and report', 'db1')`);
     await q(`INSERT INTO pgagent.pga_jobstep (jstjobid, jstname, jstkind, jstcode, jstdbname, jstonerror, jstenabled) VALUES
@@ -243,7 +244,7 @@ CREATE TABLE timetable.parameter (
 describe("import pg_timetable", { skip: missing ?? false }, () => {
   let db: TestDatabase;
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "ptt" });
+    db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "ptt" });
     await db.query(TIMETABLE_DDL);
     await db.query("CREATE TABLE tt_out (n int, s text)");
     await db.query(`INSERT INTO timetable.chain (chain_id, chain_name, run_at, max_instances, timeout, live, client_name) VALUES
@@ -331,7 +332,7 @@ describe("import pg_timetable", { skip: missing ?? false }, () => {
 describe("import crontab", { skip: missing ?? false }, () => {
   let db: TestDatabase;
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "ctb" });
+    db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "ctb" });
   });
   after(async () => {
     await db?.drop();

@@ -4,6 +4,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing } from "../e2e/support.ts";
 import { clockwork, folder } from "./support.ts";
 
@@ -14,7 +15,7 @@ const file = /A file, `jobs\/report\.yaml`:\n\n```yaml\n([\s\S]*?)```/.exec(read
 describe("the README's clockwork tour", { skip: missing ?? false }, () => {
   let db: TestDatabase;
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "readme" });
+    db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "readme" });
     await db.query("CREATE TABLE pings (at timestamptz DEFAULT now())");
   });
   after(async () => {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing } from "../e2e/support.ts";
 import { clockwork, folder } from "./support.ts";
 
@@ -37,7 +38,7 @@ describe("clockwork run", { skip: missing ?? false }, () => {
   const run = (args: string[]) => clockwork(["run", ...args], { cwd: dir, databaseUrl: db.url });
 
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "cli" });
+    db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "cli" });
     dir = folder({
       "ok.yaml": JOB,
       "step-fails.yaml": JOB.replace("exit 0", "exit 3"),
@@ -110,7 +111,7 @@ describe("a PgQuartz job file", { skip: missing ?? false }, () => {
   let dir: string;
 
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "cli" });
+    db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "cli" });
     await db.query("create table t1 (delay int, descr text)");
     dir = folder({
       "commands/step2.sql": "select :delay::int * 10 as waited\n",
