@@ -122,18 +122,27 @@ CREATE TABLE runs (
     trigger      text        NOT NULL,
     params       jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(params) = 'object'),
     state        text        NOT NULL DEFAULT 'queued',
-    queued_at    timestamptz NOT NULL,
+    created_at   timestamptz NOT NULL,
+    queued_at    timestamptz,
     started_at   timestamptz,
     finished_at  timestamptz,
     reason       text,
     wake_at      timestamptz,
+    cancel_requested_at  timestamptz,
+    cancel_mode          text,
     FOREIGN KEY (job_id, job_version) REFERENCES job_versions (job_id, version) ON DELETE CASCADE,
     CONSTRAINT runs_trigger_check CHECK (trigger IN ('schedule', 'manual', 'reboot')),
-    CONSTRAINT runs_state_check CHECK (state IN ('waiting', 'queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    CONSTRAINT runs_state_check
+        CHECK (state IN ('waiting', 'queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled')),
     CONSTRAINT runs_scheduled_has_slot CHECK ((trigger = 'schedule') = (slot_at IS NOT NULL)),
-    CONSTRAINT runs_finished_state CHECK ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'cancelled'))),
+    CONSTRAINT runs_finished_state
+        CHECK ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'timed_out', 'cancelled'))),
+    CONSTRAINT runs_queued_has_time CHECK (state NOT IN ('queued', 'running') OR queued_at IS NOT NULL),
+    CONSTRAINT runs_waiting_not_queued CHECK (state <> 'waiting' OR queued_at IS NULL),
     CONSTRAINT runs_times_ordered CHECK (started_at IS NULL OR finished_at IS NULL OR finished_at >= started_at),
-    CONSTRAINT runs_finished_no_wake CHECK (finished_at IS NULL OR wake_at IS NULL)
+    CONSTRAINT runs_finished_no_wake CHECK (finished_at IS NULL OR wake_at IS NULL),
+    CONSTRAINT runs_cancel_mode_check CHECK (cancel_mode IN ('cancel', 'terminate')),
+    CONSTRAINT runs_cancel_request_whole CHECK ((cancel_requested_at IS NULL) = (cancel_mode IS NULL))
 );
 COMMENT ON TABLE runs IS 'One row per run of a job: a fired schedule slot, a manual start or a start at boot.';
 COMMENT ON COLUMN runs.id IS 'Run id, exposed to steps as CLOCKWORK_RUN_ID.';
@@ -143,11 +152,14 @@ COMMENT ON COLUMN runs.schedule_id IS 'The schedule that fired the run; NULL for
 COMMENT ON COLUMN runs.slot_at IS 'The schedule slot (nominal fire time) this run stands for; NULL for manual runs.';
 COMMENT ON COLUMN runs.trigger IS 'What started the run: schedule, manual (run_now) or reboot (@reboot).';
 COMMENT ON COLUMN runs.params IS 'Parameters of this run: job defaults overlaid with run_now''s parameters.';
-COMMENT ON COLUMN runs.state IS 'waiting (held by overlap policy queue) → queued (steps ready) → running → succeeded | failed | cancelled.';
-COMMENT ON COLUMN runs.queued_at IS 'When the run was created (for a schedule: when its slot was fired).';
+COMMENT ON COLUMN runs.state IS 'waiting (held back by its overlap policy) → queued (steps ready) → running → succeeded | failed | timed_out | cancelled; see docs/state-machine.md.';
+COMMENT ON COLUMN runs.created_at IS 'When the run was created (for a schedule: when its slot was fired).';
+COMMENT ON COLUMN runs.queued_at IS 'When its first steps were queued: at creation, or when a run held back (waiting) was released; NULL while waiting. A job''s time-out counts from here until a step starts.';
 COMMENT ON COLUMN runs.started_at IS 'When its first step started.';
 COMMENT ON COLUMN runs.finished_at IS 'When it reached a final state.';
-COMMENT ON COLUMN runs.reason IS 'Why the run ended as it did (failed step, cancelled by whom, replaced by a newer run).';
+COMMENT ON COLUMN runs.reason IS 'Why the run is in its state: while waiting, what it waits for; once ended, why (failed step, time-out, cancelled by whom, replaced by which run).';
+COMMENT ON COLUMN runs.cancel_requested_at IS 'When someone (cancel_run, an overlap policy, disable_job, drop_job) asked the run to stop; every later decision about the run sees it.';
+COMMENT ON COLUMN runs.cancel_mode IS 'terminate: running steps are stopped and the run ends at once; cancel: running steps are told to stop and the run ends when they have (overlap cancel_other).';
 COMMENT ON COLUMN runs.wake_at IS 'The run''s own deadline (its job''s time-out) while it is unfinished: tick decides the run again then, since no step report may come.';
 
 -- Exactly once per slot: a (schedule, fire time) can become at most one run. Partial, so
@@ -192,11 +204,11 @@ CREATE TABLE step_runs (
     CONSTRAINT step_runs_kind_check CHECK (kind IN ('sql', 'shell', 'program', 'builtin')),
     CONSTRAINT step_runs_attempt_check CHECK (attempt >= 1),
     CONSTRAINT step_runs_state_check
-        CHECK (state IN ('ready', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'lost')),
+        CHECK (state IN ('ready', 'running', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')),
     CONSTRAINT step_runs_ready_has_time CHECK ((state = 'ready') = (ready_at IS NOT NULL)),
     CONSTRAINT step_runs_running_has_lease CHECK (state <> 'running' OR lease_expires_at IS NOT NULL),
     CONSTRAINT step_runs_finished_state
-        CHECK ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'skipped', 'cancelled', 'lost'))),
+        CHECK ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost'))),
     CONSTRAINT step_runs_sql_state_format CHECK (sql_state IS NULL OR sql_state ~ '^[0-9A-Z]{5}$')
 );
 COMMENT ON TABLE step_runs IS 'One row per attempt of a step instance (a step, or one matrix combination of it); leases live here.';
@@ -209,7 +221,7 @@ COMMENT ON COLUMN step_runs.kind IS 'sql (run by the database through run_sql_st
 COMMENT ON COLUMN step_runs.matrix IS 'The matrix values of this instance: environment variables for shell, named parameters for SQL.';
 COMMENT ON COLUMN step_runs.params IS 'Parameters of this instance as the core resolved them: job defaults, run parameters, step parameters, matrix values.';
 COMMENT ON COLUMN step_runs.attempt IS 'Attempt number, 1 first; a retry or a lost lease makes a new row with attempt + 1.';
-COMMENT ON COLUMN step_runs.state IS 'ready → running → succeeded | failed | cancelled | lost (lease expired); skipped when its condition was false or a dependency failed.';
+COMMENT ON COLUMN step_runs.state IS 'ready → running → succeeded | failed | timed_out | cancelled | lost (lease expired); skipped when its condition was false or a dependency failed. The state is how the attempt counts for its run: a check that got its expected exit code succeeded; see docs/state-machine.md.';
 COMMENT ON COLUMN step_runs.required_labels IS 'Labels a worker must have to claim this step (from the job''s pinning).';
 COMMENT ON COLUMN step_runs.ready_at IS 'Earliest time the step may be claimed (retry back-off); set only while ready.';
 COMMENT ON COLUMN step_runs.worker_id IS 'Worker holding (or that last held) the lease.';

@@ -35,7 +35,7 @@ SELECT r.id                                         AS run_id,
        r.queued_at,
        r.started_at,
        r.finished_at,
-       r.finished_at - coalesce(r.started_at, r.queued_at) AS duration,
+       r.finished_at - coalesce(r.started_at, r.queued_at, r.created_at) AS duration,
        r.reason,
        r.params,
        st.steps_succeeded,
@@ -45,7 +45,7 @@ SELECT r.id                                         AS run_id,
   JOIN jobs AS j ON j.id = r.job_id
   LEFT JOIN LATERAL (
         SELECT count(*) FILTER (WHERE s.state = 'succeeded') AS steps_succeeded,
-               count(*) FILTER (WHERE s.state = 'failed')    AS steps_failed,
+               count(*) FILTER (WHERE s.state IN ('failed', 'timed_out')) AS steps_failed,
                count(*)                                      AS steps_total
           FROM step_runs AS s WHERE s.run_id = r.id
        ) AS st ON true;

@@ -115,13 +115,22 @@ BEGIN
             USING ERRCODE = @sqlstate:unknown_worker@, HINT = @hint:unknown_worker@;
     END IF;
     -- Only leases still held are extended: an expired one has already been handed over.
+    -- A step row locked by someone deciding its run is skipped, not waited for (the lock
+    -- order of docs/state-machine.md): its lease is extended by the next heartbeat.
     UPDATE step_runs
        SET lease_expires_at = heartbeat.now + lease_duration()
-     WHERE worker_id = me AND state = 'running' AND lease_expires_at > heartbeat.now;
+     WHERE id IN (SELECT id FROM step_runs
+                   WHERE worker_id = me AND state = 'running' AND lease_expires_at > heartbeat.now
+                     FOR NO KEY UPDATE SKIP LOCKED);
     GET DIAGNOSTICS extended = ROW_COUNT;
+    -- Steps to stop: cancelled ones, and running ones whose run is being cancelled (a
+    -- graceful cancel: the run ends when its steps have stopped).
     SELECT coalesce(array_agg(id::text ORDER BY id), '{}') INTO cancelled
-      FROM step_runs
-     WHERE worker_id = me AND state = 'cancelled' AND finished_at > heartbeat.now - 2 * lease_duration();
+      FROM (SELECT s.id FROM step_runs AS s
+             WHERE s.worker_id = me AND s.state = 'cancelled' AND s.finished_at > heartbeat.now - 2 * lease_duration()
+            UNION ALL
+            SELECT s.id FROM step_runs AS s JOIN runs AS r ON r.id = s.run_id
+             WHERE s.worker_id = me AND s.state = 'running' AND r.cancel_requested_at IS NOT NULL) AS stop;
     RETURN jsonb_build_object('extended', extended, 'cancel', to_jsonb(cancelled));
 END
 $$;
@@ -149,7 +158,7 @@ BEGIN
      WHERE s.id = step_run AND s.worker_id = w.id AND w.name = worker
        -- running, said as NOT IN so the plan uses the primary key, not a partial index
        -- whose statistics are stale after a burst (see stepRunForSql in statements.ts)
-       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'skipped', 'cancelled', 'lost');
+       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost');
     GET DIAGNOSTICS room = ROW_COUNT;
     RETURN room = 1;
 END

@@ -32,7 +32,6 @@ CREATE POLICY own_skipped_slots ON skipped_slots FOR SELECT
     USING (EXISTS (SELECT 1 FROM schedules AS s WHERE s.id = schedule_id));
 
 -- The user API.
-GRANT EXECUTE ON FUNCTION drop_job(text), disable_job(text), cancel_run(bigint, timestamptz) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION lease_duration(), output_limit() TO PUBLIC;
 -- Helpers called from SECURITY DEFINER functions run as the owner and need no grant,
 -- but _caller is harmless and useful for diagnosing "does not exist" answers.

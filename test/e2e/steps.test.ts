@@ -56,7 +56,7 @@ describe("a supervisor runs steps end to end", { skip: missing ?? false }, () =>
     assert.ok(Date.now() - started < 5000, "stopped long before pg_sleep(10) ended");
     assert.equal(run.state, "failed");
     const [step] = await stepRuns((await db.query("SELECT max(id) AS id FROM clockwork.runs")).rows[0].id);
-    assert.equal(step.state, "failed");
+    assert.equal(step.state, "timed_out");
     assert.match(step.error, /^timed out after 300 ms/);
     // The pooled connection went back healthy: the next SQL step runs.
     await define({ name: "after-slow", steps: [{ name: "quick", sql: "SELECT 1" }] });
@@ -217,7 +217,7 @@ describe("a supervisor runs steps end to end", { skip: missing ?? false }, () =>
     await finishedRun(runId);
     assert.ok(Date.now() - started < 8000, "stopped long before sleep 30 would have ended");
     const [step] = await stepRuns(runId);
-    assert.equal(step.state, "failed");
+    assert.equal(step.state, "timed_out");
     assert.match(step.error ?? "", /time/);
   });
 
@@ -232,7 +232,7 @@ describe("a supervisor runs steps end to end", { skip: missing ?? false }, () =>
     const runId = await runNow("job-deadline");
     const run = await finishedRun(runId);
     assert.ok(Date.now() - started < 3100, `ended ${Date.now() - started} ms after the start: by the run's deadline`);
-    assert.deepEqual([run.state, run.reason], ["failed", "run exceeded its time-out of 2 seconds"]);
+    assert.deepEqual([run.state, run.reason], ["timed_out", "run exceeded its time-out of 2 seconds"]);
     const step = (await stepRuns(runId)).find((r) => r.step === "s")!;
     assert.deepEqual([step.state, step.error], ["cancelled", "run timed out"]);
     // The supervisor was told (NOTIFY clockwork_cancel) and stopped the process.

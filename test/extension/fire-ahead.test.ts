@@ -121,7 +121,9 @@ describe("firing ahead", () => {
     await tickAhead(db, "2031-05-01T00:01:00.000Z", 0); // the 00:01 run starts and keeps running
     const ahead = await tickAhead(db, "2031-05-01T00:01:59.960Z", 50);
     assert.deepEqual((await runsOf(db.pool, "busy")).map((r) => r.slot_at?.toISOString()), ["2031-05-01T00:01:00.000Z"]);
-    assert.equal(new Date(ahead.next_due_at!).toISOString(), "2031-05-01T00:02:00.000Z", "the slot is still due");
+    assert.ok(Date.parse(ahead.next_due_at!) <= Date.parse("2031-05-01T00:02:00.000Z"), "the slot is still due");
+    const next = await db.query("select next_fire_at from clockwork.job_status where job = 'busy'");
+    assert.equal(next.rows[0].next_fire_at.toISOString(), "2031-05-01T00:02:00.000Z", "the slot is still due");
     const skippedAt = async () => (await db.query(
       `select k.slot_at, k.reason from clockwork.skipped_slots k join clockwork.schedules s on s.id = k.schedule_id
          join clockwork.jobs j on j.id = s.job_id where j.name = 'busy'`)).rows;

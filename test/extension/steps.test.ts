@@ -116,7 +116,7 @@ describe("running steps", () => {
     assert.ok(Date.now() - started < 3000, "cancelled well before pg_sleep(5) ended");
     assert.equal(result.accepted, true);
     const [step] = await stepRows(db, "sql-slow");
-    assert.equal(step.state, "failed");
+    assert.equal(step.state, "timed_out");
     assert.match(step.error, /timed out/);
   });
 
@@ -280,7 +280,7 @@ describe("running steps", () => {
       assert.equal((await runState(db, "deadline")).state, "running");
       await tick(db.pool, "w1", new Date(t0 + 10_000), 0);
       const run = await runState(db, "deadline");
-      assert.deepEqual([run.state, run.reason], ["failed", "run exceeded its time-out of 10 seconds"]);
+      assert.deepEqual([run.state, run.reason], ["timed_out", "run exceeded its time-out of 10 seconds"]);
       const steps = await stepRows(db, "deadline");
       assert.deepEqual(steps.map((r: { step: string; state: string; error: string | null }) => [r.step, r.state, r.error]), [
         ["hang", "cancelled", "run timed out"],

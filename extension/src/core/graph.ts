@@ -48,6 +48,8 @@ export interface RunState {
   checks?: readonly StepInstanceState[];
   /** Someone asked to cancel the run. */
   cancelRequested?: boolean;
+  /** Why, for the run's reason when it ends cancelled (default "run cancelled"). */
+  cancelReason?: string | null;
 }
 
 export type Phase = "step" | "check";
@@ -102,11 +104,28 @@ export interface CancelWork {
 
 export type RunStatus = "running" | "succeeded" | "failed" | "timed_out" | "cancelled";
 
+/**
+ * How a finished attempt counts, where that differs from how it ended: a check that exited
+ * with its expected non-zero code passed; a check that exited 0 without its expected output
+ * failed; a step that failed for good with on_error "succeed" counts as a success. Whoever
+ * stores attempts records this state, so history shows what the run decided.
+ */
+export interface AttemptVerdict {
+  phase: Phase;
+  id: string;
+  attempt: number;
+  state: "succeeded" | "failed";
+  /** Why, for the attempt's row (e.g. `counted as success (on_error: succeed)`). */
+  note: string;
+}
+
 export interface RunDecision {
   start: StartWork[];
   retry: RetryLater[];
   skip: SkipWork[];
   cancel: CancelWork[];
+  /** Finished attempts that count otherwise than they ended (see AttemptVerdict). */
+  verdicts: AttemptVerdict[];
   /** True when nothing is running or left to do. */
   finished: boolean;
   status: RunStatus;
@@ -201,7 +220,7 @@ export function checkPassed(check: CheckDefinition, state: StepInstanceState): {
 /** Decides the next moves of one run. Pure: same inputs, same decision. */
 export function decideRun(job: JobDefinition, run: RunState): RunDecision {
   const now = run.nowMs;
-  const d: RunDecision = { start: [], retry: [], skip: [], cancel: [], finished: false, status: "running", reason: null, nextWakeMs: null, runDeadlineMs: null };
+  const d: RunDecision = { start: [], retry: [], skip: [], cancel: [], verdicts: [], finished: false, status: "running", reason: null, nextWakeMs: null, runDeadlineMs: null };
   const wake = (t: number): void => {
     if (d.nextWakeMs === null || t < d.nextWakeMs) d.nextWakeMs = t;
   };
@@ -249,14 +268,32 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
     return r.retry ? r.atMs : null;
   }
 
+  // 0. Verdicts: finished attempts that count otherwise than they ended.
+  for (const i of all) {
+    const st = i.state.status;
+    if (i.phase === "check" && (st === "succeeded" || st === "failed")) {
+      const verdict = checkPassed(i.def as CheckDefinition, i.state);
+      if (verdict.passed && st === "failed") {
+        const code = i.state.exitCode;
+        d.verdicts.push({ phase: "check", id: i.m.id, attempt: i.state.attempt, state: "succeeded", note: code != null ? `check passed: exit code ${code} was expected` : "check passed" });
+      } else if (!verdict.passed && st === "succeeded") {
+        d.verdicts.push({ phase: "check", id: i.m.id, attempt: i.state.attempt, state: "failed", note: verdict.why ?? "check failed" });
+      }
+    } else if (i.phase === "step" && (st === "failed" || st === "timed_out") && (i.def as StepDefinition).onError === "succeed" && retryDue(i) === null) {
+      d.verdicts.push({ phase: "step", id: i.m.id, attempt: i.state.attempt, state: "succeeded", note: "counted as success (on_error: succeed)" });
+    }
+  }
+
   // 1. Cancellation and the whole-run time-out stop everything that is left; a run whose
   // work is all done keeps the status its work earned.
   // A run whose instances were cancelled was cut short by the deadline or the request.
   const workLeft = all.some((i) => i.state.status === "pending" || i.state.status === "running" || i.state.status === "cancelled" || retryDue(i) !== null);
   if (run.cancelRequested === true && workLeft) {
     for (const i of running) d.cancel.push({ phase: i.phase, id: i.m.id, name: i.def.name, reason: "run_cancelled" });
-    skipPending("run_cancelled");
-    return finishIfIdle("cancelled", "run cancelled");
+    // A run cancelled before anything started (held back by its overlap policy or group)
+    // has no work to mark as skipped.
+    if (all.some((i) => i.state.status !== "pending")) skipPending("run_cancelled");
+    return finishIfIdle("cancelled", run.cancelReason ?? "run cancelled");
   }
   if (jobDeadline !== null && now >= jobDeadline && workLeft) {
     for (const i of running) d.cancel.push({ phase: i.phase, id: i.m.id, name: i.def.name, reason: "job_timeout" });

@@ -41,6 +41,6 @@ export {
 } from "./definition.ts";
 export {
   decideRun, runInstances, checkPassed,
-  type StepStatus, type StepInstanceState, type RunState, type RunDecision, type RunStatus, type Phase,
+  type StepStatus, type StepInstanceState, type RunState, type RunDecision, type RunStatus, type Phase, type AttemptVerdict,
   type StartWork, type RetryLater, type SkipWork, type SkipReason as StepSkipReason, type CancelWork, type CancelReason,
 } from "./graph.ts";

@@ -1,22 +1,14 @@
-// Runs and their step runs: applying the core's decisions (decideRun) to the step_runs
-// table. Every change of a run's steps goes through planRun/applyPlans, so the
-// step-graph rules live only in the core. Plans are written in batches: a tick that
-// fires ten thousand slots writes their first steps with one statement.
+// Runs and their step runs as the core sees them: rows read from the tables, and a plan
+// (the core's decideRun for one run) turned into rows to write. Writing plans, and every
+// other change of a run's state, is db/lifecycle.ts.
 import {
   decideRun,
-  mayStartQueued,
-  type CancelReason,
   type JobDefinition,
   type RunDecision,
   type StepInstanceState,
   type StepStatus,
 } from "../core/index.ts";
-import { calendarDates, firstSlotFrom, jobVersion } from "./jobs.ts";
-import { SQL } from "./statements.ts";
-import { execute } from "./query.ts";
-
-/** A lease lost (worker died) re-queues the step at most this many times; then it counts as failed. */
-export const MAX_LOST_LEASES = 3;
+import { jobVersion } from "./jobs.ts";
 
 export interface RunRow {
   id: string;
@@ -24,13 +16,24 @@ export interface RunRow {
   job_version: number;
   params: Record<string, unknown>;
   state: string;
-  queued_at: Date;
+  created_at: Date;
+  /** NULL while the run is held back (waiting). */
+  queued_at: Date | null;
   started_at: Date | null;
   /** The run's deadline as stored (runs.wake_at). */
   wake_at?: Date | null;
   /** Its schedule slot, where the statement read it (NULL for manual runs). */
   slot_at?: Date | null;
+  schedule_id?: string | null;
+  trigger?: string;
+  reason?: string | null;
+  /** Someone asked the run to stop (see runs.cancel_mode). */
+  cancel_requested_at?: Date | null;
+  cancel_mode?: "cancel" | "terminate" | null;
 }
+
+/** Run states in which nothing changes any more. */
+export const FINAL_RUN_STATES: ReadonlySet<string> = new Set(["succeeded", "failed", "timed_out", "cancelled"]);
 
 export interface StepRunRow {
   id: string;
@@ -52,7 +55,7 @@ export interface StepRunRow {
   finished_at: Date | null;
 }
 
-interface NewStepRun {
+export interface NewStepRun {
   run_id: string;
   step: string;
   instance: string;
@@ -91,6 +94,7 @@ const STATUS_OF_ROW: Record<string, StepStatus> = {
   running: "running",
   succeeded: "succeeded",
   failed: "failed",
+  timed_out: "timed_out",
   skipped: "skipped",
   cancelled: "cancelled",
   // A lost attempt is either followed by a newer one, or it failed for good.
@@ -107,7 +111,7 @@ export function instanceStates(rows: readonly StepRunRow[], phase: "step" | "che
   }
   return [...latest.values()].map((row) => ({
     id: row.instance,
-    status: row.state === "failed" && row.error?.startsWith("timed out") ? "timed_out" : STATUS_OF_ROW[row.state] ?? "running",
+    status: STATUS_OF_ROW[row.state] ?? "running",
     attempt: row.attempt,
     startedAtMs: row.started_at?.getTime() ?? null,
     finishedAtMs: row.finished_at?.getTime() ?? null,
@@ -127,10 +131,12 @@ export function planRun(run: RunRow, rows: readonly StepRunRow[], nowMs: number)
   const job = jobForRun(run);
   const decision = decideRun(job, {
     runId: run.id,
-    startedAtMs: (run.started_at ?? run.queued_at).getTime(),
+    startedAtMs: (run.started_at ?? run.queued_at ?? run.created_at).getTime(),
     nowMs,
     steps: instanceStates(rows, "step"),
     checks: instanceStates(rows, "check"),
+    cancelRequested: run.cancel_requested_at != null,
+    cancelReason: run.cancel_requested_at != null ? run.reason ?? null : null,
   });
   const now = new Date(nowMs).toISOString();
   const labels = job.node !== null ? [...job.labels, `node:${job.node}`] : job.labels;
@@ -166,83 +172,4 @@ export function planRun(run: RunRow, rows: readonly StepRunRow[], nowMs: number)
     });
   }
   return { run, job, decision, created };
-}
-
-/** How work the core cancels is recorded, by the core's reason: step state and error. */
-const CANCELLED_AS: readonly (readonly [CancelReason, "failed" | "cancelled", string])[] = [
-  ["step_timeout", "failed", "timed out"],
-  ["job_timeout", "cancelled", "run timed out"],
-  ["run_cancelled", "cancelled", "run cancelled"],
-];
-
-/**
- * Writes plans: new step runs in one statement, time-outs, finished runs (which may let a
- * run held by the overlap queue start). Returns how many step runs became ready.
- */
-export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
-  const now = new Date(nowMs).toISOString();
-  const created = plans.flatMap((p) => p.created);
-  if (created.length > 0) execute(SQL.insertStepRuns, [JSON.stringify(created)]);
-  let ready = created.filter((c) => c.state === "ready").length;
-  const again: RunPlan[] = [];
-  for (const plan of plans) {
-    const { decision, run } = plan;
-    if (decision.cancel.length > 0) {
-      const stopped: { id: string }[] = [];
-      for (const [reason, state, error] of CANCELLED_AS) {
-        const ids = decision.cancel.filter((c) => c.reason === reason).map((c) => c.id);
-        if (ids.length > 0) stopped.push(...(execute(SQL.cancelRunningInstances, [run.id, ids, now, error, state]) as { id: string }[]));
-      }
-      if (stopped.length > 0) execute(SQL.notifyCancel, [JSON.stringify(stopped.map((s) => s.id))]);
-    }
-    if (!decision.finished && decision.runDeadlineMs !== (run.wake_at?.getTime() ?? null)) {
-      // Only runs of jobs with a time-out have one; finishRun clears it. Kept on the row
-      // so that a second plan of the same run in this call does not write it again.
-      run.wake_at = decision.runDeadlineMs === null ? null : new Date(decision.runDeadlineMs);
-      execute(SQL.setRunWake, [run.id, run.wake_at]);
-    }
-    if (decision.finished) {
-      const state = decision.status === "succeeded" ? "succeeded" : decision.status === "cancelled" ? "cancelled" : "failed";
-      execute(SQL.finishRun, [run.id, state, now, decision.reason]);
-      rearmAfterSchedules(plan.job, run.job_id, nowMs);
-      const waiting = startWaitingRun(plan.job, run.job_id);
-      // A run fired ahead of its slot and held back starts at its slot, not before.
-      if (waiting !== null) again.push(planRun(waiting, [], Math.max(nowMs, waiting.slot_at?.getTime() ?? nowMs)));
-    } else if (plan.created.some((c) => c.state === "succeeded") || (decision.cancel.length > 0)) {
-      // A builtin finished in place, or a step timed out: the graph may move on at once.
-      const rows = execute(SQL.stepRunsOfRun, [run.id]) as StepRunRow[];
-      again.push(planRun(run, rows, nowMs));
-    }
-  }
-  if (again.length > 0) ready += applyPlans(again, nowMs);
-  return ready;
-}
-
-/** @after schedules fire a fixed delay after a run of their job ends. */
-function rearmAfterSchedules(job: JobDefinition, jobId: string, endedAtMs: number): void {
-  if (!job.schedules.some((s) => s.kind === "after")) return;
-  const calendars = calendarDates();
-  for (const row of execute(SQL.afterSchedulesOfJob, [jobId]) as { id: string; position: number }[]) {
-    const schedule = job.schedules[row.position];
-    if (schedule === undefined) continue;
-    const next = firstSlotFrom(schedule, endedAtMs, endedAtMs, calendars);
-    execute(SQL.setNextFire, [row.id, next === null ? null : new Date(next)]);
-  }
-}
-
-/** After a run of the job ended: the oldest run held back by the overlap queue, if it may start now. */
-function startWaitingRun(job: JobDefinition, jobId: string): RunRow | null {
-  if (job.policies.overlap.mode !== "queue") return null;
-  const counts = execute(SQL.countActiveRuns, [jobId])[0] as { running: number; waiting: number };
-  if (!mayStartQueued(job.policies.overlap, counts.running, counts.waiting)) return null;
-  const waiting = execute(SQL.oldestWaitingRun, [jobId])[0] as RunRow | undefined;
-  if (waiting === undefined) return null;
-  execute(SQL.releaseWaitingRun, [waiting.id]);
-  return { ...waiting, state: "queued" };
-}
-
-/** Re-decides one run from its current rows (after a step finished, a lease was lost, …). */
-export function advanceRun(run: RunRow, nowMs: number): number {
-  const rows = execute(SQL.stepRunsOfRun, [run.id]) as StepRunRow[];
-  return applyPlans([planRun(run, rows, nowMs)], nowMs);
 }

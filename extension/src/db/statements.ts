@@ -4,6 +4,13 @@
 
 import { sql } from "./query.ts";
 
+/** Advisory lock class of the per-job lock: 'Clkw' as a 32-bit number. */
+export const JOB_LOCK_CLASS = 0x436c6b77;
+
+/** The columns of a run that the lifecycle reads (RunRow in db/runs.ts). */
+const RUN_COLUMNS = `id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
+           params, state, created_at, queued_at, started_at, wake_at, slot_at, trigger, reason, cancel_requested_at, cancel_mode`;
+
 export const SQL = {
   callerRights: sql([], `SELECT clockwork._caller_rights() AS rights`),
   notifyWakeup: sql(["text"], `SELECT pg_notify('clockwork_wakeup', $1)`),
@@ -55,9 +62,9 @@ export const SQL = {
   // Raises not_found when the job does not exist or is not the caller's.
   jobForCaller: sql(["text"], `SELECT id::text AS id, version, enabled FROM clockwork._job_for_caller($1)`),
   insertManualRun: sql(["text", "integer", "jsonb", "timestamptz"], `
-    INSERT INTO clockwork.runs (job_id, job_version, trigger, params, state, queued_at)
-    VALUES ($1::bigint, $2, 'manual', $3, 'queued', $4)
-    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at, wake_at`),
+    INSERT INTO clockwork.runs (job_id, job_version, trigger, params, state, created_at, queued_at)
+    VALUES ($1::bigint, $2, 'manual', $3, 'queued', $4, $4)
+    RETURNING ${RUN_COLUMNS}`),
   setNextFireByPosition: sql(["text", "text"], `
     UPDATE clockwork.schedules AS s
        SET next_fire_at = x.next_fire_at
@@ -79,39 +86,44 @@ export const SQL = {
        FOR UPDATE OF s SKIP LOCKED`),
   // Exactly once: the unique index runs_slot_key (schedule_id, slot_at) drops a slot fired twice.
   insertRuns: sql(["text", "timestamptz"], `
-    INSERT INTO clockwork.runs (job_id, job_version, schedule_id, slot_at, trigger, params, state, queued_at)
-    SELECT x.job_id, x.job_version, x.schedule_id, x.slot_at, x.trigger, x.params, x.state, $2
+    INSERT INTO clockwork.runs (job_id, job_version, schedule_id, slot_at, trigger, params, state, reason,
+                                created_at, queued_at)
+    SELECT x.job_id, x.job_version, x.schedule_id, x.slot_at, x.trigger, x.params, x.state, x.reason,
+           $2, CASE WHEN x.state = 'waiting' THEN NULL ELSE $2 END
       FROM jsonb_to_recordset($1::text::jsonb) AS x(job_id bigint, job_version integer, schedule_id bigint,
-                                       slot_at timestamptz, trigger text, params jsonb, state text)
+                                       slot_at timestamptz, trigger text, params jsonb, state text, reason text)
         ON CONFLICT (schedule_id, slot_at) WHERE slot_at IS NOT NULL DO NOTHING
-    RETURNING id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at, wake_at, slot_at`),
+    RETURNING ${RUN_COLUMNS}`),
   activeRuns: sql(["text[]"], `
-    SELECT id::text AS id, job_id::text AS job_id, state, coalesce(started_at, queued_at) AS since
+    SELECT id::text AS id, job_id::text AS job_id, state, coalesce(started_at, queued_at, created_at) AS since
       FROM clockwork.runs
      WHERE job_id = ANY ($1::bigint[]) AND state IN ('waiting', 'queued', 'running')
      ORDER BY id`),
-  cancelRun: sql(["text", "timestamptz"], `SELECT clockwork.cancel_run($1::bigint, $2)`),
-  // Overlap queue: the oldest run held back, once the job has room again.
-  oldestWaitingRun: sql(["text"], `
-    SELECT id::text AS id, job_id::text AS job_id, job_version, params, state, queued_at, started_at, wake_at, slot_at
+  // Overlap buffer: runs held back, oldest first, once the job has room again. SKIP LOCKED:
+  // a waiting run locked by someone else is being cancelled; admission never waits for it.
+  waitingRunsOfJob: sql(["text", "integer"], `
+    SELECT ${RUN_COLUMNS}
       FROM clockwork.runs
      WHERE job_id = $1::bigint AND state = 'waiting'
      ORDER BY id
-     LIMIT 1
-       FOR UPDATE SKIP LOCKED`),
+     LIMIT $2
+       FOR NO KEY UPDATE SKIP LOCKED`),
   countActiveRuns: sql(["text"], `
     SELECT count(*) FILTER (WHERE state IN ('queued', 'running'))::integer AS running,
            count(*) FILTER (WHERE state = 'waiting')::integer AS waiting
       FROM clockwork.runs
      WHERE job_id = $1::bigint AND state IN ('waiting', 'queued', 'running')`),
-  // @after: the job's fixed-delay schedules, re-armed when one of its runs ends.
+  // @after: the job's fixed-delay schedules, re-armed when one of its runs ends, read with
+  // the job's current version and whether it may fire at all.
   afterSchedulesOfJob: sql(["text"], `
-    SELECT id::text AS id, position
-      FROM clockwork.schedules
-     WHERE kind = 'after' AND job_id = $1::bigint`),
+    SELECT s.id::text AS id, s.position, j.version, j.enabled
+      FROM clockwork.schedules AS s
+      JOIN clockwork.jobs AS j ON j.id = s.job_id
+     WHERE s.kind = 'after' AND s.job_id = $1::bigint`),
   setNextFire: sql(["text", "timestamptz"], `
     UPDATE clockwork.schedules SET next_fire_at = $2 WHERE id = $1::bigint`),
-  releaseWaitingRun: sql(["text"], `UPDATE clockwork.runs SET state = 'queued' WHERE id = $1::bigint`),
+  releaseWaitingRun: sql(["text", "timestamptz"], `
+    UPDATE clockwork.runs SET state = 'queued', reason = NULL, queued_at = $2 WHERE id = $1::bigint`),
   insertSkippedSlots: sql(["text", "timestamptz"], `
     INSERT INTO clockwork.skipped_slots (schedule_id, slot_at, reason, recorded_at)
     SELECT x.schedule_id, x.slot_at, x.reason, $2
@@ -141,68 +153,131 @@ export const SQL = {
       FROM clockwork.step_runs
      WHERE run_id = $1::bigint
      ORDER BY id`),
-  runForUpdate: sql(["text"], `
-    SELECT id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
-           params, state, queued_at, started_at, wake_at
+  // --- run and job control (cancel_run, disable_job, drop_job) -----------------------
+  runForCaller: sql(["text"], `
+    SELECT r.id::text AS id, r.state, clockwork._may_manage(j.owner) AS may_manage
+      FROM clockwork.runs AS r
+      JOIN clockwork.jobs AS j ON j.id = r.job_id
+     WHERE r.id = $1::bigint`),
+  activeRunIdsOfJob: sql(["text"], `
+    SELECT id::text AS id
       FROM clockwork.runs
-     WHERE id = $1::bigint
-       FOR UPDATE`),
+     WHERE job_id = $1::bigint AND state IN ('waiting', 'queued', 'running')
+     ORDER BY id`),
+  activeRunsOfJobSkipLocked: sql(["text", "text[]"], `
+    SELECT ${RUN_COLUMNS}
+      FROM clockwork.runs
+     WHERE job_id = $1::bigint AND state = ANY ($2::text[])
+     ORDER BY id
+       FOR NO KEY UPDATE SKIP LOCKED`),
+  clearNextFire: sql(["text"], `UPDATE clockwork.schedules SET next_fire_at = NULL WHERE job_id = $1::bigint`),
+  deleteJob: sql(["text"], `DELETE FROM clockwork.jobs WHERE id = $1::bigint`),
+
+  // --- the run lifecycle (db/lifecycle.ts) ---------------------------------------------
+  // Lock order, everywhere: run rows (by id) → the job's advisory lock → step and schedule
+  // rows. API calls wait for locks; tick never waits (SKIP LOCKED, try-lock) and leaves what
+  // is busy to its next call. docs/state-machine.md, "Concurrency", says why.
+  runOfStepRun: sql(["text"], `SELECT run_id::text AS run_id FROM clockwork.step_runs WHERE id = $1::bigint`),
+  lockRuns: sql(["text[]"], `
+    SELECT ${RUN_COLUMNS}
+      FROM clockwork.runs
+     WHERE id = ANY ($1::bigint[])
+     ORDER BY id
+       FOR NO KEY UPDATE`),
+  lockRunsSkipLocked: sql(["text[]"], `
+    SELECT ${RUN_COLUMNS}
+      FROM clockwork.runs
+     WHERE id = ANY ($1::bigint[])
+     ORDER BY id
+       FOR NO KEY UPDATE SKIP LOCKED`),
+  // One advisory lock per job (class 'Clkw'): whoever decides what a job's runs do next
+  // (fire a slot, end a run, release a held-back one) holds it, so two sessions never decide
+  // from views of the job that miss each other's writes. Two-key form: applications using
+  // one-key advisory locks never collide with it.
+  lockJobs: sql(["text[]"], `
+    SELECT pg_advisory_xact_lock(${JOB_LOCK_CLASS}, (k % 2147483647)::integer)
+      FROM (SELECT DISTINCT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS keys`),
+  tryLockJobs: sql(["text[]"], `
+    SELECT k::text AS job_id, pg_try_advisory_xact_lock(${JOB_LOCK_CLASS}, (k % 2147483647)::integer) AS locked
+      FROM (SELECT DISTINCT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS keys`),
+  requestCancel: sql(["text[]", "timestamptz", "text", "text"], `
+    UPDATE clockwork.runs
+       SET cancel_requested_at = coalesce(cancel_requested_at, $2),
+           cancel_mode = CASE WHEN cancel_mode = 'terminate' THEN cancel_mode ELSE $3 END,
+           reason = $4
+     WHERE id = ANY ($1::bigint[]) AND state NOT IN ('succeeded', 'failed', 'timed_out', 'cancelled')`),
   setRunWake: sql(["text", "timestamptz"], `UPDATE clockwork.runs SET wake_at = $2 WHERE id = $1::bigint`),
   // Runs whose deadline passed, for tick to decide again (runs_wake_idx).
   runsToWake: sql(["timestamptz", "integer"], `
-    SELECT id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
-           params, state, queued_at, started_at, wake_at
+    SELECT id::text AS id
       FROM clockwork.runs
      WHERE wake_at <= $1
      ORDER BY wake_at
-     LIMIT $2
-       FOR UPDATE SKIP LOCKED`),
+     LIMIT $2`),
   // Updates of one run by id say which states they leave alone with NOT IN on purpose: a
   // positive state list implies runs_active_idx's predicate, and after a burst of runs
   // that index's statistics still say it is empty, so the planner scanned all of it for
   // each update (3 ms at 5 000 active runs) instead of using the primary key.
   finishRun: sql(["text", "text", "timestamptz", "text"], `
     UPDATE clockwork.runs
-       SET state = $2, finished_at = greatest($3, started_at, queued_at), reason = $4, wake_at = NULL
-     WHERE id = $1::bigint AND state NOT IN ('waiting', 'succeeded', 'failed', 'cancelled')`),
+       SET state = $2, finished_at = greatest($3, started_at, queued_at, created_at), reason = $4, wake_at = NULL
+     WHERE id = $1::bigint AND state NOT IN ('succeeded', 'failed', 'timed_out', 'cancelled')`),
 
-  // A step's own time-out fails it ('failed', may be retried); the run's time-out or a
-  // cancel stops it ('cancelled'): the run then ends for that reason, not the step's.
-  cancelRunningInstances: sql(["text", "text[]", "timestamptz", "text", "text"], `
+  // Work the core stops: a step's own time-out ends it 'timed_out' (it may be retried); the
+  // run's time-out or a cancel ends it 'cancelled'. $6: only ready rows (a graceful cancel
+  // leaves running ones to their supervisor, who reports when they have stopped).
+  cancelRunningInstances: sql(["text", "text[]", "timestamptz", "text", "text", "boolean"], `
     UPDATE clockwork.step_runs
        SET state = $5, ready_at = NULL, finished_at = $3, error = $4
      WHERE run_id = $1::bigint AND instance = ANY ($2::text[])
-       AND state NOT IN ('succeeded', 'failed', 'skipped', 'cancelled', 'lost') -- ready or running; see stepRunForSql
-    RETURNING id::text AS id`),
+       AND state NOT IN ('succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') -- ready or running; see stepRunForSql
+       AND ($6 IS NOT TRUE OR state NOT IN ('running'))
+    RETURNING id::text AS id, worker_id IS NOT NULL AS was_running`),
+  runningStepRuns: sql(["text", "text[]"], `
+    SELECT id::text AS id
+      FROM clockwork.step_runs
+     WHERE run_id = $1::bigint AND instance = ANY ($2::text[])
+       AND state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')`),
+  // Attempts that count otherwise than they ended (core: AttemptVerdict).
+  settleAttempts: sql(["text", "text"], `
+    UPDATE clockwork.step_runs AS s
+       SET state = x.state,
+           error = CASE WHEN s.error IS NULL THEN x.note ELSE s.error || ' (' || x.note || ')' END
+      FROM jsonb_to_recordset($2::text::jsonb) AS x(phase text, id text, attempt integer, state text, note text)
+     WHERE s.run_id = $1::bigint AND s.phase = x.phase AND s.instance = x.id AND s.attempt = x.attempt
+       AND s.state IN ('succeeded', 'failed', 'timed_out')`),
 
-  // Lease expiry (step_runs_lease_idx): the expired attempt becomes 'lost' and, unless
-  // that instance already lost $2 leases, a new attempt is queued in the same statement.
-  expireLeases: sql(["timestamptz", "integer"], `
+  // Lease expiry (step_runs_lease_idx): runs with a running step whose lease ended; each is
+  // then settled under the run's lock by expireLeasesOfRun.
+  runsWithExpiredLeases: sql(["timestamptz", "integer"], `
+    SELECT DISTINCT run_id::text AS run_id
+      FROM (SELECT run_id FROM clockwork.step_runs
+             WHERE state = 'running' AND lease_expires_at < $1
+             ORDER BY lease_expires_at
+             LIMIT $2) AS expired`),
+  // The run's expired attempts become 'lost' and, unless that instance already lost $3
+  // leases or the run is being cancelled ($4), a new attempt is queued in the same statement.
+  expireLeasesOfRun: sql(["text", "timestamptz", "integer", "boolean"], `
     WITH expired AS (
         UPDATE clockwork.step_runs AS s
-           SET state = 'lost', finished_at = greatest($1, s.started_at), lease_expires_at = NULL,
+           SET state = 'lost', finished_at = greatest($2, s.started_at), lease_expires_at = NULL,
                error = 'lease expired: the worker stopped heartbeating'
-         WHERE s.id IN (SELECT id FROM clockwork.step_runs
-                         WHERE state = 'running' AND lease_expires_at < $1
-                         ORDER BY lease_expires_at
-                         LIMIT 1000
-                           FOR UPDATE SKIP LOCKED)
+         WHERE s.run_id = $1::bigint AND s.state = 'running' AND s.lease_expires_at < $2
         RETURNING s.*
     ), requeued AS (
         INSERT INTO clockwork.step_runs (run_id, step, instance, phase, kind, matrix, params, attempt,
                                          state, required_labels, ready_at)
         -- A step claimed ahead and handed back before its start is due at its start still.
         SELECT e.run_id, e.step, e.instance, e.phase, e.kind, e.matrix, e.params, e.attempt + 1,
-               'ready', e.required_labels, greatest($1, e.started_at)
+               'ready', e.required_labels, greatest($2, e.started_at)
           FROM expired AS e
-         WHERE (SELECT count(*) FROM clockwork.step_runs AS x
+         WHERE NOT $4
+           AND (SELECT count(*) FROM clockwork.step_runs AS x
                  WHERE x.run_id = e.run_id AND x.phase = e.phase AND x.instance = e.instance
-                   AND x.state = 'lost') < $2 - 1
-        RETURNING run_id
+                   AND x.state = 'lost') < $3 - 1
+        RETURNING id
     )
-    SELECT DISTINCT e.run_id::text AS run_id,
-           EXISTS (SELECT 1 FROM requeued AS q WHERE q.run_id = e.run_id) AS requeued
-      FROM expired AS e`),
+    SELECT (SELECT count(*) FROM expired)::integer AS expired, (SELECT count(*) FROM requeued)::integer AS requeued`),
 
   // Claims: ready steps whose time has come, oldest first (step_runs_ready_idx), only
   // those whose required labels this worker has.
@@ -211,13 +286,16 @@ export const SQL = {
   // A dedicated worker ($6, its pinning label `node:<name>`) claims only steps pinned to it.
   claimReadySteps: sql(["text", "integer", "timestamptz", "text[]", "timestamptz", "text"], `
     WITH claimable AS (
-        SELECT id, ready_at
-          FROM clockwork.step_runs
-         WHERE state = 'ready' AND ready_at <= $5 AND required_labels <@ $4::text[]
-           AND ($6::text IS NULL OR $6::text = ANY (required_labels))
-         ORDER BY ready_at, id
+        -- The run is locked too, so that marking it running never waits: a run being decided
+        -- elsewhere (locked) keeps its steps for the next claim (see the lock order above).
+        SELECT s.id, s.ready_at
+          FROM clockwork.step_runs AS s
+          JOIN clockwork.runs AS r ON r.id = s.run_id
+         WHERE s.state = 'ready' AND s.ready_at <= $5 AND s.required_labels <@ $4::text[]
+           AND ($6::text IS NULL OR $6::text = ANY (s.required_labels))
+         ORDER BY s.ready_at, s.id
          LIMIT $2
-           FOR UPDATE SKIP LOCKED
+           FOR NO KEY UPDATE OF s, r SKIP LOCKED
     ), claimed AS (
         UPDATE clockwork.step_runs AS s
            SET state = 'running', ready_at = NULL, worker_id = $1::bigint,
@@ -230,7 +308,7 @@ export const SQL = {
         UPDATE clockwork.runs AS r
            SET state = 'running', started_at = coalesce(r.started_at, c.started_at)
           FROM (SELECT run_id, min(started_at) AS started_at FROM claimed GROUP BY run_id) AS c
-         WHERE r.id = c.run_id AND r.state NOT IN ('waiting', 'running', 'succeeded', 'failed', 'cancelled') -- queued; see finishRun
+         WHERE r.id = c.run_id AND r.state NOT IN ('waiting', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled') -- queued; see finishRun
     )
     SELECT c.id::text AS step_run_id, c.run_id::text AS run_id, j.name AS job, c.step, c.instance,
            c.phase, c.kind, c.params, c.attempt, c.lease_expires_at, c.due_at, c.started_at AS start_at,
@@ -257,20 +335,23 @@ export const SQL = {
     UPDATE clockwork.workers SET heartbeat_at = $2, stopped_at = NULL
      WHERE name = $1
     RETURNING id::text AS id, labels, CASE WHEN dedicated THEN 'node:' || name END AS pinned_to`),
-  completeStep: sql(["text", "text", "text", "timestamptz", "integer", "text", "text", "text", "text", "text"], `
+  // A step's end, as facts, fenced: only the worker holding the lease of a running step.
+  // $11: the caller cut the output or result itself (e.g. result rows beyond their bound).
+  completeStep: sql(["text", "text", "text", "timestamptz", "integer", "text", "text", "text", "text", "text", "boolean"], `
     UPDATE clockwork.step_runs AS s
        SET state = $3, finished_at = $4, exit_code = $5, sql_state = $6, error = $7, result = $8::text::jsonb,
            stdout = s.stdout || left($9, greatest(clockwork.output_limit() - length(s.stdout), 0)),
            stderr = s.stderr || left($10, greatest(clockwork.output_limit() - length(s.stderr), 0)),
-           output_truncated = s.output_truncated
+           output_truncated = s.output_truncated OR $11
                OR length($9) > clockwork.output_limit() - length(s.stdout)
                OR length($10) > clockwork.output_limit() - length(s.stderr),
            lease_expires_at = NULL
       FROM clockwork.workers AS w
      WHERE s.id = $1::bigint AND s.worker_id = w.id AND w.name = $2
-       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'skipped', 'cancelled', 'lost') -- running; see stepRunForSql
+       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') -- running; see stepRunForSql
     RETURNING s.run_id::text AS run_id, s.step, s.instance, s.phase, s.attempt, s.stdout`),
   runState: sql(["text"], `SELECT state FROM clockwork.runs WHERE id = $1::bigint`),
+  stepRunState: sql(["text"], `SELECT state FROM clockwork.step_runs WHERE id = $1::bigint`),
   currentRoleAndPath: sql([], `SELECT current_setting('role') AS role, current_setting('search_path') AS search_path`),
   // SET LOCAL ROLE / search_path with parameters: undone with the (sub)transaction.
   setLocalRoleAndPath: sql(["text", "text"], `SELECT set_config('role', $1, true), set_config('search_path', $2, true)`),
@@ -290,5 +371,5 @@ export const SQL = {
        -- and worker indexes, whose statistics say "empty" after a burst of claims, and the
        -- planner then scanned a whole index per call (1.7 ms at 3 000 running steps)
        -- instead of using the primary key (see finishRun).
-       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'skipped', 'cancelled', 'lost')`),
+       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')`),
 } as const;

@@ -1,8 +1,11 @@
 // Every SQL-callable function implemented in TypeScript. build/bundle.ts writes one SQL
 // stub per entry; src/bundle.ts exposes the bodies to those stubs.
 import type { SqlFunction } from "../db/sql-function.ts";
+import { cancel_run } from "./cancel_run.ts";
 import { complete_sql_step, complete_step } from "./complete_step.ts";
 import { apply_job, define_job, define_job_yaml } from "./define_job.ts";
+import { disable_job } from "./disable_job.ts";
+import { drop_job } from "./drop_job.ts";
 import { enable_job } from "./enable_job.ts";
 import { next_runs } from "./next_runs.ts";
 import { run_now } from "./run_now.ts";
@@ -14,9 +17,9 @@ import { wait_until } from "./wait_until.ts";
 
 export const sqlFunctions: readonly SqlFunction[] = [
   // defining jobs
-  define_job, define_job_yaml, apply_job, schedule, schedule_shell, enable_job,
+  define_job, define_job_yaml, apply_job, schedule, schedule_shell, enable_job, disable_job, drop_job,
   // running and reading
-  run_now, next_runs, version,
+  run_now, cancel_run, next_runs, version,
   // supervisors
   tick, wait_until, run_sql_step, complete_step, complete_sql_step,
 ];

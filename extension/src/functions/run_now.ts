@@ -3,7 +3,8 @@
 import { didYouMean, issue, type Scalar } from "../core/index.ts";
 import { jobVersion } from "../db/jobs.ts";
 import { raise, sqlError } from "../db/raise.ts";
-import { applyPlans, planRun, type RunRow } from "../db/runs.ts";
+import { applyPlans } from "../db/lifecycle.ts";
+import { planRun, type RunRow } from "../db/runs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
 import { execute } from "../db/query.ts";

@@ -1,11 +1,14 @@
 // clockwork.tick: the supervisor's one call. In one short transaction it fires every due
 // schedule slot (exactly once: slots are claimed with SKIP LOCKED and recorded under a
-// unique key), takes back expired leases, claims ready steps for this worker, and says
-// when anything is next due so the supervisor can sleep until then.
+// unique key), takes back expired leases, wakes runs at their deadline, claims ready steps
+// for this worker, and says when anything is next due so the supervisor can sleep until
+// then. tick never waits for a lock: what another session is deciding is left for the next
+// tick (db/lifecycle.ts, "Concurrency").
 import { decideMisfire, decideOverlap, nextFireTime, slotsBetween, type ActiveRun } from "../core/index.ts";
-import { calendarDates, jobVersion } from "../db/jobs.ts";
+import { calendarDates, firstSlotFrom, jobVersion } from "../db/jobs.ts";
 import { raise } from "../db/raise.ts";
-import { advanceRun, applyPlans, MAX_LOST_LEASES, planRun, type RunRow } from "../db/runs.ts";
+import { applyPlans, cancelRuns, expireLeases, lockJobs, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
+import { planRun, type RunRow } from "../db/runs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
 import { execute } from "../db/query.ts";
@@ -15,7 +18,7 @@ import { claimSteps, type StepClaim } from "./claim.ts";
 
 /** Due schedules handled per tick; more are left for the next tick (next_due_at says so). */
 const DUE_BATCH = 1000;
-/** Missed slots looked at per schedule, so a long outage cannot blow up one tick. */
+/** Missed slots looked at per schedule and tick, so a long outage cannot blow up one tick. */
 const MISSED_SLOTS_LIMIT = 1000;
 /**
  * How far ahead a tick may fire slots and claim steps. A supervisor ticks a little before
@@ -41,6 +44,7 @@ interface NewRun {
   trigger: "schedule";
   params: Record<string, never>;
   state: "queued" | "waiting";
+  reason: string | null;
 }
 
 /**
@@ -51,7 +55,12 @@ interface NewRun {
 export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
   const now = new Date(nowMs);
   const horizon = Math.max(nowMs, horizonMs);
-  const due = execute(SQL.claimDueSchedules, [new Date(horizon), DUE_BATCH]) as DueSchedule[];
+  const claimed = execute(SQL.claimDueSchedules, [new Date(horizon), DUE_BATCH]) as DueSchedule[];
+  if (claimed.length === 0) return 0;
+  // A job whose runs another session is deciding about (a run ending, a cancel) is left
+  // for the next tick, which then sees what that session wrote.
+  const held = lockJobs(claimed.map((d) => d.job_id), "skip");
+  const due = claimed.filter((d) => held.has(d.job_id));
   if (due.length === 0) return 0;
 
   const jobIds = [...new Set(due.map((d) => d.job_id))];
@@ -67,7 +76,8 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
   const runs: NewRun[] = [];
   const skipped: { schedule_id: string; slot_at: string; reason: string }[] = [];
   const advanced: { id: string; next_fire_at: string | null; last_slot_at: string | null }[] = [];
-  const replaced: string[] = [];
+  /** Runs to stop for a new run (overlap replace), by the new run's schedule and slot. */
+  const replacing: { scheduleId: string; slotAt: string; jobId: string; cancel: string[] }[] = [];
 
   for (const d of due) {
     const job = jobVersion(d.job_id, d.version);
@@ -91,6 +101,7 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
     const misfire = decideMisfire(job.policies.misfire, slots, nowMs, horizon);
     for (const s of misfire.skipped) skipped.push({ schedule_id: d.id, slot_at: new Date(s.slotMs).toISOString(), reason: s.reason });
 
+    let fired = false;
     for (const slotMs of misfire.fire) {
       const overlap = decideOverlap(job.policies.overlap, jobActive.running, jobActive.waiting);
       const slot_at = new Date(slotMs).toISOString();
@@ -98,24 +109,39 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
         skipped.push({ schedule_id: d.id, slot_at, reason: overlap.reason });
         continue;
       }
+      fired = true;
+      let state: NewRun["state"] = "queued";
+      let reason: string | null = null;
       if (overlap.action === "replace") {
-        replaced.push(...overlap.cancel);
+        // The new run waits until the runs it replaces have ended (at once, for terminate).
+        replacing.push({ scheduleId: d.id, slotAt: slot_at, jobId: d.job_id, cancel: overlap.cancel });
         jobActive.running = jobActive.running.filter((r) => !overlap.cancel.includes(r.runId));
+        state = "waiting";
+        reason = "waiting for the runs it replaces to end";
+      } else if (overlap.action === "queue") {
+        state = "waiting";
+        reason = "waiting for an earlier run of the job to end (overlap policy)";
       }
-      const state = overlap.action === "queue" ? "waiting" : "queued";
       if (state === "waiting") jobActive.waiting++;
       else jobActive.running.push({ runId: `new:${slot_at}`, startedAtMs: nowMs });
-      runs.push({ job_id: d.job_id, job_version: d.version, schedule_id: d.id, slot_at, trigger: "schedule", params: {}, state });
+      runs.push({ job_id: d.job_id, job_version: d.version, schedule_id: d.id, slot_at, trigger: "schedule", params: {}, state, reason });
     }
 
+    // A long outage may hold more missed slots than one tick looks at: the rest are
+    // decided by the next tick, never dropped unrecorded.
+    const cut = slots.length >= MISSED_SLOTS_LIMIT;
     const lastSlot = slots.length > 0 ? slots[slots.length - 1]! : first;
-    const next = schedule.kind === "after" || schedule.kind === "reboot"
-      ? null // @after: set when the run ends; @reboot: set when a scheduler starts
-      : nextFireTime(schedule, Math.max(horizon, lastSlot), postgresTimeZoneRules, context);
+    let next: number | null;
+    if (schedule.kind === "reboot") next = null; // set when a scheduler starts
+    else if (schedule.kind === "after") {
+      // Set when the job's run ends; a slot that became no run (missed, or skipped) counts
+      // its delay from now, unless a run is still going whose end will set it.
+      const going = jobActive.running.length > 0 || jobActive.waiting > 0;
+      next = fired || going ? null : firstSlotFrom(schedule, nowMs, nowMs, calendars);
+    } else next = nextFireTime(schedule, cut ? lastSlot : Math.max(horizon, lastSlot), postgresTimeZoneRules, context);
     advanced.push({ id: d.id, next_fire_at: isoOrNull(next), last_slot_at: new Date(lastSlot).toISOString() });
   }
 
-  for (const runId of replaced) execute(SQL.cancelRun, [runId, now]);
   if (skipped.length > 0) execute(SQL.insertSkippedSlots, [JSON.stringify(skipped), now]);
   execute(SQL.advanceSchedules, [JSON.stringify(advanced)]);
   if (runs.length === 0) return 0;
@@ -130,26 +156,18 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
     else batch.push(run);
   }
   for (const [at, batch] of byTime) applyPlans(batch.map((r) => planRun(r, [], at)), at);
-  return created.length;
-}
-
-/** Takes back the steps of workers that stopped heartbeating; their runs move on. */
-export function expireLeases(nowMs: number): number {
-  const expired = execute(SQL.expireLeases, [new Date(nowMs), MAX_LOST_LEASES]) as { run_id: string; requeued: boolean }[];
-  for (const e of expired) {
-    if (e.requeued) continue;
-    const run = execute(SQL.runForUpdate, [e.run_id])[0] as RunRow | undefined;
-    if (run !== undefined && run.state !== "cancelled") advanceRun(run, nowMs);
+  if (replacing.length > 0) {
+    const idOf = new Map(created.map((r) => [`${r.schedule_id}/${r.slot_at.toISOString()}`, r.id]));
+    for (const r of replacing) {
+      const newId = idOf.get(`${r.scheduleId}/${r.slotAt}`);
+      if (newId === undefined) continue;
+      const job = jobVersion(r.jobId, due.find((d) => d.job_id === r.jobId)!.version);
+      const mode = job.policies.overlap.mode === "replace" ? "terminate" : "cancel";
+      cancelRuns(r.cancel, mode, `replaced by run ${newId} (overlap: ${mode === "terminate" ? "terminate_other" : "cancel_other"})`, nowMs, "skip");
+    }
+    for (const jobId of new Set(replacing.map((r) => r.jobId))) startWaitingRuns(jobId, nowMs);
   }
-  if (expired.length > 0) execute(SQL.notifyWakeup, ["requeued"]);
-  return expired.length;
-}
-
-/** Runs past their own deadline (a job time-out) are decided again: nothing else would. */
-export function wakeRuns(nowMs: number): number {
-  const due = execute(SQL.runsToWake, [new Date(nowMs), DUE_BATCH]) as RunRow[];
-  for (const run of due) advanceRun(run, nowMs);
-  return due.length;
+  return created.length;
 }
 
 /**
@@ -189,7 +207,7 @@ export const tick = sqlFunction({
     // run that only the regular supervisors execute, outside the job's misfire policy.
     if (me.pinned_to === null) fireDueSlots(nowMs, horizonMs);
     expireLeases(nowMs);
-    wakeRuns(nowMs);
+    wakeRuns(nowMs, DUE_BATCH);
     const claimed = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs, horizonMs) : [];
     // A full claim means more may be ready: due now, and no need to ask when.
     if (maxClaims > 0 && claimed.length >= maxClaims) return { claimed: startingFromNow(claimed), next_due_at: new Date(nowMs).toISOString() };

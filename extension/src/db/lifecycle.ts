@@ -1,0 +1,307 @@
+// The run lifecycle: the one place where runs and step runs change state. Every way a run
+// or a step ends comes here (a step's report, a check, a retry, a time-out, a lost lease,
+// cancel_run, an overlap policy replacing a run, disable_job, drop_job), is decided by the
+// core's decideRun, and is written by applyPlans. When a run ends, afterRunEnded re-arms
+// the job's @after schedules and releases runs held back for it, here and nowhere else.
+// docs/state-machine.md lists the states and transitions; a test checks it against this code.
+//
+// Concurrency. Two sessions must never decide about one job from views that miss each
+// other's writes: a run ending while a tick fires the job's next slot must not leave that
+// slot's run waiting for an end that has already happened. So whoever decides holds, in
+// this order:
+//   1. the run rows concerned (FOR NO KEY UPDATE, by id),
+//   2. the job's advisory lock (lockJobs),
+//   3. then writes step, schedule and new run rows of that job.
+// API calls (complete_step, cancel_run, disable_job, drop_job, run_now) wait for these
+// locks. tick never waits: it skips runs and jobs that are locked (SKIP LOCKED, try-lock)
+// and leaves them to its next call, which the supervisor makes at once since they stay due.
+// While holding a job's lock nobody waits for a run row (SKIP LOCKED), so no cycle forms.
+import { calendarDates, firstSlotFrom, jobVersion } from "./jobs.ts";
+import { FINAL_RUN_STATES, jobForRun, planRun, type RunPlan, type RunRow, type StepRunRow } from "./runs.ts";
+import { SQL } from "./statements.ts";
+import { execute } from "./query.ts";
+import type { CancelReason, JobDefinition, OverlapPolicy } from "../core/index.ts";
+
+/** A lease lost (worker died) re-queues the step at most this many times; then it counts as failed. */
+export const MAX_LOST_LEASES = 3;
+
+/** API calls wait for locks; tick skips what another session holds. */
+export type LockMode = "wait" | "skip";
+
+/** How a run is stopped: at once, or by telling its running steps and waiting for them. */
+export type CancelMode = "terminate" | "cancel";
+
+// --- locks ------------------------------------------------------------------------------
+
+/** Takes the per-job locks (sorted, so two sessions cannot deadlock); returns the jobs held. */
+export function lockJobs(jobIds: readonly string[], mode: LockMode): Set<string> {
+  const unique = [...new Set(jobIds)];
+  if (unique.length === 0) return new Set();
+  if (mode === "wait") {
+    execute(SQL.lockJobs, [unique]);
+    return new Set(unique);
+  }
+  const rows = execute(SQL.tryLockJobs, [unique]) as { job_id: string; locked: boolean }[];
+  return new Set(rows.filter((r) => r.locked).map((r) => r.job_id));
+}
+
+/**
+ * Locks runs and then their jobs, as every decision about a run needs. With mode "skip",
+ * runs or jobs held elsewhere are left out (and stay due for the next tick).
+ */
+export function lockRunsForDecision(runIds: readonly string[], mode: LockMode): RunRow[] {
+  if (runIds.length === 0) return [];
+  const runs = execute(mode === "wait" ? SQL.lockRuns : SQL.lockRunsSkipLocked, [[...new Set(runIds)]]) as RunRow[];
+  const held = lockJobs(runs.map((r) => r.job_id), mode);
+  return runs.filter((r) => held.has(r.job_id));
+}
+
+// --- deciding ---------------------------------------------------------------------------
+
+/**
+ * Decides runs again from their current rows and writes what the core says: new and
+ * skipped steps, retries, stopped work, verdicts, the run's end. The caller holds the
+ * locks (lockRunsForDecision). A run held back (waiting) is decided only to cancel it.
+ * Returns how many step runs became ready.
+ */
+export function decideRuns(runs: readonly RunRow[], nowMs: number): number {
+  const plans: RunPlan[] = [];
+  for (const run of runs) {
+    if (FINAL_RUN_STATES.has(run.state)) continue;
+    if (run.state === "waiting" && run.cancel_requested_at == null) continue;
+    const rows = run.state === "waiting" ? [] : execute(SQL.stepRunsOfRun, [run.id]) as StepRunRow[];
+    plans.push(planRun(run, rows, nowMs));
+  }
+  return applyPlans(plans, nowMs);
+}
+
+/** How work the core cancels is recorded, by the core's reason: step state and error. */
+const CANCELLED_AS: readonly (readonly [CancelReason, "timed_out" | "cancelled", string])[] = [
+  ["step_timeout", "timed_out", "timed out"],
+  ["job_timeout", "cancelled", "run timed out"],
+  ["run_cancelled", "cancelled", "run cancelled"],
+];
+
+/**
+ * Writes plans: new step runs in one statement, verdicts, stopped work, deadlines, ended
+ * runs (with afterRunEnded, which may release held-back runs: they are planned here too).
+ * Returns how many step runs became ready.
+ */
+export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
+  if (plans.length === 0) return 0;
+  const now = new Date(nowMs).toISOString();
+  const created = plans.flatMap((p) => p.created);
+  if (created.length > 0) execute(SQL.insertStepRuns, [JSON.stringify(created)]);
+  let ready = created.filter((c) => c.state === "ready").length;
+  const again: RunPlan[] = [];
+  const toStop: string[] = [];
+  for (const plan of plans) {
+    const { decision, run } = plan;
+    if (decision.verdicts.length > 0) execute(SQL.settleAttempts, [run.id, JSON.stringify(decision.verdicts)]);
+    let stoppedAny = false;
+    if (decision.cancel.length > 0) {
+      // A graceful cancel stops only ready steps here; running ones are told to stop and
+      // end when their supervisor reports (or their lease expires).
+      const graceful = run.cancel_mode === "cancel";
+      for (const [reason, state, error] of CANCELLED_AS) {
+        const ids = decision.cancel.filter((c) => c.reason === reason).map((c) => c.id);
+        if (ids.length === 0) continue;
+        const onlyReady = graceful && reason === "run_cancelled";
+        const stopped = execute(SQL.cancelRunningInstances, [run.id, ids, now, error, state, onlyReady]) as { id: string; was_running: boolean }[];
+        stoppedAny ||= stopped.length > 0;
+        toStop.push(...stopped.filter((s) => s.was_running).map((s) => s.id));
+        if (onlyReady) toStop.push(...(execute(SQL.runningStepRuns, [run.id, ids]) as { id: string }[]).map((s) => s.id));
+      }
+    }
+    if (!decision.finished && decision.runDeadlineMs !== (run.wake_at?.getTime() ?? null)) {
+      // Only runs of jobs with a time-out have one; finishRun clears it. Kept on the row
+      // so that a second plan of the same run in this call does not write it again.
+      run.wake_at = decision.runDeadlineMs === null ? null : new Date(decision.runDeadlineMs);
+      execute(SQL.setRunWake, [run.id, run.wake_at]);
+    }
+    if (decision.finished) {
+      const state = decision.status === "running" ? "failed" : decision.status;
+      execute(SQL.finishRun, [run.id, state, now, decision.reason]);
+      run.state = state;
+      for (const released of afterRunEnded(run, nowMs)) {
+        // A run fired ahead of its slot and held back starts at its slot, not before.
+        again.push(planRun(released, [], Math.max(nowMs, released.slot_at?.getTime() ?? nowMs)));
+      }
+    } else if (plan.created.some((c) => c.state === "succeeded") || stoppedAny || decision.verdicts.length > 0) {
+      // A builtin finished in place, a step timed out, or an attempt's verdict changed:
+      // the graph may move on at once.
+      const rows = execute(SQL.stepRunsOfRun, [run.id]) as StepRunRow[];
+      again.push(planRun(run, rows, nowMs));
+    }
+  }
+  if (toStop.length > 0) execute(SQL.notifyCancel, [JSON.stringify([...new Set(toStop)])]);
+  if (again.length > 0) ready += applyPlans(again, nowMs);
+  return ready;
+}
+
+// --- after a run ended --------------------------------------------------------------------
+
+/**
+ * What a run's end sets off for its job (the caller holds the job's lock): its @after
+ * schedules count their delay from now, and runs held back by the overlap policy may
+ * start. Returns the runs released (already marked queued; the caller plans them).
+ */
+function afterRunEnded(run: RunRow, nowMs: number): RunRow[] {
+  rearmAfterSchedules(run.job_id, nowMs);
+  return admitWaitingRuns(run.job_id, nowMs);
+}
+
+/** @after schedules fire a fixed delay after a run of their job ends, while the job is enabled. */
+function rearmAfterSchedules(jobId: string, endedAtMs: number): void {
+  const rows = execute(SQL.afterSchedulesOfJob, [jobId]) as { id: string; position: number; version: number; enabled: boolean }[];
+  if (rows.length === 0) return;
+  const calendars = calendarDates();
+  for (const row of rows) {
+    if (!row.enabled) continue;
+    const schedule = jobVersion(jobId, row.version).schedules[row.position];
+    if (schedule === undefined) continue;
+    const next = firstSlotFrom(schedule, endedAtMs, endedAtMs, calendars);
+    execute(SQL.setNextFire, [row.id, next === null ? null : new Date(next)]);
+  }
+}
+
+/** How many of a job's runs may be active at once under its overlap policy. */
+export function activeRunLimit(policy: OverlapPolicy): number {
+  return Math.max(1, policy.maxInstances);
+}
+
+/**
+ * Releases held-back runs of a job, oldest first, while its overlap policy has room (the
+ * caller holds the job's lock). Each waiting run is judged by the version it follows.
+ * Returns the released runs, marked queued, for the caller to plan.
+ */
+export function admitWaitingRuns(jobId: string, nowMs: number): RunRow[] {
+  const counts = execute(SQL.countActiveRuns, [jobId])[0] as { running: number; waiting: number };
+  if (counts.waiting === 0) return [];
+  const waiting = execute(SQL.waitingRunsOfJob, [jobId, counts.waiting]) as RunRow[];
+  const released: RunRow[] = [];
+  let running = counts.running;
+  for (const run of waiting) {
+    const job: JobDefinition = jobForRun(run);
+    if (running >= activeRunLimit(job.policies.overlap)) break;
+    const queuedAt = new Date(Math.max(nowMs, run.slot_at?.getTime() ?? nowMs));
+    execute(SQL.releaseWaitingRun, [run.id, queuedAt]);
+    released.push({ ...run, state: "queued", reason: null, queued_at: queuedAt });
+    running++;
+  }
+  return released;
+}
+
+/** Releases held-back runs and plans them at once (the caller holds the job's lock). */
+export function startWaitingRuns(jobId: string, nowMs: number): number {
+  const released = admitWaitingRuns(jobId, nowMs);
+  return applyPlans(released.map((r) => planRun(r, [], Math.max(nowMs, r.slot_at?.getTime() ?? nowMs))), nowMs);
+}
+
+// --- the entry points -----------------------------------------------------------------------
+
+/** What a worker reports about a step that ended: facts, decided upon by the run's lifecycle. */
+export interface StepFacts {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  /** A message such as an SQL error or "timed out after 5000 ms" (which marks a time-out). */
+  error: string | null;
+  sqlState: string | null;
+  /** SQL steps: the rows of the last statement. */
+  result: unknown[] | null;
+  /** The reporter cut the output or the rows itself. */
+  truncated?: boolean;
+}
+
+export interface StepEnd {
+  accepted: boolean;
+  /** How the attempt counts, after its run decided (see AttemptVerdict). */
+  state?: string;
+  run_state?: string;
+}
+
+/** Result rows kept per SQL step, for conditions and history. */
+export const RESULT_ROWS_LIMIT = 100;
+
+/**
+ * Records a step's end and decides its run. Fenced: only the worker holding the lease of a
+ * running step may report; anything else (a lease taken over, a run cancelled) gets
+ * {accepted: false} and changes nothing.
+ */
+export function recordStepEnd(stepRunId: string, worker: string, facts: StepFacts, nowMs: number): StepEnd {
+  const found = execute(SQL.runOfStepRun, [stepRunId])[0] as { run_id: string } | undefined;
+  if (found === undefined) return { accepted: false };
+  const [run] = lockRunsForDecision([found.run_id], "wait");
+  if (run === undefined) return { accepted: false };
+  const ok = facts.error === null && facts.sqlState === null && (facts.exitCode === 0 || (facts.exitCode === null && facts.result !== null));
+  const state = ok ? "succeeded"
+    : run.cancel_requested_at != null ? "cancelled"
+    : facts.error !== null && facts.error.startsWith("timed out") ? "timed_out"
+    : "failed";
+  const rows = facts.result === null ? null : facts.result.slice(0, RESULT_ROWS_LIMIT);
+  const done = execute(SQL.completeStep, [
+    stepRunId, worker, state, new Date(nowMs), facts.exitCode, facts.sqlState, facts.error,
+    rows === null ? null : JSON.stringify(rows), facts.stdout ?? "", facts.stderr ?? "",
+    (facts.truncated ?? false) || (facts.result !== null && facts.result.length > RESULT_ROWS_LIMIT),
+  ])[0] as { run_id: string } | undefined;
+  if (done === undefined) return { accepted: false };
+  const ready = decideRuns([run], nowMs);
+  if (ready > 0) execute(SQL.notifyWakeup, ["ready"]);
+  const after = execute(SQL.stepRunState, [stepRunId])[0] as { state: string };
+  const runAfter = execute(SQL.runState, [run.id])[0] as { state: string };
+  return { accepted: true, state: after.state, run_state: runAfter.state };
+}
+
+/**
+ * Asks locked runs to stop (the caller holds their locks) and decides them: "terminate"
+ * ends them now, "cancel" tells running steps to stop and ends each run once they have.
+ * `reason` becomes the run's reason. Returns the runs that were still active.
+ */
+export function cancelLockedRuns(runs: readonly RunRow[], mode: CancelMode, reason: string, nowMs: number): RunRow[] {
+  const active = runs.filter((r) => !FINAL_RUN_STATES.has(r.state));
+  if (active.length === 0) return [];
+  const now = new Date(nowMs);
+  execute(SQL.requestCancel, [active.map((r) => r.id), now, mode, reason]);
+  for (const run of active) {
+    run.cancel_requested_at ??= now;
+    run.cancel_mode = run.cancel_mode === "terminate" ? "terminate" : mode;
+    run.reason = reason;
+  }
+  const ready = decideRuns(active, nowMs);
+  if (ready > 0) execute(SQL.notifyWakeup, ["ready"]);
+  return active;
+}
+
+/** Locks runs (waiting for them, or skipping busy ones) and asks them to stop. */
+export function cancelRuns(runIds: readonly string[], mode: CancelMode, reason: string, nowMs: number, lock: LockMode): RunRow[] {
+  return cancelLockedRuns(lockRunsForDecision(runIds, lock), mode, reason, nowMs);
+}
+
+/** Takes back steps of workers that stopped heartbeating (tick; skips busy runs). */
+export function expireLeases(nowMs: number): number {
+  const now = new Date(nowMs);
+  const ids = (execute(SQL.runsWithExpiredLeases, [now, 1000]) as { run_id: string }[]).map((r) => r.run_id);
+  const runs = lockRunsForDecision(ids, "skip");
+  let expired = 0;
+  let requeued = 0;
+  const settle: RunRow[] = [];
+  for (const run of runs) {
+    const r = execute(SQL.expireLeasesOfRun, [run.id, now, MAX_LOST_LEASES, run.cancel_requested_at != null])[0] as { expired: number; requeued: number };
+    expired += r.expired;
+    requeued += r.requeued;
+    // An attempt lost for good (or of a run being cancelled) may end the run.
+    if (r.expired > r.requeued) settle.push(run);
+  }
+  decideRuns(settle, nowMs);
+  if (requeued > 0) execute(SQL.notifyWakeup, ["requeued"]);
+  return expired;
+}
+
+/** Runs past their own deadline (a job time-out) are decided again: nothing else would. */
+export function wakeRuns(nowMs: number, limit: number): number {
+  const ids = (execute(SQL.runsToWake, [new Date(nowMs), limit]) as { id: string }[]).map((r) => r.id);
+  const runs = lockRunsForDecision(ids, "skip");
+  decideRuns(runs, nowMs);
+  return runs.length;
+}
