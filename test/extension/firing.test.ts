@@ -44,13 +44,12 @@ describe("firing schedules", () => {
     // Nothing ticked from 00:00 to 00:35: 00:10, 00:20, 00:30 were missed (grace 60 s).
     await tick(db.pool, "w1", "2030-02-01T00:35:00Z", 0);
     assert.deepEqual(await runsOf(db.pool, "misfire-skip"), []);
+    // One row for the three consecutive slots skipped for one reason.
     const { rows } = await db.query(
-      `select slot_at, reason from clockwork.skipped_slots k join clockwork.schedules s on s.id = k.schedule_id
-         join clockwork.jobs j on j.id = s.job_id where j.name = 'misfire-skip' order by slot_at`);
-    assert.deepEqual(rows.map((r) => [iso(r.slot_at), r.reason]), [
-      ["2030-02-01T00:10:00.000Z", "misfire_skipped"],
-      ["2030-02-01T00:20:00.000Z", "misfire_skipped"],
-      ["2030-02-01T00:30:00.000Z", "misfire_skipped"],
+      `select k.slot_at, k.last_slot_at, k.slots, k.reason from clockwork.skipped_slots k join clockwork.schedules s on s.id = k.schedule_id
+         join clockwork.jobs j on j.id = s.job_id where j.name = 'misfire-skip' order by k.slot_at`);
+    assert.deepEqual(rows.map((r) => [iso(r.slot_at), iso(r.last_slot_at), r.slots, r.reason]), [
+      ["2030-02-01T00:10:00.000Z", "2030-02-01T00:30:00.000Z", 3, "misfire_skipped"],
     ]);
     const next = await db.query("select next_fire_at from clockwork.job_status where job = 'misfire-skip'");
     assert.equal(iso(next.rows[0].next_fire_at), "2030-02-01T00:40:00.000Z");

@@ -27,6 +27,10 @@ export {
   type RetryPolicy, type RetryDecision, type TimeoutDecision,
 } from "./policies.ts";
 export {
+  planDueSlots, lastSlotAtOrBefore, previousFireTime, ENUMERATION_LIMIT,
+  type DueSlotsPlan, type SkippedRange,
+} from "./catchup.ts";
+export {
   parseExpression, evaluateExpression, expressionPaths,
   type Expr, type ExpressionResult, type ExpressionError, type CompareOp, type Scalar, type Value,
 } from "./expression.ts";

@@ -125,9 +125,10 @@ export const SQL = {
   releaseWaitingRun: sql(["text", "timestamptz"], `
     UPDATE clockwork.runs SET state = 'queued', reason = NULL, queued_at = $2 WHERE id = $1::bigint`),
   insertSkippedSlots: sql(["text", "timestamptz"], `
-    INSERT INTO clockwork.skipped_slots (schedule_id, slot_at, reason, recorded_at)
-    SELECT x.schedule_id, x.slot_at, x.reason, $2
-      FROM jsonb_to_recordset($1::text::jsonb) AS x(schedule_id bigint, slot_at timestamptz, reason text)
+    INSERT INTO clockwork.skipped_slots (schedule_id, slot_at, last_slot_at, slots, reason, recorded_at)
+    SELECT x.schedule_id, x.slot_at, coalesce(x.last_slot_at, x.slot_at), x.slots, x.reason, $2
+      FROM jsonb_to_recordset($1::text::jsonb) AS x(schedule_id bigint, slot_at timestamptz, last_slot_at timestamptz,
+                                                    slots integer, reason text)
         ON CONFLICT DO NOTHING`),
   advanceSchedules: sql(["text"], `
     UPDATE clockwork.schedules AS s

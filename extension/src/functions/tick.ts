@@ -4,7 +4,7 @@
 // for this worker, and says when anything is next due so the supervisor can sleep until
 // then. tick never waits for a lock: what another session is deciding is left for the next
 // tick (db/lifecycle.ts, "Concurrency").
-import { decideMisfire, decideOverlap, nextFireTime, slotsBetween, type ActiveRun } from "../core/index.ts";
+import { decideOverlap, nextFireTime, planDueSlots, type ActiveRun } from "../core/index.ts";
 import { calendarDates, firstSlotFrom, jobVersion } from "../db/jobs.ts";
 import { raise } from "../db/raise.ts";
 import { applyPlans, cancelRuns, expireLeases, lockJobs, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
@@ -18,8 +18,8 @@ import { claimSteps, type StepClaim } from "./claim.ts";
 
 /** Due schedules handled per tick; more are left for the next tick (next_due_at says so). */
 const DUE_BATCH = 1000;
-/** Missed slots looked at per schedule and tick, so a long outage cannot blow up one tick. */
-const MISSED_SLOTS_LIMIT = 1000;
+/** Runs fired per schedule and tick, so catching up a long outage cannot blow up one tick. */
+const FIRE_LIMIT = 1000;
 /**
  * How far ahead a tick may fire slots and claim steps. A supervisor ticks a little before
  * a due time and starts the claimed step on the dot, so the work of firing and claiming is
@@ -74,7 +74,7 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
 
   let calendars: Record<string, string[]> | undefined;
   const runs: NewRun[] = [];
-  const skipped: { schedule_id: string; slot_at: string; reason: string }[] = [];
+  const skipped: { schedule_id: string; slot_at: string; last_slot_at?: string; slots: number | null; reason: string }[] = [];
   const advanced: { id: string; next_fire_at: string | null; last_slot_at: string | null }[] = [];
   /** Runs to stop for a new run (overlap replace), by the new run's schedule and slot. */
   const replacing: { scheduleId: string; slotAt: string; jobId: string; cancel: string[] }[] = [];
@@ -94,19 +94,19 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
     if (first > nowMs && busy && job.policies.overlap.mode !== "allow") continue;
     calendars ??= calendarDates();
     const context = { calendars, anchorMs: first };
+    // Which due slots fire and which are skipped (a long outage: as ranges, in one tick).
     // @after and one-shot schedules have exactly the slot the database stored.
-    const slots = schedule.kind === "after" || schedule.kind === "at" || schedule.kind === "reboot"
-      ? [first]
-      : slotsBetween(schedule, first - 1, horizon, postgresTimeZoneRules, MISSED_SLOTS_LIMIT, context);
-    const misfire = decideMisfire(job.policies.misfire, slots, nowMs, horizon);
-    for (const s of misfire.skipped) skipped.push({ schedule_id: d.id, slot_at: new Date(s.slotMs).toISOString(), reason: s.reason });
+    const plan = planDueSlots(schedule, first, nowMs, horizon, job.policies.misfire, postgresTimeZoneRules, context, FIRE_LIMIT);
+    for (const r of plan.skipped) {
+      skipped.push({ schedule_id: d.id, slot_at: new Date(r.fromMs).toISOString(), last_slot_at: new Date(r.toMs).toISOString(), slots: r.count, reason: r.reason });
+    }
 
     let fired = false;
-    for (const slotMs of misfire.fire) {
+    for (const slotMs of plan.fire) {
       const overlap = decideOverlap(job.policies.overlap, jobActive.running, jobActive.waiting);
       const slot_at = new Date(slotMs).toISOString();
       if (overlap.action === "skip") {
-        skipped.push({ schedule_id: d.id, slot_at, reason: overlap.reason });
+        skipped.push({ schedule_id: d.id, slot_at, slots: 1, reason: overlap.reason });
         continue;
       }
       fired = true;
@@ -127,10 +127,8 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
       runs.push({ job_id: d.job_id, job_version: d.version, schedule_id: d.id, slot_at, trigger: "schedule", params: {}, state, reason });
     }
 
-    // A long outage may hold more missed slots than one tick looks at: the rest are
-    // decided by the next tick, never dropped unrecorded.
-    const cut = slots.length >= MISSED_SLOTS_LIMIT;
-    const lastSlot = slots.length > 0 ? slots[slots.length - 1]! : first;
+    // More due slots than one tick fires: the next tick goes on from the last one decided.
+    const lastSlot = plan.lastSlotMs ?? first;
     let next: number | null;
     if (schedule.kind === "reboot") next = null; // set when a scheduler starts
     else if (schedule.kind === "after") {
@@ -138,7 +136,7 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
       // its delay from now, unless a run is still going whose end will set it.
       const going = jobActive.running.length > 0 || jobActive.waiting > 0;
       next = fired || going ? null : firstSlotFrom(schedule, nowMs, nowMs, calendars);
-    } else next = nextFireTime(schedule, cut ? lastSlot : Math.max(horizon, lastSlot), postgresTimeZoneRules, context);
+    } else next = nextFireTime(schedule, plan.more ? lastSlot : Math.max(horizon, lastSlot), postgresTimeZoneRules, context);
     advanced.push({ id: d.id, next_fire_at: isoOrNull(next), last_slot_at: new Date(lastSlot).toISOString() });
   }
 
