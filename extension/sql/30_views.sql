@@ -92,3 +92,38 @@ SELECT j.name                 AS job,
   FROM jobs AS j
   JOIN job_versions AS v ON v.job_id = j.id AND v.version = j.version;
 COMMENT ON VIEW job_definitions IS 'One row per job you may see: its current definition, the text it was written in (source, NULL when given as jsonb), and which set of definition files manages it (managed_by) and applied this version (applied_from; NULL when it was changed by SQL). clockwork export and diff read it.';
+
+-- Why a slot did not become a run, in words. One place for the wording: the view below and
+-- clockwork.explain use it.
+CREATE FUNCTION describe_skip(reason text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = clockwork, pg_catalog
+AS $$
+    SELECT CASE reason
+        WHEN 'misfire_skipped'       THEN 'missed while no supervisor was running, and the misfire policy skips missed slots (misfire: skip)'
+        WHEN 'misfire_coalesced'     THEN 'missed while no supervisor was running; one later run stood for it (misfire: once)'
+        WHEN 'misfire_too_old'       THEN 'missed, and older than the catch-up window when a supervisor came back (catchup_window / misfire.max_age)'
+        WHEN 'misfire_over_limit'    THEN 'missed, and beyond the number of missed slots to catch up (misfire.max_count)'
+        WHEN 'overlap_skipped'       THEN 'an earlier run of the job was still going (overlap: skip)'
+        WHEN 'max_instances_reached' THEN 'max_instances runs of the job were already going (overlap: allow_all)'
+        WHEN 'queue_full'            THEN 'an earlier run was going and the buffer of waiting runs was full (overlap: buffer_one / buffer_all max_queue)'
+        ELSE reason
+    END
+$$;
+COMMENT ON FUNCTION describe_skip(text) IS 'The reason a slot was skipped (skipped_slots.reason), in words.';
+
+CREATE VIEW skip_history WITH (security_invoker = true) AS
+SELECT j.name                    AS job,
+       j.owner,
+       sc.position               AS schedule,
+       sc.description            AS schedule_description,
+       k.slot_at,
+       k.last_slot_at,
+       k.slots,
+       k.reason,
+       describe_skip(k.reason)   AS explanation,
+       k.recorded_at
+  FROM skipped_slots AS k
+  JOIN schedules AS sc ON sc.id = k.schedule_id
+  JOIN jobs AS j ON j.id = sc.job_id;
+COMMENT ON VIEW skip_history IS 'Every schedule slot you may see that came due and did not become a run, with the reason in words; a row may stand for a range of consecutive slots (slot_at … last_slot_at, slots of them). With run_history it accounts for every slot.';

@@ -7,7 +7,7 @@ GRANT USAGE ON SCHEMA clockwork TO PUBLIC;
 
 -- Reading: every table is visible, row-level security decides which rows.
 GRANT SELECT ON jobs, job_versions, schedules, runs, step_runs, skipped_slots TO PUBLIC;
-GRANT SELECT ON job_status, run_history, step_history, job_definitions TO PUBLIC;
+GRANT SELECT ON job_status, run_history, step_history, job_definitions, skip_history TO PUBLIC;
 GRANT SELECT ON workers, calendars TO PUBLIC;
 GRANT SELECT ON connections TO clockwork_supervisor;
 
@@ -32,7 +32,7 @@ CREATE POLICY own_skipped_slots ON skipped_slots FOR SELECT
     USING (EXISTS (SELECT 1 FROM schedules AS s WHERE s.id = schedule_id));
 
 -- The user API.
-GRANT EXECUTE ON FUNCTION lease_duration(), output_limit() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION lease_duration(), output_limit(), describe_skip(text) TO PUBLIC;
 -- Helpers called from SECURITY DEFINER functions run as the owner and need no grant,
 -- but _caller is harmless and useful for diagnosing "does not exist" answers.
 GRANT EXECUTE ON FUNCTION _caller() TO PUBLIC;

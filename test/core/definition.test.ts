@@ -29,7 +29,7 @@ describe("a valid definition is normalized", () => {
     assert.equal(j.schedules[0]!.timeZone, "America/New_York"); // job zone is the schedules' default
     assert.equal(j.schedules[1]!.timeZone, "Europe/Berlin");
     assert.equal(j.policies.misfire.policy, "once");
-    assert.deepEqual(j.policies.overlap, { mode: "queue", maxInstances: 1, maxQueued: 10 });
+    assert.deepEqual(j.policies.overlap, { mode: "buffer_all", maxInstances: 1, maxQueued: 1000 }, "queue is buffer_all");
     assert.deepEqual(j.policies.retry, { attempts: 3, backoff: "fixed", delayMs: 30_000, maxDelayMs: 3_600_000, jitter: 0 });
     assert.equal(j.policies.timeoutMs, 3_600_000);
     const load = j.steps[1]!;
@@ -41,9 +41,47 @@ describe("a valid definition is normalized", () => {
     const r = validateJobDefinition({ name: "j", steps: { c: { sql: "x", depends: ["b"] }, b: { sql: "x", depends: ["a"] }, a: { sql: "x" } } }, env);
     assert.deepEqual(r.ok && r.job.order, ["a", "b", "c"]);
   });
+  test("overlap in Temporal's vocabulary, with today's names as aliases and documented defaults", () => {
+    const overlap = (policies: object) => {
+      const r = validateJobDefinition({ ...base, policies }, env);
+      assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+      return r.job.policies.overlap;
+    };
+    assert.deepEqual(overlap({}), { mode: "skip", maxInstances: 1, maxQueued: 0 });
+    assert.deepEqual(overlap({ overlap: "buffer_one" }), { mode: "buffer_one", maxInstances: 1, maxQueued: 1 });
+    assert.deepEqual(overlap({ overlap: "buffer_all" }), { mode: "buffer_all", maxInstances: 1, maxQueued: 1000 });
+    assert.deepEqual(overlap({ overlap: { mode: "buffer_all", max_queue: 5, max_instances: 2 } }), { mode: "buffer_all", maxInstances: 2, maxQueued: 5 });
+    assert.deepEqual(overlap({ overlap: "cancel_other" }), { mode: "cancel_other", maxInstances: 1, maxQueued: 0 });
+    assert.deepEqual(overlap({ overlap: "terminate_other" }), { mode: "terminate_other", maxInstances: 1, maxQueued: 0 });
+    assert.deepEqual(overlap({ overlap: "allow_all" }), { mode: "allow_all", maxInstances: null, maxQueued: 0 });
+    assert.deepEqual(overlap({ overlap: "allow" }), { mode: "allow_all", maxInstances: null, maxQueued: 0 }, "allow alone is unlimited, not one at a time");
+    assert.deepEqual(overlap({ overlap: "replace" }), { mode: "terminate_other", maxInstances: 1, maxQueued: 0 });
+    assert.deepEqual(overlap({ overlap: "queue" }), { mode: "buffer_all", maxInstances: 1, maxQueued: 1000 });
+  });
+
+  test("a catch-up window runs the missed slots within it", () => {
+    const r = validateJobDefinition({ ...base, policies: { catchup_window: "2h" } }, env);
+    assert.ok(r.ok);
+    assert.deepEqual([r.job.policies.misfire.policy, r.job.policies.misfire.maxAgeMs], ["all", 7_200_000]);
+    const bad = validateJobDefinition({ ...base, policies: { catchup_window: "2h", misfire: "skip" } }, env);
+    assert.ok(!bad.ok);
+    assert.match(bad.errors[0]!.message, /cannot be combined with misfire "skip"/);
+  });
+
+  test("overlap settings that would do nothing are refused, with the field named", () => {
+    const errors = (policies: object) => {
+      const r = validateJobDefinition({ ...base, policies }, env);
+      return r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
+    };
+    assert.match(errors({ overlap: "sometimes" })[0]!, /^policies.overlap: must be one of "skip", "buffer_one"/);
+    assert.match(errors({ overlap: "bufer_all" })[0]!, /did you mean "buffer_all"/);
+    assert.match(errors({ overlap: { mode: "skip", max_instances: 3 } })[0]!, /max_instances applies to allow_all, buffer_one and buffer_all/);
+    assert.match(errors({ overlap: { mode: "skip", max_queue: 3 } })[0]!, /max_queue applies to buffer_all/);
+  });
+
   test("max_instances alone allows that many runs at once", () => {
     const r = validateJobDefinition({ ...base, policies: { max_instances: 3 } }, env);
-    assert.deepEqual(r.ok && r.job.policies.overlap, { mode: "allow", maxInstances: 3, maxQueued: 0 });
+    assert.deepEqual(r.ok && r.job.policies.overlap, { mode: "allow_all", maxInstances: 3, maxQueued: 0 });
   });
 });
 
@@ -81,7 +119,7 @@ describe("validation returns every error with its path", () => {
     ["step name not usable in conditions", { name: "j", steps: { "1st": { sql: "x" } } }, [[SQLSTATE.invalid_definition, 'steps.1st: step name "1st" must start with a letter or _ and contain only letters, digits, _ and -']]],
     ["bad policies", { ...base, policies: { misfire: "sometimes", overlap: { mode: "queue", max_queue: -1 }, retry: { attempts: 0, jitter: 2 }, timeout: "soon" } }, [
       [SQLSTATE.invalid_policy, 'policies.misfire: must be "skip", "once" or "all", got "sometimes"'],
-      [SQLSTATE.invalid_policy, "policies.overlap.max_queue: must be a whole number from 0 to 1000"],
+      [SQLSTATE.invalid_policy, "policies.overlap.max_queue: must be a whole number from 1 to 1000"],
       [SQLSTATE.invalid_policy, "policies.retry.attempts: must be a whole number from 1 to 100 (attempts include the first)"],
       [SQLSTATE.invalid_policy, "policies.retry.jitter: must be a number from 0 to 1"],
       [SQLSTATE.invalid_interval, 'policies.timeout: cannot read interval "soon" at "soon"; write e.g. "30s", "5m", "1h30m", "2 hours"'],

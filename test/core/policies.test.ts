@@ -1,8 +1,8 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import {
-  decideMisfire, decideOverlap, decideRetry, decideTimeout, mayStartQueued,
-  DEFAULT_MISFIRE_POLICY, DEFAULT_RETRY_POLICY, type MisfirePolicy, type RetryPolicy,
+  decideMisfire, decideOverlap, decideRetry, decideTimeout, mayStartQueued, overlapLimit, OVERLAP_MODES,
+  DEFAULT_MISFIRE_POLICY, DEFAULT_RETRY_POLICY, type MisfirePolicy, type OverlapPolicy, type RetryPolicy,
 } from "../../extension/src/core/index.ts";
 
 const MIN = 60_000;
@@ -57,24 +57,40 @@ describe("misfire", () => {
 describe("overlap", () => {
   const one = [{ runId: "r1", startedAtMs: 1 }];
   const two = [{ runId: "r2", startedAtMs: 2 }, { runId: "r1", startedAtMs: 1 }];
-  test("starts when nothing runs", () => assert.deepEqual(decideOverlap({ mode: "skip", maxInstances: 1, maxQueued: 0 }, []), { action: "start" }));
-  test("skip skips while a run is going", () => assert.deepEqual(decideOverlap({ mode: "skip", maxInstances: 5, maxQueued: 0 }, one), { action: "skip", reason: "overlap_skipped" }));
-  test("allow starts up to max_instances", () => {
-    assert.deepEqual(decideOverlap({ mode: "allow", maxInstances: 2, maxQueued: 0 }, one), { action: "start" });
-    assert.deepEqual(decideOverlap({ mode: "allow", maxInstances: 2, maxQueued: 0 }, two), { action: "skip", reason: "max_instances_reached" });
+  const policy = (mode: OverlapPolicy["mode"], maxInstances: number | null = 1, maxQueued = 0): OverlapPolicy => ({ mode, maxInstances, maxQueued });
+  test("starts when nothing runs", () => assert.deepEqual(decideOverlap(policy("skip"), []), { action: "start" }));
+  test("skip skips while a run is going", () => assert.deepEqual(decideOverlap(policy("skip"), one), { action: "skip", reason: "overlap_skipped" }));
+  test("allow_all starts up to max_instances", () => {
+    assert.deepEqual(decideOverlap(policy("allow_all", 2), one), { action: "start" });
+    assert.deepEqual(decideOverlap(policy("allow_all", 2), two), { action: "skip", reason: "max_instances_reached" });
   });
-  test("queue waits within its bound", () => {
-    assert.deepEqual(decideOverlap({ mode: "queue", maxInstances: 1, maxQueued: 2 }, one, 1), { action: "queue", position: 2 });
-    assert.deepEqual(decideOverlap({ mode: "queue", maxInstances: 1, maxQueued: 2 }, one, 2), { action: "skip", reason: "queue_full" });
+  test("allow_all without max_instances has no limit", () => {
+    const many = Array.from({ length: 500 }, (_, i) => ({ runId: `r${i}`, startedAtMs: i }));
+    assert.deepEqual(decideOverlap(policy("allow_all", null), many), { action: "start" });
+    assert.equal(overlapLimit(policy("allow_all", null)), Infinity);
   });
-  test("queue keeps order: a free slot with a waiting queue queues", () => {
-    assert.deepEqual(decideOverlap({ mode: "queue", maxInstances: 1, maxQueued: 2 }, [], 1), { action: "queue", position: 2 });
-    assert.equal(mayStartQueued({ mode: "queue", maxInstances: 1, maxQueued: 2 }, 0, 1), true);
-    assert.equal(mayStartQueued({ mode: "queue", maxInstances: 1, maxQueued: 2 }, 1, 1), false);
+  test("buffer_all waits within its bound; buffer_one holds one", () => {
+    assert.deepEqual(decideOverlap(policy("buffer_all", 1, 2), one, 1), { action: "queue", position: 2 });
+    assert.deepEqual(decideOverlap(policy("buffer_all", 1, 2), one, 2), { action: "skip", reason: "queue_full" });
+    assert.deepEqual(decideOverlap(policy("buffer_one", 1, 1), one, 0), { action: "queue", position: 1 });
+    assert.deepEqual(decideOverlap(policy("buffer_one", 1, 1), one, 1), { action: "skip", reason: "queue_full" });
   });
-  test("replace cancels the oldest running runs", () => {
-    assert.deepEqual(decideOverlap({ mode: "replace", maxInstances: 1, maxQueued: 0 }, two), { action: "replace", cancel: ["r1", "r2"] });
-    assert.deepEqual(decideOverlap({ mode: "replace", maxInstances: 2, maxQueued: 0 }, two), { action: "replace", cancel: ["r1"] });
+  test("a buffer keeps its order: a free slot with a waiting run waits behind it", () => {
+    assert.deepEqual(decideOverlap(policy("buffer_all", 1, 2), [], 1), { action: "queue", position: 2 });
+    assert.equal(mayStartQueued(policy("buffer_all", 1, 2), 0, 1), true);
+    assert.equal(mayStartQueued(policy("buffer_all", 1, 2), 1, 1), false);
+  });
+  test("terminate_other stops the oldest running runs at once; cancel_other asks them to stop", () => {
+    assert.deepEqual(decideOverlap(policy("terminate_other"), two), { action: "replace", cancel: ["r1", "r2"], graceful: false });
+    assert.deepEqual(decideOverlap(policy("cancel_other"), one), { action: "replace", cancel: ["r1"], graceful: true });
+  });
+  test("a catch-up slot is never skipped nor replaces a run: it waits its turn", () => {
+    for (const mode of OVERLAP_MODES) {
+      const p = policy(mode, mode === "allow_all" ? 1 : 1, mode === "buffer_one" ? 1 : 5);
+      assert.deepEqual(decideOverlap(p, one, 3, true), { action: "queue", position: 4 }, mode);
+      assert.deepEqual(decideOverlap(p, [], 0, true), { action: "start" }, mode);
+      assert.deepEqual(decideOverlap(p, [], 2, true), { action: "queue", position: 3 }, `${mode}: behind earlier catch-up runs`);
+    }
   });
 });
 

@@ -8,8 +8,8 @@ import { parseInterval } from "./interval.ts";
 import { parseExpression, expressionPaths, type Expr, type Scalar, type Value } from "./expression.ts";
 import { findNamedPlaceholders, matrixSize, MAX_MATRIX_INSTANCES } from "./params.ts";
 import {
-  DEFAULT_MISFIRE_POLICY, DEFAULT_OVERLAP_POLICY, DEFAULT_RETRY_POLICY,
-  type MisfirePolicy, type OverlapPolicy, type RetryPolicy,
+  DEFAULT_MISFIRE_POLICY, DEFAULT_OVERLAP_POLICY, DEFAULT_RETRY_POLICY, MAX_BUFFERED_RUNS, OVERLAP_ALIASES, OVERLAP_MODES,
+  type MisfirePolicy, type OverlapMode, type OverlapPolicy, type RetryPolicy,
 } from "./policies.ts";
 
 export type StepKind = "sql" | "shell" | "program" | "builtin";
@@ -111,7 +111,7 @@ export const DEFAULT_BUILTINS = ["noop", "sleep", "log"] as const;
 export const STEP_RESULT_FIELDS = ["status", "exit_code", "output", "error", "rows", "row", "attempts"] as const;
 
 const JOB_KEYS = ["name", "description", "enabled", "schedules", "time_zone", "parameters", "policies", "node", "labels", "tags", "transaction", "steps", "checks"];
-const POLICY_KEYS = ["misfire", "overlap", "max_instances", "retry", "timeout"];
+const POLICY_KEYS = ["misfire", "catchup_window", "overlap", "max_instances", "retry", "timeout"];
 const WORK_KEYS = ["name", "description", "sql", "shell", "program", "builtin", "args", "connection", "conninfo", "matrix", "timeout", "env", "parameters"];
 const STEP_KEYS = [...WORK_KEYS, "depends", "when", "on_error", "retries"];
 const CHECK_KEYS = [...WORK_KEYS, "expected_exit_code", "expected", "unexpected"];
@@ -218,33 +218,65 @@ function readPolicies(c: Collector, v: unknown, path: string): JobPolicies {
     }
     p.misfire.maxAgeMs = readInterval(c, m.max_age, sub(mp, "max_age"));
   } else if (m !== undefined) c.add("invalid_policy", sub(path, "misfire"), "must be a policy name or an object");
+  // catch-up window (Temporal's name): missed slots younger than it are run, older ones skipped
+  if (v.catchup_window !== undefined) {
+    const cp = sub(path, "catchup_window");
+    const window = readInterval(c, v.catchup_window, cp);
+    const explicit = typeof m === "string" ? m : isObj(m) ? m.policy : undefined;
+    if (explicit !== undefined && explicit !== "all") c.add("invalid_policy", cp, `catchup_window runs the missed slots within it; it cannot be combined with misfire "${String(explicit)}"`);
+    else if (isObj(m) && m.max_age !== undefined) c.add("invalid_policy", cp, "give either catchup_window or misfire.max_age, not both");
+    else if (window !== null) {
+      p.misfire.policy = "all";
+      p.misfire.maxAgeMs = window;
+    }
+  }
   // overlap
   const o = v.overlap;
+  const modes = `${OVERLAP_MODES.map((x) => `"${x}"`).join(", ")} (or allow, queue, replace)`;
+  const readMode = (x: unknown, at: string): OverlapMode | null => {
+    if (typeof x === "string" && (OVERLAP_MODES as readonly string[]).includes(x)) return x as OverlapMode;
+    if (typeof x === "string" && x in OVERLAP_ALIASES) return OVERLAP_ALIASES[x]!;
+    c.add("invalid_policy", at, `must be one of ${modes}, got ${JSON.stringify(x)}${typeof x === "string" ? didYouMean(x, [...OVERLAP_MODES, ...Object.keys(OVERLAP_ALIASES)]) : ""}`);
+    return null;
+  };
+  let maxInstances: number | undefined;
+  let maxQueue: number | undefined;
+  const readMaxInstances = (x: unknown, at: string): void => {
+    if (typeof x === "number" && Number.isInteger(x) && x >= 1) maxInstances = x;
+    else c.add("invalid_policy", at, "must be a whole number ≥ 1");
+  };
+  let modeGiven = false;
   if (typeof o === "string") {
-    if (o === "allow" || o === "skip" || o === "queue" || o === "replace") p.overlap.mode = o;
-    else c.add("invalid_policy", sub(path, "overlap"), `must be "allow", "skip", "queue" or "replace", got ${JSON.stringify(o)}`);
+    const mode = readMode(o, sub(path, "overlap"));
+    if (mode !== null) [p.overlap.mode, modeGiven] = [mode, true];
   } else if (isObj(o)) {
     const op = sub(path, "overlap");
     c.unknownKeys(o, ["mode", "max_instances", "max_queue"], op);
-    if (o.mode === "allow" || o.mode === "skip" || o.mode === "queue" || o.mode === "replace") p.overlap.mode = o.mode;
-    else if (o.mode !== undefined) c.add("invalid_policy", sub(op, "mode"), `must be "allow", "skip", "queue" or "replace", got ${JSON.stringify(o.mode)}`);
-    if (o.max_instances !== undefined) {
-      if (typeof o.max_instances === "number" && Number.isInteger(o.max_instances) && o.max_instances >= 1) p.overlap.maxInstances = o.max_instances;
-      else c.add("invalid_policy", sub(op, "max_instances"), "must be a whole number ≥ 1");
+    if (o.mode !== undefined) {
+      const mode = readMode(o.mode, sub(op, "mode"));
+      if (mode !== null) [p.overlap.mode, modeGiven] = [mode, true];
     }
+    if (o.max_instances !== undefined) readMaxInstances(o.max_instances, sub(op, "max_instances"));
     if (o.max_queue !== undefined) {
-      if (typeof o.max_queue === "number" && Number.isInteger(o.max_queue) && o.max_queue >= 0 && o.max_queue <= 1000) p.overlap.maxQueued = o.max_queue;
-      else c.add("invalid_policy", sub(op, "max_queue"), "must be a whole number from 0 to 1000");
+      if (typeof o.max_queue === "number" && Number.isInteger(o.max_queue) && o.max_queue >= 1 && o.max_queue <= MAX_BUFFERED_RUNS) maxQueue = o.max_queue;
+      else c.add("invalid_policy", sub(op, "max_queue"), `must be a whole number from 1 to ${MAX_BUFFERED_RUNS}`);
     }
   } else if (o !== undefined) c.add("invalid_policy", sub(path, "overlap"), "must be a mode name or an object");
   if (v.max_instances !== undefined) {
-    if (typeof v.max_instances === "number" && Number.isInteger(v.max_instances) && v.max_instances >= 1) {
-      p.overlap.maxInstances = v.max_instances;
-      // max_instances alone (pg_timetable style) means: allow that many at once.
-      if (o === undefined && v.max_instances > 1) p.overlap.mode = "allow";
-    } else c.add("invalid_policy", sub(path, "max_instances"), "must be a whole number ≥ 1");
+    if (maxInstances !== undefined) c.add("invalid_policy", sub(path, "max_instances"), "give max_instances once (here or under overlap)");
+    else readMaxInstances(v.max_instances, sub(path, "max_instances"));
+    // max_instances alone (pg_timetable style) means: allow that many at once.
+    if (!modeGiven && maxInstances !== undefined) p.overlap.mode = "allow_all";
   }
-  if (p.overlap.mode === "queue" && p.overlap.maxQueued === 0 && !(isObj(o) && o.max_queue !== undefined)) p.overlap.maxQueued = 10;
+  const mode = p.overlap.mode;
+  const buffered = mode === "buffer_one" || mode === "buffer_all";
+  if (maxInstances !== undefined && maxInstances > 1 && !buffered && mode !== "allow_all") {
+    c.add("invalid_policy", sub(path, "max_instances"), `max_instances applies to allow_all, buffer_one and buffer_all; overlap "${mode}" runs one at a time`);
+  }
+  p.overlap.maxInstances = mode === "allow_all" ? maxInstances ?? null : maxInstances ?? 1;
+  if (maxQueue !== undefined && !buffered) c.add("invalid_policy", sub(sub(path, "overlap"), "max_queue"), `max_queue applies to buffer_all; overlap "${mode}" buffers nothing`);
+  if (maxQueue !== undefined && mode === "buffer_one" && maxQueue !== 1) c.add("invalid_policy", sub(sub(path, "overlap"), "max_queue"), "buffer_one holds one run; use buffer_all with max_queue for more");
+  p.overlap.maxQueued = mode === "buffer_one" ? 1 : mode === "buffer_all" ? maxQueue ?? MAX_BUFFERED_RUNS : 0;
   // retry
   const r = v.retry;
   if (typeof r === "number") {

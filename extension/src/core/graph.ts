@@ -288,7 +288,10 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
   // work is all done keeps the status its work earned.
   // A run whose instances were cancelled was cut short by the deadline or the request.
   const workLeft = all.some((i) => i.state.status === "pending" || i.state.status === "running" || i.state.status === "cancelled" || retryDue(i) !== null);
-  if (run.cancelRequested === true && workLeft) {
+  // A run asked to stop ends cancelled unless all its work was done well before: a step
+  // that failed or was lost after the request was stopped by it.
+  const allWell = all.every((i) => i.state.status === "succeeded" || i.state.status === "skipped");
+  if (run.cancelRequested === true && (workLeft || !allWell)) {
     for (const i of running) d.cancel.push({ phase: i.phase, id: i.m.id, name: i.def.name, reason: "run_cancelled" });
     // A run cancelled before anything started (held back by its overlap policy or group)
     // has no work to mark as skipped.

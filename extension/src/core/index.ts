@@ -20,8 +20,8 @@ export {
   type ScheduleExclusions, type DstGapPolicy, type DstOverlapPolicy,
 } from "./schedule.ts";
 export {
-  decideMisfire, decideOverlap, mayStartQueued, decideRetry, decideTimeout, hashString, seededUnit,
-  DEFAULT_MISFIRE_POLICY, DEFAULT_OVERLAP_POLICY, DEFAULT_RETRY_POLICY,
+  decideMisfire, decideOverlap, mayStartQueued, overlapLimit, decideRetry, decideTimeout, hashString, seededUnit,
+  DEFAULT_MISFIRE_POLICY, DEFAULT_OVERLAP_POLICY, DEFAULT_RETRY_POLICY, OVERLAP_MODES, OVERLAP_ALIASES, MAX_BUFFERED_RUNS,
   type MisfirePolicy, type MisfirePolicyKind, type MisfireDecision, type SkippedSlot, type SkipReason,
   type OverlapPolicy, type OverlapMode, type OverlapDecision, type ActiveRun,
   type RetryPolicy, type RetryDecision, type TimeoutDecision,

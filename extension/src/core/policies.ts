@@ -81,17 +81,40 @@ export function decideMisfire(policy: MisfirePolicy, dueSlots: readonly number[]
   return { fire, skipped };
 }
 
-export type OverlapMode = "allow" | "skip" | "queue" | "replace";
+/**
+ * What happens to a slot that comes due while runs of the job are still going, in the
+ * vocabulary of Temporal Schedules (docs/policies.md):
+ *  - skip: the slot is skipped (the default);
+ *  - buffer_one: one run waits for the running one, later slots are skipped meanwhile;
+ *  - buffer_all: every slot waits its turn (up to max_queue);
+ *  - cancel_other: the running run is asked to stop; the new one starts once it has;
+ *  - terminate_other: the running run is stopped at once and the new one starts;
+ *  - allow_all: runs overlap, up to max_instances if given.
+ */
+export type OverlapMode = "skip" | "buffer_one" | "buffer_all" | "cancel_other" | "terminate_other" | "allow_all";
+
+export const OVERLAP_MODES: readonly OverlapMode[] = ["skip", "buffer_one", "buffer_all", "cancel_other", "terminate_other", "allow_all"];
+
+/** Earlier names, still accepted: pg_timetable's and this project's first ones. */
+export const OVERLAP_ALIASES: Readonly<Record<string, OverlapMode>> = { allow: "allow_all", queue: "buffer_all", replace: "terminate_other" };
 
 export interface OverlapPolicy {
   mode: OverlapMode;
-  /** Runs of the job allowed at once (allow, queue, replace). */
-  maxInstances: number;
-  /** queue: how many runs may wait. */
+  /** Runs of the job at once; null: no limit (allow_all without max_instances). */
+  maxInstances: number | null;
+  /** buffer_one, buffer_all: how many runs may wait. */
   maxQueued: number;
 }
 
 export const DEFAULT_OVERLAP_POLICY: OverlapPolicy = { mode: "skip", maxInstances: 1, maxQueued: 0 };
+
+/** buffer_all holds at most this many waiting runs unless max_queue says fewer. */
+export const MAX_BUFFERED_RUNS = 1000;
+
+/** How many runs of the job may be active (queued or running) at once. */
+export function overlapLimit(policy: OverlapPolicy): number {
+  return policy.maxInstances === null ? Infinity : Math.max(1, policy.maxInstances);
+}
 
 export interface ActiveRun {
   runId: string;
@@ -100,33 +123,44 @@ export interface ActiveRun {
 
 export type OverlapDecision =
   | { action: "start" }
-  /** Start the new run after cancelling these (oldest first). */
-  | { action: "replace"; cancel: string[] }
+  /**
+   * Stop these runs (oldest first) for the new one, which waits until they have ended:
+   * at once (terminate_other), or once their running steps have stopped (cancel_other).
+   */
+  | { action: "replace"; cancel: string[]; graceful: boolean }
   | { action: "queue"; position: number }
   | { action: "skip"; reason: SkipReason };
 
-/** Decides what happens to a slot that comes due while `running` runs of the job are active. */
-export function decideOverlap(policy: OverlapPolicy, running: readonly ActiveRun[], queuedCount = 0): OverlapDecision {
-  const limit = policy.mode === "skip" ? 1 : Math.max(1, policy.maxInstances);
-  if (running.length < limit && (policy.mode !== "queue" || queuedCount === 0)) return { action: "start" };
+/**
+ * Decides what happens to a slot that comes due while `running` runs of the job are active
+ * and `queuedCount` wait. A catch-up slot (missed, and run because the misfire policy asked
+ * for it) is never skipped or made to replace anything: it waits its turn.
+ */
+export function decideOverlap(policy: OverlapPolicy, running: readonly ActiveRun[], queuedCount = 0, catchUp = false): OverlapDecision {
+  const limit = overlapLimit(policy);
+  const buffered = policy.mode === "buffer_one" || policy.mode === "buffer_all";
+  if (running.length < limit && ((!buffered && !catchUp) || queuedCount === 0)) return { action: "start" };
+  if (catchUp) return { action: "queue", position: queuedCount + 1 };
   switch (policy.mode) {
     case "skip":
       return { action: "skip", reason: "overlap_skipped" };
-    case "allow":
+    case "allow_all":
       return { action: "skip", reason: "max_instances_reached" };
-    case "queue":
+    case "buffer_one":
+    case "buffer_all":
       if (queuedCount < policy.maxQueued) return { action: "queue", position: queuedCount + 1 };
       return { action: "skip", reason: "queue_full" };
-    case "replace": {
+    case "cancel_other":
+    case "terminate_other": {
       const oldest = [...running].sort((a, b) => a.startedAtMs - b.startedAtMs || (a.runId < b.runId ? -1 : 1));
-      return { action: "replace", cancel: oldest.slice(0, running.length - limit + 1).map((r) => r.runId) };
+      return { action: "replace", cancel: oldest.slice(0, running.length - limit + 1).map((r) => r.runId), graceful: policy.mode === "cancel_other" };
     }
   }
 }
 
-/** When a run ends: whether the oldest queued run may start now. */
+/** When a run ends: whether the oldest waiting run may start now. */
 export function mayStartQueued(policy: OverlapPolicy, runningCount: number, queuedCount: number): boolean {
-  return queuedCount > 0 && runningCount < Math.max(1, policy.maxInstances);
+  return queuedCount > 0 && runningCount < overlapLimit(policy);
 }
 
 export interface RetryPolicy {

@@ -20,7 +20,7 @@ import { calendarDates, firstSlotFrom, jobVersion } from "./jobs.ts";
 import { FINAL_RUN_STATES, jobForRun, planRun, type RunPlan, type RunRow, type StepRunRow } from "./runs.ts";
 import { SQL } from "./statements.ts";
 import { execute } from "./query.ts";
-import type { CancelReason, JobDefinition, OverlapPolicy } from "../core/index.ts";
+import { overlapLimit, type CancelReason, type JobDefinition } from "../core/index.ts";
 
 /** A lease lost (worker died) re-queues the step at most this many times; then it counts as failed. */
 export const MAX_LOST_LEASES = 3;
@@ -165,11 +165,6 @@ function rearmAfterSchedules(jobId: string, endedAtMs: number): void {
   }
 }
 
-/** How many of a job's runs may be active at once under its overlap policy. */
-export function activeRunLimit(policy: OverlapPolicy): number {
-  return Math.max(1, policy.maxInstances);
-}
-
 /**
  * Releases held-back runs of a job, oldest first, while its overlap policy has room (the
  * caller holds the job's lock). Each waiting run is judged by the version it follows.
@@ -183,7 +178,7 @@ export function admitWaitingRuns(jobId: string, nowMs: number): RunRow[] {
   let running = counts.running;
   for (const run of waiting) {
     const job: JobDefinition = jobForRun(run);
-    if (running >= activeRunLimit(job.policies.overlap)) break;
+    if (running >= overlapLimit(job.policies.overlap)) break;
     const queuedAt = new Date(Math.max(nowMs, run.slot_at?.getTime() ?? nowMs));
     execute(SQL.releaseWaitingRun, [run.id, queuedAt]);
     released.push({ ...run, state: "queued", reason: null, queued_at: queuedAt });

@@ -77,7 +77,7 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
   const skipped: { schedule_id: string; slot_at: string; last_slot_at?: string; slots: number | null; reason: string }[] = [];
   const advanced: { id: string; next_fire_at: string | null; last_slot_at: string | null }[] = [];
   /** Runs to stop for a new run (overlap replace), by the new run's schedule and slot. */
-  const replacing: { scheduleId: string; slotAt: string; jobId: string; cancel: string[] }[] = [];
+  const replacing: { scheduleId: string; slotAt: string; jobId: string; cancel: string[]; graceful: boolean }[] = [];
 
   for (const d of due) {
     const job = jobVersion(d.job_id, d.version);
@@ -91,7 +91,7 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
     // a run that ends in between would otherwise be replaced, or make the slot skip.
     const jobActive = active.get(d.job_id)!;
     const busy = jobActive.running.length > 0 || jobActive.waiting > 0;
-    if (first > nowMs && busy && job.policies.overlap.mode !== "allow") continue;
+    if (first > nowMs && busy && job.policies.overlap.mode !== "allow_all") continue;
     calendars ??= calendarDates();
     const context = { calendars, anchorMs: first };
     // Which due slots fire and which are skipped (a long outage: as ranges, in one tick).
@@ -102,8 +102,8 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
     }
 
     let fired = false;
-    for (const slotMs of plan.fire) {
-      const overlap = decideOverlap(job.policies.overlap, jobActive.running, jobActive.waiting);
+    for (const [i, slotMs] of plan.fire.entries()) {
+      const overlap = decideOverlap(job.policies.overlap, jobActive.running, jobActive.waiting, plan.catchUp[i]);
       const slot_at = new Date(slotMs).toISOString();
       if (overlap.action === "skip") {
         skipped.push({ schedule_id: d.id, slot_at, slots: 1, reason: overlap.reason });
@@ -114,16 +114,19 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
       let reason: string | null = null;
       if (overlap.action === "replace") {
         // The new run waits until the runs it replaces have ended (at once, for terminate).
-        replacing.push({ scheduleId: d.id, slotAt: slot_at, jobId: d.job_id, cancel: overlap.cancel });
+        replacing.push({ scheduleId: d.id, slotAt: slot_at, jobId: d.job_id, cancel: overlap.cancel, graceful: overlap.graceful });
         jobActive.running = jobActive.running.filter((r) => !overlap.cancel.includes(r.runId));
         state = "waiting";
-        reason = "waiting for the runs it replaces to end";
+        reason = `waiting for run ${overlap.cancel.join(", ")} to stop (overlap: ${job.policies.overlap.mode})`;
       } else if (overlap.action === "queue") {
         state = "waiting";
-        reason = "waiting for an earlier run of the job to end (overlap policy)";
+        reason = plan.catchUp[i]
+          ? "catch-up run waiting for the runs ahead of it to end"
+          : `waiting for an earlier run of the job to end (overlap: ${job.policies.overlap.mode})`;
       }
       if (state === "waiting") jobActive.waiting++;
-      else jobActive.running.push({ runId: `new:${slot_at}`, startedAtMs: nowMs });
+      // A run made by this tick, named until it has an id (a later slot may replace it).
+      else jobActive.running.push({ runId: `new:${d.id}/${slot_at}`, startedAtMs: nowMs });
       runs.push({ job_id: d.job_id, job_version: d.version, schedule_id: d.id, slot_at, trigger: "schedule", params: {}, state, reason });
     }
 
@@ -156,12 +159,13 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
   for (const [at, batch] of byTime) applyPlans(batch.map((r) => planRun(r, [], at)), at);
   if (replacing.length > 0) {
     const idOf = new Map(created.map((r) => [`${r.schedule_id}/${r.slot_at.toISOString()}`, r.id]));
+    const realId = (id: string) => (id.startsWith("new:") ? idOf.get(id.slice(4)) : id);
     for (const r of replacing) {
       const newId = idOf.get(`${r.scheduleId}/${r.slotAt}`);
       if (newId === undefined) continue;
-      const job = jobVersion(r.jobId, due.find((d) => d.job_id === r.jobId)!.version);
-      const mode = job.policies.overlap.mode === "replace" ? "terminate" : "cancel";
-      cancelRuns(r.cancel, mode, `replaced by run ${newId} (overlap: ${mode === "terminate" ? "terminate_other" : "cancel_other"})`, nowMs, "skip");
+      r.cancel = r.cancel.map(realId).filter((id): id is string => id !== undefined);
+      const mode = r.graceful ? "cancel" : "terminate";
+      cancelRuns(r.cancel, mode, `replaced by run ${newId} (overlap: ${r.graceful ? "cancel_other" : "terminate_other"})`, nowMs, "skip");
     }
     for (const jobId of new Set(replacing.map((r) => r.jobId))) startWaitingRuns(jobId, nowMs);
   }
