@@ -15,8 +15,8 @@ export { parseInterval, formatInterval, type IntervalResult } from "./interval.t
 export { parseCron, nextLocalMatch, matchesLocal, CRON_MACROS, type CronSpec, type CronResult, type CronOptions, type DaySpec } from "./cron.ts";
 export { parsePgAgentSets, type PgAgentSets } from "./pgagent.ts";
 export {
-  parseSchedule, mustParseSchedule, nextFireTime, nextFireTimes, slotsBetween, describeSchedule,
-  type Schedule, type ScheduleKind, type ScheduleContext, type ScheduleParseOptions, type ScheduleResult,
+  parseSchedule, mustParseSchedule, nextFireTime, nextFireTimes, slotsBetween, describeSchedule, checkSlot,
+  type SlotCheck, type Schedule, type ScheduleKind, type ScheduleContext, type ScheduleParseOptions, type ScheduleResult,
   type ScheduleExclusions, type DstGapPolicy, type DstOverlapPolicy,
 } from "./schedule.ts";
 export {

@@ -290,6 +290,8 @@ class Evaluation {
   private readonly excludedLocal: Set<number> | null;
   private readonly excludedInstants: Set<number> | null;
   private readonly excludedTimes: Set<number> | null;
+  /** Which named calendars list each excluded day (for explanations). */
+  private readonly calendarsOfDay: Map<number, string[]>;
 
   constructor(readonly schedule: Schedule, tz: TimeZoneRules | null, ctx: ScheduleContext) {
     this.zv = new ZoneView(schedule.timeZone, tz);
@@ -307,9 +309,32 @@ class Evaluation {
       }
     }
     this.excludedDays = days;
+    this.calendarsOfDay = new Map();
+    for (const name of ex.calendars) {
+      for (const d of ctx.calendars?.[name] ?? []) {
+        const p = parseTimestamp(d);
+        if (p === null) continue;
+        const day = Math.floor(p.local / DAY_MS);
+        this.calendarsOfDay.set(day, [...(this.calendarsOfDay.get(day) ?? []), name]);
+      }
+    }
     this.excludedLocal = ex.localDateTimes.length > 0 ? new Set(ex.localDateTimes) : null;
     this.excludedInstants = ex.instants.length > 0 ? new Set(ex.instants) : null;
     this.excludedTimes = ex.times.length > 0 ? new Set(ex.times) : null;
+  }
+
+  /** Which exclusion removes the instant `t`, in words, or null. */
+  excludedBy(t: number): string | null {
+    if (this.excludedInstants?.has(t)) return `the excluded date-time ${new Date(t).toISOString()}`;
+    const local = this.zv.toLocal(t);
+    const day = Math.floor(local / DAY_MS);
+    const calendars = this.calendarsOfDay.get(day);
+    if (calendars !== undefined) return `calendar ${calendars.map((c) => `"${c}"`).join(", ")} (${formatLocalDateTime(day * DAY_MS).slice(0, 10)})`;
+    if (this.excludedDays?.has(day)) return `the excluded date ${formatLocalDateTime(day * DAY_MS).slice(0, 10)}`;
+    if (this.excludedLocal?.has(local)) return `the excluded date-time ${formatLocalDateTime(local)}`;
+    const time = local - day * DAY_MS;
+    if (this.excludedTimes?.has(time)) return `the excluded time of day ${formatLocalDateTime(time).slice(11, 19)}`;
+    return null;
   }
 
   get hasExclusions(): boolean {
@@ -439,6 +464,30 @@ function nextWithin(ev: Evaluation, after: number, ctx: ScheduleContext): number
     from = skip;
   }
   return null;
+}
+
+/** Whether an instant is a slot of a schedule, and if not, what removed it. */
+export type SlotCheck =
+  | { kind: "slot" }
+  /** A slot of the schedule's times that an exclusion removes (`by`: which one, in words). */
+  | { kind: "excluded"; by: string }
+  /** A slot of the schedule's times outside its starts_at / ends_at. */
+  | { kind: "out_of_bounds"; bound: "starts_at" | "ends_at" }
+  | { kind: "not_a_slot" };
+
+/**
+ * Says whether `t` is a slot of a cron, pgAgent, @every or at schedule (the others have
+ * slots only where runs happened). For explain.
+ */
+export function checkSlot(schedule: Schedule, t: number, tz: TimeZoneRules | null, context: ScheduleContext = {}): SlotCheck {
+  if (nextFireTime(schedule, t - 1, tz, context) === t) return { kind: "slot" };
+  const bare: Schedule = { ...schedule, startsAt: null, endsAt: null, exclude: { dates: [], localDateTimes: [], instants: [], times: [], calendars: [] } };
+  if (nextFireTime(bare, t - 1, tz, context) !== t) return { kind: "not_a_slot" };
+  const ev = new Evaluation(schedule, tz, context);
+  if (t < ev.startsAt) return { kind: "out_of_bounds", bound: "starts_at" };
+  if (t > ev.endsAt) return { kind: "out_of_bounds", bound: "ends_at" };
+  const by = ev.excludedBy(t);
+  return by === null ? { kind: "not_a_slot" } : { kind: "excluded", by };
 }
 
 /** The first fire time strictly after `afterMs`, or null if the schedule will not fire again. */

@@ -154,6 +154,33 @@ export const SQL = {
       FROM clockwork.step_runs
      WHERE run_id = $1::bigint
      ORDER BY id`),
+  // --- explain --------------------------------------------------------------------------
+  schedulesForExplain: sql(["text"], `
+    SELECT id::text AS id, position, kind, description, next_fire_at, last_slot_at
+      FROM clockwork.schedules
+     WHERE job_id = $1::bigint
+     ORDER BY position`),
+  // The runs of a slot (runs_slot_key), and the latest run of an event schedule before a time.
+  runsOfSlot: sql(["text[]", "timestamptz"], `
+    SELECT id::text AS id, schedule_id::text AS schedule_id, state, reason, trigger, created_at, started_at, finished_at
+      FROM clockwork.runs
+     WHERE schedule_id = ANY ($1::bigint[]) AND slot_at = $2
+     ORDER BY id`),
+  slotsOfRunsAround: sql(["text", "timestamptz"], `
+    SELECT (SELECT max(slot_at) FROM clockwork.runs WHERE schedule_id = $1::bigint AND slot_at < $2) AS before,
+           (SELECT min(slot_at) FROM clockwork.runs WHERE schedule_id = $1::bigint AND slot_at > $2) AS after`),
+  // The skipped-slots row of each schedule that may cover a time (its primary key, newest first).
+  skipsCovering: sql(["text[]", "timestamptz"], `
+    SELECT k.schedule_id::text AS schedule_id, k.slot_at, k.last_slot_at, k.slots, k.reason,
+           clockwork.describe_skip(k.reason) AS explanation, k.recorded_at
+      FROM unnest($1::bigint[]) AS s(id)
+      CROSS JOIN LATERAL (
+            SELECT * FROM clockwork.skipped_slots AS k
+             WHERE k.schedule_id = s.id AND k.slot_at <= $2
+             ORDER BY k.slot_at DESC
+             LIMIT 1) AS k
+     WHERE k.last_slot_at >= $2`),
+
   // --- run and job control (cancel_run, disable_job, drop_job) -----------------------
   runForCaller: sql(["text"], `
     SELECT r.id::text AS id, r.state, clockwork._may_manage(j.owner) AS may_manage

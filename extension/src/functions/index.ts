@@ -7,6 +7,7 @@ import { apply_job, define_job, define_job_yaml } from "./define_job.ts";
 import { disable_job } from "./disable_job.ts";
 import { drop_job } from "./drop_job.ts";
 import { enable_job } from "./enable_job.ts";
+import { explain } from "./explain.ts";
 import { next_runs } from "./next_runs.ts";
 import { run_now } from "./run_now.ts";
 import { run_sql_step } from "./run_sql_step.ts";
@@ -19,7 +20,7 @@ export const sqlFunctions: readonly SqlFunction[] = [
   // defining jobs
   define_job, define_job_yaml, apply_job, schedule, schedule_shell, enable_job, disable_job, drop_job,
   // running and reading
-  run_now, cancel_run, next_runs, version,
+  run_now, cancel_run, next_runs, explain, version,
   // supervisors
   tick, wait_until, run_sql_step, complete_step, complete_sql_step,
 ];
