@@ -15,11 +15,14 @@ import { Listener } from "./listener.ts";
 import { createLogger, errorFields, type Logger } from "./logging.ts";
 import { SupervisorMetrics } from "./metrics.ts";
 import { StepExecutor } from "./steps/executor.ts";
+import { OwnerConnections } from "./steps/owner-connections.ts";
 import { Ticker, type TickReason } from "./ticker.ts";
 
 const READ_ONLY = "25006";
 /** The database no longer knows this worker (restored, or its row removed): register again. */
 const UNKNOWN_WORKER = SQLSTATE.unknown_worker;
+/** Connections of the supervisor's own pool opened (and warmed up) at start. */
+const WARM_CONNECTIONS = 2;
 
 /** One supervisor: `clockwork supervisor` runs one; `clockwork run` runs a dedicated one in-process. */
 export class Supervisor {
@@ -29,6 +32,7 @@ export class Supervisor {
   private readonly listener: Listener;
   private readonly ticker: Ticker;
   private readonly executor: StepExecutor;
+  private readonly connections: OwnerConnections;
   private readonly leases: LeaseKeeper;
   private http: HealthServer | null = null;
   private stopping = false;
@@ -49,14 +53,26 @@ export class Supervisor {
       keepAliveInitialDelayMillis: 10_000,
       connectionTimeoutMillis: 10_000,
     };
-    // The pool keeps `concurrency` connections open (warmed up at start, see ClockworkApi.warmUp):
-    // a new connection costs the bundle load, which would show as start lag.
-    this.pool = new pg.Pool({ ...clientConfig, min: config.concurrency, max: config.concurrency + 4, idleTimeoutMillis: 30_000 });
-    // An idle pooled connection that dies (database restart) must not crash the process.
+    // The supervisor's own calls: tick, heartbeats, the output and results of shell steps.
+    // SQL steps never use this pool (they run on connections logged in as their owners).
+    // Its connections are warmed up at start (ClockworkApi.warmUp): a new connection costs
+    // the bundle load, which would show as start lag.
+    this.pool = new pg.Pool({ ...clientConfig, min: WARM_CONNECTIONS, max: config.concurrency + 2, idleTimeoutMillis: 30_000 });
+    // A pooled connection that dies (database restart), idle or in use, must not crash the process.
     this.pool.on("error", (error) => this.log.warn({ error: errorFields(error) }, "idle database connection lost"));
+    this.pool.on("connect", (client) => client.on("error", (error) => this.log.warn({ error: errorFields(error) }, "database connection lost")));
     this.api = new ClockworkApi(this.pool, config.workerName, this.metrics);
-    this.executor = new StepExecutor(config, this.api, this.pool, this.metrics, log, () => this.ticker.wake("step-finished"));
-    this.leases = new LeaseKeeper(this.api, log, () => this.executor.size > 0, (ids) => this.executor.cancel(ids));
+    this.connections = new OwnerConnections({
+      base: config.ownerBase,
+      files: config.credentialFiles,
+      applicationName: `clockwork step ${config.workerName}`.slice(0, 63),
+      maxPerPool: config.concurrency,
+      idleTimeoutMs: 30_000,
+      connectTimeoutMs: 10_000,
+      log,
+    });
+    this.executor = new StepExecutor(config, this.api, this.connections, this.metrics, log, () => this.ticker.wake("step-finished"));
+    this.leases = new LeaseKeeper(this.api, log, () => this.executor.size > 0 || this.executor.pendingReports > 0, (ids) => this.executor.cancel(ids));
     this.ticker = new Ticker({
       tick: (reason) => this.tick(reason),
       safetyTickMs: config.safetyTickMs,
@@ -104,7 +120,7 @@ export class Supervisor {
     );
     if (!(await this.registerUntilReady())) return;
     try {
-      await this.api.warmUp(this.config.concurrency);
+      await this.api.warmUp(WARM_CONNECTIONS);
     } catch (error) {
       this.log.warn({ error: errorFields(error) }, "could not warm up the connection pool; connections open on demand");
     }
@@ -127,6 +143,7 @@ export class Supervisor {
         } else {
           const registration = await this.register();
           this.leases.setLeaseMs(Number(registration.lease_ms) || 30_000);
+          this.connections.setDatabase(await this.api.currentDatabase());
           this.registered = true;
           this.lastDb = { ok: true };
           this.log.info({ worker_id: registration.worker_id, lease_ms: registration.lease_ms }, "worker registered");
@@ -153,10 +170,12 @@ export class Supervisor {
     this.metrics.ticks.inc({ reason });
     const maxClaims = this.stopping ? 0 : this.executor.freeSlots;
     let result;
+    const reports = this.executor.takeReports();
     try {
       // Looks ahead twice the lead: the tick itself and a late timer eat into it.
-      result = await this.api.tick(maxClaims, 2 * this.config.fireAheadMs);
+      result = await this.api.tick(maxClaims, 2 * this.config.fireAheadMs, reports);
     } catch (error) {
+      this.executor.restoreReports(reports);
       if ((error as { code?: string }).code === UNKNOWN_WORKER) {
         this.log.warn("the database does not know this worker (restored or reset?); registering again");
         const registration = await this.register();
@@ -164,6 +183,8 @@ export class Supervisor {
       }
       throw error;
     }
+    if (result.refused_reports.length > 0) this.executor.reportsRefused(result.refused_reports);
+    this.metrics.stepConnections.set(this.connections.size);
     if (!this.lastDb.ok) this.log.info("database reachable again");
     this.lastDb = { ok: true };
     this.log.debug({ reason, claimed: result.claimed.length, next_due_at: result.next_due_at }, "tick");
@@ -211,8 +232,19 @@ export class Supervisor {
       this.executor.killAll();
       await this.executor.waitIdle(this.config.killGraceMs + 2000);
     }
+    // Reports of SQL steps that ended meanwhile go out with a last tick that claims nothing.
+    if (this.executor.pendingReports > 0) {
+      const reports = this.executor.takeReports();
+      try {
+        const result = await this.api.tick(0, 0, reports);
+        if (result.refused_reports.length > 0) this.executor.reportsRefused(result.refused_reports);
+      } catch (error) {
+        this.log.warn({ error: errorFields(error), reports: reports.length }, "could not send the last reports; their steps are settled when their leases expire");
+      }
+    }
     this.executor.abandon();
     this.leases.stop();
+    await this.connections.end();
     if (this.registered) {
       try {
         const released = await this.api.releaseWorker();
