@@ -9,6 +9,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
 import { adminQuery, createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor, type SupervisorProcess } from "./support.ts";
 
 const missing = await extensionMissing();
@@ -40,7 +41,7 @@ for (const supervisorKind of ["superuser", "non-superuser"] as const) {
     const victim = `${prefix}_victim`;
 
     before(async () => {
-      db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "e2e_escapes" });
+      db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "e2e_escapes" });
       for (const role of [mallory, victim, `${prefix}_sup`]) {
         await adminQuery(`DO $$ BEGIN CREATE ROLE ${role} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
       }
@@ -191,7 +192,7 @@ for (const supervisorKind of ["superuser", "non-superuser"] as const) {
 describe("an owner's advisory lock", { skip: missing ?? false }, () => {
   let db: TestDatabase;
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "e2e_lock" });
+    db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "e2e_lock" });
   });
   after(async () => {
     await stopAllSupervisors();

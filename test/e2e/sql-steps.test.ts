@@ -6,6 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { adminQuery, createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing, setLease, sleep, startSupervisor, stopAllSupervisors, waitFor, type SupervisorProcess } from "./support.ts";
 
 const missing = await extensionMissing();
@@ -36,7 +37,7 @@ describe("SQL steps as a DBA uses them", { skip: missing ?? false }, () => {
   const { runNow, finished, steps, define } = helpers(() => db);
 
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "e2e_sql" });
+    db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "e2e_sql" });
     sup = startSupervisor(db.url, { name: "sql-1", args: ["--concurrency", "4"] });
     await sup.waitForLog("registration", (l) => l.msg === "worker registered");
   });
@@ -134,7 +135,7 @@ describe("a supervisor killed in the middle of an SQL step", { skip: missing ?? 
   const { runNow, finished, steps, define } = helpers(() => db);
 
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "e2e_kill" });
+    db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "e2e_kill" });
     await setLease(db, 3);
     await db.query("CREATE TABLE effects (job text, attempt text, at timestamptz DEFAULT clock_timestamp())");
   });
