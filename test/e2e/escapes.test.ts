@@ -199,13 +199,21 @@ describe("an owner's advisory lock", { skip: missing ?? false }, () => {
     await db?.drop();
   });
 
-  test("does not keep a supervisor from registering", async () => {
-    await adminQuery("DO $$ BEGIN CREATE ROLE esc_locker LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
+  test("does not keep a supervisor from registering, nor another owner's jobs from running", async () => {
+    await adminQuery("DO $$ BEGIN CREATE ROLE esc_locker LOGIN; CREATE ROLE esc_victim2 LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$");
     const locker = await db.connect({ user: "esc_locker" });
-    // Every advisory lock key an owner could guess, held by the owner's own session.
+    // Every advisory lock key an owner could guess, held by the owner's own session: the
+    // scheduler start's, and each job's in any two-key class the scheduler might use.
     await locker.query("SELECT pg_advisory_lock(hashtext('clockwork.scheduler_start'))");
+    await locker.query("SELECT pg_advisory_lock(k) FROM generate_series(1, 50) AS k");
+    await locker.query("SELECT pg_advisory_lock(c, k) FROM (VALUES (0), (1), (1131375479), (hashtext('clockwork'))) AS classes (c), generate_series(1, 50) AS k");
     const sup = startSupervisor(db.url, { name: "lock-1" });
     await sup.waitForLog("registration", (l) => l.msg === "worker registered", 10_000);
+    const victim = await db.connect({ user: "esc_victim2" });
+    await victim.query("SELECT clockwork.schedule('every-second', '* * * * * *', 'SELECT 1')");
+    const runId = (await victim.query("SELECT clockwork.schedule('manual', '0 0 1 1 *', 'SELECT 1'), clockwork.run_now('manual') AS id")).rows[0].id;
+    await waitFor("the manual run", async () => (await db.query("SELECT state FROM clockwork.runs WHERE id = $1 AND finished_at IS NOT NULL", [runId])).rows[0]?.state === "succeeded", 15_000);
+    await waitFor("scheduled runs", async () => (await db.query("SELECT count(*)::int AS n FROM clockwork.run_history WHERE job = 'every-second' AND state = 'succeeded'")).rows[0].n >= 2, 15_000);
     await locker.end();
   });
 });

@@ -5,7 +5,6 @@
 import { sql } from "./query.ts";
 
 /** Advisory lock class of the per-job lock: 'Clkw' as a 32-bit number. */
-export const JOB_LOCK_CLASS = 0x436c6b77;
 
 /** The columns of a run that the lifecycle reads (RunRow in db/runs.ts). */
 const RUN_COLUMNS = `id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
@@ -206,7 +205,7 @@ export const SQL = {
   deleteJob: sql(["text"], `DELETE FROM clockwork.jobs WHERE id = $1::bigint`),
 
   // --- the run lifecycle (db/lifecycle.ts) ---------------------------------------------
-  // Lock order, everywhere: run rows (by id) → the job's advisory lock → step and schedule
+  // Lock order, everywhere: run rows (by id) → the job's row (lockJobs) → step and schedule
   // rows. API calls wait for locks; tick never waits (SKIP LOCKED, try-lock) and leaves what
   // is busy to its next call. docs/state-machine.md, "Concurrency", says why.
   runOfStepRun: sql(["text"], `SELECT run_id::text AS run_id FROM clockwork.step_runs WHERE id = $1::bigint`),
@@ -222,16 +221,17 @@ export const SQL = {
      WHERE id = ANY ($1::bigint[])
      ORDER BY id
        FOR NO KEY UPDATE SKIP LOCKED`),
-  // One advisory lock per job (class 'Clkw'): whoever decides what a job's runs do next
-  // (fire a slot, end a run, release a held-back one) holds it, so two sessions never decide
-  // from views of the job that miss each other's writes. Two-key form: applications using
-  // one-key advisory locks never collide with it.
+  // One lock per job: its row in clockwork.jobs, FOR NO KEY UPDATE, in id order. Whoever
+  // decides what a job's runs do next (fire a slot, end a run, release a held-back one)
+  // holds it, so two sessions never decide from views of the job that miss each other's
+  // writes. A row lock, not an advisory lock: any role can take any advisory lock, and a
+  // job owner's session (or its SQL step) holding another job's key would stall every
+  // decision about that job, tick included; a row lock needs UPDATE on clockwork.jobs.
   lockJobs: sql(["text[]"], `
-    SELECT pg_advisory_xact_lock(${JOB_LOCK_CLASS}, (k % 2147483647)::integer)
-      FROM (SELECT DISTINCT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS keys`),
+    SELECT id FROM clockwork.jobs WHERE id = ANY ($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`),
   tryLockJobs: sql(["text[]"], `
-    SELECT k::text AS job_id, pg_try_advisory_xact_lock(${JOB_LOCK_CLASS}, (k % 2147483647)::integer) AS locked
-      FROM (SELECT DISTINCT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS keys`),
+    SELECT id::text AS job_id, true AS locked
+      FROM clockwork.jobs WHERE id = ANY ($1::bigint[]) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`),
   requestCancel: sql(["text[]", "timestamptz", "text", "text"], `
     UPDATE clockwork.runs
        SET cancel_requested_at = coalesce(cancel_requested_at, $2),
