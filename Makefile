@@ -18,7 +18,7 @@ PLV8_SRC  := $(SHARED)/third_party/plv8-3.2.2
 
 export PG_CONFIG V8_PREFIX
 
-.PHONY: all deps system v8 npm build build-runtime build-extension install typecheck \
+.PHONY: all deps system v8 npm build build-runtime build-extension build-console install typecheck \
         plv8 test test-plv8 test-core test-runtime demo bench bench-core bench-runtime bench-extension \
         bench-supervisor clean
 
@@ -40,13 +40,17 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 # --- build and install ------------------------------------------------------------
-build: build-runtime build-extension
+build: build-runtime build-extension build-console
 
 build-runtime: system v8
 	$(MAKE) -C $(RUNTIME) V8_PREFIX=$(V8_PREFIX)
 
 build-extension: npm
 	@if [ -f build/bundle.ts ]; then $(NPX) tsx build/bundle.ts; fi
+
+# The web console's front end (dist/console), served by `clockwork console`.
+build-console: npm
+	$(NPX) tsx build/console.ts
 
 install: build
 	$(MAKE) -C $(RUNTIME) V8_PREFIX=$(V8_PREFIX) install
@@ -64,6 +68,7 @@ plv8: system v8
 typecheck: npm
 	$(NPX) tsc -p tsconfig.json
 	$(NPX) tsc -p extension/src/core/tsconfig.json
+	$(NPX) tsc -p supervisor/src/console/web/tsconfig.json
 
 # --- tests ------------------------------------------------------------------------
 test: deps install typecheck

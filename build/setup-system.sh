@@ -3,7 +3,8 @@
 # Idempotent and quiet when everything is already there, so `make test` stays fast on re-runs.
 set -euo pipefail
 
-packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron pgagent build-essential pkg-config)
+# chromium and a font: the console's browser tests drive Debian's Chromium (playwright-core, no browser download).
+packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron pgagent build-essential pkg-config chromium fonts-dejavu-core)
 
 missing=()
 for p in "${packages[@]}"; do
