@@ -20,7 +20,7 @@ export PG_CONFIG V8_PREFIX
 
 .PHONY: all deps system v8 npm build build-runtime build-extension build-console install typecheck \
         plv8 test test-plv8 test-core test-runtime demo bench bench-core bench-runtime bench-extension \
-        bench-supervisor clean
+        bench-supervisor bench-console clean
 
 all: build
 
@@ -105,7 +105,11 @@ bench-supervisor: deps install
 	$(NPX) tsx test/bench/throughput.ts
 	$(NPX) tsx test/bench/lag.ts
 
-bench: bench-runtime bench-core bench-extension bench-supervisor
+# Page loads of the web console with 10 000 jobs and a million runs (a few minutes).
+bench-console: deps install
+	$(NPX) tsx test/bench/console.ts
+
+bench: bench-runtime bench-core bench-extension bench-supervisor bench-console
 
 clean:
 	$(MAKE) -C $(RUNTIME) clean V8_PREFIX=$(V8_PREFIX)

@@ -291,7 +291,7 @@ export const QUERIES = {
 
   /**
    * Start lag per worker: how long after its slot a scheduled run's first step started,
-   * over the newest 2 000 step runs (a backward scan of step_runs_pkey) of the last 15 min.
+   * over the newest 1 000 step runs (a backward scan of step_runs_pkey) of the last 15 min.
    */
   workerLag: `
     SELECT x.worker_id::text AS worker_id, count(*)::int AS starts,
@@ -299,7 +299,7 @@ export const QUERIES = {
            max(x.lag_ms) AS max_lag_ms
       FROM (SELECT s.worker_id, ${ms("s.started_at - r.slot_at")} AS lag_ms
               FROM (SELECT id, run_id, worker_id, attempt, started_at FROM clockwork.step_runs
-                     ORDER BY id DESC LIMIT 2000) AS s
+                     ORDER BY id DESC LIMIT 1000) AS s
               JOIN clockwork.runs AS r ON r.id = s.run_id
              WHERE r.trigger = 'schedule' AND s.attempt = 1 AND s.worker_id IS NOT NULL
                AND s.started_at = r.started_at AND s.started_at > now() - interval '15 minutes') AS x

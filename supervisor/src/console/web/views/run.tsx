@@ -89,14 +89,14 @@ function Graph(props: { detail: RunDetail }) {
   const columns: GraphStep[][] = [];
   for (const s of graph.steps) (columns[depth.get(s.name)!] ??= []).push(s);
   const box = useRef<HTMLDivElement>(null);
-  const [edges, setEdges] = useState<string[]>([]);
+  const [edges, setEdges] = useState<{ d: string; toCheck: boolean }[]>([]);
   const [size, setSize] = useState({ w: 0, h: 0 });
   useLayoutEffect(() => {
     const el = box.current;
     if (!el) return;
     const origin = el.getBoundingClientRect();
     const at = (name: string) => el.querySelector(`[data-node="${CSS.escape(name)}"]`)?.getBoundingClientRect();
-    const paths: string[] = [];
+    const paths: { d: string; toCheck: boolean }[] = [];
     for (const s of graph.steps) {
       const to = at(s.name);
       for (const d of s.depends) {
@@ -105,7 +105,20 @@ function Graph(props: { detail: RunDetail }) {
         const x1 = from.right - origin.left, y1 = from.top + from.height / 2 - origin.top;
         const x2 = to.left - origin.left, y2 = to.top + to.height / 2 - origin.top;
         const mid = (x1 + x2) / 2;
-        paths.push(`M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`);
+        paths.push({ d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, toCheck: false });
+      }
+    }
+    // Checks run after every step: dashed edges from the steps nothing depends on.
+    const sinks = graph.steps.filter((s) => !graph.steps.some((o) => o.depends.includes(s.name)));
+    for (const c of graph.checks) {
+      const to = at(`check:${c.name}`);
+      for (const s of sinks) {
+        const from = at(s.name);
+        if (!from || !to) continue;
+        const x1 = from.right - origin.left, y1 = from.top + from.height / 2 - origin.top;
+        const x2 = to.left - origin.left, y2 = to.top + to.height / 2 - origin.top;
+        const mid = (x1 + x2) / 2;
+        paths.push({ d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, toCheck: true });
       }
     }
     setEdges(paths);
@@ -115,7 +128,7 @@ function Graph(props: { detail: RunDetail }) {
   return (
     <div class="graph" ref={box}>
       <svg class="edges" width={size.w} height={size.h} aria-hidden="true">
-        {edges.map((d, i) => <path key={i} d={d} />)}
+        {edges.map((e, i) => <path key={i} d={e.d} class={e.toCheck ? "to-check" : ""} />)}
       </svg>
       {columns.map((col, i) => (
         <div class="graph-col" key={i}>
