@@ -5,7 +5,7 @@
 //
 // Baselines measured in the same run, side by side:
 //   - the floor: /api/session, one trivial query through the same server and pool;
-//   - the same pages without the console's indexes (runs_job_queued_idx, runs_failed_idx,
+//   - the same pages without the console's indexes (runs_job_queued_idx, runs_job_failed_idx,
 //     skipped_slots_slot_idx), to show what each index buys.
 // Two roles: the superuser (no row-level security: every row) and an owner of 50 jobs
 // (row-level security checks each row it reads).
@@ -87,6 +87,14 @@ try {
   const counts = (await admin.query("SELECT (SELECT count(*) FROM clockwork.jobs)::int AS jobs, (SELECT count(*) FROM clockwork.runs)::int AS runs")).rows[0];
   console.log(`console page loads: ${counts.jobs} jobs, ${counts.runs} runs, 50 000 skipped slots (set up in ${((Date.now() - t0) / 1000).toFixed(0)} s); median and p95 of ${REPEATS} loads, ms`);
 
+  if (process.env.BENCH_CONSOLE_KEEP) {
+    // For reading plans: leave the cluster up until interrupted.
+    console.log(`cluster kept for inspection: psql ${url} (Ctrl-C stops it)`);
+    await new Promise((resolve) => process.once("SIGINT", resolve));
+    await admin.end();
+    cluster.stop();
+    process.exit(0);
+  }
   const busy = (await admin.query("SELECT id::text FROM clockwork.jobs WHERE name = 'job-00001'")).rows[0].id;
   const ownedJob = (await admin.query("SELECT id::text FROM clockwork.jobs WHERE name = 'owned-001'")).rows[0].id;
   const failedRun = (await admin.query("SELECT max(id)::text AS id FROM clockwork.runs WHERE job_id = $1 AND state = 'failed'", [busy])).rows[0].id;
@@ -137,7 +145,7 @@ try {
     await consoleHandle.stop();
   }
   // Without the console's indexes, as the superuser (the same pages, the same data).
-  await admin.query("DROP INDEX clockwork.runs_job_queued_idx, clockwork.runs_failed_idx, clockwork.skipped_slots_slot_idx");
+  await admin.query("DROP INDEX clockwork.runs_job_queued_idx, clockwork.runs_job_failed_idx, clockwork.skipped_slots_slot_idx");
   const withoutIndexes = await startConsole(loadConsoleConfig(["--database-url", url, "--port", "0"]), () => {});
   const noIndexPages = pages(busy, failedRun).filter(([name]) => /floor|timeline|failures|skipped/.test(name));
   results.set("superuser, without the console's indexes", await measure(withoutIndexes.server.url, noIndexPages));

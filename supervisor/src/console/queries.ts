@@ -21,30 +21,37 @@ export const QUERIES = {
            session_user AS login,
            r.rolsuper AS superuser,
            r.rolbypassrls AS bypass_rls,
-           pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER') AS supervisor_member,
+           EXISTS (SELECT 1 FROM pg_roles AS s
+                    WHERE s.rolname = 'clockwork_supervisor' AND pg_has_role(current_user, s.oid, 'MEMBER')) AS supervisor_member,
            current_database() AS database,
            (SELECT extversion FROM pg_extension WHERE extname = 'clockwork') AS version,
-           EXISTS (SELECT 1 FROM pg_proc AS p
-                    WHERE p.pronamespace = 'clockwork'::regnamespace AND p.proname = 'explain') AS has_explain,
+           EXISTS (SELECT 1 FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
+                    WHERE n.nspname = 'clockwork' AND p.proname = 'explain') AS has_explain,
            to_regclass('clockwork.alerts') IS NOT NULL AS has_alerts,
            now() AS now
       FROM pg_roles AS r
      WHERE r.rolname = current_user`,
 
-  /** Counts for the header: each from an index (jobs are few; runs by partial indexes). */
+  /**
+   * Counts for the header, each from an index. Failed runs are counted per visible job
+   * (runs_job_failed_idx): scanning all failures and letting row-level security drop
+   * the ones a role may not see costs a policy check per failure.
+   */
   summary: `
     SELECT (SELECT count(*) FROM clockwork.jobs)::int AS jobs,
            (SELECT count(*) FROM clockwork.jobs WHERE NOT enabled)::int AS paused,
            (SELECT count(*) FROM clockwork.runs WHERE state IN ${ACTIVE})::int AS active_runs,
-           (SELECT count(*) FROM clockwork.runs
-             WHERE state = 'failed' AND finished_at >= now() - interval '24 hours')::int AS failed_24h,
+           (SELECT count(*) FROM clockwork.jobs AS j
+             CROSS JOIN LATERAL (SELECT 1 FROM clockwork.runs AS r
+                                  WHERE r.job_id = j.id AND r.state = 'failed'
+                                    AND r.finished_at >= now() - interval '24 hours') AS f)::int AS failed_24h,
            (SELECT count(*) FROM clockwork.workers
              WHERE stopped_at IS NULL AND heartbeat_at > now() - clockwork.lease_duration())::int AS workers_alive`,
 
   /**
    * One page of jobs by name: $1 search text ('' for all), $2 filter (all, paused,
    * running, failing), $3 limit, $4 offset. The filter and the total read every visible
-   * job (jobs_name_key orders them; 'failing' probes runs_job_idx once per job); the
+   * job (jobs_name_key orders them; 'failing' probes the runs of jobs that ever failed); the
    * schedules, last runs and sparkline are read for the page's rows only.
    */
   jobsPage: `
@@ -58,7 +65,11 @@ export const QUERIES = {
                WHEN 'paused'  THEN NOT j.enabled
                WHEN 'running' THEN EXISTS (SELECT 1 FROM clockwork.runs AS r
                                             WHERE r.job_id = j.id AND r.state IN ${ACTIVE})
-               WHEN 'failing' THEN (SELECT r.state FROM clockwork.runs AS r
+               -- A job that never failed is not failing (runs_job_failed_idx, index only);
+               -- for the others, is the latest run a failure (runs_job_idx).
+               WHEN 'failing' THEN EXISTS (SELECT 1 FROM clockwork.runs AS r
+                                            WHERE r.job_id = j.id AND r.state = 'failed')
+                               AND (SELECT r.state FROM clockwork.runs AS r
                                      WHERE r.job_id = j.id ORDER BY r.id DESC LIMIT 1) = 'failed'
                ELSE true
              END
@@ -165,33 +176,45 @@ export const QUERIES = {
      WHERE s.id = $1 AND s.run_id = $2`,
 
   /**
-   * Timeline, part 1: the jobs of one page ($1 ids), runs queued in [$2 - lookback, $3)
-   * that had not ended before $2, up to $5 per job (runs_job_queued_idx). A job that
-   * has more than that in the window is drawn from timelineBuckets instead.
+   * Timeline, part 1: how many runs each job of the page ($1 ids) queued in [$2, $3),
+   * counted up to $4 (runs_job_queued_idx, index only): a job with more than fit in its
+   * lane is drawn from timelineBuckets, the others run by run.
+   */
+  timelineCounts: `
+    SELECT j.id::text AS job_id,
+           (SELECT count(*) FROM (SELECT 1 FROM clockwork.runs AS r
+                                   WHERE r.job_id = j.id AND r.queued_at >= $2 AND r.queued_at < $3
+                                   LIMIT $4) AS x)::int AS runs
+      FROM unnest($1::bigint[]) AS j(id)`,
+
+  /**
+   * Timeline, part 2: the runs of the sparse jobs ($1): queued in the window or up to $4
+   * before it and still going at its start, and every unfinished run (runs_active_idx),
+   * however old. runs_job_queued_idx.
    */
   timelineRuns: `
-    SELECT j.id::text AS job_id, x.id::text AS id, x.state, x.trigger, x.slot_at, x.queued_at, x.started_at, x.finished_at,
-           ${ms("x.started_at - x.slot_at")} AS start_lag_ms
-      FROM unnest($1::bigint[]) AS j(id)
-     CROSS JOIN LATERAL (
-            SELECT r.id, r.state, r.trigger, r.slot_at, r.queued_at, r.started_at, r.finished_at
-              FROM clockwork.runs AS r
-             WHERE r.job_id = j.id
-               AND r.queued_at >= $2::timestamptz - $4::interval AND r.queued_at < $3
-               AND (r.finished_at IS NULL OR r.finished_at >= $2)
-             ORDER BY r.queued_at DESC
-             LIMIT $5
-           ) AS x`,
+    SELECT r.job_id::text AS job_id, r.id::text AS id, r.state, r.trigger,
+           -- epoch milliseconds: a busy page carries thousands of these
+           ${ms("r.slot_at - 'epoch'")} AS slot, ${ms("coalesce(r.started_at, r.queued_at) - 'epoch'")} AS start,
+           ${ms("r.finished_at - 'epoch'")} AS end, ${ms("r.started_at - r.slot_at")} AS lag
+      FROM clockwork.runs AS r
+     WHERE r.job_id = ANY ($1::bigint[])
+       AND ((r.queued_at >= $2::timestamptz - $4::interval AND r.queued_at < $3
+             AND (r.finished_at IS NULL OR r.finished_at >= $2))
+            OR (r.state IN ${ACTIVE} AND r.queued_at < $3))
+     ORDER BY r.queued_at`,
 
-  /** Timeline, part 2: dense jobs ($1) as counts per bucket of $4 from $2 to $3. */
+  /**
+   * Timeline, part 2 for dense jobs ($1): runs per bucket of $4 from $2 to $3, with
+   * failures and active runs, from runs_job_queued_idx alone (it includes the state).
+   */
   timelineBuckets: `
     SELECT r.job_id::text AS job_id,
-           date_bin($4::interval, r.queued_at, $2::timestamptz) AS bucket,
+           ${ms("date_bin($4::interval, r.queued_at, $2::timestamptz) - 'epoch'")} AS bucket,
            count(*)::int AS runs,
            count(*) FILTER (WHERE r.state = 'failed')::int AS failed,
            count(*) FILTER (WHERE r.state = 'cancelled')::int AS cancelled,
-           count(*) FILTER (WHERE r.state IN ${ACTIVE})::int AS active,
-           count(*) FILTER (WHERE r.started_at - r.slot_at > $5::interval)::int AS late
+           count(*) FILTER (WHERE r.state IN ${ACTIVE})::int AS active
       FROM clockwork.runs AS r
      WHERE r.job_id = ANY ($1::bigint[]) AND r.queued_at >= $2 AND r.queued_at < $3
      GROUP BY 1, 2`,
@@ -207,41 +230,50 @@ export const QUERIES = {
 
   /**
    * Failed runs since $1, grouped by job, the most recently failing job first ($2 limit,
-   * $3 offset): runs_failed_idx. For each job: the latest failure's reason and the first
-   * step that failed in it, its last few failures, and whether its latest run failed.
+   * $3 offset). Driven by the visible jobs, each probing runs_job_failed_idx (job_id,
+   * finished_at) WHERE failed, index only: row-level security then costs one check per
+   * job, not one per failed run. For the page's jobs: the latest failure's reason and the
+   * first step that failed in it, its last few failures, and whether its latest run failed.
    */
   failures: `
     WITH grouped AS (
-      SELECT r.job_id, count(*)::int AS failures, max(r.id) AS last_run_id, max(r.finished_at) AS last_failed_at,
-             count(*) OVER ()::int AS total
-        FROM clockwork.runs AS r
-       WHERE r.state = 'failed' AND r.finished_at >= $1
-       GROUP BY r.job_id
-       ORDER BY max(r.finished_at) DESC
+      SELECT j.id AS job_id, f.failures, f.last_failed_at, count(*) OVER ()::int AS total
+        FROM clockwork.jobs AS j
+       CROSS JOIN LATERAL (
+             SELECT count(*)::int AS failures, max(r.finished_at) AS last_failed_at
+               FROM clockwork.runs AS r
+              WHERE r.job_id = j.id AND r.state = 'failed' AND r.finished_at >= $1
+            ) AS f
+       WHERE f.failures > 0
+       ORDER BY f.last_failed_at DESC
        LIMIT $2 OFFSET $3
     )
     SELECT j.id::text AS job_id, j.name AS job, j.owner, j.enabled, g.failures, g.total,
-           g.last_failed_at, g.last_run_id::text AS last_run_id, lr.reason,
+           g.last_failed_at, lr.id::text AS last_run_id, lr.reason,
            fs.step, fs.instance, fs.attempt, fs.error, fs.exit_code, fs.sql_state, fs.stderr_tail,
            latest.state AS latest_state, latest.id::text AS latest_run_id,
            coalesce(recent.runs, '[]') AS recent
       FROM grouped AS g
       JOIN clockwork.jobs AS j ON j.id = g.job_id
-      JOIN clockwork.runs AS lr ON lr.id = g.last_run_id
+     CROSS JOIN LATERAL (
+            SELECT r.id, r.reason FROM clockwork.runs AS r
+             WHERE r.job_id = g.job_id AND r.state = 'failed'
+             ORDER BY r.finished_at DESC LIMIT 1
+           ) AS lr
       LEFT JOIN LATERAL (
             SELECT s.step, s.instance, s.attempt, s.error, s.exit_code, s.sql_state, right(s.stderr, 600) AS stderr_tail
               FROM clockwork.step_runs AS s
-             WHERE s.run_id = g.last_run_id AND s.state IN ('failed', 'lost')
+             WHERE s.run_id = lr.id AND s.state IN ('failed', 'lost')
              ORDER BY s.id LIMIT 1
            ) AS fs ON true
       LEFT JOIN LATERAL (
             SELECT r.id, r.state FROM clockwork.runs AS r WHERE r.job_id = g.job_id ORDER BY r.id DESC LIMIT 1
            ) AS latest ON true
       LEFT JOIN LATERAL (
-            SELECT jsonb_agg(jsonb_build_object('id', x.id::text, 'at', x.finished_at, 'reason', x.reason) ORDER BY x.id DESC) AS runs
+            SELECT jsonb_agg(jsonb_build_object('id', x.id::text, 'at', x.finished_at, 'reason', x.reason) ORDER BY x.finished_at DESC) AS runs
               FROM (SELECT r.id, r.finished_at, r.reason FROM clockwork.runs AS r
                      WHERE r.job_id = g.job_id AND r.state = 'failed' AND r.finished_at >= $1
-                     ORDER BY r.id DESC LIMIT 8) AS x
+                     ORDER BY r.finished_at DESC LIMIT 8) AS x
            ) AS recent ON true
      ORDER BY g.last_failed_at DESC`,
 
@@ -291,19 +323,26 @@ export const QUERIES = {
 
   /**
    * Start lag per worker: how long after its slot a scheduled run's first step started,
-   * over the newest 1 000 step runs (a backward scan of step_runs_pkey) of the last 15 min.
+   * over the runs of the last 5 minutes (at most 20 per job), driven by the visible jobs
+   * (runs_job_queued_idx), each run's first step found by step_runs_attempt_key.
    */
   workerLag: `
-    SELECT x.worker_id::text AS worker_id, count(*)::int AS starts,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY x.lag_ms) AS median_lag_ms,
-           max(x.lag_ms) AS max_lag_ms
-      FROM (SELECT s.worker_id, ${ms("s.started_at - r.slot_at")} AS lag_ms
-              FROM (SELECT id, run_id, worker_id, attempt, started_at FROM clockwork.step_runs
-                     ORDER BY id DESC LIMIT 1000) AS s
-              JOIN clockwork.runs AS r ON r.id = s.run_id
-             WHERE r.trigger = 'schedule' AND s.attempt = 1 AND s.worker_id IS NOT NULL
-               AND s.started_at = r.started_at AND s.started_at > now() - interval '15 minutes') AS x
-     GROUP BY x.worker_id`,
+    SELECT s.worker_id::text AS worker_id, count(*)::int AS starts,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY ${ms("r.started_at - r.slot_at")}) AS median_lag_ms,
+           max(${ms("r.started_at - r.slot_at")}) AS max_lag_ms
+      FROM clockwork.jobs AS j
+     CROSS JOIN LATERAL (
+            SELECT r.id, r.slot_at, r.started_at FROM clockwork.runs AS r
+             WHERE r.job_id = j.id AND r.queued_at > now() - interval '5 minutes'
+               AND r.trigger = 'schedule' AND r.started_at IS NOT NULL
+             ORDER BY r.queued_at DESC LIMIT 20
+           ) AS r
+     CROSS JOIN LATERAL (
+            SELECT s.worker_id FROM clockwork.step_runs AS s
+             WHERE s.run_id = r.id AND s.started_at = r.started_at AND s.worker_id IS NOT NULL
+             LIMIT 1
+           ) AS s
+     GROUP BY s.worker_id`,
 } as const;
 
 /** The actions, each one call of the SQL API, so checks and errors are psql's. */

@@ -131,6 +131,9 @@ export async function startConsoleServer(options: {
       const named = req.headers[config.roleHeader];
       role = Array.isArray(named) ? named[0] ?? null : named ?? null;
       if (!role) throw new HttpError(401, `no role: the ${config.roleHeader} header is missing (the console expects its proxy to set it)`);
+      // SET ROLE none would be RESET ROLE: the gateway's own login, which may see every
+      // role it can become (row-level security checks membership).
+      if (role.toLowerCase() === "none") throw new HttpError(403, `cannot act as role ${JSON.stringify(role)}`);
     }
     let client: pg.PoolClient;
     try {
@@ -234,25 +237,35 @@ export async function startConsoleServer(options: {
     const from = new Date(end.getTime() - span);
     const page = await jobsPage(q, params, int(params, "limit", 25, 1, 100));
     const ids = page.jobs.map((j) => j.id);
-    const perJob = 300;
+    // More runs than this in a lane would be bars under 8 pixels wide: count them instead.
+    const perJob = 120;
     const bucketMs = Math.max(1000, Math.round(span / 240));
-    const [runs, skipped] = await Promise.all([
-      q(QUERIES.timelineRuns, [ids, from, end, `${span} milliseconds`, perJob + 1]),
+    // Runs that began before the window and reach into it: looked for up to an hour back
+    // (unfinished ones however old); a longer run that ended inside the window is missed.
+    const lookbackMs = Math.min(span, 3_600_000);
+    const [counts, skipped] = await Promise.all([
+      q(QUERIES.timelineCounts, [ids, from, end, perJob + 1]),
       q(QUERIES.timelineSkipped, [ids, from, end]),
     ]);
-    const runsByJob = new Map<string, any[]>();
-    for (const r of runs) {
-      const { job_id, ...run } = r;
-      (runsByJob.get(job_id) ?? runsByJob.set(job_id, []).get(job_id)!).push(run);
-    }
-    const dense = ids.filter((jobId) => (runsByJob.get(jobId)?.length ?? 0) > perJob);
-    const buckets = dense.length === 0 ? [] : await q(QUERIES.timelineBuckets, [dense, from, end, `${bucketMs} milliseconds`, `${config.lateAfterMs} milliseconds`]);
+    const dense = counts.filter((c) => c.runs > perJob).map((c) => c.job_id as string);
+    const sparse = ids.filter((jobId) => !dense.includes(jobId));
+    const [runs, buckets] = await Promise.all([
+      sparse.length === 0 ? [] : q(QUERIES.timelineRuns, [sparse, from, end, `${lookbackMs} milliseconds`]),
+      dense.length === 0 ? [] : q(QUERIES.timelineBuckets, [dense, from, end, `${bucketMs} milliseconds`]),
+    ]);
+    const byJob = (rows: any[]) => {
+      const map = new Map<string, any[]>();
+      for (const { job_id, ...row } of rows) (map.get(job_id) ?? map.set(job_id, []).get(job_id)!).push(row);
+      return map;
+    };
+    const runsByJob = byJob(runs);
+    const bucketsByJob = byJob(buckets);
     return {
       from, to: end, now: new Date(), span: spanName, bucketMs, total: page.total,
       jobs: page.jobs.map((j) => ({
         ...j,
-        runs: dense.includes(j.id) ? null : (runsByJob.get(j.id) ?? []).reverse(),
-        buckets: dense.includes(j.id) ? buckets.filter((b) => b.job_id === j.id) : null,
+        runs: dense.includes(j.id) ? null : runsByJob.get(j.id) ?? [],
+        buckets: dense.includes(j.id) ? bucketsByJob.get(j.id) ?? [] : null,
         skipped: skipped.filter((k) => k.job_id === j.id).map(({ job_id: _, ...k }) => k),
       })),
     };

@@ -24,12 +24,19 @@ export function useNow(): number {
   return now;
 }
 
-export function When(props: { at: string | null | undefined; relative?: boolean }) {
+export function When(props: { at: string | null | undefined; relative?: boolean; due?: boolean }) {
   const now = useNow();
   if (!props.at) return <span class="muted">—</span>;
+  if (props.due) {
+    // A time that should come: passed by less than a poll or two is "now"; further
+    // behind, the scheduler is late and the page says so.
+    const behind = now - new Date(props.at).getTime();
+    if (behind >= -1000 && behind < 5000) return <time dateTime={props.at} title={utc(props.at)}>now</time>;
+    if (behind >= 5000) return <time class="late-tag" dateTime={props.at} title={utc(props.at)}>due {relative(props.at, now)}</time>;
+  }
   return (
     <time dateTime={props.at} title={`${utc(props.at)}`}>
-      {props.relative ? relative(props.at, now) : clock(props.at)}
+      {props.relative || props.due ? relative(props.at, now) : clock(props.at)}
     </time>
   );
 }

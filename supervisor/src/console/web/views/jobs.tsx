@@ -127,7 +127,7 @@ export function JobsView(props: { route: Route }) {
                       {(job.schedules ?? []).length === 0 ? <span class="muted">manual only</span> :
                         (job.schedules ?? []).map((s, i) => <div key={i} class="schedule">{s}</div>)}
                     </td>
-                    <td class="nowrap">{job.enabled ? <When at={job.next_fire_at} relative /> : <span class="muted">paused</span>}</td>
+                    <td class="nowrap">{job.enabled ? <When at={job.next_fire_at} due /> : <span class="muted">paused</span>}</td>
                     <td class="nowrap">
                       {last ? <><Badge state={last} /> <span class="muted small"><When at={job.recent[0]?.at} relative /></span></> : <span class="muted">never ran</span>}
                     </td>

@@ -9,11 +9,10 @@ import { clock, duration, SKIP_REASONS } from "../format.ts";
 import { navigate, type Route } from "../router.ts";
 import { JobFilter } from "./jobs.tsx";
 
-interface TRun {
-  id: string; state: string; trigger: string; slot_at: string | null; queued_at: string;
-  started_at: string | null; finished_at: string | null; start_lag_ms: number | null;
-}
-interface TBucket { bucket: string; runs: number; failed: number; cancelled: number; active: number; late: number }
+/** A run as the timeline carries it: times in epoch milliseconds. */
+interface TRun { id: string; state: string; trigger: string; slot: number | null; start: number; end: number | null; lag: number | null }
+/** Runs per bucket of a busy job; `bucket` is its start in epoch milliseconds. */
+interface TBucket { bucket: number; runs: number; failed: number; cancelled: number; active: number }
 interface TJob {
   id: string; name: string; enabled: boolean; schedules: string[] | null; next_fire_at: string | null;
   runs: TRun[] | null; buckets: TBucket[] | null; skipped: { slot_at: string; reason: string }[];
@@ -36,6 +35,8 @@ function useWidth(): [RefObject<HTMLDivElement | null>, number] {
   }, []);
   return [ref, width];
 }
+
+const clockMs = (ms: number) => clock(new Date(ms).toISOString());
 
 function tickLabel(t: number, span: string): string {
   const d = new Date(t);
@@ -129,24 +130,22 @@ export function TimelineView(props: { route: Route; lateAfterMs: number }) {
                     <g key={b.bucket} class="bucket">
                       <rect x={x(b.bucket)} y={3} width={bw} height={H - 6} class="b-ok" opacity={0.25 + 0.75 * (b.runs / maxBucket)} />
                       {b.failed > 0 && <rect x={x(b.bucket)} y={3 + (H - 6) * (1 - b.failed / b.runs)} width={bw} height={Math.max(2, (H - 6) * b.failed / b.runs)} class="b-failed" />}
-                      {b.late > 0 && <rect x={x(b.bucket)} y={1} width={bw} height={2} class="b-late" />}
                       <rect x={x(b.bucket)} y={0} width={bw} height={H} fill="transparent">
-                        <title>{`${clock(b.bucket)}: ${b.runs} runs, ${b.failed} failed${b.late ? `, ${b.late} late` : ""}${b.active ? `, ${b.active} running` : ""}`}</title>
+                        <title>{`${clockMs(b.bucket)}: ${b.runs} runs, ${b.failed} failed${b.cancelled ? `, ${b.cancelled} cancelled` : ""}${b.active ? `, ${b.active} running` : ""}`}</title>
                       </rect>
                     </g>
                   ))}
                   {job.runs?.map((r) => {
-                    const start = r.started_at ?? r.queued_at;
-                    const endAt = r.finished_at ? new Date(r.finished_at).getTime() : now;
-                    const x1 = Math.max(0, x(start));
+                    const endAt = r.end ?? now;
+                    const x1 = Math.max(0, x(r.start));
                     const w = Math.max(3, x(endAt) - x1);
-                    const late = r.start_lag_ms !== null && r.start_lag_ms > props.lateAfterMs && r.slot_at;
+                    const late = r.lag !== null && r.lag > props.lateAfterMs && r.slot !== null ? r.slot : null;
                     return (
                       <g key={r.id} class={`run s-${r.state}`} data-run={r.id} data-state={r.state} onClick={() => navigate(`/runs/${r.id}`)}>
-                        {late && <line x1={x(r.slot_at!)} x2={x1} y1={H / 2} y2={H / 2} class="late-line" />}
-                        {late && <path d={`M${x(r.slot_at!)},${H / 2 - 4} l4,4 l-4,4 l-4,-4 z`} class="late-mark" />}
+                        {late !== null && <line x1={x(late)} x2={x1} y1={H / 2} y2={H / 2} class="late-line" />}
+                        {late !== null && <path d={`M${x(late)},${H / 2 - 4} l4,4 l-4,4 l-4,-4 z`} class="late-mark" />}
                         <rect x={x1} y={4} width={w} height={H - 8} rx={2} />
-                        <title>{`run ${r.id} · ${r.state} · ${r.trigger}${r.slot_at ? ` · slot ${clock(r.slot_at)}` : ""} · started ${clock(r.started_at)}${r.finished_at ? ` · ${duration(new Date(r.finished_at).getTime() - new Date(start).getTime())}` : " · running"}${late ? ` · late by ${duration(r.start_lag_ms)}` : ""}`}</title>
+                        <title>{`run ${r.id} · ${r.state} · ${r.trigger}${r.slot !== null ? ` · slot ${clockMs(r.slot)}` : ""} · started ${clockMs(r.start)}${r.end !== null ? ` · ${duration(r.end - r.start)}` : " · running"}${late !== null ? ` · late by ${duration(r.lag)}` : ""}`}</title>
                       </g>
                     );
                   })}
