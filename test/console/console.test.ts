@@ -4,11 +4,13 @@
 // it shows. Screenshots of every view land in .tmp/console-screenshots (look at them).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { SQLSTATE } from "../../extension/src/core/errors.ts";
 import { execFileSync } from "node:child_process";
 import { request } from "node:http";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { adminQuery, clusterUrl, createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor } from "../e2e/support.ts";
 import { browserMissing, launchBrowser, SCREENSHOTS, startConsoleProcess, stopAllConsoles, type ConsoleProcess } from "./support.ts";
 
@@ -70,7 +72,7 @@ describe("the web console in a real browser", { skip: missing ?? false }, () => 
   }
 
   before(async () => {
-    db = await createTestDatabase({ extensions: ["clockwork_v8", "clockwork"], prefix: "console" });
+    db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "console" });
     for (const role of [ALICE, BOB, GATEWAY]) await adminQuery(`DROP ROLE IF EXISTS ${role}`);
     await adminQuery(`CREATE ROLE ${ALICE} LOGIN IN ROLE clockwork_shell`);
     await adminQuery(`CREATE ROLE ${BOB} LOGIN`);
@@ -298,9 +300,9 @@ describe("the web console in a real browser", { skip: missing ?? false }, () => 
       { code: answer.body.error.code, message: answer.body.error.message, hint: answer.body.error.hint },
       { code: psqlError!.code, message: psqlError!.message, hint: psqlError!.hint },
     );
-    assert.equal(answer.body.error.code, "CW012");
+    assert.equal(answer.body.error.code, SQLSTATE.invalid_parameter);
     const other = await post(alice.url, "/api/actions/pause", { job: "bob-private" });
-    assert.equal(other.body.error.code, "CW017", "bob's job does not exist for alice");
+    assert.equal(other.body.error.code, SQLSTATE.not_found, "bob's job does not exist for alice");
   });
 
   test("a read-only console refuses actions, in the page and at the API", async () => {

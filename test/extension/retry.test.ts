@@ -2,6 +2,7 @@
 // same parameters, checked and refused like run_now, visible only to whoever may manage it.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { SQLSTATE } from "../../extension/src/core/errors.ts";
 import { adminQuery, type TestDatabase } from "../support/db.ts";
 import { clockworkDatabase, defineJob, registerWorker, sqlErrorOf, tick } from "./helpers.ts";
 
@@ -42,9 +43,9 @@ describe("retry_run", () => {
     await defineJob(db, { name: "fine", schedules: [], steps: [{ name: "s", sql: "SELECT 1" }] });
     const active = String((await db.query("select clockwork.run_now('fine') as id")).rows[0].id);
     const refused = await sqlErrorOf(db, "select clockwork.retry_run($1)", [active]);
-    assert.equal(refused.code, "CW016");
+    assert.equal(refused.code, SQLSTATE.invalid_state);
     assert.match(refused.message, /run \d+ is queued: only a failed, timed-out or cancelled run can be retried/);
-    assert.equal((await sqlErrorOf(db, "select clockwork.retry_run(987654321)")).code, "CW017");
+    assert.equal((await sqlErrorOf(db, "select clockwork.retry_run(987654321)")).code, SQLSTATE.not_found);
   });
 
   test("a cancelled run can be retried", async () => {
@@ -58,7 +59,7 @@ describe("retry_run", () => {
     const failed = await failedRun("flaky", { day: "2030-01-02" });
     await defineJob(db, { name: "flaky", schedules: [], steps: [{ name: "s", sql: "SELECT 1" }] });
     const refused = await sqlErrorOf(db, "select clockwork.retry_run($1)", [failed]);
-    assert.equal(refused.code, "CW012");
+    assert.equal(refused.code, SQLSTATE.invalid_parameter);
     assert.match(refused.message, /params\.day: job "flaky" has no parameter "day"/);
   });
 
@@ -69,7 +70,7 @@ describe("retry_run", () => {
     await adminQuery("CREATE ROLE retry_mallory LOGIN");
     const mallory = await db.connect({ user: "retry_mallory" });
     const refused = await sqlErrorOf(mallory, "select clockwork.retry_run($1)", [failed]);
-    assert.equal(refused.code, "CW017");
+    assert.equal(refused.code, SQLSTATE.not_found);
     assert.equal((await db.query("select count(*)::int AS n from clockwork.runs")).rows[0].n, runsBefore, "no run was started");
   });
 });

@@ -113,7 +113,7 @@ export const QUERIES = {
      WHERE s.job_id = $1
      ORDER BY s.position`,
 
-  /** next_runs checks that the caller may manage the job; the console catches CW017. */
+  /** next_runs checks that the caller may manage the job; the console catches its not_found error. */
   nextRuns: `SELECT fire_at, description FROM clockwork.next_runs($1, $2)`,
 
   /**

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import pg from "pg";
+import { SQLSTATE } from "../../../extension/src/core/errors.ts";
 import { isLoopback, type ConsoleConfig } from "./config.ts";
 import { ACTIONS, QUERIES } from "./queries.ts";
 
@@ -81,6 +82,8 @@ function filterOf(params: Params): string {
 interface GraphStep {
   name: string;
   kind: string;
+  /** An SQL step's named connection (another database or cluster), or null for this one. */
+  connection: string | null;
   depends: string[];
   when: string | null;
   onError: string;
@@ -99,6 +102,7 @@ export function graphOf(definition: any): { steps: GraphStep[]; checks: GraphSte
   const step = (s: any): GraphStep => ({
     name: String(s.name),
     kind: kindOf(s),
+    connection: typeof s.connection === "string" ? s.connection : null,
     depends: Array.isArray(s.depends) ? s.depends.map(String) : typeof s.depends === "string" ? [s.depends] : [],
     when: typeof s.when === "string" ? s.when : null,
     onError: typeof s.on_error === "string" ? s.on_error : "fail",
@@ -194,7 +198,7 @@ export async function startConsoleServer(options: {
 
   async function job(q: Query, jobId: string, params: Params) {
     const [found] = await q(QUERIES.job, [jobId]);
-    if (!found) throw new HttpError(404, `job ${jobId} does not exist`, { code: "CW017" });
+    if (!found) throw new HttpError(404, `job ${jobId} does not exist`, { code: SQLSTATE.not_found });
     const before = params.get("before");
     const [schedules, runs] = await Promise.all([
       q(QUERIES.schedules, [jobId]),
@@ -205,7 +209,7 @@ export async function startConsoleServer(options: {
     try {
       nextRuns = await q(QUERIES.nextRuns, [found.name, 5]);
     } catch (error) {
-      // A supervisor role sees every job but manages only its own: next_runs says CW017.
+      // A supervisor role sees every job but manages only its own: next_runs says not_found.
       nextRunsError = (error as Error).message;
     }
     return { job: found, graph: graphOf(found.definition), schedules, runs, nextRuns, nextRunsError, pageSize: PAGE };
@@ -213,7 +217,7 @@ export async function startConsoleServer(options: {
 
   async function run(q: Query, runId: string) {
     const [found] = await q(QUERIES.run, [runId]);
-    if (!found) throw new HttpError(404, `run ${runId} does not exist`, { code: "CW017" });
+    if (!found) throw new HttpError(404, `run ${runId} does not exist`, { code: SQLSTATE.not_found });
     const steps = await q(QUERIES.stepsOfRun, [runId, OUTPUT_TAIL]);
     const { definition, ...rest } = found;
     return { run: rest, steps, graph: graphOf(definition) };
@@ -224,7 +228,7 @@ export async function startConsoleServer(options: {
     const [row] = await q(QUERIES.stepOutput, [
       stepRun, runId, int(params, "stdout_from", 0, 0, 1 << 30), int(params, "stderr_from", 0, 0, 1 << 30), OUTPUT_CHUNK,
     ]);
-    if (!row) throw new HttpError(404, `step run ${stepRun} of run ${runId} does not exist`, { code: "CW017" });
+    if (!row) throw new HttpError(404, `step run ${stepRun} of run ${runId} does not exist`, { code: SQLSTATE.not_found });
     return row;
   }
 

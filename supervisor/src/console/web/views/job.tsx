@@ -23,7 +23,7 @@ export interface RunRow {
   steps_failed: number;
 }
 
-interface GraphStep { name: string; kind: string; depends: string[]; when: string | null; onError: string; matrix: Record<string, unknown[]> | null }
+interface GraphStep { name: string; kind: string; connection: string | null; depends: string[]; when: string | null; onError: string; matrix: Record<string, unknown[]> | null }
 
 interface JobDetail {
   job: { id: string; name: string; owner: string; enabled: boolean; version: number; created_at: string; updated_at: string };
@@ -110,7 +110,7 @@ export function JobView(props: { route: Route; id: string; lateAfterMs: number }
           <ol class="steps-list">
             {steps.map((s) => (
               <li key={s.name}>
-                <b>{s.name}</b> <span class="kind">{s.kind}</span>
+                <b>{s.name}</b> <span class="kind">{s.kind}{s.connection ? ` @ ${s.connection}` : ""}</span>
                 {s.depends.length > 0 && <span class="muted small"> after {s.depends.join(", ")}</span>}
                 {s.matrix && <span class="muted small"> · matrix {Object.entries(s.matrix).map(([k, v]) => `${k}=${v.join("|")}`).join(" ")}</span>}
                 {s.when && <span class="muted small"> · when {s.when}</span>}

@@ -36,6 +36,7 @@ interface StepRun {
 interface GraphStep {
   name: string;
   kind: string;
+  connection: string | null;
   depends: string[];
   when: string | null;
   onError: string;
@@ -139,7 +140,7 @@ function Graph(props: { detail: RunDetail }) {
             const attempts = Math.max(0, ...runs.map((r) => r.attempt));
             return (
               <div class={`node n-${state}`} data-node={s.name} data-state={state} key={s.name}>
-                <div class="node-head"><b>{s.name}</b> <span class="kind">{s.kind}</span></div>
+                <div class="node-head"><b>{s.name}</b> <span class="kind" title={s.connection ? `on connection ${s.connection}` : undefined}>{s.kind}{s.connection ? ` @ ${s.connection}` : ""}</span></div>
                 <div class="node-state"><Badge state={state} label={state.replace("-", " ")} />{attempts > 1 && <span class="muted small"> {attempts} attempts</span>}</div>
                 {s.when && <div class="muted small" title="condition">when {s.when}</div>}
                 {s.matrix && (
