@@ -175,13 +175,13 @@ CREATE INDEX runs_active_idx ON runs (job_id) WHERE state IN ('waiting', 'queued
 CREATE INDEX runs_wake_idx ON runs (wake_at) WHERE wake_at IS NOT NULL;
 -- Retries of a run (run detail: "retried as"); also keeps ON DELETE SET NULL cheap.
 CREATE INDEX runs_retry_of_idx ON runs (retry_of) WHERE retry_of IS NOT NULL;
--- The console's timeline: a page of jobs, their runs queued within a time window.
--- It includes the state, so counting a busy job's runs per bucket reads the index only.
-CREATE INDEX runs_job_queued_idx ON runs (job_id, queued_at) INCLUDE (state);
+-- The console's timeline: a page of jobs, their runs created within a time window. It
+-- includes the state, so counting a busy job's runs per bucket reads the index only.
+CREATE INDEX runs_job_created_idx ON runs (job_id, created_at) INCLUDE (state);
 -- The console's failures: a job's failed runs by end time (few: failures are rare).
-CREATE INDEX runs_job_failed_idx ON runs (job_id, finished_at) WHERE state = 'failed';
-COMMENT ON INDEX runs_job_queued_idx IS 'Runs of a job by queue time: the console''s timeline (supervisor/src/console/queries.ts).';
-COMMENT ON INDEX runs_job_failed_idx IS 'Failed runs of a job by end time: the console''s failures page and failing filter (supervisor/src/console/queries.ts).';
+CREATE INDEX runs_job_failed_idx ON runs (job_id, finished_at) WHERE state IN ('failed', 'timed_out');
+COMMENT ON INDEX runs_job_created_idx IS 'Runs of a job by creation time: the console''s timeline (supervisor/src/console/queries.ts).';
+COMMENT ON INDEX runs_job_failed_idx IS 'Failed and timed-out runs of a job by end time: the console''s failures page and failing filter (supervisor/src/console/queries.ts).';
 
 ------------------------------------------------------------------------------------
 -- Step runs: one per attempt of a step instance

@@ -5,7 +5,7 @@
 //
 // Baselines measured in the same run, side by side:
 //   - the floor: /api/session, one trivial query through the same server and pool;
-//   - the same pages without the console's indexes (runs_job_queued_idx, runs_job_failed_idx,
+//   - the same pages without the console's indexes (runs_job_created_idx, runs_job_failed_idx,
 //     skipped_slots_slot_idx), to show what each index buys.
 // Two roles: the superuser (no row-level security: every row) and an owner of 50 jobs
 // (row-level security checks each row it reads).
@@ -58,8 +58,8 @@ try {
   // A million runs over 30 days: half on the 100 busy jobs, the rest spread over all;
   // 3 % failed; one step run each (with a failure's error), newest 20 still running.
   await admin.query(`
-    INSERT INTO clockwork.runs (job_id, job_version, schedule_id, slot_at, trigger, state, queued_at, started_at, finished_at, reason)
-    SELECT j.id, 1, s.id, t.at, 'schedule', t.state, t.at, t.at + interval '2 ms',
+    INSERT INTO clockwork.runs (job_id, job_version, schedule_id, slot_at, trigger, state, created_at, queued_at, started_at, finished_at, reason)
+    SELECT j.id, 1, s.id, t.at, 'schedule', t.state, t.at, t.at, t.at + interval '2 ms',
            CASE WHEN t.state = 'running' THEN NULL ELSE t.at + (3 + random() * 3000) * interval '1 ms' END,
            CASE WHEN t.state = 'failed' THEN 'step "main" failed' END
       FROM (SELECT i,
@@ -77,8 +77,9 @@ try {
            NULL, CASE WHEN r.state = 'failed' THEN '22012' END, CASE WHEN r.state = 'failed' THEN 'division by zero' END
       FROM clockwork.runs AS r`);
   await admin.query(`
-    INSERT INTO clockwork.skipped_slots (schedule_id, slot_at, reason, recorded_at)
-    SELECT s.id, date_trunc('minute', now()) - (i * interval '1 minute'), 'overlap_skipped', now()
+    INSERT INTO clockwork.skipped_slots (schedule_id, slot_at, last_slot_at, slots, reason, recorded_at)
+    SELECT s.id, date_trunc('minute', now()) - (i * interval '1 minute'), date_trunc('minute', now()) - (i * interval '1 minute'), 1,
+           'overlap_skipped', now()
       FROM generate_series(1, 50000) AS i
       JOIN clockwork.schedules AS s ON s.job_id = 1 + (i * 31) % $1`, [JOBS]);
   await admin.query("SELECT clockwork.register_worker('bench-worker')");
@@ -153,7 +154,7 @@ try {
     await consoleHandle.stop();
   }
   // Without the console's indexes, as the superuser (the same pages, the same data).
-  await admin.query("DROP INDEX clockwork.runs_job_queued_idx, clockwork.runs_job_failed_idx, clockwork.skipped_slots_slot_idx");
+  await admin.query("DROP INDEX clockwork.runs_job_created_idx, clockwork.runs_job_failed_idx, clockwork.skipped_slots_slot_idx");
   const withoutIndexes = await startConsole(loadConsoleConfig(["--database-url", url, "--port", "0"]), () => {});
   const noIndexPages = pages(busy, failedRun).filter(([name]) => /floor|timeline|failures|skipped/.test(name));
   results.set("superuser, without the console's indexes", await measure(withoutIndexes.server.url, noIndexPages));

@@ -335,7 +335,7 @@ describe("the web console in a real browser", { skip: missing ?? false }, () => 
   });
 
   test("the timeline draws runs per job with failures, late starts and skipped slots, zoomable from an hour to a week", async () => {
-    const page = await open(alice.url, "/timeline?span=1h");
+    const page = await open(alice.url, "/timeline?span=15m");
     await page.waitForSelector('.tl-row[data-job="alice-heartbeat"] g.run.s-succeeded');
     assert.ok((await page.locator('.tl-row[data-job="alice-broken"] g.run.s-failed').count()) >= 2);
     assert.ok((await page.locator('.tl-row[data-job="alice-overlapping"] g.skip').count()) >= 2, "skipped slots are marked");

@@ -8,8 +8,9 @@
 // the rows of that page only. `make bench-console` measures them on 10 000 jobs and a
 // million runs.
 
-/** Run states that are not final. */
+/** Run states that are not final, and the final ones that are failures. */
 const ACTIVE = `('waiting', 'queued', 'running')`;
+const FAILED = `('failed', 'timed_out')`;
 
 /** Milliseconds of an interval, as a float8 the driver returns as a number. */
 const ms = (expr: string) => `(extract(epoch FROM ${expr}) * 1000)::float8`;
@@ -68,9 +69,9 @@ export const QUERIES = {
                -- A job that never failed is not failing (runs_job_failed_idx, index only);
                -- for the others, is the latest run a failure (runs_job_idx).
                WHEN 'failing' THEN EXISTS (SELECT 1 FROM clockwork.runs AS r
-                                            WHERE r.job_id = j.id AND r.state = 'failed')
+                                            WHERE r.job_id = j.id AND r.state IN ${FAILED})
                                AND (SELECT r.state FROM clockwork.runs AS r
-                                     WHERE r.job_id = j.id ORDER BY r.id DESC LIMIT 1) = 'failed'
+                                     WHERE r.job_id = j.id ORDER BY r.id DESC LIMIT 1) IN ${FAILED}
                ELSE true
              END
        ORDER BY j.name
@@ -93,10 +94,10 @@ export const QUERIES = {
            ) AS act ON true
       LEFT JOIN LATERAL (
             SELECT jsonb_agg(jsonb_build_object(
-                     'id', x.id::text, 'state', x.state, 'at', coalesce(x.started_at, x.queued_at),
-                     'ms', ${ms("x.finished_at - coalesce(x.started_at, x.queued_at)")})
+                     'id', x.id::text, 'state', x.state, 'at', coalesce(x.started_at, x.created_at),
+                     'ms', ${ms("x.finished_at - coalesce(x.started_at, x.queued_at, x.created_at)")})
                    ORDER BY x.id DESC) AS runs
-              FROM (SELECT r.id, r.state, r.queued_at, r.started_at, r.finished_at
+              FROM (SELECT r.id, r.state, r.created_at, r.queued_at, r.started_at, r.finished_at
                       FROM clockwork.runs AS r WHERE r.job_id = p.id
                      ORDER BY r.id DESC LIMIT 30) AS x
            ) AS recent ON true
@@ -121,8 +122,8 @@ export const QUERIES = {
    * their step counts ($3 rows at most). runs_job_idx (job_id, id DESC).
    */
   runsOfJob: `
-    SELECT r.id::text AS id, r.trigger, r.slot_at, r.state, r.queued_at, r.started_at, r.finished_at,
-           ${ms("r.finished_at - coalesce(r.started_at, r.queued_at)")} AS duration_ms,
+    SELECT r.id::text AS id, r.trigger, r.slot_at, r.state, r.created_at, r.queued_at, r.started_at, r.finished_at,
+           ${ms("r.finished_at - coalesce(r.started_at, r.queued_at, r.created_at)")} AS duration_ms,
            ${ms("r.started_at - r.slot_at")} AS start_lag_ms,
            r.reason, r.params, r.retry_of::text AS retry_of,
            st.steps_total, st.steps_succeeded, st.steps_failed
@@ -130,7 +131,7 @@ export const QUERIES = {
       LEFT JOIN LATERAL (
             SELECT count(*)::int AS steps_total,
                    count(*) FILTER (WHERE s.state = 'succeeded')::int AS steps_succeeded,
-                   count(*) FILTER (WHERE s.state IN ('failed', 'lost'))::int AS steps_failed
+                   count(*) FILTER (WHERE s.state IN ('failed', 'timed_out', 'lost'))::int AS steps_failed
               FROM clockwork.step_runs AS s WHERE s.run_id = r.id
            ) AS st ON true
      WHERE r.job_id = $1 AND ($2::bigint IS NULL OR r.id < $2)
@@ -140,10 +141,10 @@ export const QUERIES = {
   /** A run with its job and the definition version it follows. */
   run: `
     SELECT r.id::text AS id, r.job_id::text AS job_id, j.name AS job, j.owner, j.enabled AS job_enabled,
-           r.job_version, r.trigger, r.slot_at, r.params, r.state, r.queued_at, r.started_at, r.finished_at,
-           ${ms("r.finished_at - coalesce(r.started_at, r.queued_at)")} AS duration_ms,
+           r.job_version, r.trigger, r.slot_at, r.params, r.state, r.created_at, r.queued_at, r.started_at, r.finished_at,
+           ${ms("r.finished_at - coalesce(r.started_at, r.queued_at, r.created_at)")} AS duration_ms,
            ${ms("r.started_at - r.slot_at")} AS start_lag_ms,
-           r.reason, r.wake_at, r.retry_of::text AS retry_of,
+           r.reason, r.wake_at, r.cancel_requested_at, r.retry_of::text AS retry_of,
            (SELECT array_agg(x.id::text ORDER BY x.id) FROM clockwork.runs AS x WHERE x.retry_of = r.id) AS retried_as,
            v.definition
       FROM clockwork.runs AS r
@@ -176,55 +177,58 @@ export const QUERIES = {
      WHERE s.id = $1 AND s.run_id = $2`,
 
   /**
-   * Timeline, part 1: how many runs each job of the page ($1 ids) queued in [$2, $3),
-   * counted up to $4 (runs_job_queued_idx, index only): a job with more than fit in its
+   * Timeline, part 1: how many runs each job of the page ($1 ids) created in [$2, $3),
+   * counted up to $4 (runs_job_created_idx, index only): a job with more than fit in its
    * lane is drawn from timelineBuckets, the others run by run.
    */
   timelineCounts: `
     SELECT j.id::text AS job_id,
            (SELECT count(*) FROM (SELECT 1 FROM clockwork.runs AS r
-                                   WHERE r.job_id = j.id AND r.queued_at >= $2 AND r.queued_at < $3
+                                   WHERE r.job_id = j.id AND r.created_at >= $2 AND r.created_at < $3
                                    LIMIT $4) AS x)::int AS runs
       FROM unnest($1::bigint[]) AS j(id)`,
 
   /**
-   * Timeline, part 2: the runs of the sparse jobs ($1): queued in the window or up to $4
+   * Timeline, part 2: the runs of the sparse jobs ($1): created in the window or up to $4
    * before it and still going at its start, and every unfinished run (runs_active_idx),
-   * however old. runs_job_queued_idx.
+   * however old. runs_job_created_idx.
    */
   timelineRuns: `
     SELECT r.job_id::text AS job_id, r.id::text AS id, r.state, r.trigger,
            -- epoch milliseconds: a busy page carries thousands of these
-           ${ms("r.slot_at - 'epoch'")} AS slot, ${ms("coalesce(r.started_at, r.queued_at) - 'epoch'")} AS start,
+           ${ms("r.slot_at - 'epoch'")} AS slot, ${ms("coalesce(r.started_at, r.created_at) - 'epoch'")} AS start,
            ${ms("r.finished_at - 'epoch'")} AS end, ${ms("r.started_at - r.slot_at")} AS lag
       FROM clockwork.runs AS r
      WHERE r.job_id = ANY ($1::bigint[])
-       AND ((r.queued_at >= $2::timestamptz - $4::interval AND r.queued_at < $3
+       AND ((r.created_at >= $2::timestamptz - $4::interval AND r.created_at < $3
              AND (r.finished_at IS NULL OR r.finished_at >= $2))
-            OR (r.state IN ${ACTIVE} AND r.queued_at < $3))
-     ORDER BY r.queued_at`,
+            OR (r.state IN ${ACTIVE} AND r.created_at < $3))
+     ORDER BY r.created_at`,
 
   /**
    * Timeline, part 2 for dense jobs ($1): runs per bucket of $4 from $2 to $3, with
-   * failures and active runs, from runs_job_queued_idx alone (it includes the state).
+   * failures and active runs, from runs_job_created_idx alone (it includes the state).
    */
   timelineBuckets: `
     SELECT r.job_id::text AS job_id,
-           ${ms("date_bin($4::interval, r.queued_at, $2::timestamptz) - 'epoch'")} AS bucket,
+           ${ms("date_bin($4::interval, r.created_at, $2::timestamptz) - 'epoch'")} AS bucket,
            count(*)::int AS runs,
-           count(*) FILTER (WHERE r.state = 'failed')::int AS failed,
+           count(*) FILTER (WHERE r.state IN ${FAILED})::int AS failed,
            count(*) FILTER (WHERE r.state = 'cancelled')::int AS cancelled,
            count(*) FILTER (WHERE r.state IN ${ACTIVE})::int AS active
       FROM clockwork.runs AS r
-     WHERE r.job_id = ANY ($1::bigint[]) AND r.queued_at >= $2 AND r.queued_at < $3
+     WHERE r.job_id = ANY ($1::bigint[]) AND r.created_at >= $2 AND r.created_at < $3
      GROUP BY 1, 2`,
 
-  /** Timeline, part 3: skipped slots of the page's jobs in the window (skipped_slots_pkey). */
+  /**
+   * Timeline, part 3: skipped slots of the page's jobs that reach into the window: a row is
+   * one slot or a range of them (skipped_slots_pkey).
+   */
   timelineSkipped: `
-    SELECT s.job_id::text AS job_id, k.slot_at, k.reason
+    SELECT s.job_id::text AS job_id, k.slot_at, k.last_slot_at, k.slots, k.reason
       FROM clockwork.schedules AS s
       JOIN clockwork.skipped_slots AS k ON k.schedule_id = s.id
-     WHERE s.job_id = ANY ($1::bigint[]) AND k.slot_at >= $2 AND k.slot_at < $3
+     WHERE s.job_id = ANY ($1::bigint[]) AND k.slot_at < $3 AND k.last_slot_at >= $2
      ORDER BY k.slot_at
      LIMIT 5000`,
 
@@ -242,37 +246,37 @@ export const QUERIES = {
        CROSS JOIN LATERAL (
              SELECT count(*)::int AS failures, max(r.finished_at) AS last_failed_at
                FROM clockwork.runs AS r
-              WHERE r.job_id = j.id AND r.state = 'failed' AND r.finished_at >= $1
+              WHERE r.job_id = j.id AND r.state IN ${FAILED} AND r.finished_at >= $1
             ) AS f
        WHERE f.failures > 0
        ORDER BY f.last_failed_at DESC
        LIMIT $2 OFFSET $3
     )
     SELECT j.id::text AS job_id, j.name AS job, j.owner, j.enabled, g.failures, g.total,
-           g.last_failed_at, lr.id::text AS last_run_id, lr.reason,
+           g.last_failed_at, lr.id::text AS last_run_id, lr.state AS last_state, lr.reason,
            fs.step, fs.instance, fs.attempt, fs.error, fs.exit_code, fs.sql_state, fs.stderr_tail,
            latest.state AS latest_state, latest.id::text AS latest_run_id,
            coalesce(recent.runs, '[]') AS recent
       FROM grouped AS g
       JOIN clockwork.jobs AS j ON j.id = g.job_id
      CROSS JOIN LATERAL (
-            SELECT r.id, r.reason FROM clockwork.runs AS r
-             WHERE r.job_id = g.job_id AND r.state = 'failed'
+            SELECT r.id, r.state, r.reason FROM clockwork.runs AS r
+             WHERE r.job_id = g.job_id AND r.state IN ${FAILED}
              ORDER BY r.finished_at DESC LIMIT 1
            ) AS lr
       LEFT JOIN LATERAL (
             SELECT s.step, s.instance, s.attempt, s.error, s.exit_code, s.sql_state, right(s.stderr, 600) AS stderr_tail
               FROM clockwork.step_runs AS s
-             WHERE s.run_id = lr.id AND s.state IN ('failed', 'lost')
+             WHERE s.run_id = lr.id AND s.state IN ('failed', 'timed_out', 'lost')
              ORDER BY s.id LIMIT 1
            ) AS fs ON true
       LEFT JOIN LATERAL (
             SELECT r.id, r.state FROM clockwork.runs AS r WHERE r.job_id = g.job_id ORDER BY r.id DESC LIMIT 1
            ) AS latest ON true
       LEFT JOIN LATERAL (
-            SELECT jsonb_agg(jsonb_build_object('id', x.id::text, 'at', x.finished_at, 'reason', x.reason) ORDER BY x.finished_at DESC) AS runs
-              FROM (SELECT r.id, r.finished_at, r.reason FROM clockwork.runs AS r
-                     WHERE r.job_id = g.job_id AND r.state = 'failed' AND r.finished_at >= $1
+            SELECT jsonb_agg(jsonb_build_object('id', x.id::text, 'state', x.state, 'at', x.finished_at, 'reason', x.reason) ORDER BY x.finished_at DESC) AS runs
+              FROM (SELECT r.id, r.state, r.finished_at, r.reason FROM clockwork.runs AS r
+                     WHERE r.job_id = g.job_id AND r.state IN ${FAILED} AND r.finished_at >= $1
                      ORDER BY r.finished_at DESC LIMIT 8) AS x
            ) AS recent ON true
      ORDER BY g.last_failed_at DESC`,
@@ -283,7 +287,7 @@ export const QUERIES = {
    */
   skipped: `
     SELECT j.id::text AS job_id, j.name AS job, s.position, s.description AS schedule,
-           k.slot_at, k.reason, k.recorded_at
+           k.slot_at, k.last_slot_at, k.slots, k.reason, k.recorded_at
       FROM clockwork.skipped_slots AS k
       JOIN clockwork.schedules AS s ON s.id = k.schedule_id
       JOIN clockwork.jobs AS j ON j.id = s.job_id
@@ -324,7 +328,7 @@ export const QUERIES = {
   /**
    * Start lag per worker: how long after its slot a scheduled run's first step started,
    * over the runs of the last 5 minutes (at most 20 per job), driven by the visible jobs
-   * (runs_job_queued_idx), each run's first step found by step_runs_attempt_key.
+   * (runs_job_created_idx), each run's first step found by step_runs_attempt_key.
    */
   workerLag: `
     SELECT s.worker_id::text AS worker_id, count(*)::int AS starts,
@@ -333,9 +337,9 @@ export const QUERIES = {
       FROM clockwork.jobs AS j
      CROSS JOIN LATERAL (
             SELECT r.id, r.slot_at, r.started_at FROM clockwork.runs AS r
-             WHERE r.job_id = j.id AND r.queued_at > now() - interval '5 minutes'
+             WHERE r.job_id = j.id AND r.created_at > now() - interval '5 minutes'
                AND r.trigger = 'schedule' AND r.started_at IS NOT NULL
-             ORDER BY r.queued_at DESC LIMIT 20
+             ORDER BY r.created_at DESC LIMIT 20
            ) AS r
      CROSS JOIN LATERAL (
             SELECT s.worker_id FROM clockwork.step_runs AS s

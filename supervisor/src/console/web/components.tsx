@@ -176,7 +176,9 @@ export function setActionsAllowed(allowed: boolean): void {
 }
 
 export function ActionButton(props: { action: ActionSpec; small?: boolean }) {
-  const [open, setOpen] = useState(false);
+  // The dialog keeps the action as it was when opened: a poll may meanwhile change what
+  // this button stands for (a newer failure to retry), and the confirmation must not.
+  const [open, setOpen] = useState<ActionSpec | null>(null);
   const a = props.action;
   return (
     <>
@@ -188,12 +190,12 @@ export function ActionButton(props: { action: ActionSpec; small?: boolean }) {
         onClick={(e) => {
           e.preventDefault();
           e.stopPropagation();
-          setOpen(true);
+          setOpen(a);
         }}
       >
         {a.label}
       </button>
-      {open && <ConfirmDialog action={a} onClose={() => setOpen(false)} />}
+      {open && <ConfirmDialog action={open} onClose={() => setOpen(null)} />}
     </>
   );
 }

@@ -43,7 +43,10 @@ export function relative(iso: string | null | undefined, now = Date.now()): stri
   return diff >= 0 ? `in ${text}` : `${text} ago`;
 }
 
-export const FINAL_STATES = new Set(["succeeded", "failed", "cancelled", "skipped", "lost"]);
+export const FINAL_STATES = new Set(["succeeded", "failed", "timed_out", "cancelled", "skipped", "lost"]);
+
+/** Final states that are failures: shown in red, counted on the failures page, retryable. */
+export const FAILED_STATES = new Set(["failed", "timed_out"]);
 
 /** Why a slot did not run, in words (skipped_slots.reason). */
 export const SKIP_REASONS: Record<string, string> = {

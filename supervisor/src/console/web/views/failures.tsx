@@ -2,15 +2,16 @@
 // with the error of its latest failure and whether the job has recovered since.
 import { query, usePoll } from "../api.ts";
 import { ActionButton, actions, Badge, Empty, ErrorBox, Loading, Pager, When } from "../components.tsx";
+import { FAILED_STATES } from "../format.ts";
 import { navigate, type Route } from "../router.ts";
 
 interface FailureGroup {
   job_id: string; job: string; owner: string; enabled: boolean; failures: number;
-  last_failed_at: string; last_run_id: string; reason: string | null;
+  last_failed_at: string; last_run_id: string; last_state: string; reason: string | null;
   step: string | null; instance: string | null; attempt: number | null; error: string | null;
   exit_code: number | null; sql_state: string | null; stderr_tail: string | null;
   latest_state: string; latest_run_id: string;
-  recent: { id: string; at: string; reason: string | null }[];
+  recent: { id: string; state: string; at: string; reason: string | null }[];
 }
 
 const PERIODS: [string, string][] = [["24h", "24 hours"], ["7d", "7 days"], ["30d", "30 days"]];
@@ -42,7 +43,7 @@ export function FailuresView(props: { route: Route }) {
               <header>
                 <h2><a href={`#/jobs/${g.job_id}`}>{g.job}</a></h2>
                 <span class="count">{g.failures.toLocaleString("en")} failed run{g.failures === 1 ? "" : "s"}</span>
-                {recovered ? <Badge state="succeeded" label="recovered" title="its latest run succeeded" /> : <Badge state={g.latest_state} label={g.latest_state === "failed" ? "still failing" : g.latest_state} />}
+                {recovered ? <Badge state="succeeded" label="recovered" title="its latest run succeeded" /> : <Badge state={g.latest_state} label={FAILED_STATES.has(g.latest_state) ? "still failing" : g.latest_state} />}
                 {!g.enabled && <Badge state="paused" />}
                 <span class="grow" />
                 <ActionButton small action={actions.retry(g.last_run_id)} />
@@ -63,7 +64,7 @@ export function FailuresView(props: { route: Route }) {
               {g.recent.length > 1 && (
                 <ul class="recent-failures">
                   {g.recent.map((r) => (
-                    <li key={r.id}><a href={`#/runs/${r.id}`}>#{r.id}</a> <When at={r.at} /> <span class="muted small">{r.reason ?? ""}</span></li>
+                    <li key={r.id}><a href={`#/runs/${r.id}`}>#{r.id}</a> <When at={r.at} />{r.state === "timed_out" && <> <Badge state="timed_out" label="timed out" /></>} <span class="muted small">{r.reason ?? ""}</span></li>
                   ))}
                 </ul>
               )}

@@ -10,7 +10,8 @@ export interface RunRow {
   trigger: string;
   slot_at: string | null;
   state: string;
-  queued_at: string;
+  created_at: string;
+  queued_at: string | null;
   started_at: string | null;
   finished_at: string | null;
   duration_ms: number | null;
@@ -40,7 +41,7 @@ export function RunsTable(props: { runs: RunRow[]; lateAfterMs: number }) {
     <div class="table-wrap">
       <table class="runs">
         <thead>
-          <tr><th>Run</th><th>State</th><th>Trigger</th><th>Slot / queued</th><th>Started</th><th>Duration</th><th class="hide-sm">Steps</th><th class="hide-sm">Why it ended</th></tr>
+          <tr><th>Run</th><th>State</th><th>Trigger</th><th>Slot / created</th><th>Started</th><th>Duration</th><th class="hide-sm">Steps</th><th class="hide-sm">Why it ended</th></tr>
         </thead>
         <tbody>
           {props.runs.map((r) => (
@@ -48,7 +49,7 @@ export function RunsTable(props: { runs: RunRow[]; lateAfterMs: number }) {
               <td><a href={`#/runs/${r.id}`}>#{r.id}</a>{r.retry_of && <span class="muted small"> retry of #{r.retry_of}</span>}</td>
               <td><Badge state={r.state} /></td>
               <td>{r.trigger}</td>
-              <td class="nowrap"><When at={r.slot_at ?? r.queued_at} /></td>
+              <td class="nowrap"><When at={r.slot_at ?? r.created_at} /></td>
               <td class="nowrap">
                 <When at={r.started_at} />
                 {r.start_lag_ms !== null && r.start_lag_ms > props.lateAfterMs && <span class="late-tag" title="started long after its slot"> late {duration(r.start_lag_ms)}</span>}

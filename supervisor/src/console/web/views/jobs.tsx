@@ -2,7 +2,7 @@
 // last state and a sparkline of its recent runs. Paused and failing jobs stand out.
 import { query, usePoll } from "../api.ts";
 import { ActionButton, actions, Badge, Empty, ErrorBox, Loading, Pager, Sparkline, When, type SparkRun } from "../components.tsx";
-import { plural } from "../format.ts";
+import { FAILED_STATES, plural } from "../format.ts";
 import { navigate, type Route } from "../router.ts";
 
 export interface JobRow {
@@ -114,7 +114,7 @@ export function JobsView(props: { route: Route }) {
                 const last = lastState(job);
                 return (
                   <tr key={job.id} data-job={job.name}
-                    class={`${job.enabled ? "" : "paused"} ${last === "failed" ? "failing" : ""} clickable`}
+                    class={`${job.enabled ? "" : "paused"} ${last !== null && FAILED_STATES.has(last) ? "failing" : ""} clickable`}
                     onClick={(e) => (e.target as HTMLElement).closest("a,button") || navigate(`/jobs/${job.id}`)}>
                     <td class="job-cell">
                       <a class="job-name" href={`#/jobs/${job.id}`}>{job.name}</a>

@@ -4,7 +4,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { getJson, query, usePoll, type ApiError } from "../api.ts";
 import { ActionButton, actions, Badge, ErrorBox, Loading, When } from "../components.tsx";
-import { duration, FINAL_STATES } from "../format.ts";
+import { duration, FAILED_STATES, FINAL_STATES } from "../format.ts";
 
 interface StepRun {
   id: string;
@@ -46,8 +46,8 @@ interface GraphStep {
 interface RunDetail {
   run: {
     id: string; job_id: string; job: string; owner: string; job_version: number; trigger: string; slot_at: string | null;
-    params: Record<string, unknown>; state: string; queued_at: string; started_at: string | null; finished_at: string | null;
-    duration_ms: number | null; start_lag_ms: number | null; reason: string | null; wake_at: string | null;
+    params: Record<string, unknown>; state: string; created_at: string; queued_at: string | null; started_at: string | null; finished_at: string | null;
+    duration_ms: number | null; start_lag_ms: number | null; reason: string | null; wake_at: string | null; cancel_requested_at: string | null;
     retry_of: string | null; retried_as: string[] | null;
   };
   steps: StepRun[];
@@ -68,7 +68,7 @@ function latestByInstance(runs: StepRun[]): StepRun[] {
 function stepState(instances: StepRun[], runFinal: boolean): string {
   if (instances.length === 0) return runFinal ? "not-run" : "pending";
   const states = new Set(instances.map((i) => i.state));
-  for (const s of ["running", "ready", "failed", "lost", "cancelled"]) if (states.has(s)) return s;
+  for (const s of ["running", "ready", "failed", "timed_out", "lost", "cancelled"]) if (states.has(s)) return s;
   if (states.has("succeeded")) return "succeeded";
   return instances[0]!.state;
 }
@@ -311,16 +311,23 @@ export function RunView(props: { id: string; lateAfterMs: number }) {
         </div>
         <div class="head-actions">
           {active && <ActionButton action={actions.cancel(run.id)} />}
-          {(run.state === "failed" || run.state === "cancelled") && <ActionButton action={actions.retry(run.id)} />}
+          {(FAILED_STATES.has(run.state) || run.state === "cancelled") && <ActionButton action={actions.retry(run.id)} />}
         </div>
       </header>
       <ErrorBox error={error} what="Refresh failed" />
-      {run.reason && (
+      {!active && run.reason && (
         <div class={`reason-box s-${run.state}`} data-testid="run-reason"><b>Why it ended:</b> {run.reason}</div>
       )}
-      {!run.reason && active && <div class="reason-box s-running">In progress{run.wake_at && <>; its time-out ends it at <When at={run.wake_at} /></>}.</div>}
+      {active && (
+        <div class="reason-box s-running" data-testid="run-reason">
+          {run.state === "waiting" ? <><b>Waiting:</b> {run.reason ?? "held back by its overlap policy"}</> : <>In progress{run.reason ? `: ${run.reason}` : ""}</>}
+          {run.cancel_requested_at && <> · cancel requested <When at={run.cancel_requested_at} /></>}
+          {run.wake_at && <>; its time-out ends it at <When at={run.wake_at} /></>}.
+        </div>
+      )}
       <dl class="facts wide">
-        <div><dt>Queued</dt><dd><When at={run.queued_at} /></dd></div>
+        <div><dt>Created</dt><dd><When at={run.created_at} /></dd></div>
+        {run.queued_at && run.queued_at !== run.created_at && <div><dt>Queued</dt><dd><When at={run.queued_at} /></dd></div>}
         <div><dt>Started</dt><dd><When at={run.started_at} />{late && <span class="late-tag"> late by {duration(run.start_lag_ms)}</span>}</dd></div>
         <div><dt>Finished</dt><dd><When at={run.finished_at} /></dd></div>
         <div><dt>Duration</dt><dd>{active && run.started_at ? <>running</> : duration(run.duration_ms)}</dd></div>

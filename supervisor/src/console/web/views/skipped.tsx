@@ -6,7 +6,8 @@ import { Empty, ErrorBox, Loading, When } from "../components.tsx";
 import { SKIP_REASONS } from "../format.ts";
 import { navigate, type Route } from "../router.ts";
 
-interface Slot { job_id: string; job: string; position: number; schedule: string; slot_at: string; reason: string; recorded_at: string }
+/** One skipped slot, or a range of consecutive ones skipped for one reason (`slots`: how many, null when past counting). */
+interface Slot { job_id: string; job: string; position: number; schedule: string; slot_at: string; last_slot_at: string; slots: number | null; reason: string; recorded_at: string }
 
 function Explain() {
   const [job, setJob] = useState("");
@@ -65,7 +66,10 @@ export function SkippedView(props: { route: Route; hasExplain: boolean }) {
             <tbody>
               {data.slots.map((s) => (
                 <tr key={`${s.job_id}-${s.position}-${s.slot_at}`} data-reason={s.reason}>
-                  <td class="nowrap"><When at={s.slot_at} /></td>
+                  <td class="nowrap">
+                    <When at={s.slot_at} />
+                    {s.last_slot_at !== s.slot_at && <> … <When at={s.last_slot_at} /><div class="muted small">{s.slots === null ? "more than 10 000 slots" : `${s.slots.toLocaleString("en")} slots`}</div></>}
+                  </td>
                   <td><a href={`#/jobs/${s.job_id}`}>{s.job}</a></td>
                   <td>{s.schedule}</td>
                   <td><code class="reason-code">{s.reason}</code> <span class="muted small">{SKIP_REASONS[s.reason] ?? ""}</span></td>

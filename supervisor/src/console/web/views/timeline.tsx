@@ -15,7 +15,7 @@ interface TRun { id: string; state: string; trigger: string; slot: number | null
 interface TBucket { bucket: number; runs: number; failed: number; cancelled: number; active: number }
 interface TJob {
   id: string; name: string; enabled: boolean; schedules: string[] | null; next_fire_at: string | null;
-  runs: TRun[] | null; buckets: TBucket[] | null; skipped: { slot_at: string; reason: string }[];
+  runs: TRun[] | null; buckets: TBucket[] | null; skipped: { slot_at: string; last_slot_at: string; slots: number | null; reason: string }[];
 }
 interface Timeline { from: string; to: string; now: string; span: string; bucketMs: number; total: number; jobs: TJob[] }
 
@@ -124,6 +124,11 @@ export function TimelineView(props: { route: Route; lateAfterMs: number }) {
               </div>
               <div class="tl-lane">
                 <svg width={laneWidth} height={H} role="img" aria-label={`runs of ${job.name}`}>
+                  <defs>
+                    <pattern id="skip-hatch" width="5" height="5" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+                      <line x1="0" y1="0" x2="0" y2="5" class="skip-hatch-line" />
+                    </pattern>
+                  </defs>
                   {ticks.map((t) => <line key={t} x1={x(t)} x2={x(t)} y1={0} y2={H} class="grid" />)}
                   {now >= from && now <= to && <line x1={x(now)} x2={x(now)} y1={0} y2={H} class="now" />}
                   {job.buckets?.map((b) => (
@@ -149,12 +154,18 @@ export function TimelineView(props: { route: Route; lateAfterMs: number }) {
                       </g>
                     );
                   })}
-                  {job.skipped.map((k) => (
-                    <g key={k.slot_at} class="skip" data-skipped={k.slot_at}>
-                      <text x={x(k.slot_at)} y={H / 2 + 4} text-anchor="middle">×</text>
-                      <title>{`skipped ${clock(k.slot_at)}: ${SKIP_REASONS[k.reason] ?? k.reason}`}</title>
-                    </g>
-                  ))}
+                  {job.skipped.map((k) => {
+                    const range = k.last_slot_at !== k.slot_at;
+                    const what = range ? `${k.slots === null ? "more than 10 000" : k.slots} slots skipped ${clock(k.slot_at)} … ${clock(k.last_slot_at)}` : `skipped ${clock(k.slot_at)}`;
+                    return (
+                      <g key={k.slot_at} class="skip" data-skipped={k.slot_at}>
+                        {range && <rect class="skip-range" x={Math.max(0, x(k.slot_at))} y={5} height={H - 10}
+                          width={Math.max(2, Math.min(laneWidth, x(k.last_slot_at)) - Math.max(0, x(k.slot_at)))} />}
+                        {!range && <text x={x(k.slot_at)} y={H / 2 + 4} text-anchor="middle">×</text>}
+                        <title>{`${what}: ${SKIP_REASONS[k.reason] ?? k.reason}`}</title>
+                      </g>
+                    );
+                  })}
                   {job.enabled && job.next_fire_at && new Date(job.next_fire_at).getTime() <= to && new Date(job.next_fire_at).getTime() >= from && (
                     <path d={`M${x(job.next_fire_at)},${H / 2 - 5} l5,5 l-5,5 l-5,-5 z`} class="next-mark"><title>{`next slot ${clock(job.next_fire_at)}`}</title></path>
                   )}
