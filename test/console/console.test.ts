@@ -360,6 +360,12 @@ describe("the web console in a real browser", { skip: missing ?? false }, () => 
     const page = await open(alice.url, "/skipped");
     await page.waitForSelector('tr[data-reason="overlap_skipped"]');
     assert.match(await page.locator('tr[data-reason="overlap_skipped"]').first().textContent() ?? "", /alice-overlapping.*previous run was still going/);
+    // clockwork.explain is in the SQL API: the page offers it, and it answers for a slot that ran.
+    await page.waitForSelector("form.explain");
+    const slot = (await sql("SELECT r.id::text AS id, r.slot_at FROM clockwork.runs r JOIN clockwork.jobs j ON j.id = r.job_id WHERE j.name = 'alice-heartbeat' AND r.slot_at IS NOT NULL ORDER BY r.id LIMIT 1")).rows[0];
+    const explained = await get(alice.url, `/api/explain?job=alice-heartbeat&at=${encodeURIComponent(slot.slot_at.toISOString())}`);
+    assert.equal(explained.status, 200, JSON.stringify(explained.body));
+    assert.match(JSON.stringify(explained.body.explanations), new RegExp(`\\b${slot.id}\\b`), "the explanation names the run the slot became");
     await shot(page, "skipped");
     await page.goto(`${alice.url}#/workers`);
     const worker = page.locator('[data-worker="console-sup"]');
