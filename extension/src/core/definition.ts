@@ -9,6 +9,7 @@ import { parseExpression, expressionPaths, type Expr, type Scalar, type Value } 
 import { findNamedPlaceholders, matrixSize, MAX_MATRIX_INSTANCES } from "./params.ts";
 import { conninfoHasPassword, conninfoProblems } from "./conninfo.ts";
 import { analyzeSqlBody } from "./sql-text.ts";
+import { validateAlertSettings, type AlertSettings } from "./alerts.ts";
 import {
   DEFAULT_MISFIRE_POLICY, DEFAULT_OVERLAP_POLICY, DEFAULT_RETRY_POLICY, MAX_BUFFERED_RUNS, OVERLAP_ALIASES, OVERLAP_MODES,
   type MisfirePolicy, type OverlapMode, type OverlapPolicy, type RetryPolicy,
@@ -101,6 +102,8 @@ export interface JobDefinition {
   /** Step names in a dependency order (dependencies first, ties in definition order). */
   order: string[];
   checks: CheckDefinition[];
+  /** The job's alerts section (over the defaults), or null when it has none. */
+  alerts: AlertSettings | null;
 }
 
 export interface ValidationEnvironment {
@@ -125,6 +128,8 @@ export interface ValidationEnvironment {
   maxMatrixInstances?: number;
   /** Default zone for schedules without one. Default "UTC". */
   defaultTimeZone?: string;
+  /** Known alert channel names. Undefined: not checked. */
+  alertChannels?: readonly string[];
 }
 
 export type DefinitionResult = { ok: true; job: JobDefinition } | { ok: false; errors: ValidationIssue[] };
@@ -134,7 +139,7 @@ export const DEFAULT_BUILTINS = ["noop", "sleep", "log"] as const;
 /** Fields of a step result that conditions may read. */
 export const STEP_RESULT_FIELDS = ["status", "exit_code", "output", "error", "rows", "row", "attempts"] as const;
 
-const JOB_KEYS = ["name", "description", "enabled", "schedules", "time_zone", "parameters", "policies", "node", "labels", "tags", "transaction", "steps", "checks"];
+const JOB_KEYS = ["name", "description", "enabled", "schedules", "time_zone", "parameters", "policies", "node", "labels", "tags", "transaction", "steps", "checks", "alerts"];
 const POLICY_KEYS = ["misfire", "catchup_window", "overlap", "max_instances", "retry", "timeout"];
 const WORK_KEYS = ["name", "description", "sql", "shell", "program", "builtin", "args", "database", "connection", "conninfo", "autonomous", "matrix", "timeout", "env", "parameters"];
 const STEP_KEYS = [...WORK_KEYS, "depends", "when", "on_error", "retries"];
@@ -730,9 +735,12 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
       }
     }
   }
+  const alertResult = validateAlertSettings(v.alerts, "alerts", env.alertChannels);
+  if (!alertResult.ok) c.errors.push(...alertResult.errors);
+  const alerts = alertResult.ok ? alertResult.settings : null;
   if (c.errors.length > 0) return { ok: false, errors: c.errors };
   return {
     ok: true,
-    job: { name, description, enabled, timeZone, schedules, parameters, policies, node, labels, tags, transaction, steps, order: topologicalOrder(stepNames, deps), checks },
+    job: { name, description, enabled, timeZone, schedules, parameters, policies, node, labels, tags, transaction, steps, order: topologicalOrder(stepNames, deps), checks, alerts },
   };
 }

@@ -61,3 +61,16 @@ export {
   type StepStatus, type StepInstanceState, type RunState, type RunDecision, type RunStatus, type Phase, type AttemptVerdict,
   type StartWork, type RetryLater, type SkipWork, type SkipReason as StepSkipReason, type CancelWork, type CancelReason,
 } from "./graph.ts";
+export {
+  validateAlertSettings, effectiveAlertRules, watchesAnything, alertSettingsJson, alertsOnRunEnd, previousRunsNeeded,
+  alertsOnSkippedSlots, alertsOnSweep, alertsOnWorkers, schedulerDownEvent, nextDeliveryAttempt,
+  ALERT_CONDITIONS, SYSTEM_ALERT_CONDITIONS, NO_ALERT_RULES, DEFAULT_DELIVERY_RETRY,
+  type AlertSettings, type AlertRules, type AlertCondition, type JobAlertCondition, type SystemAlertCondition, type AlertSeverity,
+  type OpenAlert, type ResolveAlert, type AlertDecision, type EndedRun, type NotFiredSlots, type JobSweepFacts, type WorkerFacts,
+  type DeliveryRetryPolicy,
+} from "./alerts.ts";
+export {
+  validateAlertChannel, checkHttpUrl, readHeaders, readRetry, CHANNEL_KINDS, SECRET_ENV_RE, SECRET_ENV_HINT, CREDENTIAL_HEADERS,
+  ALERT_JOB_PARAMETERS,
+  type ChannelKind, type ChannelTarget, type WebhookTarget, type EmailTarget, type JobTarget,
+} from "./channels.ts";
