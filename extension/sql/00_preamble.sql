@@ -23,9 +23,15 @@ BEGIN
     CREATE ROLE clockwork_supervisor NOLOGIN;
   EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
   END;
+  BEGIN
+    CREATE ROLE clockwork_admin NOLOGIN;
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+  END;
 END
 $roles$;
 COMMENT ON ROLE clockwork_shell IS
   'Members may define Clockwork jobs with shell and program steps (commands run by the supervisor).';
+COMMENT ON ROLE clockwork_admin IS
+  'Members may set Clockwork''s alert defaults, define alert channels, and acknowledge or resolve any alert.';
 COMMENT ON ROLE clockwork_supervisor IS
   'Members may run a Clockwork supervisor: register as a worker, tick, claim and complete steps.';

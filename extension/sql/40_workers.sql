@@ -29,11 +29,15 @@ SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
 DECLARE
     worker_id bigint;
+    last_alive_at timestamptz;
 BEGIN
     IF register_worker.name IS NULL OR register_worker.name !~ '^[A-Za-z0-9_.:@-]{1,128}$' THEN
         RAISE EXCEPTION 'invalid worker name %', coalesce(quote_literal(register_worker.name), 'NULL')
             USING ERRCODE = @sqlstate:invalid_argument@, HINT = 'Use 1 to 128 letters, digits, and _ . : @ -.';
     END IF;
+    -- The last sign of life of any regular worker before this start (its own included): a
+    -- gap longer than a lease was an outage, recorded as an alert (docs/alerts.md).
+    SELECT max(greatest(heartbeat_at, stopped_at)) INTO last_alive_at FROM workers WHERE NOT dedicated;
     INSERT INTO workers AS w (name, labels, host, pid, started_at, heartbeat_at)
     VALUES (register_worker.name, coalesce(register_worker.labels, '{}'), register_worker.host,
             register_worker.pid, register_worker.now, register_worker.now)
@@ -54,6 +58,7 @@ BEGIN
         UPDATE schedules AS s SET next_fire_at = register_worker.now
           FROM jobs AS j
          WHERE j.id = s.job_id AND j.enabled AND s.kind = 'reboot';
+        PERFORM _scheduler_started(register_worker.name, last_alive_at, register_worker.now);
     END IF;
     RETURN jsonb_build_object(
         'worker_id', worker_id::text,

@@ -14,6 +14,12 @@ GRANT SELECT (id, run_id, step, instance, phase, kind, matrix, params, attempt, 
    ON step_runs TO PUBLIC;
 GRANT SELECT ON job_status, run_history, step_history, job_definitions, skip_history TO PUBLIC;
 GRANT SELECT ON workers, calendars, connections TO PUBLIC;
+-- Alerts: rows by row-level security like runs; channels' names to all, their targets to
+-- the roles that manage or deliver them; health to every monitor.
+GRANT SELECT ON alerts, alert_deliveries, alert_rules, alert_silences, alert_defaults, alert_sweeps TO PUBLIC;
+GRANT SELECT ON alert_history, alert_delivery_history, scheduler_health TO PUBLIC;
+GRANT SELECT (name, kind, description) ON alert_channels TO PUBLIC;
+GRANT SELECT ON alert_channels TO clockwork_supervisor, clockwork_admin;
 
 ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE job_versions ENABLE ROW LEVEL SECURITY;
@@ -23,6 +29,10 @@ ALTER TABLE step_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE skipped_slots ENABLE ROW LEVEL SECURITY;
 ALTER TABLE connections ENABLE ROW LEVEL SECURITY;
 ALTER TABLE calendars ENABLE ROW LEVEL SECURITY;
+ALTER TABLE alerts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE alert_deliveries ENABLE ROW LEVEL SECURITY;
+ALTER TABLE alert_rules ENABLE ROW LEVEL SECURITY;
+ALTER TABLE alert_silences ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY own_jobs ON jobs FOR SELECT
     USING (pg_has_role(current_user, owner, 'MEMBER') OR pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER'));
@@ -41,6 +51,17 @@ CREATE POLICY usable_connections ON connections FOR SELECT
     USING (_may_use(owner, granted_to, current_user) OR pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER'));
 CREATE POLICY usable_calendars ON calendars FOR SELECT
     USING (_may_use(owner, granted_to, current_user) OR pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER'));
+-- A job's alerts as its runs; the scheduler's own (no job) to supervisors and administrators.
+CREATE POLICY own_alerts ON alerts FOR SELECT
+    USING (CASE WHEN job_id IS NULL
+                THEN pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER') OR pg_has_role(current_user, 'clockwork_admin', 'MEMBER')
+                ELSE EXISTS (SELECT 1 FROM jobs AS j WHERE j.id = job_id) END);
+CREATE POLICY own_alert_deliveries ON alert_deliveries FOR SELECT
+    USING (EXISTS (SELECT 1 FROM alerts AS a WHERE a.id = alert_id));
+CREATE POLICY own_alert_rules ON alert_rules FOR SELECT
+    USING (EXISTS (SELECT 1 FROM jobs AS j WHERE j.id = job_id));
+CREATE POLICY own_alert_silences ON alert_silences FOR SELECT
+    USING (EXISTS (SELECT 1 FROM jobs AS j WHERE j.id = job_id));
 
 -- The user API.
 GRANT EXECUTE ON FUNCTION lease_duration(), output_limit(), describe_skip(text) TO PUBLIC;
@@ -49,6 +70,11 @@ GRANT EXECUTE ON FUNCTION _finish_sql_step(bigint, text), wait_until(timestamptz
 -- Helpers called from SECURITY DEFINER functions run as the owner and need no grant,
 -- but _caller is harmless and useful for diagnosing "does not exist" answers.
 GRANT EXECUTE ON FUNCTION _caller(), _may_use(name, name[], name) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION silence_job(text, interval, text, timestamptz),
+                          unsilence_job(text, timestamptz),
+                          acknowledge_alert(bigint, text, timestamptz),
+                          health()
+   TO PUBLIC;
 -- The supervisor API.
 GRANT EXECUTE ON FUNCTION register_worker(text, text[], text, integer, timestamptz),
                           register_dedicated_worker(text, text[], text, integer, timestamptz),
@@ -68,6 +94,14 @@ SELECT pg_catalog.pg_extension_config_dump('skipped_slots', '');
 SELECT pg_catalog.pg_extension_config_dump('workers', '');
 SELECT pg_catalog.pg_extension_config_dump('connections', '');
 SELECT pg_catalog.pg_extension_config_dump('calendars', '');
+SELECT pg_catalog.pg_extension_config_dump('alerts', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_deliveries', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_channels', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_rules', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_silences', '');
+SELECT pg_catalog.pg_extension_config_dump('alerts_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_deliveries_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('alert_silences_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('jobs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('schedules_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('runs_id_seq', '');

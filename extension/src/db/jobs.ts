@@ -7,6 +7,7 @@ import {
   type JobDefinition,
   type Schedule,
 } from "../core/index.ts";
+import { refreshAlertRules } from "./alerts.ts";
 import { DATABASE_BUILTINS } from "./builtins.ts";
 import { callerRights } from "./caller.ts";
 import { raise, sqlError } from "./raise.ts";
@@ -34,6 +35,7 @@ export function validateForCaller(input: unknown, calendars: Record<string, stri
   const connections = (execute(SQL.connectionsUsableBy, [rights.role]) as { name: string }[]).map((r) => r.name);
   const usableCalendars = (execute(SQL.calendarsUsableBy, [rights.role]) as { name: string }[]).map((r) => r.name);
   const databases = (execute(SQL.databaseNames) as { name: string }[]).map((r) => r.name);
+  const alertChannels = (execute(SQL.alertChannelNames) as { name: string }[]).map((r) => r.name);
   const result = validateJobDefinition(input, {
     isValidTimeZone: isKnownTimeZone,
     connections,
@@ -42,6 +44,7 @@ export function validateForCaller(input: unknown, calendars: Record<string, stri
     allowShellSteps: rights.may_define_shell,
     builtins: DATABASE_BUILTINS,
     definer: { role: rights.role, superuser: rights.superuser },
+    alertChannels,
   });
   if (!result.ok) throw sqlError(result.errors);
   return { job: result.job, role: rights.role };
@@ -163,6 +166,7 @@ export function storeJob(input: unknown, nowMs: number, origin: DefinitionOrigin
   });
   if (rows.length > 0) execute(SQL.upsertSchedules, [jobId, JSON.stringify(rows)]);
   execute(SQL.deleteSchedulesFrom, [jobId, rows.length]);
+  refreshAlertRules([jobId], nowMs);
   execute(SQL.notifyWakeup, ["defined"]);
   return jobId;
 }

@@ -16,6 +16,7 @@
 // locks. tick never waits: it skips runs and jobs that are locked (SKIP LOCKED, try-lock)
 // and leaves them to its next call, which the supervisor makes at once since they stay due.
 // While holding a job's lock nobody waits for a run row (SKIP LOCKED), so no cycle forms.
+import { alertsAfterRunEnded } from "./alerts.ts";
 import { calendarDates, firstSlotFrom, jobVersion } from "./jobs.ts";
 import { FINAL_RUN_STATES, jobForRun, planRun, type RunPlan, type RunRow, type StepRunRow } from "./runs.ts";
 import { SQL } from "./statements.ts";
@@ -123,6 +124,9 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
       const state = decision.status === "running" ? "failed" : decision.status;
       execute(SQL.finishRun, [run.id, state, now, decision.reason]);
       run.state = state;
+      // Its job's alerts (failures in a row, recovery, a long run ended) are decided here,
+      // in the same transaction as the end itself (db/alerts.ts).
+      alertsAfterRunEnded(run, state, decision.reason, nowMs);
       for (const released of afterRunEnded(run, nowMs)) {
         // A run fired ahead of its slot and held back starts at its slot, not before.
         again.push(planRun(released, [], Math.max(nowMs, released.slot_at?.getTime() ?? nowMs)));

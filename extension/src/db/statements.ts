@@ -211,6 +211,165 @@ export const SQL = {
   clearNextFire: sql(["text"], `UPDATE clockwork.schedules SET next_fire_at = NULL WHERE job_id = $1::bigint`),
   deleteJob: sql(["text"], `DELETE FROM clockwork.jobs WHERE id = $1::bigint`),
 
+  // --- alerts (db/alerts.ts; tables in extension/sql/52_alerts.sql) ---------------------
+  alertDefaults: sql([], `SELECT settings FROM clockwork.alert_defaults`),
+  setAlertDefaults: sql(["text", "timestamptz", "name"], `
+    UPDATE clockwork.alert_defaults SET settings = $1::text::jsonb, updated_at = $2, updated_by = $3`),
+  alertChannelNames: sql([], `SELECT name FROM clockwork.alert_channels ORDER BY name`),
+  alertChannel: sql(["text"], `SELECT name, kind, target FROM clockwork.alert_channels WHERE name = $1`),
+  upsertAlertChannel: sql(["text", "text", "text", "text", "name", "timestamptz"], `
+    INSERT INTO clockwork.alert_channels AS c (name, kind, target, description, defined_by, defined_at)
+    VALUES ($1, $2, $3::text::jsonb, $4, $5, $6)
+    ON CONFLICT (name) DO UPDATE
+       SET kind = excluded.kind, target = excluded.target, description = excluded.description,
+           defined_by = excluded.defined_by, defined_at = excluded.defined_at
+    RETURNING (xmax = 0) AS created`),
+  deleteAlertChannel: sql(["text"], `DELETE FROM clockwork.alert_channels WHERE name = $1`),
+  jobsUsingChannel: sql(["text"], `
+    SELECT j.name FROM clockwork.alert_rules AS r JOIN clockwork.jobs AS j ON j.id = r.job_id
+     WHERE $1 = ANY (r.channels) ORDER BY j.name LIMIT 10`),
+  jobNames: sql([], `SELECT name FROM clockwork.jobs ORDER BY name`),
+  jobsForAlertRules: sql(["text[]"], `
+    SELECT id::text AS id, version, enabled FROM clockwork.jobs
+     WHERE $1::bigint[] IS NULL OR id = ANY ($1::bigint[])`),
+  // Intervals cross as milliseconds (float8): both runtimes read a number the same way.
+  alertRulesOfJobs: sql(["text[]"], `
+    SELECT job_id::text AS job_id,
+           extract(epoch FROM missed) * 1000 AS missed_ms, extract(epoch FROM long_running) * 1000 AS long_running_ms,
+           failures, extract(epoch FROM dead_man) * 1000 AS dead_man_ms, recovery, channels, watched_since
+      FROM clockwork.alert_rules
+     WHERE job_id = ANY ($1::bigint[])`),
+  upsertAlertRules: sql(["text", "timestamptz"], `
+    INSERT INTO clockwork.alert_rules AS r (job_id, missed, long_running, failures, dead_man, recovery, channels, watched_since)
+    SELECT x.job_id, x.missed_ms * interval '1 millisecond', x.long_running_ms * interval '1 millisecond', x.failures,
+           x.dead_man_ms * interval '1 millisecond', x.recovery, x.channels, $2
+      FROM jsonb_to_recordset($1::text::jsonb) AS x(job_id bigint, missed_ms float8, long_running_ms float8, failures integer,
+                                                     dead_man_ms float8, recovery boolean, channels text[])
+    ON CONFLICT (job_id) DO UPDATE
+       SET missed = excluded.missed, long_running = excluded.long_running, failures = excluded.failures,
+           dead_man = excluded.dead_man, recovery = excluded.recovery, channels = excluded.channels,
+           -- a dead-man period newly set counts from now, not from the job's last success long ago
+           watched_since = CASE WHEN r.dead_man IS NULL AND excluded.dead_man IS NOT NULL THEN $2 ELSE r.watched_since END`),
+  deleteAlertRules: sql(["text[]"], `DELETE FROM clockwork.alert_rules WHERE job_id = ANY ($1::bigint[])`),
+  rewatchJob: sql(["text", "timestamptz"], `UPDATE clockwork.alert_rules SET watched_since = $2 WHERE job_id = $1::bigint`),
+  // The latest final states of a job's runs before one (runs_job_idx), cancelled ones left out.
+  previousRunStates: sql(["text", "text", "integer"], `
+    SELECT state FROM clockwork.runs
+     WHERE job_id = $1::bigint AND id < $2::bigint AND state IN ('succeeded', 'failed', 'timed_out')
+     ORDER BY id DESC
+     LIMIT $3`),
+  jobSilenced: sql(["text", "timestamptz"], `
+    SELECT EXISTS (SELECT 1 FROM clockwork.alert_silences
+                    WHERE job_id = $1::bigint AND ends_at > $2 AND starts_at <= $2) AS silenced`),
+  // One open alert per (job, condition, key) (alerts_open_key): a repeat is counted. An
+  // event ($9) is recorded resolved at once and never conflicts.
+  openAlert: sql(["text", "text", "text", "text", "text", "text", "timestamptz", "boolean", "boolean"], `
+    INSERT INTO clockwork.alerts AS a (job_id, condition, key, state, severity, message, details, opened_at,
+                                       last_seen_at, resolved_at, resolution, silenced)
+    VALUES ($1::bigint, $2, $3, CASE WHEN $9 THEN 'resolved' ELSE 'open' END, $4, $5, $6::text::jsonb, $7, $7,
+            CASE WHEN $9 THEN $7 END, CASE WHEN $9 THEN 'an event: recorded resolved' END, $8)
+    ON CONFLICT ((coalesce(job_id, 0)), condition, key) WHERE state IN ('open', 'acknowledged')
+    DO UPDATE SET repeats = a.repeats + 1, last_seen_at = greatest(a.last_seen_at, excluded.last_seen_at)
+    RETURNING a.id::text AS id, (xmax = 0) AS opened, a.state, a.opened_at, a.resolved_at, a.resolution, a.silenced`),
+  resolveAlerts: sql(["text", "text", "timestamptz"], `
+    UPDATE clockwork.alerts AS a
+       SET state = 'resolved', resolved_at = greatest($3, a.opened_at), resolution = x.reason
+      FROM jsonb_to_recordset($2::text::jsonb) AS x(condition text, key text, reason text)
+     WHERE coalesce(a.job_id, 0) = coalesce($1::bigint, 0) AND a.condition = x.condition
+       AND (x.key IS NULL OR a.key = x.key) AND a.state IN ('open', 'acknowledged')
+    RETURNING a.id::text AS id, a.condition, a.key, a.severity, a.message, a.details, a.opened_at, a.resolved_at,
+              a.resolution, a.silenced, a.state`),
+  openAlertKeys: sql(["text"], `
+    SELECT key FROM clockwork.alerts
+     WHERE coalesce(job_id, 0) = 0 AND condition = $1 AND state IN ('open', 'acknowledged')`),
+  insertDeliveries: sql(["text", "text", "text[]", "timestamptz"], `
+    INSERT INTO clockwork.alert_deliveries (alert_id, event, channel, next_attempt_at, created_at)
+    SELECT $1::bigint, $2, c.name, $4, $4
+      FROM clockwork.alert_channels AS c
+     WHERE c.name = ANY ($3::text[])
+        ON CONFLICT ON CONSTRAINT alert_deliveries_once DO NOTHING`),
+  notifyAlert: sql(["text"], `SELECT pg_notify('clockwork_alert', $1)`),
+  // At most one sweep per interval ($2 ms) across all supervisors; a clock that went back
+  // (a pinned now in the past) sweeps too.
+  claimAlertSweep: sql(["timestamptz", "float8"], `
+    UPDATE clockwork.alert_sweeps SET swept_at = $1
+     WHERE id = (SELECT id FROM clockwork.alert_sweeps
+                  WHERE swept_at <= $1 - $2 * interval '1 millisecond' OR swept_at > $1
+                    FOR UPDATE SKIP LOCKED)
+    RETURNING swept_at`),
+  // Watched, enabled jobs with a time-based rule, with their last success (runs_job_succeeded_idx).
+  timedAlertJobs: sql([], `
+    SELECT r.job_id::text AS job_id,
+           extract(epoch FROM r.missed) * 1000 AS missed_ms, extract(epoch FROM r.long_running) * 1000 AS long_running_ms,
+           r.failures, extract(epoch FROM r.dead_man) * 1000 AS dead_man_ms, r.recovery, r.channels, r.watched_since,
+           (SELECT max(x.finished_at) FROM clockwork.runs AS x WHERE x.job_id = r.job_id AND x.state = 'succeeded') AS last_success_at
+      FROM clockwork.alert_rules AS r
+      JOIN clockwork.jobs AS j ON j.id = r.job_id
+     WHERE j.enabled AND (r.missed IS NOT NULL OR r.long_running IS NOT NULL OR r.dead_man IS NOT NULL)`),
+  activeRunsOfJobs: sql(["text[]"], `
+    SELECT id::text AS id, job_id::text AS job_id, state, trigger, slot_at, started_at
+      FROM clockwork.runs
+     WHERE job_id = ANY ($1::bigint[]) AND state IN ('waiting', 'queued', 'running')`),
+  workersForAlerts: sql([], `
+    SELECT name, heartbeat_at, stopped_at FROM clockwork.workers WHERE NOT dedicated`),
+  lastWorkerHeartbeat: sql(["text"], `
+    SELECT max(heartbeat_at) AS last_alive_at FROM clockwork.workers WHERE NOT dedicated AND name <> $1`),
+  leaseMs: sql([], `SELECT extract(epoch FROM clockwork.lease_duration()) * 1000 AS lease_ms`),
+  claimDeliveries: sql(["text", "timestamptz", "integer", "float8"], `
+    WITH due AS (
+        SELECT id FROM clockwork.alert_deliveries
+         WHERE state = 'pending' AND next_attempt_at <= $2
+         ORDER BY next_attempt_at, id
+         LIMIT $3
+           FOR UPDATE SKIP LOCKED
+    ), abandoned AS (
+        -- Held by a supervisor that stopped before reporting: taken over (sent again).
+        SELECT id FROM clockwork.alert_deliveries
+         WHERE state = 'sending' AND lease_expires_at < $2
+         ORDER BY lease_expires_at
+         LIMIT $3
+           FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+        UPDATE clockwork.alert_deliveries AS d
+           SET state = 'sending', next_attempt_at = NULL, attempts = d.attempts + 1, worker_id = $1::bigint,
+               lease_expires_at = $2 + $4 * interval '1 millisecond'
+         WHERE d.id IN (SELECT id FROM due UNION SELECT id FROM abandoned)
+        RETURNING d.*
+    )
+    SELECT c.id::text AS delivery_id, c.event, c.channel, c.attempts, ch.kind, ch.target,
+           a.id::text AS alert_id, j.name AS job, a.condition, a.key, a.state, a.severity, a.message, a.details,
+           a.opened_at, a.resolved_at, a.resolution, a.repeats, a.acknowledged_by
+      FROM claimed AS c
+      JOIN clockwork.alerts AS a ON a.id = c.alert_id
+      LEFT JOIN clockwork.jobs AS j ON j.id = a.job_id
+      LEFT JOIN clockwork.alert_channels AS ch ON ch.name = c.channel
+     ORDER BY c.id`),
+  // Fenced like complete_step: only the supervisor holding the delivery may report it.
+  heldDelivery: sql(["text", "text"], `
+    SELECT d.id::text AS id, d.attempts, d.channel, d.alert_id::text AS alert_id, d.event, ch.kind, ch.target
+      FROM clockwork.alert_deliveries AS d
+      JOIN clockwork.workers AS w ON w.id = d.worker_id
+      LEFT JOIN clockwork.alert_channels AS ch ON ch.name = d.channel
+     WHERE d.id = $1::bigint AND w.name = $2 AND d.state = 'sending'
+       FOR UPDATE OF d`),
+  settleDelivery: sql(["text", "text", "timestamptz", "text", "text", "timestamptz"], `
+    UPDATE clockwork.alert_deliveries
+       SET state = $2, next_attempt_at = $3, lease_expires_at = NULL, last_error = coalesce($4, last_error),
+           response = coalesce($5, response), delivered_at = $6
+     WHERE id = $1::bigint`),
+  alertForDelivery: sql(["text"], `
+    SELECT a.id::text AS id, j.name AS job, a.condition, a.key, a.state, a.severity, a.message, a.details, a.opened_at, a.resolved_at
+      FROM clockwork.alerts AS a LEFT JOIN clockwork.jobs AS j ON j.id = a.job_id
+     WHERE a.id = $1::bigint`),
+  jobByName: sql(["text"], `SELECT id::text AS id, version, enabled FROM clockwork.jobs WHERE name = $1`),
+  alertForCaller: sql(["text"], `
+    SELECT id::text AS id, job_id::text AS job_id, condition, key, state FROM clockwork._alert_for_caller($1::bigint)`),
+  isAdmin: sql([], `SELECT clockwork._is_admin() AS admin`),
+  workerId: sql(["text"], `SELECT id::text AS id FROM clockwork.workers WHERE name = $1`),
+  nextDeliveryAt: sql([], `
+    SELECT least((SELECT min(next_attempt_at) FROM clockwork.alert_deliveries WHERE state = 'pending'),
+                 (SELECT min(lease_expires_at) FROM clockwork.alert_deliveries WHERE state = 'sending')) AS next_attempt_at`),
+
   // --- the run lifecycle (db/lifecycle.ts) ---------------------------------------------
   // Lock order, everywhere: run rows (by id) → the job's row (lockJobs) → step and schedule
   // rows. API calls wait for locks; tick never waits (SKIP LOCKED, try-lock) and leaves what

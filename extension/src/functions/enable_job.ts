@@ -24,6 +24,8 @@ export const enable_job = sqlFunction({
       next_fire_at: isoOrNull(firstSlotFrom(schedule, nowMs, nowMs, calendars)),
     }));
     execute(SQL.setJobEnabled, [target.id, true, now]);
+    // A job enabled again gets a whole dead-man period before it counts as silent.
+    execute(SQL.rewatchJob, [target.id, now]);
     execute(SQL.setNextFireByPosition, [target.id, JSON.stringify(rows)]);
     execute(SQL.notifyWakeup, ["enabled"]);
     return true;

@@ -13,6 +13,11 @@ import { retry_run } from "./retry_run.ts";
 import { run_now } from "./run_now.ts";
 import { schedule, schedule_shell } from "./schedule.ts";
 import { tick } from "./tick.ts";
+import { check_alerts, scheduler_started } from "./check_alerts.ts";
+import { claim_deliveries, complete_delivery } from "./claim_deliveries.ts";
+import { define_alert_channel, drop_alert_channel } from "./define_alert_channel.ts";
+import { resolve_alert } from "./resolve_alert.ts";
+import { set_alert_defaults } from "./set_alert_defaults.ts";
 import { version } from "./version.ts";
 
 export const sqlFunctions: readonly SqlFunction[] = [
@@ -22,4 +27,7 @@ export const sqlFunctions: readonly SqlFunction[] = [
   run_now, retry_run, cancel_run, next_runs, explain, version,
   // supervisors
   tick, complete_step,
+  // alerts
+  set_alert_defaults, define_alert_channel, drop_alert_channel, resolve_alert,
+  check_alerts, scheduler_started, claim_deliveries, complete_delivery,
 ];

@@ -6,7 +6,8 @@
 // supervisor can sleep until then. tick never waits for a lock but for the runs it was
 // sent reports about (as complete_step does); what another session is deciding is left
 // for the next tick (db/lifecycle.ts, "Concurrency").
-import { decideOverlap, nextFireTime, planDueSlots, type ActiveRun } from "../core/index.ts";
+import { decideOverlap, nextFireTime, planDueSlots, type ActiveRun, type NotFiredSlots } from "../core/index.ts";
+import { alertsForSkippedSlots } from "../db/alerts.ts";
 import { calendarDates, firstSlotFrom, jobVersion } from "../db/jobs.ts";
 import { raise } from "../db/raise.ts";
 import { applyPlans, cancelRuns, expireLeases, lockJobs, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
@@ -146,7 +147,19 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
     advanced.push({ id: d.id, next_fire_at: isoOrNull(next), last_slot_at: new Date(lastSlot).toISOString() });
   }
 
-  if (skipped.length > 0) execute(SQL.insertSkippedSlots, [JSON.stringify(skipped), now]);
+  if (skipped.length > 0) {
+    execute(SQL.insertSkippedSlots, [JSON.stringify(skipped), now]);
+    // Slots not fired were not started: the jobs watched for missed slots get an alert.
+    const jobOf = new Map(due.map((d) => [d.id, d.job_id]));
+    const byJob = new Map<string, NotFiredSlots[]>();
+    for (const r of skipped) {
+      const jobId = jobOf.get(r.schedule_id)!;
+      const slots = byJob.get(jobId) ?? [];
+      slots.push({ fromMs: Date.parse(r.slot_at), toMs: Date.parse(r.last_slot_at ?? r.slot_at), count: r.slots, reason: r.reason });
+      byJob.set(jobId, slots);
+    }
+    alertsForSkippedSlots(byJob, nowMs);
+  }
   execute(SQL.advanceSchedules, [JSON.stringify(advanced)]);
   if (runs.length === 0) return 0;
   const created = execute(SQL.insertRuns, [JSON.stringify(runs), now]) as (RunRow & { slot_at: Date })[];
