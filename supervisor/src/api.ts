@@ -4,6 +4,7 @@
 import type pg from "pg";
 import type { SqlWork, StepClaim } from "../../extension/src/functions/claim.ts";
 import type { StepReport } from "../../extension/src/db/reports.ts";
+import type { DeliveryClaim } from "../../extension/src/functions/claim_deliveries.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
 
 export interface WorkerRegistration {
@@ -12,7 +13,7 @@ export interface WorkerRegistration {
 }
 
 /** What tick hands out and takes: the database's own types, so the two sides cannot drift apart. */
-export type { SqlWork, StepClaim, StepReport };
+export type { SqlWork, StepClaim, StepReport, DeliveryClaim };
 
 export interface TickResult {
   readonly claimed: StepClaim[];
@@ -54,6 +55,9 @@ const SQL = {
   // Any Clockwork function loads the PL/v8 bundle into the session (~60 ms, once).
   warmUp: "SELECT clockwork.version() AS r",
   waitUntil: "SELECT clockwork.wait_until($1::timestamptz) AS r",
+  checkAlerts: "SELECT clockwork.check_alerts() AS r",
+  claimDeliveries: "SELECT clockwork.claim_deliveries($1::text, $2::integer) AS r",
+  completeDelivery: "SELECT clockwork.complete_delivery($1::bigint, $2::text, $3::boolean, $4::text, $5::text) AS r",
 } as const;
 
 export class ClockworkApi {
@@ -149,5 +153,21 @@ export class ClockworkApi {
 
   async releaseWorker(): Promise<number> {
     return Number(await this.call<number>("releaseWorker", [this.worker]));
+  }
+
+  /** The time-based alert conditions (the database sweeps at most every few seconds); alerts opened, or null. */
+  async checkAlerts(): Promise<number | null> {
+    const r = await this.call<number | null>("checkAlerts", []);
+    return r === null || r === undefined ? null : Number(r);
+  }
+
+  async claimDeliveries(max: number): Promise<{ claimed: DeliveryClaim[]; next_attempt_at: string | null }> {
+    const r = await this.call<{ claimed: DeliveryClaim[]; next_attempt_at: string | null }>("claimDeliveries", [this.worker, max]);
+    return { claimed: r?.claimed ?? [], next_attempt_at: r?.next_attempt_at ?? null };
+  }
+
+  async completeDelivery(deliveryId: string, ok: boolean, error: string | null, response: string | null): Promise<boolean> {
+    const r = await this.call<{ accepted: boolean }>("completeDelivery", [deliveryId, this.worker, ok, error, response]);
+    return r?.accepted === true;
   }
 }

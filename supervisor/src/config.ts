@@ -62,6 +62,19 @@ export interface SupervisorConfig {
   readonly ownerBase: Readonly<Conninfo>;
   /** The password file, service files and certificate directory owner connections use. */
   readonly credentialFiles: CredentialFiles;
+  /** How often this supervisor asks the database to check the time-based alert conditions. */
+  readonly alertCheckMs: number;
+  /** Alert deliveries (webhooks, mails) sent at the same time. */
+  readonly deliveryConcurrency: number;
+  /** SMTP server for email alerts and the mail built-in (smtp:// or smtps://, may hold a user and password); null: none. */
+  readonly smtpUrl: string | null;
+  /** Sender of alert mails, unless a channel says otherwise. */
+  readonly smtpFrom: string;
+  /**
+   * CLOCKWORK_SECRET_* variables: the only secrets a definition may name (webhook signing
+   * keys, built-ins' headers). Never logged, never passed to steps.
+   */
+  readonly secrets: ReadonlyMap<string, string>;
 }
 
 export class ConfigError extends Error {
@@ -96,6 +109,11 @@ options (environment variable in brackets):
   --owner-conninfo STR     where SQL steps log in as their owners, over the supervisor's own server:
                            e.g. "host=/var/run/postgresql" for peer authentication [CLOCKWORK_OWNER_CONNINFO]
   --step-user USER         run shell and program steps as this OS user (the supervisor must be root) [CLOCKWORK_STEP_USER]
+  --alert-check T          how often to check time-based alert conditions, default 5s [CLOCKWORK_ALERT_CHECK]
+  --smtp-from ADDRESS      sender of alert mails, default clockwork@HOSTNAME [CLOCKWORK_SMTP_FROM]
+environment only (secrets are never flags):
+  CLOCKWORK_SMTP_URL       SMTP server for email alerts and the mail built-in: smtp://[user:password@]host[:port] or smtps://
+  CLOCKWORK_SECRET_*       secrets that definitions may name (a webhook's signing key, a built-in's header)
 owner logins: a password from PGPASSFILE (default ~/.pgpass), services from PGSERVICEFILE
 (default ~/.pg_service.conf) and PGSYSCONFDIR/pg_service.conf, client certificates from
 ~/.postgresql; see docs/sql-steps.md
@@ -116,6 +134,8 @@ const FLAGS: Record<string, string> = {
   "--fire-ahead": "CLOCKWORK_FIRE_AHEAD",
   "--owner-conninfo": "CLOCKWORK_OWNER_CONNINFO",
   "--step-user": "CLOCKWORK_STEP_USER",
+  "--alert-check": "CLOCKWORK_ALERT_CHECK",
+  "--smtp-from": "CLOCKWORK_SMTP_FROM",
 };
 
 /** Parses `--flag value` and `--flag=value`; unknown flags are errors. */
@@ -220,6 +240,19 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const outputLimitBytes = parseBytes(get("--output-limit") ?? "1MiB", "output limit");
   if (outputLimitBytes < 1024) throw new ConfigError(`output limit must be at least 1024 bytes (got ${outputLimitBytes})`);
 
+  const alertCheckMs = parseDurationMs(get("--alert-check") ?? "5s", "alert check");
+  if (alertCheckMs < 100) throw new ConfigError(`alert check must be at least 100ms (got ${alertCheckMs}ms)`);
+  const smtpUrl = env.CLOCKWORK_SMTP_URL || null;
+  if (smtpUrl !== null && !/^smtps?:\/\/[^/\s]+/.test(smtpUrl)) {
+    throw new ConfigError("CLOCKWORK_SMTP_URL must look like smtp://host:port or smtps://user:password@host (the value is not shown: it may hold a password)");
+  }
+  const smtpFrom = get("--smtp-from") ?? `clockwork@${host.replace(/[^A-Za-z0-9.-]/g, "-") || "localhost"}`;
+  if (!/^[^\s@<>]+@[A-Za-z0-9.-]+$/.test(smtpFrom)) throw new ConfigError(`smtp from must be a mail address (got ${JSON.stringify(smtpFrom)})`);
+  const secrets = new Map<string, string>();
+  for (const [k, v] of Object.entries(env)) {
+    if (/^CLOCKWORK_SECRET_[A-Z0-9_]+$/.test(k) && v !== undefined && v !== "") secrets.set(k, v);
+  }
+
   const stepBaseEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined || SECRET_ENV.has(k) || k.startsWith("PG")) continue;
@@ -260,6 +293,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     stepUser,
     ownerBase: Object.freeze(ownerBase),
     credentialFiles,
+    alertCheckMs,
+    deliveryConcurrency: 4,
+    smtpUrl,
+    smtpFrom,
+    secrets,
   });
 }
 

@@ -7,6 +7,7 @@
 // sidecar that exits would only be restarted by its orchestrator in a loop.
 import pg from "pg";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
+import { AlertDeliverer } from "./alerts/deliverer.ts";
 import { ClockworkApi, isTransient } from "./api.ts";
 import { ConfigError, loadConfig, type SupervisorConfig } from "./config.ts";
 import { startHealthServer, type HealthServer, type Readiness } from "./http.ts";
@@ -34,6 +35,8 @@ export class Supervisor {
   private readonly executor: StepExecutor;
   private readonly connections: OwnerConnections;
   private readonly leases: LeaseKeeper;
+  /** Alert checks and deliveries: a loop of its own, so a slow receiver never delays a tick. */
+  private readonly alerts: AlertDeliverer | null;
   private http: HealthServer | null = null;
   private stopping = false;
   private registered = false;
@@ -72,6 +75,8 @@ export class Supervisor {
       log,
     });
     this.executor = new StepExecutor(config, this.api, this.connections, this.metrics, log, () => this.ticker.wake("step-finished"));
+    // A dedicated worker (clockwork run) runs one job; the regular supervisors deliver alerts.
+    this.alerts = config.dedicated ? null : new AlertDeliverer(this.api, config, log, this.metrics);
     this.leases = new LeaseKeeper(this.api, log, () => this.executor.size > 0 || this.executor.pendingReports > 0, (ids) => this.executor.cancel(ids));
     this.ticker = new Ticker({
       tick: (reason) => this.tick(reason),
@@ -83,7 +88,10 @@ export class Supervisor {
     this.listener = new Listener(
       clientConfig,
       {
-        onWakeup: () => this.ticker.wake("notify"),
+        onWakeup: (payload) => {
+          if (payload === "alert") this.alerts?.wake();
+          else this.ticker.wake("notify");
+        },
         onCancel: (ids) => this.executor.cancel(ids),
         onConnected: () => this.ticker.wake("reconnect"),
         onDisconnected: () => {},
@@ -127,6 +135,7 @@ export class Supervisor {
     this.listener.start();
     this.leases.start();
     this.ticker.start();
+    this.alerts?.start();
   }
 
   /** Waits for a primary that accepts connections and registers the worker. */
@@ -227,6 +236,7 @@ export class Supervisor {
     this.log.info({ signal, running: this.executor.size, grace_ms: this.config.shutdownGraceMs }, "shutting down: no new claims");
     await this.ticker.stop();
     await this.listener.stop();
+    await this.alerts?.stop(Math.min(5000, this.config.shutdownGraceMs));
     if (!(await this.executor.waitIdle(this.config.shutdownGraceMs))) {
       this.log.warn({ running: this.executor.size }, "grace period over: killing the steps still running");
       this.executor.killAll();

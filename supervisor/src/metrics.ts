@@ -69,6 +69,18 @@ export class SupervisorMetrics {
     registers: [this.registry],
   });
 
+  readonly alertDeliveries = new Counter({
+    name: "clockwork_alert_deliveries_total",
+    help: "Alert deliveries this supervisor attempted, by channel kind and result (delivered, failed: to be retried or given up).",
+    labelNames: ["kind", "result"] as const,
+    registers: [this.registry],
+  });
+  readonly alertsOpened = new Counter({
+    name: "clockwork_alerts_opened_total",
+    help: "Alerts opened by the sweeps this supervisor made (time-based conditions; alerts decided at a run's end are counted in the database only).",
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "clockwork_supervisor_" });
   }
