@@ -24,6 +24,10 @@ BEGIN
   EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
   END;
   BEGIN
+    CREATE ROLE clockwork_network NOLOGIN;
+  EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+  END;
+  BEGIN
     CREATE ROLE clockwork_admin NOLOGIN;
   EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
   END;
@@ -31,6 +35,8 @@ END
 $roles$;
 COMMENT ON ROLE clockwork_shell IS
   'Members may define Clockwork jobs with shell and program steps (commands run by the supervisor).';
+COMMENT ON ROLE clockwork_network IS
+  'Members may define Clockwork jobs with the http, download and mail built-ins (the supervisor reaches the network for them).';
 COMMENT ON ROLE clockwork_admin IS
   'Members may set Clockwork''s alert defaults, define alert channels, and acknowledge or resolve any alert.';
 COMMENT ON ROLE clockwork_supervisor IS

@@ -20,11 +20,13 @@ AS $$
         'role', r.rolname,
         'superuser', r.rolsuper,
         'may_define_shell', r.rolsuper OR pg_has_role(r.oid, 'clockwork_shell', 'MEMBER'),
-        'is_supervisor', r.rolsuper OR pg_has_role(r.oid, 'clockwork_supervisor', 'MEMBER'))
+        'is_supervisor', r.rolsuper OR pg_has_role(r.oid, 'clockwork_supervisor', 'MEMBER'),
+        'may_use_network', r.rolsuper OR pg_has_role(r.oid, 'clockwork_shell', 'MEMBER')
+                           OR pg_has_role(r.oid, 'clockwork_network', 'MEMBER'))
       FROM pg_roles AS r
      WHERE r.rolname = _caller()
 $$;
-COMMENT ON FUNCTION _caller_rights() IS 'The calling role and what it may do: define shell steps, act as a supervisor.';
+COMMENT ON FUNCTION _caller_rights() IS 'The calling role and what it may do: define shell steps, use network built-ins, act as a supervisor.';
 
 CREATE FUNCTION _may_manage(job_owner name) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE

@@ -113,7 +113,7 @@ describe("validation returns every error with its path", () => {
     ["unknown SQL parameter", { name: "j", parameters: { region: "eu" }, steps: { a: { sql: "select :regoin" } } }, [[SQLSTATE.invalid_parameter, "steps.a.sql: unknown parameter :regoin at offset 7 (did you mean :region?)"]]],
     ["no kind of work", { name: "j", steps: { a: { depends: [] } } }, [[SQLSTATE.invalid_definition, "steps.a: needs one of sql, shell, program or builtin"]]],
     ["two kinds of work", { name: "j", steps: { a: { sql: "x", shell: "y" } } }, [[SQLSTATE.invalid_definition, "steps.a: takes one of sql, shell, program or builtin, not sql and shell"]]],
-    ["unknown built-in", { name: "j", steps: { a: { builtin: "slep" } } }, [[SQLSTATE.invalid_definition, 'steps.a.builtin: unknown built-in "slep" (did you mean "sleep"?) (known: noop, sleep, log)']]],
+    ["unknown built-in", { name: "j", steps: { a: { builtin: "slep" } } }, [[SQLSTATE.invalid_definition, 'steps.a.builtin: unknown built-in "slep" (did you mean "sleep"?) (known: noop, log, sleep, http, mail, download, copy_from, copy_to, queue)']]],
     ["bad on_error", { name: "j", steps: { a: { sql: "x", on_error: "ignore" } } }, [[SQLSTATE.invalid_definition, 'steps.a.on_error: must be "fail", "continue" or "succeed", got "ignore"']]],
     ["duplicate step names in a list", { name: "j", steps: [{ name: "a", sql: "x" }, { name: "a", sql: "y" }] }, [[SQLSTATE.invalid_definition, 'steps[1]: duplicate step name "a"']]],
     ["step name not usable in conditions", { name: "j", steps: { "1st": { sql: "x" } } }, [[SQLSTATE.invalid_definition, 'steps.1st: step name "1st" must start with a letter or _ and contain only letters, digits, _ and -']]],

@@ -10,6 +10,7 @@ import { findNamedPlaceholders, matrixSize, MAX_MATRIX_INSTANCES } from "./param
 import { conninfoHasPassword, conninfoProblems } from "./conninfo.ts";
 import { analyzeSqlBody } from "./sql-text.ts";
 import { validateAlertSettings, type AlertSettings } from "./alerts.ts";
+import { BUILTIN_NAMES, BUILTINS, validateBuiltinArgs, type BuiltinName } from "./builtins.ts";
 import {
   DEFAULT_MISFIRE_POLICY, DEFAULT_OVERLAP_POLICY, DEFAULT_RETRY_POLICY, MAX_BUFFERED_RUNS, OVERLAP_ALIASES, OVERLAP_MODES,
   type MisfirePolicy, type OverlapMode, type OverlapPolicy, type RetryPolicy,
@@ -122,8 +123,10 @@ export interface ValidationEnvironment {
   calendars?: readonly string[];
   /** Whether the defining role may define shell and program steps. Default false. */
   allowShellSteps?: boolean;
-  /** Built-in step names. Default: noop, sleep, log. */
+  /** Built-in step names. Default: all of them (core/builtins.ts). */
   builtins?: readonly string[];
+  /** Whether the defining role may use built-ins that reach the network (http, download, mail). Default false. */
+  allowNetworkBuiltins?: boolean;
   /** Bound on matrix instances per step. Default 256. */
   maxMatrixInstances?: number;
   /** Default zone for schedules without one. Default "UTC". */
@@ -134,7 +137,7 @@ export interface ValidationEnvironment {
 
 export type DefinitionResult = { ok: true; job: JobDefinition } | { ok: false; errors: ValidationIssue[] };
 
-export const DEFAULT_BUILTINS = ["noop", "sleep", "log"] as const;
+export const DEFAULT_BUILTINS = BUILTIN_NAMES;
 
 /** Fields of a step result that conditions may read. */
 export const STEP_RESULT_FIELDS = ["status", "exit_code", "output", "error", "rows", "row", "attempts"] as const;
@@ -388,10 +391,20 @@ function readWork(c: Collector, e: RawEntry, env: ValidationEnvironment, jobPara
     const builtins = env.builtins ?? DEFAULT_BUILTINS;
     if (typeof v.builtin !== "string" || !builtins.includes(v.builtin)) {
       c.add("invalid_definition", sub(e.path, "builtin"), `unknown built-in ${JSON.stringify(v.builtin)}${typeof v.builtin === "string" ? didYouMean(v.builtin, builtins) : ""} (known: ${builtins.join(", ")})`);
-    } else w.builtin = v.builtin;
+    } else {
+      w.builtin = v.builtin;
+      const checked = validateBuiltinArgs(v.builtin, v.args, sub(e.path, "args"));
+      if (!checked.ok) c.errors.push(...checked.errors);
+      if (BUILTINS[v.builtin as BuiltinName]?.network === true && env.allowNetworkBuiltins !== true) {
+        c.add("network_not_allowed", sub(e.path, "builtin"), `the ${v.builtin} built-in may only be defined by roles granted clockwork_network or clockwork_shell`);
+      }
+      if (checked.ok && checked.args.builtin === "queue" && checked.args.connection !== null && env.connections !== undefined && !env.connections.includes(checked.args.connection)) {
+        c.add("unknown_connection", sub(sub(e.path, "args"), "connection"), `unknown connection "${checked.args.connection}"${didYouMean(checked.args.connection, env.connections)}`);
+      }
+    }
     if (v.args !== undefined) {
       if (isObj(v.args)) w.args = v.args as Record<string, Value>;
-      else c.add("invalid_definition", sub(e.path, "args"), "must be an object");
+      else if (v.args !== null) c.add("invalid_definition", sub(e.path, "args"), "must be an object");
     }
   }
   if ((kind === "shell" || kind === "program") && env.allowShellSteps !== true) {

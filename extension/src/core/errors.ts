@@ -43,6 +43,7 @@ export const ERROR_KINDS = {
   secret_in_definition: { code: "KW028", hint: "Definitions never hold secrets: name an environment variable of the supervisor that starts with CLOCKWORK_SECRET_ (docs/builtins.md)." },
   not_an_admin: { code: "KW029", hint: "GRANT clockwork_admin TO the role that sets alert defaults and channels." },
   invalid_builtin: { code: "KW030", hint: "Check the built-in's arguments against docs/builtins.md." },
+  network_not_allowed: { code: "KW031", hint: "The http, download and mail built-ins reach the network from the supervisor's host: GRANT clockwork_network (or clockwork_shell) to the role that defines them." },
 } as const satisfies Record<string, { code: string; hint: string }>;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;

@@ -70,6 +70,10 @@ export {
   type DeliveryRetryPolicy,
 } from "./alerts.ts";
 export {
+  validateBuiltinArgs, checkWorkPath, BUILTINS, BUILTIN_NAMES, DATABASE_BUILTIN_NAMES, MAX_SLEEP_MS,
+  type BuiltinName, type BuiltinArgs, type SecretHeader, type QueueOptions,
+} from "./builtins.ts";
+export {
   validateAlertChannel, checkHttpUrl, readHeaders, readRetry, CHANNEL_KINDS, SECRET_ENV_RE, SECRET_ENV_HINT, CREDENTIAL_HEADERS,
   ALERT_JOB_PARAMETERS,
   type ChannelKind, type ChannelTarget, type WebhookTarget, type EmailTarget, type JobTarget,

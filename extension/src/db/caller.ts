@@ -8,6 +8,7 @@ export interface CallerRights {
   superuser: boolean;
   may_define_shell: boolean;
   is_supervisor: boolean;
+  may_use_network: boolean;
 }
 
 export function callerRights(): CallerRights {

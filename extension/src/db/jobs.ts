@@ -8,7 +8,7 @@ import {
   type Schedule,
 } from "../core/index.ts";
 import { refreshAlertRules } from "./alerts.ts";
-import { DATABASE_BUILTINS } from "./builtins.ts";
+import { DATABASE_BUILTINS, KNOWN_BUILTINS } from "./builtins.ts";
 import { callerRights } from "./caller.ts";
 import { raise, sqlError } from "./raise.ts";
 import { SQL } from "./statements.ts";
@@ -42,7 +42,8 @@ export function validateForCaller(input: unknown, calendars: Record<string, stri
     databases,
     calendars: usableCalendars.filter((name) => name in calendars),
     allowShellSteps: rights.may_define_shell,
-    builtins: DATABASE_BUILTINS,
+    allowNetworkBuiltins: rights.may_use_network,
+    builtins: KNOWN_BUILTINS,
     definer: { role: rights.role, superuser: rights.superuser },
     alertChannels,
   });
@@ -60,7 +61,7 @@ export function jobVersion(jobId: string, version: number): JobDefinition {
   if (job === undefined) {
     const row = execute(SQL.jobVersion, [jobId, version])[0] as { definition: unknown } | undefined;
     if (row === undefined) raise("not_found", "", `job ${jobId} has no version ${version}`);
-    const result = validateJobDefinition(row.definition, { allowShellSteps: true, builtins: DATABASE_BUILTINS });
+    const result = validateJobDefinition(row.definition, { allowShellSteps: true, allowNetworkBuiltins: true, builtins: KNOWN_BUILTINS });
     if (!result.ok) throw sqlError(result.errors);
     job = result.job;
     parsed.set(key, job);

@@ -8,6 +8,7 @@ import {
   type StepInstanceState,
   type StepStatus,
 } from "../core/index.ts";
+import { DATABASE_BUILTINS } from "./builtins.ts";
 import { jobVersion } from "./jobs.ts";
 
 export interface RunRow {
@@ -144,8 +145,9 @@ export function planRun(run: RunRow, rows: readonly StepRunRow[], nowMs: number)
   const created: NewStepRun[] = [];
   for (const work of decision.start) {
     const def = definitionOf(work.phase, work.name);
-    // Builtins (noop, log) are done by the database in the same transaction.
-    const done = def.kind === "builtin";
+    // Builtins noop and log are done by the database in the same transaction; the others
+    // (sleep, http, mail, …) are claimed by a supervisor like a shell step.
+    const done = def.kind === "builtin" && DATABASE_BUILTINS.includes(def.builtin ?? "");
     created.push({
       run_id: run.id, step: work.name, instance: work.id, phase: work.phase, kind: def.kind, matrix: work.matrix,
       params: work.params, attempt: work.attempt, state: done ? "succeeded" : "ready", required_labels: labels,

@@ -30,8 +30,15 @@ export interface StepClaim {
   step: string;
   instance: string;
   phase: "step" | "check";
-  kind: "sql" | "shell" | "program";
+  kind: "sql" | "shell" | "program" | "builtin";
   attempt: number;
+  /** builtin: its name and arguments as defined (the supervisor normalizes them with the core). */
+  builtin: string | null;
+  args: Record<string, unknown> | null;
+  /** The job's owner: built-ins keep their files in the owner's folder of the working area. */
+  owner: string;
+  /** builtin: the parameters of this instance (the queue built-in sends them as the job's data). */
+  params: Record<string, unknown> | null;
   script: string | null;
   argv: string[] | null;
   cwd: string | null;
@@ -115,6 +122,10 @@ export function claimSteps(
       phase: row.phase,
       kind: row.kind,
       attempt: row.attempt,
+      builtin: def.builtin,
+      args: def.kind === "builtin" ? def.args : null,
+      owner: row.owner,
+      params: def.kind === "builtin" ? row.params : null,
       script: def.shell,
       argv: def.program,
       cwd: null,
