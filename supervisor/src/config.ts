@@ -10,8 +10,8 @@
 // to the same server and database as the supervisor's unless --owner-conninfo says
 // otherwise, never with the supervisor's user or password.
 import { execFileSync } from "node:child_process";
-import { homedir, hostname } from "node:os";
-import { join } from "node:path";
+import { homedir, hostname, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { parseConninfo, type Conninfo } from "../../extension/src/core/index.ts";
 import type { CredentialFiles } from "./credentials.ts";
 
@@ -75,6 +75,8 @@ export interface SupervisorConfig {
    * keys, built-ins' headers). Never logged, never passed to steps.
    */
   readonly secrets: ReadonlyMap<string, string>;
+  /** The working area of built-ins (download, mail attachments, COPY files): one folder per job owner below it. */
+  readonly workDir: string;
 }
 
 export class ConfigError extends Error {
@@ -111,6 +113,8 @@ options (environment variable in brackets):
   --step-user USER         run shell and program steps as this OS user (the supervisor must be root) [CLOCKWORK_STEP_USER]
   --alert-check T          how often to check time-based alert conditions, default 5s [CLOCKWORK_ALERT_CHECK]
   --smtp-from ADDRESS      sender of alert mails, default clockwork@HOSTNAME [CLOCKWORK_SMTP_FROM]
+  --work-dir DIR           working area of built-ins (downloads, attachments, COPY files), one folder
+                           per job owner, default $TMPDIR/clockwork-work [CLOCKWORK_WORK_DIR]
 environment only (secrets are never flags):
   CLOCKWORK_SMTP_URL       SMTP server for email alerts and the mail built-in: smtp://[user:password@]host[:port] or smtps://
   CLOCKWORK_SECRET_*       secrets that definitions may name (a webhook's signing key, a built-in's header)
@@ -136,6 +140,7 @@ const FLAGS: Record<string, string> = {
   "--step-user": "CLOCKWORK_STEP_USER",
   "--alert-check": "CLOCKWORK_ALERT_CHECK",
   "--smtp-from": "CLOCKWORK_SMTP_FROM",
+  "--work-dir": "CLOCKWORK_WORK_DIR",
 };
 
 /** Parses `--flag value` and `--flag=value`; unknown flags are errors. */
@@ -253,6 +258,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (/^CLOCKWORK_SECRET_[A-Z0-9_]+$/.test(k) && v !== undefined && v !== "") secrets.set(k, v);
   }
 
+  const workDir = resolve(get("--work-dir") ?? join(tmpdir(), "clockwork-work"));
+
   const stepBaseEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined || SECRET_ENV.has(k) || k.startsWith("PG")) continue;
@@ -298,6 +305,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     smtpUrl,
     smtpFrom,
     secrets,
+    workDir,
   });
 }
 

@@ -74,9 +74,9 @@ export class Supervisor {
       connectTimeoutMs: 10_000,
       log,
     });
-    this.executor = new StepExecutor(config, this.api, this.connections, this.metrics, log, () => this.ticker.wake("step-finished"));
     // A dedicated worker (clockwork run) runs one job; the regular supervisors deliver alerts.
     this.alerts = config.dedicated ? null : new AlertDeliverer(this.api, config, log, this.metrics);
+    this.executor = new StepExecutor(config, this.api, this.connections, this.metrics, log, () => this.ticker.wake("step-finished"), this.alerts?.mailer);
     this.leases = new LeaseKeeper(this.api, log, () => this.executor.size > 0 || this.executor.pendingReports > 0, (ids) => this.executor.cancel(ids));
     this.ticker = new Ticker({
       tick: (reason) => this.tick(reason),

@@ -9,12 +9,15 @@ import type { SupervisorMetrics } from "../metrics.ts";
 import { startProcessStep, type RunningProcess } from "./shell.ts";
 import type { OwnerConnections, OwnerLease } from "./owner-connections.ts";
 import { startSqlStep, type RunningSqlStep, type SqlStepResult } from "./sql.ts";
+import { startBuiltinStep, type RunningBuiltin } from "./builtins.ts";
+import { Mailer } from "../alerts/mail.ts";
 
 interface RunningStep {
   readonly claim: StepClaim;
   readonly log: Logger;
   process?: RunningProcess;
   sql?: RunningSqlStep;
+  builtin?: RunningBuiltin;
   /** A step claimed ahead, waiting for its start time. */
   pending?: { stopWaiting: () => void; release: () => void };
   /** performance.now() when the claim arrived. */
@@ -45,6 +48,8 @@ export class StepExecutor {
     private readonly metrics: SupervisorMetrics,
     private readonly log: Logger,
     private readonly onFinished: () => void,
+    /** Mail for the mail built-in: the supervisor's one SMTP transport. */
+    private readonly mailer: Mailer = new Mailer(config.smtpUrl, config.smtpFrom),
   ) {}
 
   get size(): number {
@@ -213,6 +218,12 @@ export class StepExecutor {
       );
       return this.finishProcess(claim, log, entry.process);
     }
+    if (kind === "builtin") {
+      entry.builtin = startBuiltinStep(claim, {
+        workDir: this.config.workDir, secrets: this.config.secrets, mailer: this.mailer, outputLimitBytes: this.config.outputLimitBytes,
+      });
+      return this.finishBuiltin(claim, log, entry.builtin);
+    }
     // An unknown kind is the database's mistake, reported as a failure rather than ignored.
     return this.report(claim, log, 127, `unknown step kind ${JSON.stringify(kind)}`, false);
   }
@@ -281,8 +292,17 @@ export class StepExecutor {
     await this.report(claim, log, result.exitCode, result.error, result.truncated.stdout || result.truncated.stderr);
   }
 
+  private async finishBuiltin(claim: StepClaim, log: Logger, builtin: RunningBuiltin): Promise<void> {
+    const result = await builtin.result;
+    if (result.stoppedBy === "shutdown") {
+      log.warn({ builtin: claim.builtin }, "built-in stopped at shutdown; handed back to the database");
+      return;
+    }
+    await this.report(claim, log, result.exitCode, result.error, false, result.stdout);
+  }
+
   /** complete_step, retried while the database is unreachable. */
-  private async report(claim: StepClaim, log: Logger, exitCode: number, error: string | null, truncated: boolean): Promise<void> {
+  private async report(claim: StepClaim, log: Logger, exitCode: number, error: string | null, truncated: boolean, stdout = ""): Promise<void> {
     const kind = claim.kind;
     for (let attempt = 0; ; attempt++) {
       if (this.abandoned) {
@@ -290,7 +310,7 @@ export class StepExecutor {
         return;
       }
       try {
-        const accepted = await this.api.completeStep(claim.step_run_id, exitCode, "", "", error);
+        const accepted = await this.api.completeStep(claim.step_run_id, exitCode, stdout, "", error);
         if (!accepted) {
           this.metrics.stepsRefused.inc();
           const cancelled = this.running.get(claim.step_run_id)?.cancelRequested;
@@ -332,6 +352,8 @@ export class StepExecutor {
       entry.lease = undefined;
     } else if (entry.process) {
       entry.process.stop(reason);
+    } else if (entry.builtin) {
+      entry.builtin.stop(reason);
     } else if (entry.sql) {
       entry.sql.stop(reason);
     }
