@@ -251,7 +251,8 @@ describe("import pg_timetable", { skip: missing ?? false }, () => {
         (1, 'load chain', '@every 10 minutes', 2, 60000, true, NULL),
         (2, 'once', '0 1 * * *', NULL, 0, true, NULL),
         (3, 'pinned', '@after 1 hour', NULL, 0, false, 'worker-a'),
-        (4, 'mailer', '@reboot', NULL, 0, true, NULL)`);
+        (4, 'mailer', '@reboot', NULL, 0, true, NULL),
+        (5, 'fetch and mail', '0 6 * * *', NULL, 0, true, NULL)`);
     await db.query(`UPDATE timetable.chain SET self_destruct = true WHERE chain_id = 2`);
     await db.query(`INSERT INTO timetable.task (task_id, chain_id, task_order, task_name, kind, command, ignore_error, timeout, live) VALUES
         (1, 1, 10, 'insert', 'SQL', 'INSERT INTO tt_out VALUES ($1, $2)', false, 5000, true),
@@ -260,9 +261,17 @@ describe("import pg_timetable", { skip: missing ?? false }, () => {
         (4, 1, 25, 'paused', 'SQL', 'SELECT 1', false, 0, false),
         (5, 2, 10, NULL, 'SQL', 'SELECT 1', false, 0, true),
         (6, 3, 10, 'work', 'SQL', 'SELECT ''$1 is text''', false, 0, true),
-        (7, 4, 10, 'mail', 'BUILTIN', 'SendMail', false, 0, true)`);
+        (7, 4, 10, 'mail', 'BUILTIN', 'SendMail', false, 0, true),
+        (8, 5, 10, 'pause', 'BUILTIN', 'Sleep', false, 0, true),
+        (9, 5, 20, 'fetch', 'BUILTIN', 'Download', false, 0, true),
+        (10, 5, 30, 'send', 'BUILTIN', 'SendMail', false, 0, true)`);
     await db.query(`INSERT INTO timetable.parameter (task_id, order_id, value) VALUES
-        (1, 1, '[1, "one"]'), (1, 2, '[2, "two"]'), (3, 1, '["hello", "from pg_timetable"]')`);
+        (1, 1, '[1, "one"]'), (1, 2, '[2, "two"]'), (3, 1, '["hello", "from pg_timetable"]'),
+        (8, 1, '5'),
+        (9, 1, '{"workersnum": 1, "fileurls": ["https://example.com/data/orte.csv?v=2"], "destpath": "downloads"}'),
+        (10, 1, '{"username": "mailer", "password": "pw-never-imported", "serverhost": "smtp.example.com", "serverport": 587,
+                  "senderaddr": "jobs@example.com", "toaddr": ["dba@example.com"], "ccaddr": ["ops@example.com"], "subject": "Orte",
+                  "msgbody": "attached", "attachment": ["downloads/orte.csv"], "contenttype": "text/plain"}')`);
   });
   after(async () => {
     await db?.drop();
@@ -272,11 +281,20 @@ describe("import pg_timetable", { skip: missing ?? false }, () => {
     const refused = await clockwork(["import", "pg_timetable"], { databaseUrl: db.url });
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /cannot import pg_timetable chain 2 \(once\): self_destruct .* needs run-once jobs/);
-    assert.match(refused.stderr, /cannot import pg_timetable chain 4 \(mailer\): task "mail" is the built-in SendMail; Clockwork's built-ins are NoOp and Log/);
+    assert.match(refused.stderr, /cannot import pg_timetable chain 4 \(mailer\): task "mail" is the built-in SendMail: SendMail needs its JSON parameters/);
     const r = await clockwork(["import", "pg_timetable", "--skip-unsupported"], { databaseUrl: db.url });
     assert.equal(r.code, 0, r.stderr);
     const defs = Object.fromEntries((await db.query("SELECT job, definition FROM clockwork.job_definitions")).rows.map((x) => [x.job, x.definition]));
-    assert.deepEqual(Object.keys(defs).sort(), ["load-chain", "pinned"]);
+    assert.deepEqual(Object.keys(defs).sort(), ["fetch-and-mail", "load-chain", "pinned"]);
+    // pg_timetable's built-ins as Clockwork's; the SMTP password stays behind.
+    const mail = defs["fetch-and-mail"];
+    assert.deepEqual(mail.steps.pause, { builtin: "sleep", args: { duration: 5 } });
+    assert.deepEqual(mail.steps.fetch, { builtin: "download", args: { url: "https://example.com/data/orte.csv?v=2", to: "downloads/orte.csv" }, depends: ["pause"] });
+    assert.deepEqual(mail.steps.send, {
+      builtin: "mail", depends: ["fetch"],
+      args: { to: ["dba@example.com"], cc: ["ops@example.com"], from: "jobs@example.com", subject: "Orte", body: "attached", attachments: ["downloads/orte.csv"] },
+    });
+    assert.doesNotMatch(JSON.stringify(defs) + r.stdout + r.stderr, /pw-never-imported/);
     const load = defs["load-chain"];
     assert.deepEqual(load.schedules, ["@every 10 minutes"]);
     assert.deepEqual(load.policies, { max_instances: 2, timeout: "1m" });

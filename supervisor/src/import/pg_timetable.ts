@@ -8,8 +8,9 @@
 //                        refused, naming what is missing (run once, concurrency groups, a
 //                        failure hook), never dropped silently
 //   tasks                in task_order, each after the one before; SQL → sql ($1… become
-//                        :p1…), PROGRAM → program [command, args…], BUILTIN NoOp / Log →
-//                        Clockwork's noop / log, other built-ins refused by name;
+//                        :p1…), PROGRAM → program [command, args…], BUILTIN → Clockwork's
+//                        built-in (timetableBuiltin: NoOp, Log, Sleep, SendMail, Download,
+//                        CopyFromFile, CopyToFile; Shutdown and what cannot be said refused);
 //                        ignore_error → on_error: continue; timeout → the step's; a task that
 //                        is not live is kept and skipped (when: false)
 //   parameters           each row is one execution, as pg_timetable runs them: a task with
@@ -52,7 +53,118 @@ interface Task {
   executions: unknown[][];
 }
 
-const BUILTINS: Record<string, string> = { NoOp: "noop", Log: "log" };
+/** pg_timetable's built-ins that have a Clockwork one (timetableBuiltin says how). */
+export const TIMETABLE_BUILTINS = ["NoOp", "Log", "Sleep", "SendMail", "Download", "CopyFromFile", "CopyToFile"] as const;
+
+type BuiltinStep = { builtin: string; args?: Record<string, unknown> };
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const list = (v: unknown): string[] => (v === undefined || v === null || v === "" ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+
+/** A path of pg_timetable's (relative to its working directory) in the supervisor's working area. */
+function workPath(path: unknown, what: string): string | { problem: string } {
+  const p = String(path ?? "").replace(/^\.\//, "");
+  if (p === "") return { problem: `${what} is empty` };
+  if (p.startsWith("/") || p.split("/").includes("..")) {
+    return { problem: `${what} ${JSON.stringify(p)} is outside a working directory; Clockwork's built-ins read and write only their working area (a relative path): copy the file there and give its relative path` };
+  }
+  return p;
+}
+
+/** `COPY table [(cols)] FROM STDIN | TO STDOUT [WITH (FORMAT csv, HEADER …)]`, or a query for TO. */
+function readCopy(sql: string, direction: "FROM STDIN" | "TO STDOUT"): Record<string, unknown> | { problem: string } {
+  const text = sql.trim().replace(/;\s*$/, "");
+  const re = direction === "FROM STDIN"
+    ? /^COPY\s+([A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)?)\s*(?:\(([^)]*)\))?\s+FROM\s+STDIN\b(.*)$/is
+    : /^COPY\s+(?:([A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)?)\s*(?:\(([^)]*)\))?|\((.+)\))\s+TO\s+STDOUT\b(.*)$/is;
+  const m = re.exec(text);
+  if (m === null) return { problem: `its SQL ${JSON.stringify(sql)} is not a plain COPY … ${direction} Clockwork can say` };
+  const options = (direction === "FROM STDIN" ? m[3] : m[4]) ?? "";
+  const out: Record<string, unknown> = {};
+  if (direction === "TO STDOUT" && m[3] !== undefined) out.query = m[3].trim();
+  else out.table = m[1];
+  const columns = (m[2] ?? "").split(",").map((c) => c.trim()).filter((c) => c !== "");
+  if (columns.length > 0) out.columns = columns;
+  const o = options.replace(/^\s*WITH\s*/i, "").replace(/^\(|\)$/g, "").trim();
+  out.format = "text";
+  for (const part of o === "" ? [] : o.split(",").map((x) => x.trim())) {
+    const fm = /^(?:FORMAT\s+)?(csv|text|binary)$/i.exec(part);
+    const hm = /^HEADER(?:\s+(true|on|1))?$/i.exec(part);
+    const dm = /^DELIMITER\s+'(.)'$/i.exec(part);
+    const nm = /^NULL\s+'([^']*)'$/i.exec(part);
+    if (fm) out.format = fm[1]!.toLowerCase();
+    else if (hm) out.header = true;
+    else if (dm) out.delimiter = dm[1];
+    else if (nm) out.null = nm[1];
+    else return { problem: `its COPY option ${JSON.stringify(part)} has no Clockwork equivalent` };
+  }
+  return out;
+}
+
+/**
+ * One pg_timetable built-in task execution as a Clockwork built-in step, or why it cannot
+ * be: the arguments are pg_timetable's (docs/sql_commands and its built-in task docs).
+ */
+export function timetableBuiltin(command: string, args: unknown[], notes: string[], label: string): BuiltinStep | { problem: string } {
+  const value = args[0];
+  switch (command) {
+    case "NoOp":
+      return { builtin: "noop" };
+    case "Log":
+      return args.length > 0 ? { builtin: "log", args: { message: typeof value === "string" ? value : JSON.stringify(value) } } : { builtin: "log" };
+    case "Sleep": {
+      const seconds = typeof value === "string" ? Number(value) : value;
+      if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0) return { problem: `Sleep needs a number of seconds, got ${JSON.stringify(value)}` };
+      return { builtin: "sleep", args: { duration: seconds } };
+    }
+    case "SendMail": {
+      if (!isRecord(value)) return { problem: "SendMail needs its JSON parameters (toaddr, subject, msgbody, …)" };
+      if (Array.isArray(value.attachmentdata) && value.attachmentdata.length > 0) {
+        return { problem: "SendMail's attachmentdata (files given inline, base64) has no equivalent: Clockwork attaches files of its working area" };
+      }
+      const attachments: string[] = [];
+      for (const a of list(value.attachment)) {
+        const p = workPath(a, "attachment");
+        if (typeof p !== "string") return p;
+        attachments.push(p);
+      }
+      if (value.serverhost || value.username || value.password) {
+        notes.push(`task "${label}": SendMail's server, user and password were not imported: Clockwork's mail goes through the supervisor's SMTP server (CLOCKWORK_SMTP_URL), whose password never lives in a definition`);
+      }
+      if (value.contenttype && String(value.contenttype) !== "text/plain") notes.push(`task "${label}": the mail is sent as plain text (pg_timetable sent ${value.contenttype})`);
+      const out: Record<string, unknown> = { to: list(value.toaddr), subject: String(value.subject ?? "") };
+      if (list(value.ccaddr).length > 0) out.cc = list(value.ccaddr);
+      if (list(value.bccaddr).length > 0) out.bcc = list(value.bccaddr);
+      if (value.senderaddr) out.from = String(value.senderaddr);
+      if (value.msgbody) out.body = String(value.msgbody);
+      if (attachments.length > 0) out.attachments = attachments;
+      return { builtin: "mail", args: out };
+    }
+    case "Download": {
+      if (!isRecord(value)) return { problem: "Download needs its JSON parameters (fileurls, destpath)" };
+      const urls = list(value.fileurls);
+      if (urls.length !== 1) return { problem: `Download of ${urls.length} files in one task: Clockwork's download takes one URL a step (split the task, one per file)` };
+      const name = urls[0]!.split("?")[0]!.split("/").filter((x) => x !== "").pop() ?? "download";
+      const dest = value.destpath === undefined || value.destpath === "" ? name : `${String(value.destpath).replace(/\/+$/, "")}/${name}`;
+      const to = workPath(dest, "destpath");
+      if (typeof to !== "string") return to;
+      return { builtin: "download", args: { url: urls[0], to } };
+    }
+    case "CopyFromFile":
+    case "CopyToFile": {
+      if (!isRecord(value)) return { problem: `${command} needs its JSON parameters (sql, filename)` };
+      const file = workPath(value.filename, "filename");
+      if (typeof file !== "string") return file;
+      const copy = readCopy(String(value.sql ?? ""), command === "CopyFromFile" ? "FROM STDIN" : "TO STDOUT");
+      if ("problem" in copy) return copy as { problem: string };
+      return { builtin: command === "CopyFromFile" ? "copy_from" : "copy_to", args: { file, ...copy } };
+    }
+    case "Shutdown":
+      return { problem: "Shutdown (stop the scheduler from a chain) has no equivalent: a Clockwork supervisor stops on SIGTERM from its service manager" };
+    default:
+      return { problem: `the built-in ${command} has no Clockwork equivalent (known: ${TIMETABLE_BUILTINS.join(", ")})` };
+  }
+}
 
 /** `$1`, `$2` … outside literals, quoted names, dollar quotes and comments → `:p1`, `:p2` …. */
 export function positionalToNamed(sql: string): string {
@@ -135,13 +247,13 @@ function translateChain(chain: Chain, tz: string, target: { database: string }):
       } else if (t.kind === "PROGRAM") {
         step.program = [t.command, ...args.map((a) => (typeof a === "string" ? a : JSON.stringify(a)))];
       } else {
-        const builtin = BUILTINS[t.command];
-        if (builtin === undefined) {
-          problems.push(`task "${label}" is the built-in ${t.command}; Clockwork's built-ins are ${Object.keys(BUILTINS).join(" and ")} (as noop and log) in this version`);
+        const builtin = timetableBuiltin(t.command, args, notes, label);
+        if ("problem" in builtin) {
+          problems.push(`task "${label}" is the built-in ${t.command}: ${builtin.problem}`);
           return;
         }
-        step.builtin = builtin;
-        if (builtin === "log" && args.length > 0) step.args = { message: typeof args[0] === "string" ? args[0] : JSON.stringify(args[0]) };
+        step.builtin = builtin.builtin;
+        if (builtin.args !== undefined) step.args = builtin.args;
       }
       if (previous !== null) step.depends = [previous];
       if (!t.live) {
