@@ -2,7 +2,7 @@
 // file (translated by import/pgquartz.ts), validated offline by the same core function
 // define_job uses, with the same messages, each placed at its file:line.
 import { ERROR_KINDS, validateJobDefinition, type ValidationEnvironment, type ValidationIssue } from "../../../extension/src/core/index.ts";
-import { DATABASE_BUILTINS } from "../../../extension/src/db/builtins.ts";
+import { KNOWN_BUILTINS } from "../../../extension/src/db/builtins.ts";
 import { isPgQuartzJob, translatePgQuartz } from "../import/pgquartz.ts";
 import { fileStem, type FileProblem, type SourceDocument } from "./files.ts";
 
@@ -37,7 +37,7 @@ export function isValidTimeZoneOffline(zone: string): boolean {
  * the applying role by the database.
  */
 export function offlineEnvironment(): ValidationEnvironment {
-  return { isValidTimeZone: isValidTimeZoneOffline, allowShellSteps: true, builtins: DATABASE_BUILTINS };
+  return { isValidTimeZone: isValidTimeZoneOffline, allowShellSteps: true, allowNetworkBuiltins: true, builtins: KNOWN_BUILTINS };
 }
 
 export function issueProblem(document: SourceDocument, issue: Pick<ValidationIssue, "path" | "message" | "code">, mapPath: (p: string) => string = (p) => p): FileProblem {
