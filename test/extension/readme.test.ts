@@ -40,7 +40,7 @@ describe("the README tour", () => {
 
   test("the tour's jobs exist, with the YAML job's parameters and steps", async () => {
     const { rows } = await db.query("select job from clockwork.job_status order by job");
-    assert.deepEqual(rows.map((r) => r.job), ["nightly-etl", "ping", "weekday-report"]);
+    assert.deepEqual(rows.map((r) => r.job), ["nightly-backup", "nightly-etl", "ping", "weekday-report"]);
     const runs = await db.query("select params from clockwork.run_history where job = 'nightly-etl'");
     assert.deepEqual(runs.rows.map((r) => r.params), [{ day: "2026-11-21" }]);
   });
