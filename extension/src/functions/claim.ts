@@ -45,6 +45,11 @@ export interface StepClaim {
   env: Record<string, string>;
   /** SQL steps: how to run it (null for other kinds). */
   sql: SqlWork | null;
+  /**
+   * copy_from, copy_to, queue: where the built-in logs in as the job's owner (its own
+   * database, or the queue step's named connection), resolved as for an SQL step.
+   */
+  owner_work: Pick<SqlWork, "login" | "target"> | null;
   timeout_ms: number | null;
   lease_expires_at: string;
   /** When the step became due (ready). */
@@ -57,6 +62,9 @@ export interface StepClaim {
    */
   start_in_ms: number;
 }
+
+/** Built-ins that run on a connection logged in as the job's owner, like an SQL step. */
+const OWNER_BUILTINS: readonly string[] = ["copy_from", "copy_to", "queue"];
 
 /** A claimed row as the claim statement returns it, before the definition fills it in. */
 type ClaimedRow = Pick<StepClaim, "step_run_id" | "run_id" | "job" | "step" | "instance" | "phase" | "kind" | "attempt"> & {
@@ -98,6 +106,18 @@ export function claimSteps(
     const def: WorkDefinition = (row.phase === "step" ? job.steps : job.checks).find((w) => w.name === row.step)!;
     const timeout = def.timeoutMs ?? job.policies.timeoutMs;
     let sql: SqlWork | null = null;
+    let ownerWork: Pick<SqlWork, "login" | "target"> | null = null;
+    if (row.kind === "builtin" && OWNER_BUILTINS.includes(def.builtin ?? "")) {
+      database ??= (execute(SQL.currentDatabase)[0] as { name: string }).name;
+      const args = def.args as { connection?: unknown };
+      const connection = def.builtin === "queue" && typeof args.connection === "string" ? args.connection : null;
+      const target = resolveTarget({ ...def, database: null, conninfo: null, connection }, row.owner, database);
+      if ("refusal" in target) {
+        refused.push({ step_run_id: row.step_run_id, run_id: row.run_id, error: target.refusal });
+        continue;
+      }
+      ownerWork = { login: target.login, target: target.target };
+    }
     if (row.kind === "sql") {
       database ??= (execute(SQL.currentDatabase)[0] as { name: string }).name;
       const target = resolveTarget(def, row.owner, database);
@@ -134,6 +154,7 @@ export function claimSteps(
         attempt: row.attempt, slotAtMs: row.slot_at?.getTime() ?? null,
       }),
       sql,
+      owner_work: ownerWork,
       timeout_ms: timeout,
       lease_expires_at: row.lease_expires_at.toISOString(),
       due_at: row.due_at.toISOString(),

@@ -10,6 +10,7 @@ import { startProcessStep, type RunningProcess } from "./shell.ts";
 import type { OwnerConnections, OwnerLease } from "./owner-connections.ts";
 import { startSqlStep, type RunningSqlStep, type SqlStepResult } from "./sql.ts";
 import { startBuiltinStep, type RunningBuiltin } from "./builtins.ts";
+import { runOwnerBuiltin } from "./owner-builtins.ts";
 import { Mailer } from "../alerts/mail.ts";
 
 interface RunningStep {
@@ -221,6 +222,15 @@ export class StepExecutor {
     if (kind === "builtin") {
       entry.builtin = startBuiltinStep(claim, {
         workDir: this.config.workDir, secrets: this.config.secrets, mailer: this.mailer, outputLimitBytes: this.config.outputLimitBytes,
+        // COPY and pg-boss run on a connection logged in as the job's owner, as SQL steps do.
+        runWithOwner: (c, args, signal, area) => runOwnerBuiltin(args, {
+          acquire: async () => {
+            if (c.owner_work === null) throw new Error(`the claim of the ${c.builtin} built-in names no owner connection`);
+            const lease = await this.connections.acquire(c.owner_work);
+            return { client: lease.client, cancel: () => lease.cancel(), release: (how) => lease.release(how) };
+          },
+          area, signal, params: c.params ?? {},
+        }),
       });
       return this.finishBuiltin(claim, log, entry.builtin);
     }
