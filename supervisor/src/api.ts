@@ -55,7 +55,7 @@ const SQL = {
   // Any Clockwork function loads the PL/v8 bundle into the session (~60 ms, once).
   warmUp: "SELECT clockwork.version() AS r",
   waitUntil: "SELECT clockwork.wait_until($1::timestamptz) AS r",
-  checkAlerts: "SELECT clockwork.check_alerts() AS r",
+  checkAlerts: "SELECT clockwork.check_alerts(now(), false, $1::text) AS r",
   claimDeliveries: "SELECT clockwork.claim_deliveries($1::text, $2::integer) AS r",
   completeDelivery: "SELECT clockwork.complete_delivery($1::bigint, $2::text, $3::boolean, $4::text, $5::text) AS r",
 } as const;
@@ -157,7 +157,7 @@ export class ClockworkApi {
 
   /** The time-based alert conditions (the database sweeps at most every few seconds); alerts opened, or null. */
   async checkAlerts(): Promise<number | null> {
-    const r = await this.call<number | null>("checkAlerts", []);
+    const r = await this.call<number | null>("checkAlerts", [this.worker]);
     return r === null || r === undefined ? null : Number(r);
   }
 

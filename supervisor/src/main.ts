@@ -156,6 +156,11 @@ export class Supervisor {
           this.registered = true;
           this.lastDb = { ok: true };
           this.log.info({ worker_id: registration.worker_id, lease_ms: registration.lease_ms }, "worker registered");
+          if (this.alerts !== null && this.config.alertCheckMs > Number(registration.lease_ms) / 3) {
+            // The alert check is this supervisor's sign of life when it is idle.
+            this.log.warn({ alert_check_ms: this.config.alertCheckMs, lease_ms: registration.lease_ms },
+              "--alert-check is longer than a third of the lease: an idle supervisor may be reported lost (worker_lost)");
+          }
           return true;
         }
       } catch (error) {

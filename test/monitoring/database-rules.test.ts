@@ -13,7 +13,8 @@ const rules = parse(readFileSync(new URL("deploy/monitoring/clockwork-database-r
   groups: { name: string; rules: { alert: string; expr: string; labels: { severity: string }; annotations: Record<string, string> }[] }[];
 };
 const doc = readFileSync(new URL("docs/alerts.md", root), "utf8");
-const exporter = parse(/```yaml\n(clockwork:[\s\S]*?)```/.exec(doc)![1]!.replace(/^ {3}/gm, "")) as {
+// The exporter's configuration is a yaml block inside a list item of the page (indented).
+const exporter = parse(/```yaml\n {3}(clockwork:[\s\S]*?) {3}```/.exec(doc)![1]!.replace(/^ {3}/gm, "")) as {
   clockwork: { query: string; metrics: Record<string, unknown>[] };
 };
 const exported = exporter.clockwork.metrics.map((m) => `clockwork_${Object.keys(m)[0]}`);

@@ -3,19 +3,29 @@
 // silent). Supervisors call it every few seconds; the database makes it one sweep per
 // interval however many call (db/alerts.ts).
 import { recordSchedulerStart, sweepAlerts } from "../db/alerts.ts";
+import { raise } from "../db/raise.ts";
 import { sqlFunction } from "../db/sql-function.ts";
+import { SQL } from "../db/statements.ts";
+import { execute } from "../db/query.ts";
 import { instantOf } from "../db/values.ts";
 
 export const check_alerts = sqlFunction({
   name: "check_alerts",
-  args: "now timestamptz DEFAULT now(), force boolean DEFAULT false",
+  args: "now timestamptz DEFAULT now(), force boolean DEFAULT false, worker text DEFAULT NULL",
   returns: "integer",
   volatility: "volatile",
   security: "definer",
   grant: "clockwork_supervisor",
   comment:
-    "Checks the time-based alert conditions (missed, long_running, dead_man, worker_lost) at most once every 5 s across all supervisors (force: now); returns how many alerts opened, NULL when a recent sweep made this one unnecessary.",
-  body: (now: Date, force: boolean | null): number | null => sweepAlerts(instantOf(now), force === true),
+    "Checks the time-based alert conditions (missed, long_running, dead_man, worker_lost) at most once every 5 s across all supervisors (force: now); returns how many alerts opened, NULL when a recent sweep made this one unnecessary. With worker, also marks that supervisor alive (its heartbeat).",
+  body: (now: Date, force: boolean | null, worker: string | null): number | null => {
+    // Supervisors call this every few seconds, busy or idle: it is their sign of life, so an
+    // idle supervisor (which heartbeats only while it holds leases) is not taken for lost.
+    if (worker !== null && (execute(SQL.workerByName, [worker, now]) as unknown[]).length === 0) {
+      raise("unknown_worker", "worker", `unknown worker "${worker}": call clockwork.register_worker first`);
+    }
+    return sweepAlerts(instantOf(now), force === true);
+  },
 });
 
 export const scheduler_started = sqlFunction({
