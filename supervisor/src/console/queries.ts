@@ -347,6 +347,25 @@ export const QUERIES = {
              LIMIT 1
            ) AS s
      GROUP BY s.worker_id`,
+
+  /**
+   * Alerts this role may see (row-level security, as for runs): open and acknowledged ones
+   * first, oldest first among them (alerts_open_idx), then, with $1 false, those opened in the
+   * last 7 days, newest first. $2 limit, $3 offset.
+   */
+  alerts: `
+    SELECT a.alert_id::text AS alert_id, a.job, j.id::text AS job_id, a.condition, a.key, a.state, a.severity, a.message,
+           a.opened_at, a.last_seen_at, a.repeats, a.resolved_at, a.resolution, a.acknowledged_at, a.acknowledged_by,
+           a.acknowledgement, a.silenced, a.delivered::int AS delivered, a.pending::int AS pending, a.failed::int AS failed,
+           (SELECT d.last_error FROM clockwork.alert_deliveries AS d
+             WHERE d.alert_id = a.alert_id AND d.last_error IS NOT NULL ORDER BY d.id DESC LIMIT 1) AS last_error,
+           count(*) OVER ()::int AS total,
+           count(*) FILTER (WHERE a.state <> 'resolved') OVER ()::int AS open
+      FROM clockwork.alert_history AS a
+      LEFT JOIN clockwork.jobs AS j ON j.name = a.job
+     WHERE a.state <> 'resolved' OR (NOT $1 AND a.opened_at > now() - interval '7 days')
+     ORDER BY a.state = 'resolved', CASE WHEN a.state = 'resolved' THEN -extract(epoch FROM a.opened_at) ELSE extract(epoch FROM a.opened_at) END
+     LIMIT $2 OFFSET $3`,
 } as const;
 
 /** The actions, each one call of the SQL API, so checks and errors are psql's. */
@@ -356,4 +375,5 @@ export const ACTIONS = {
   retry: `SELECT clockwork.retry_run($1)::text AS run_id`,
   pause: `SELECT clockwork.disable_job($1) AS changed`,
   resume: `SELECT clockwork.enable_job($1) AS changed`,
+  acknowledge: `SELECT clockwork.acknowledge_alert($1::bigint, $2) AS changed`,
 } as const;

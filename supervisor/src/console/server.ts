@@ -297,6 +297,15 @@ export async function startConsoleServer(options: {
     return { explanations: (await q(QUERIES.explain, [job, at])).map((r) => r.explanation) };
   }
 
+  async function alerts(q: Query, params: Params) {
+    const show = params.get("show") || "active";
+    if (show !== "active" && show !== "all") throw new HttpError(400, "show must be active or all");
+    const [s] = await q(QUERIES.session);
+    if (s?.has_alerts !== true) throw new HttpError(501, "this database's clockwork has no alerts yet");
+    const rows = await q(QUERIES.alerts, [show === "active", PAGE, int(params, "offset", 0, 0, 1_000_000)]);
+    return { total: rows[0]?.total ?? 0, open: rows[0]?.open ?? 0, alerts: rows.map(({ total: _t, open: _o, ...row }) => row) };
+  }
+
   async function workers(q: Query) {
     const [rows, lag] = await Promise.all([q(QUERIES.workers), q(QUERIES.workerLag)]);
     const lagByWorker = new Map(lag.map((l) => [l.worker_id, l]));
@@ -335,6 +344,12 @@ export async function startConsoleServer(options: {
       case "pause": {
         const [r] = await q(ACTIONS.pause, [text("job")]);
         return { changed: r.changed, message: r.changed ? `paused ${body.job}` : `${body.job} was already paused` };
+      }
+      case "acknowledge": {
+        const alert = id(String(body.alert ?? ""), "alert");
+        const note = typeof body.note === "string" && body.note.trim() !== "" ? body.note.trim().slice(0, 500) : null;
+        const [r] = await q(ACTIONS.acknowledge, [alert, note]);
+        return { changed: r.changed, message: r.changed ? `alert ${alert} acknowledged` : `alert ${alert} was not open` };
       }
       case "resume": {
         const [r] = await q(ACTIONS.resume, [text("job")]);
@@ -451,6 +466,7 @@ export async function startConsoleServer(options: {
       if (path === "/api/skipped") return skipped(q, params);
       if (path === "/api/explain") return explain(q, params, (await q(QUERIES.session))[0]?.has_explain === true);
       if (path === "/api/workers") return workers(q);
+      if (path === "/api/alerts") return alerts(q, params);
       if (m?.[1] === "jobs" && !m[3]) return job(q, id(m[2], "job"), params);
       if (m?.[1] === "runs" && !m[3]) return run(q, id(m[2], "run"));
       if (m?.[1] === "runs" && m[3]) return stepOutput(q, id(m[2], "run"), params);

@@ -215,7 +215,8 @@ function ConfirmDialog(props: { action: ActionSpec; onClose: () => void }) {
   const confirm = async () => {
     setBusy(true);
     let body = a.body;
-    if (a.name === "run-now") {
+    if (a.name === "acknowledge") body = { ...a.body, note: values.note ?? "" };
+    else if (a.name === "run-now") {
       // Only the values changed from the job's defaults are sent, typed as the default is.
       const changed: Record<string, unknown> = {};
       for (const [k, def] of Object.entries(params)) {
@@ -286,6 +287,11 @@ export const actions = {
     name: "pause", label: "Pause", title: `Pause ${job}`, body: { job }, danger: true,
     description: <>Stops <b>{job}</b> from firing. Runs in progress continue; slots passed while paused are not caught up.</>,
     sql: "clockwork.disable_job(job)",
+  }),
+  acknowledge: (alert: string, about: string, condition: string): ActionSpec => ({
+    name: "acknowledge", label: "Acknowledge", title: `Acknowledge alert ${alert}`, body: { alert }, parameters: { note: "" },
+    description: <>Marks alert <b>{alert}</b> ({condition.replace("_", " ")}, {about}) as being looked at, with your role and the note. It stays until its condition resolves.</>,
+    sql: "clockwork.acknowledge_alert(alert, note)",
   }),
   resume: (job: string): ActionSpec => ({
     name: "resume", label: "Resume", title: `Resume ${job}`, body: { job },

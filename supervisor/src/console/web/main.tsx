@@ -13,6 +13,7 @@ import { RunView } from "./views/run.tsx";
 import { SkippedView } from "./views/skipped.tsx";
 import { TimelineView } from "./views/timeline.tsx";
 import { WorkersView } from "./views/workers.tsx";
+import { AlertsView } from "./views/alerts.tsx";
 
 interface Session {
   role: string;
@@ -92,6 +93,7 @@ function App() {
   else if (route.path === "/failures") view = <FailuresView route={route} />;
   else if (route.path === "/skipped") view = <SkippedView route={route} hasExplain={session.has_explain} />;
   else if (route.path === "/workers") view = <WorkersView />;
+  else if (route.path === "/alerts" && session.has_alerts) view = <AlertsView route={route} />;
   else view = <JobsView route={route} />;
 
   const seesAll = session.superuser || session.bypass_rls;
@@ -104,7 +106,7 @@ function App() {
         </a>
         <span class="db muted" title={`clockwork ${session.version}`}>{session.database}</span>
         <nav class="nav" aria-label="Views">
-          {NAV.map(([path, label]) => (
+          {[...NAV, ...(session.has_alerts ? [["/alerts", "Alerts"] as [string, string]] : [])].map(([path, label]) => (
             <a key={path} href={`#${path}`} class={section === path || (path === "/jobs" && section === "/runs") ? "on" : ""} aria-current={section === path ? "page" : undefined}>{label}</a>
           ))}
         </nav>
