@@ -257,7 +257,9 @@ describe("the web console in a real browser", { skip: missing ?? false }, () => 
     await group.waitFor();
     assert.match(await group.textContent() ?? "", /exit 3/);
     assert.match(await group.textContent() ?? "", /disk quota exceeded/);
-    assert.match(await group.textContent() ?? "", /still failing/);
+    // The job fails every 3 s: its latest run may be running when the page asks; the page
+    // polls, so the group says "still failing" again a moment later.
+    await waitFor("the group to say still failing", async () => /still failing/.test(await group.textContent() ?? ""), 15_000);
     await shot(page, "failures");
     await group.locator('button[data-action="retry"]').click();
     // The job fails every 3 s: the dialog names the run it will retry.
