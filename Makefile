@@ -18,7 +18,7 @@ PLV8_SRC  := $(SHARED)/third_party/plv8-3.2.2
 
 export PG_CONFIG V8_PREFIX
 
-.PHONY: all deps system v8 npm build build-runtime build-extension install typecheck \
+.PHONY: all deps system v8 npm build build-runtime build-extension build-supervisor install typecheck \
         plv8 test test-plv8 test-core test-runtime demo bench bench-core bench-runtime bench-extension \
         bench-supervisor clean
 
@@ -40,13 +40,17 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 # --- build and install ------------------------------------------------------------
-build: build-runtime build-extension
+build: build-runtime build-extension build-supervisor
 
 build-runtime: system v8
 	$(MAKE) -C $(RUNTIME) V8_PREFIX=$(V8_PREFIX)
 
 build-extension: npm
 	@if [ -f build/bundle.ts ]; then $(NPX) tsx build/bundle.ts; fi
+
+# The supervisor and CLI compiled to JavaScript (dist/supervisor/): what `clockwork` runs.
+build-supervisor: npm
+	$(NPX) tsx build/compile-supervisor.ts
 
 install: build
 	$(MAKE) -C $(RUNTIME) V8_PREFIX=$(V8_PREFIX) install
