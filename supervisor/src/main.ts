@@ -9,10 +9,11 @@ import pg from "pg";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
 import { ClockworkApi, isTransient } from "./api.ts";
 import { ConfigError, loadConfig, type SupervisorConfig } from "./config.ts";
+import { ConnectionTarget, NoSuitableHost } from "./connection.ts";
 import { startHealthServer, type HealthServer, type Readiness } from "./http.ts";
 import { LeaseKeeper } from "./leases.ts";
 import { Listener } from "./listener.ts";
-import { createLogger, errorFields, type Logger } from "./logging.ts";
+import { createLogger, errorFields, type Logger, type SupervisorLog } from "./logging.ts";
 import { SupervisorMetrics } from "./metrics.ts";
 import { StepExecutor } from "./steps/executor.ts";
 import { Ticker, type TickReason } from "./ticker.ts";
@@ -25,6 +26,7 @@ const UNKNOWN_WORKER = SQLSTATE.unknown_worker;
 export class Supervisor {
   private readonly metrics = new SupervisorMetrics();
   private readonly pool: pg.Pool;
+  private readonly target: ConnectionTarget;
   private readonly api: ClockworkApi;
   private readonly listener: Listener;
   private readonly ticker: Ticker;
@@ -42,16 +44,21 @@ export class Supervisor {
     private readonly config: SupervisorConfig,
     private readonly log: Logger,
   ) {
-    const clientConfig: pg.ClientConfig = {
-      ...(config.databaseUrl ? { connectionString: config.databaseUrl } : {}),
+    // Every connection goes to the host the target chose (several hosts: the primary).
+    this.target = new ConnectionTarget(config.connection, {
       application_name: `clockwork supervisor ${config.workerName}`.slice(0, 63),
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       connectionTimeoutMillis: 10_000,
-    };
+    });
     // The pool keeps `concurrency` connections open (warmed up at start, see ClockworkApi.warmUp):
     // a new connection costs the bundle load, which would show as start lag.
-    this.pool = new pg.Pool({ ...clientConfig, min: config.concurrency, max: config.concurrency + 4, idleTimeoutMillis: 30_000 });
+    this.pool = new pg.Pool({
+      Client: this.target.clientClass(),
+      min: config.concurrency,
+      max: config.concurrency + 4,
+      idleTimeoutMillis: 30_000,
+    });
     // An idle pooled connection that dies (database restart) must not crash the process.
     this.pool.on("error", (error) => this.log.warn({ error: errorFields(error) }, "idle database connection lost"));
     this.api = new ClockworkApi(this.pool, config.workerName, this.metrics);
@@ -65,7 +72,7 @@ export class Supervisor {
       onError: (error, failures) => this.onDbError("tick", error, failures),
     });
     this.listener = new Listener(
-      clientConfig,
+      () => this.target.clientConfig(),
       {
         onWakeup: () => this.ticker.wake("notify"),
         onCancel: (ids) => this.executor.cancel(ids),
@@ -118,6 +125,10 @@ export class Supervisor {
     for (let attempt = 0; !this.stopping; attempt++) {
       const delay = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
       try {
+        if (this.target.followsPrimary) {
+          const { label } = await this.target.locate();
+          this.log.info({ database: label, target_session_attrs: this.config.connection.targetSessionAttrs }, "using database host");
+        }
         if (await this.api.inRecovery()) {
           this.lastDb = { ok: false, error: "database is a standby" };
           this.log.error(
@@ -176,11 +187,30 @@ export class Supervisor {
   private onDbError(what: string, error: unknown, failures: number): void {
     this.lastDb = { ok: false, error: errorFields(error).message };
     const code = (error as { code?: string }).code;
+    if (this.target.followsPrimary && (code === READ_ONLY || isTransient(error))) void this.followPrimary();
     if (code === READ_ONLY) {
       this.log.error({ error: errorFields(error) }, "the database is read-only (a standby?): a supervisor needs the primary; retrying");
     } else if (failures <= 3 || failures % 20 === 0) {
       const level = isTransient(error) ? "warn" : "error";
       this.log[level]({ error: errorFields(error), failures }, `${what} failed; retrying with back-off`);
+    }
+  }
+
+  /**
+   * The database failed or turned read-only: find the primary among the configured hosts
+   * again. New connections go there; broken ones leave the pool as they fail.
+   */
+  private async followPrimary(): Promise<void> {
+    const before = this.target.label;
+    try {
+      const { label } = await this.target.locate();
+      if (label !== before) {
+        this.log.warn({ from: before, to: label }, "following the primary: the database moved to another host");
+        this.ticker.wake("reconnect");
+      }
+    } catch (error) {
+      if (!(error instanceof NoSuitableHost)) throw error;
+      this.log.warn({ error: errorFields(error) }, "no primary among the configured hosts yet; retrying");
     }
   }
 
@@ -228,10 +258,39 @@ export class Supervisor {
   }
 }
 
+/**
+ * CLOCKWORK_ENABLED=false (aidboxdb's PGAGENT_ENABLED unset in an image that ships it):
+ * no database connection, health answers "disabled" (ready, so that a sidecar does not keep
+ * its pod out of service), and a signal ends it with 0.
+ */
+async function runDisabled(config: SupervisorConfig, log: Logger): Promise<number> {
+  log.info("supervisor disabled (CLOCKWORK_ENABLED=false): not connecting to the database; waiting for a signal");
+  const http = config.httpPort === null
+    ? null
+    : await startHealthServer({
+        port: config.httpPort,
+        host: config.httpHost,
+        readiness: () => ({ ready: true, reason: "disabled" }),
+        registry: new SupervisorMetrics().registry,
+      });
+  if (http) log.info({ port: http.port }, "health and metrics listening");
+  // Signal handlers do not keep Node's event loop alive; this timer does (until a signal).
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  const signal = await new Promise<string>((resolve) => {
+    for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => resolve(s));
+  });
+  clearInterval(keepAlive);
+  await http?.close();
+  log.info({ signal }, "supervisor stopped");
+  return 0;
+}
+
 export async function runSupervisor(argv: readonly string[]): Promise<number> {
   let config: SupervisorConfig;
+  let logging: SupervisorLog;
   try {
     config = loadConfig(argv);
+    logging = createLogger(config.logLevel, config.workerName, config.logFile);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`clockwork supervisor: ${error.message}\n`);
@@ -239,7 +298,13 @@ export async function runSupervisor(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  const log = createLogger(config.logLevel, config.workerName);
+  const log = logging.log;
+  // SIGHUP (logrotate's postrotate, systemctl reload) reopens the log file; it never ends the process.
+  process.on("SIGHUP", () => {
+    if (logging.reopen()) log.info({ file: config.logFile }, "log file reopened (SIGHUP)");
+    else log.info("SIGHUP: logging to stdout, nothing to reopen");
+  });
+  if (!config.enabled) return runDisabled(config, log);
   process.on("unhandledRejection", (reason) => log.error({ error: errorFields(reason) }, "unhandled rejection (bug); continuing"));
   const supervisor = new Supervisor(config, log);
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void supervisor.shutdown(signal));
