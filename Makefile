@@ -18,7 +18,7 @@ PLV8_SRC  := $(SHARED)/third_party/plv8-3.2.2
 
 export PG_CONFIG V8_PREFIX
 
-.PHONY: all deps system v8 npm build build-runtime build-extension build-supervisor install typecheck \
+.PHONY: all deps system v8 npm build build-runtime build-extension build-supervisor install package typecheck \
         plv8 test test-plv8 test-core test-runtime demo bench bench-core bench-runtime bench-extension \
         bench-supervisor clean
 
@@ -64,6 +64,11 @@ plv8: system v8
 	@test -x $(SHARED)/tools/plv8-build.sh -a -d $(PLV8_SRC) || \
 	  { echo "no PL/v8 source at $(PLV8_SRC): set SHARED=<the shared folder>" >&2; exit 1; }
 	BUILD_DIR=$(CURDIR)/.tmp/plv8-build $(SHARED)/tools/plv8-build.sh $(PLV8_SRC) $(V8_PREFIX)
+
+# Release artefacts in dist/: the npm package (compiled CLI) and the Debian packages.
+package: build
+	npm pack --ignore-scripts --pack-destination dist
+	build/package-deb.sh dist/deb
 
 typecheck: npm
 	$(NPX) tsc -p tsconfig.json

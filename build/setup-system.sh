@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is already there, so `make test` stays fast on re-runs.
 set -euo pipefail
 
-packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron pgagent build-essential pkg-config)
+packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron pgagent build-essential pkg-config debootstrap)
 
 missing=()
 for p in "${packages[@]}"; do
