@@ -18,14 +18,14 @@ PLV8_SRC  := $(SHARED)/third_party/plv8-3.2.2
 
 export PG_CONFIG V8_PREFIX
 
-.PHONY: all deps system v8 npm build build-runtime build-extension build-supervisor install package typecheck \
+.PHONY: all deps system v8 promtool npm build build-runtime build-extension build-supervisor install package typecheck \
         plv8 test test-plv8 test-core test-runtime demo bench bench-core bench-runtime bench-extension \
         bench-supervisor clean
 
 all: build
 
 # --- dependencies -----------------------------------------------------------------
-deps: system v8 npm
+deps: system v8 npm promtool
 
 system:
 	@build/setup-system.sh
@@ -33,6 +33,11 @@ system:
 v8: $(V8_PREFIX)/.complete
 $(V8_PREFIX)/.complete:
 	build/fetch-v8.sh $(V8_PREFIX)
+
+# Debian's promtool (package prometheus, unpacked, not installed): checks the alerting rules.
+promtool: .deps/prometheus/.complete
+.deps/prometheus/.complete:
+	build/fetch-promtool.sh $(CURDIR)/.deps/prometheus
 
 npm: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json

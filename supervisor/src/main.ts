@@ -44,6 +44,7 @@ export class Supervisor {
     private readonly config: SupervisorConfig,
     private readonly log: Logger,
   ) {
+    this.metrics.setReadiness(() => this.readiness().ready);
     // Every connection goes to the host the target chose (several hosts: the primary).
     this.target = new ConnectionTarget(config.connection, {
       application_name: `clockwork supervisor ${config.workerName}`.slice(0, 63),
@@ -271,7 +272,11 @@ async function runDisabled(config: SupervisorConfig, log: Logger): Promise<numbe
         port: config.httpPort,
         host: config.httpHost,
         readiness: () => ({ ready: true, reason: "disabled" }),
-        registry: new SupervisorMetrics().registry,
+        registry: (() => {
+          const metrics = new SupervisorMetrics();
+          metrics.setReadiness(() => true);
+          return metrics.registry;
+        })(),
       });
   if (http) log.info({ port: http.port }, "health and metrics listening");
   // Signal handlers do not keep Node's event loop alive; this timer does (until a signal).
