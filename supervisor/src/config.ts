@@ -305,40 +305,11 @@ function readPasswordFile(path: string): string {
   return password;
 }
 
-/**
- * Builds the frozen configuration from command-line arguments (after the subcommand)
- * and an environment (process.env unless a test passes its own).
- */
-export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SupervisorConfig {
-  const flags = parseFlags(argv);
-  const envValue = (name: string) => (env[name] === undefined || env[name] === "" ? undefined : env[name]);
-  const configPath = flags.get("config") ?? envValue("CLOCKWORK_CONFIG");
-  const file = configPath !== undefined ? readConfigFile(configPath) : new Map<string, string>();
-  /** The value of a setting and where it came from (for messages). */
-  const lookup = (key: string): { value: string; from: string } | undefined => {
-    const setting = SETTINGS.find((x) => x.key === key)!;
-    const fromFlag = flags.get(key);
-    if (fromFlag !== undefined) return { value: fromFlag, from: setting.flag! };
-    for (const name of [setting.env, ...setting.envAliases]) {
-      const v = envValue(name);
-      if (v !== undefined) return { value: v, from: name };
-    }
-    const fromFile = file.get(key);
-    if (fromFile !== undefined) return { value: fromFile, from: `${configPath}` };
-    return undefined;
-  };
+type Lookup = (key: string) => { value: string; from: string } | undefined;
+
+/** The connection part of the settings (shared by the supervisor and the CLI's commands). */
+function connectionSettings(lookup: Lookup, envValue: (name: string) => string | undefined, _configPath?: string): ConnectionSettings {
   const get = (key: string) => lookup(key)?.value;
-
-  // --- the enable switch: aidboxdb starts pgAgent when PGAGENT_ENABLED is present -----
-  const enabledSource = lookup("enabled");
-  let enabled = true;
-  if (enabledSource !== undefined) {
-    enabled = enabledSource.from === "PGAGENT_ENABLED" && !/^(false|no|off|0)$/i.test(enabledSource.value.trim())
-      ? true
-      : parseBoolean(enabledSource.value, `enabled (${enabledSource.from})`);
-  }
-
-  // --- connection ----------------------------------------------------------------------
   const urlSource = lookup("databaseUrl");
   const databaseUrl = urlSource?.value;
   let url: string | undefined;
@@ -386,6 +357,70 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       throw new ConfigError(`${what} must be at most 63 characters on one line (got ${JSON.stringify(value.slice(0, 80))})`);
     }
   }
+
+  return Object.freeze({
+    url,
+    endpoints: Object.freeze(endpoints.map((e) => Object.freeze(e))),
+    database,
+    user,
+    password,
+    targetSessionAttrs,
+  });
+}
+
+/**
+ * Connection settings alone, for the CLI's commands: `--database-url` (given as `url`), the
+ * CLOCKWORK_DB_* variables and pgAgent's names, DATABASE_URL, libpq's PG* variables, as the
+ * supervisor takes them (docs/configuration.md). Raises ConfigError like loadConfig.
+ */
+export function loadConnectionSettings(url: string | undefined, env: NodeJS.ProcessEnv = process.env): ConnectionSettings {
+  const envValue = (name: string) => (env[name] === undefined || env[name] === "" ? undefined : env[name]);
+  const lookup: Lookup = (key) => {
+    const setting = SETTINGS.find((x) => x.key === key)!;
+    if (key === "databaseUrl" && url !== undefined) return { value: url, from: "--database-url" };
+    for (const name of [setting.env, ...setting.envAliases]) {
+      const v = envValue(name);
+      if (v !== undefined) return { value: v, from: name };
+    }
+    return undefined;
+  };
+  return connectionSettings(lookup, envValue);
+}
+
+/**
+ * Builds the frozen configuration from command-line arguments (after the subcommand)
+ * and an environment (process.env unless a test passes its own).
+ */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SupervisorConfig {
+  const flags = parseFlags(argv);
+  const envValue = (name: string) => (env[name] === undefined || env[name] === "" ? undefined : env[name]);
+  const configPath = flags.get("config") ?? envValue("CLOCKWORK_CONFIG");
+  const file = configPath !== undefined ? readConfigFile(configPath) : new Map<string, string>();
+  /** The value of a setting and where it came from (for messages). */
+  const lookup = (key: string): { value: string; from: string } | undefined => {
+    const setting = SETTINGS.find((x) => x.key === key)!;
+    const fromFlag = flags.get(key);
+    if (fromFlag !== undefined) return { value: fromFlag, from: setting.flag! };
+    for (const name of [setting.env, ...setting.envAliases]) {
+      const v = envValue(name);
+      if (v !== undefined) return { value: v, from: name };
+    }
+    const fromFile = file.get(key);
+    if (fromFile !== undefined) return { value: fromFile, from: `${configPath}` };
+    return undefined;
+  };
+  const get = (key: string) => lookup(key)?.value;
+
+  // --- the enable switch: aidboxdb starts pgAgent when PGAGENT_ENABLED is present -----
+  const enabledSource = lookup("enabled");
+  let enabled = true;
+  if (enabledSource !== undefined) {
+    enabled = enabledSource.from === "PGAGENT_ENABLED" && !/^(false|no|off|0)$/i.test(enabledSource.value.trim())
+      ? true
+      : parseBoolean(enabledSource.value, `enabled (${enabledSource.from})`);
+  }
+
+  const connection = connectionSettings(lookup, envValue, configPath);
 
   // --- the supervisor ------------------------------------------------------------------
   const pid = process.pid;
@@ -447,15 +482,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 
   return Object.freeze({
     enabled,
-    databaseUrl,
-    connection: Object.freeze({
-      url,
-      endpoints: Object.freeze(endpoints.map((e) => Object.freeze(e))),
-      database,
-      user,
-      password,
-      targetSessionAttrs,
-    }),
+    databaseUrl: lookup("databaseUrl")?.value,
+    connection,
     workerName,
     labels: Object.freeze(labels),
     host,
