@@ -212,13 +212,27 @@ describe("what the images run, run here", { skip: missing ?? false }, () => {
     const sessions = await adminQuery("SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'clockwork supervisor%'", [name]);
     assert.deepEqual(sessions.rows.map((r) => r.usename), [role], "the supervisor logged in as the dedicated role, not as a superuser");
 
-    // The sample jobs, defined as `clockwork apply` would (by the administrator), then run.
+    // The compose file's jobs service: `clockwork apply` of the sample job files, with its
+    // settings (PG* variables), as the administrator.
+    const jobs = compose.services.jobs!;
+    const jobsDir = join(COMPOSE_DIR, (jobs.volumes as string[])[0]!.split(":")[0]!);
+    const applyArgs = (jobs.command as string[]).map((a) => (a === "/jobs" ? jobsDir : a));
+    const applied = spawnSync(bin, applyArgs, {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH!, ...jobs.environment, PGHOST: host, PGPORT: String(port), PGDATABASE: name, PGPASSFILE: "" },
+    });
+    assert.equal(applied.status, 0, applied.stdout + applied.stderr);
+    // The Kubernetes CronJob's one-shot command, the same way.
+    const cron = parseYaml(readFileSync(join(ROOT, "deploy/kubernetes/base/cronjob.yaml"), "utf8")).spec.jobTemplate.spec.template.spec.containers[0];
+    const runArgs = (cron.args as string[]).map((a) => a.replace(/^\/jobs\//, `${jobsDir}/`));
+    const ran = spawnSync(bin, runArgs, { encoding: "utf8", env: { PATH: process.env.PATH!, PGHOST: host, PGPORT: String(port), PGDATABASE: name, PGUSER: "postgres" } });
+    assert.equal(ran.status, 0, `clockwork ${runArgs.join(" ")}: ${ran.stdout}${ran.stderr}`);
+
     const admin = new (await import("pg")).default.Client({ connectionString: clusterUrl(name) });
     await admin.connect();
     try {
-      for (const file of ["heartbeat.yml", "vacuum-analyze.yml"]) {
-        await admin.query("SELECT clockwork.define_job($1)", [readFileSync(join(ROOT, "deploy/kubernetes/base/jobs", file), "utf8")]);
-      }
+      const defined = (await admin.query("SELECT job FROM clockwork.job_definitions ORDER BY job")).rows.map((r) => r.job);
+      for (const job of ["heartbeat", "nightly-report", "vacuum-analyze"]) assert.ok(defined.includes(job), `${job} applied (${defined})`);
       const runId = (await admin.query("SELECT clockwork.run_now('heartbeat') AS id")).rows[0].id;
       const state = await waitFor("the heartbeat run", async () =>
         (await admin.query("SELECT state FROM clockwork.runs WHERE id = $1 AND finished_at IS NOT NULL", [runId])).rows[0]?.state, 20_000);
