@@ -40,7 +40,7 @@ function importedPackages(metafile: Metafile): Map<string, string> {
 }
 
 export async function compileSupervisor(options: { quiet?: boolean } = {}): Promise<string[]> {
-  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string; dependencies?: Record<string, string> };
   rmSync(SUPERVISOR_OUT, { recursive: true, force: true });
   const result = await build({
     absWorkingDir: root,
@@ -55,6 +55,8 @@ export async function compileSupervisor(options: { quiet?: boolean } = {}): Prom
     sourcemap: "linked",
     sourcesContent: true,
     keepNames: true,
+    // supervisor/src/version.ts: the version the supervisor announces and checks.
+    define: { __CLOCKWORK_VERSION__: JSON.stringify(pkg.version) },
     chunkNames: "chunks/[name]-[hash]",
     metafile: true,
     logLevel: "silent",

@@ -261,14 +261,14 @@ CREATE TABLE skipped_slots (
     CONSTRAINT skipped_slots_count_check CHECK (slots IS NULL OR slots >= 1),
     CONSTRAINT skipped_slots_reason_check
         CHECK (reason IN ('misfire_skipped', 'misfire_coalesced', 'misfire_too_old', 'misfire_over_limit',
-                          'overlap_skipped', 'max_instances_reached', 'queue_full'))
+                          'overlap_skipped', 'max_instances_reached', 'queue_full', 'definition_unreadable'))
 );
 COMMENT ON TABLE skipped_slots IS 'Schedule slots that came due but did not become a run, and why: one row per slot, or per run of consecutive slots skipped for one reason (a long outage is one row).';
 COMMENT ON COLUMN skipped_slots.schedule_id IS 'The schedule.';
 COMMENT ON COLUMN skipped_slots.slot_at IS 'The (first) slot that was not fired.';
 COMMENT ON COLUMN skipped_slots.last_slot_at IS 'The last slot of the range; equal to slot_at for a single slot. Every slot of the schedule in between was skipped for this reason.';
 COMMENT ON COLUMN skipped_slots.slots IS 'How many slots the row stands for; NULL when more than 10 000 (not counted).';
-COMMENT ON COLUMN skipped_slots.reason IS 'Why, as decided by the core''s misfire and overlap policies: misfire_skipped, misfire_coalesced, misfire_too_old, misfire_over_limit (missed while no supervisor ran), overlap_skipped, max_instances_reached, queue_full (previous runs still going).';
+COMMENT ON COLUMN skipped_slots.reason IS 'Why, as decided by the core''s misfire and overlap policies: misfire_skipped, misfire_coalesced, misfire_too_old, misfire_over_limit (missed while no supervisor ran), overlap_skipped, max_instances_reached, queue_full (previous runs still going); definition_unreadable (the stored definition could not be read by this version: the schedule stops until the job is defined again).';
 COMMENT ON COLUMN skipped_slots.recorded_at IS 'When the decision was taken.';
 
 ------------------------------------------------------------------------------------

@@ -55,6 +55,8 @@ type Queryable = pg.Pool | pg.PoolClient | pg.Client;
 
 const SQL = {
   inRecovery: "SELECT pg_is_in_recovery() AS in_recovery",
+  // clockwork.version() exists since 1.0: "1.1 (bundle …)", or "?" without the extension row.
+  extensionVersion: "SELECT clockwork.version() AS r",
   registerWorker: "SELECT clockwork.register_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
   registerDedicatedWorker: "SELECT clockwork.register_dedicated_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
   tick: "SELECT clockwork.tick($1::text, $2::integer, now(), $3::integer) AS r",
@@ -103,6 +105,11 @@ export class ClockworkApi {
     } finally {
       end();
     }
+  }
+
+  /** The extension's version as clockwork.version() gives it, e.g. "1.1 (bundle 3f2a…, …)". */
+  extensionVersion(): Promise<string> {
+    return this.call("extensionVersion", []);
   }
 
   /** Returns at `at` by the database's clock (an SQL step claimed ahead, on its connection). */

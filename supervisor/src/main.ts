@@ -15,11 +15,13 @@ import { LeaseKeeper } from "./leases.ts";
 import { Listener } from "./listener.ts";
 import { createLogger, errorFields, type Logger, type SupervisorLog } from "./logging.ts";
 import { SupervisorMetrics } from "./metrics.ts";
+import { extensionMismatch, SUPERVISOR_SETTING, SUPERVISOR_VERSION } from "./version.ts";
 import { StepExecutor } from "./steps/executor.ts";
 import { Ticker, type TickReason } from "./ticker.ts";
 
 const READ_ONLY = "25006";
 /** The database no longer knows this worker (restored, or its row removed): register again. */
+const INCOMPATIBLE_VERSION = SQLSTATE.incompatible_version;
 const UNKNOWN_WORKER = SQLSTATE.unknown_worker;
 
 /** One supervisor: `clockwork supervisor` runs one; `clockwork run` runs a dedicated one in-process. */
@@ -51,6 +53,8 @@ export class Supervisor {
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       connectionTimeoutMillis: 10_000,
+      // Every session announces this supervisor's version: the extension refuses another MAJOR.MINOR.
+      options: `-c ${SUPERVISOR_SETTING}=${SUPERVISOR_VERSION}`,
     });
     // The pool keeps `concurrency` connections open (warmed up at start, see ClockworkApi.warmUp):
     // a new connection costs the bundle load, which would show as start lag.
@@ -130,7 +134,11 @@ export class Supervisor {
           const { label } = await this.target.locate();
           this.log.info({ database: label, target_session_attrs: this.config.connection.targetSessionAttrs }, "using database host");
         }
-        if (await this.api.inRecovery()) {
+        const mismatch = await this.extensionMismatch();
+        if (mismatch !== null) {
+          this.lastDb = { ok: false, error: mismatch };
+          this.log.error({ retry_in_ms: delay, supervisor_version: SUPERVISOR_VERSION }, mismatch);
+        } else if (await this.api.inRecovery()) {
           this.lastDb = { ok: false, error: "database is a standby" };
           this.log.error(
             { retry_in_ms: delay },
@@ -161,6 +169,11 @@ export class Supervisor {
       : this.api.registerWorker(this.config.labels, this.config.host, this.config.pid);
   }
 
+  /** Why the extension here does not suit this supervisor (UPDATING.md), or null. */
+  private async extensionMismatch(): Promise<string | null> {
+    return extensionMismatch(await this.api.extensionVersion());
+  }
+
   private async tick(reason: TickReason): Promise<string | null> {
     this.metrics.ticks.inc({ reason });
     const maxClaims = this.stopping ? 0 : this.executor.freeSlots;
@@ -189,7 +202,9 @@ export class Supervisor {
     this.lastDb = { ok: false, error: errorFields(error).message };
     const code = (error as { code?: string }).code;
     if (this.target.followsPrimary && (code === READ_ONLY || isTransient(error))) void this.followPrimary();
-    if (code === READ_ONLY) {
+    if (code === INCOMPATIBLE_VERSION) {
+      this.log.error({ error: errorFields(error), supervisor_version: SUPERVISOR_VERSION }, "the extension refuses this supervisor's version; retrying (UPDATING.md)");
+    } else if (code === READ_ONLY) {
       this.log.error({ error: errorFields(error) }, "the database is read-only (a standby?): a supervisor needs the primary; retrying");
     } else if (failures <= 3 || failures % 20 === 0) {
       const level = isTransient(error) ? "warn" : "error";

@@ -32,6 +32,7 @@ export const ERROR_KINDS = {
   not_a_supervisor: { code: "KW018", hint: "GRANT clockwork_supervisor TO the role the supervisor connects as." },
   unknown_worker: { code: "KW019", hint: "Call clockwork.register_worker first." },
   invalid_argument: { code: "KW020", hint: "Check the argument against the function's documentation in docs/sql-api.md." },
+  incompatible_version: { code: "KW021", hint: "Run a supervisor of the extension's MAJOR.MINOR version, or ALTER EXTENSION clockwork UPDATE (UPDATING.md)." },
   missing_language: { code: "KW000", hint: "Install PL/v8 (CREATE EXTENSION plv8) or the clockwork_v8 runtime (CREATE EXTENSION clockwork_v8) first." },
 } as const satisfies Record<string, { code: string; hint: string }>;
 

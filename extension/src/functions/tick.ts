@@ -5,6 +5,7 @@
 // then. tick never waits for a lock: what another session is deciding is left for the next
 // tick (db/lifecycle.ts, "Concurrency").
 import { decideOverlap, nextFireTime, planDueSlots, type ActiveRun } from "../core/index.ts";
+import { checkSupervisorVersion } from "../db/compatibility.ts";
 import { calendarDates, firstSlotFrom, jobVersion } from "../db/jobs.ts";
 import { raise } from "../db/raise.ts";
 import { applyPlans, cancelRuns, expireLeases, lockJobs, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
@@ -80,7 +81,17 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
   const replacing: { scheduleId: string; slotAt: string; jobId: string; cancel: string[]; graceful: boolean }[] = [];
 
   for (const d of due) {
-    const job = jobVersion(d.job_id, d.version);
+    let job: ReturnType<typeof jobVersion>;
+    try {
+      job = jobVersion(d.job_id, d.version);
+    } catch {
+      // A definition stored by an older version that this one cannot read must not stop
+      // every other job: its schedule stops, the slot is recorded with the reason, and the
+      // job fires again once it is defined anew (UPDATING.md).
+      skipped.push({ schedule_id: d.id, slot_at: d.next_fire_at.toISOString(), slots: 1, reason: "definition_unreadable" });
+      advanced.push({ id: d.id, next_fire_at: null, last_slot_at: null });
+      continue;
+    }
     const schedule = job.schedules[d.position];
     if (schedule === undefined) {
       advanced.push({ id: d.id, next_fire_at: null, last_slot_at: null });
@@ -203,6 +214,7 @@ export const tick = sqlFunction({
       raise("invalid_argument", "lookahead_ms", `lookahead_ms must be between 0 and ${MAX_LOOKAHEAD_MS}, not ${lookahead}`);
     }
     const horizonMs = nowMs + lookahead;
+    checkSupervisorVersion();
     const me = execute(SQL.workerByName, [worker, now])[0] as { id: string; labels: string[]; pinned_to: string | null } | undefined;
     if (me === undefined) raise("unknown_worker", "worker", `unknown worker "${worker}": call clockwork.register_worker first`);
     // A dedicated worker (clockwork run) fires no slot: a slot fired by it would become a
