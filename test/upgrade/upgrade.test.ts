@@ -42,10 +42,11 @@ SELECT jsonb_build_object(
   'relations', (SELECT jsonb_agg(jsonb_build_object('name', c.relname, 'kind', c.relkind, 'rls', c.relrowsecurity, 'force_rls', c.relforcerowsecurity,
                                                     'acl', (SELECT array_agg(x ORDER BY x) FROM unnest(c.relacl::text[]) AS x), 'options', c.reloptions, 'comment', obj_description(c.oid, 'pg_class')) ORDER BY c.relname)
                   FROM pg_class c WHERE c.relnamespace = (SELECT oid FROM ns) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c')),
-  'columns', (SELECT jsonb_agg(jsonb_build_object('rel', c.relname, 'num', a.attnum, 'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+  -- By name: PostgreSQL appends the columns an upgrade adds, so their order may differ.
+  'columns', (SELECT jsonb_agg(jsonb_build_object('rel', c.relname, 'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
                                                   'not_null', a.attnotnull, 'default', pg_get_expr(d.adbin, d.adrelid), 'identity', a.attidentity,
                                                   'generated', a.attgenerated, 'collation', a.attcollation::regcollation::text, 'acl', (SELECT array_agg(x ORDER BY x) FROM unnest(a.attacl::text[]) AS x),
-                                                  'comment', col_description(c.oid, a.attnum)) ORDER BY c.relname, a.attnum)
+                                                  'comment', col_description(c.oid, a.attnum)) ORDER BY c.relname, a.attname)
                 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                WHERE c.relnamespace = (SELECT oid FROM ns) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND a.attnum > 0 AND NOT a.attisdropped),
