@@ -107,6 +107,7 @@ AS $$
         WHEN 'overlap_skipped'       THEN 'an earlier run of the job was still going (overlap: skip)'
         WHEN 'max_instances_reached' THEN 'max_instances runs of the job were already going (overlap: allow_all)'
         WHEN 'queue_full'            THEN 'an earlier run was going and the buffer of waiting runs was full (overlap: buffer_one / buffer_all max_queue)'
+        WHEN 'definition_unreadable' THEN 'the stored definition could not be read by this version of Clockwork; the schedule stopped until the job is defined again (UPDATING.md)'
         ELSE reason
     END
 $$;
