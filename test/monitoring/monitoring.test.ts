@@ -126,8 +126,8 @@ describe("the SQL queries of docs/monitoring.md", { skip: missing ?? false }, ()
     await db.query("UPDATE clockwork.schedules SET next_fire_at = now() - interval '1 hour' WHERE job_id = (SELECT id FROM clockwork.jobs WHERE name = 'late-job')");
     const run = async (job: string, state: string, startedAgo: string, finished: boolean, attempt = 1) => {
       const id = (await db.query(
-        `INSERT INTO clockwork.runs (job_id, job_version, trigger, state, queued_at, started_at, finished_at)
-         SELECT id, version, 'manual', $2, now() - $3::interval, now() - $3::interval, CASE WHEN $4 THEN now() END
+        `INSERT INTO clockwork.runs (job_id, job_version, trigger, state, created_at, queued_at, started_at, finished_at)
+         SELECT id, version, 'manual', $2, now() - $3::interval, now() - $3::interval, now() - $3::interval, CASE WHEN $4 THEN now() END
            FROM clockwork.jobs WHERE name = $1 RETURNING id`, [job, state, startedAgo, finished])).rows[0].id;
       await db.query(
         `INSERT INTO clockwork.step_runs (run_id, step, instance, kind, attempt, state, worker_id, started_at, finished_at, lease_expires_at, error)
