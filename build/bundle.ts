@@ -78,7 +78,9 @@ function stub(fn: SqlFunction, hash: string): string {
     `CREATE OR REPLACE FUNCTION ${signature}`,
     `RETURNS ${returns}`,
     `LANGUAGE plv8 ${fn.volatility.toUpperCase()}${fn.strict ? " STRICT" : ""} ${security}`,
-    `SET search_path = clockwork, pg_catalog`,
+    // pg_temp last: otherwise it is searched first, and a caller's temporary table named
+    // like one of ours would stand in for it inside a SECURITY DEFINER function.
+    `SET search_path = clockwork, pg_catalog, pg_temp`,
     ...Object.entries(fn.settings ?? {}).map(([name, value]) => `SET ${name} = ${value}`),
     `AS $fn$`,
     `if (globalThis.__clockwork_hash !== "${hash}") plv8.execute("SELECT clockwork._load_bundle()");`,

@@ -199,6 +199,9 @@ CREATE TABLE step_runs (
     stdout            text        NOT NULL DEFAULT '',
     stderr            text        NOT NULL DEFAULT '',
     output_truncated  boolean     NOT NULL DEFAULT false,
+    claim_hash        bytea,
+    awaiting_report   boolean     NOT NULL DEFAULT false,
+    refused_by        bigint[]    NOT NULL DEFAULT '{}',
     CONSTRAINT step_runs_attempt_key UNIQUE (run_id, step, instance, attempt),
     CONSTRAINT step_runs_phase_check CHECK (phase IN ('step', 'check')),
     CONSTRAINT step_runs_kind_check CHECK (kind IN ('sql', 'shell', 'program', 'builtin')),
@@ -209,7 +212,9 @@ CREATE TABLE step_runs (
     CONSTRAINT step_runs_running_has_lease CHECK (state <> 'running' OR lease_expires_at IS NOT NULL),
     CONSTRAINT step_runs_finished_state
         CHECK ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost'))),
-    CONSTRAINT step_runs_sql_state_format CHECK (sql_state IS NULL OR sql_state ~ '^[0-9A-Z]{5}$')
+    CONSTRAINT step_runs_sql_state_format CHECK (sql_state IS NULL OR sql_state ~ '^[0-9A-Z]{5}$'),
+    CONSTRAINT step_runs_claim_hash_size CHECK (claim_hash IS NULL OR length(claim_hash) = 32),
+    CONSTRAINT step_runs_awaiting_report_finished CHECK (NOT awaiting_report OR state = 'succeeded')
 );
 COMMENT ON TABLE step_runs IS 'One row per attempt of a step instance (a step, or one matrix combination of it); leases live here.';
 COMMENT ON COLUMN step_runs.id IS 'Step run id; a supervisor reports results against it, and only the lease holder may.';
@@ -217,7 +222,7 @@ COMMENT ON COLUMN step_runs.run_id IS 'The run this step belongs to.';
 COMMENT ON COLUMN step_runs.step IS 'Step (or check) name from the job definition.';
 COMMENT ON COLUMN step_runs.instance IS 'Instance id from the core: the step name, or name[key=value,…] for one matrix combination.';
 COMMENT ON COLUMN step_runs.phase IS 'step, or check (checks run after the steps and decide the final status).';
-COMMENT ON COLUMN step_runs.kind IS 'sql (run by the database through run_sql_step), shell or program (run by a supervisor), builtin (done by the database itself).';
+COMMENT ON COLUMN step_runs.kind IS 'sql (run by a supervisor on a connection logged in as the job owner), shell or program (run by a supervisor as a process), builtin (done by the database itself).';
 COMMENT ON COLUMN step_runs.matrix IS 'The matrix values of this instance: environment variables for shell, named parameters for SQL.';
 COMMENT ON COLUMN step_runs.params IS 'Parameters of this instance as the core resolved them: job defaults, run parameters, step parameters, matrix values.';
 COMMENT ON COLUMN step_runs.attempt IS 'Attempt number, 1 first; a retry or a lost lease makes a new row with attempt + 1.';
@@ -226,15 +231,18 @@ COMMENT ON COLUMN step_runs.required_labels IS 'Labels a worker must have to cla
 COMMENT ON COLUMN step_runs.ready_at IS 'Earliest time the step may be claimed (retry back-off); set only while ready.';
 COMMENT ON COLUMN step_runs.worker_id IS 'Worker holding (or that last held) the lease.';
 COMMENT ON COLUMN step_runs.lease_expires_at IS 'The lease ends here unless the worker heartbeats; then the step is lost and retried.';
-COMMENT ON COLUMN step_runs.started_at IS 'When the step was claimed.';
+COMMENT ON COLUMN step_runs.started_at IS 'When the step was claimed; for an SQL step, replaced by the wall-clock time its statements started.';
 COMMENT ON COLUMN step_runs.finished_at IS 'When the step reached a final state.';
 COMMENT ON COLUMN step_runs.exit_code IS 'Exit code of a shell or program step (128 + signal if killed).';
 COMMENT ON COLUMN step_runs.sql_state IS 'SQLSTATE of the error an SQL step raised.';
 COMMENT ON COLUMN step_runs.error IS 'Error message: the SQL error, a time-out, a spawn failure.';
-COMMENT ON COLUMN step_runs.result IS 'First row of an SQL step''s last statement, as JSON, for conditions on results.';
+COMMENT ON COLUMN step_runs.result IS 'The first 100 rows of an SQL step''s last statement, as a JSON array, for conditions on results ({"rows_affected": n} for a statement without rows).';
 COMMENT ON COLUMN step_runs.stdout IS 'Captured standard output (bounded; see output_truncated).';
 COMMENT ON COLUMN step_runs.stderr IS 'Captured standard error (bounded; see output_truncated).';
-COMMENT ON COLUMN step_runs.output_truncated IS 'True when output beyond the capture bound was dropped.';
+COMMENT ON COLUMN step_runs.output_truncated IS 'True when output beyond the capture bound was dropped, or an SQL step returned more rows than result keeps.';
+COMMENT ON COLUMN step_runs.claim_hash IS 'SHA-256 of the secret handed to the worker that claimed this attempt; only that worker can finish it. Never readable by job owners.';
+COMMENT ON COLUMN step_runs.awaiting_report IS 'An SQL step that committed its completion with its work, whose supervisor has not yet reported its rows; tick decides its run then, or without the rows once lease_duration() has passed.';
+COMMENT ON COLUMN step_runs.refused_by IS 'Workers that handed this step back because they cannot log in as its owner or reach its target; it is not offered to them again.';
 
 -- Claims: ready steps whose time has come, oldest first, in the claim's exact order
 -- (ready_at, id): many steps share one ready_at (a burst of run_now), and without id in
@@ -245,6 +253,8 @@ CREATE INDEX step_runs_lease_idx ON step_runs (lease_expires_at) WHERE state = '
 CREATE INDEX step_runs_run_idx ON step_runs (run_id);
 -- Heartbeats: a worker's running steps (to extend) and cancelled ones (to stop).
 CREATE INDEX step_runs_worker_idx ON step_runs (worker_id) WHERE state IN ('running', 'cancelled');
+-- SQL steps committed whose supervisor never reported (it died in between): tick decides their runs.
+CREATE INDEX step_runs_awaiting_report_idx ON step_runs (finished_at) WHERE awaiting_report;
 
 ------------------------------------------------------------------------------------
 -- Slots that were not fired, with the reason
@@ -275,26 +285,43 @@ COMMENT ON COLUMN skipped_slots.recorded_at IS 'When the decision was taken.';
 -- Named connections and calendars
 ------------------------------------------------------------------------------------
 CREATE TABLE connections (
-    name      text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'),
-    conninfo  text NOT NULL,
-    role      text NOT NULL DEFAULT 'primary',
-    owner     name NOT NULL DEFAULT current_user,
-    CONSTRAINT connections_role_check CHECK (role IN ('primary', 'standby', 'any')),
-    -- Passwords belong in .pgpass, a service file or the environment, never in a table.
-    CONSTRAINT connections_no_password CHECK (conninfo !~* '(^|\s)password\s*=|://[^/@:]*:[^/@]*@|[?&]password=')
+    name              text        PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'),
+    conninfo          text        NOT NULL,
+    server_role       text        NOT NULL DEFAULT 'any',
+    on_role_mismatch  text        NOT NULL DEFAULT 'fail',
+    description       text,
+    owner             name        NOT NULL DEFAULT current_user,
+    granted_to        name[]      NOT NULL DEFAULT '{}',
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    updated_at        timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT connections_server_role_check CHECK (server_role IN ('primary', 'standby', 'any')),
+    CONSTRAINT connections_on_role_mismatch_check CHECK (on_role_mismatch IN ('fail', 'skip')),
+    -- Passwords belong in .pgpass, a service file or the supervisor's environment, never in a table.
+    CONSTRAINT connections_no_password CHECK (conninfo !~* '(^|\s)(ssl)?password\s*=|://[^/@:]*:[^/@]*@|[?&](ssl)?password=')
 );
-COMMENT ON TABLE connections IS 'Named connections that SQL steps may use instead of this database; never with a password.';
+COMMENT ON TABLE connections IS 'Named connections SQL steps may run on instead of this database (docs/sql-steps.md); never with a password.';
 COMMENT ON COLUMN connections.name IS 'Name used in a step''s "connection" field.';
-COMMENT ON COLUMN connections.conninfo IS 'libpq connection string or URI without a password (use .pgpass, a service file or PGPASSWORD).';
-COMMENT ON COLUMN connections.role IS 'Which server the step expects: primary (writable), standby (read-only) or any.';
-COMMENT ON COLUMN connections.owner IS 'Role that defined the connection.';
+COMMENT ON COLUMN connections.conninfo IS 'libpq connection string or URI without a password: the supervisor logs in with .pgpass, a service file, a client certificate or peer authentication.';
+COMMENT ON COLUMN connections.server_role IS 'Which server steps expect: primary (not in recovery), standby (in recovery) or any.';
+COMMENT ON COLUMN connections.on_role_mismatch IS 'When the server is not in server_role: fail the step (with the reason), or skip it (PgQuartz''s runOnRoleError).';
+COMMENT ON COLUMN connections.description IS 'What the connection is for.';
+COMMENT ON COLUMN connections.owner IS 'Role that defined the connection; it and its members may use, alter, grant and drop it.';
+COMMENT ON COLUMN connections.granted_to IS 'Roles (and their members) granted the use of the connection in their jobs; ''public'' for every role.';
+COMMENT ON COLUMN connections.created_at IS 'When the connection was defined.';
+COMMENT ON COLUMN connections.updated_at IS 'When it was last altered.';
 
 CREATE TABLE calendars (
-    name         text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'),
+    name         text        PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'),
     description  text,
-    dates        date[] NOT NULL DEFAULT '{}'
+    dates        date[]      NOT NULL DEFAULT '{}',
+    owner        name        NOT NULL DEFAULT current_user,
+    granted_to   name[]      NOT NULL DEFAULT '{}',
+    updated_at   timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE calendars IS 'Named lists of dates (holidays, freeze days) that schedules can exclude.';
 COMMENT ON COLUMN calendars.name IS 'Name used in a schedule''s exclude.calendars.';
 COMMENT ON COLUMN calendars.description IS 'What the calendar is.';
 COMMENT ON COLUMN calendars.dates IS 'The dates, read in each schedule''s own time zone.';
+COMMENT ON COLUMN calendars.owner IS 'Role that defined the calendar; it and its members may use, alter, grant and drop it.';
+COMMENT ON COLUMN calendars.granted_to IS 'Roles (and their members) granted the use of the calendar in their schedules; ''public'' for every role.';
+COMMENT ON COLUMN calendars.updated_at IS 'When the calendar was last changed (schedules excluding it are re-planned then).';

@@ -5,7 +5,7 @@
 
 CREATE FUNCTION _caller() RETURNS name
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = clockwork, pg_catalog
+SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN current_setting('role') = 'none' THEN session_user
                 ELSE current_setting('role')::name END
@@ -14,7 +14,7 @@ COMMENT ON FUNCTION _caller() IS 'The role a client acts as (SET ROLE, else the 
 
 CREATE FUNCTION _caller_rights() RETURNS jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = clockwork, pg_catalog
+SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
     SELECT jsonb_build_object(
         'role', r.rolname,
@@ -28,9 +28,25 @@ COMMENT ON FUNCTION _caller_rights() IS 'The calling role and what it may do: de
 
 CREATE FUNCTION _may_manage(job_owner name) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = clockwork, pg_catalog
+SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
     SELECT pg_has_role(_caller(), job_owner, 'MEMBER')
 $$;
 COMMENT ON FUNCTION _may_manage(name) IS 'Whether the calling role owns (or is a member of the owner of) a job.';
 
+
+CREATE FUNCTION _may_use(object_owner name, granted_to name[], role name) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = clockwork, pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM pg_roles AS r
+         WHERE r.rolname = _may_use.role
+           AND (r.rolsuper
+                OR 'public' = ANY (_may_use.granted_to)
+                OR EXISTS (SELECT 1 FROM pg_roles AS o
+                            WHERE (o.rolname = _may_use.object_owner OR o.rolname = ANY (_may_use.granted_to))
+                              AND pg_has_role(r.oid, o.oid, 'MEMBER'))))
+$$;
+COMMENT ON FUNCTION _may_use(name, name[], name) IS
+    'Whether a role may use a named connection or calendar: a superuser, a member of its owner or of a role it was granted to, or anyone when granted to public.';

@@ -48,7 +48,7 @@ CREATE FUNCTION register_worker(
     now     timestamptz DEFAULT now()
 ) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = clockwork, pg_catalog
+SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
 DECLARE
     worker_id bigint;
@@ -68,8 +68,10 @@ BEGIN
     RETURNING w.id INTO worker_id;
     -- The scheduler "starts" on this database when a worker registers while no other is
     -- alive: @reboot schedules come due now. The lock makes two workers starting at the
-    -- same moment agree on one start.
-    PERFORM pg_advisory_xact_lock(hashtext('clockwork.scheduler_start'));
+    -- same moment agree on one start. A table lock, not an advisory lock: any role can
+    -- take an advisory lock (a job's SQL step could hold this one for hours), while this
+    -- mode conflicts with nothing a role that may only read workers can take.
+    LOCK TABLE workers IN SHARE ROW EXCLUSIVE MODE;
     IF NOT EXISTS (SELECT 1 FROM workers AS other
                     WHERE other.id <> worker_id AND other.stopped_at IS NULL AND NOT other.dedicated
                       AND other.heartbeat_at > register_worker.now - lease_duration()) THEN
@@ -93,7 +95,7 @@ CREATE FUNCTION register_dedicated_worker(
     now     timestamptz DEFAULT now()
 ) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = clockwork, pg_catalog
+SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
 DECLARE
     worker_id bigint;
@@ -125,7 +127,7 @@ COMMENT ON FUNCTION register_dedicated_worker(text, text[], text, integer, times
 
 CREATE FUNCTION heartbeat(worker text, now timestamptz DEFAULT now()) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = clockwork, pg_catalog
+SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
 DECLARE
     me        bigint;
@@ -164,7 +166,7 @@ COMMENT ON FUNCTION heartbeat(text, timestamptz) IS
 
 CREATE FUNCTION append_output(step_run bigint, worker text, stream text, chunk text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = clockwork, pg_catalog
+SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
 DECLARE
     room integer;
@@ -182,7 +184,7 @@ BEGIN
       FROM workers AS w
      WHERE s.id = step_run AND s.worker_id = w.id AND w.name = worker
        -- running, said as NOT IN so the plan uses the primary key, not a partial index
-       -- whose statistics are stale after a burst (see stepRunForSql in statements.ts)
+       -- whose statistics are stale after a burst (see finishRun in extension/src/db/statements.ts)
        AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost');
     GET DIAGNOSTICS room = ROW_COUNT;
     RETURN room = 1;
@@ -193,7 +195,7 @@ COMMENT ON FUNCTION append_output(bigint, text, text, text) IS
 
 CREATE FUNCTION release_worker(worker text, now timestamptz DEFAULT now()) RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = clockwork, pg_catalog
+SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
 DECLARE
     me       bigint;

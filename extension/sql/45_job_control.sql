@@ -4,7 +4,7 @@
 
 CREATE FUNCTION _job_for_caller(job text) RETURNS jobs
 LANGUAGE plpgsql STABLE
-SET search_path = clockwork, pg_catalog
+SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
 DECLARE
     found jobs;

@@ -6,10 +6,14 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA clockwork FROM PUBLIC;
 GRANT USAGE ON SCHEMA clockwork TO PUBLIC;
 
 -- Reading: every table is visible, row-level security decides which rows.
-GRANT SELECT ON jobs, job_versions, schedules, runs, step_runs, skipped_slots TO PUBLIC;
+GRANT SELECT ON jobs, job_versions, schedules, runs, skipped_slots TO PUBLIC;
+-- Every column of step_runs but claim_hash: the hash of a claim's secret is nobody's business.
+GRANT SELECT (id, run_id, step, instance, phase, kind, matrix, params, attempt, state, required_labels, ready_at,
+              worker_id, lease_expires_at, started_at, finished_at, exit_code, sql_state, error, result, stdout,
+              stderr, output_truncated, awaiting_report, refused_by)
+   ON step_runs TO PUBLIC;
 GRANT SELECT ON job_status, run_history, step_history, job_definitions, skip_history TO PUBLIC;
-GRANT SELECT ON workers, calendars TO PUBLIC;
-GRANT SELECT ON connections TO clockwork_supervisor;
+GRANT SELECT ON workers, calendars, connections TO PUBLIC;
 
 ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE job_versions ENABLE ROW LEVEL SECURITY;
@@ -17,6 +21,8 @@ ALTER TABLE schedules ENABLE ROW LEVEL SECURITY;
 ALTER TABLE runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE step_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE skipped_slots ENABLE ROW LEVEL SECURITY;
+ALTER TABLE connections ENABLE ROW LEVEL SECURITY;
+ALTER TABLE calendars ENABLE ROW LEVEL SECURITY;
 
 CREATE POLICY own_jobs ON jobs FOR SELECT
     USING (pg_has_role(current_user, owner, 'MEMBER') OR pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER'));
@@ -30,12 +36,19 @@ CREATE POLICY own_step_runs ON step_runs FOR SELECT
     USING (EXISTS (SELECT 1 FROM runs AS r WHERE r.id = run_id));
 CREATE POLICY own_skipped_slots ON skipped_slots FOR SELECT
     USING (EXISTS (SELECT 1 FROM schedules AS s WHERE s.id = schedule_id));
+-- Connections and calendars: those you own, or were granted (supervisors see all).
+CREATE POLICY usable_connections ON connections FOR SELECT
+    USING (_may_use(owner, granted_to, current_user) OR pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER'));
+CREATE POLICY usable_calendars ON calendars FOR SELECT
+    USING (_may_use(owner, granted_to, current_user) OR pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER'));
 
 -- The user API.
 GRANT EXECUTE ON FUNCTION lease_duration(), output_limit(), describe_skip(text) TO PUBLIC;
+-- Called on an SQL step's own connection, by the job owner's session (50_sql_steps.sql).
+GRANT EXECUTE ON FUNCTION _finish_sql_step(bigint, text), wait_until(timestamptz) TO PUBLIC;
 -- Helpers called from SECURITY DEFINER functions run as the owner and need no grant,
 -- but _caller is harmless and useful for diagnosing "does not exist" answers.
-GRANT EXECUTE ON FUNCTION _caller() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION _caller(), _may_use(name, name[], name) TO PUBLIC;
 -- The supervisor API.
 GRANT EXECUTE ON FUNCTION register_worker(text, text[], text, integer, timestamptz),
                           register_dedicated_worker(text, text[], text, integer, timestamptz),

@@ -2,7 +2,8 @@
 // no table is touched directly, every decision is the database's. Each statement is
 // named here once. Ids stay strings (bigint).
 import type pg from "pg";
-import type { StepClaim } from "../../extension/src/functions/claim.ts";
+import type { SqlWork, StepClaim } from "../../extension/src/functions/claim.ts";
+import type { StepReport } from "../../extension/src/db/reports.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
 
 export interface WorkerRegistration {
@@ -10,22 +11,15 @@ export interface WorkerRegistration {
   readonly lease_ms: number;
 }
 
-/** What tick hands out: the database's own type, so the two sides cannot drift apart. */
-export type { StepClaim };
+/** What tick hands out and takes: the database's own types, so the two sides cannot drift apart. */
+export type { SqlWork, StepClaim, StepReport };
 
 export interface TickResult {
   readonly claimed: StepClaim[];
   /** Earliest time anything becomes due; null when nothing is scheduled. */
   readonly next_due_at: string | null;
-}
-
-export interface SqlStepResult {
-  readonly accepted: boolean;
-  readonly state?: "succeeded" | "failed" | string;
-  readonly sql_state?: string | null;
-  readonly error?: string | null;
-  /** Called before the claim's start_at: nothing was done; call again this much later. */
-  readonly early_ms?: number;
+  /** Step runs whose report was refused: their claim no longer holds. */
+  readonly refused_reports: string[];
 }
 
 export interface HeartbeatResult {
@@ -45,33 +39,20 @@ export function isTransient(error: unknown): boolean {
   );
 }
 
-/** A statement_timeout fired (not a cancel on request, which has another message). */
-function isStatementTimeout(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return e.code === "57014" && /statement timeout/.test(e.message ?? "");
-}
-
-type Queryable = pg.Pool | pg.PoolClient | pg.Client;
+type Queryable = pg.Pool | pg.ClientBase;
 
 const SQL = {
   inRecovery: "SELECT pg_is_in_recovery() AS in_recovery",
   // clockwork.version() exists since 1.0: "1.1 (bundle …)", or "?" without the extension row.
   extensionVersion: "SELECT clockwork.version() AS r",
+  currentDatabase: "SELECT current_database() AS r",
   registerWorker: "SELECT clockwork.register_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
   registerDedicatedWorker: "SELECT clockwork.register_dedicated_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
-  tick: "SELECT clockwork.tick($1::text, $2::integer, now(), $3::integer) AS r",
-  runSqlStep: "SELECT clockwork.run_sql_step($1::bigint, $2::text) AS r",
-  // An SQL step's time-out: PostgreSQL cannot time a statement inside a function, so
-  // run_sql_step runs in a transaction whose statement_timeout is the step's.
-  begin: "BEGIN",
-  stepTimeout: "SELECT set_config('statement_timeout', $1::text, true) AS r",
-  commit: "COMMIT",
-  rollback: "ROLLBACK",
+  tick: "SELECT clockwork.tick($1::text, $2::integer, now(), $3::integer, $4::jsonb) AS r",
   completeStep: "SELECT clockwork.complete_step($1::bigint, $2::text, $3::integer, $4::text, $5::text, $6::text) AS r",
   appendOutput: "SELECT clockwork.append_output($1::bigint, $2::text, $3::text, $4::text) AS r",
   heartbeat: "SELECT clockwork.heartbeat($1::text) AS r",
   releaseWorker: "SELECT clockwork.release_worker($1::text) AS r",
-  cancelBackend: "SELECT pg_cancel_backend($1::integer) AS r",
   // Any Clockwork function loads the PL/v8 bundle into the session (~60 ms, once).
   warmUp: "SELECT clockwork.version() AS r",
   waitUntil: "SELECT clockwork.wait_until($1::timestamptz) AS r",
@@ -112,9 +93,12 @@ export class ClockworkApi {
     return this.call("extensionVersion", []);
   }
 
-  /** Returns at `at` by the database's clock (an SQL step claimed ahead, on its connection). */
-  async waitUntil(client: pg.PoolClient, at: string): Promise<void> {
-    await this.call("waitUntil", [at], client);
+  /**
+   * Returns at `at` by the database's clock: on an SQL step's own connection (a pg client
+   * logged in as its owner: wait_until is granted to everyone), or on ours.
+   */
+  async waitUntil(at: string, client?: pg.ClientBase): Promise<void> {
+    await this.call("waitUntil", [at], client ?? this.pool);
   }
 
   /**
@@ -133,6 +117,11 @@ export class ClockworkApi {
     if (failed) throw failed.reason;
   }
 
+  /** The database the supervisor is connected to, as the server names it. */
+  currentDatabase(): Promise<string> {
+    return this.call("currentDatabase", []);
+  }
+
   registerWorker(labels: readonly string[], host: string, pid: number): Promise<WorkerRegistration> {
     return this.call("registerWorker", [this.worker, labels, host, pid]);
   }
@@ -142,42 +131,13 @@ export class ClockworkApi {
     return this.call("registerDedicatedWorker", [this.worker, labels, host, pid]);
   }
 
-  /** `lookaheadMs`: also fire and claim what is due that soon (claims carry their start_at). */
-  async tick(maxClaims: number, lookaheadMs = 0): Promise<TickResult> {
-    const r = await this.call<TickResult>("tick", [this.worker, maxClaims, lookaheadMs]);
-    return { claimed: r?.claimed ?? [], next_due_at: r?.next_due_at ?? null };
-  }
-
   /**
-   * Runs an SQL step on the given pooled client (so the caller can cancel its backend).
-   * With a time-out, a statement timeout is reported with complete_step as
-   * "timed out after N ms" (see docs/sql-api.md); a cancel on request is thrown.
+   * `lookaheadMs`: also fire and claim what is due that soon (claims carry their start_at).
+   * `reports`: what became of the SQL steps this worker ran since its last tick.
    */
-  async runSqlStep(client: pg.PoolClient, stepRunId: string, timeoutMs: number | null = null): Promise<SqlStepResult> {
-    // The database refuses a call that arrives before the step's start (its transaction
-    // time would precede the slot). Rare: the claim's start_in_ms already accounts for it.
-    for (let tries = 0; ; tries++) {
-      const answer = await this.runSqlStepOnce(client, stepRunId, timeoutMs);
-      if (answer.accepted || !answer.early_ms || tries >= 5) return answer;
-      await new Promise((resolve) => setTimeout(resolve, answer.early_ms));
-    }
-  }
-
-  private async runSqlStepOnce(client: pg.PoolClient, stepRunId: string, timeoutMs: number | null): Promise<SqlStepResult> {
-    if (timeoutMs === null) return this.call("runSqlStep", [stepRunId, this.worker], client);
-    await this.call("begin", [], client);
-    try {
-      await this.call("stepTimeout", [String(Math.max(1, Math.ceil(timeoutMs)))], client);
-      const answer = await this.call<SqlStepResult>("runSqlStep", [stepRunId, this.worker], client);
-      await this.call("commit", [], client);
-      return answer;
-    } catch (error) {
-      await this.call("rollback", [], client).catch(() => {});
-      if (!isStatementTimeout(error)) throw error;
-      const message = `timed out after ${timeoutMs} ms`;
-      const accepted = await this.completeStep(stepRunId, null, "", "", message);
-      return { accepted, state: "failed", sql_state: "57014", error: message };
-    }
+  async tick(maxClaims: number, lookaheadMs = 0, reports: readonly StepReport[] = []): Promise<TickResult> {
+    const r = await this.call<TickResult>("tick", [this.worker, maxClaims, lookaheadMs, reports.length > 0 ? JSON.stringify(reports) : null]);
+    return { claimed: r?.claimed ?? [], next_due_at: r?.next_due_at ?? null, refused_reports: (r?.refused_reports ?? []).map(String) };
   }
 
   async completeStep(stepRunId: string, exitCode: number | null, stdout: string, stderr: string, error: string | null): Promise<boolean> {
@@ -196,10 +156,5 @@ export class ClockworkApi {
 
   async releaseWorker(): Promise<number> {
     return Number(await this.call<number>("releaseWorker", [this.worker]));
-  }
-
-  /** Cancels the statement running on a backend (an SQL step of a cancelled run). */
-  async cancelBackend(pid: number): Promise<boolean> {
-    return (await this.call<boolean>("cancelBackend", [pid])) === true;
   }
 }

@@ -12,8 +12,16 @@
 // several hosts, and/or the CLOCKWORK_DB_* settings (which win over the URL's parts), else
 // node-pg's libpq-style PG* variables and ~/.pgpass. A password is never taken from the
 // command line, where `ps` shows it to every user.
+//
+// SQL steps log in as their owners on connections of their own (steps/owner-connections.ts),
+// to the same server and database as the supervisor's unless --owner-conninfo says
+// otherwise, never with the supervisor's user or password.
+import { execFileSync } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { homedir, hostname } from "node:os";
+import { join } from "node:path";
+import { parseConninfo, type Conninfo } from "../../extension/src/core/index.ts";
+import type { CredentialFiles } from "./credentials.ts";
 
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
@@ -75,13 +83,24 @@ export interface SupervisorConfig {
   /** Output batching towards clockwork.append_output. */
   readonly outputFlushMs: number;
   readonly outputFlushBytes: number;
-  /** Base environment of shell and program steps: ours minus database secrets. */
+  /** Base environment of shell and program steps: ours minus anything that names or opens a database. */
   readonly stepBaseEnv: Readonly<Record<string, string>>;
   /**
    * Run only jobs pinned to this worker by name and fire no schedule slots
    * (register_dedicated_worker). Set by `clockwork run` for its in-process supervisor.
    */
   readonly dedicated: boolean;
+  /** Shell and program steps run as this OS user (uid, gid), or as the supervisor's. */
+  readonly stepUser: { readonly name: string; readonly uid: number; readonly gid: number; readonly home: string } | null;
+  /**
+   * Where SQL steps in this database (and other databases of this server) connect: the
+   * supervisor's host, port, database and TLS settings, with --owner-conninfo over them.
+   * Never a user or a password: they log in as the job's owner. With several hosts, the
+   * supervisor moves it to the primary it follows (main.ts).
+   */
+  readonly ownerBase: Readonly<Conninfo>;
+  /** The password file, service files and certificate directory owner connections use. */
+  readonly credentialFiles: CredentialFiles;
 }
 
 export class ConfigError extends Error {
@@ -136,16 +155,25 @@ export const SETTINGS: readonly Setting[] = [
   s("killGrace", "--kill-grace", "CLOCKWORK_KILL_GRACE", "5s", "SIGTERM → SIGKILL delay for a timed-out step's process group"),
   s("safetyTick", "--safety-tick", "CLOCKWORK_SAFETY_TICK", "60s", "longest sleep between ticks, at least 100ms"),
   s("fireAhead", "--fire-ahead", "CLOCKWORK_FIRE_AHEAD", "25ms", "fire and claim this early, start steps on time; 0 to 500ms"),
+  s("ownerConninfo", "--owner-conninfo", "CLOCKWORK_OWNER_CONNINFO", "the supervisor's own server", "where SQL steps log in as their owners, over the supervisor's host, port, database and TLS settings, e.g. host=/var/run/postgresql for peer authentication; host, port, TLS and options only, never a user or password (docs/sql-steps.md)"),
+  s("stepUser", "--step-user", "CLOCKWORK_STEP_USER", "the supervisor's user", "run shell and program steps as this OS user (the supervisor must be root)"),
 ];
 
-/** Variables that are never passed on to steps: they would hand the step our database. */
-const SECRET_ENV = new Set(["DATABASE_URL", "PGPASSWORD", "PGPASSFILE", "PGSERVICEFILE", "PGAGENT_PASSWORD", "PGAGENT_USER", "PGAGENT_DB"]);
+/**
+ * Variables that are never passed on to steps: they would hand a step the supervisor's
+ * database identity. Every PG* variable (libpq reads them all: PGHOST, PGUSER, PGPASSWORD,
+ * PGSERVICE, PGSSLKEY, …, and pgAgent's PGAGENT_*) goes too, and every CLOCKWORK_* one.
+ */
+const SECRET_ENV = new Set(["DATABASE_URL"]);
+
+/** What --owner-conninfo may set: where and how to connect, never who. */
+const OWNER_CONNINFO_KEYS = ["host", "hostaddr", "port", "sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name", "options"];
 
 const METAVAR: Readonly<Record<string, string>> = {
   config: "FILE", enabled: "BOOL", databaseUrl: "URL", dbHost: "HOST[,HOST]", dbPort: "PORT[,PORT]", dbName: "NAME",
   dbUser: "ROLE", dbPasswordFile: "FILE", targetSessionAttrs: "ATTRS", workerName: "NAME", labels: "a,b", concurrency: "N",
   logLevel: "LEVEL", logFile: "FILE", httpPort: "N|off", httpHost: "HOST", shutdownGrace: "T", outputLimit: "BYTES",
-  killGrace: "T", safetyTick: "T", fireAhead: "T",
+  killGrace: "T", safetyTick: "T", fireAhead: "T", ownerConninfo: "CONNINFO", stepUser: "USER",
 };
 
 export const USAGE = `usage: clockwork supervisor [options]
@@ -158,6 +186,9 @@ ${SETTINGS.filter((x) => x.flag !== null)
   })
   .join("\n")}
 the password comes from CLOCKWORK_DB_PASSWORD_FILE, CLOCKWORK_DB_PASSWORD or ~/.pgpass, never a flag
+owner logins: a password from PGPASSFILE (default ~/.pgpass), services from PGSERVICEFILE
+(default ~/.pg_service.conf) and PGSYSCONFDIR/pg_service.conf, client certificates from
+~/.postgresql; see docs/sql-steps.md
 durations: 500ms, 5s, 2m or plain milliseconds; sizes: 1048576, 512KiB, 1MiB`;
 
 const BY_FLAG = new Map(SETTINGS.filter((x) => x.flag !== null).map((x) => [x.flag!, x]));
@@ -475,10 +506,20 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 
   const stepBaseEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
-    if (v === undefined || SECRET_ENV.has(k)) continue;
-    if (k.startsWith("CLOCKWORK_") || k.startsWith("PGAGENT_")) continue; // our own settings are not the step's business
+    if (v === undefined || SECRET_ENV.has(k) || k.startsWith("PG")) continue;
+    if (k.startsWith("CLOCKWORK_")) continue; // our own settings are not the step's business
     stepBaseEnv[k] = v;
   }
+
+  const stepUserName = get("stepUser");
+  const stepUser = stepUserName === undefined ? null : resolveUser(stepUserName);
+  const ownerBase = ownerBaseOf(connection, env, get("ownerConninfo"));
+  const home = env.HOME || homedir();
+  const credentialFiles: CredentialFiles = Object.freeze({
+    passfile: env.PGPASSFILE || join(home, ".pgpass"),
+    serviceFiles: Object.freeze([env.PGSERVICEFILE || join(home, ".pg_service.conf"), join(env.PGSYSCONFDIR || "/etc/postgresql-common", "pg_service.conf")]),
+    certDir: join(home, ".postgresql"),
+  });
 
   return Object.freeze({
     enabled,
@@ -502,5 +543,64 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     outputFlushBytes: 16 * 1024,
     stepBaseEnv: Object.freeze(stepBaseEnv),
     dedicated: false,
+    stepUser,
+    ownerBase: Object.freeze(ownerBase),
+    credentialFiles,
   });
+}
+
+/**
+ * The supervisor's own server, database and TLS settings (never its user or password), with
+ * --owner-conninfo over them. With several hosts it names the first; the supervisor moves
+ * it to the primary it uses (OwnerConnections.setServer).
+ */
+function ownerBaseOf(connection: ConnectionSettings, env: NodeJS.ProcessEnv, overlay: string | undefined): Conninfo {
+  const base: Conninfo = {};
+  if (connection.url !== undefined) {
+    const parsed = parseConninfo(connection.url);
+    if (parsed.ok) {
+      for (const key of ["dbname", "sslmode", "sslrootcert", "sslcert", "sslkey"]) {
+        if (parsed.params[key] !== undefined) base[key] = parsed.params[key]!;
+      }
+    }
+  } else {
+    const fromEnv: Record<string, string | undefined> = {
+      hostaddr: env.PGHOSTADDR, dbname: env.PGDATABASE ?? env.PGUSER,
+      sslmode: env.PGSSLMODE, sslrootcert: env.PGSSLROOTCERT, sslcert: env.PGSSLCERT, sslkey: env.PGSSLKEY,
+    };
+    for (const [key, value] of Object.entries(fromEnv)) if (value) base[key] = value;
+  }
+  const first = connection.endpoints[0]!;
+  base.host = first.host ?? env.PGHOST ?? "localhost";
+  base.port = String(first.port ?? env.PGPORT ?? 5432);
+  if (connection.database !== undefined) base.dbname = connection.database;
+  if (overlay !== undefined) {
+    const parsed = parseConninfo(overlay);
+    if (!parsed.ok) throw new ConfigError(`owner conninfo: ${parsed.message}`);
+    for (const [key, value] of Object.entries(parsed.params)) {
+      if (!OWNER_CONNINFO_KEYS.includes(key)) {
+        throw new ConfigError(`owner conninfo may set ${OWNER_CONNINFO_KEYS.join(", ")}, not "${key}" (steps log in as their owners; passwords go in PGPASSFILE)`);
+      }
+      base[key] = value;
+    }
+  }
+  return base;
+}
+
+/** An OS user's uid, gid and home, looked up the way the system does (NSS, through getent), at start. */
+function resolveUser(name: string): { name: string; uid: number; gid: number; home: string } {
+  if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$/.test(name)) throw new ConfigError(`step user ${JSON.stringify(name)} is not a user name`);
+  let entry: string[];
+  try {
+    entry = execFileSync("getent", ["passwd", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim().split(":");
+  } catch {
+    throw new ConfigError(`step user ${JSON.stringify(name)} does not exist on this machine`);
+  }
+  const uid = Number(entry[2]);
+  const gid = Number(entry[3]);
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new ConfigError(`step user ${JSON.stringify(name)}: unreadable passwd entry`);
+  if (process.getuid?.() !== 0 && process.getuid?.() !== uid) {
+    throw new ConfigError(`running steps as ${name} needs a supervisor running as root (it runs as uid ${process.getuid?.()})`);
+  }
+  return { name, uid, gid, home: entry[5] || "/" };
 }

@@ -8,7 +8,7 @@
 import pg from "pg";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
 import { ClockworkApi, isTransient } from "./api.ts";
-import { ConfigError, loadConfig, type SupervisorConfig } from "./config.ts";
+import { ConfigError, loadConfig, type Endpoint, type SupervisorConfig } from "./config.ts";
 import { ConnectionTarget, NoSuitableHost } from "./connection.ts";
 import { startHealthServer, type HealthServer, type Readiness } from "./http.ts";
 import { LeaseKeeper } from "./leases.ts";
@@ -17,12 +17,15 @@ import { createLogger, errorFields, type Logger, type SupervisorLog } from "./lo
 import { SupervisorMetrics } from "./metrics.ts";
 import { extensionMismatch, SUPERVISOR_SETTING, SUPERVISOR_VERSION } from "./version.ts";
 import { StepExecutor } from "./steps/executor.ts";
+import { OwnerConnections } from "./steps/owner-connections.ts";
 import { Ticker, type TickReason } from "./ticker.ts";
 
 const READ_ONLY = "25006";
 /** The database no longer knows this worker (restored, or its row removed): register again. */
 const INCOMPATIBLE_VERSION = SQLSTATE.incompatible_version;
 const UNKNOWN_WORKER = SQLSTATE.unknown_worker;
+/** Connections of the supervisor's own pool opened (and warmed up) at start. */
+const WARM_CONNECTIONS = 2;
 
 /** One supervisor: `clockwork supervisor` runs one; `clockwork run` runs a dedicated one in-process. */
 export class Supervisor {
@@ -33,6 +36,7 @@ export class Supervisor {
   private readonly listener: Listener;
   private readonly ticker: Ticker;
   private readonly executor: StepExecutor;
+  private readonly connections: OwnerConnections;
   private readonly leases: LeaseKeeper;
   private http: HealthServer | null = null;
   private stopping = false;
@@ -56,19 +60,32 @@ export class Supervisor {
       // Every session announces this supervisor's version: the extension refuses another MAJOR.MINOR.
       options: `-c ${SUPERVISOR_SETTING}=${SUPERVISOR_VERSION}`,
     });
-    // The pool keeps `concurrency` connections open (warmed up at start, see ClockworkApi.warmUp):
-    // a new connection costs the bundle load, which would show as start lag.
+    // The supervisor's own calls: tick, heartbeats, the output and results of shell steps.
+    // SQL steps never use this pool (they run on connections logged in as their owners).
+    // Its connections are warmed up at start (ClockworkApi.warmUp): a new connection costs
+    // the bundle load, which would show as start lag. Each new one goes to the host the
+    // target chose (several hosts: the primary).
     this.pool = new pg.Pool({
       Client: this.target.clientClass(),
-      min: config.concurrency,
-      max: config.concurrency + 4,
+      min: WARM_CONNECTIONS,
+      max: config.concurrency + 2,
       idleTimeoutMillis: 30_000,
     });
-    // An idle pooled connection that dies (database restart) must not crash the process.
+    // A pooled connection that dies (database restart), idle or in use, must not crash the process.
     this.pool.on("error", (error) => this.log.warn({ error: errorFields(error) }, "idle database connection lost"));
+    this.pool.on("connect", (client) => client.on("error", (error) => this.log.warn({ error: errorFields(error) }, "database connection lost")));
     this.api = new ClockworkApi(this.pool, config.workerName, this.metrics);
-    this.executor = new StepExecutor(config, this.api, this.pool, this.metrics, log, () => this.ticker.wake("step-finished"));
-    this.leases = new LeaseKeeper(this.api, log, () => this.executor.size > 0, (ids) => this.executor.cancel(ids));
+    this.connections = new OwnerConnections({
+      base: config.ownerBase,
+      files: config.credentialFiles,
+      applicationName: `clockwork step ${config.workerName}`.slice(0, 63),
+      maxPerPool: config.concurrency,
+      idleTimeoutMs: 30_000,
+      connectTimeoutMs: 10_000,
+      log,
+    });
+    this.executor = new StepExecutor(config, this.api, this.connections, this.metrics, log, () => this.ticker.wake("step-finished"));
+    this.leases = new LeaseKeeper(this.api, log, () => this.executor.size > 0 || this.executor.pendingReports > 0, (ids) => this.executor.cancel(ids));
     this.ticker = new Ticker({
       tick: (reason) => this.tick(reason),
       safetyTickMs: config.safetyTickMs,
@@ -116,7 +133,7 @@ export class Supervisor {
     );
     if (!(await this.registerUntilReady())) return;
     try {
-      await this.api.warmUp(this.config.concurrency);
+      await this.api.warmUp(WARM_CONNECTIONS);
     } catch (error) {
       this.log.warn({ error: errorFields(error) }, "could not warm up the connection pool; connections open on demand");
     }
@@ -131,7 +148,8 @@ export class Supervisor {
       const delay = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
       try {
         if (this.target.followsPrimary) {
-          const { label } = await this.target.locate();
+          const { label, endpoint } = await this.target.locate();
+          this.ownerServerFollows(endpoint);
           this.log.info({ database: label, target_session_attrs: this.config.connection.targetSessionAttrs }, "using database host");
         }
         const mismatch = await this.extensionMismatch();
@@ -147,6 +165,7 @@ export class Supervisor {
         } else {
           const registration = await this.register();
           this.leases.setLeaseMs(Number(registration.lease_ms) || 30_000);
+          this.connections.setDatabase(await this.api.currentDatabase());
           this.registered = true;
           this.lastDb = { ok: true };
           this.log.info({ worker_id: registration.worker_id, lease_ms: registration.lease_ms }, "worker registered");
@@ -178,10 +197,12 @@ export class Supervisor {
     this.metrics.ticks.inc({ reason });
     const maxClaims = this.stopping ? 0 : this.executor.freeSlots;
     let result;
+    const reports = this.executor.takeReports();
     try {
       // Looks ahead twice the lead: the tick itself and a late timer eat into it.
-      result = await this.api.tick(maxClaims, 2 * this.config.fireAheadMs);
+      result = await this.api.tick(maxClaims, 2 * this.config.fireAheadMs, reports);
     } catch (error) {
+      this.executor.restoreReports(reports);
       if ((error as { code?: string }).code === UNKNOWN_WORKER) {
         this.log.warn("the database does not know this worker (restored or reset?); registering again");
         const registration = await this.register();
@@ -189,6 +210,8 @@ export class Supervisor {
       }
       throw error;
     }
+    if (result.refused_reports.length > 0) this.executor.reportsRefused(result.refused_reports);
+    this.metrics.stepConnections.set(this.connections.size);
     if (!this.lastDb.ok) this.log.info("database reachable again");
     this.lastDb = { ok: true };
     this.log.debug({ reason, claimed: result.claimed.length, next_due_at: result.next_due_at }, "tick");
@@ -216,10 +239,22 @@ export class Supervisor {
    * The database failed or turned read-only: find the primary among the configured hosts
    * again. New connections go there; broken ones leave the pool as they fail.
    */
+  /**
+   * SQL steps log in on connections of their own (as their owners) to the supervisor's
+   * server, unless --owner-conninfo named another host: they follow the primary too.
+   */
+  private ownerServerFollows(endpoint: Endpoint): void {
+    const first = this.config.connection.endpoints[0]!;
+    const ownHost = first.host ?? process.env.PGHOST ?? "localhost";
+    if (this.config.ownerBase.host !== ownHost && this.config.ownerBase.host !== endpoint.host) return; // named by --owner-conninfo
+    this.connections.setServer(endpoint.host ?? process.env.PGHOST ?? "localhost", endpoint.port ?? Number(process.env.PGPORT ?? 5432));
+  }
+
   private async followPrimary(): Promise<void> {
     const before = this.target.label;
     try {
-      const { label } = await this.target.locate();
+      const { label, endpoint } = await this.target.locate();
+      this.ownerServerFollows(endpoint);
       if (label !== before) {
         this.log.warn({ from: before, to: label }, "following the primary: the database moved to another host");
         this.ticker.wake("reconnect");
@@ -257,8 +292,19 @@ export class Supervisor {
       this.executor.killAll();
       await this.executor.waitIdle(this.config.killGraceMs + 2000);
     }
+    // Reports of SQL steps that ended meanwhile go out with a last tick that claims nothing.
+    if (this.executor.pendingReports > 0) {
+      const reports = this.executor.takeReports();
+      try {
+        const result = await this.api.tick(0, 0, reports);
+        if (result.refused_reports.length > 0) this.executor.reportsRefused(result.refused_reports);
+      } catch (error) {
+        this.log.warn({ error: errorFields(error), reports: reports.length }, "could not send the last reports; their steps are settled when their leases expire");
+      }
+    }
     this.executor.abandon();
     this.leases.stop();
+    await this.connections.end();
     if (this.registered) {
       try {
         const released = await this.api.releaseWorker();

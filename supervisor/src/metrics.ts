@@ -26,6 +26,16 @@ export class SupervisorMetrics {
     help: "Results the database refused because the lease had passed to another worker (fenced).",
     registers: [this.registry],
   });
+  readonly stepsHandedBack = new Counter({
+    name: "clockwork_steps_handed_back_total",
+    help: "SQL steps this supervisor handed back because it cannot log in as their owner or reach their target.",
+    registers: [this.registry],
+  });
+  readonly stepConnections = new Gauge({
+    name: "clockwork_step_connections",
+    help: "Connections open as job owners for SQL steps, over all servers and roles.",
+    registers: [this.registry],
+  });
   readonly stepsRunning = new Gauge({
     name: "clockwork_steps_running",
     help: "Steps running on this supervisor now.",

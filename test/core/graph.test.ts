@@ -33,8 +33,8 @@ describe("readiness", () => {
     assert.deepEqual(started(decide(j, [done("a"), running("b")])), []);
     assert.deepEqual(started(decide(j, [done("a"), done("b")])), ["c#1"]);
   });
-  test("transaction job runs one step at a time in dependency order", () => {
-    const j = job({ transaction: "job", steps: { a: { sql: "x" }, b: { sql: "x" }, c: { sql: "x", depends: "a" } } });
+  test("transaction run runs one step at a time in dependency order", () => {
+    const j = job({ transaction: "run", steps: { a: { sql: "x" }, b: { sql: "x" }, c: { sql: "x", depends: "a" } } });
     assert.deepEqual(started(decide(j, [])), ["a#1"]);
     assert.deepEqual(started(decide(j, [done("a")])), ["b#1"]);
     assert.deepEqual(started(decide(j, [done("a"), done("b")])), ["c#1"]);

@@ -245,12 +245,12 @@ describe("a supervisor runs steps end to end", { skip: missing ?? false }, () =>
     const shellRun = await runNow("cancel-shell");
     const sqlRun = await runNow("cancel-sql");
     await waitFor("shell step output", async () => (await stepRuns(shellRun))[0]?.stdout === "started\n");
-    await waitFor("pg_sleep running", async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%run_sql_step%' AND state = 'active' AND pid <> pg_backend_pid()")).rows.length > 0);
+    await waitFor("pg_sleep running", async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()")).rows.length > 0);
     await db.query("SELECT clockwork.cancel_run($1), clockwork.cancel_run($2)", [shellRun, sqlRun]);
     await supervisor.waitForLog("shell step cancelled", (l) => l.run === shellRun && l.msg === "cancelling step: its run was cancelled", 5000);
     await supervisor.waitForLog("shell step ended", (l) => l.run === shellRun && /cancelled step ended|step finished/.test(l.msg), 5000);
     await waitFor("SQL backend cancelled", async () =>
-      (await db.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%run_sql_step%' AND state = 'active' AND pid <> pg_backend_pid()")).rows.length === 0, 5000);
+      (await db.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()")).rows.length === 0, 5000);
     assert.equal((await db.query("SELECT state FROM clockwork.runs WHERE id = $1", [shellRun])).rows[0].state, "cancelled");
   });
 

@@ -128,21 +128,26 @@ describe("defining jobs", () => {
     assert.equal(rows[0].owner, "cw_ops");
   });
 
-  test("a step on another connection is refused at definition time, not skipped at run time", async () => {
+  test("a step may name a connection its owner may use; another role's is unknown to it", async () => {
     await db.query("insert into clockwork.connections (name, conninfo) values ('warehouse', 'host=wh dbname=dw')");
-    const error = await sqlErrorOf(db.pool, "select clockwork.define_job($1::jsonb)", [
+    await db.query("select clockwork.define_job($1::jsonb)", [
       JSON.stringify({ name: "remote", steps: [{ name: "a", sql: "select 1", connection: "warehouse" }] }),
     ]);
-    assert.equal(error.code, SQLSTATE.invalid_definition);
-    assert.match(error.message, /steps\.a\.connection: SQL steps on another connection are not supported/);
+    await adminQuery("do $$ begin create role cw_stranger login; exception when duplicate_object then null; end $$");
+    const stranger = await db.connect({ user: "cw_stranger" });
+    const error = await sqlErrorOf(stranger, "select clockwork.define_job($1::jsonb)", [
+      JSON.stringify({ name: "not-mine", steps: [{ name: "a", sql: "select 1", connection: "warehouse" }] }),
+    ]);
+    assert.equal(error.code, SQLSTATE.unknown_connection);
+    assert.match(error.message, /steps\.a\.connection: unknown connection "warehouse"/);
   });
 
-  test("transaction: job is refused at definition time rather than ignored", async () => {
+  test("transaction: job is refused at definition time: the word is run", async () => {
     const error = await sqlErrorOf(db.pool, "select clockwork.define_job($1::jsonb)", [
       JSON.stringify({ name: "one-tx", transaction: "job", steps: [{ name: "a", sql: "select 1" }] }),
     ]);
     assert.equal(error.code, SQLSTATE.invalid_definition);
-    assert.match(error.message, /^transaction: /);
+    assert.match(error.message, /^transaction: must be "step" or "run"/);
   });
 
   test("named connections with a password are refused by the table itself", async () => {

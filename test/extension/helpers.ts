@@ -6,6 +6,7 @@ import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import type { StepClaim } from "../../extension/src/functions/claim.ts";
 
 export type { StepClaim };
+export { runSqlClaim, report, ownerConnections } from "../support/sql-steps.ts";
 
 export async function clockworkDatabase(): Promise<TestDatabase> {
   return createTestDatabase({ extensions: CLOCKWORK_EXTENSIONS, prefix: "cw" });

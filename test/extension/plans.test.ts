@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
 import { SQL } from "../../extension/src/db/statements.ts";
-import { clockworkDatabase, defineJob, registerWorker, tick } from "./helpers.ts";
+import { clockworkDatabase, defineJob, ownerConnections, registerWorker, runSqlClaim, tick } from "./helpers.ts";
 
 /** A literal of each parameter type, enough for EXPLAIN EXECUTE. */
 const SAMPLE: Record<string, string> = {
@@ -27,9 +27,11 @@ describe("plans after a burst", () => {
     // Statistics taken with a history and nothing active, then a burst that makes 3 000
     // runs active. (On never-analyzed tables the planner guesses, and guesses well.)
     await db.query("select clockwork.run_now('burst') from generate_series(1, 500)");
+    const connections = ownerConnections(db.name);
     for (const claim of (await tick(db.pool, "w1", new Date(Date.now() + 1000), 500)).claimed) {
-      await db.query("select clockwork.run_sql_step($1, 'w1')", [claim.step_run_id]);
+      await runSqlClaim(db, claim, { connections });
     }
+    await connections.end();
     await db.query("vacuum analyze clockwork.runs, clockwork.step_runs");
     await db.query("select clockwork.run_now('burst') from generate_series(1, 3000)");
     const claimed = await tick(db.pool, "w1", new Date(Date.now() + 1000), 3000);
@@ -39,14 +41,16 @@ describe("plans after a burst", () => {
     await db.drop();
   });
 
-  for (const name of ["finishRun", "completeStep", "stepRunForSql", "cancelRunningInstances"] as const) {
+  for (const name of ["finishRun", "completeStep", "reportSucceeded", "reportFailed", "cancelRunningInstances"] as const) {
     test(`${name} finds its row by primary key, not by scanning a partial index`, async () => {
       const statement = SQL[name];
       const client = await db.pool.connect();
       try {
         await client.query("set plan_cache_mode = force_generic_plan");
         await client.query(`prepare probe (${statement.types.join(", ")}) as ${statement.text}`);
-        const args = statement.types.map((t, i) => (i === 0 ? `'${stepRunId}'` : SAMPLE[t] ?? "NULL"));
+        // The report statements take their rows as a JSON array.
+        const first = name.startsWith("report") ? `'[{"id": ${stepRunId}, "claim": "x"}]'` : `'${stepRunId}'`;
+        const args = statement.types.map((t, i) => (i === 0 ? first : SAMPLE[t] ?? "NULL"));
         await client.query("begin");
         const plan = (await client.query(`explain (costs off) execute probe(${args.join(", ")})`)).rows
           .map((r) => r["QUERY PLAN"] as string).join("\n");

@@ -126,6 +126,18 @@ describe("the state machine document matches the code", () => {
     await db.query("select clockwork.cancel_run($1, $2)", [waiting, iso(531_000)]);
     await report(q2, 532_000, 0);
     await db.query("select clockwork.disable_job('queue')");
+    // SQL steps: handed back by a supervisor that cannot log in for them, to another, and
+    // failed when none is left; skipped when their server is not in the expected role.
+    const sqlReport = (worker: string, claim: StepClaim, offsetMs: number, outcome: string, error: string) =>
+      db.query("select clockwork.tick($1, 0, $2, 0, $3::jsonb)", [worker, iso(offsetMs), JSON.stringify([{ step_run: claim.step_run_id, claim: claim.sql!.claim, outcome, error }])]);
+    await defineJob(db, { name: "sql-back", steps: [{ name: "a", sql: "select 1" }] });
+    await runNow("sql-back", 600_000);
+    await tick(db.pool, "w2", iso(600_000), 0); // w2 is alive
+    await sqlReport("w1", await claimOf("sql-back", 600_000), 600_100, "handed_back", "cannot log in");
+    await sqlReport("w2", await claimOf("sql-back", 600_200, "w2"), 600_300, "handed_back", "cannot log in either");
+    await defineJob(db, { name: "sql-skip", steps: [{ name: "a", sql: "select 1" }] });
+    await runNow("sql-skip", 700_000);
+    await sqlReport("w1", await claimOf("sql-skip", 700_000), 700_100, "skipped", "skipped: the server is a primary");
 
     const observed = async (table: string) => new Set(
       (await db.query("select distinct from_state, to_state from transitions where tbl = $1", [table])).rows

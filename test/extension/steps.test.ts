@@ -1,33 +1,10 @@
 // Running steps through the SQL API, as a supervisor would, with pinned time.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type pg from "pg";
 import { adminQuery, type TestDatabase } from "../support/db.ts";
-import { clockworkDatabase, defineJob, registerWorker, sqlErrorOf, tick, type StepClaim } from "./helpers.ts";
+import { runScript } from "../../supervisor/src/steps/script-query.ts";
+import { clockworkDatabase, defineJob, registerWorker, report, runSqlClaim, sqlErrorOf, tick } from "./helpers.ts";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
-
-async function runSqlStep(db: pg.Pool | pg.Client, claim: StepClaim, worker = "w1", timeoutMs?: number): Promise<any> {
-  const client = "release" in db || "connect" in db && !("query" in db && "processID" in db) ? await (db as pg.Pool).connect() : (db as any);
-  try {
-    await client.query("begin");
-    if (timeoutMs !== undefined) await client.query(`set local statement_timeout = ${timeoutMs}`);
-    try {
-      const { rows } = await client.query("select clockwork.run_sql_step($1, $2) as r", [claim.step_run_id, worker]);
-      await client.query("commit");
-      return rows[0].r;
-    } catch (error) {
-      await client.query("rollback");
-      // The step's own time-out cancelled the call: the supervisor reports it.
-      const { rows } = await client.query(
-        "select clockwork.complete_step($1, $2, null, '', '', $3) as r",
-        [claim.step_run_id, worker, `timed out after ${timeoutMs} ms (${(error as Error).message})`],
-      );
-      return rows[0].r;
-    }
-  } finally {
-    if ("release" in client) client.release();
-  }
-}
 
 async function stepRows(db: TestDatabase, job: string) {
   const { rows } = await db.query(
@@ -59,9 +36,9 @@ describe("running steps", () => {
     const { claimed } = await tick(db.pool, "w1", new Date());
     const claim = claimed.find((c) => c.job === "sql-ok")!;
     assert.equal(claim.kind, "sql");
-    const result = await runSqlStep(db.pool, claim);
+    const result = await runSqlClaim(db, claim);
     assert.equal(result.accepted, true);
-    assert.equal(result.state, "succeeded");
+    assert.equal(result.end, "succeeded");
     const [step] = await stepRows(db, "sql-ok");
     assert.equal(step.state, "succeeded");
     assert.deepEqual(step.result, [{ note: "ran" }]);
@@ -78,13 +55,13 @@ describe("running steps", () => {
     });
     await db.query("select clockwork.run_now('sql-error')");
     let claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "sql-error")!;
-    const result = await runSqlStep(db.pool, claim);
-    assert.equal(result.sql_state, "22012");
+    const result = await runSqlClaim(db, claim);
+    assert.equal(result.sqlState, "22012");
     const half = await db.query("select count(*)::int as n from audit where note = 'half'");
     assert.equal(half.rows[0].n, 0, "the failed step's statements were rolled back");
     claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "sql-error")!;
     assert.equal(claim.step, "after", "on_error: continue lets the dependent step run");
-    await runSqlStep(db.pool, claim);
+    await runSqlClaim(db, claim);
     const rows = await stepRows(db, "sql-error");
     assert.deepEqual(rows.map((r) => [r.step, r.state, r.sql_state]), [["bad", "failed", "22012"], ["after", "succeeded", null]]);
     assert.match(rows[0].error, /division by zero/);
@@ -98,7 +75,7 @@ describe("running steps", () => {
     });
     await db.query("select clockwork.run_now('sql-fail')");
     const claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "sql-fail")!;
-    await runSqlStep(db.pool, claim);
+    await runSqlClaim(db, claim);
     const rows = await stepRows(db, "sql-fail");
     assert.deepEqual(rows.map((r) => [r.step, r.state]), [["bad", "failed"], ["never", "skipped"]]);
     const run = await runState(db, "sql-fail");
@@ -112,7 +89,7 @@ describe("running steps", () => {
     const claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "sql-slow")!;
     assert.equal(claim.timeout_ms, 200);
     const started = Date.now();
-    const result = await runSqlStep(db.pool, claim, "w1", claim.timeout_ms!);
+    const result = await runSqlClaim(db, claim);
     assert.ok(Date.now() - started < 3000, "cancelled well before pg_sleep(5) ended");
     assert.equal(result.accepted, true);
     const [step] = await stepRows(db, "sql-slow");
@@ -128,21 +105,66 @@ describe("running steps", () => {
     await owner.query("select clockwork.define_job($1::jsonb)", [JSON.stringify({
       name: "as-owner",
       steps: [
-        { name: "who", sql: "insert into audit (note) values ('owner-step') returning who" },
+        { name: "who", sql: "insert into audit (note) values ('owner-step') returning who, session_user::text as login" },
         { name: "peek", sql: "select count(*) from secret", depends: ["who"] },
       ],
     })]);
     await owner.query("select clockwork.run_now('as-owner')");
     let claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "as-owner")!;
-    await runSqlStep(db.pool, claim);
+    await runSqlClaim(db, claim);
     claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "as-owner")!;
-    await runSqlStep(db.pool, claim);
+    await runSqlClaim(db, claim);
     const rows = await stepRows(db, "as-owner");
-    assert.deepEqual(rows[0].result, [{ who: "cw_owner" }]);
+    assert.deepEqual(rows[0].result, [{ who: "cw_owner", login: "cw_owner" }], "logged in as the owner, not switched to it");
     assert.equal(rows[1].state, "failed");
     assert.equal(rows[1].sql_state, "42501", "the owner may not read the secret table");
-    const role = await db.query("select current_user as u");
-    assert.equal(role.rows[0].u, "postgres", "the supervisor's session role is restored");
+  });
+
+  test("an SQL step's completion commits with its work, fenced by the claim's secret", async () => {
+    await defineJob(db, { name: "fenced", steps: [{ name: "a", sql: "insert into audit (note) values ('fenced')" }] });
+    await db.query("select clockwork.run_now('fenced')");
+    const claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "fenced")!;
+    const owner = await db.connect({ user: claim.sql!.login });
+    // The same message with another secret: the finish raises and the insert goes with it.
+    const forged = claim.sql!.messages[0]!.replace(claim.sql!.claim, "0".repeat(64));
+    const out = await runScript(owner, forged);
+    assert.equal(out.error?.code, SQLSTATE.claim_not_held);
+    assert.match(out.error!.message, /step run \d+ is no longer held by this claim/);
+    await runScript(owner, "ROLLBACK");
+    assert.equal((await db.query("select count(*)::int as n from audit where note = 'fenced'")).rows[0].n, 0);
+    // A report with another secret, or from another worker, is refused.
+    const refused = await report(db, "w1", [{ step_run: claim.step_run_id, claim: "f".repeat(64), outcome: "failed", error: "forged" }]);
+    assert.deepEqual(refused.refused_reports, [claim.step_run_id]);
+    const otherWorker = await report(db, "w2", [{ step_run: claim.step_run_id, claim: claim.sql!.claim, outcome: "failed", error: "forged" }]);
+    assert.deepEqual(otherWorker.refused_reports, [claim.step_run_id]);
+    // The real one commits once.
+    assert.equal((await runSqlClaim(db, claim)).accepted, true);
+    assert.equal((await db.query("select count(*)::int as n from audit where note = 'fenced'")).rows[0].n, 1);
+    assert.equal((await runState(db, "fenced")).state, "succeeded");
+  });
+
+  test("an SQL step that committed but was never reported is decided once a lease has passed, without its rows", async () => {
+    await defineJob(db, { name: "unreported", steps: [{ name: "a", sql: "insert into audit (note) values ('unreported') returning note" }, { name: "b", sql: "select 1", depends: "a" }] });
+    await db.query("select clockwork.run_now('unreported')");
+    const claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "unreported")!;
+    const owner = await db.connect({ user: claim.sql!.login });
+    const out = await runScript(owner, claim.sql!.messages[0]!);
+    assert.equal(out.error, null);
+    // The supervisor died before its next tick: the step is done, the run waits.
+    let [a] = await stepRows(db, "unreported");
+    assert.equal(a.state, "succeeded");
+    const waiting = await db.query("select awaiting_report from clockwork.step_runs where id = $1", [claim.step_run_id]);
+    assert.equal(waiting.rows[0].awaiting_report, true);
+    assert.equal((await tick(db.pool, "w2", new Date(Date.now() + 5_000))).claimed.filter((c) => c.job === "unreported").length, 0, "not before a lease has passed");
+    const later = await tick(db.pool, "w2", new Date(Date.now() + 31_000));
+    const b = later.claimed.find((c) => c.job === "unreported")!;
+    assert.equal(b.step, "b", "the run moved on");
+    [a] = await stepRows(db, "unreported");
+    assert.deepEqual([a.state, a.result], ["succeeded", null]);
+    assert.equal((await db.query("select count(*)::int as n from audit where note = 'unreported'")).rows[0].n, 1);
+    // The dead supervisor's report, were it to come now, changes nothing.
+    const late = await report(db, "w1", [{ step_run: claim.step_run_id, claim: claim.sql!.claim, outcome: "succeeded", rows: [{ note: "late" }] }]);
+    assert.deepEqual(late.refused_reports, [claim.step_run_id]);
   });
 
   test("a shell step's exit code and output land in the history via complete_step", async () => {
@@ -235,7 +257,7 @@ describe("running steps", () => {
     await db.query("select clockwork.run_now('matrixed')");
     const claims = (await tick(db.pool, "w1", new Date())).claimed.filter((c) => c.job === "matrixed");
     assert.equal(claims.length, 4);
-    for (const c of claims) await runSqlStep(db.pool, c);
+    for (const c of claims) await runSqlClaim(db, c);
     const rows = await stepRows(db, "matrixed");
     assert.deepEqual(rows.map((r) => r.result[0]).sort((a, b) => (a.r + a.s < b.r + b.s ? -1 : 1)), [
       { r: "eu", s: 1 }, { r: "eu", s: 2 }, { r: "us", s: 1 }, { r: "us", s: 2 },
@@ -251,7 +273,7 @@ describe("running steps", () => {
     });
     await db.query("select clockwork.run_now('checked')");
     const work = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "checked")!;
-    await runSqlStep(db.pool, work);
+    await runSqlClaim(db, work);
     const check = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "checked")!;
     assert.equal(check.step, "verify");
     await db.query("select clockwork.complete_step($1, 'w1', 0, 'ERROR: disk full', '')", [check.step_run_id]);

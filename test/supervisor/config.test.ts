@@ -73,19 +73,53 @@ describe("loadConfig", () => {
     assert.deepEqual(config.labels, ["gpu", "eu"]);
   });
 
-  test("steps do not inherit database secrets or supervisor settings", () => {
+  test("steps do not inherit the supervisor's database identity or settings: no PG* variable, no DATABASE_URL", () => {
     const config = loadConfig([], {
       PATH: "/bin",
       DATABASE_URL: "postgres://u:pw@h/db",
       PGPASSWORD: "pw",
       CLOCKWORK_LOG_LEVEL: "debug",
       PGHOST: "h",
+      PGUSER: "clockwork",
+      PGSERVICE: "prod",
+      PGPASSFILE: "/etc/clockwork/pgpass",
+      PGSSLKEY: "/etc/clockwork/key",
     });
     assert.equal(config.databaseUrl, "postgres://u:pw@h/db");
     assert.equal(config.stepBaseEnv.PATH, "/bin");
-    assert.equal(config.stepBaseEnv.PGHOST, "h");
-    for (const secret of ["DATABASE_URL", "PGPASSWORD", "CLOCKWORK_LOG_LEVEL"]) {
+    for (const secret of ["DATABASE_URL", "PGPASSWORD", "CLOCKWORK_LOG_LEVEL", "PGHOST", "PGUSER", "PGSERVICE", "PGPASSFILE", "PGSSLKEY"]) {
       assert.equal(config.stepBaseEnv[secret], undefined, `${secret} leaked to steps`);
+    }
+  });
+
+  test("owner connections go to the supervisor's server and database, never with its user or password", () => {
+    const fromUrl = loadConfig([], { DATABASE_URL: "postgres://sup:pw@db.internal:5433/app?sslmode=require" });
+    assert.deepEqual({ ...fromUrl.ownerBase }, { host: "db.internal", port: "5433", dbname: "app", sslmode: "require" });
+    const fromEnv = loadConfig([], { PGHOST: "/var/run/postgresql", PGDATABASE: "app", PGUSER: "sup", PGPASSWORD: "pw" });
+    assert.deepEqual({ ...fromEnv.ownerBase }, { host: "/var/run/postgresql", dbname: "app", port: "5432" });
+    const overlaid = loadConfig(["--owner-conninfo", "host=/run/postgresql sslmode=disable"], { DATABASE_URL: "postgres://sup@db:5432/app" });
+    assert.deepEqual({ ...overlaid.ownerBase }, { host: "/run/postgresql", port: "5432", dbname: "app", sslmode: "disable" });
+    assert.throws(() => loadConfig(["--owner-conninfo", "user=postgres"], {}), /owner conninfo may set .*not "user"/);
+    assert.throws(() => loadConfig(["--owner-conninfo", "password=x"], {}), /not "password"/);
+  });
+
+  test("owner credentials are found where libpq looks for them", () => {
+    const config = loadConfig([], { HOME: "/home/cw", PGSYSCONFDIR: "/etc/pg" });
+    assert.deepEqual(config.credentialFiles, {
+      passfile: "/home/cw/.pgpass", serviceFiles: ["/home/cw/.pg_service.conf", "/etc/pg/pg_service.conf"], certDir: "/home/cw/.postgresql",
+    });
+    const explicit = loadConfig([], { HOME: "/home/cw", PGPASSFILE: "/etc/cw/pgpass", PGSERVICEFILE: "/etc/cw/services" });
+    assert.equal(explicit.credentialFiles.passfile, "/etc/cw/pgpass");
+    assert.equal(explicit.credentialFiles.serviceFiles[0], "/etc/cw/services");
+  });
+
+  test("shell steps can run as another OS user, which must exist", () => {
+    assert.equal(loadConfig([], {}).stepUser, null);
+    assert.throws(() => loadConfig(["--step-user", "no-such-user-here"], {}), /step user "no-such-user-here" does not exist/);
+    if (process.getuid?.() === 0) {
+      const nobody = loadConfig(["--step-user", "nobody"], {}).stepUser!;
+      assert.equal(nobody.name, "nobody");
+      assert.ok(nobody.uid > 0);
     }
   });
 

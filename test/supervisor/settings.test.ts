@@ -57,6 +57,8 @@ const BAD: Record<string, { value: string; message: RegExp }> = {
   CLOCKWORK_KILL_GRACE: { value: "-1s", message: /kill grace must be a duration/ },
   CLOCKWORK_SAFETY_TICK: { value: "50ms", message: /safety tick must be at least 100ms/ },
   CLOCKWORK_FIRE_AHEAD: { value: "1s", message: /fire ahead must be at most 500ms/ },
+  CLOCKWORK_OWNER_CONNINFO: { value: "host=/tmp user=alice", message: /owner conninfo may set .*, not "user" \(steps log in as their owners/ },
+  CLOCKWORK_STEP_USER: { value: "no-such-user-here", message: /step user "no-such-user-here" does not exist on this machine/ },
 };
 /** Settings that take any value: checked for what they do instead. */
 const ANY_VALUE = new Set(["CLOCKWORK_DB_PASSWORD"]);

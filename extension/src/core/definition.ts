@@ -7,6 +7,8 @@ import { parseSchedule, type Schedule } from "./schedule.ts";
 import { parseInterval } from "./interval.ts";
 import { parseExpression, expressionPaths, type Expr, type Scalar, type Value } from "./expression.ts";
 import { findNamedPlaceholders, matrixSize, MAX_MATRIX_INSTANCES } from "./params.ts";
+import { conninfoHasPassword, conninfoProblems } from "./conninfo.ts";
+import { analyzeSqlBody } from "./sql-text.ts";
 import {
   DEFAULT_MISFIRE_POLICY, DEFAULT_OVERLAP_POLICY, DEFAULT_RETRY_POLICY, MAX_BUFFERED_RUNS, OVERLAP_ALIASES, OVERLAP_MODES,
   type MisfirePolicy, type OverlapMode, type OverlapPolicy, type RetryPolicy,
@@ -28,10 +30,21 @@ export interface WorkDefinition {
   /** builtin: its name, and its arguments. */
   builtin: string | null;
   args: Record<string, Value>;
-  /** sql: a named connection, or null for the scheduler's own database. */
+  /**
+   * sql: where the step runs. All null: the scheduler's own database (exactly once). Else
+   * one of: another database of the same server, a named connection, or a libpq connection
+   * string without a password (at least once: see docs/sql-steps.md).
+   */
+  database: string | null;
   connection: string | null;
-  /** sql: a libpq connection string without password, instead of a named connection. */
   conninfo: string | null;
+  /**
+   * sql: true when the step runs statement by statement without a wrapping transaction (as
+   * psql -f runs a file), recorded afterwards (at least once). Declared with `autonomous`,
+   * else detected: a statement that cannot run in a transaction block (VACUUM, CREATE
+   * INDEX CONCURRENTLY, COMMIT, …) or a CALL, whose procedure may commit.
+   */
+  autonomous: boolean;
   matrix: Record<string, Scalar[]> | null;
   timeoutMs: number | null;
   env: Record<string, string>;
@@ -77,8 +90,12 @@ export interface JobDefinition {
   labels: string[];
   /** Free-form tags for people and tools (e.g. an imported pgAgent job class); no effect on runs. */
   tags: string[];
-  /** 'step': each SQL step commits on its own; 'job': all steps in one transaction, one at a time. */
-  transaction: "step" | "job";
+  /**
+   * 'step': each SQL step commits on its own. 'run': the run's SQL steps share one
+   * transaction on their target, committed when the run succeeds and rolled back when it
+   * fails (pg_timetable's chain transaction); its steps run one at a time in dependency order.
+   */
+  transaction: "step" | "run";
   /** In definition order. */
   steps: StepDefinition[];
   /** Step names in a dependency order (dependencies first, ties in definition order). */
@@ -89,8 +106,15 @@ export interface JobDefinition {
 export interface ValidationEnvironment {
   /** Validity predicate for zone names. Default: accept all. */
   isValidTimeZone?: (zone: string) => boolean;
-  /** Known named connections. Undefined: not checked. */
+  /** Named connections the defining role may use. Undefined: not checked. */
   connections?: readonly string[];
+  /** Databases of this server. Undefined: not checked. */
+  databases?: readonly string[];
+  /**
+   * The role defining the job (who its steps log in as) and whether it is a superuser, for
+   * the rules on connection strings. Undefined: not checked (a stored definition read back).
+   */
+  definer?: { role: string; superuser: boolean };
   /** Known calendar names. Undefined: not checked. */
   calendars?: readonly string[];
   /** Whether the defining role may define shell and program steps. Default false. */
@@ -112,7 +136,7 @@ export const STEP_RESULT_FIELDS = ["status", "exit_code", "output", "error", "ro
 
 const JOB_KEYS = ["name", "description", "enabled", "schedules", "time_zone", "parameters", "policies", "node", "labels", "tags", "transaction", "steps", "checks"];
 const POLICY_KEYS = ["misfire", "catchup_window", "overlap", "max_instances", "retry", "timeout"];
-const WORK_KEYS = ["name", "description", "sql", "shell", "program", "builtin", "args", "connection", "conninfo", "matrix", "timeout", "env", "parameters"];
+const WORK_KEYS = ["name", "description", "sql", "shell", "program", "builtin", "args", "database", "connection", "conninfo", "autonomous", "matrix", "timeout", "env", "parameters"];
 const STEP_KEYS = [...WORK_KEYS, "depends", "when", "on_error", "retries"];
 const CHECK_KEYS = [...WORK_KEYS, "expected_exit_code", "expected", "unexpected"];
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -123,20 +147,10 @@ const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !
 const isScalar = (v: unknown): v is Scalar => v === null || typeof v === "string" || typeof v === "number" || typeof v === "boolean";
 const sub = (path: string, key: string | number): string => (typeof key === "number" ? `${path}[${key}]` : path === "" ? key : `${path}.${key}`);
 
-/** Whether a libpq connection string (key=value or URI form) carries a password. */
-export function conninfoHasPassword(conninfo: string): boolean {
-  const text = conninfo.trim();
-  if (/^postgres(ql)?:\/\//i.test(text)) {
-    const rest = text.replace(/^postgres(ql)?:\/\//i, "");
-    const at = rest.indexOf("@");
-    const slash = rest.indexOf("/");
-    const userinfo = at >= 0 && (slash < 0 || at < slash) ? rest.slice(0, at) : "";
-    if (userinfo.includes(":")) return true;
-    const q = rest.indexOf("?");
-    return q >= 0 && /(^|&)password=/i.test(rest.slice(q + 1));
-  }
-  return /(^|\s)password\s*=/i.test(text);
-}
+export { conninfoHasPassword };
+
+/** Environment variable names that carry credentials: refused in a step's env. */
+const SECRET_ENV_NAME = /PASSWORD|PASSFILE|^PGPASS|SECRET|_TOKEN$|^DATABASE_URL$/i;
 
 class Collector {
   readonly errors: ValidationIssue[] = [];
@@ -345,7 +359,7 @@ function readWork(c: Collector, e: RawEntry, env: ValidationEnvironment, jobPara
   const v = e.value;
   const w: WorkDefinition = {
     name: e.name, kind: "sql", sql: null, shell: null, program: null, builtin: null, args: {},
-    connection: null, conninfo: null, matrix: null, timeoutMs: null, env: {}, parameters: {},
+    database: null, connection: null, conninfo: null, autonomous: false, matrix: null, timeoutMs: null, env: {}, parameters: {},
   };
   const kinds = (["sql", "shell", "program", "builtin"] as const).filter((k) => v[k] !== undefined);
   if (kinds.length !== 1) {
@@ -378,19 +392,47 @@ function readWork(c: Collector, e: RawEntry, env: ValidationEnvironment, jobPara
   if ((kind === "shell" || kind === "program") && env.allowShellSteps !== true) {
     c.add("shell_not_allowed", sub(e.path, kind), `${kind} steps may only be defined by roles granted clockwork_shell`);
   }
-  if (v.connection !== undefined && v.connection !== null) {
-    if (kind !== "sql") c.add("invalid_definition", sub(e.path, "connection"), "only sql steps take a connection");
-    else if (typeof v.connection !== "string" || v.connection === "") c.add("unknown_connection", sub(e.path, "connection"), "must be a connection name");
-    else if (env.connections !== undefined && !env.connections.includes(v.connection)) {
-      c.add("unknown_connection", sub(e.path, "connection"), `unknown connection "${v.connection}"${didYouMean(v.connection, env.connections)}`);
-    } else w.connection = v.connection;
+  // Where an SQL step runs: at most one of database, connection, conninfo.
+  const targets = (["database", "connection", "conninfo"] as const).filter((k) => v[k] !== undefined && v[k] !== null);
+  for (const k of targets) if (kind !== "sql") c.add("invalid_definition", sub(e.path, k), `only sql steps take a ${k}`);
+  if (targets.length > 1) c.add("invalid_definition", sub(e.path, targets[1]!), `give one of database, connection or conninfo, not ${targets.join(" and ")}`);
+  if (kind === "sql" && targets.length === 1) {
+    const k = targets[0]!;
+    const value = v[k];
+    if (k === "database") {
+      if (typeof value !== "string" || !/^[^\u0000]{1,63}$/.test(value)) c.add("invalid_definition", sub(e.path, k), "must be a database name");
+      else if (env.databases !== undefined && !env.databases.includes(value)) {
+        c.add("invalid_definition", sub(e.path, k), `unknown database "${value}"${didYouMean(value, env.databases)}`);
+      } else w.database = value;
+    } else if (k === "connection") {
+      if (typeof value !== "string" || value === "") c.add("unknown_connection", sub(e.path, k), "must be a connection name");
+      else if (env.connections !== undefined && !env.connections.includes(value)) {
+        c.add("unknown_connection", sub(e.path, k), `unknown connection "${value}"${didYouMean(value, env.connections)}`);
+      } else w.connection = value;
+    } else if (typeof value !== "string" || value.trim() === "") {
+      c.add("invalid_definition", sub(e.path, k), "must be a libpq connection string");
+    } else if (conninfoHasPassword(value)) {
+      c.add("password_in_conninfo", sub(e.path, k), "connection string contains a password");
+    } else {
+      const problems = env.definer === undefined ? [] : conninfoProblems(value, { owner: env.definer.role, superuser: env.definer.superuser });
+      for (const p of problems) c.add("invalid_definition", sub(e.path, k), p);
+      if (problems.length === 0) w.conninfo = value;
+    }
   }
-  if (v.conninfo !== undefined && v.conninfo !== null) {
-    if (kind !== "sql") c.add("invalid_definition", sub(e.path, "conninfo"), "only sql steps take a conninfo");
-    else if (typeof v.conninfo !== "string") c.add("invalid_definition", sub(e.path, "conninfo"), "must be a libpq connection string");
-    else if (conninfoHasPassword(v.conninfo)) c.add("password_in_conninfo", sub(e.path, "conninfo"), "connection string contains a password");
-    else w.conninfo = v.conninfo;
-    if (v.connection !== undefined && v.connection !== null) c.add("invalid_definition", sub(e.path, "conninfo"), "give either connection or conninfo, not both");
+  if (v.autonomous !== undefined && v.autonomous !== null) {
+    if (kind !== "sql") c.add("invalid_definition", sub(e.path, "autonomous"), "only sql steps can be autonomous");
+    else if (typeof v.autonomous !== "boolean") c.add("invalid_definition", sub(e.path, "autonomous"), "must be true or false");
+  }
+  if (w.sql !== null) {
+    const body = analyzeSqlBody(w.sql);
+    const declared = typeof v.autonomous === "boolean" ? v.autonomous : null;
+    if (body.problem !== null) c.add("invalid_definition", sub(e.path, "sql"), body.problem);
+    else if (declared === false && body.needsAutonomy !== null) {
+      const { statement, command } = body.needsAutonomy;
+      c.add("invalid_definition", sub(e.path, "autonomous"),
+        `statement ${statement} (${command}) cannot run inside a transaction block, so the step cannot be autonomous: false`);
+    }
+    w.autonomous = declared ?? (body.needsAutonomy !== null || body.firstCall !== null);
   }
   // matrix
   if (v.matrix !== undefined && v.matrix !== null) {
@@ -422,7 +464,10 @@ function readWork(c: Collector, e: RawEntry, env: ValidationEnvironment, jobPara
       for (const [k, x] of Object.entries(v.env)) {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) c.add("invalid_definition", sub(sub(e.path, "env"), k), `"${k}" is not a valid environment variable name`);
         else if (typeof x !== "string" && typeof x !== "number" && typeof x !== "boolean") c.add("invalid_definition", sub(sub(e.path, "env"), k), "must be a string, number or boolean");
-        else w.env[k] = String(x);
+        else if (SECRET_ENV_NAME.test(k)) c.add("password_in_environment", sub(sub(e.path, "env"), k), `${k} would put a credential in the definition`);
+        else if (typeof x === "string" && /postgres(ql)?:\/\/|password\s*=/i.test(x) && conninfoHasPassword(x.match(/postgres(ql)?:\/\/\S+/i)?.[0] ?? x)) {
+          c.add("password_in_environment", sub(sub(e.path, "env"), k), "the value is a connection string with a password");
+        } else w.env[k] = String(x);
       }
     }
   }
@@ -564,10 +609,10 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
   }
   const labels = readStringList(c, v.labels, "labels");
   const tags = readStringList(c, v.tags, "tags");
-  let transaction: "step" | "job" = "step";
+  let transaction: "step" | "run" = "step";
   if (v.transaction !== undefined) {
-    if (v.transaction === "step" || v.transaction === "job") transaction = v.transaction;
-    else c.add("invalid_definition", "transaction", `must be "step" or "job", got ${JSON.stringify(v.transaction)}`);
+    if (v.transaction === "step" || v.transaction === "run") transaction = v.transaction;
+    else c.add("invalid_definition", "transaction", `must be "step" or "run", got ${JSON.stringify(v.transaction)}`);
   }
   // steps
   const rawSteps = readEntries(c, v.steps, "steps", "step");
@@ -671,10 +716,17 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
     }
     checks.push({ ...w, expectedExitCode, expected: readStringList(c, e.value.expected, sub(e.path, "expected")), unexpected: readStringList(c, e.value.unexpected, sub(e.path, "unexpected")) });
   }
-  if (transaction === "job") {
-    for (const s of steps) {
-      if (s.kind !== "sql" || s.connection !== null || s.conninfo !== null) {
-        c.add("invalid_definition", `steps.${s.name}`, "transaction: job needs every step to be SQL on the scheduler's own database");
+  if (transaction === "run") {
+    // One transaction on one server: every SQL step and check names the same target, and
+    // none runs outside a transaction block.
+    const targetOf = (w: WorkDefinition): string => JSON.stringify([w.database, w.connection, w.conninfo]);
+    const work: Array<[string, WorkDefinition]> = [...steps.map((s) => [`steps.${s.name}`, s] as [string, WorkDefinition]), ...checks.map((k) => [`checks.${k.name}`, k] as [string, WorkDefinition])];
+    const sqlWork = work.filter(([, w]) => w.kind === "sql");
+    const first = sqlWork[0];
+    for (const [path, w] of sqlWork) {
+      if (w.autonomous) c.add("invalid_definition", path, "an autonomous step cannot share the run's transaction (transaction: run)");
+      else if (first !== undefined && targetOf(w) !== targetOf(first[1])) {
+        c.add("invalid_definition", path, `transaction: run needs every SQL step on one target; this one differs from ${first[0]}`);
       }
     }
   }

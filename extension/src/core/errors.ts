@@ -32,8 +32,13 @@ export const ERROR_KINDS = {
   not_a_supervisor: { code: "KW018", hint: "GRANT clockwork_supervisor TO the role the supervisor connects as." },
   unknown_worker: { code: "KW019", hint: "Call clockwork.register_worker first." },
   invalid_argument: { code: "KW020", hint: "Check the argument against the function's documentation in docs/sql-api.md." },
-  incompatible_version: { code: "KW021", hint: "Run a supervisor of the extension's MAJOR.MINOR version, or ALTER EXTENSION clockwork UPDATE (UPDATING.md)." },
   missing_language: { code: "KW000", hint: "Install PL/v8 (CREATE EXTENSION plv8) or the clockwork_v8 runtime (CREATE EXTENSION clockwork_v8) first." },
+  password_in_environment: { code: "KW021", hint: "Steps get no credentials from their definition: give the program its own on the supervisor's machine (.pgpass, a service file, a client certificate)." },
+  claim_not_held: { code: "KW022", hint: "The step's claim passed to another attempt, or its run ended, before it committed: its work was rolled back." },
+  server_role_mismatch: { code: "KW023", hint: "The server the step reached is not in the role its connection expects (server_role); fix the connection, or let such steps be skipped (on_role_mismatch: skip)." },
+  no_supervisor_can_log_in: { code: "KW024", hint: "Let a supervisor log in as the job's owner on the step's target: a .pgpass entry, a service file, or a pg_ident mapping for peer or certificate authentication (docs/sql-steps.md)." },
+  too_early: { code: "KW025", hint: "Begin the step's transaction at its start_at (wait_until)." },
+  incompatible_version: { code: "KW026", hint: "Run a supervisor of the extension's MAJOR.MINOR version, or ALTER EXTENSION clockwork UPDATE (UPDATING.md)." },
 } as const satisfies Record<string, { code: string; hint: string }>;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;

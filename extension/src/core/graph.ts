@@ -14,7 +14,7 @@
 //    exit_code, output, error, rows, row, attempts; and `params` (job, step, matrix values).
 //  - Checks run after all steps settled without failure, one instance at a time, in order;
 //    the first failing check fails the run.
-//  - transaction 'job': one instance at a time, in dependency order.
+//  - transaction "run": one instance at a time, in dependency order (they share one transaction).
 
 import type { JobDefinition, StepDefinition, CheckDefinition, WorkDefinition } from "./definition.ts";
 import { expandMatrix, bindNamedParameters, stepEnvironment, type MatrixInstance, type BoundSql } from "./params.ts";
@@ -350,7 +350,7 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
   }
 
   // 4. Start, retry or skip step instances.
-  const serial = job.transaction === "job";
+  const serial = job.transaction === "run";
   let busy = running.length > 0;
   const results = new Map<string, Record<string, Value>>();
   const resultOf = (name: string): Record<string, Value> => {

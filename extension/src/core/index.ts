@@ -35,11 +35,24 @@ export {
   type Expr, type ExpressionResult, type ExpressionError, type CompareOp, type Scalar, type Value,
 } from "./expression.ts";
 export {
-  bindNamedParameters, findNamedPlaceholders, expandMatrix, matrixSize, instanceId, MAX_MATRIX_INSTANCES, stepEnvironment,
+  SESSION_RESET, renderSqlStep, stepSettings, settingsStatement, finishStatement,
+  type SqlStepIdentity, type SqlStepScript, type FinishCall,
+} from "./sql-step.ts";
+export {
+  bindNamedParameters, bindLiterals, sqlLiteral, dollarQuote, findNamedPlaceholders, expandMatrix, matrixSize, instanceId, MAX_MATRIX_INSTANCES, stepEnvironment,
   type BoundSql, type NamedPlaceholder, type Matrix, type MatrixInstance, type StepIdentity,
 } from "./params.ts";
 export {
-  validateJobDefinition, conninfoHasPassword, DEFAULT_BUILTINS, STEP_RESULT_FIELDS,
+  parseConninfo, conninfoHasPassword, conninfoProblems, formatConninfo,
+  LIBPQ_PARAMETERS, SUPPORTED_PARAMETERS, FILE_PARAMETERS, SECRET_PARAMETERS,
+  type Conninfo, type ConninfoResult, type ConninfoRules,
+} from "./conninfo.ts";
+export {
+  scanSql, splitStatements, statementNature, analyzeSqlBody,
+  type Token, type TokenKind, type ScanResult, type SqlStatement, type StatementNature, type SqlBodyAnalysis,
+} from "./sql-text.ts";
+export {
+  validateJobDefinition, DEFAULT_BUILTINS, STEP_RESULT_FIELDS,
   type JobDefinition, type StepDefinition, type CheckDefinition, type WorkDefinition, type JobPolicies,
   type StepKind, type OnError, type ValidationEnvironment, type DefinitionResult,
 } from "./definition.ts";

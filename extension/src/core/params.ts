@@ -2,6 +2,7 @@
 
 import { ClockworkError, issue } from "./errors.ts";
 import type { Scalar } from "./expression.ts";
+import { scanSql } from "./sql-text.ts";
 
 export interface BoundSql {
   /** SQL text with :name replaced by $1, $2, … (the same name reuses its number). */
@@ -19,77 +20,12 @@ export interface NamedPlaceholder {
   position: number;
 }
 
-const isNameStart = (c: string | undefined): boolean => c !== undefined && /[A-Za-z_]/.test(c);
-const isNameChar = (c: string | undefined): boolean => c !== undefined && /[A-Za-z0-9_]/.test(c);
-
 /**
  * Finds `:name` placeholders, skipping string literals ('…', E'…', $tag$…$tag$), quoted
  * identifiers ("…"), comments (-- … and nested /* … *\/), `::` casts and `:=`.
  */
 export function findNamedPlaceholders(sql: string): NamedPlaceholder[] {
-  const out: NamedPlaceholder[] = [];
-  let i = 0;
-  const n = sql.length;
-  while (i < n) {
-    const c = sql[i]!;
-    if (c === "'") {
-      // E'…' allows backslash escapes; standard strings double the quote.
-      const escapes = i > 0 && (sql[i - 1] === "E" || sql[i - 1] === "e") && !isNameChar(sql[i - 2]);
-      i++;
-      while (i < n) {
-        if (escapes && sql[i] === "\\") i += 2;
-        else if (sql[i] === "'") {
-          if (sql[i + 1] === "'") i += 2;
-          else break;
-        } else i++;
-      }
-      i++;
-    } else if (c === '"') {
-      i++;
-      while (i < n) {
-        if (sql[i] === '"') {
-          if (sql[i + 1] === '"') i += 2;
-          else break;
-        } else i++;
-      }
-      i++;
-    } else if (c === "-" && sql[i + 1] === "-") {
-      while (i < n && sql[i] !== "\n") i++;
-    } else if (c === "/" && sql[i + 1] === "*") {
-      let depth = 1;
-      i += 2;
-      while (i < n && depth > 0) {
-        if (sql[i] === "/" && sql[i + 1] === "*") {
-          depth++;
-          i += 2;
-        } else if (sql[i] === "*" && sql[i + 1] === "/") {
-          depth--;
-          i += 2;
-        } else i++;
-      }
-    } else if (c === "$" && !isNameChar(sql[i - 1])) {
-      const m = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i));
-      if (m === null) {
-        i++;
-        continue;
-      }
-      const tag = m[0];
-      const end = sql.indexOf(tag, i + tag.length);
-      i = end < 0 ? n : end + tag.length;
-    } else if (c === ":") {
-      if (sql[i + 1] === ":" || sql[i + 1] === "=") {
-        i += 2; // a cast (::type) or an assignment (:=)
-        continue;
-      }
-      if (isNameStart(sql[i + 1]) && sql[i - 1] !== ":") {
-        let j = i + 1;
-        while (isNameChar(sql[j])) j++;
-        out.push({ name: sql.slice(i + 1, j), position: i });
-        i = j;
-      } else i++;
-    } else i++;
-  }
-  return out;
+  return scanSql(sql).tokens.filter((t) => t.kind === "placeholder").map((t) => ({ name: t.value, position: t.start }));
 }
 
 /**
@@ -123,6 +59,52 @@ export function bindNamedParameters(sql: string, params: Readonly<Record<string,
     throw new ClockworkError(missing.map((m) => issue("invalid_parameter", "sql", `no value for parameter :${m}`)));
   }
   return { text: text + sql.slice(last), values, names };
+}
+
+/**
+ * A string as an SQL literal that reads the same whatever the session's settings: dollar
+ * quoted, with a tag that does not occur in it (standard_conforming_strings and friends
+ * cannot change how it is read).
+ */
+export function dollarQuote(text: string): string {
+  let tag = "$cw$";
+  // The quote ends at the first occurrence of its tag: that must be the closing one.
+  for (let i = 1; (text + tag).indexOf(tag) !== text.length; i++) tag = `$cw${i}$`;
+  return `${tag}${text}${tag}`;
+}
+
+/** A parameter value as an SQL literal: strings dollar quoted, numbers and booleans as such, null as NULL. */
+export function sqlLiteral(value: Scalar): string {
+  if (value === null) return "NULL";
+  if (typeof value === "boolean") return value ? "true" : "false";
+  if (typeof value === "number") return value < 0 || Object.is(value, -0) ? `(${String(value)})` : String(value);
+  return dollarQuote(value);
+}
+
+/**
+ * Replaces `:name` placeholders with literals of their values (see sqlLiteral), as psql's
+ * variables do, so that a step of several statements, utility commands (`SET x = :v`) and
+ * statements outside a transaction block can all take parameters. Strings are literals of
+ * unknown type, resolved by their context like any quoted literal (`:day::date`).
+ * Throws a ClockworkError (invalid_parameter) naming every placeholder without a value.
+ */
+export function bindLiterals(sql: string, params: Readonly<Record<string, Scalar | undefined>>): string {
+  const found = findNamedPlaceholders(sql);
+  const missing = [...new Set(found.filter((p) => params[p.name] === undefined || !Object.prototype.hasOwnProperty.call(params, p.name)).map((p) => p.name))];
+  if (missing.length > 0) {
+    throw new ClockworkError(missing.map((m) => issue("invalid_parameter", "sql", `no value for parameter :${m}`)));
+  }
+  let text = "";
+  let last = 0;
+  const glued = (c: string | undefined): boolean => c !== undefined && /[A-Za-z0-9_$\u0080-\uffff]/.test(c);
+  for (const p of found) {
+    const literal = sqlLiteral(params[p.name] as Scalar);
+    const end = p.position + 1 + p.name.length;
+    // Keep the literal a token of its own: `a:n` must not become the identifier `a42`.
+    text += `${sql.slice(last, p.position)}${glued(sql[p.position - 1]) ? " " : ""}${literal}${glued(sql[end]) ? " " : ""}`;
+    last = end;
+  }
+  return text + sql.slice(last);
 }
 
 export type Matrix = Readonly<Record<string, readonly Scalar[]>>;

@@ -2,7 +2,6 @@
 // versions and schedules, and a per-session cache of parsed definitions.
 import {
   describeSchedule,
-  issue,
   nextFireTime,
   validateJobDefinition,
   type JobDefinition,
@@ -29,30 +28,22 @@ export function calendarDates(): Record<string, string[]> {
   return Object.fromEntries(rows.map((r) => [r.name, r.dates]));
 }
 
-/** Validates a definition as the calling role, with the zones, connections and calendars this database has. */
+/** Validates a definition as the calling role, with the zones, databases, connections and calendars it may use. */
 export function validateForCaller(input: unknown, calendars: Record<string, string[]>): { job: JobDefinition; role: string } {
   const rights = callerRights();
-  const connections = (execute(SQL.connectionNames) as { name: string }[]).map((r) => r.name);
+  const connections = (execute(SQL.connectionsUsableBy, [rights.role]) as { name: string }[]).map((r) => r.name);
+  const usableCalendars = (execute(SQL.calendarsUsableBy, [rights.role]) as { name: string }[]).map((r) => r.name);
+  const databases = (execute(SQL.databaseNames) as { name: string }[]).map((r) => r.name);
   const result = validateJobDefinition(input, {
     isValidTimeZone: isKnownTimeZone,
     connections,
-    calendars: Object.keys(calendars),
+    databases,
+    calendars: usableCalendars.filter((name) => name in calendars),
     allowShellSteps: rights.may_define_shell,
     builtins: DATABASE_BUILTINS,
+    definer: { role: rights.role, superuser: rights.superuser },
   });
   if (!result.ok) throw sqlError(result.errors);
-  // Refused here rather than failing at run time: nothing runs SQL on other servers yet.
-  const remote = [...result.job.steps, ...result.job.checks].filter((w) => w.connection !== null || w.conninfo !== null);
-  if (remote.length > 0) {
-    throw sqlError(remote.map((w) => issue(
-      "invalid_definition",
-      `${result.job.steps.includes(w as never) ? "steps" : "checks"}.${w.name}.${w.connection !== null ? "connection" : "conninfo"}`,
-      "SQL steps on another connection are not supported by this version; run them in this database, or as a shell step calling psql",
-    )));
-  }
-  if (result.job.transaction === "job") {
-    throw sqlError([issue("invalid_definition", "transaction", 'transaction: job (all SQL steps in one transaction) is not supported by this version; use "step"')]);
-  }
   return { job: result.job, role: rights.role };
 }
 

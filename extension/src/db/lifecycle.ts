@@ -10,7 +10,7 @@
 // slot's run waiting for an end that has already happened. So whoever decides holds, in
 // this order:
 //   1. the run rows concerned (FOR NO KEY UPDATE, by id),
-//   2. the job's advisory lock (lockJobs),
+//   2. the job's row in clockwork.jobs (lockJobs; a row lock, which job owners cannot take),
 //   3. then writes step, schedule and new run rows of that job.
 // API calls (complete_step, cancel_run, disable_job, drop_job, run_now) wait for these
 // locks. tick never waits: it skips runs and jobs that are locked (SKIP LOCKED, try-lock)

@@ -5,7 +5,6 @@
 import { sql } from "./query.ts";
 
 /** Advisory lock class of the per-job lock: 'Clkw' as a 32-bit number. */
-export const JOB_LOCK_CLASS = 0x436c6b77;
 
 /** The columns of a run that the lifecycle reads (RunRow in db/runs.ts). */
 const RUN_COLUMNS = `id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
@@ -17,7 +16,11 @@ export const SQL = {
   notifyCancel: sql(["text"], `SELECT pg_notify('clockwork_cancel', $1)`),
 
   // --- definitions ---------------------------------------------------------------
-  connectionNames: sql([], `SELECT name FROM clockwork.connections`),
+  connectionsUsableBy: sql(["name"], `
+    SELECT name FROM clockwork.connections WHERE clockwork._may_use(owner, granted_to, $1) ORDER BY name`),
+  calendarsUsableBy: sql(["name"], `
+    SELECT name FROM clockwork.calendars WHERE clockwork._may_use(owner, granted_to, $1) ORDER BY name`),
+  databaseNames: sql([], `SELECT datname AS name FROM pg_catalog.pg_database WHERE datallowconn ORDER BY datname`),
   calendars: sql([], `SELECT name, dates::text[] AS dates FROM clockwork.calendars`),
   jobByNameForUpdate: sql(["text"], `
     SELECT id::text AS id, owner, version, definition, enabled,
@@ -202,7 +205,7 @@ export const SQL = {
   deleteJob: sql(["text"], `DELETE FROM clockwork.jobs WHERE id = $1::bigint`),
 
   // --- the run lifecycle (db/lifecycle.ts) ---------------------------------------------
-  // Lock order, everywhere: run rows (by id) → the job's advisory lock → step and schedule
+  // Lock order, everywhere: run rows (by id) → the job's row (lockJobs) → step and schedule
   // rows. API calls wait for locks; tick never waits (SKIP LOCKED, try-lock) and leaves what
   // is busy to its next call. docs/state-machine.md, "Concurrency", says why.
   runOfStepRun: sql(["text"], `SELECT run_id::text AS run_id FROM clockwork.step_runs WHERE id = $1::bigint`),
@@ -218,16 +221,17 @@ export const SQL = {
      WHERE id = ANY ($1::bigint[])
      ORDER BY id
        FOR NO KEY UPDATE SKIP LOCKED`),
-  // One advisory lock per job (class 'Clkw'): whoever decides what a job's runs do next
-  // (fire a slot, end a run, release a held-back one) holds it, so two sessions never decide
-  // from views of the job that miss each other's writes. Two-key form: applications using
-  // one-key advisory locks never collide with it.
+  // One lock per job: its row in clockwork.jobs, FOR NO KEY UPDATE, in id order. Whoever
+  // decides what a job's runs do next (fire a slot, end a run, release a held-back one)
+  // holds it, so two sessions never decide from views of the job that miss each other's
+  // writes. A row lock, not an advisory lock: any role can take any advisory lock, and a
+  // job owner's session (or its SQL step) holding another job's key would stall every
+  // decision about that job, tick included; a row lock needs UPDATE on clockwork.jobs.
   lockJobs: sql(["text[]"], `
-    SELECT pg_advisory_xact_lock(${JOB_LOCK_CLASS}, (k % 2147483647)::integer)
-      FROM (SELECT DISTINCT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS keys`),
+    SELECT id FROM clockwork.jobs WHERE id = ANY ($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`),
   tryLockJobs: sql(["text[]"], `
-    SELECT k::text AS job_id, pg_try_advisory_xact_lock(${JOB_LOCK_CLASS}, (k % 2147483647)::integer) AS locked
-      FROM (SELECT DISTINCT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS keys`),
+    SELECT id::text AS job_id, true AS locked
+      FROM clockwork.jobs WHERE id = ANY ($1::bigint[]) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`),
   requestCancel: sql(["text[]", "timestamptz", "text", "text"], `
     UPDATE clockwork.runs
        SET cancel_requested_at = coalesce(cancel_requested_at, $2),
@@ -258,7 +262,7 @@ export const SQL = {
     UPDATE clockwork.step_runs
        SET state = $5, ready_at = NULL, finished_at = $3, error = $4
      WHERE run_id = $1::bigint AND instance = ANY ($2::text[])
-       AND state NOT IN ('succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') -- ready or running; see stepRunForSql
+       AND state NOT IN ('succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') -- ready or running; see finishRun
        AND ($6 IS NOT TRUE OR state NOT IN ('running'))
     RETURNING id::text AS id, worker_id IS NOT NULL AS was_running`),
   runningStepRuns: sql(["text", "text[]"], `
@@ -316,31 +320,39 @@ export const SQL = {
     WITH claimable AS (
         -- The run is locked too, so that marking it running never waits: a run being decided
         -- elsewhere (locked) keeps its steps for the next claim (see the lock order above).
+        -- A step this worker handed back (it cannot log in for it) is not offered to it again.
         SELECT s.id, s.ready_at
           FROM clockwork.step_runs AS s
           JOIN clockwork.runs AS r ON r.id = s.run_id
          WHERE s.state = 'ready' AND s.ready_at <= $5 AND s.required_labels <@ $4::text[]
            AND ($6::text IS NULL OR $6::text = ANY (s.required_labels))
+           AND NOT ($1::bigint = ANY (s.refused_by))
          ORDER BY s.ready_at, s.id
          LIMIT $2
            FOR NO KEY UPDATE OF s, r SKIP LOCKED
+    ), secrets AS (
+        -- The claim's secret: 244 random bits; only its hash is stored.
+        SELECT id, ready_at,
+               replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '') AS claim
+          FROM claimable
     ), claimed AS (
         UPDATE clockwork.step_runs AS s
            SET state = 'running', ready_at = NULL, worker_id = $1::bigint,
-               started_at = greatest($3, claimable.ready_at),
-               lease_expires_at = greatest($3, claimable.ready_at) + clockwork.lease_duration()
-          FROM claimable
-         WHERE s.id = claimable.id
-        RETURNING s.*, claimable.ready_at AS due_at
+               started_at = greatest($3, x.ready_at),
+               lease_expires_at = greatest($3, x.ready_at) + clockwork.lease_duration(),
+               claim_hash = sha256(convert_to(x.claim, 'UTF8'))
+          FROM secrets AS x
+         WHERE s.id = x.id
+        RETURNING s.*, x.ready_at AS due_at, x.claim
     ), started_runs AS (
         UPDATE clockwork.runs AS r
            SET state = 'running', started_at = coalesce(r.started_at, c.started_at)
           FROM (SELECT run_id, min(started_at) AS started_at FROM claimed GROUP BY run_id) AS c
          WHERE r.id = c.run_id AND r.state NOT IN ('waiting', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled') -- queued; see finishRun
     )
-    SELECT c.id::text AS step_run_id, c.run_id::text AS run_id, j.name AS job, c.step, c.instance,
+    SELECT c.id::text AS step_run_id, c.run_id::text AS run_id, j.name AS job, j.owner, c.step, c.instance,
            c.phase, c.kind, c.params, c.attempt, c.lease_expires_at, c.due_at, c.started_at AS start_at,
-           r.slot_at, r.job_id::text AS job_id, r.job_version
+           r.slot_at, r.job_id::text AS job_id, r.job_version, c.claim
       FROM claimed AS c
       JOIN clockwork.runs AS r ON r.id = c.run_id
       JOIN clockwork.jobs AS j ON j.id = r.job_id
@@ -356,7 +368,8 @@ export const SQL = {
             AND ($2::text IS NULL OR $2::text = ANY (required_labels))
           ORDER BY ready_at LIMIT 1),
         (SELECT min(lease_expires_at) FROM clockwork.step_runs WHERE state = 'running'),
-        (SELECT min(wake_at) FROM clockwork.runs WHERE wake_at IS NOT NULL)
+        (SELECT min(wake_at) FROM clockwork.runs WHERE wake_at IS NOT NULL),
+        (SELECT min(finished_at) + clockwork.lease_duration() FROM clockwork.step_runs WHERE awaiting_report)
     ) AS next_due_at`),
 
   workerByName: sql(["text", "timestamptz"], `
@@ -373,31 +386,124 @@ export const SQL = {
            output_truncated = s.output_truncated OR $11
                OR length($9) > clockwork.output_limit() - length(s.stdout)
                OR length($10) > clockwork.output_limit() - length(s.stderr),
-           lease_expires_at = NULL
+           lease_expires_at = NULL, claim_hash = NULL
       FROM clockwork.workers AS w
      WHERE s.id = $1::bigint AND s.worker_id = w.id AND w.name = $2
-       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') -- running; see stepRunForSql
+       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') -- running; see finishRun
     RETURNING s.run_id::text AS run_id, s.step, s.instance, s.phase, s.attempt, s.stdout`),
   runState: sql(["text"], `SELECT state FROM clockwork.runs WHERE id = $1::bigint`),
   stepRunState: sql(["text"], `SELECT state FROM clockwork.step_runs WHERE id = $1::bigint`),
-  currentRoleAndPath: sql([], `SELECT current_setting('role') AS role, current_setting('search_path') AS search_path`),
-  // SET LOCAL ROLE / search_path with parameters: undone with the (sub)transaction.
-  setLocalRoleAndPath: sql(["text", "text"], `SELECT set_config('role', $1, true), set_config('search_path', $2, true)`),
-  // wait_until: pg_sleep for the bulk, clock_timestamp() for the last stretch.
-  sleep: sql(["float8"], `SELECT pg_sleep($1)`),
-  clockReached: sql(["timestamptz"], `SELECT clock_timestamp() >= $1 AS reached`),
-  completeSqlStep: sql(["text", "text", "text", "text", "text", "timestamptz"], `SELECT clockwork._complete_sql_step($1::bigint, $2, $3, $4, $5::text::jsonb, $6) AS c`),
-  stepRunForSql: sql(["text", "text"], `
-    SELECT s.id::text AS id, s.run_id::text AS run_id, s.step, s.phase, s.instance, s.params, s.attempt,
-           s.kind, s.started_at, r.job_id::text AS job_id, r.job_version, j.owner
-      FROM clockwork.step_runs AS s
-      JOIN clockwork.runs AS r ON r.id = s.run_id
-      JOIN clockwork.jobs AS j ON j.id = r.job_id
-      JOIN clockwork.workers AS w ON w.id = s.worker_id
-     WHERE s.id = $1::bigint AND w.name = $2
-       -- running, said as NOT IN: \`state = 'running'\` implies the predicates of the lease
-       -- and worker indexes, whose statistics say "empty" after a burst of claims, and the
-       -- planner then scanned a whole index per call (1.7 ms at 3 000 running steps)
-       -- instead of using the primary key (see finishRun).
-       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')`),
+  // --- SQL steps: targets and reports (db/targets.ts, db/reports.ts) ------------------
+  currentDatabase: sql([], `SELECT current_database() AS name`),
+  isSuperuser: sql(["name"], `SELECT coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1), false) AS superuser`),
+  connectionForRole: sql(["text", "name"], `
+    SELECT c.name, c.conninfo, c.server_role, c.on_role_mismatch, c.owner,
+           coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname = c.owner), false) AS owner_is_superuser,
+           clockwork._may_use(c.owner, c.granted_to, $2) AS usable
+      FROM clockwork.connections AS c
+     WHERE c.name = $1`),
+  // Reports are fenced by the claim's secret and the worker, and by state "running"
+  // (said as NOT IN; see finishRun), or, for an SQL step that committed its completion in
+  // its own transaction, awaiting_report. Times of steps recorded here are the claim's
+  // start plus the supervisor's measures (late_ms, duration_ms): the database's clock.
+  // The rows are found by primary key through "id = ANY (ids)": joined to the recordset
+  // alone, stale statistics after a burst made the planner scan the whole table.
+  reportSucceeded: sql(["text", "text", "timestamptz"], `
+    UPDATE clockwork.step_runs AS s
+       SET state = 'succeeded',
+           started_at = CASE WHEN s.awaiting_report THEN s.started_at ELSE s.started_at + x.late_ms * interval '1 millisecond' END,
+           finished_at = CASE WHEN s.awaiting_report THEN s.finished_at
+                              ELSE s.started_at + (x.late_ms + x.duration_ms) * interval '1 millisecond' END,
+           result = x.result::jsonb,
+           stdout = left(x.stdout, clockwork.output_limit()),
+           output_truncated = x.truncated OR length(x.stdout) > clockwork.output_limit(),
+           error = NULL, lease_expires_at = NULL, awaiting_report = false, claim_hash = NULL
+      FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, claim text, result text, stdout text, truncated boolean,
+                                                     late_ms float8, duration_ms float8)
+     WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
+       AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
+       AND (s.awaiting_report OR s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost'))
+    RETURNING s.id::text AS id, s.run_id::text AS run_id`),
+  reportFailed: sql(["text", "text", "timestamptz", "text"], `
+    UPDATE clockwork.step_runs AS s
+       SET state = $4,
+           started_at = s.started_at + x.late_ms * interval '1 millisecond',
+           finished_at = s.started_at + (x.late_ms + x.duration_ms) * interval '1 millisecond',
+           sql_state = x.sql_state, error = x.error, lease_expires_at = NULL, claim_hash = NULL
+      FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, claim text, sql_state text, error text,
+                                                     late_ms float8, duration_ms float8)
+     WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
+       AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
+       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')
+    RETURNING s.id::text AS id, s.run_id::text AS run_id`),
+  reportLost: sql(["text", "text", "timestamptz"], `
+    WITH x AS (
+        SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, claim text)
+    ), committed AS (
+        UPDATE clockwork.step_runs AS s
+           SET awaiting_report = false, claim_hash = NULL
+          FROM x
+         WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
+           AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.awaiting_report
+        RETURNING s.id, s.run_id
+    ), taken_back AS (
+        -- expired now: the lease expiry in this same tick makes it lost and queues attempt + 1
+        UPDATE clockwork.step_runs AS s
+           SET lease_expires_at = $3::timestamptz - interval '1 millisecond'
+          FROM x
+         WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
+       AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
+           AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')
+        RETURNING s.id
+    )
+    SELECT id::text AS id, run_id::text AS run_id FROM committed
+    UNION ALL
+    SELECT id::text AS id, NULL AS run_id FROM taken_back`),
+  // A worker that cannot log in or reach the target hands the step back: ready again at
+  // once for any other worker, never for this one (refused_by), with its reason kept.
+  // someone_else: whether a live worker that has not refused it could take it.
+  handBack: sql(["text", "text", "timestamptz"], `
+    WITH x AS (
+        SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, claim text, error text)
+    ), back AS (
+        UPDATE clockwork.step_runs AS s
+           SET state = 'ready', ready_at = $3, worker_id = NULL, lease_expires_at = NULL, started_at = NULL,
+               claim_hash = NULL, refused_by = s.refused_by || $2::bigint,
+               error = concat_ws('; ', s.error, (SELECT w.name FROM clockwork.workers AS w WHERE w.id = $2::bigint) || ': ' || x.error)
+          FROM x
+         WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
+       AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
+           AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')
+        RETURNING s.id, s.run_id, s.refused_by, s.required_labels, s.error
+    )
+    SELECT b.id::text AS id, b.run_id::text AS run_id, b.error AS reasons,
+           EXISTS (SELECT 1 FROM clockwork.workers AS w
+                    WHERE w.stopped_at IS NULL AND w.heartbeat_at > $3 - clockwork.lease_duration()
+                      AND w.id <> ALL (b.refused_by) AND b.required_labels <@ w.labels) AS someone_else
+      FROM back AS b`),
+  // Steps no worker can run, or that may not run where they are defined to (failed when
+  // handed back by the last live worker, or refused at claim time).
+  failUnrunnable: sql(["text", "timestamptz", "text"], `
+    UPDATE clockwork.step_runs AS s
+       SET state = 'failed', ready_at = NULL, started_at = coalesce(s.started_at, $2), finished_at = greatest($2, s.started_at),
+           error = x.error, sql_state = $3, lease_expires_at = NULL, claim_hash = NULL
+      FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, error text)
+     WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
+       AND s.id = x.id AND s.state NOT IN ('succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')
+    RETURNING s.run_id::text AS run_id`),
+  runsOfStepRuns: sql(["text[]"], `
+    SELECT id::text AS id, run_id::text AS run_id FROM clockwork.step_runs WHERE id = ANY ($1::bigint[])`),
+  // SQL steps that committed but whose supervisor never reported (it died in between):
+  // their runs are decided without their rows once a lease has passed
+  // (step_runs_awaiting_report_idx); the steps are settled under their runs' locks.
+  runsWithUnreportedSteps: sql(["timestamptz", "integer"], `
+    SELECT DISTINCT run_id::text AS run_id
+      FROM (SELECT run_id FROM clockwork.step_runs
+             WHERE awaiting_report AND finished_at < $1 - clockwork.lease_duration()
+             ORDER BY finished_at
+             LIMIT $2) AS unreported`),
+  settleUnreported: sql(["text[]", "timestamptz"], `
+    UPDATE clockwork.step_runs
+       SET awaiting_report = false, claim_hash = NULL
+     WHERE run_id = ANY ($1::bigint[]) AND awaiting_report AND finished_at < $2 - clockwork.lease_duration()`),
 } as const;

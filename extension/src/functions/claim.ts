@@ -1,10 +1,27 @@
 // Claiming ready steps for a worker (called by tick): the lease is taken in the database,
 // and the claim carries everything the supervisor needs to run the step without reading
-// any table: the script or argv, environment, time-out.
-import { stepEnvironment, type WorkDefinition } from "../core/index.ts";
+// any table: the script or argv, environment, time-out; for an SQL step, the role to log
+// in as, where, and the exact messages to send (rendered here, see core/sql-step.ts).
+import { renderSqlStep, stepEnvironment, type SqlStepScript, type WorkDefinition } from "../core/index.ts";
 import { jobVersion } from "../db/jobs.ts";
+import { resolveTarget, type SqlTarget } from "../db/targets.ts";
 import { SQL } from "../db/statements.ts";
 import { execute } from "../db/query.ts";
+
+/** What a supervisor needs to run an SQL step (StepClaim.sql). */
+export interface SqlWork extends SqlStepScript {
+  /** The role to log in as: the job's owner, unless a superuser's connection names another. */
+  login: string;
+  /** Where: all null for the scheduler's own database. */
+  target: SqlTarget;
+  /**
+   * The step's completion commits with its work (the scheduler's own database, not
+   * autonomous): exactly once. Otherwise the supervisor reports it afterwards: at least once.
+   */
+  exactly_once: boolean;
+  /** The claim's secret: the supervisor proves with it that it holds the claim. */
+  claim: string;
+}
 
 export interface StepClaim {
   step_run_id: string;
@@ -19,6 +36,8 @@ export interface StepClaim {
   argv: string[] | null;
   cwd: string | null;
   env: Record<string, string>;
+  /** SQL steps: how to run it (null for other kinds). */
+  sql: SqlWork | null;
   timeout_ms: number | null;
   lease_expires_at: string;
   /** When the step became due (ready). */
@@ -41,19 +60,53 @@ type ClaimedRow = Pick<StepClaim, "step_run_id" | "run_id" | "job" | "step" | "i
   slot_at: Date | null;
   job_id: string;
   job_version: number;
+  owner: string;
+  claim: string;
 };
+
+/** A claim the database refuses to hand out (its target may no longer be used): failed at once. */
+export interface RefusedClaim {
+  step_run_id: string;
+  run_id: string;
+  error: string;
+}
 
 /**
  * Claims up to maxClaims steps due by `horizonMs` (≥ now: steps due within it are claimed
- * ahead, to start on time). start_in_ms is stamped by tick when its answer leaves.
+ * ahead, to start on time). start_in_ms is stamped by tick when its answer leaves. An SQL
+ * step whose target its owner may no longer use is not handed out but returned in `refused`.
  */
-export function claimSteps(worker: { id: string; labels: string[]; pinned_to?: string | null }, maxClaims: number, nowMs: number, horizonMs = nowMs): Omit<StepClaim, "start_in_ms">[] {
+export function claimSteps(
+  worker: { id: string; labels: string[]; pinned_to?: string | null },
+  maxClaims: number,
+  nowMs: number,
+  horizonMs = nowMs,
+): { claimed: Omit<StepClaim, "start_in_ms">[]; refused: RefusedClaim[] } {
   const rows = execute(SQL.claimReadySteps, [worker.id, maxClaims, new Date(nowMs), worker.labels, new Date(Math.max(nowMs, horizonMs)), worker.pinned_to ?? null]) as ClaimedRow[];
-  return rows.map((row) => {
+  const claimed: Omit<StepClaim, "start_in_ms">[] = [];
+  const refused: RefusedClaim[] = [];
+  let database: string | undefined;
+  for (const row of rows) {
     const job = jobVersion(row.job_id, row.job_version);
     const def: WorkDefinition = (row.phase === "step" ? job.steps : job.checks).find((w) => w.name === row.step)!;
     const timeout = def.timeoutMs ?? job.policies.timeoutMs;
-    return {
+    let sql: SqlWork | null = null;
+    if (row.kind === "sql") {
+      database ??= (execute(SQL.currentDatabase)[0] as { name: string }).name;
+      const target = resolveTarget(def, row.owner, database);
+      if ("refusal" in target) {
+        refused.push({ step_run_id: row.step_run_id, run_id: row.run_id, error: target.refusal });
+        continue;
+      }
+      const local = target.target.database === null && target.target.connection === null && target.target.conninfo === null;
+      const exactlyOnce = local && !def.autonomous;
+      const script = renderSqlStep(def.sql!, row.params as Record<string, never>, {
+        job: row.job, runId: row.run_id, step: row.step, instance: row.instance, stepRunId: row.step_run_id,
+        attempt: row.attempt, slotAtMs: row.slot_at?.getTime() ?? null,
+      }, { autonomous: def.autonomous, finish: exactlyOnce ? { stepRunId: row.step_run_id, claim: row.claim } : null });
+      sql = { ...script, login: target.login, target: target.target, exactly_once: exactlyOnce, claim: row.claim };
+    }
+    claimed.push({
       step_run_id: row.step_run_id,
       run_id: row.run_id,
       job: row.job,
@@ -69,10 +122,12 @@ export function claimSteps(worker: { id: string; labels: string[]; pinned_to?: s
         job: row.job, runId: row.run_id, step: row.step, instance: row.instance, stepRunId: row.step_run_id,
         attempt: row.attempt, slotAtMs: row.slot_at?.getTime() ?? null,
       }),
+      sql,
       timeout_ms: timeout,
       lease_expires_at: row.lease_expires_at.toISOString(),
       due_at: row.due_at.toISOString(),
       start_at: row.start_at.toISOString(),
-    };
-  });
+    });
+  }
+  return { claimed, refused };
 }

@@ -2,7 +2,7 @@
 // of facts; the run's lifecycle (db/lifecycle.ts) records them, fenced by the lease, and
 // decides the run. A late report from a worker whose lease expired (the step was handed to
 // another) or whose run was cancelled is refused, not applied.
-import { recordStepEnd, RESULT_ROWS_LIMIT, type StepEnd } from "../db/lifecycle.ts";
+import { recordStepEnd, type StepEnd } from "../db/lifecycle.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { instantOf } from "../db/values.ts";
 
@@ -20,28 +20,6 @@ export const complete_step = sqlFunction({
   body: (stepRun: string | number | bigint, worker: string, exitCode: number | null, stdout: string | null, stderr: string | null, error: string | null, now: Date): Completion => {
     return recordStepEnd(String(stepRun), worker, {
       exitCode, stdout: stdout ?? "", stderr: stderr ?? "", error, sqlState: null, result: null,
-    }, instantOf(now));
-  },
-});
-
-export const complete_sql_step = sqlFunction({
-  name: "_complete_sql_step",
-  entry: "complete_sql_step",
-  args: "step_run bigint, worker text, sql_state text, error text, result jsonb, now timestamptz DEFAULT now()",
-  returns: "jsonb",
-  volatility: "volatile",
-  security: "definer",
-  grant: "clockwork_supervisor",
-  comment: "Records the outcome of an SQL step run by run_sql_step (its rows, or its SQL error); fenced like complete_step.",
-  body: (stepRun: string | number | bigint, worker: string, sqlState: string | null, error: string | null, result: unknown[] | null, now: Date): Completion => {
-    const rows = sqlState === null && error === null ? result ?? [] : null;
-    return recordStepEnd(String(stepRun), worker, {
-      exitCode: null,
-      stdout: rows === null ? "" : JSON.stringify(rows.slice(0, RESULT_ROWS_LIMIT)),
-      stderr: "",
-      error,
-      sqlState,
-      result: rows,
     }, instantOf(now));
   },
 });

@@ -2,7 +2,7 @@
 // stub per entry; src/bundle.ts exposes the bodies to those stubs.
 import type { SqlFunction } from "../db/sql-function.ts";
 import { cancel_run } from "./cancel_run.ts";
-import { complete_sql_step, complete_step } from "./complete_step.ts";
+import { complete_step } from "./complete_step.ts";
 import { apply_job, define_job, define_job_yaml } from "./define_job.ts";
 import { disable_job } from "./disable_job.ts";
 import { drop_job } from "./drop_job.ts";
@@ -10,11 +10,9 @@ import { enable_job } from "./enable_job.ts";
 import { explain } from "./explain.ts";
 import { next_runs } from "./next_runs.ts";
 import { run_now } from "./run_now.ts";
-import { run_sql_step } from "./run_sql_step.ts";
 import { schedule, schedule_shell } from "./schedule.ts";
 import { tick } from "./tick.ts";
 import { version } from "./version.ts";
-import { wait_until } from "./wait_until.ts";
 
 export const sqlFunctions: readonly SqlFunction[] = [
   // defining jobs
@@ -22,5 +20,5 @@ export const sqlFunctions: readonly SqlFunction[] = [
   // running and reading
   run_now, cancel_run, next_runs, explain, version,
   // supervisors
-  tick, wait_until, run_sql_step, complete_step, complete_sql_step,
+  tick, complete_step,
 ];

@@ -1,14 +1,17 @@
-// clockwork.tick: the supervisor's one call. In one short transaction it fires every due
-// schedule slot (exactly once: slots are claimed with SKIP LOCKED and recorded under a
-// unique key), takes back expired leases, wakes runs at their deadline, claims ready steps
-// for this worker, and says when anything is next due so the supervisor can sleep until
-// then. tick never waits for a lock: what another session is deciding is left for the next
-// tick (db/lifecycle.ts, "Concurrency").
+// clockwork.tick: the supervisor's one call. In one short transaction it records what the
+// supervisor reports about the SQL steps it ran since its last tick and decides their
+// runs, fires every due schedule slot (exactly once: slots are claimed with SKIP LOCKED
+// and recorded under a unique key), takes back expired leases, wakes runs at their
+// deadline, claims ready steps for this worker, and says when anything is next due so the
+// supervisor can sleep until then. tick never waits for a lock but for the runs it was
+// sent reports about (as complete_step does); what another session is deciding is left
+// for the next tick (db/lifecycle.ts, "Concurrency").
 import { decideOverlap, nextFireTime, planDueSlots, type ActiveRun } from "../core/index.ts";
 import { checkSupervisorVersion } from "../db/compatibility.ts";
 import { calendarDates, firstSlotFrom, jobVersion } from "../db/jobs.ts";
 import { raise } from "../db/raise.ts";
 import { applyPlans, cancelRuns, expireLeases, lockJobs, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
+import { readReports, recordReports, refuseClaims, settleUnreported } from "../db/reports.ts";
 import { planRun, type RunRow } from "../db/runs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
@@ -193,9 +196,16 @@ function startingFromNow(claims: Omit<StepClaim, "start_in_ms">[]): StepClaim[] 
   return claims.map((c) => ({ ...c, start_in_ms: Math.min(MAX_LOOKAHEAD_MS, Math.max(0, Date.parse(c.start_at) - leaving)) }));
 }
 
+export interface TickAnswer {
+  claimed: StepClaim[];
+  next_due_at: string | null;
+  /** Step runs whose report was refused: their claim no longer holds (lease passed, run cancelled). */
+  refused_reports: string[];
+}
+
 export const tick = sqlFunction({
   name: "tick",
-  args: "worker text, max_claims integer DEFAULT 10, now timestamptz DEFAULT now(), lookahead_ms integer DEFAULT 0",
+  args: "worker text, max_claims integer DEFAULT 10, now timestamptz DEFAULT now(), lookahead_ms integer DEFAULT 0, reports jsonb DEFAULT NULL",
   returns: "jsonb",
   volatility: "volatile",
   security: "definer",
@@ -206,26 +216,37 @@ export const tick = sqlFunction({
   // ordered or keyed index lookup, so bitmap scans are never the better plan here.
   settings: { enable_bitmapscan: "off" },
   comment:
-    "Fires due schedule slots exactly once, takes back expired leases, claims up to max_claims ready steps for the worker; returns {claimed, next_due_at}. With lookahead_ms (at most 1000), slots and steps due that soon are fired and claimed ahead; each claim says when to start (start_at).",
-  body: (worker: string, maxClaims: number, now: Date, lookaheadMs: number | null): { claimed: StepClaim[]; next_due_at: string | null } => {
+    "Records the worker's reports on the SQL steps it ran and decides their runs, fires due schedule slots exactly once, takes back expired leases, claims up to max_claims ready steps for the worker; returns {claimed, next_due_at, refused_reports}. With lookahead_ms (at most 1000), slots and steps due that soon are fired and claimed ahead; each claim says when to start (start_at).",
+  body: (worker: string, maxClaims: number, now: Date, lookaheadMs: number | null, reportsArg: unknown): TickAnswer => {
     const nowMs = instantOf(now);
     const lookahead = lookaheadMs ?? 0;
     if (!(lookahead >= 0 && lookahead <= MAX_LOOKAHEAD_MS)) {
       raise("invalid_argument", "lookahead_ms", `lookahead_ms must be between 0 and ${MAX_LOOKAHEAD_MS}, not ${lookahead}`);
     }
+    const reports = readReports(reportsArg);
     const horizonMs = nowMs + lookahead;
     checkSupervisorVersion();
     const me = execute(SQL.workerByName, [worker, now])[0] as { id: string; labels: string[]; pinned_to: string | null } | undefined;
     if (me === undefined) raise("unknown_worker", "worker", `unknown worker "${worker}": call clockwork.register_worker first`);
+    const accepted = new Set(recordReports(me, reports, nowMs).accepted);
+    settleUnreported(nowMs, DUE_BATCH);
+    const refusedReports = reports.map((r) => String(r.step_run)).filter((id) => !accepted.has(id));
     // A dedicated worker (clockwork run) fires no slot: a slot fired by it would become a
     // run that only the regular supervisors execute, outside the job's misfire policy.
     if (me.pinned_to === null) fireDueSlots(nowMs, horizonMs);
     expireLeases(nowMs);
     wakeRuns(nowMs, DUE_BATCH);
-    const claimed = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs, horizonMs) : [];
+    const { claimed, refused } = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs, horizonMs) : { claimed: [], refused: [] };
+    if (refused.length > 0) refuseClaims(refused, nowMs);
     // A full claim means more may be ready: due now, and no need to ask when.
-    if (maxClaims > 0 && claimed.length >= maxClaims) return { claimed: startingFromNow(claimed), next_due_at: new Date(nowMs).toISOString() };
+    if (maxClaims > 0 && claimed.length + refused.length >= maxClaims) {
+      return { claimed: startingFromNow(claimed), next_due_at: new Date(nowMs).toISOString(), refused_reports: refusedReports };
+    }
     const next = execute(SQL.nextDueAt, [me.labels, me.pinned_to])[0] as { next_due_at: Date | null };
-    return { claimed: startingFromNow(claimed), next_due_at: next.next_due_at === null ? null : next.next_due_at.toISOString() };
+    return {
+      claimed: startingFromNow(claimed),
+      next_due_at: next.next_due_at === null ? null : next.next_due_at.toISOString(),
+      refused_reports: refusedReports,
+    };
   },
 });

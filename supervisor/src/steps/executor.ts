@@ -1,13 +1,14 @@
 // Runs the step claims a tick hands out and reports their results. It keeps only what a
-// running step needs (its process or its backend pid); the database holds the truth,
-// so losing this process loses nothing: the leases expire and another worker re-runs.
-import type pg from "pg";
-import { isTransient, type ClockworkApi, type StepClaim } from "../api.ts";
+// running step needs (its process, or its connection) and the reports of SQL steps until
+// the next tick takes them; the database holds the truth, so losing this process loses
+// nothing: the leases expire and another worker re-runs.
+import { type ClockworkApi, type StepClaim, type StepReport } from "../api.ts";
 import type { SupervisorConfig } from "../config.ts";
 import { errorFields, stepScope, type Logger } from "../logging.ts";
 import type { SupervisorMetrics } from "../metrics.ts";
 import { startProcessStep, type RunningProcess } from "./shell.ts";
-import { startSqlStep, type RunningSqlStep } from "./sql.ts";
+import type { OwnerConnections, OwnerLease } from "./owner-connections.ts";
+import { startSqlStep, type RunningSqlStep, type SqlStepResult } from "./sql.ts";
 
 interface RunningStep {
   readonly claim: StepClaim;
@@ -19,7 +20,7 @@ interface RunningStep {
   /** performance.now() when the claim arrived. */
   readonly claimedAt: number;
   /** For an SQL step waiting for its start: the connection it will run on. */
-  connection?: pg.PoolClient;
+  lease?: OwnerLease;
   cancelRequested: boolean;
   done: Promise<void>;
 }
@@ -34,11 +35,13 @@ export class StepExecutor {
   private idleWaiters: Array<() => void> = [];
   /** Set at the end of a shutdown: results are no longer reported (the leases are handed back). */
   private abandoned = false;
+  /** What became of SQL steps, for the next tick to record. */
+  private reports: StepReport[] = [];
 
   constructor(
     private readonly config: SupervisorConfig,
     private readonly api: ClockworkApi,
-    private readonly pool: pg.Pool,
+    private readonly connections: OwnerConnections,
     private readonly metrics: SupervisorMetrics,
     private readonly log: Logger,
     private readonly onFinished: () => void,
@@ -46,6 +49,22 @@ export class StepExecutor {
 
   get size(): number {
     return this.running.size;
+  }
+
+  /** Reports waiting for a tick. */
+  get pendingReports(): number {
+    return this.reports.length;
+  }
+
+  /** The reports for the tick about to go out; give them back with restoreReports if it fails. */
+  takeReports(): StepReport[] {
+    const taken = this.reports;
+    this.reports = [];
+    return taken;
+  }
+
+  restoreReports(reports: readonly StepReport[]): void {
+    this.reports.unshift(...reports);
   }
 
   get freeSlots(): number {
@@ -69,20 +88,21 @@ export class StepExecutor {
     const wait = Math.max(0, claim.start_in_ms ?? 0);
     if (wait > 0) {
       const startAt = entry.claimedAt + wait;
-      if (claim.kind === "sql") {
-        this.pool.connect().then((client) => {
-          if (entry.pending) entry.connection = client;
-          else client.release(); // started (on another connection) or stopped meanwhile
-        }, () => {}); // no connection now: the start takes one then
+      if (claim.kind === "sql" && claim.sql !== null) {
+        // Log in while waiting, so the step goes out on the dot.
+        this.connections.acquire(claim.sql).then((lease) => {
+          if (entry.pending) entry.lease = lease;
+          else lease.release("reuse"); // started (on another connection) or stopped meanwhile
+        }, () => {}); // cannot log in: the start says so (and hands the step back)
       }
       entry.done = new Promise<void>((release) => {
-        const begin = (connection?: pg.PoolClient) => {
+        const begin = (lease?: OwnerLease) => {
           entry.pending = undefined;
           if (entry.cancelRequested) {
-            connection?.release();
+            lease?.release("reuse");
             release();
           } else if (claim.kind === "sql") {
-            if (connection) entry.connection = connection;
+            if (lease) entry.lease = lease;
             this.launch(entry).then(release, release);
           } else {
             // Spawning blocks the event loop for milliseconds: SQL steps due at the same
@@ -104,19 +124,20 @@ export class StepExecutor {
             then();
           }
         };
-        if (claim.kind !== "sql") return waitFor(startAt, () => begin());
-        // An SQL step: shortly before its start, the database waits on the step's own
-        // connection until start_at by its clock (wait_until), and the step's call follows
-        // at once; the commit and network time of the claim no longer make it late.
+        const local = claim.sql !== null && claim.sql.target.database === null && claim.sql.target.connection === null && claim.sql.target.conninfo === null;
+        if (!local) return waitFor(startAt, () => begin());
+        // An SQL step in this database: shortly before its start, the database waits on the
+        // step's own connection until start_at by its clock (wait_until), and the step
+        // follows at once; the commit and network time of the claim no longer make it late.
         waitFor(startAt - SQL_WAIT_LEAD_MS, () => {
-          const connection = entry.connection;
-          if (connection === undefined) return waitFor(startAt, () => begin());
-          entry.connection = undefined; // in use: a cancel meanwhile must not release it
+          const lease = entry.lease;
+          if (lease === undefined) return waitFor(startAt, () => begin());
+          entry.lease = undefined; // in use: a cancel meanwhile must not release it
           entry.pending = { stopWaiting: () => {}, release };
-          this.api.waitUntil(connection, claim.start_at).then(
-            () => begin(connection),
-            (error) => {
-              connection.release(error as Error);
+          this.api.waitUntil(claim.start_at, lease.client).then(
+            () => begin(lease),
+            () => {
+              lease.release("destroy");
               waitFor(startAt, () => begin());
             },
           );
@@ -151,11 +172,16 @@ export class StepExecutor {
     }
 
     if (kind === "sql") {
-      const connection = entry.connection;
-      entry.connection = undefined;
-      entry.sql = startSqlStep(this.api, this.pool, claim.step_run_id, claim.timeout_ms ?? null, connection);
-      log.info({ kind }, "step started"); // after the call went out
-      return this.finishSql(claim, log, entry.sql, (next) => (entry.sql = next));
+      if (claim.sql === null) return this.report(claim, log, 127, "an SQL claim without its script (a newer database?)", false);
+      const lease = entry.lease;
+      entry.lease = undefined;
+      const lateMs = Math.max(0, performance.now() - entry.claimedAt - (claim.start_in_ms ?? 0));
+      entry.sql = startSqlStep(claim, { connections: this.connections, lease, lateMs });
+      log.info({ kind, login: claim.sql.login, mode: claim.sql.mode }, "step started"); // after the call went out
+      return entry.sql.result.then(
+        (result) => this.finishSql(claim, log, result),
+        (error) => log.error({ error: errorFields(error) }, "SQL step crashed (bug); its lease will expire and it will be retried"),
+      );
     }
     log.info({ kind }, "step started");
     if (kind === "shell" || kind === "program") {
@@ -175,6 +201,7 @@ export class StepExecutor {
           flushMs: this.config.outputFlushMs,
           flushBytes: this.config.outputFlushBytes,
           killGraceMs: this.config.killGraceMs,
+          user: this.config.stepUser,
           onOutput: (stream, chunk) => this.api.appendOutput(claim.step_run_id, stream, chunk),
           onSinkError: (error) => {
             // One line for the first lost batch and then every 50th, not one per batch.
@@ -198,48 +225,44 @@ export class StepExecutor {
     this.metrics.runsFired.inc();
   }
 
-  /**
-   * Waits for run_sql_step's answer. When the call fails because the connection was lost
-   * (database restart, network), the step's transaction was rolled back, or it committed
-   * together with its result; calling run_sql_step again is safe either way, since the
-   * database refuses a step that is no longer running under this worker's lease.
-   */
-  private async finishSql(claim: StepClaim, log: Logger, first: RunningSqlStep, setCurrent: (sql: RunningSqlStep) => void): Promise<void> {
-    let sql = first;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const result = await sql.result;
-        if (!result.accepted) {
-          this.metrics.stepsRefused.inc();
-          if (attempt > 0) log.info("SQL step already settled (by the call before the connection was lost, or by another worker)");
-          else log.warn("SQL step refused: the lease passed to another worker");
-          return;
-        }
-        if (result.state === "succeeded") {
-          this.metrics.stepsSucceeded.inc({ kind: "sql" });
-          log.info("step succeeded");
-        } else {
-          this.metrics.stepsFailed.inc({ kind: "sql" });
-          log.info({ sql_state: result.sql_state, error: result.error }, "step failed");
-        }
-        return;
-      } catch (error) {
-        const entry = this.running.get(claim.step_run_id);
-        if (entry?.cancelRequested) {
-          log.info({ error: errorFields(error) }, "SQL step cancelled");
-          return;
-        }
-        if (!isTransient(error) || this.abandoned) {
-          // Nothing was recorded; the lease expires and the database hands the step out again.
-          log.error({ error: errorFields(error) }, "SQL step could not be run; its lease will expire and it will be retried");
-          return;
-        }
-        const delay = Math.min(5000, 200 * 2 ** Math.min(attempt, 5));
-        log.warn({ error: errorFields(error), retry_in_ms: delay }, "connection lost while running an SQL step; calling run_sql_step again");
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        sql = startSqlStep(this.api, this.pool, claim.step_run_id, claim.timeout_ms ?? null);
-        setCurrent(sql);
-      }
+  /** Queues an SQL step's report for the next tick, and says how it went. */
+  private finishSql(claim: StepClaim, log: Logger, result: SqlStepResult): void {
+    if (result.report !== null && !this.abandoned) this.reports.push(result.report);
+    const fields = { sql_state: result.sqlState ?? undefined, error: result.message ?? undefined };
+    switch (result.end) {
+      case "succeeded":
+        this.metrics.stepsSucceeded.inc({ kind: "sql" });
+        log.info("step succeeded");
+        break;
+      case "failed":
+        this.metrics.stepsFailed.inc({ kind: "sql" });
+        log.warn(fields, "step failed");
+        break;
+      case "skipped":
+        log.info(fields, "step skipped: its server is not in the role its connection expects");
+        break;
+      case "handed_back":
+        this.metrics.stepsHandedBack.inc();
+        log.warn(fields, "cannot run this SQL step here: handed back to the database for another supervisor");
+        break;
+      case "lost":
+        log.warn(fields, "connection lost during an SQL step: it is taken back (and run again unless it had committed)");
+        break;
+      case "rolled_back":
+        this.metrics.stepsRefused.inc();
+        log.warn(fields, "SQL step rolled back: its claim passed to another worker or its run ended");
+        break;
+      case "stopped":
+        log.info({ reason: result.message }, "SQL step stopped");
+        break;
+    }
+  }
+
+  /** Logs the reports a tick refused: their claims passed on (a lease expired, a run was cancelled). */
+  reportsRefused(stepRunIds: readonly string[]): void {
+    for (const id of stepRunIds) {
+      this.metrics.stepsRefused.inc();
+      this.log.warn({ step_run: id }, "report of an SQL step refused: its claim passed to another worker or its run ended");
     }
   }
 
@@ -305,15 +328,12 @@ export class StepExecutor {
       entry.pending.stopWaiting();
       entry.pending.release();
       entry.pending = undefined;
-      entry.connection?.release();
-      entry.connection = undefined;
+      entry.lease?.release("reuse");
+      entry.lease = undefined;
     } else if (entry.process) {
       entry.process.stop(reason);
     } else if (entry.sql) {
-      const pid = entry.sql.backendPid();
-      if (pid !== undefined) {
-        this.api.cancelBackend(pid).catch((error) => entry.log.warn({ error: errorFields(error) }, "could not cancel the SQL step's backend"));
-      }
+      entry.sql.stop(reason);
     }
   }
 

@@ -4,8 +4,9 @@
 //   spawn argv directly (no shell);
 // - each step gets its own process group (detached), so a time-out, a cancel or the end
 //   of the step reaches every process the step started, not just the first one;
-// - stdin is closed; the environment is the supervisor's (without database secrets)
-//   overlaid with the claim's variables;
+// - stdin is closed; the environment is the supervisor's (without anything that names or
+//   opens a database) overlaid with the claim's variables; with --step-user, it runs as
+//   that OS user, in its home directory;
 // - stdout and stderr are streamed to a sink in batches while the step runs, bounded per
 //   stream with a truncation marker, so memory stays bounded whatever the step prints;
 // - the exit code is the process's, or 128 + signal number when it was killed;
@@ -39,6 +40,8 @@ export interface ProcessRunOptions {
   readonly flushMs: number;
   readonly flushBytes: number;
   readonly killGraceMs: number;
+  /** Run as this OS user (the supervisor is root), with its HOME, USER and LOGNAME; else as the supervisor. */
+  readonly user?: { readonly name: string; readonly uid: number; readonly gid: number; readonly home: string } | null;
   readonly onOutput?: OutputSink;
   /** Called when the sink fails (e.g. database unreachable); output of that batch is lost. */
   readonly onSinkError?: (error: unknown) => void;
@@ -228,9 +231,12 @@ export function startProcessStep(spec: ProcessStepSpec, options: ProcessRunOptio
 
   const [file, args] = spec.kind === "shell" ? [SHELL, ["-c", spec.script as string]] : [spec.argv![0]!, spec.argv!.slice(1)];
   try {
+    const user = options.user ?? null;
+    const identity = user === null ? {} : { HOME: user.home, USER: user.name, LOGNAME: user.name };
     child = spawn(file, args, {
-      cwd: spec.cwd ?? undefined,
-      env: { ...options.baseEnv, ...(spec.env ?? {}) },
+      cwd: spec.cwd ?? (user === null ? undefined : existsSync(user.home) ? user.home : "/"),
+      env: { ...options.baseEnv, ...identity, ...(spec.env ?? {}) },
+      ...(user === null ? {} : { uid: user.uid, gid: user.gid }),
       stdio: ["ignore", "pipe", "pipe"],
       detached: true, // own process group: kill(-pid) reaches the whole step
       windowsHide: true,

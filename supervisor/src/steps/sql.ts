@@ -1,37 +1,220 @@
-// Runs an SQL step: the database does the work (as the job's owner) inside
-// clockwork.run_sql_step and records the result itself. The supervisor lends it a pooled
-// connection, remembers that connection's backend pid so a cancelled run can cancel the
-// statement, and passes the step's time-out (applied by ClockworkApi.runSqlStep).
-import type pg from "pg";
-import type { ClockworkApi, SqlStepResult } from "../api.ts";
+// Runs an SQL step on a connection logged in as its owner (owner-connections.ts) and says
+// what to report about it with the next tick. The database rendered the messages to send
+// (core/sql-step.ts); this module sends them, reads what comes back, stops a step at its
+// time-out with a cancel request, and leaves the connection clean or closes it.
+//
+//   transactional: one message; in the scheduler's own database its completion commits
+//     with its work (exactly once), and the report only brings its rows;
+//   autonomous: one message per statement, as psql -f runs a file, without a transaction
+//     around them, stopping at the first error; recorded by the report (at least once).
+import { ERROR_KINDS, SESSION_RESET } from "../../../extension/src/core/index.ts";
+import type { StepClaim } from "../api.ts";
+import type { StepReport } from "../../../extension/src/db/reports.ts";
+import { LoginError, type OwnerConnections, type OwnerLease } from "./owner-connections.ts";
+import { runScript, type ScriptOutcome, type StatementResult } from "./script-query.ts";
 
-export interface RunningSqlStep {
-  /** Backend pid of the connection running the step, once it has one. */
-  backendPid(): number | undefined;
-  readonly result: Promise<SqlStepResult>;
+export type { StepReport };
+
+/** How a step ended, for the log and the metrics. */
+export type SqlStepEnd = "succeeded" | "failed" | "skipped" | "handed_back" | "lost" | "rolled_back" | "stopped";
+
+export interface SqlStepResult {
+  /** What to send with the next tick, or null when there is nothing to say (stopped, or its claim no longer holds). */
+  readonly report: StepReport | null;
+  readonly end: SqlStepEnd;
+  /** Why it failed, was skipped, handed back or rolled back. */
+  readonly message: string | null;
+  readonly sqlState: string | null;
 }
 
-/**
- * `connection`: a pooled connection taken while the step waited for its start, so that the
- * call goes out at once, before anything else due at the same instant (a shell step's spawn
- * blocks the event loop for milliseconds).
- */
-export function startSqlStep(api: ClockworkApi, pool: pg.Pool, stepRunId: string, timeoutMs: number | null = null, connection?: pg.PoolClient): RunningSqlStep {
-  let pid: number | undefined;
-  const result = (async (): Promise<SqlStepResult> => {
-    const client = connection ?? (await pool.connect());
-    pid = (client as unknown as { processID?: number }).processID;
-    let broken: Error | undefined;
+export interface RunningSqlStep {
+  readonly result: Promise<SqlStepResult>;
+  /** Cancels the step's statement (a cancelled run, or shutdown): nothing is reported. */
+  stop(reason: "cancelled" | "shutdown"): void;
+}
+
+export interface SqlStepOptions {
+  readonly connections: OwnerConnections;
+  /** A connection taken while the step waited for its start (fire ahead). */
+  readonly lease?: OwnerLease;
+  /** How late after its start_at the step begins, by the supervisor's measure (ms). */
+  readonly lateMs: number;
+}
+
+/** The transactional message starts with BEGIN and the step's settings. */
+const LEADING = 2;
+const RESET_AFTER_ERROR = ["ROLLBACK", ...SESSION_RESET].join(";\n");
+const RESET = SESSION_RESET.join(";\n");
+/** A step claimed ahead reached the server early (its clock and ours disagree): tries again. */
+const EARLY_RETRIES = 5;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Rows of a statement as recorded: its rows, or how many it affected. */
+function rowsOf(result: StatementResult | undefined): { rows: unknown[]; truncated: boolean } {
+  if (result === undefined) return { rows: [], truncated: false };
+  if (result.rows !== null) return { rows: result.rows, truncated: result.truncated };
+  return { rows: [{ rows_affected: result.rowCount ?? 0 }], truncated: false };
+}
+
+export function startSqlStep(claim: StepClaim, options: SqlStepOptions): RunningSqlStep {
+  const work = claim.sql!;
+  const startedAt = performance.now();
+  let lease: OwnerLease | undefined = options.lease;
+  let stopped: "cancelled" | "shutdown" | "timeout" | null = null;
+  let timer: NodeJS.Timeout | undefined;
+
+  const timing = () => ({ late_ms: Math.max(0, options.lateMs), duration_ms: performance.now() - startedAt });
+  const report = (outcome: StepReport["outcome"], fields: Partial<StepReport> = {}): StepReport => ({
+    step_run: claim.step_run_id, claim: work.claim, outcome, ...timing(), ...fields,
+  });
+  const failed = (message: string, sqlState: string | null): SqlStepResult => ({
+    report: report("failed", { error: message, sql_state: sqlState }), end: "failed", message, sqlState,
+  });
+  const errorText = (error: NonNullable<ScriptOutcome["error"]>, statement: number | null): string => {
+    const where = statement !== null && work.statements > 1 ? `statement ${statement} of ${work.statements}: ` : "";
+    return `${where}${error.message}`;
+  };
+
+  const run = async (): Promise<SqlStepResult> => {
     try {
-      return await api.runSqlStep(client, stepRunId, timeoutMs);
+      lease ??= await options.connections.acquire(work);
     } catch (error) {
-      // A cancelled statement leaves a healthy connection; anything else may not.
-      if ((error as { code?: string }).code !== "57014") broken = error as Error;
-      throw error;
-    } finally {
-      pid = undefined;
-      client.release(broken);
+      const message = error instanceof LoginError ? error.message : `cannot connect: ${(error as Error).message}`;
+      return { report: report("handed_back", { error: message }), end: "handed_back", message, sqlState: (error as { code?: string }).code ?? null };
     }
-  })();
-  return { backendPid: () => pid, result };
+    if (stopped !== null) {
+      lease.release("reuse");
+      return { report: null, end: "stopped", message: stopped, sqlState: null };
+    }
+    if (claim.timeout_ms !== null && claim.timeout_ms !== undefined) {
+      const timeoutMs = Math.max(1, claim.timeout_ms - (performance.now() - startedAt));
+      timer = setTimeout(() => {
+        stopped = "timeout";
+        lease?.cancel();
+      }, timeoutMs);
+    }
+    if (work.target.server_role !== "any") {
+      const mismatch = await roleMismatch(lease, work.target.server_role);
+      if (mismatch !== null) {
+        lease.release(mismatch.broken ? "destroy" : "reuse");
+        if (mismatch.broken) return stoppedResult() ?? { report: report("lost"), end: "lost", message: mismatch.text, sqlState: null };
+        const message = `${lease.target.description} ${mismatch.text}`;
+        if (work.target.on_role_mismatch === "skip") {
+          return { report: report("skipped", { error: `skipped: ${message}` }), end: "skipped", message, sqlState: null };
+        }
+        return failed(message, ERROR_KINDS.server_role_mismatch.code);
+      }
+    }
+    return work.mode === "autonomous" ? runAutonomous(lease) : runTransactional(lease);
+  };
+
+  const stoppedResult = (): SqlStepResult | null => {
+    if (stopped === "timeout") return failed(`timed out after ${claim.timeout_ms} ms`, "57014");
+    // A cancelled run waits for its running steps to say they stopped (db/lifecycle.ts).
+    if (stopped === "cancelled") return { ...failed("cancelled", "57014"), end: "stopped", message: stopped };
+    if (stopped !== null) return { report: null, end: "stopped", message: stopped, sqlState: null };
+    return null;
+  };
+
+  async function runTransactional(connection: OwnerLease): Promise<SqlStepResult> {
+    const message = work.messages[0]!;
+    for (let tries = 0; ; tries++) {
+      const out = await runScript(connection.client, message);
+      if (out.error === null) {
+        const last = out.results[out.results.length - work.trailing - 1];
+        const { rows, truncated } = out.results.length - work.trailing - 1 >= LEADING ? rowsOf(last) : { rows: [], truncated: false };
+        // A cancel that came too late to stop it is harmless, but the connection goes.
+        connection.release(stopped === null ? "reuse" : "destroy");
+        return { report: report("succeeded", { rows, truncated }), end: "succeeded", message: null, sqlState: null };
+      }
+      if (out.broken) {
+        connection.release("destroy");
+        return stoppedResult() ?? {
+          report: report("lost"),
+          end: "lost",
+          message: `the connection was lost during the step (${out.error.message}); it is taken back and run again unless it committed`,
+          sqlState: null,
+        };
+      }
+      const failedAt = out.results.length; // the statement that raised, 0-based in the message
+      const commitAt = LEADING + work.statements + (work.exactly_once ? 1 : 0);
+      const committed = out.results[commitAt]?.command === "COMMIT";
+      if (committed) {
+        // The step committed; the reset after it failed (a setting it left made a reset
+        // statement fail?). Its session is not clean: closed.
+        connection.release("destroy");
+        const last = out.results[commitAt - (work.exactly_once ? 1 : 0) - 1];
+        return { report: report("succeeded", rowsOf(last)), end: "succeeded", message: null, sqlState: null };
+      }
+      const reset = await runScript(connection.client, RESET_AFTER_ERROR);
+      const clean = reset.error === null && stopped === null;
+      const code = out.error.code ?? null;
+      if (work.exactly_once && failedAt === commitAt - 1 && code === ERROR_KINDS.too_early.code && tries < EARLY_RETRIES && clean) {
+        const early = Number(/early_ms=(\d+)/.exec((out.error as { detail?: string }).detail ?? "")?.[1] ?? "1");
+        await sleep(Math.min(1000, early));
+        continue;
+      }
+      connection.release(clean ? "reuse" : "destroy");
+      const fromStop = stoppedResult();
+      if (fromStop !== null) return fromStop;
+      if (work.exactly_once && failedAt === commitAt - 1 && code === ERROR_KINDS.claim_not_held.code) {
+        return { report: null, end: "rolled_back", message: out.error.message, sqlState: code };
+      }
+      const inBody = failedAt >= LEADING && failedAt < LEADING + work.statements;
+      return failed(errorText(out.error, inBody ? failedAt - LEADING + 1 : null), code);
+    }
+  }
+
+  async function runAutonomous(connection: OwnerLease): Promise<SqlStepResult> {
+    let last: StatementResult | undefined;
+    let failure: { error: NonNullable<ScriptOutcome["error"]>; statement: number } | null = null;
+    for (let i = 0; i < work.messages.length && stopped === null; i++) {
+      const out = await runScript(connection.client, work.messages[i]!);
+      if (out.broken) {
+        connection.release("destroy");
+        return stoppedResult() ?? {
+          report: report("lost"),
+          end: "lost",
+          message: `the connection was lost during the step (${out.error?.message}); it is taken back and runs again (attempt + 1)`,
+          sqlState: null,
+        };
+      }
+      if (out.error !== null) {
+        failure = { error: out.error, statement: i }; // message 0 is the settings
+        break;
+      }
+      last = out.results[out.results.length - 1];
+    }
+    // What a script may leave: an open transaction (psql rolls it back at the end of a
+    // file), then the session's state.
+    let clean = stopped === null;
+    if (connection.client.getTransactionStatus() !== "I") clean &&= (await runScript(connection.client, "ROLLBACK")).error === null;
+    clean &&= (await runScript(connection.client, RESET)).error === null;
+    connection.release(clean ? "reuse" : "destroy");
+    const fromStop = stoppedResult();
+    if (fromStop !== null) return fromStop;
+    if (failure !== null) return failed(errorText(failure.error, failure.statement > 0 ? failure.statement : null), failure.error.code ?? null);
+    return { report: report("succeeded", rowsOf(last)), end: "succeeded", message: null, sqlState: null };
+  }
+
+  const result = run().finally(() => clearTimeout(timer));
+  return {
+    result,
+    stop(reason) {
+      if (stopped !== null) return;
+      stopped = reason;
+      lease?.cancel();
+    },
+  };
+}
+
+/** Whether the server is not in the role the step expects: what it is instead, or a broken connection. */
+async function roleMismatch(lease: OwnerLease, expected: "primary" | "standby"): Promise<{ text: string; broken: boolean } | null> {
+  const out = await runScript(lease.client, "SELECT pg_catalog.pg_is_in_recovery() AS standby");
+  if (out.error !== null) return { text: `could not ask the server for its role: ${out.error.message}`, broken: true };
+  const standby = out.results[0]?.rows?.[0]?.standby === true;
+  if (expected === "primary" && standby) return { text: "is a standby (in recovery), and the step expects a primary", broken: false };
+  if (expected === "standby" && !standby) return { text: "is a primary (not in recovery), and the step expects a standby", broken: false };
+  return null;
 }

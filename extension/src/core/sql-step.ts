@@ -1,0 +1,136 @@
+// What a supervisor sends for an SQL step, on a connection logged in as the job's owner.
+// The database renders it at claim time (the supervisor stays a thin driver), and the
+// same text serves tests that play the supervisor.
+//
+// A transactional step is one simple-query message, so it costs one round trip:
+//
+//   BEGIN;
+//   SELECT pg_catalog.set_config('clockwork.run_id', …, true), …;   -- who the step is
+//   <the step's statements, as psql -c would send them>
+//   ;
+//   SELECT clockwork._finish_sql_step(<step run>, '<claim>');         -- only in the scheduler's database
+//   COMMIT;
+//   RESET ALL; SET SESSION AUTHORIZATION DEFAULT; …                  -- leave nothing behind
+//
+// The server parses the whole message before it runs any of it, so a statement cannot
+// change how the rest is read; the step's text is checked at definition time to leave no
+// string, identifier, comment or dollar quote open. An error anywhere stops the message:
+// nothing after it runs and the transaction is rolled back, finish included. The finish
+// is fenced by the claim's secret (only its hash is stored), so a late or stray call
+// raises and takes the step's work down with it. The reset after COMMIT runs on the
+// session the step leaves, whatever it set: it resets every setting (the step cannot have
+// changed how that text is read: it was parsed before the step ran).
+//
+// An autonomous step is several messages, one per statement, as `psql -f` sends a file,
+// without a transaction around them (VACUUM, CREATE INDEX CONCURRENTLY, a procedure that
+// commits); the supervisor records it afterwards, so it runs at least once.
+import { analyzeSqlBody } from "./sql-text.ts";
+import { bindLiterals, dollarQuote } from "./params.ts";
+import type { Scalar } from "./expression.ts";
+
+/**
+ * Undoes everything a step can leave in its session: settings (search_path, role,
+ * read-only defaults, statement_timeout, standard_conforming_strings, …), SET ROLE and SET
+ * SESSION AUTHORIZATION, cursors WITH HOLD, prepared statements, LISTEN, advisory locks,
+ * temporary objects, sequence state. It is DISCARD ALL without DISCARD PLANS (which only
+ * forgets cached plans, and would make every next step plan its statements again) and
+ * without DISCARD ALL's refusal to run in a transaction block, so it can follow a step in
+ * the same message. RESET ALL comes first: it ends a statement_timeout the step set.
+ */
+export const SESSION_RESET: readonly string[] = [
+  "RESET ALL",
+  "SET SESSION AUTHORIZATION DEFAULT",
+  "CLOSE ALL",
+  "DEALLOCATE ALL",
+  "UNLISTEN *",
+  "SELECT pg_catalog.pg_advisory_unlock_all()",
+  "DISCARD TEMP",
+  "DISCARD SEQUENCES",
+];
+
+/** Who a step is: exposed to its SQL as settings (current_setting('clockwork.attempt')). */
+export interface SqlStepIdentity {
+  job: string;
+  runId: string;
+  step: string;
+  instance: string;
+  stepRunId: string;
+  attempt: number;
+  /** The run's schedule slot, for scheduled runs. */
+  slotAtMs: number | null;
+}
+
+/** The settings a step sees, by name: clockwork.job, clockwork.run_id, … */
+export function stepSettings(id: SqlStepIdentity): Record<string, string> {
+  const settings: Record<string, string> = {
+    "clockwork.job": id.job,
+    "clockwork.run_id": id.runId,
+    "clockwork.step": id.step,
+    "clockwork.instance": id.instance,
+    "clockwork.step_run_id": id.stepRunId,
+    "clockwork.attempt": String(id.attempt),
+  };
+  if (id.slotAtMs !== null) settings["clockwork.slot_at"] = new Date(id.slotAtMs).toISOString();
+  return settings;
+}
+
+/** One SELECT that sets the step's settings, for its transaction (local) or its session. */
+export function settingsStatement(settings: Record<string, string>, local: boolean): string {
+  const calls = Object.entries(settings).map(([name, value]) => `pg_catalog.set_config('${name}', ${dollarQuote(value)}, ${local})`);
+  return `SELECT ${calls.join(", ")}`;
+}
+
+export interface FinishCall {
+  stepRunId: string;
+  /** The claim's secret (hex): the finish checks it against the stored hash. */
+  claim: string;
+}
+
+export interface SqlStepScript {
+  mode: "transaction" | "autonomous";
+  /**
+   * The messages to send, in order, each one simple query. transaction: one message.
+   * autonomous: the settings first, then one message per statement.
+   */
+  messages: string[];
+  /** transaction: how many statements the message runs after the step's own (to find its last result). */
+  trailing: number;
+  /** How many statements the step itself has. */
+  statements: number;
+}
+
+/** The finish call, with nothing in it that a session setting could make read differently. */
+export function finishStatement(finish: FinishCall): string {
+  if (!/^[0-9]+$/.test(finish.stepRunId) || !/^[0-9a-f]+$/.test(finish.claim)) throw new Error("invalid finish call");
+  return `SELECT clockwork._finish_sql_step(${finish.stepRunId}, '${finish.claim}')`;
+}
+
+/**
+ * The script for one SQL step. `finish` is given for steps in the scheduler's own database:
+ * their completion commits with their work (exactly once).
+ */
+export function renderSqlStep(
+  sql: string,
+  params: Readonly<Record<string, Scalar>>,
+  id: SqlStepIdentity,
+  options: { autonomous: boolean; finish: FinishCall | null },
+): SqlStepScript {
+  const bound = bindLiterals(sql, params);
+  const body = analyzeSqlBody(bound);
+  // Checked when the job was defined; a stored definition read back cannot fail here.
+  if (body.problem !== null) throw new Error(`the step's SQL ${body.problem}`);
+  const settings = stepSettings(id);
+  if (options.autonomous) {
+    return {
+      mode: "autonomous",
+      messages: [settingsStatement(settings, false), ...body.statements.map((s) => s.text)],
+      trailing: 0,
+      statements: body.statements.length,
+    };
+  }
+  const after = [...(options.finish === null ? [] : [finishStatement(options.finish)]), "COMMIT", ...SESSION_RESET];
+  // The step's text goes in as written (bound), between lines of our own: a trailing
+  // "-- comment" ends at its newline, and a missing last semicolon is supplied.
+  const message = `BEGIN;\n${settingsStatement(settings, true)};\n${bound}\n;\n${after.join(";\n")};`;
+  return { mode: "transaction", messages: [message], trailing: after.length, statements: body.statements.length };
+}

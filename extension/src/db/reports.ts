@@ -1,0 +1,169 @@
+// What supervisors report about the SQL steps they ran, in batches with their next tick:
+// rows, failures, skips, hand-backs. Every report is fenced by the claim's secret (only
+// its hash is stored): a report about an attempt that is no longer the holder's changes
+// nothing. The facts are written set-based, one statement per kind of outcome; the runs
+// they touch are then decided together (advanceRuns).
+//
+// An SQL step in the scheduler's own database has already committed its completion with
+// its work (awaiting_report); its report brings its result rows. Every other SQL step
+// (another database or server, autonomous) is recorded here: at least once.
+import { ERROR_KINDS } from "../core/index.ts";
+import { decideRuns, lockRunsForDecision } from "./lifecycle.ts";
+import { raise } from "./raise.ts";
+import { SQL } from "./statements.ts";
+import { execute } from "./query.ts";
+import { rowsToJson } from "./values.ts";
+
+/** Result rows kept per SQL step, for conditions and history. */
+export const RESULT_ROWS_LIMIT = 100;
+
+export type ReportOutcome = "succeeded" | "failed" | "skipped" | "handed_back" | "lost";
+
+export interface StepReport {
+  step_run: string;
+  /** The claim's secret, as tick handed it out. */
+  claim: string;
+  /**
+   * succeeded: the step's statements succeeded (committed in its transaction, or done);
+   * failed: an SQL error, a time-out, a role mismatch (with sql_state and error);
+   * skipped: its connection's server was not in the expected role and the connection says skip;
+   * handed_back: this supervisor cannot log in or reach the target (error says why), another may;
+   * lost: the connection was lost and the outcome is unknown: the step is taken back as a lost lease.
+   */
+  outcome: ReportOutcome;
+  /** succeeded: the first rows of the step's last statement. */
+  rows?: unknown[] | null;
+  /** succeeded: more rows (or a larger result) than kept. */
+  truncated?: boolean;
+  sql_state?: string | null;
+  error?: string | null;
+  /** For steps recorded here: how late after its start_at the step began, and how long it ran (ms). */
+  late_ms?: number;
+  duration_ms?: number;
+}
+
+interface ReportRow {
+  id: string;
+  claim: string;
+  result: string | null;
+  stdout: string;
+  truncated: boolean;
+  sql_state: string | null;
+  error: string | null;
+  late_ms: number;
+  duration_ms: number;
+}
+
+function reportRows(reports: readonly StepReport[]): ReportRow[] {
+  return reports.map((r) => {
+    const rows = Array.isArray(r.rows) ? r.rows.slice(0, RESULT_ROWS_LIMIT) : null;
+    const result = rows === null ? null : rowsToJson(rows);
+    return {
+      id: String(r.step_run),
+      claim: String(r.claim),
+      result,
+      stdout: result ?? "",
+      truncated: r.truncated === true || (Array.isArray(r.rows) && r.rows.length > RESULT_ROWS_LIMIT),
+      sql_state: r.sql_state ?? null,
+      error: r.error ?? null,
+      late_ms: Math.max(0, Number(r.late_ms) || 0),
+      duration_ms: Math.max(0, Number(r.duration_ms) || 0),
+    };
+  });
+}
+
+/**
+ * Records a batch of reports from one worker and decides the runs they touch, in the
+ * lifecycle's lock order (db/lifecycle.ts): the runs, then their jobs, then the step rows.
+ * Like complete_step, this waits for runs another session is deciding (briefly). Returns
+ * the step runs whose report was accepted; a report left out was refused: its claim no
+ * longer holds (a late report after a lease passed, a terminated run).
+ */
+export function recordReports(worker: { id: string }, reports: readonly StepReport[], nowMs: number): { accepted: string[] } {
+  if (reports.length === 0) return { accepted: [] };
+  const now = new Date(nowMs);
+  const runIds = (execute(SQL.runsOfStepRuns, [reports.map((r) => String(r.step_run))]) as { run_id: string }[]).map((r) => r.run_id);
+  const runs = lockRunsForDecision(runIds, "wait");
+  const cancelling = new Set(runs.filter((r) => r.cancel_requested_at != null).map((r) => r.id));
+  const touched = new Set<string>();
+  const accepted: string[] = [];
+  const take = (rows: { id: string; run_id: string | null }[]): void => {
+    for (const r of rows) {
+      accepted.push(r.id);
+      if (r.run_id !== null) touched.add(r.run_id);
+    }
+  };
+  const rowsOf = (outcome: ReportOutcome) => reportRows(reports.filter((r) => r.outcome === outcome));
+  const succeeded = rowsOf("succeeded");
+  if (succeeded.length > 0) take(execute(SQL.reportSucceeded, [JSON.stringify(succeeded), worker.id, now]));
+  // An attempt that failed counts as timed out (a time-out), or as cancelled when its run
+  // was asked to stop (the supervisor stopped it), as in recordStepEnd.
+  const failed = reports.filter((r) => r.outcome === "failed");
+  if (failed.length > 0) {
+    const stepRuns = new Map((execute(SQL.runsOfStepRuns, [failed.map((r) => String(r.step_run))]) as { id: string; run_id: string }[]).map((r) => [r.id, r.run_id]));
+    const stateOf = (r: StepReport): string => cancelling.has(stepRuns.get(String(r.step_run)) ?? "") ? "cancelled"
+      : (r.error ?? "").startsWith("timed out") ? "timed_out" : "failed";
+    for (const state of ["failed", "timed_out", "cancelled"]) {
+      const rows = reportRows(failed.filter((r) => stateOf(r) === state));
+      if (rows.length > 0) take(execute(SQL.reportFailed, [JSON.stringify(rows), worker.id, now, state]));
+    }
+  }
+  const skipped = rowsOf("skipped");
+  if (skipped.length > 0) take(execute(SQL.reportFailed, [JSON.stringify(skipped), worker.id, now, "skipped"]));
+  // Unknown outcome: a step that committed (awaiting its report) succeeded, without its
+  // rows; one that did not is taken back like an expired lease (lost, then attempt + 1) by
+  // the lease expiry later in this tick: if its transaction is still alive somewhere, its
+  // finish no longer finds its claim.
+  const lost = rowsOf("lost");
+  if (lost.length > 0) take(execute(SQL.reportLost, [JSON.stringify(lost), worker.id, now]));
+  const back = rowsOf("handed_back");
+  if (back.length > 0) {
+    const rows = execute(SQL.handBack, [JSON.stringify(back), worker.id, now]) as { id: string; run_id: string; someone_else: boolean; reasons: string }[];
+    accepted.push(...rows.map((r) => r.id));
+    const nobody = rows.filter((r) => !r.someone_else);
+    if (nobody.length > 0) {
+      const unrunnable = nobody.map((r) => ({ id: r.id, error: `no live supervisor can run this step: ${r.reasons}` }));
+      for (const r of execute(SQL.failUnrunnable, [JSON.stringify(unrunnable), now, ERROR_KINDS.no_supervisor_can_log_in.code]) as { run_id: string }[]) touched.add(r.run_id);
+    }
+    if (rows.some((r) => r.someone_else)) execute(SQL.notifyWakeup, ["handed back"]);
+  }
+  decideRuns(runs.filter((r) => touched.has(r.id)), nowMs);
+  return { accepted };
+}
+
+/**
+ * SQL steps that committed but were never reported (their supervisor died in between):
+ * once a lease has passed, their runs are decided without their rows. Busy runs wait for
+ * the next tick. Returns how many runs were decided.
+ */
+export function settleUnreported(nowMs: number, limit: number): number {
+  const now = new Date(nowMs);
+  const ids = (execute(SQL.runsWithUnreportedSteps, [now, limit]) as { run_id: string }[]).map((r) => r.run_id);
+  const runs = lockRunsForDecision(ids, "skip");
+  if (runs.length === 0) return 0;
+  execute(SQL.settleUnreported, [runs.map((r) => r.id), now]);
+  decideRuns(runs, nowMs);
+  return runs.length;
+}
+
+/** Claims the database will not hand out (their target may no longer be used): failed, and their runs decided. */
+export function refuseClaims(refused: readonly { step_run_id: string; run_id: string; error: string }[], nowMs: number): void {
+  const runs = lockRunsForDecision(refused.map((r) => r.run_id), "wait");
+  execute(SQL.failUnrunnable, [JSON.stringify(refused.map((r) => ({ id: r.step_run_id, error: r.error }))), new Date(nowMs), ERROR_KINDS.invalid_state.code]);
+  decideRuns(runs, nowMs);
+}
+
+/** Reads tick's `reports` argument; raises invalid_argument on anything else. */
+export function readReports(value: unknown): StepReport[] {
+  if (value === null || value === undefined) return [];
+  if (!Array.isArray(value)) raise("invalid_argument", "reports", "reports must be a JSON array");
+  const outcomes: readonly string[] = ["succeeded", "failed", "skipped", "handed_back", "lost"];
+  return value.map((r, i) => {
+    const report = r as Partial<StepReport> | null;
+    if (report === null || typeof report !== "object" || !/^[0-9]+$/.test(String(report.step_run)) || typeof report.claim !== "string" || !outcomes.includes(String(report.outcome))) {
+      raise("invalid_argument", `reports[${i}]`, "a report is {step_run, claim, outcome: succeeded|failed|skipped|handed_back|lost, …}");
+    }
+    if (report.sql_state != null && !/^[0-9A-Z]{5}$/.test(String(report.sql_state))) report.sql_state = null;
+    return report as StepReport;
+  });
+}
