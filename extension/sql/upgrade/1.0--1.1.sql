@@ -8,6 +8,15 @@
 -- test/upgrade/upgrade.test.ts installs 1.0 from the git history, upgrades it under a
 -- running supervisor and compares the result with a fresh 1.1 install.
 
+-- Functions 1.0 had that 1.1 has not, or has with another signature (the code replayed
+-- below creates them anew): SQL steps are no longer run inside the database by
+-- run_sql_step / _complete_sql_step; tick takes the SQL steps' reports; wait_until is SQL
+-- now, for everyone.
+DROP FUNCTION run_sql_step(bigint, text, timestamptz);
+DROP FUNCTION _complete_sql_step(bigint, text, text, text, jsonb, timestamptz);
+DROP FUNCTION tick(text, integer, timestamptz, integer);
+DROP FUNCTION wait_until(timestamptz);
+
 -- Definitions as code: the set of files that manages a job, and each version's text.
 ALTER TABLE jobs ADD COLUMN managed_by text;
 ALTER TABLE jobs ADD CONSTRAINT jobs_managed_by_format CHECK (managed_by ~ '^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$');
@@ -76,3 +85,54 @@ COMMENT ON COLUMN skipped_slots.slot_at IS 'The (first) slot that was not fired.
 COMMENT ON COLUMN skipped_slots.last_slot_at IS 'The last slot of the range; equal to slot_at for a single slot. Every slot of the schedule in between was skipped for this reason.';
 COMMENT ON COLUMN skipped_slots.slots IS 'How many slots the row stands for; NULL when more than 10 000 (not counted).';
 COMMENT ON COLUMN skipped_slots.reason IS 'Why, as decided by the core''s misfire and overlap policies: misfire_skipped, misfire_coalesced, misfire_too_old, misfire_over_limit (missed while no supervisor ran), overlap_skipped, max_instances_reached, queue_full (previous runs still going); definition_unreadable (the stored definition could not be read by this version: the schedule stops until the job is defined again).';
+
+-- SQL steps run as their owners: the claim's secret, a completion committed before its
+-- report, and the workers that handed a step back.
+ALTER TABLE step_runs ADD COLUMN claim_hash bytea;
+ALTER TABLE step_runs ADD COLUMN awaiting_report boolean NOT NULL DEFAULT false;
+ALTER TABLE step_runs ADD COLUMN refused_by bigint[] NOT NULL DEFAULT '{}';
+ALTER TABLE step_runs ADD CONSTRAINT step_runs_claim_hash_size CHECK (claim_hash IS NULL OR length(claim_hash) = 32);
+ALTER TABLE step_runs ADD CONSTRAINT step_runs_awaiting_report_finished CHECK (NOT awaiting_report OR state = 'succeeded');
+CREATE INDEX step_runs_awaiting_report_idx ON step_runs (finished_at) WHERE awaiting_report;
+COMMENT ON COLUMN step_runs.kind IS 'sql (run by a supervisor on a connection logged in as the job owner), shell or program (run by a supervisor as a process), builtin (done by the database itself).';
+COMMENT ON COLUMN step_runs.started_at IS 'When the step was claimed; for an SQL step, replaced by the wall-clock time its statements started.';
+COMMENT ON COLUMN step_runs.result IS 'The first 100 rows of an SQL step''s last statement, as a JSON array, for conditions on results ({"rows_affected": n} for a statement without rows).';
+COMMENT ON COLUMN step_runs.output_truncated IS 'True when output beyond the capture bound was dropped, or an SQL step returned more rows than result keeps.';
+COMMENT ON COLUMN step_runs.claim_hash IS 'SHA-256 of the secret handed to the worker that claimed this attempt; only that worker can finish it. Never readable by job owners.';
+COMMENT ON COLUMN step_runs.awaiting_report IS 'An SQL step that committed its completion with its work, whose supervisor has not yet reported its rows; tick decides its run then, or without the rows once lease_duration() has passed.';
+COMMENT ON COLUMN step_runs.refused_by IS 'Workers that handed this step back because they cannot log in as its owner or reach its target; it is not offered to them again.';
+
+-- Named connections: the server's role is server_role, what to do on a mismatch, who may
+-- use them. Calendars get an owner and grants; those made under 1.0, which anyone could
+-- use, are granted to public so that the schedules excluding them keep working.
+ALTER TABLE connections RENAME COLUMN role TO server_role;
+ALTER TABLE connections RENAME CONSTRAINT connections_role_check TO connections_server_role_check;
+ALTER TABLE connections ALTER COLUMN server_role SET DEFAULT 'any';
+ALTER TABLE connections ADD COLUMN on_role_mismatch text NOT NULL DEFAULT 'fail';
+ALTER TABLE connections ADD COLUMN description text;
+ALTER TABLE connections ADD COLUMN granted_to name[] NOT NULL DEFAULT '{}';
+ALTER TABLE connections ADD COLUMN created_at timestamptz NOT NULL DEFAULT now();
+ALTER TABLE connections ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
+ALTER TABLE connections ADD CONSTRAINT connections_on_role_mismatch_check CHECK (on_role_mismatch IN ('fail', 'skip'));
+ALTER TABLE connections DROP CONSTRAINT connections_no_password;
+ALTER TABLE connections ADD CONSTRAINT connections_no_password CHECK (conninfo !~* '(^|\s)(ssl)?password\s*=|://[^/@:]*:[^/@]*@|[?&](ssl)?password=');
+COMMENT ON TABLE connections IS 'Named connections SQL steps may run on instead of this database (docs/sql-steps.md); never with a password.';
+COMMENT ON COLUMN connections.conninfo IS 'libpq connection string or URI without a password: the supervisor logs in with .pgpass, a service file, a client certificate or peer authentication.';
+COMMENT ON COLUMN connections.server_role IS 'Which server steps expect: primary (not in recovery), standby (in recovery) or any.';
+COMMENT ON COLUMN connections.on_role_mismatch IS 'When the server is not in server_role: fail the step (with the reason), or skip it (PgQuartz''s runOnRoleError).';
+COMMENT ON COLUMN connections.description IS 'What the connection is for.';
+COMMENT ON COLUMN connections.owner IS 'Role that defined the connection; it and its members may use, alter, grant and drop it.';
+COMMENT ON COLUMN connections.granted_to IS 'Roles (and their members) granted the use of the connection in their jobs; ''public'' for every role.';
+COMMENT ON COLUMN connections.created_at IS 'When the connection was defined.';
+COMMENT ON COLUMN connections.updated_at IS 'When it was last altered.';
+
+ALTER TABLE calendars ADD COLUMN owner name NOT NULL DEFAULT current_user;
+ALTER TABLE calendars ADD COLUMN granted_to name[] NOT NULL DEFAULT '{}';
+ALTER TABLE calendars ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now();
+UPDATE calendars SET granted_to = '{public}';
+COMMENT ON COLUMN calendars.owner IS 'Role that defined the calendar; it and its members may use, alter, grant and drop it.';
+COMMENT ON COLUMN calendars.granted_to IS 'Roles (and their members) granted the use of the calendar in their schedules; ''public'' for every role.';
+COMMENT ON COLUMN calendars.updated_at IS 'When the calendar was last changed (schedules excluding it are re-planned then).';
+
+-- Supervisors no longer read the connections table: they get a step's target with its claim.
+REVOKE ALL ON connections FROM clockwork_supervisor;
