@@ -18,9 +18,9 @@ PLV8_SRC  := $(SHARED)/third_party/plv8-3.2.2
 
 export PG_CONFIG V8_PREFIX
 
-.PHONY: all deps system v8 promtool npm build build-runtime build-extension build-supervisor install package typecheck \
+.PHONY: all deps system v8 promtool npm build build-runtime build-extension build-supervisor build-console install package typecheck \
         plv8 test test-plv8 test-core test-runtime demo bench bench-core bench-runtime bench-extension \
-        bench-supervisor clean
+        bench-supervisor bench-console clean
 
 all: build
 
@@ -45,7 +45,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 # --- build and install ------------------------------------------------------------
-build: build-runtime build-extension build-supervisor
+build: build-runtime build-extension build-supervisor build-console
 
 build-runtime: system v8
 	$(MAKE) -C $(RUNTIME) V8_PREFIX=$(V8_PREFIX)
@@ -56,6 +56,10 @@ build-extension: npm
 # The supervisor and CLI compiled to JavaScript (dist/supervisor/): what `clockwork` runs.
 build-supervisor: npm
 	$(NPX) tsx build/compile-supervisor.ts
+
+# The web console's front end (dist/console), served by `clockwork console`.
+build-console: npm
+	$(NPX) tsx build/console.ts
 
 install: build
 	$(MAKE) -C $(RUNTIME) V8_PREFIX=$(V8_PREFIX) install
@@ -78,6 +82,7 @@ package: build
 typecheck: npm
 	$(NPX) tsc -p tsconfig.json
 	$(NPX) tsc -p extension/src/core/tsconfig.json
+	$(NPX) tsc -p supervisor/src/console/web/tsconfig.json
 
 # --- tests ------------------------------------------------------------------------
 test: deps install typecheck
@@ -114,7 +119,11 @@ bench-supervisor: deps install
 	$(NPX) tsx test/bench/throughput.ts
 	$(NPX) tsx test/bench/lag.ts
 
-bench: bench-runtime bench-core bench-extension bench-supervisor
+# Page loads of the web console with 10 000 jobs and a million runs (a few minutes).
+bench-console: deps install
+	$(NPX) tsx test/bench/console.ts
+
+bench: bench-runtime bench-core bench-extension bench-supervisor bench-console
 
 clean:
 	$(MAKE) -C $(RUNTIME) clean V8_PREFIX=$(V8_PREFIX)

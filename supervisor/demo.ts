@@ -1,7 +1,7 @@
 // `make demo`: a throwaway PostgreSQL cluster with Clockwork installed, one supervisor
-// (the real binary, as a child process) and a few sample jobs; prints the run history as
-// it grows until Ctrl-C (or for --seconds N), then cleans everything up.
-//   npx tsx supervisor/demo.ts [--seconds N]
+// and the web console (the real binary, as child processes) and a few sample jobs; prints
+// the run history as it grows until Ctrl-C (or for --seconds N), then cleans everything up.
+//   npx tsx supervisor/demo.ts [--seconds N] [--console-port N]
 import { spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,8 +13,10 @@ import { startCluster } from "../test/support/cluster.ts";
 const args = process.argv.slice(2);
 const secondsIndex = args.indexOf("--seconds");
 const seconds = secondsIndex >= 0 ? Number(args[secondsIndex + 1]) : null;
-if (seconds !== null && !(seconds > 0)) {
-  console.error("usage: npx tsx supervisor/demo.ts [--seconds N]");
+const consolePortIndex = args.indexOf("--console-port");
+const consolePort = consolePortIndex >= 0 ? Number(args[consolePortIndex + 1]) : 9188;
+if ((seconds !== null && !(seconds > 0)) || !(consolePort >= 0 && consolePort <= 65535)) {
+  console.error("usage: npx tsx supervisor/demo.ts [--seconds N] [--console-port N]");
   process.exit(2);
 }
 
@@ -27,13 +29,19 @@ const cluster = await startCluster();
 const logDir = mkdtempSync(join(tmpdir(), "clockwork-demo-"));
 const logPath = join(logDir, "supervisor.log");
 let supervisor: ReturnType<typeof spawn> | undefined;
+let webConsole: ReturnType<typeof spawn> | undefined;
 let client: pg.Client | undefined;
 let cleaning = false;
 
 async function cleanup(code: number): Promise<never> {
   if (cleaning) process.exit(code);
   cleaning = true;
-  console.log("\nstopping the supervisor and the cluster…");
+  console.log("\nstopping the console, the supervisor and the cluster…");
+  if (webConsole && webConsole.exitCode === null) {
+    const exited = new Promise((resolve) => webConsole!.once("exit", resolve));
+    webConsole.kill("SIGTERM");
+    await exited;
+  }
   if (supervisor && supervisor.exitCode === null) {
     const exited = new Promise((resolve) => supervisor!.once("exit", resolve));
     supervisor.kill("SIGTERM");
@@ -88,10 +96,42 @@ try {
     }
   });
 
+  // A job that fails now and then, and a paused one, so the console has something to show.
+  await client.query(`SELECT clockwork.schedule_shell('flaky-export', '*/20 * * * * *', 'echo "exporting"; [ $((RANDOM % 3)) -ne 0 ] || { echo "upstream timed out" >&2; exit 1; }')`);
+  await client.query("SELECT clockwork.schedule('nightly-vacuum', '30 3 * * *', 'VACUUM ANALYZE demo_ticks')");
+  await client.query("SELECT clockwork.disable_job('nightly-vacuum')");
+
+  // The web console beside the live table, with actions allowed (it is a throwaway cluster).
+  webConsole = spawn(process.execPath, [bin, "console", "--port", String(consolePort), "--allow-actions"], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: url },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  webConsole.stdout!.pipe(log);
+  webConsole.stderr!.pipe(log);
+  const consoleUrl = await new Promise<string>((resolve, reject) => {
+    let seen = "";
+    webConsole!.stdout!.on("data", (d: Buffer) => {
+      seen += d.toString();
+      const m = /clockwork console on (http:\/\/\S+)/.exec(seen);
+      if (m) resolve(m[1]!);
+    });
+    webConsole!.stderr!.on("data", (d: Buffer) => (seen += d.toString()));
+    webConsole!.once("exit", (code) => reject(new Error(`the console exited (${code}): ${seen.trim()} (try --console-port 0)`)));
+  });
+  webConsole.on("exit", (code, signal) => {
+    if (!cleaning) {
+      console.error(`the console exited unexpectedly (${code ?? signal}); its log: ${logPath}`);
+      void cleanup(1);
+    }
+  });
+
   const started = Date.now();
   const header = `Clockwork demo — cluster on port ${cluster.port}, supervisor log ${logPath}\n` +
+    `web console: ${consoleUrl} (open it in a browser; actions allowed)\n` +
     `try the README tour in another terminal: psql ${url}\n` +
-    `jobs: sql-every-5s (SQL, */5 s), shell-every-10s (shell, */10 s), pipeline (SQL → shell matrix eu/us → check, */15 s)\n` +
+    `jobs: sql-every-5s (SQL, */5 s), shell-every-10s (shell, */10 s), pipeline (SQL → shell matrix eu/us → check, */15 s),\n` +
+    `      flaky-export (shell, fails now and then, */20 s), nightly-vacuum (paused)\n` +
     (seconds ? `stopping after ${seconds} s\n` : "press Ctrl-C to stop\n");
   if (!tty) console.log(header);
   let lastPrinted = "";

@@ -130,6 +130,7 @@ CREATE TABLE runs (
     wake_at      timestamptz,
     cancel_requested_at  timestamptz,
     cancel_mode          text,
+    retry_of             bigint REFERENCES runs (id) ON DELETE SET NULL,
     FOREIGN KEY (job_id, job_version) REFERENCES job_versions (job_id, version) ON DELETE CASCADE,
     CONSTRAINT runs_trigger_check CHECK (trigger IN ('schedule', 'manual', 'reboot')),
     CONSTRAINT runs_state_check
@@ -160,6 +161,7 @@ COMMENT ON COLUMN runs.finished_at IS 'When it reached a final state.';
 COMMENT ON COLUMN runs.reason IS 'Why the run is in its state: while waiting, what it waits for; once ended, why (failed step, time-out, cancelled by whom, replaced by which run).';
 COMMENT ON COLUMN runs.cancel_requested_at IS 'When someone (cancel_run, an overlap policy, disable_job, drop_job) asked the run to stop; every later decision about the run sees it.';
 COMMENT ON COLUMN runs.cancel_mode IS 'terminate: running steps are stopped and the run ends at once; cancel: running steps are told to stop and the run ends when they have (overlap cancel_other).';
+COMMENT ON COLUMN runs.retry_of IS 'The failed, timed-out or cancelled run this run retries (retry_run), or NULL.';
 COMMENT ON COLUMN runs.wake_at IS 'The run''s own deadline (its job''s time-out) while it is unfinished: tick decides the run again then, since no step report may come.';
 
 -- Exactly once per slot: a (schedule, fire time) can become at most one run. Partial, so
@@ -171,6 +173,15 @@ CREATE INDEX runs_job_idx ON runs (job_id, id DESC);
 CREATE INDEX runs_active_idx ON runs (job_id) WHERE state IN ('waiting', 'queued', 'running');
 -- Run deadlines: tick's wake-ups and next_due_at. Only runs of jobs with a time-out.
 CREATE INDEX runs_wake_idx ON runs (wake_at) WHERE wake_at IS NOT NULL;
+-- Retries of a run (run detail: "retried as"); also keeps ON DELETE SET NULL cheap.
+CREATE INDEX runs_retry_of_idx ON runs (retry_of) WHERE retry_of IS NOT NULL;
+-- The console's timeline: a page of jobs, their runs created within a time window. It
+-- includes the state, so counting a busy job's runs per bucket reads the index only.
+CREATE INDEX runs_job_created_idx ON runs (job_id, created_at) INCLUDE (state);
+-- The console's failures: a job's failed runs by end time (few: failures are rare).
+CREATE INDEX runs_job_failed_idx ON runs (job_id, finished_at) WHERE state IN ('failed', 'timed_out');
+COMMENT ON INDEX runs_job_created_idx IS 'Runs of a job by creation time: the console''s timeline (supervisor/src/console/queries.ts).';
+COMMENT ON INDEX runs_job_failed_idx IS 'Failed and timed-out runs of a job by end time: the console''s failures page and failing filter (supervisor/src/console/queries.ts).';
 
 ------------------------------------------------------------------------------------
 -- Step runs: one per attempt of a step instance
@@ -280,6 +291,9 @@ COMMENT ON COLUMN skipped_slots.last_slot_at IS 'The last slot of the range; equ
 COMMENT ON COLUMN skipped_slots.slots IS 'How many slots the row stands for; NULL when more than 10 000 (not counted).';
 COMMENT ON COLUMN skipped_slots.reason IS 'Why, as decided by the core''s misfire and overlap policies: misfire_skipped, misfire_coalesced, misfire_too_old, misfire_over_limit (missed while no supervisor ran), overlap_skipped, max_instances_reached, queue_full (previous runs still going); definition_unreadable (the stored definition could not be read by this version: the schedule stops until the job is defined again).';
 COMMENT ON COLUMN skipped_slots.recorded_at IS 'When the decision was taken.';
+-- The console's skipped slots, newest first over all schedules.
+CREATE INDEX skipped_slots_slot_idx ON skipped_slots (slot_at);
+COMMENT ON INDEX skipped_slots_slot_idx IS 'Skipped slots by time over all schedules: the console''s skipped-slots page (supervisor/src/console/queries.ts).';
 
 ------------------------------------------------------------------------------------
 -- Named connections and calendars

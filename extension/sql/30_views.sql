@@ -40,7 +40,8 @@ SELECT r.id                                         AS run_id,
        r.params,
        st.steps_succeeded,
        st.steps_failed,
-       st.steps_total
+       st.steps_total,
+       r.retry_of
   FROM runs AS r
   JOIN jobs AS j ON j.id = r.job_id
   LEFT JOIN LATERAL (

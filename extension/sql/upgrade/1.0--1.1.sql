@@ -136,3 +136,14 @@ COMMENT ON COLUMN calendars.updated_at IS 'When the calendar was last changed (s
 
 -- Supervisors no longer read the connections table: they get a step's target with its claim.
 REVOKE ALL ON connections FROM clockwork_supervisor;
+
+-- Retries (retry_run) and the indexes of the web console's pages.
+ALTER TABLE runs ADD COLUMN retry_of bigint REFERENCES runs (id) ON DELETE SET NULL;
+COMMENT ON COLUMN runs.retry_of IS 'The failed, timed-out or cancelled run this run retries (retry_run), or NULL.';
+CREATE INDEX runs_retry_of_idx ON runs (retry_of) WHERE retry_of IS NOT NULL;
+CREATE INDEX runs_job_created_idx ON runs (job_id, created_at) INCLUDE (state);
+CREATE INDEX runs_job_failed_idx ON runs (job_id, finished_at) WHERE state IN ('failed', 'timed_out');
+COMMENT ON INDEX runs_job_created_idx IS 'Runs of a job by creation time: the console''s timeline (supervisor/src/console/queries.ts).';
+COMMENT ON INDEX runs_job_failed_idx IS 'Failed and timed-out runs of a job by end time: the console''s failures page and failing filter (supervisor/src/console/queries.ts).';
+CREATE INDEX skipped_slots_slot_idx ON skipped_slots (slot_at);
+COMMENT ON INDEX skipped_slots_slot_idx IS 'Skipped slots by time over all schedules: the console''s skipped-slots page (supervisor/src/console/queries.ts).';

@@ -68,6 +68,13 @@ export const SQL = {
     INSERT INTO clockwork.runs (job_id, job_version, trigger, params, state, created_at, queued_at)
     VALUES ($1::bigint, $2, 'manual', $3, 'queued', $4, $4)
     RETURNING ${RUN_COLUMNS}`),
+  // retry_run: the run, its job's current version, and whether the caller may manage it.
+  runForRetry: sql(["text"], `
+    SELECT j.id::text AS job_id, j.version, r.state, r.params, clockwork._may_manage(j.owner) AS may_manage
+      FROM clockwork.runs AS r
+      JOIN clockwork.jobs AS j ON j.id = r.job_id
+     WHERE r.id = $1::bigint`),
+  markRetryOf: sql(["text", "text"], `UPDATE clockwork.runs SET retry_of = $2::bigint WHERE id = $1::bigint`),
   setNextFireByPosition: sql(["text", "text"], `
     UPDATE clockwork.schedules AS s
        SET next_fire_at = x.next_fire_at

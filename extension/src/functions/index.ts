@@ -9,6 +9,7 @@ import { drop_job } from "./drop_job.ts";
 import { enable_job } from "./enable_job.ts";
 import { explain } from "./explain.ts";
 import { next_runs } from "./next_runs.ts";
+import { retry_run } from "./retry_run.ts";
 import { run_now } from "./run_now.ts";
 import { schedule, schedule_shell } from "./schedule.ts";
 import { tick } from "./tick.ts";
@@ -18,7 +19,7 @@ export const sqlFunctions: readonly SqlFunction[] = [
   // defining jobs
   define_job, define_job_yaml, apply_job, schedule, schedule_shell, enable_job, disable_job, drop_job,
   // running and reading
-  run_now, cancel_run, next_runs, explain, version,
+  run_now, retry_run, cancel_run, next_runs, explain, version,
   // supervisors
   tick, complete_step,
 ];

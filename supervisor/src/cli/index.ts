@@ -63,6 +63,11 @@ const COMMANDS: Record<string, Command> = {
     summary: "what happened (or will happen) to a job's slot at a time",
     run: async (argv) => (await import("./operate.ts")).explainCommand(argv),
   },
+  // the web console
+  console: {
+    summary: "serve the web console (see clockwork console --help)",
+    run: async (argv) => (await import("./console.ts")).consoleCommand(argv),
+  },
 };
 
 function usage(): string {
