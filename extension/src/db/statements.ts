@@ -4,7 +4,6 @@
 
 import { sql } from "./query.ts";
 
-/** Advisory lock class of the per-job lock: 'Clkw' as a 32-bit number. */
 
 /** The columns of a run that the lifecycle reads (RunRow in db/runs.ts). */
 const RUN_COLUMNS = `id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
