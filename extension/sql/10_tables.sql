@@ -15,13 +15,13 @@ CREATE TABLE jobs (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
     managed_by  text,
-    CONSTRAINT jobs_name_key UNIQUE (name),
+    CONSTRAINT jobs_owner_name_key UNIQUE (owner, name),
     CONSTRAINT jobs_managed_by_format CHECK (managed_by ~ '^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$'),
     CONSTRAINT jobs_name_format CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$')
 );
 COMMENT ON TABLE jobs IS 'One row per job: its current, validated definition and who owns it.';
 COMMENT ON COLUMN jobs.id IS 'Surrogate key; stable across redefinitions of the job.';
-COMMENT ON COLUMN jobs.name IS 'Unique job name used by the SQL API (define_job, run_now, drop_job).';
+COMMENT ON COLUMN jobs.name IS 'Job name, unique per owner (as in pg_cron): the SQL API takes it alone for the caller''s own job, or as owner/name.';
 COMMENT ON COLUMN jobs.owner IS 'Role that owns the job: SQL steps run with its privileges, row-level security shows the job to it.';
 COMMENT ON COLUMN jobs.enabled IS 'A disabled job keeps its schedules but fires no slot; slots passed while disabled are not caught up.';
 COMMENT ON COLUMN jobs.version IS 'Incremented by every define_job that changes the definition; runs record the version they follow.';

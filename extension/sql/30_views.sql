@@ -41,7 +41,9 @@ SELECT r.id                                         AS run_id,
        st.steps_succeeded,
        st.steps_failed,
        st.steps_total,
-       r.retry_of
+       r.retry_of,
+       j.owner                                      AS owner,
+       r.created_at
   FROM runs AS r
   JOIN jobs AS j ON j.id = r.job_id
   LEFT JOIN LATERAL (
@@ -72,7 +74,8 @@ SELECT s.id                AS step_run_id,
        s.result,
        s.stdout,
        s.stderr,
-       s.output_truncated
+       s.output_truncated,
+       j.owner             AS owner
   FROM step_runs AS s
   JOIN runs AS r ON r.id = s.run_id
   JOIN jobs AS j ON j.id = r.job_id

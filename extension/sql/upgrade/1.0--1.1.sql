@@ -147,3 +147,8 @@ COMMENT ON INDEX runs_job_created_idx IS 'Runs of a job by creation time: the co
 COMMENT ON INDEX runs_job_failed_idx IS 'Failed and timed-out runs of a job by end time: the console''s failures page and failing filter (supervisor/src/console/queries.ts).';
 CREATE INDEX skipped_slots_slot_idx ON skipped_slots (slot_at);
 COMMENT ON INDEX skipped_slots_slot_idx IS 'Skipped slots by time over all schedules: the console''s skipped-slots page (supervisor/src/console/queries.ts).';
+
+-- Job names belong to their owner (as in pg_cron): unique per owner.
+ALTER TABLE jobs DROP CONSTRAINT jobs_name_key;
+ALTER TABLE jobs ADD CONSTRAINT jobs_owner_name_key UNIQUE (owner, name);
+COMMENT ON COLUMN jobs.name IS 'Job name, unique per owner (as in pg_cron): the SQL API takes it alone for the caller''s own job, or as owner/name.';

@@ -38,7 +38,8 @@ export const ERROR_KINDS = {
   server_role_mismatch: { code: "KW023", hint: "The server the step reached is not in the role its connection expects (server_role); fix the connection, or let such steps be skipped (on_role_mismatch: skip)." },
   no_supervisor_can_log_in: { code: "KW024", hint: "Let a supervisor log in as the job's owner on the step's target: a .pgpass entry, a service file, or a pg_ident mapping for peer or certificate authentication (docs/sql-steps.md)." },
   too_early: { code: "KW025", hint: "Begin the step's transaction at its start_at (wait_until)." },
-  incompatible_version: { code: "KW026", hint: "Run a supervisor of the extension's MAJOR.MINOR version, or ALTER EXTENSION clockwork UPDATE (UPDATING.md)." },
+  ambiguous_job: { code: "KW026", hint: "Several roles you may act for have a job of this name: write owner/name, e.g. 'alice/nightly'." },
+  incompatible_version: { code: "KW027", hint: "Run a supervisor of the extension's MAJOR.MINOR version, or ALTER EXTENSION clockwork UPDATE (UPDATING.md)." },
 } as const satisfies Record<string, { code: string; hint: string }>;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;

@@ -4,7 +4,6 @@
 
 import { sql } from "./query.ts";
 
-/** Advisory lock class of the per-job lock: 'Clkw' as a 32-bit number. */
 
 /** The columns of a run that the lifecycle reads (RunRow in db/runs.ts). */
 const RUN_COLUMNS = `id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
@@ -22,11 +21,12 @@ export const SQL = {
     SELECT name FROM clockwork.calendars WHERE clockwork._may_use(owner, granted_to, $1) ORDER BY name`),
   databaseNames: sql([], `SELECT datname AS name FROM pg_catalog.pg_database WHERE datallowconn ORDER BY datname`),
   calendars: sql([], `SELECT name, dates::text[] AS dates FROM clockwork.calendars`),
-  jobByNameForUpdate: sql(["text"], `
+  // The caller's own job of that name: names are unique per owner.
+  jobByNameForUpdate: sql(["text", "name"], `
     SELECT id::text AS id, owner, version, definition, enabled,
            clockwork._may_manage(owner) AS may_manage
       FROM clockwork.jobs
-     WHERE name = $1
+     WHERE owner = $2 AND name = $1
        FOR UPDATE`),
   insertJob: sql(["text", "name", "jsonb", "timestamptz"], `
     INSERT INTO clockwork.jobs (name, owner, definition, created_at, updated_at)

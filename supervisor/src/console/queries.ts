@@ -225,7 +225,8 @@ export const QUERIES = {
    * one slot or a range of them (skipped_slots_pkey).
    */
   timelineSkipped: `
-    SELECT s.job_id::text AS job_id, k.slot_at, k.last_slot_at, k.slots, k.reason
+    SELECT s.job_id::text AS job_id, k.slot_at, k.last_slot_at, k.slots, k.reason,
+           clockwork.describe_skip(k.reason) AS explanation
       FROM clockwork.schedules AS s
       JOIN clockwork.skipped_slots AS k ON k.schedule_id = s.id
      WHERE s.job_id = ANY ($1::bigint[]) AND k.slot_at < $3 AND k.last_slot_at >= $2
@@ -287,7 +288,7 @@ export const QUERIES = {
    */
   skipped: `
     SELECT j.id::text AS job_id, j.name AS job, s.position, s.description AS schedule,
-           k.slot_at, k.last_slot_at, k.slots, k.reason, k.recorded_at
+           k.slot_at, k.last_slot_at, k.slots, k.reason, clockwork.describe_skip(k.reason) AS explanation, k.recorded_at
       FROM clockwork.skipped_slots AS k
       JOIN clockwork.schedules AS s ON s.id = k.schedule_id
       JOIN clockwork.jobs AS j ON j.id = s.job_id
