@@ -18,14 +18,14 @@ PLV8_SRC  := $(SHARED)/third_party/plv8-3.2.2
 
 export PG_CONFIG V8_PREFIX
 
-.PHONY: all deps system v8 npm build build-runtime build-extension build-console install typecheck \
+.PHONY: all deps system v8 promtool npm build build-runtime build-extension build-supervisor build-console install package typecheck \
         plv8 test test-plv8 test-core test-runtime demo bench bench-core bench-runtime bench-extension \
         bench-supervisor bench-console clean
 
 all: build
 
 # --- dependencies -----------------------------------------------------------------
-deps: system v8 npm
+deps: system v8 npm promtool
 
 system:
 	@build/setup-system.sh
@@ -34,19 +34,28 @@ v8: $(V8_PREFIX)/.complete
 $(V8_PREFIX)/.complete:
 	build/fetch-v8.sh $(V8_PREFIX)
 
+# Debian's promtool (package prometheus, unpacked, not installed): checks the alerting rules.
+promtool: .deps/prometheus/.complete
+.deps/prometheus/.complete:
+	build/fetch-promtool.sh $(CURDIR)/.deps/prometheus
+
 npm: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # --- build and install ------------------------------------------------------------
-build: build-runtime build-extension build-console
+build: build-runtime build-extension build-supervisor build-console
 
 build-runtime: system v8
 	$(MAKE) -C $(RUNTIME) V8_PREFIX=$(V8_PREFIX)
 
 build-extension: npm
 	@if [ -f build/bundle.ts ]; then $(NPX) tsx build/bundle.ts; fi
+
+# The supervisor and CLI compiled to JavaScript (dist/supervisor/): what `clockwork` runs.
+build-supervisor: npm
+	$(NPX) tsx build/compile-supervisor.ts
 
 # The web console's front end (dist/console), served by `clockwork console`.
 build-console: npm
@@ -64,6 +73,11 @@ plv8: system v8
 	@test -x $(SHARED)/tools/plv8-build.sh -a -d $(PLV8_SRC) || \
 	  { echo "no PL/v8 source at $(PLV8_SRC): set SHARED=<the shared folder>" >&2; exit 1; }
 	BUILD_DIR=$(CURDIR)/.tmp/plv8-build $(SHARED)/tools/plv8-build.sh $(PLV8_SRC) $(V8_PREFIX)
+
+# Release artefacts in dist/: the npm package (compiled CLI) and the Debian packages.
+package: build
+	npm pack --ignore-scripts --pack-destination dist
+	build/package-deb.sh dist/deb
 
 typecheck: npm
 	$(NPX) tsc -p tsconfig.json

@@ -12,11 +12,22 @@
 //     stub's short rethrow line, not a line of the minified bundle.
 // The hand-written SQL names error kinds, never SQLSTATEs: `@sqlstate:not_found@` becomes
 // that kind's SQLSTATE and `@hint:not_found@` its hint, as SQL literals taken from the one
-// table (extension/src/core/errors.ts), which the view clockwork.error_kinds also shows.
+// table (extension/src/core/errors.ts), which the view clockwork.error_kinds also shows;
+// `@extension_version@` becomes this version ('1.1') as a literal.
+//
+// Upgrades (UPDATING.md): the hand-written files are of two sorts. Schema files
+// (NN_tables*.sql: tables, columns, constraints, indexes) run once, at install; a change
+// to them is also written by hand, forward only, in extension/sql/upgrade/<from>--<to>.sql.
+// Every other file is code (functions, views, policies, grants, comments): written so that
+// running it again replaces what is there (CREATE OR REPLACE, DROP POLICY IF EXISTS before
+// CREATE POLICY; the build rewrites CREATE FUNCTION/VIEW/TRIGGER/POLICY accordingly and
+// refuses anything else in a code file). The upgrade script that ends at this version is
+// the hand-written upgrade file, then every code file, then the generated part, so code is
+// replaced whole on every upgrade and only the schema is migrated by hand.
 // Nothing generated is committed or edited by hand.
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ERROR_KINDS, type ErrorKind } from "../extension/src/core/errors.ts";
@@ -64,7 +75,7 @@ function stub(fn: SqlFunction, hash: string): string {
   const grantee = fn.grant === "public" ? "PUBLIC" : fn.grant;
   const identity = `clockwork.${fn.name}(${withoutDefaults(fn.args)})`;
   return [
-    `CREATE FUNCTION ${signature}`,
+    `CREATE OR REPLACE FUNCTION ${signature}`,
     `RETURNS ${returns}`,
     `LANGUAGE plv8 ${fn.volatility.toUpperCase()}${fn.strict ? " STRICT" : ""} ${security}`,
     // pg_temp last: otherwise it is searched first, and a caller's temporary table named
@@ -96,7 +107,7 @@ export function generatedSql(code: string, hash: string): string {
   if (code.includes(tag)) throw new Error("bundle contains its own dollar-quote tag");
   const loader = [
     "-- Generated from extension/src by build/bundle.ts: do not edit.",
-    "CREATE FUNCTION clockwork._load_bundle() RETURNS void",
+    "CREATE OR REPLACE FUNCTION clockwork._load_bundle() RETURNS void",
     "LANGUAGE plv8 VOLATILE SECURITY INVOKER",
     `AS ${tag}`,
     code,
@@ -123,7 +134,7 @@ export function generatedSql(code: string, hash: string): string {
  * its hint, as SQL literals from the one table of error kinds.
  */
 export function withSqlStates(sql: string, where: string): string {
-  return sql.replace(/@(sqlstate|hint):([a-z_]*)@/g, (_match, field: string, kind: string) => {
+  return sql.replaceAll("@extension_version@", quote(extensionVersion)).replace(/@(sqlstate|hint):([a-z_]*)@/g, (_match, field: string, kind: string) => {
     if (!Object.hasOwn(ERROR_KINDS, kind)) throw new Error(`${where}: @${field}:${kind}@ names no error kind in extension/src/core/errors.ts`);
     const k = ERROR_KINDS[kind as ErrorKind];
     return quote(field === "sqlstate" ? k.code : k.hint);
@@ -137,7 +148,7 @@ export function errorKindsSql(): string {
     .map(([kind, { code, hint }]) => `    (${quote(code)}, ${quote(kind)}, ${quote(hint)})`);
   return [
     "-- Generated from extension/src/core/errors.ts by build/bundle.ts: do not edit.",
-    "CREATE VIEW clockwork.error_kinds (sqlstate, kind, hint) AS",
+    "CREATE OR REPLACE VIEW clockwork.error_kinds (sqlstate, kind, hint) AS",
     "  SELECT * FROM (VALUES",
     rows.join(",\n"),
     "  ) AS k (sqlstate, kind, hint);",
@@ -149,10 +160,125 @@ export function errorKindsSql(): string {
   ].join("\n");
 }
 
-function handWrittenSql(): string[] {
+/** Schema files: installed once, changed by the hand-written upgrade files. */
+const SCHEMA_FILE = /^\d\d_tables[a-z0-9_]*\.sql$/;
+
+/**
+ * Splits SQL into statements at top-level semicolons (outside quotes, dollar quotes and
+ * comments); each keeps its leading comments.
+ */
+export function splitStatements(sql: string): string[] {
+  const statements: string[] = [];
+  let start = 0;
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i]!;
+    if (c === "-" && sql[i + 1] === "-") {
+      const nl = sql.indexOf("\n", i);
+      i = nl < 0 ? sql.length : nl + 1;
+    } else if (c === "/" && sql[i + 1] === "*") {
+      const end = sql.indexOf("*/", i + 2);
+      i = end < 0 ? sql.length : end + 2;
+    } else if (c === "'" || c === '"') {
+      let j = i + 1;
+      for (;;) {
+        const k = sql.indexOf(c, j);
+        if (k < 0) { j = sql.length; break; }
+        if (sql[k + 1] === c) { j = k + 2; continue; }
+        j = k + 1;
+        break;
+      }
+      i = j;
+    } else if (c === "$") {
+      const tag = /^\$[A-Za-z_]*\$/.exec(sql.slice(i))?.[0];
+      if (tag) {
+        const end = sql.indexOf(tag, i + tag.length);
+        i = end < 0 ? sql.length : end + tag.length;
+      } else i++;
+    } else if (c === ";") {
+      statements.push(sql.slice(start, i + 1));
+      start = i + 1;
+      i++;
+    } else i++;
+  }
+  if (sql.slice(start).trim() !== "") statements.push(sql.slice(start));
+  return statements.map((s) => s.replace(/^\s*\n/, "")).filter((s) => s.trim() !== "");
+}
+
+/** A statement's text without its leading comments and blank space. */
+function head(statement: string): string {
+  return statement.replace(/^(\s+|--[^\n]*\n)*/, "");
+}
+
+/**
+ * A code file's statements, rewritten so that running them again replaces what exists;
+ * anything that is schema (a table, an index…) is refused: it belongs in a schema file
+ * and in the upgrade file.
+ */
+export function replayable(sql: string, file: string): string {
+  return splitStatements(sql).map((statement) => {
+    const text = head(statement);
+    const comments = statement.slice(0, statement.length - text.length);
+    let m: RegExpExecArray | null;
+    if ((m = /^CREATE\s+(?:OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE|VIEW|TRIGGER)\b/i.exec(text))) {
+      return `${comments}CREATE OR REPLACE ${m[1]!.toUpperCase()}${text.slice(m[0].length)}`;
+    }
+    if ((m = /^CREATE\s+POLICY\s+(\S+)\s+ON\s+(\S+)/i.exec(text))) {
+      return `${comments}DROP POLICY IF EXISTS ${m[1]} ON ${m[2]};\n${text}`;
+    }
+    if (/^(COMMENT\s+ON|GRANT|REVOKE|DO\b|SELECT\s+pg_catalog\.pg_extension_config_dump\s*\(|ALTER\s+TABLE\s+\S+\s+(ENABLE|FORCE)\s+ROW\s+LEVEL\s+SECURITY)/i.test(text)) {
+      return statement;
+    }
+    throw new Error(`extension/sql/${file}: "${text.split("\n")[0]}" is schema, not code that can be run again: ` +
+      "put it in a schema file (NN_tables*.sql) and its change in extension/sql/upgrade/<from>--<to>.sql (UPDATING.md)");
+  }).join("\n");
+}
+
+interface HandWritten {
+  readonly file: string;
+  readonly schema: boolean;
+  /** The text as installed (code files in their replayable form). */
+  readonly sql: string;
+}
+
+function handWritten(): HandWritten[] {
   const dir = join(extensionDir, "sql");
   const files = readdirSync(dir).filter((f) => /^\d\d_.*\.sql$/.test(f)).sort();
-  return files.map((f) => `-- ${f}\n${withSqlStates(readFileSync(join(dir, f), "utf8").trim(), f)}\n`);
+  return files.map((file) => {
+    const text = withSqlStates(readFileSync(join(dir, file), "utf8").trim(), file);
+    const schema = SCHEMA_FILE.test(file);
+    return { file, schema, sql: `-- ${file}\n${schema ? text : replayable(text, file)}\n` };
+  });
+}
+
+/**
+ * The upgrade scripts: one per extension/sql/upgrade/<from>--<to>.sql. The step that ends
+ * at this version also replays every code file and the generated part; earlier steps are
+ * their hand-written schema changes alone (the chain ends here, where all code is replaced).
+ */
+function upgradeScripts(generated: string): Array<{ file: string; sql: string }> {
+  const dir = join(extensionDir, "sql", "upgrade");
+  if (!existsSync(dir)) return [];
+  const steps = readdirSync(dir).map((file) => {
+    const m = /^(\d+\.\d+)--(\d+\.\d+)\.sql$/.exec(file);
+    if (!m) throw new Error(`extension/sql/upgrade/${file}: upgrade files are named <from>--<to>.sql, e.g. 1.0--1.1.sql`);
+    return { file, from: m[1]!, to: m[2]! };
+  });
+  if (steps.length > 0 && !steps.some((s) => s.to === extensionVersion)) {
+    throw new Error(`extension/sql/upgrade/ has no step to ${extensionVersion} (package.json's version): add <previous>--${extensionVersion}.sql`);
+  }
+  const code = handWritten().filter((h) => !h.schema).map((h) => h.sql);
+  return steps.map(({ file, from, to }) => {
+    const own = withSqlStates(readFileSync(join(dir, file), "utf8").trim(), `upgrade/${file}`);
+    const parts = [
+      `-- Clockwork ${from} → ${to} upgrade script. Generated by build/bundle.ts from extension/sql/upgrade/${file}` +
+        (to === extensionVersion ? ", the code files of extension/sql and extension/src." : "."),
+      `\\echo Use "ALTER EXTENSION clockwork UPDATE" to load this file. \\quit`,
+      `-- upgrade/${file}\n${own}\n`,
+      ...(to === extensionVersion ? [...code, errorKindsSql(), generated] : []),
+    ];
+    return { file: `clockwork--${from}--${to}.sql`, sql: parts.join("\n\n") };
+  });
 }
 
 async function main(): Promise<void> {
@@ -161,10 +287,11 @@ async function main(): Promise<void> {
   const script = [
     `-- Clockwork ${extensionVersion} install script. Generated by build/bundle.ts from extension/sql and extension/src.`,
     `\\echo Use "CREATE EXTENSION clockwork" to load this file. \\quit`,
-    ...handWrittenSql(),
+    ...handWritten().map((h) => h.sql),
     errorKindsSql(),
     generatedSql(code, hash),
   ].join("\n\n");
+  const upgrades = upgradeScripts(generatedSql(code, hash));
   const control = [
     "# Clockwork: a job scheduler inside PostgreSQL. Generated by build/bundle.ts.",
     "comment = 'Clockwork: jobs defined in SQL, fired exactly once, with queryable history'",
@@ -174,10 +301,14 @@ async function main(): Promise<void> {
     "superuser = true",
     "",
   ].join("\n");
+  // A fresh directory: a script of another version left behind would be installed too.
+  rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, `clockwork--${extensionVersion}.sql`), script);
+  for (const upgrade of upgrades) writeFileSync(join(outDir, upgrade.file), upgrade.sql);
   writeFileSync(join(outDir, "clockwork.control"), control);
-  console.log(`clockwork ${extensionVersion}: bundle ${(code.length / 1024).toFixed(0)} KB, hash ${hash}, ${sqlFunctions.length} functions → dist/extension/`);
+  console.log(`clockwork ${extensionVersion}: bundle ${(code.length / 1024).toFixed(0)} KB, hash ${hash}, ${sqlFunctions.length} functions, ` +
+    `upgrades ${upgrades.map((u) => u.file.replace(/^clockwork--|\.sql$/g, "")).join(", ") || "none"} → dist/extension/`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 # chromium and a font: the console's browser tests drive Debian's Chromium (playwright-core, no browser download).
-packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron pgagent build-essential pkg-config chromium fonts-dejavu-core)
+# debootstrap: the Debian packages are tested in a clean Debian 12 root (test/packaging).
+packages=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron pgagent build-essential pkg-config chromium fonts-dejavu-core debootstrap)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { compileSupervisor } from "../build/compile-supervisor.ts";
 import { startCluster } from "./support/cluster.ts";
 
 const testDir = fileURLToPath(new URL(".", import.meta.url));
@@ -29,6 +30,10 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(" ")}`);
   process.exit(1);
 }
+
+// Tests run the real `clockwork` binary, which runs the compiled CLI: compile it from the
+// current sources first (well under a second), so a test never runs a stale build.
+await compileSupervisor({ quiet: true });
 
 const cluster = await startCluster();
 const stop = () => cluster.stop();

@@ -15,13 +15,13 @@ CREATE TABLE jobs (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
     managed_by  text,
-    CONSTRAINT jobs_name_key UNIQUE (name),
+    CONSTRAINT jobs_owner_name_key UNIQUE (owner, name),
     CONSTRAINT jobs_managed_by_format CHECK (managed_by ~ '^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$'),
     CONSTRAINT jobs_name_format CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$')
 );
 COMMENT ON TABLE jobs IS 'One row per job: its current, validated definition and who owns it.';
 COMMENT ON COLUMN jobs.id IS 'Surrogate key; stable across redefinitions of the job.';
-COMMENT ON COLUMN jobs.name IS 'Unique job name used by the SQL API (define_job, run_now, drop_job).';
+COMMENT ON COLUMN jobs.name IS 'Job name, unique per owner (as in pg_cron): the SQL API takes it alone for the caller''s own job, or as owner/name.';
 COMMENT ON COLUMN jobs.owner IS 'Role that owns the job: SQL steps run with its privileges, row-level security shows the job to it.';
 COMMENT ON COLUMN jobs.enabled IS 'A disabled job keeps its schedules but fires no slot; slots passed while disabled are not caught up.';
 COMMENT ON COLUMN jobs.version IS 'Incremented by every define_job that changes the definition; runs record the version they follow.';
@@ -282,14 +282,14 @@ CREATE TABLE skipped_slots (
     CONSTRAINT skipped_slots_count_check CHECK (slots IS NULL OR slots >= 1),
     CONSTRAINT skipped_slots_reason_check
         CHECK (reason IN ('misfire_skipped', 'misfire_coalesced', 'misfire_too_old', 'misfire_over_limit',
-                          'overlap_skipped', 'max_instances_reached', 'queue_full'))
+                          'overlap_skipped', 'max_instances_reached', 'queue_full', 'definition_unreadable'))
 );
 COMMENT ON TABLE skipped_slots IS 'Schedule slots that came due but did not become a run, and why: one row per slot, or per run of consecutive slots skipped for one reason (a long outage is one row).';
 COMMENT ON COLUMN skipped_slots.schedule_id IS 'The schedule.';
 COMMENT ON COLUMN skipped_slots.slot_at IS 'The (first) slot that was not fired.';
 COMMENT ON COLUMN skipped_slots.last_slot_at IS 'The last slot of the range; equal to slot_at for a single slot. Every slot of the schedule in between was skipped for this reason.';
 COMMENT ON COLUMN skipped_slots.slots IS 'How many slots the row stands for; NULL when more than 10 000 (not counted).';
-COMMENT ON COLUMN skipped_slots.reason IS 'Why, as decided by the core''s misfire and overlap policies: misfire_skipped, misfire_coalesced, misfire_too_old, misfire_over_limit (missed while no supervisor ran), overlap_skipped, max_instances_reached, queue_full (previous runs still going).';
+COMMENT ON COLUMN skipped_slots.reason IS 'Why, as decided by the core''s misfire and overlap policies: misfire_skipped, misfire_coalesced, misfire_too_old, misfire_over_limit (missed while no supervisor ran), overlap_skipped, max_instances_reached, queue_full (previous runs still going); definition_unreadable (the stored definition could not be read by this version: the schedule stops until the job is defined again).';
 COMMENT ON COLUMN skipped_slots.recorded_at IS 'When the decision was taken.';
 -- The console's skipped slots, newest first over all schedules.
 CREATE INDEX skipped_slots_slot_idx ON skipped_slots (slot_at);

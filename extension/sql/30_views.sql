@@ -41,7 +41,9 @@ SELECT r.id                                         AS run_id,
        st.steps_succeeded,
        st.steps_failed,
        st.steps_total,
-       r.retry_of
+       r.retry_of,
+       j.owner                                      AS owner,
+       r.created_at
   FROM runs AS r
   JOIN jobs AS j ON j.id = r.job_id
   LEFT JOIN LATERAL (
@@ -72,7 +74,8 @@ SELECT s.id                AS step_run_id,
        s.result,
        s.stdout,
        s.stderr,
-       s.output_truncated
+       s.output_truncated,
+       j.owner             AS owner
   FROM step_runs AS s
   JOIN runs AS r ON r.id = s.run_id
   JOIN jobs AS j ON j.id = r.job_id
@@ -108,6 +111,7 @@ AS $$
         WHEN 'overlap_skipped'       THEN 'an earlier run of the job was still going (overlap: skip)'
         WHEN 'max_instances_reached' THEN 'max_instances runs of the job were already going (overlap: allow_all)'
         WHEN 'queue_full'            THEN 'an earlier run was going and the buffer of waiting runs was full (overlap: buffer_one / buffer_all max_queue)'
+        WHEN 'definition_unreadable' THEN 'the stored definition could not be read by this version of Clockwork; the schedule stopped until the job is defined again (UPDATING.md)'
         ELSE reason
     END
 $$;

@@ -17,6 +17,29 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT 1048576 $$;
 COMMENT ON FUNCTION output_limit() IS 'Characters of stdout and of stderr kept per step run (1 MiB each).';
 
+-- One MAJOR.MINOR on both sides (UPDATING.md). A supervisor announces its version in the
+-- session setting clockwork.supervisor_version; one of 1.0, which announced nothing, is
+-- known by its application_name. Anyone else calling the API by hand is not checked.
+CREATE FUNCTION _check_supervisor_version() RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = clockwork, pg_catalog
+AS $$
+DECLARE
+    announced text := nullif(current_setting('clockwork.supervisor_version', true), '');
+BEGIN
+    IF announced IS NULL AND coalesce(current_setting('application_name', true), '') NOT LIKE 'clockwork supervisor %' THEN
+        RETURN;
+    END IF;
+    IF announced IS NULL OR substring(announced FROM '^[0-9]+\.[0-9]+') IS DISTINCT FROM @extension_version@ THEN
+        RAISE EXCEPTION 'incompatible supervisor: this database has clockwork % and works with supervisors %.x only; this one is %',
+                        @extension_version@, @extension_version@, coalesce(announced, '1.0 (it announces no version)')
+            USING ERRCODE = @sqlstate:incompatible_version@, HINT = @hint:incompatible_version@;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION _check_supervisor_version() IS
+    'Raises incompatible_version when the calling session is a supervisor of another MAJOR.MINOR than this extension (register_worker and tick call it).';
+
 CREATE FUNCTION register_worker(
     name    text,
     labels  text[]      DEFAULT '{}',
@@ -31,6 +54,7 @@ DECLARE
     worker_id bigint;
     last_alive_at timestamptz;
 BEGIN
+    PERFORM _check_supervisor_version();
     IF register_worker.name IS NULL OR register_worker.name !~ '^[A-Za-z0-9_.:@-]{1,128}$' THEN
         RAISE EXCEPTION 'invalid worker name %', coalesce(quote_literal(register_worker.name), 'NULL')
             USING ERRCODE = @sqlstate:invalid_argument@, HINT = 'Use 1 to 128 letters, digits, and _ . : @ -.';
@@ -81,6 +105,7 @@ AS $$
 DECLARE
     worker_id bigint;
 BEGIN
+    PERFORM _check_supervisor_version();
     IF register_dedicated_worker.name IS NULL OR register_dedicated_worker.name !~ '^[A-Za-z0-9_.:@-]{1,128}$' THEN
         RAISE EXCEPTION 'invalid worker name %', coalesce(quote_literal(register_dedicated_worker.name), 'NULL')
             USING ERRCODE = @sqlstate:invalid_argument@, HINT = 'Use 1 to 128 letters, digits, and _ . : @ -.';

@@ -6,10 +6,30 @@ CREATE FUNCTION _job_for_caller(job text) RETURNS jobs
 LANGUAGE plpgsql STABLE
 SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
+-- A job name belongs to its owner (as in pg_cron). `name` is the caller's own job, or else
+-- the one job of that name among the roles the caller may act for; `owner/name` names
+-- the owner (job names cannot contain '/', role names may: the owner is everything
+-- before the last '/').
 DECLARE
-    found jobs;
+    found    jobs;
+    slash    integer := length(job) - strpos(reverse(job), '/') + 1;
+    matches  text[];
 BEGIN
-    SELECT * INTO found FROM jobs WHERE name = job;
+    IF strpos(job, '/') > 0 THEN
+        SELECT * INTO found FROM jobs AS j
+         WHERE j.owner = left(job, slash - 1) AND j.name = substr(job, slash + 1);
+    ELSE
+        SELECT * INTO found FROM jobs AS j WHERE j.owner = _caller() AND j.name = job;
+        IF found.id IS NULL THEN
+            SELECT array_agg(quote_ident(j.owner) || '/' || j.name ORDER BY j.owner) INTO matches
+              FROM jobs AS j WHERE j.name = job AND _may_manage(j.owner);
+            IF cardinality(matches) > 1 THEN
+                RAISE EXCEPTION 'job name "%" is ambiguous: %', job, array_to_string(matches, ', ')
+                    USING ERRCODE = @sqlstate:ambiguous_job@, HINT = @hint:ambiguous_job@;
+            END IF;
+            SELECT * INTO found FROM jobs AS j WHERE j.name = job AND _may_manage(j.owner);
+        END IF;
+    END IF;
     -- Someone else's job is reported as missing: its existence is not the caller's business.
     IF found.id IS NULL OR NOT _may_manage(found.owner) THEN
         RAISE EXCEPTION 'job "%" does not exist', job
@@ -18,4 +38,4 @@ BEGIN
     RETURN found;
 END
 $$;
-COMMENT ON FUNCTION _job_for_caller(text) IS 'The job with this name if the caller may manage it; raises not_found otherwise.';
+COMMENT ON FUNCTION _job_for_caller(text) IS 'The job named `name` (the caller''s own, else the one the caller may manage) or `owner/name`; raises not_found, or ambiguous_job when several roles the caller may act for have that name.';

@@ -44,6 +44,8 @@ type Queryable = pg.Pool | pg.ClientBase;
 
 const SQL = {
   inRecovery: "SELECT pg_is_in_recovery() AS in_recovery",
+  // clockwork.version() exists since 1.0: "1.1 (bundle …)", or "?" without the extension row.
+  extensionVersion: "SELECT clockwork.version() AS r",
   currentDatabase: "SELECT current_database() AS r",
   registerWorker: "SELECT clockwork.register_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
   registerDedicatedWorker: "SELECT clockwork.register_dedicated_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
@@ -88,6 +90,11 @@ export class ClockworkApi {
     } finally {
       end();
     }
+  }
+
+  /** The extension's version as clockwork.version() gives it, e.g. "1.1 (bundle 3f2a…, …)". */
+  extensionVersion(): Promise<string> {
+    return this.call("extensionVersion", []);
   }
 
   /**

@@ -25,7 +25,8 @@ export class Listener {
   private _connected = false;
 
   constructor(
-    private readonly clientConfig: pg.ClientConfig,
+    /** Read at every (re)connect, so the connection follows a promoted standby (connection.ts). */
+    private readonly clientConfig: pg.ClientConfig | (() => pg.ClientConfig),
     private readonly events: ListenerEvents,
     private readonly log: Logger,
     private readonly maxBackoffMs = 10_000,
@@ -51,7 +52,7 @@ export class Listener {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client(this.clientConfig);
+    const client = new pg.Client(typeof this.clientConfig === "function" ? this.clientConfig() : this.clientConfig);
     this.client = client;
     let lost = false;
     const onLost = (error: unknown) => {

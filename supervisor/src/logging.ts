@@ -5,13 +5,33 @@ import type { LogLevel } from "./config.ts";
 
 export type { Logger };
 
-export function createLogger(level: LogLevel, worker: string): Logger {
-  return pino({
+export interface SupervisorLog {
+  readonly log: Logger;
+  /** Reopens the log file (after logrotate moved it away); false when logging to stdout. */
+  reopen(): boolean;
+}
+
+/**
+ * JSON lines on stdout, or appended to `file` (synchronous writes: nothing is lost when the
+ * process exits). `reopen()` opens the file again by name, for SIGHUP after logrotate.
+ */
+export function createLogger(level: LogLevel, worker: string, file?: string): SupervisorLog {
+  const destination = file !== undefined ? pino.destination({ dest: file, append: true, sync: true, mkdir: true }) : undefined;
+  const options = {
     level,
     base: { worker },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-  });
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
+  const log = destination ? pino(options, destination) : pino(options);
+  return {
+    log,
+    reopen: () => {
+      if (!destination) return false;
+      destination.reopen();
+      return true;
+    },
+  };
 }
 
 /** Scope fields of one step claim, as logged. */

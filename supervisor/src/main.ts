@@ -9,18 +9,21 @@ import pg from "pg";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
 import { AlertDeliverer } from "./alerts/deliverer.ts";
 import { ClockworkApi, isTransient } from "./api.ts";
-import { ConfigError, loadConfig, type SupervisorConfig } from "./config.ts";
+import { ConfigError, loadConfig, type Endpoint, type SupervisorConfig } from "./config.ts";
+import { ConnectionTarget, NoSuitableHost } from "./connection.ts";
 import { startHealthServer, type HealthServer, type Readiness } from "./http.ts";
 import { LeaseKeeper } from "./leases.ts";
 import { Listener } from "./listener.ts";
-import { createLogger, errorFields, type Logger } from "./logging.ts";
+import { createLogger, errorFields, type Logger, type SupervisorLog } from "./logging.ts";
 import { SupervisorMetrics } from "./metrics.ts";
+import { extensionMismatch, SUPERVISOR_SETTING, SUPERVISOR_VERSION } from "./version.ts";
 import { StepExecutor } from "./steps/executor.ts";
 import { OwnerConnections } from "./steps/owner-connections.ts";
 import { Ticker, type TickReason } from "./ticker.ts";
 
 const READ_ONLY = "25006";
 /** The database no longer knows this worker (restored, or its row removed): register again. */
+const INCOMPATIBLE_VERSION = SQLSTATE.incompatible_version;
 const UNKNOWN_WORKER = SQLSTATE.unknown_worker;
 /** Connections of the supervisor's own pool opened (and warmed up) at start. */
 const WARM_CONNECTIONS = 2;
@@ -29,6 +32,7 @@ const WARM_CONNECTIONS = 2;
 export class Supervisor {
   private readonly metrics = new SupervisorMetrics();
   private readonly pool: pg.Pool;
+  private readonly target: ConnectionTarget;
   private readonly api: ClockworkApi;
   private readonly listener: Listener;
   private readonly ticker: Ticker;
@@ -49,18 +53,27 @@ export class Supervisor {
     private readonly config: SupervisorConfig,
     private readonly log: Logger,
   ) {
-    const clientConfig: pg.ClientConfig = {
-      ...(config.databaseUrl ? { connectionString: config.databaseUrl } : {}),
+    this.metrics.setReadiness(() => this.readiness().ready);
+    // Every connection goes to the host the target chose (several hosts: the primary).
+    this.target = new ConnectionTarget(config.connection, {
       application_name: `clockwork supervisor ${config.workerName}`.slice(0, 63),
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       connectionTimeoutMillis: 10_000,
-    };
+      // Every session announces this supervisor's version: the extension refuses another MAJOR.MINOR.
+      options: `-c ${SUPERVISOR_SETTING}=${SUPERVISOR_VERSION}`,
+    });
     // The supervisor's own calls: tick, heartbeats, the output and results of shell steps.
     // SQL steps never use this pool (they run on connections logged in as their owners).
     // Its connections are warmed up at start (ClockworkApi.warmUp): a new connection costs
-    // the bundle load, which would show as start lag.
-    this.pool = new pg.Pool({ ...clientConfig, min: WARM_CONNECTIONS, max: config.concurrency + 2, idleTimeoutMillis: 30_000 });
+    // the bundle load, which would show as start lag. Each new one goes to the host the
+    // target chose (several hosts: the primary).
+    this.pool = new pg.Pool({
+      Client: this.target.clientClass(),
+      min: WARM_CONNECTIONS,
+      max: config.concurrency + 2,
+      idleTimeoutMillis: 30_000,
+    });
     // A pooled connection that dies (database restart), idle or in use, must not crash the process.
     this.pool.on("error", (error) => this.log.warn({ error: errorFields(error) }, "idle database connection lost"));
     this.pool.on("connect", (client) => client.on("error", (error) => this.log.warn({ error: errorFields(error) }, "database connection lost")));
@@ -86,7 +99,7 @@ export class Supervisor {
       onError: (error, failures) => this.onDbError("tick", error, failures),
     });
     this.listener = new Listener(
-      clientConfig,
+      () => this.target.clientConfig(),
       {
         onWakeup: (payload) => {
           if (payload === "alert") this.alerts?.wake();
@@ -143,7 +156,16 @@ export class Supervisor {
     for (let attempt = 0; !this.stopping; attempt++) {
       const delay = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
       try {
-        if (await this.api.inRecovery()) {
+        if (this.target.followsPrimary) {
+          const { label, endpoint } = await this.target.locate();
+          this.ownerServerFollows(endpoint);
+          this.log.info({ database: label, target_session_attrs: this.config.connection.targetSessionAttrs }, "using database host");
+        }
+        const mismatch = await this.extensionMismatch();
+        if (mismatch !== null) {
+          this.lastDb = { ok: false, error: mismatch };
+          this.log.error({ retry_in_ms: delay, supervisor_version: SUPERVISOR_VERSION }, mismatch);
+        } else if (await this.api.inRecovery()) {
           this.lastDb = { ok: false, error: "database is a standby" };
           this.log.error(
             { retry_in_ms: delay },
@@ -180,6 +202,11 @@ export class Supervisor {
       : this.api.registerWorker(this.config.labels, this.config.host, this.config.pid);
   }
 
+  /** Why the extension here does not suit this supervisor (UPDATING.md), or null. */
+  private async extensionMismatch(): Promise<string | null> {
+    return extensionMismatch(await this.api.extensionVersion());
+  }
+
   private async tick(reason: TickReason): Promise<string | null> {
     this.metrics.ticks.inc({ reason });
     const maxClaims = this.stopping ? 0 : this.executor.freeSlots;
@@ -211,11 +238,44 @@ export class Supervisor {
   private onDbError(what: string, error: unknown, failures: number): void {
     this.lastDb = { ok: false, error: errorFields(error).message };
     const code = (error as { code?: string }).code;
-    if (code === READ_ONLY) {
+    if (this.target.followsPrimary && (code === READ_ONLY || isTransient(error))) void this.followPrimary();
+    if (code === INCOMPATIBLE_VERSION) {
+      this.log.error({ error: errorFields(error), supervisor_version: SUPERVISOR_VERSION }, "the extension refuses this supervisor's version; retrying (UPDATING.md)");
+    } else if (code === READ_ONLY) {
       this.log.error({ error: errorFields(error) }, "the database is read-only (a standby?): a supervisor needs the primary; retrying");
     } else if (failures <= 3 || failures % 20 === 0) {
       const level = isTransient(error) ? "warn" : "error";
       this.log[level]({ error: errorFields(error), failures }, `${what} failed; retrying with back-off`);
+    }
+  }
+
+  /**
+   * The database failed or turned read-only: find the primary among the configured hosts
+   * again. New connections go there; broken ones leave the pool as they fail.
+   */
+  /**
+   * SQL steps log in on connections of their own (as their owners) to the supervisor's
+   * server, unless --owner-conninfo named another host: they follow the primary too.
+   */
+  private ownerServerFollows(endpoint: Endpoint): void {
+    const first = this.config.connection.endpoints[0]!;
+    const ownHost = first.host ?? process.env.PGHOST ?? "localhost";
+    if (this.config.ownerBase.host !== ownHost && this.config.ownerBase.host !== endpoint.host) return; // named by --owner-conninfo
+    this.connections.setServer(endpoint.host ?? process.env.PGHOST ?? "localhost", endpoint.port ?? Number(process.env.PGPORT ?? 5432));
+  }
+
+  private async followPrimary(): Promise<void> {
+    const before = this.target.label;
+    try {
+      const { label, endpoint } = await this.target.locate();
+      this.ownerServerFollows(endpoint);
+      if (label !== before) {
+        this.log.warn({ from: before, to: label }, "following the primary: the database moved to another host");
+        this.ticker.wake("reconnect");
+      }
+    } catch (error) {
+      if (!(error instanceof NoSuitableHost)) throw error;
+      this.log.warn({ error: errorFields(error) }, "no primary among the configured hosts yet; retrying");
     }
   }
 
@@ -275,10 +335,43 @@ export class Supervisor {
   }
 }
 
+/**
+ * CLOCKWORK_ENABLED=false (aidboxdb's PGAGENT_ENABLED unset in an image that ships it):
+ * no database connection, health answers "disabled" (ready, so that a sidecar does not keep
+ * its pod out of service), and a signal ends it with 0.
+ */
+async function runDisabled(config: SupervisorConfig, log: Logger): Promise<number> {
+  log.info("supervisor disabled (CLOCKWORK_ENABLED=false): not connecting to the database; waiting for a signal");
+  const http = config.httpPort === null
+    ? null
+    : await startHealthServer({
+        port: config.httpPort,
+        host: config.httpHost,
+        readiness: () => ({ ready: true, reason: "disabled" }),
+        registry: (() => {
+          const metrics = new SupervisorMetrics();
+          metrics.setReadiness(() => true);
+          return metrics.registry;
+        })(),
+      });
+  if (http) log.info({ port: http.port }, "health and metrics listening");
+  // Signal handlers do not keep Node's event loop alive; this timer does (until a signal).
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  const signal = await new Promise<string>((resolve) => {
+    for (const s of ["SIGTERM", "SIGINT"] as const) process.once(s, () => resolve(s));
+  });
+  clearInterval(keepAlive);
+  await http?.close();
+  log.info({ signal }, "supervisor stopped");
+  return 0;
+}
+
 export async function runSupervisor(argv: readonly string[]): Promise<number> {
   let config: SupervisorConfig;
+  let logging: SupervisorLog;
   try {
     config = loadConfig(argv);
+    logging = createLogger(config.logLevel, config.workerName, config.logFile);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`clockwork supervisor: ${error.message}\n`);
@@ -286,7 +379,13 @@ export async function runSupervisor(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  const log = createLogger(config.logLevel, config.workerName);
+  const log = logging.log;
+  // SIGHUP (logrotate's postrotate, systemctl reload) reopens the log file; it never ends the process.
+  process.on("SIGHUP", () => {
+    if (logging.reopen()) log.info({ file: config.logFile }, "log file reopened (SIGHUP)");
+    else log.info("SIGHUP: logging to stdout, nothing to reopen");
+  });
+  if (!config.enabled) return runDisabled(config, log);
   process.on("unhandledRejection", (reason) => log.error({ error: errorFields(reason) }, "unhandled rejection (bug); continuing"));
   const supervisor = new Supervisor(config, log);
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void supervisor.shutdown(signal));

@@ -69,6 +69,19 @@ export class SupervisorMetrics {
     registers: [this.registry],
   });
 
+  private readyProbe: () => boolean = () => false;
+  readonly ready: Gauge = new Gauge({
+    name: "clockwork_supervisor_ready",
+    help: "1 while this supervisor is ready (registered, database answering, LISTEN up; or disabled on purpose), else 0: what /readyz says.",
+    registers: [this.registry],
+    collect: (): void => this.ready.set(this.readyProbe() ? 1 : 0),
+  });
+
+  /** What clockwork_supervisor_ready reports at each scrape. */
+  setReadiness(probe: () => boolean): void {
+    this.readyProbe = probe;
+  }
+
   readonly alertDeliveries = new Counter({
     name: "clockwork_alert_deliveries_total",
     help: "Alert deliveries this supervisor attempted, by channel kind and result (delivered, failed: to be retried or given up).",

@@ -361,7 +361,7 @@ describe("the web console in a real browser", { skip: missing ?? false }, () => 
   test("skipped slots show their reason in words; workers show health, leases and lag", async () => {
     const page = await open(alice.url, "/skipped");
     await page.waitForSelector('tr[data-reason="overlap_skipped"]');
-    assert.match(await page.locator('tr[data-reason="overlap_skipped"]').first().textContent() ?? "", /alice-overlapping.*previous run was still going/);
+    assert.match(await page.locator('tr[data-reason="overlap_skipped"]').first().textContent() ?? "", /alice-overlapping.*an earlier run of the job was still going \(overlap: skip\)/);
     // clockwork.explain is in the SQL API: the page offers it, and it answers for a slot that ran.
     await page.waitForSelector("form.explain");
     const slot = (await sql("SELECT r.id::text AS id, r.slot_at FROM clockwork.runs r JOIN clockwork.jobs j ON j.id = r.job_id WHERE j.name = 'alice-heartbeat' AND r.slot_at IS NOT NULL ORDER BY r.id LIMIT 1")).rows[0];

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import {
   alertsOnRunEnd, alertsOnSkippedSlots, alertsOnSweep, alertsOnWorkers, effectiveAlertRules, nextDeliveryAttempt,
   schedulerDownEvent, validateAlertChannel, validateAlertSettings, validateJobDefinition, NO_ALERT_RULES,
-  DEFAULT_DELIVERY_RETRY, type AlertRules, type AlertSettings,
+  DEFAULT_DELIVERY_RETRY, SQLSTATE, type AlertRules, type AlertSettings,
 } from "../../extension/src/core/index.ts";
 
 const MIN = 60_000;
@@ -25,12 +25,12 @@ describe("alert settings", () => {
     const r = validateAlertSettings({ missed: 0, long_running: "0.5s", failures: 1.5, dead_man: "2 years", recovery: 1, to: [1], oops: 1 });
     assert.ok(!r.ok);
     assert.deepEqual(r.errors.map((e) => e.path).sort(), ["alerts.dead_man", "alerts.failures", "alerts.long_running", "alerts.missed", "alerts.oops", "alerts.recovery", "alerts.to"]);
-    assert.ok(r.errors.every((e) => e.code === "KW026"));
+    assert.ok(r.errors.every((e) => e.code === SQLSTATE.invalid_alert));
   });
   test("an unknown channel is named with a suggestion when channels are known", () => {
     const r = validateAlertSettings({ to: ["opz"] }, "alerts", ["ops", "dba"]);
     assert.ok(!r.ok);
-    assert.equal(r.errors[0]!.code, "KW027");
+    assert.equal(r.errors[0]!.code, SQLSTATE.unknown_alert_channel);
     assert.match(r.errors[0]!.message, /unknown alert channel "opz" \(did you mean "ops"\?\)/);
   });
   test("a job's keys override the defaults; false turns one off; alerts: false turns all off", () => {

@@ -1,6 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { validateJobDefinition, formatIssue, conninfoHasPassword, type ValidationEnvironment, SQLSTATE } from "../../extension/src/core/index.ts";
+import { validateJobDefinition, formatIssue, conninfoHasPassword, checkRunParameters, type ValidationEnvironment, SQLSTATE } from "../../extension/src/core/index.ts";
 import { isValidTimeZone } from "./tz.ts";
 
 const env: ValidationEnvironment = { isValidTimeZone, connections: ["warehouse", "reporting"], calendars: ["holidays"], allowShellSteps: true };
@@ -173,4 +173,47 @@ test("the YAML example in docs/core.md is a valid definition", async () => {
   const r = validateJobDefinition(load(block[1]!), { ...env, connections: ["warehouse"] });
   assert.deepEqual(r.ok ? [] : r.errors.map(formatIssue), []);
   assert.equal(r.ok && r.job.steps.length, 2);
+});
+
+describe("parameters: declared or default types, checked when a run is asked for", () => {
+  const job = (parameters: object) => {
+    const r = validateJobDefinition({ name: "p", parameters, steps: { a: { sql: "select 1" } } }, env);
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    return r.job;
+  };
+  const check = (parameters: object, given: unknown) => {
+    const r = checkRunParameters(job(parameters), given);
+    return r.ok ? r.params : r.errors.map(formatIssue);
+  };
+  test("a default's type is the parameter's type", () => {
+    assert.deepEqual(job({ n: 5, day: "yesterday", on: true, x: null }).parameterTypes, { n: "number", day: "string", on: "boolean", x: "any" });
+  });
+  test("values of the right type pass; text that reads as the type is converted", () => {
+    assert.deepEqual(check({ n: 5, on: false }, { n: 7, on: true }), { n: 7, on: true });
+    assert.deepEqual(check({ n: 5, on: false }, { n: "12", on: "false" }), { n: 12, on: false });
+    assert.deepEqual(check({ day: "x" }, { day: 5 }), { day: "5" }, "a number is fine text");
+    assert.deepEqual(check({ n: 5 }, { n: null }), { n: null }, "null means no value, for every type");
+  });
+  test("a value of the wrong type is refused with the parameter named", () => {
+    assert.deepEqual(check({ n: 5 }, { n: "abc" }), ['params.n: expected a number, got "abc" (parameter "n" is a number)']);
+    assert.deepEqual(check({ on: true }, { on: "yes" }), ['params.on: expected true or false, got "yes" (parameter "on" is a boolean)']);
+    assert.deepEqual(check({ n: 5 }, { n: [1] }), ["params.n: parameter values must be strings, numbers, booleans or null"]);
+  });
+  test("declared types: integer, date, timestamp, with defaults checked at definition time", () => {
+    const p = { batch: { type: "integer", default: 100 }, day: { type: "date" }, since: { type: "timestamp", default: "2026-01-01T00:00Z" } };
+    assert.deepEqual(job(p).parameters, { batch: 100, day: null, since: "2026-01-01T00:00Z" });
+    assert.deepEqual(check(p, { batch: "250", day: "2026-11-21" }), { batch: 250, day: "2026-11-21" });
+    assert.deepEqual(check(p, { batch: 2.5, day: "21.11.2026" }), [
+      "params.batch: expected an integer, got 2.5 (parameter \"batch\" is an integer)",
+      'params.day: expected a date YYYY-MM-DD, got "21.11.2026" (parameter "day" is a date)',
+    ]);
+    const bad = validateJobDefinition({ name: "p", parameters: { n: { type: "integer", default: "many" }, m: { type: "decimal" } }, steps: { a: { sql: "select 1" } } }, env);
+    assert.deepEqual(!bad.ok && bad.errors.map(formatIssue), [
+      'parameters.n.default: expected an integer, got "many"',
+      'parameters.m.type: must be one of string, number, integer, boolean, date, timestamp, any, got "decimal"',
+    ]);
+  });
+  test("unknown parameters are refused with a suggestion", () => {
+    assert.deepEqual(check({ target: "eu" }, { targt: "x" }), ['params.targt: job "p" has no parameter "targt" (did you mean "target"?)']);
+  });
 });

@@ -47,10 +47,13 @@ describe("roles and row-level security", () => {
       assert.equal(error.code, SQLSTATE.not_found, sql);
       assert.match(error.message, /does not exist/);
     }
-    const redefine = await sqlErrorOf(bob, "select clockwork.schedule('alice-job', '* * * * *', 'drop table x')");
-    assert.equal(redefine.code, SQLSTATE.not_found);
-    const still = await db.query("select definition->'steps'->0->>'sql' as sql from clockwork.jobs where name = 'alice-job'");
-    assert.equal(still.rows[0].sql, "select 1");
+    // Names belong to their owner: bob's "alice-job" is his own, and alice's is untouched.
+    await bob.query("select clockwork.schedule('alice-job', '* * * * *', 'drop table x')");
+    const still = await db.query("select owner, definition->'steps'->0->>'sql' as sql from clockwork.jobs where name = 'alice-job' order by owner");
+    assert.deepEqual(still.rows.map((r) => [r.owner, r.sql]), [["cw_alice", "select 1"], ["cw_bob", "drop table x"]]);
+    const error = await sqlErrorOf(bob, "select clockwork.run_now('cw_alice/alice-job')");
+    assert.equal(error.code, SQLSTATE.not_found);
+    await bob.query("select clockwork.drop_job('alice-job')");
   });
 
   test("tables cannot be written directly, only through the API", async () => {

@@ -20,7 +20,7 @@ export function ownerConnections(database: string, base: Record<string, string> 
     maxPerPool: 4,
     idleTimeoutMs: 1000,
     connectTimeoutMs: 5000,
-    log: createLogger("silent", "test"),
+    log: createLogger("silent", "test").log,
   });
 }
 

@@ -5,6 +5,7 @@
 import { issue, didYouMean, type ValidationIssue, type ErrorKind } from "./errors.ts";
 import { parseSchedule, type Schedule } from "./schedule.ts";
 import { parseInterval } from "./interval.ts";
+import { parseTimestamp } from "./time.ts";
 import { parseExpression, expressionPaths, type Expr, type Scalar, type Value } from "./expression.ts";
 import { findNamedPlaceholders, matrixSize, MAX_MATRIX_INSTANCES } from "./params.ts";
 import { conninfoHasPassword, conninfoProblems } from "./conninfo.ts";
@@ -84,7 +85,10 @@ export interface JobDefinition {
   enabled: boolean;
   timeZone: string;
   schedules: Schedule[];
+  /** Default values of the job's parameters (null when declared without one). */
   parameters: Record<string, Scalar>;
+  /** Each job parameter's type: declared, or that of its default (checked by run_now). */
+  parameterTypes: Record<string, ParameterType>;
   policies: JobPolicies;
   /** Run only on this node (supervisor name), or anywhere. */
   node: string | null;
@@ -192,7 +196,53 @@ function readStringList(c: Collector, v: unknown, path: string): string[] {
   return v as string[];
 }
 
-function readParameters(c: Collector, v: unknown, path: string): Record<string, Scalar> {
+/** What a job parameter holds: declared (`{type, default}`), or read from its default. */
+export type ParameterType = "string" | "number" | "integer" | "boolean" | "date" | "timestamp" | "any";
+
+export const PARAMETER_TYPES: readonly ParameterType[] = ["string", "number", "integer", "boolean", "date", "timestamp", "any"];
+
+/** The type a default value implies: its JSON type; null says nothing (any). */
+function typeOfDefault(x: Scalar): ParameterType {
+  return x === null ? "any" : typeof x === "number" ? "number" : typeof x === "boolean" ? "boolean" : "string";
+}
+
+/**
+ * A value for a parameter of a type, or why not. Text that reads exactly as a number or a
+ * boolean is taken as one (run parameters often come from a command line); null is allowed
+ * for every type (no value).
+ */
+export function coerceParameter(type: ParameterType, x: unknown): { ok: true; value: Scalar } | { ok: false; message: string } {
+  if (x === null) return { ok: true, value: null };
+  if (!isScalar(x)) return { ok: false, message: "parameter values must be strings, numbers, booleans or null" };
+  const got = typeof x === "string" ? JSON.stringify(x) : String(x);
+  switch (type) {
+    case "any":
+      return { ok: true, value: x };
+    case "string":
+      return { ok: true, value: typeof x === "string" ? x : String(x) };
+    case "number":
+    case "integer": {
+      const n = typeof x === "number" ? x : typeof x === "string" && /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(x) ? Number(x) : NaN;
+      if (!Number.isFinite(n)) return { ok: false, message: `expected ${type === "integer" ? "an integer" : "a number"}, got ${got}` };
+      if (type === "integer" && !Number.isSafeInteger(n)) return { ok: false, message: `expected an integer, got ${got}` };
+      return { ok: true, value: n };
+    }
+    case "boolean":
+      if (typeof x === "boolean") return { ok: true, value: x };
+      if (x === "true" || x === "false") return { ok: true, value: x === "true" };
+      return { ok: false, message: `expected true or false, got ${got}` };
+    case "date":
+    case "timestamp": {
+      const p = typeof x === "string" ? parseTimestamp(x) : null;
+      if (p === null || (type === "date" && !p.dateOnly)) {
+        return { ok: false, message: `expected ${type === "date" ? "a date YYYY-MM-DD" : "a timestamp YYYY-MM-DD[THH:MM[:SS]][Z|±HH:MM]"}, got ${got}` };
+      }
+      return { ok: true, value: x as string };
+    }
+  }
+}
+
+function readParameters(c: Collector, v: unknown, path: string, types?: Record<string, ParameterType>): Record<string, Scalar> {
   const out: Record<string, Scalar> = {};
   if (v === undefined || v === null) return out;
   if (!isObj(v)) {
@@ -200,11 +250,55 @@ function readParameters(c: Collector, v: unknown, path: string): Record<string, 
     return out;
   }
   for (const [k, x] of Object.entries(v)) {
-    if (!NAME_RE.test(k) || k.includes("-")) c.add("invalid_parameter", sub(path, k), `parameter name "${k}" must be letters, digits and _ (not starting with a digit)`);
-    else if (!isScalar(x)) c.add("invalid_parameter", sub(path, k), "parameter values must be strings, numbers, booleans or null");
-    else out[k] = x;
+    const at = sub(path, k);
+    if (!NAME_RE.test(k) || k.includes("-")) c.add("invalid_parameter", at, `parameter name "${k}" must be letters, digits and _ (not starting with a digit)`);
+    else if (types !== undefined && isObj(x)) {
+      // A declared parameter of the job: {type, default}.
+      c.unknownKeys(x, ["type", "default", "description"], at);
+      const type = x.type;
+      if (typeof type !== "string" || !(PARAMETER_TYPES as readonly string[]).includes(type)) {
+        c.add("invalid_parameter", sub(at, "type"), `must be one of ${PARAMETER_TYPES.join(", ")}, got ${JSON.stringify(type)}`);
+        continue;
+      }
+      const value = coerceParameter(type as ParameterType, x.default ?? null);
+      if (!value.ok) c.add("invalid_parameter", sub(at, "default"), value.message);
+      else [out[k], types[k]] = [value.value, type as ParameterType];
+    } else if (!isScalar(x)) c.add("invalid_parameter", at, types !== undefined ? "parameter values must be strings, numbers, booleans, null, or {type, default}" : "parameter values must be strings, numbers, booleans or null");
+    else {
+      out[k] = x;
+      if (types !== undefined) types[k] = typeOfDefault(x);
+    }
   }
   return out;
+}
+
+/**
+ * Parameters asked for when a run is started (run_now), checked against the job's: no
+ * unknown names, each value of its declared or default type. Returns them typed, or every
+ * problem found, each naming its parameter.
+ */
+export function checkRunParameters(job: Pick<JobDefinition, "name" | "parameters" | "parameterTypes">, given: unknown): { ok: true; params: Record<string, Scalar> } | { ok: false; errors: ValidationIssue[] } {
+  const c = new Collector();
+  const params: Record<string, Scalar> = {};
+  if (!isObj(given)) {
+    c.add("invalid_parameter", "params", "params must be a JSON object of name: value");
+    return { ok: false, errors: c.errors };
+  }
+  const known = Object.keys(job.parameters);
+  for (const [name, x] of Object.entries(given)) {
+    if (!known.includes(name)) {
+      c.add("invalid_parameter", `params.${name}`, `job "${job.name}" has no parameter "${name}"${didYouMean(name, known)}`);
+      continue;
+    }
+    const type = job.parameterTypes[name] ?? "any";
+    const value = coerceParameter(type, x);
+    if (!value.ok) {
+      const says = isScalar(x) && type !== "any" ? ` (parameter "${name}" is ${type === "integer" ? "an integer" : `a ${type}`})` : "";
+      c.add("invalid_parameter", `params.${name}`, `${value.message}${says}`);
+    }
+    else params[name] = value.value;
+  }
+  return c.errors.length > 0 ? { ok: false, errors: c.errors } : { ok: true, params };
 }
 
 function readPolicies(c: Collector, v: unknown, path: string): JobPolicies {
@@ -618,7 +712,8 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
       });
     }
   }
-  const parameters = readParameters(c, v.parameters, "parameters");
+  const parameterTypes: Record<string, ParameterType> = {};
+  const parameters = readParameters(c, v.parameters, "parameters", parameterTypes);
   const policies = readPolicies(c, v.policies, "policies");
   let node: string | null = null;
   if (v.node !== undefined && v.node !== null) {
@@ -754,6 +849,6 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
   if (c.errors.length > 0) return { ok: false, errors: c.errors };
   return {
     ok: true,
-    job: { name, description, enabled, timeZone, schedules, parameters, policies, node, labels, tags, transaction, steps, order: topologicalOrder(stepNames, deps), checks, alerts },
+    job: { name, description, enabled, timeZone, schedules, parameters, parameterTypes, policies, node, labels, tags, transaction, steps, order: topologicalOrder(stepNames, deps), checks, alerts },
   };
 }

@@ -38,12 +38,14 @@ export const ERROR_KINDS = {
   server_role_mismatch: { code: "KW023", hint: "The server the step reached is not in the role its connection expects (server_role); fix the connection, or let such steps be skipped (on_role_mismatch: skip)." },
   no_supervisor_can_log_in: { code: "KW024", hint: "Let a supervisor log in as the job's owner on the step's target: a .pgpass entry, a service file, or a pg_ident mapping for peer or certificate authentication (docs/sql-steps.md)." },
   too_early: { code: "KW025", hint: "Begin the step's transaction at its start_at (wait_until)." },
-  invalid_alert: { code: "KW026", hint: "Alerts take missed, long_running, dead_man (intervals), failures (a count), recovery (true/false) and to (channel names); see docs/alerts.md." },
-  unknown_alert_channel: { code: "KW027", hint: "Define the channel first (clockwork.define_alert_channel), or see clockwork.alert_channels for the names." },
-  secret_in_definition: { code: "KW028", hint: "Definitions never hold secrets: name an environment variable of the supervisor that starts with CLOCKWORK_SECRET_ (docs/builtins.md)." },
-  not_an_admin: { code: "KW029", hint: "GRANT clockwork_admin TO the role that sets alert defaults and channels." },
-  invalid_builtin: { code: "KW030", hint: "Check the built-in's arguments against docs/builtins.md." },
-  network_not_allowed: { code: "KW031", hint: "The http, download and mail built-ins reach the network from the supervisor's host: GRANT clockwork_network (or clockwork_shell) to the role that defines them." },
+  ambiguous_job: { code: "KW026", hint: "Several roles you may act for have a job of this name: write owner/name, e.g. 'alice/nightly'." },
+  incompatible_version: { code: "KW027", hint: "Run a supervisor of the extension's MAJOR.MINOR version, or ALTER EXTENSION clockwork UPDATE (UPDATING.md)." },
+  invalid_alert: { code: "KW028", hint: "Alerts take missed, long_running, dead_man (intervals), failures (a count), recovery (true/false) and to (channel names); see docs/alerts.md." },
+  unknown_alert_channel: { code: "KW029", hint: "Define the channel first (clockwork.define_alert_channel), or see clockwork.alert_channels for the names." },
+  secret_in_definition: { code: "KW030", hint: "Definitions never hold secrets: name an environment variable of the supervisor that starts with CLOCKWORK_SECRET_ (docs/builtins.md)." },
+  not_an_admin: { code: "KW031", hint: "GRANT clockwork_admin TO the role that sets alert defaults and channels." },
+  invalid_builtin: { code: "KW032", hint: "Check the built-in's arguments against docs/builtins.md." },
+  network_not_allowed: { code: "KW033", hint: "The http, download and mail built-ins reach the network from the supervisor's host: GRANT clockwork_network (or clockwork_shell) to the role that defines them." },
 } as const satisfies Record<string, { code: string; hint: string }>;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;

@@ -52,7 +52,8 @@ export {
   type Token, type TokenKind, type ScanResult, type SqlStatement, type StatementNature, type SqlBodyAnalysis,
 } from "./sql-text.ts";
 export {
-  validateJobDefinition, DEFAULT_BUILTINS, STEP_RESULT_FIELDS,
+  validateJobDefinition, checkRunParameters, coerceParameter, DEFAULT_BUILTINS, STEP_RESULT_FIELDS, PARAMETER_TYPES,
+  type ParameterType,
   type JobDefinition, type StepDefinition, type CheckDefinition, type WorkDefinition, type JobPolicies,
   type StepKind, type OnError, type ValidationEnvironment, type DefinitionResult,
 } from "./definition.ts";

@@ -4,7 +4,6 @@
 
 import { sql } from "./query.ts";
 
-/** Advisory lock class of the per-job lock: 'Clkw' as a 32-bit number. */
 
 /** The columns of a run that the lifecycle reads (RunRow in db/runs.ts). */
 const RUN_COLUMNS = `id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
@@ -22,11 +21,12 @@ export const SQL = {
     SELECT name FROM clockwork.calendars WHERE clockwork._may_use(owner, granted_to, $1) ORDER BY name`),
   databaseNames: sql([], `SELECT datname AS name FROM pg_catalog.pg_database WHERE datallowconn ORDER BY datname`),
   calendars: sql([], `SELECT name, dates::text[] AS dates FROM clockwork.calendars`),
-  jobByNameForUpdate: sql(["text"], `
+  // The caller's own job of that name: names are unique per owner.
+  jobByNameForUpdate: sql(["text", "name"], `
     SELECT id::text AS id, owner, version, definition, enabled,
            clockwork._may_manage(owner) AS may_manage
       FROM clockwork.jobs
-     WHERE name = $1
+     WHERE owner = $2 AND name = $1
        FOR UPDATE`),
   insertJob: sql(["text", "name", "jsonb", "timestamptz"], `
     INSERT INTO clockwork.jobs (name, owner, definition, created_at, updated_at)
@@ -228,7 +228,8 @@ export const SQL = {
   jobsUsingChannel: sql(["text"], `
     SELECT j.name FROM clockwork.alert_rules AS r JOIN clockwork.jobs AS j ON j.id = r.job_id
      WHERE $1 = ANY (r.channels) ORDER BY j.name LIMIT 10`),
-  jobNames: sql([], `SELECT name FROM clockwork.jobs ORDER BY name`),
+  // A job channel's job, as the defining administrator names it (name or owner/name).
+  jobRefForCaller: sql(["text"], `SELECT owner, name FROM clockwork._job_for_caller($1)`),
   jobsForAlertRules: sql(["text[]"], `
     SELECT id::text AS id, version, enabled FROM clockwork.jobs
      WHERE $1::bigint[] IS NULL OR id = ANY ($1::bigint[])`),
@@ -361,7 +362,7 @@ export const SQL = {
     SELECT a.id::text AS id, j.name AS job, a.condition, a.key, a.state, a.severity, a.message, a.details, a.opened_at, a.resolved_at
       FROM clockwork.alerts AS a LEFT JOIN clockwork.jobs AS j ON j.id = a.job_id
      WHERE a.id = $1::bigint`),
-  jobByName: sql(["text"], `SELECT id::text AS id, version, enabled FROM clockwork.jobs WHERE name = $1`),
+  jobByOwnerAndName: sql(["name", "text"], `SELECT id::text AS id, version, enabled FROM clockwork.jobs WHERE owner = $1 AND name = $2`),
   alertForCaller: sql(["text"], `
     SELECT id::text AS id, job_id::text AS job_id, condition, key, state FROM clockwork._alert_for_caller($1::bigint)`),
   isAdmin: sql([], `SELECT clockwork._is_admin() AS admin`),

@@ -84,7 +84,11 @@ function settle(id: string, attempts: number, policy: DeliveryRetryPolicy, ok: b
 
 /** A job channel: a run of its job, with the alert as the parameters that job declares. */
 function deliverToJob(row: ClaimedRow, channel: Extract<ChannelTarget, { kind: "job" }>, nowMs: number): { ok: boolean; error: string | null; response: string | null } {
-  const target = execute(SQL.jobByName, [channel.job.job])[0] as { id: string; version: number; enabled: boolean } | undefined;
+  // Stored as owner/name by define_alert_channel (the owner is everything before the last "/").
+  const ref = channel.job.job;
+  const slash = ref.lastIndexOf("/");
+  const target = (slash < 0 ? undefined : execute(SQL.jobByOwnerAndName, [ref.slice(0, slash), ref.slice(slash + 1)])[0]) as
+    { id: string; version: number; enabled: boolean } | undefined;
   if (target === undefined) return { ok: false, error: `job "${channel.job.job}" does not exist`, response: null };
   const job = jobVersion(target.id, target.version);
   const values: Record<(typeof ALERT_JOB_PARAMETERS)[number], string> = {

@@ -24,10 +24,16 @@ export const define_alert_channel = sqlFunction({
     if (typeof name !== "string" || !CHANNEL_NAME.test(name)) {
       raise("invalid_alert", "name", `channel name ${JSON.stringify(name)} must be 1–64 letters, digits, _ . - (not starting with . or -)`);
     }
-    const jobs = (execute(SQL.jobNames) as { name: string }[]).map((r) => r.name);
-    const result = validateAlertChannel(kind, target, jobs);
+    const result = validateAlertChannel(kind, target);
     if (!result.ok) throw sqlError(result.errors);
-    const row = execute(SQL.upsertAlertChannel, [name, kind, JSON.stringify(target), description, role, new Date(instantOf(now))])[0] as { created: boolean };
+    let stored = target as Record<string, unknown>;
+    if (result.channel.kind === "job") {
+      // Job names belong to their owners: the job is found as the administrator names it
+      // (name, or owner/name; not_found or ambiguous_job otherwise) and kept as owner/name.
+      const job = execute(SQL.jobRefForCaller, [result.channel.job.job])[0] as { owner: string; name: string };
+      stored = { ...stored, job: `${job.owner}/${job.name}` };
+    }
+    const row = execute(SQL.upsertAlertChannel, [name, kind, JSON.stringify(stored), description, role, new Date(instantOf(now))])[0] as { created: boolean };
     return row.created;
   },
 });

@@ -1,6 +1,6 @@
 // clockwork.run_now: start a job by hand (or at a given time), with parameters.
 // Manual runs are not subject to the overlap policy: asking for a run is explicit.
-import { didYouMean, issue, type Scalar } from "../core/index.ts";
+import { checkRunParameters } from "../core/index.ts";
 import { jobVersion } from "../db/jobs.ts";
 import { raise, sqlError } from "../db/raise.ts";
 import { applyPlans } from "../db/lifecycle.ts";
@@ -16,21 +16,13 @@ import { bigintResult, instantOf } from "../db/values.ts";
  */
 export function startManualRun(target: { id: string; version: number }, params: unknown, at: Date): string {
   const job = jobVersion(target.id, target.version);
-  const given = params ?? {};
-  if (typeof given !== "object" || Array.isArray(given)) raise("invalid_parameter", "params", "params must be a JSON object of name: value");
-  const problems = Object.entries(given).flatMap(([name, value]) => {
-    if (!(name in job.parameters)) {
-      return [issue("invalid_parameter", `params.${name}`, `job "${job.name}" has no parameter "${name}"${didYouMean(name, Object.keys(job.parameters))}`)];
-    }
-    if (value !== null && typeof value === "object") {
-      return [issue("invalid_parameter", `params.${name}`, "parameter values must be strings, numbers, booleans or null")];
-    }
-    return [];
-  });
-  if (problems.length > 0) throw sqlError(problems);
+  // Checked now, against the parameters' declared or default types, not at run time.
+  const checked = checkRunParameters(job, params ?? {});
+  if (!checked.ok) throw sqlError(checked.errors);
+  if (!Number.isFinite(instantOf(at))) raise("invalid_argument", "at", "at must be a finite timestamp");
 
   const atMs = instantOf(at);
-  const run = execute(SQL.insertManualRun, [target.id, target.version, given as Record<string, Scalar>, at])[0] as RunRow;
+  const run = execute(SQL.insertManualRun, [target.id, target.version, checked.params, at])[0] as RunRow;
   applyPlans([planRun(run, [], atMs)], atMs);
   execute(SQL.notifyWakeup, ["run_now"]);
   return run.id;
@@ -43,7 +35,7 @@ export const run_now = sqlFunction({
   volatility: "volatile",
   security: "definer",
   grant: "public",
-  comment: "Starts a run of a job now (or at `at`) with parameters over the job's defaults; returns the run id.",
+  comment: "Starts a run of a job now (or at `at`) with parameters over the job's defaults, each checked against its declared or default type; returns the run id.",
   body: (jobName: string, params: Record<string, unknown> | null, at: Date): number => {
     const target = execute(SQL.jobForCaller, [jobName])[0] as { id: string; version: number; enabled: boolean };
     return bigintResult(startManualRun(target, params, at));

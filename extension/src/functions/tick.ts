@@ -8,6 +8,7 @@
 // for the next tick (db/lifecycle.ts, "Concurrency").
 import { decideOverlap, nextFireTime, planDueSlots, type ActiveRun, type NotFiredSlots } from "../core/index.ts";
 import { alertsForSkippedSlots } from "../db/alerts.ts";
+import { checkSupervisorVersion } from "../db/compatibility.ts";
 import { calendarDates, firstSlotFrom, jobVersion } from "../db/jobs.ts";
 import { raise } from "../db/raise.ts";
 import { applyPlans, cancelRuns, expireLeases, lockJobs, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
@@ -84,7 +85,17 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
   const replacing: { scheduleId: string; slotAt: string; jobId: string; cancel: string[]; graceful: boolean }[] = [];
 
   for (const d of due) {
-    const job = jobVersion(d.job_id, d.version);
+    let job: ReturnType<typeof jobVersion>;
+    try {
+      job = jobVersion(d.job_id, d.version);
+    } catch {
+      // A definition stored by an older version that this one cannot read must not stop
+      // every other job: its schedule stops, the slot is recorded with the reason, and the
+      // job fires again once it is defined anew (UPDATING.md).
+      skipped.push({ schedule_id: d.id, slot_at: d.next_fire_at.toISOString(), slots: 1, reason: "definition_unreadable" });
+      advanced.push({ id: d.id, next_fire_at: null, last_slot_at: null });
+      continue;
+    }
     const schedule = job.schedules[d.position];
     if (schedule === undefined) {
       advanced.push({ id: d.id, next_fire_at: null, last_slot_at: null });
@@ -227,6 +238,7 @@ export const tick = sqlFunction({
     }
     const reports = readReports(reportsArg);
     const horizonMs = nowMs + lookahead;
+    checkSupervisorVersion();
     const me = execute(SQL.workerByName, [worker, now])[0] as { id: string; labels: string[]; pinned_to: string | null } | undefined;
     if (me === undefined) raise("unknown_worker", "worker", `unknown worker "${worker}": call clockwork.register_worker first`);
     const accepted = new Set(recordReports(me, reports, nowMs).accepted);

@@ -2,6 +2,8 @@
 // database connection, and terminal output (tables, colour only on a terminal).
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import pg from "pg";
+import { ConfigError, loadConnectionSettings } from "../config.ts";
+import { ConnectionTarget } from "../connection.ts";
 
 /** Exit codes, the same for every command (docs/cli.md), so CI can tell outcomes apart. */
 export const EXIT = {
@@ -81,10 +83,27 @@ export async function runCommand(name: string, body: () => Promise<number>): Pro
 
 // --- the database -------------------------------------------------------------------
 
-/** Opens a connection: --database-url, else DATABASE_URL, else libpq's PG* variables and .pgpass. */
+/**
+ * Opens a connection as the supervisor would (docs/configuration.md): --database-url, else
+ * CLOCKWORK_DATABASE_URL / DATABASE_URL, CLOCKWORK_DB_* (several hosts: the primary),
+ * libpq's PG* variables and .pgpass.
+ */
 export async function connect(databaseUrl: string | undefined, applicationName: string): Promise<pg.Client> {
-  const url = databaseUrl ?? (process.env.DATABASE_URL || undefined);
-  const client = new pg.Client({ ...(url ? { connectionString: url } : {}), application_name: applicationName.slice(0, 63) });
+  let target: ConnectionTarget;
+  try {
+    target = new ConnectionTarget(loadConnectionSettings(databaseUrl), { application_name: applicationName.slice(0, 63) });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.message, EXIT.usage);
+    throw error;
+  }
+  if (target.followsPrimary) {
+    try {
+      await target.locate();
+    } catch (error) {
+      throw new CliError(`cannot connect to the database: ${(error as Error).message}`, EXIT.unavailable);
+    }
+  }
+  const client = new pg.Client(target.clientConfig());
   client.on("error", () => {});
   try {
     await client.connect();

@@ -78,6 +78,10 @@ function usage(): string {
 
 export async function runCli(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-V") {
+    process.stdout.write(`clockwork ${(await import("../version.ts")).SUPERVISOR_VERSION}\n`);
+    return 0;
+  }
   if (name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(usage());
     return 0;

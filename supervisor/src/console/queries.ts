@@ -225,7 +225,8 @@ export const QUERIES = {
    * one slot or a range of them (skipped_slots_pkey).
    */
   timelineSkipped: `
-    SELECT s.job_id::text AS job_id, k.slot_at, k.last_slot_at, k.slots, k.reason
+    SELECT s.job_id::text AS job_id, k.slot_at, k.last_slot_at, k.slots, k.reason,
+           clockwork.describe_skip(k.reason) AS explanation
       FROM clockwork.schedules AS s
       JOIN clockwork.skipped_slots AS k ON k.schedule_id = s.id
      WHERE s.job_id = ANY ($1::bigint[]) AND k.slot_at < $3 AND k.last_slot_at >= $2
@@ -287,7 +288,7 @@ export const QUERIES = {
    */
   skipped: `
     SELECT j.id::text AS job_id, j.name AS job, s.position, s.description AS schedule,
-           k.slot_at, k.last_slot_at, k.slots, k.reason, k.recorded_at
+           k.slot_at, k.last_slot_at, k.slots, k.reason, clockwork.describe_skip(k.reason) AS explanation, k.recorded_at
       FROM clockwork.skipped_slots AS k
       JOIN clockwork.schedules AS s ON s.id = k.schedule_id
       JOIN clockwork.jobs AS j ON j.id = s.job_id
@@ -354,7 +355,7 @@ export const QUERIES = {
    * last 7 days, newest first. $2 limit, $3 offset.
    */
   alerts: `
-    SELECT a.alert_id::text AS alert_id, a.job, j.id::text AS job_id, a.condition, a.key, a.state, a.severity, a.message,
+    SELECT a.alert_id::text AS alert_id, a.job, a.job_id::text AS job_id, a.condition, a.key, a.state, a.severity, a.message,
            a.opened_at, a.last_seen_at, a.repeats, a.resolved_at, a.resolution, a.acknowledged_at, a.acknowledged_by,
            a.acknowledgement, a.silenced, a.delivered::int AS delivered, a.pending::int AS pending, a.failed::int AS failed,
            (SELECT d.last_error FROM clockwork.alert_deliveries AS d
@@ -362,7 +363,6 @@ export const QUERIES = {
            count(*) OVER ()::int AS total,
            count(*) FILTER (WHERE a.state <> 'resolved') OVER ()::int AS open
       FROM clockwork.alert_history AS a
-      LEFT JOIN clockwork.jobs AS j ON j.name = a.job
      WHERE a.state <> 'resolved' OR (NOT $1 AND a.opened_at > now() - interval '7 days')
      ORDER BY a.state = 'resolved', CASE WHEN a.state = 'resolved' THEN -extract(epoch FROM a.opened_at) ELSE extract(epoch FROM a.opened_at) END
      LIMIT $2 OFFSET $3`,

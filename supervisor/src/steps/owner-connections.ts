@@ -82,6 +82,14 @@ export class OwnerConnections {
     this.base = { ...this.base, dbname: name };
   }
 
+  /**
+   * The scheduler's server moved (a supervisor given several hosts followed a promoted
+   * standby): new connections go to it; pooled ones to the old server end as they fail.
+   */
+  setServer(host: string, port: number): void {
+    this.base = { ...this.base, host, port: String(port) };
+  }
+
   /** The server, database and role an SQL step logs in to. */
   resolve(work: Pick<SqlWork, "login" | "target">): ResolvedTarget {
     const base = this.base;

@@ -48,17 +48,6 @@ export const FINAL_STATES = new Set(["succeeded", "failed", "timed_out", "cancel
 /** Final states that are failures: shown in red, counted on the failures page, retryable. */
 export const FAILED_STATES = new Set(["failed", "timed_out"]);
 
-/** Why a slot did not run, in words (skipped_slots.reason). */
-export const SKIP_REASONS: Record<string, string> = {
-  misfire_skipped: "missed while no supervisor ran; the misfire policy skips missed slots",
-  misfire_coalesced: "missed while no supervisor ran; folded into one catch-up run",
-  misfire_too_old: "missed for longer than the misfire policy's catch-up window",
-  misfire_over_limit: "missed; more than the misfire policy's catch-up limit",
-  overlap_skipped: "the previous run was still going; the overlap policy skips",
-  max_instances_reached: "as many runs as the job allows were already going",
-  queue_full: "the previous runs were still going and the queue was full",
-};
-
 export function plural(n: number, word: string): string {
   return `${n.toLocaleString("en")} ${word}${n === 1 ? "" : "s"}`;
 }

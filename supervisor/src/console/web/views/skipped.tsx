@@ -3,11 +3,10 @@
 import { useState } from "preact/hooks";
 import { getJson, query, RequestFailed, usePoll, type ApiError } from "../api.ts";
 import { Empty, ErrorBox, Loading, When } from "../components.tsx";
-import { SKIP_REASONS } from "../format.ts";
 import { navigate, type Route } from "../router.ts";
 
 /** One skipped slot, or a range of consecutive ones skipped for one reason (`slots`: how many, null when past counting). */
-interface Slot { job_id: string; job: string; position: number; schedule: string; slot_at: string; last_slot_at: string; slots: number | null; reason: string; recorded_at: string }
+interface Slot { job_id: string; job: string; position: number; schedule: string; slot_at: string; last_slot_at: string; slots: number | null; reason: string; explanation: string; recorded_at: string }
 
 function Explain() {
   const [job, setJob] = useState("");
@@ -72,7 +71,7 @@ export function SkippedView(props: { route: Route; hasExplain: boolean }) {
                   </td>
                   <td><a href={`#/jobs/${s.job_id}`}>{s.job}</a></td>
                   <td>{s.schedule}</td>
-                  <td><code class="reason-code">{s.reason}</code> <span class="muted small">{SKIP_REASONS[s.reason] ?? ""}</span></td>
+                  <td><code class="reason-code">{s.reason}</code> <span class="muted small">{s.explanation}</span></td>
                   <td class="hide-sm nowrap muted"><When at={s.recorded_at} /></td>
                 </tr>
               ))}

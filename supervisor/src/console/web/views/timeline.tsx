@@ -5,7 +5,7 @@ import type { RefObject } from "preact";
 import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { query, usePoll } from "../api.ts";
 import { Badge, Empty, ErrorBox, Loading, Pager } from "../components.tsx";
-import { clock, duration, SKIP_REASONS } from "../format.ts";
+import { clock, duration } from "../format.ts";
 import { navigate, type Route } from "../router.ts";
 import { JobFilter } from "./jobs.tsx";
 
@@ -15,7 +15,7 @@ interface TRun { id: string; state: string; trigger: string; slot: number | null
 interface TBucket { bucket: number; runs: number; failed: number; cancelled: number; active: number }
 interface TJob {
   id: string; name: string; enabled: boolean; schedules: string[] | null; next_fire_at: string | null;
-  runs: TRun[] | null; buckets: TBucket[] | null; skipped: { slot_at: string; last_slot_at: string; slots: number | null; reason: string }[];
+  runs: TRun[] | null; buckets: TBucket[] | null; skipped: { slot_at: string; last_slot_at: string; slots: number | null; reason: string; explanation: string }[];
 }
 interface Timeline { from: string; to: string; now: string; span: string; bucketMs: number; total: number; jobs: TJob[] }
 
@@ -162,7 +162,7 @@ export function TimelineView(props: { route: Route; lateAfterMs: number }) {
                         {range && <rect class="skip-range" x={Math.max(0, x(k.slot_at))} y={5} height={H - 10}
                           width={Math.max(2, Math.min(laneWidth, x(k.last_slot_at)) - Math.max(0, x(k.slot_at)))} />}
                         {!range && <text x={x(k.slot_at)} y={H / 2 + 4} text-anchor="middle">×</text>}
-                        <title>{`${what}: ${SKIP_REASONS[k.reason] ?? k.reason}`}</title>
+                        <title>{`${what}: ${k.explanation}`}</title>
                       </g>
                     );
                   })}
