@@ -3,7 +3,9 @@
 // on a real database and answers what the rules expect.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
@@ -18,6 +20,19 @@ const exporter = parse(/```yaml\n {3}(clockwork:[\s\S]*?) {3}```/.exec(doc)![1]!
   clockwork: { query: string; metrics: Record<string, unknown>[] };
 };
 const exported = exporter.clockwork.metrics.map((m) => `clockwork_${Object.keys(m)[0]}`);
+
+const PROMTOOL = fileURLToPath(new URL(".deps/prometheus/usr/bin/promtool", root));
+const noPromtool = existsSync(PROMTOOL) ? false : "promtool is not unpacked (make deps runs build/fetch-promtool.sh)";
+
+describe("the database-side alerting rules, with promtool", { skip: noPromtool }, () => {
+  test("promtool check rules, and its unit tests: each alert fires when it should and not on a healthy scheduler", () => {
+    const check = spawnSync(PROMTOOL, ["check", "rules", fileURLToPath(new URL("deploy/monitoring/clockwork-database-rules.yml", root))], { encoding: "utf8" });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    assert.match(check.stdout, /SUCCESS: 5 rules found/);
+    const unit = spawnSync(PROMTOOL, ["test", "rules", fileURLToPath(new URL("test/monitoring/database-rules.promtool.yml", root))], { encoding: "utf8" });
+    assert.equal(unit.status, 0, unit.stdout + unit.stderr);
+  });
+});
 
 describe("the database-side alerting rules", () => {
   let db: TestDatabase;
