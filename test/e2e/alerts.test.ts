@@ -140,7 +140,11 @@ describe("alert delivery by supervisors", { skip: missing ?? false }, () => {
     assert.equal(a.details.run_id, runId);
     assert.match(a.message, new RegExp(`^1 failed run in a row \\(last: run ${runId} failed`));
 
-    const [delivery] = (await db.query("SELECT state, attempts, response, last_error FROM clockwork.alert_delivery_history WHERE delivery_id = $1", [ok.json.delivery_id])).rows;
+    // The receiver has answered; the supervisor reports the outcome a moment later.
+    const delivery = await waitFor("the delivery reported", async () => {
+      const [row] = (await db.query("SELECT state, attempts, response, last_error FROM clockwork.alert_delivery_history WHERE delivery_id = $1", [ok.json.delivery_id])).rows;
+      return row.state === "sending" || row.state === "pending" ? null : row;
+    }, 20_000);
     assert.deepEqual(delivery, { state: "delivered", attempts: 3, response: "HTTP 200: thanks", last_error: "HTTP 503: try later" });
 
     const { envelopeTo, mail } = await waitFor("the mail", () => smtp.mails.find((m) => m.mail.subject?.includes("nightly-export")), 20_000);
@@ -149,7 +153,10 @@ describe("alert delivery by supervisors", { skip: missing ?? false }, () => {
     assert.equal(mail.subject, "[prod] CRITICAL job nightly-export: failures opened");
     assert.match(mail.text ?? "", new RegExp(`^1 failed run in a row \\(last: run ${runId} failed`));
     assert.match(mail.text ?? "", new RegExp(`SELECT clockwork.acknowledge_alert\\(${a.alert_id}, 'on it'\\);`));
-    const [mailDelivery] = (await db.query("SELECT state, attempts FROM clockwork.alert_delivery_history WHERE channel = 'dba-mail'")).rows;
+    const mailDelivery = await waitFor("the mail delivery reported", async () => {
+      const [row] = (await db.query("SELECT state, attempts FROM clockwork.alert_delivery_history WHERE channel = 'dba-mail'")).rows;
+      return row.state === "sending" || row.state === "pending" ? null : row;
+    }, 20_000);
     assert.deepEqual(mailDelivery, { state: "delivered", attempts: 1 });
   });
 
