@@ -110,6 +110,11 @@ COMMENT ON COLUMN workers.heartbeat_at IS 'Last sign of life; leases are extende
 COMMENT ON COLUMN workers.stopped_at IS 'Set when the worker shut down cleanly; NULL while running or after a crash.';
 COMMENT ON COLUMN workers.dedicated IS 'A dedicated worker (register_dedicated_worker, e.g. the one clockwork run starts in-process) claims only steps of jobs pinned to it by name (node), fires no schedule slot and is not a scheduler start.';
 
+-- Locked (never read or written) by register_worker, so that two supervisors starting at
+-- once agree on one scheduler start. No role but the extension's owner may lock it.
+CREATE TABLE scheduler_start_lock ();
+COMMENT ON TABLE scheduler_start_lock IS 'Empty; register_worker locks it so that two supervisors starting at once agree on one scheduler start (@reboot).';
+
 ------------------------------------------------------------------------------------
 -- Runs: one per fired slot or manual start
 ------------------------------------------------------------------------------------

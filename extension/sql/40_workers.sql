@@ -55,6 +55,13 @@ DECLARE
     last_alive_at timestamptz;
 BEGIN
     PERFORM _check_supervisor_version();
+    -- The scheduler "starts" on this database when a worker registers while no other is
+    -- alive: @reboot schedules come due now. The lock makes two workers starting at the
+    -- same moment agree on one start; it is taken first, so two registrations never hold
+    -- the workers table while waiting for each other. The lock of a table of its own, not
+    -- an advisory lock: any role can take an advisory lock (a job's SQL step could hold
+    -- this one for hours), and no role but the extension's owner can lock this table.
+    LOCK TABLE scheduler_start_lock IN EXCLUSIVE MODE;
     IF register_worker.name IS NULL OR register_worker.name !~ '^[A-Za-z0-9_.:@-]{1,128}$' THEN
         RAISE EXCEPTION 'invalid worker name %', coalesce(quote_literal(register_worker.name), 'NULL')
             USING ERRCODE = @sqlstate:invalid_argument@, HINT = 'Use 1 to 128 letters, digits, and _ . : @ -.';
@@ -70,12 +77,6 @@ BEGIN
            started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL,
            dedicated = false
     RETURNING w.id INTO worker_id;
-    -- The scheduler "starts" on this database when a worker registers while no other is
-    -- alive: @reboot schedules come due now. The lock makes two workers starting at the
-    -- same moment agree on one start. A table lock, not an advisory lock: any role can
-    -- take an advisory lock (a job's SQL step could hold this one for hours), while this
-    -- mode conflicts with nothing a role that may only read workers can take.
-    LOCK TABLE workers IN SHARE ROW EXCLUSIVE MODE;
     IF NOT EXISTS (SELECT 1 FROM workers AS other
                     WHERE other.id <> worker_id AND other.stopped_at IS NULL AND NOT other.dedicated
                       AND other.heartbeat_at > register_worker.now - lease_duration()) THEN

@@ -347,3 +347,8 @@ INSERT INTO alert_sweeps DEFAULT VALUES;
 
 -- A job's last success (the dead-man sweep, per watched job).
 CREATE INDEX runs_job_succeeded_idx ON runs (job_id, finished_at) WHERE state = 'succeeded';
+
+-- register_worker's lock: a table of its own, which no job owner can lock (an advisory
+-- lock any role could take and hold).
+CREATE TABLE scheduler_start_lock ();
+COMMENT ON TABLE scheduler_start_lock IS 'Empty; register_worker locks it so that two supervisors starting at once agree on one scheduler start (@reboot).';
