@@ -89,7 +89,7 @@ function stub(fn: SqlFunction, hash: string): string {
     `$fn$;`,
     `COMMENT ON FUNCTION ${identity} IS ${quote(fn.comment)};`,
     `REVOKE ALL ON FUNCTION ${identity} FROM PUBLIC;`,
-    `GRANT EXECUTE ON FUNCTION ${identity} TO ${grantee};`,
+    ...(fn.grant === "none" ? [] : [`GRANT EXECUTE ON FUNCTION ${identity} TO ${grantee};`]),
   ].join("\n");
 }
 

@@ -65,6 +65,9 @@ CREATE POLICY own_alert_silences ON alert_silences FOR SELECT
 
 -- The user API.
 GRANT EXECUTE ON FUNCTION lease_duration(), output_limit(), describe_skip(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION define_calendar(text, date[], text, timestamptz), alter_calendar(text, date[], date[], text, timestamptz),
+                          drop_calendar(text), grant_calendar(text, name), revoke_calendar(text, name)
+   TO PUBLIC;
 -- Called on an SQL step's own connection, by the job owner's session (50_sql_steps.sql).
 GRANT EXECUTE ON FUNCTION _finish_sql_step(bigint, text), wait_until(timestamptz) TO PUBLIC;
 -- Helpers called from SECURITY DEFINER functions run as the owner and need no grant,

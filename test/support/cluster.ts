@@ -24,6 +24,13 @@ export interface Cluster {
 export interface ClusterOptions {
   /** Extra postgresql.conf lines, e.g. `shared_preload_libraries = 'pg_cron'`. */
   settings?: Record<string, string | number>;
+  /**
+   * pg_hba.conf lines, replacing the default (trust for everyone), e.g. to test how a
+   * supervisor logs in as job owners: `local all all peer map=clockwork`.
+   */
+  hba?: string[];
+  /** pg_ident.conf lines (`map  os-user  role`). */
+  ident?: string[];
 }
 
 const runningAsRoot = process.getuid?.() === 0;
@@ -64,6 +71,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Writes a file of the server's (as the postgres OS user when we are root). */
+function writeAsServer(path: string, text: string): void {
+  writeFileSync(path, text);
+  if (runningAsRoot) {
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+    chownSync(path, uid, gid);
+  }
+}
+
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const bin = bindir();
   const root = mkdtempSync(join(tmpdir(), "clockwork-pg-"));
@@ -100,6 +117,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     writeFileSync(confPath, `${readFileSync(confPath, "utf8")}\n# clockwork test cluster\n${conf}\n`);
   }
 
+  if (options.hba !== undefined) writeAsServer(join(dataDir, "pg_hba.conf"), `${options.hba.join("\n")}\n`);
+  if (options.ident !== undefined) writeAsServer(join(dataDir, "pg_ident.conf"), `${options.ident.join("\n")}\n`);
+
   const pgCtl = (...args: string[]) => runPg(join(bin, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-w", ...args]);
   pgCtl("start");
 
@@ -109,6 +129,48 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     port,
     user: "postgres",
     socketDir,
+    dataDir,
+    logFile,
+    url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    pgCtl,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        pgCtl("stop", "-m", "immediate");
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/**
+ * A streaming standby of `primary`, made as users make one: pg_basebackup -R, started on a
+ * port of its own. Stopping it stops the server and removes its files.
+ */
+export async function startStandby(primary: Cluster): Promise<Cluster> {
+  const bin = bindir();
+  const root = mkdtempSync(join(tmpdir(), "clockwork-standby-"));
+  if (runningAsRoot) {
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+    chownSync(root, uid, gid);
+  }
+  const dataDir = join(root, "data");
+  const logFile = join(root, "postgres.log");
+  const port = await freePort();
+  runPg(join(bin, "pg_basebackup"), ["-D", dataDir, "-R", "-X", "stream", "-h", primary.host, "-p", String(primary.port), "-U", "postgres"]);
+  // The copied configuration names the primary's port and socket; later lines win.
+  appendFileSync(join(dataDir, "postgresql.conf"), `\nport = ${port}\nunix_socket_directories = '${root}'\n`);
+  const pgCtl = (...args: string[]) => runPg(join(bin, "pg_ctl"), ["-D", dataDir, "-l", logFile, "-w", ...args]);
+  pgCtl("start");
+  let stopped = false;
+  return {
+    host: "127.0.0.1",
+    port,
+    user: "postgres",
+    socketDir: root,
     dataDir,
     logFile,
     url: (database) => `postgres://postgres@127.0.0.1:${port}/${database}`,

@@ -16,8 +16,11 @@ export interface SqlFunction<Args extends unknown[] = any[], R = unknown> {
   readonly security: "definer" | "invoker";
   /** Returns NULL on NULL input without calling the body. */
   readonly strict?: boolean;
-  /** Who may EXECUTE it besides the owner: "public", or a role name. */
-  readonly grant: "public" | "clockwork_supervisor";
+  /**
+   * Who may EXECUTE it besides the owner: "public", or a role name; "none" for a function
+   * only Clockwork's own SECURITY DEFINER functions call (they run as the owner).
+   */
+  readonly grant: "public" | "clockwork_supervisor" | "none";
   /** COMMENT ON FUNCTION text. */
   readonly comment: string;
   /**

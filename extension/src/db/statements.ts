@@ -20,7 +20,43 @@ export const SQL = {
   calendarsUsableBy: sql(["name"], `
     SELECT name FROM clockwork.calendars WHERE clockwork._may_use(owner, granted_to, $1) ORDER BY name`),
   databaseNames: sql([], `SELECT datname AS name FROM pg_catalog.pg_database WHERE datallowconn ORDER BY datname`),
-  calendars: sql([], `SELECT name, dates::text[] AS dates FROM clockwork.calendars`),
+  // Dates as ISO text whatever the session's DateStyle.
+  calendars: sql([], `SELECT name, ARRAY(SELECT to_char(d, 'YYYY-MM-DD') FROM unnest(dates) AS d) AS dates FROM clockwork.calendars`),
+  jobsExcludingCalendar: sql(["text"], `
+    SELECT id::text AS id, version
+      FROM clockwork.jobs
+     WHERE enabled AND jsonb_path_exists(definition, 'lax $.schedules.** ? (@.calendars == $name)', jsonb_build_object('name', $1::text))
+     ORDER BY id`),
+  // --- named connections (functions/connections.ts) -------------------------------
+  connectionForCaller: sql(["text"], `
+    SELECT c.name, c.owner,
+           clockwork._may_manage(c.owner) OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = clockwork._caller()) AS may_manage,
+           clockwork._may_use(c.owner, c.granted_to, clockwork._caller()) AS may_use
+      FROM clockwork.connections AS c
+     WHERE c.name = $1
+       FOR UPDATE`),
+  upsertConnection: sql(["text", "text", "text", "text", "text", "name"], `
+    INSERT INTO clockwork.connections AS c (name, conninfo, server_role, on_role_mismatch, description, owner)
+    VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT ON CONSTRAINT connections_pkey DO UPDATE
+       SET conninfo = excluded.conninfo, server_role = excluded.server_role,
+           on_role_mismatch = excluded.on_role_mismatch, description = excluded.description, updated_at = now()`),
+  alterConnection: sql(["text", "text", "text", "text", "text"], `
+    UPDATE clockwork.connections
+       SET conninfo = coalesce($2, conninfo), server_role = coalesce($3, server_role),
+           on_role_mismatch = coalesce($4, on_role_mismatch), description = coalesce($5, description), updated_at = now()
+     WHERE name = $1`),
+  jobsUsingConnection: sql(["text"], `
+    SELECT name, clockwork._may_manage(owner) AS visible
+      FROM clockwork.jobs
+     WHERE jsonb_path_exists(definition, 'lax $.** ? (@.connection == $name)', jsonb_build_object('name', $1::text))
+     ORDER BY name`),
+  deleteConnection: sql(["text"], `DELETE FROM clockwork.connections WHERE name = $1`),
+  grantConnection: sql(["text", "name"], `
+    UPDATE clockwork.connections SET granted_to = array_append(array_remove(granted_to, $2), $2) WHERE name = $1`),
+  revokeConnection: sql(["text", "name"], `
+    UPDATE clockwork.connections SET granted_to = array_remove(granted_to, $2) WHERE name = $1`),
+  roleExists: sql(["name"], `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1) AS found`),
   // The caller's own job of that name: names are unique per owner.
   jobByNameForUpdate: sql(["text", "name"], `
     SELECT id::text AS id, owner, version, definition, enabled,

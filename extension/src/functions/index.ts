@@ -3,12 +3,14 @@
 import type { SqlFunction } from "../db/sql-function.ts";
 import { cancel_run } from "./cancel_run.ts";
 import { complete_step } from "./complete_step.ts";
+import { alter_connection, define_connection, drop_connection, grant_connection, revoke_connection } from "./connections.ts";
 import { apply_job, define_job, define_job_yaml } from "./define_job.ts";
 import { disable_job } from "./disable_job.ts";
 import { drop_job } from "./drop_job.ts";
 import { enable_job } from "./enable_job.ts";
 import { explain } from "./explain.ts";
 import { next_runs } from "./next_runs.ts";
+import { replan_calendar } from "./replan_calendar.ts";
 import { retry_run } from "./retry_run.ts";
 import { run_now } from "./run_now.ts";
 import { schedule, schedule_shell } from "./schedule.ts";
@@ -23,6 +25,8 @@ import { version } from "./version.ts";
 export const sqlFunctions: readonly SqlFunction[] = [
   // defining jobs
   define_job, define_job_yaml, apply_job, schedule, schedule_shell, enable_job, disable_job, drop_job,
+  // where SQL steps run, and calendars
+  define_connection, alter_connection, drop_connection, grant_connection, revoke_connection, replan_calendar,
   // running and reading
   run_now, retry_run, cancel_run, next_runs, explain, version,
   // supervisors
