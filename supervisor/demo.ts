@@ -2,9 +2,15 @@
 // and the web console (the real binary, as child processes) and a few sample jobs; prints
 // the run history as it grows until Ctrl-C (or for --seconds N), then cleans everything up.
 //   npx tsx supervisor/demo.ts [--seconds N] [--console-port N]
+//
+// It shows the safe set-up (docs/sql-steps.md): the supervisor logs in as a role that is a
+// member of clockwork_supervisor and nothing else, the jobs belong to an ordinary role, and
+// the supervisor logs in as that owner for its SQL steps through the Unix socket with peer
+// authentication and a pg_ident map (the recommended way for a sidecar). Nobody but the
+// demo's own superuser connection (TCP, localhost) is trusted.
 import { spawn } from "node:child_process";
 import { createWriteStream, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
@@ -24,8 +30,21 @@ const bin = fileURLToPath(new URL("./bin/clockwork.js", import.meta.url));
 const root = fileURLToPath(new URL("..", import.meta.url));
 const tty = process.stdout.isTTY === true;
 
+/** The supervisor's login: clockwork_supervisor's rights and nothing else. */
+const SUPERVISOR_ROLE = "demo_supervisor";
+/** The role that owns the demo's jobs: its steps run as it, with its rights only. */
+const OWNER_ROLE = "demo_owner";
+
 console.log("starting a throwaway PostgreSQL cluster…");
-const cluster = await startCluster();
+const osUser = userInfo().username;
+const cluster = await startCluster({
+  hba: [
+    "host   all  postgres  127.0.0.1/32  trust", // the demo's own set-up and the printed psql command
+    `local  all  ${SUPERVISOR_ROLE},${OWNER_ROLE}  peer map=clockwork`, // the supervisor, as itself and as the owner
+  ],
+  // The OS user the supervisor runs as may log in as these two roles, and as no other.
+  ident: [`clockwork  ${osUser}  ${SUPERVISOR_ROLE}`, `clockwork  ${osUser}  ${OWNER_ROLE}`],
+});
 const logDir = mkdtempSync(join(tmpdir(), "clockwork-demo-"));
 const logPath = join(logDir, "supervisor.log");
 let supervisor: ReturnType<typeof spawn> | undefined;
@@ -63,7 +82,12 @@ try {
   client.on("error", () => {});
   await client.connect();
   await client.query("CREATE EXTENSION clockwork_v8; CREATE EXTENSION clockwork");
-  await client.query("CREATE TABLE demo_ticks (at timestamptz NOT NULL DEFAULT now())");
+  await client.query(`CREATE ROLE ${SUPERVISOR_ROLE} LOGIN IN ROLE clockwork_supervisor;
+    CREATE ROLE ${OWNER_ROLE} LOGIN IN ROLE clockwork_shell;
+    CREATE TABLE demo_ticks (at timestamptz NOT NULL DEFAULT now(), by_role text NOT NULL DEFAULT session_user);
+    ALTER TABLE demo_ticks OWNER TO ${OWNER_ROLE}`);
+  // The jobs are the owner's: defined on a session acting as it.
+  await client.query(`SET ROLE ${OWNER_ROLE}`);
 
   // An SQL job every 5 seconds, pg_cron style.
   await client.query("SELECT clockwork.schedule('sql-every-5s', '*/5 * * * * *', 'INSERT INTO demo_ticks DEFAULT VALUES')");
@@ -82,9 +106,12 @@ try {
   })]);
 
   const log = createWriteStream(logPath);
-  supervisor = spawn(process.execPath, [bin, "supervisor", "--name", "demo", "--http-port", "0", "--http-host", "127.0.0.1"], {
+  // Over the socket: as SUPERVISOR_ROLE for its own calls, as OWNER_ROLE for the owner's SQL steps.
+  const supervisorLogin = ["--db-host", cluster.socketDir, "--db-port", String(cluster.port), "--db-name", "postgres", "--db-user", SUPERVISOR_ROLE];
+  const { DATABASE_URL: _url, CLOCKWORK_DATABASE_URL: _cwUrl, PGHOST: _host, PGUSER: _user, PGPORT: _port, PGDATABASE: _db, ...env } = process.env;
+  supervisor = spawn(process.execPath, [bin, "supervisor", "--name", "demo", "--http-port", "0", "--http-host", "127.0.0.1", ...supervisorLogin], {
     cwd: root,
-    env: { ...process.env, DATABASE_URL: url },
+    env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   supervisor.stdout!.pipe(log);
@@ -100,6 +127,7 @@ try {
   await client.query(`SELECT clockwork.schedule_shell('flaky-export', '*/20 * * * * *', 'echo "exporting"; [ $((RANDOM % 3)) -ne 0 ] || { echo "upstream timed out" >&2; exit 1; }')`);
   await client.query("SELECT clockwork.schedule('nightly-vacuum', '30 3 * * *', 'VACUUM ANALYZE demo_ticks')");
   await client.query("SELECT clockwork.disable_job('nightly-vacuum')");
+  await client.query("RESET ROLE");
 
   // The web console beside the live table, with actions allowed (it is a throwaway cluster).
   webConsole = spawn(process.execPath, [bin, "console", "--port", String(consolePort), "--allow-actions"], {
@@ -129,7 +157,9 @@ try {
   const started = Date.now();
   const header = `Clockwork demo — cluster on port ${cluster.port}, supervisor log ${logPath}\n` +
     `web console: ${consoleUrl} (open it in a browser; actions allowed)\n` +
-    `try the README tour in another terminal: psql ${url}\n` +
+    `the supervisor logs in as ${SUPERVISOR_ROLE} (clockwork_supervisor only), and as ${OWNER_ROLE} for its SQL steps (peer, pg_ident map)\n` +
+    `as the jobs' owner: psql "host=${cluster.socketDir} port=${cluster.port} dbname=postgres user=${OWNER_ROLE}"\n` +
+    `as a superuser: psql ${url} (the README tour: CREATE DATABASE tour, then psql ${cluster.url("tour")})\n` +
     `jobs: sql-every-5s (SQL, */5 s), shell-every-10s (shell, */10 s), pipeline (SQL → shell matrix eu/us → check, */15 s),\n` +
     `      flaky-export (shell, fails now and then, */20 s), nightly-vacuum (paused)\n` +
     (seconds ? `stopping after ${seconds} s\n` : "press Ctrl-C to stop\n");

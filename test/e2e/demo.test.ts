@@ -1,10 +1,12 @@
 // Smoke test of `make demo` (supervisor/demo.ts --seconds N): it starts its own cluster,
-// supervisor and web console, shows runs succeeding, and cleans up after itself.
+// supervisor and web console, shows runs succeeding, and cleans up after itself. The demo
+// shows the safe set-up: the supervisor logs in as a role that is no superuser and holds
+// only clockwork_supervisor, and the owner's steps run on sessions logged in as the owner.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { extensionMissing, ROOT, waitFor } from "./support.ts";
+import { connect, extensionMissing, ROOT, waitFor } from "./support.ts";
 
 const missing = await extensionMissing();
 
@@ -31,6 +33,26 @@ describe("the demo", { skip: missing ?? false }, () => {
     assert.equal(jobs.find((j) => j.name === "nightly-vacuum")?.enabled, false);
     const page = await fetch(consoleUrl);
     assert.match(await page.text(), /<script type="module" src="\/app.js">/);
+
+    // Who is logged in as whom, asked of the demo's own cluster while it runs.
+    const superuserUrl = /as a superuser: psql (\S+)/.exec(stdout)?.[1];
+    assert.ok(superuserUrl, "prints how to connect");
+    const admin = await connect(superuserUrl);
+    try {
+      const ticks = await waitFor("the SQL job's first ticks", async () => {
+        const { rows } = await admin.query("SELECT by_role, count(*)::int AS n FROM demo_ticks GROUP BY by_role");
+        return rows.length > 0 ? rows : undefined;
+      }, 30_000);
+      assert.deepEqual(ticks.map((r) => r.by_role), ["demo_owner"], "the SQL steps logged in as the jobs' owner");
+      const { rows: supervisor } = await admin.query(`
+        SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
+               ARRAY(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid ORDER BY 1)::text[] AS member_of
+          FROM pg_roles r WHERE r.rolname = (SELECT DISTINCT usename FROM pg_stat_activity WHERE application_name = 'clockwork supervisor demo')`);
+      assert.deepEqual(supervisor, [{ rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolbypassrls: false, member_of: ["clockwork_supervisor"] }],
+        "the supervisor's login holds clockwork_supervisor and nothing else");
+    } finally {
+      await admin.end();
+    }
 
     const code = await exited;
     clearTimeout(timer);
