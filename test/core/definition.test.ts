@@ -5,6 +5,7 @@ import { isValidTimeZone } from "./tz.ts";
 
 const env: ValidationEnvironment = { isValidTimeZone, connections: ["warehouse", "reporting"], calendars: ["holidays"], allowShellSteps: true };
 const base = { name: "nightly", steps: { extract: { sql: "select 1" } } };
+const RUN_TRANSACTION_REFUSED = "transaction: \"run\" (one transaction for the whole run) is not supported yet; each SQL step commits on its own: put statements that must commit together in one step";
 
 function errors(def: unknown, e: ValidationEnvironment = env): Array<[string, string]> {
   const r = validateJobDefinition(def, e);
@@ -125,8 +126,9 @@ describe("validation returns every error with its path", () => {
       [SQLSTATE.invalid_interval, 'policies.timeout: cannot read interval "soon" at "soon"; write e.g. "30s", "5m", "1h30m", "2 hours"'],
     ]],
     ["bad step timeout", { name: "j", steps: { a: { sql: "x", timeout: "-5m" } } }, [[SQLSTATE.invalid_interval, 'steps.a.timeout: cannot read interval "-5m" at "-5m"; write e.g. "30s", "5m", "1h30m", "2 hours"']]],
-    ["transaction run with an autonomous step", { name: "j", transaction: "run", steps: { a: { sql: "VACUUM" }, b: { shell: "y" } } }, [[SQLSTATE.invalid_definition, "steps.a: an autonomous step cannot share the run's transaction (transaction: run)"]]],
-    ["transaction run on two targets", { name: "j", transaction: "run", steps: { a: { sql: "x" }, b: { sql: "y", connection: "warehouse" } } }, [[SQLSTATE.invalid_definition, "steps.b: transaction: run needs every SQL step on one target; this one differs from steps.a"]]],
+    ["transaction run, not in this version", { name: "j", transaction: "run", steps: { a: { sql: "x" }, b: { sql: "y" } } }, [[SQLSTATE.invalid_definition, RUN_TRANSACTION_REFUSED]]],
+    ["transaction run with an autonomous step", { name: "j", transaction: "run", steps: { a: { sql: "VACUUM" }, b: { shell: "y" } } }, [[SQLSTATE.invalid_definition, RUN_TRANSACTION_REFUSED], [SQLSTATE.invalid_definition, "steps.a: an autonomous step cannot share the run's transaction (transaction: run)"]]],
+    ["transaction run on two targets", { name: "j", transaction: "run", steps: { a: { sql: "x" }, b: { sql: "y", connection: "warehouse" } } }, [[SQLSTATE.invalid_definition, RUN_TRANSACTION_REFUSED], [SQLSTATE.invalid_definition, "steps.b: transaction: run needs every SQL step on one target; this one differs from steps.a"]]],
     ["autonomous: false with VACUUM", { name: "j", steps: { a: { sql: "VACUUM ANALYZE", autonomous: false } } }, [[SQLSTATE.invalid_definition, "steps.a.autonomous: statement 1 (VACUUM) cannot run inside a transaction block, so the step cannot be autonomous: false"]]],
     ["autonomous: false with COMMIT in the middle", { name: "j", steps: { a: { sql: "insert into t values (1); commit; select 1", autonomous: false } } }, [[SQLSTATE.invalid_definition, "steps.a.autonomous: statement 2 (COMMIT) cannot run inside a transaction block, so the step cannot be autonomous: false"]]],
     ["autonomous on a shell step", { name: "j", steps: { a: { shell: "x", autonomous: true } } }, [[SQLSTATE.invalid_definition, "steps.a.autonomous: only sql steps can be autonomous"]]],

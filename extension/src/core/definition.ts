@@ -726,6 +726,12 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
   if (v.transaction !== undefined) {
     if (v.transaction === "step" || v.transaction === "run") transaction = v.transaction;
     else c.add("invalid_definition", "transaction", `must be "step" or "run", got ${JSON.stringify(v.transaction)}`);
+    // Not in this version: a supervisor would have to hold the run's transaction open across
+    // its steps and claims. Refused rather than accepted and run step by step, which would
+    // commit what the author meant to roll back (docs/sql-steps.md, "One transaction per run").
+    if (v.transaction === "run") {
+      c.add("invalid_definition", "transaction", "\"run\" (one transaction for the whole run) is not supported yet; each SQL step commits on its own: put statements that must commit together in one step");
+    }
   }
   // steps
   const rawSteps = readEntries(c, v.steps, "steps", "step");
