@@ -47,15 +47,16 @@ describe("import pg_cron", { skip: noPgCron ?? false }, () => {
     cluster?.stop();
   });
 
-  test("a job in another database is named with the reason, and nothing is imported", async () => {
+  test("a job in another database becomes a step on that database, and one on another server a step with its conninfo", async () => {
     await client.query(`INSERT INTO cron.job (schedule, command, nodename, nodeport, database, username, jobname)
-                        VALUES ('0 1 * * *', 'SELECT 5', 'localhost', 5432, 'postgres', 'postgres', 'elsewhere')`);
-    const r = await clockwork(["import", "pg_cron"], { databaseUrl: url });
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /cannot import pg_cron job \d+ \(elsewhere\): it runs in database "postgres", Clockwork here in "app"; SQL steps on another database are not in this version/);
-    assert.match(r.stderr, /nothing was imported/);
+                        VALUES ('0 1 * * *', 'SELECT 5', 'localhost', 5432, 'postgres', 'alice', 'elsewhere'),
+                               ('0 2 * * *', 'SELECT 6', 'db2.example', 6432, 'app', 'alice', 'remote')`);
+    const r = await clockwork(["import", "pg_cron", "--dry-run"], { databaseUrl: url });
+    await client.query("DELETE FROM cron.job WHERE jobname IN ('elsewhere', 'remote')");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /# note: it runs in database "postgres": the step does too, as its owner, and runs at least once[^\n]*\nname: elsewhere\n[\s\S]*?steps:\n  main:\n    sql: SELECT 5\n    database: postgres\n/);
+    assert.match(r.stdout, /name: remote\n[\s\S]*?steps:\n  main:\n    sql: SELECT 6\n    conninfo: host=db2.example port=6432 dbname=app\n/);
     assert.equal((await client.query("SELECT count(*)::int AS n FROM clockwork.jobs")).rows[0].n, 0);
-    await client.query("DELETE FROM cron.job WHERE jobname = 'elsewhere'");
   });
 
   test("--dry-run prints the YAML it would apply", async () => {
@@ -112,6 +113,10 @@ describe("import pgAgent", { skip: noPgAgent ?? false }, () => {
     await q(`INSERT INTO pgagent.pga_exception (jexscid, jexdate, jextime) VALUES (1, '2026-12-24', NULL), (1, '2026-12-28', '02:15'), (2, NULL, '12:00')`);
     await q(`INSERT INTO pgagent.pga_job (jobid, jobjclid, jobname) VALUES (2, 5, 'elsewhere')`);
     await q(`INSERT INTO pgagent.pga_jobstep (jstjobid, jstname, jstkind, jstcode, jstdbname) VALUES (2, 'x', 's', 'SELECT 1', 'postgres')`);
+    await q(`INSERT INTO pgagent.pga_job (jobid, jobjclid, jobname) VALUES (3, 5, 'remote'), (4, 5, 'remote-with-password')`);
+    await q(`INSERT INTO pgagent.pga_jobstep (jstjobid, jstname, jstkind, jstcode, jstdbname, jstconnstr) VALUES
+               (3, 'x', 's', 'SELECT 1', '', 'host=db2.example dbname=app'),
+               (4, 'x', 's', 'SELECT 1', '', 'host=db2.example dbname=app password=hunter2')`);
     await q("CREATE TABLE pga_out (what text, at timestamptz DEFAULT clock_timestamp())");
     await q("SELECT setval('pgagent.pga_job_jobid_seq', 1000), setval('pgagent.pga_schedule_jscid_seq', 1000)");
   });
@@ -122,7 +127,11 @@ describe("import pgAgent", { skip: noPgAgent ?? false }, () => {
   test("imports jobs, steps in name order with their on-error, schedules with exceptions, and says what differs", async () => {
     const r = await clockwork(["import", "pgagent", "--skip-unsupported"], { databaseUrl: db.url });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /cannot import pgAgent job 2 \(elsewhere\): step "x" runs in database "postgres"/);
+    assert.match(r.stderr, /cannot import pgAgent job 4 \(remote-with-password\): step "x" connects with "host=db2.example dbname=app password=…", which has a password: Clockwork keeps none in a definition/);
+    assert.doesNotMatch(r.stdout + r.stderr, /hunter2/);
+    assert.match(r.stdout, /step "x" runs in database "postgres": as the job's owner, at least once/);
+    const other = Object.fromEntries((await db.query("SELECT job, definition FROM clockwork.job_definitions WHERE job IN ('elsewhere', 'remote')")).rows.map((x) => [x.job, x.definition.steps.x]));
+    assert.deepEqual(other, { elsewhere: { sql: "SELECT 1", database: "postgres" }, remote: { sql: "SELECT 1", conninfo: "host=db2.example dbname=app" } });
     assert.match(r.stdout, /schedule "every minute" is "every minute": pgAgent fires it every two minutes .* imported as every minute, as meant/);
     assert.match(r.stdout, /schedule "old" is disabled in pgAgent: not imported/);
     assert.match(r.stdout, /pinned to pgAgent host "db1": it runs on a supervisor started with --labels host:db1/);
@@ -265,6 +274,9 @@ describe("import pg_timetable", { skip: missing ?? false }, () => {
         (8, 5, 10, 'pause', 'BUILTIN', 'Sleep', false, 0, true),
         (9, 5, 20, 'fetch', 'BUILTIN', 'Download', false, 0, true),
         (10, 5, 30, 'send', 'BUILTIN', 'SendMail', false, 0, true)`);
+    await db.query(`INSERT INTO timetable.task (task_id, chain_id, task_order, task_name, kind, command, database_connection, autonomous) VALUES
+        (11, 3, 20, 'tidy', 'SQL', 'VACUUM tt_out', 'host=db2.example dbname=app', true),
+        (12, 4, 20, 'remote', 'SQL', 'SELECT 1', 'postgres://mailer:hunter2@db2.example/app', false)`);
     await db.query(`INSERT INTO timetable.parameter (task_id, order_id, value) VALUES
         (1, 1, '[1, "one"]'), (1, 2, '[2, "two"]'), (3, 1, '["hello", "from pg_timetable"]'),
         (8, 1, '5'),
@@ -282,6 +294,8 @@ describe("import pg_timetable", { skip: missing ?? false }, () => {
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /cannot import pg_timetable chain 2 \(once\): self_destruct .* needs run-once jobs/);
     assert.match(refused.stderr, /cannot import pg_timetable chain 4 \(mailer\): task "mail" is the built-in SendMail: SendMail needs its JSON parameters/);
+    assert.match(refused.stderr, /task "remote" connects with "postgres:\/\/mailer:…@db2.example\/app", which has a password/);
+    assert.doesNotMatch(refused.stderr + refused.stdout, /hunter2/);
     const r = await clockwork(["import", "pg_timetable", "--skip-unsupported"], { databaseUrl: db.url });
     assert.equal(r.code, 0, r.stderr);
     const defs = Object.fromEntries((await db.query("SELECT job, definition FROM clockwork.job_definitions")).rows.map((x) => [x.job, x.definition]));
@@ -306,6 +320,7 @@ describe("import pg_timetable", { skip: missing ?? false }, () => {
     assert.equal(defs.pinned.node, "worker-a");
     assert.equal(defs.pinned.enabled, false);
     assert.equal(defs.pinned.steps.work.sql, "SELECT '$1 is text'", "a $1 inside a literal stays");
+    assert.deepEqual(defs.pinned.steps.tidy, { sql: "VACUUM tt_out", conninfo: "host=db2.example dbname=app", autonomous: true, depends: ["work"] });
     assert.deepEqual(defs.pinned.schedules, ["@after 1 hour"]);
   });
 

@@ -71,9 +71,26 @@ export function msText(ms: number): string {
 
 /**
  * Statements PostgreSQL refuses inside a transaction block, which pgAgent and pg_cron run
- * outside one. Clockwork runs an SQL step in a transaction in this version: say so.
+ * outside one. Clockwork does too (an autonomous step, detected when the job is defined):
+ * say that it runs at least once, as in the source.
  */
 export function nonTransactionalNote(sql: string): string | null {
   const m = /^\s*(VACUUM|CREATE\s+DATABASE|DROP\s+DATABASE|CREATE\s+INDEX\s+CONCURRENTLY|REINDEX\s+(DATABASE|SYSTEM)|CLUSTER\s*;?$|CALL)\b/i.exec(sql);
-  return m ? `${m[1]!.toUpperCase().replace(/\s+/g, " ")} runs outside a transaction in the source; this version of Clockwork runs an SQL step inside one, where PostgreSQL refuses it (SQL steps outside a transaction are coming)` : null;
+  return m ? `${m[1]!.toUpperCase().replace(/\s+/g, " ")} runs outside a transaction, as in the source: an autonomous step, recorded after it ran (at least once; docs/sql-steps.md)` : null;
+}
+
+/**
+ * Why a source's connection string cannot be a step's conninfo as it is: a password in
+ * it (Clockwork keeps none in a definition; the supervisor's password file has it).
+ * The rest (user=, files, unknown parameters) the definition's own checks say.
+ */
+export function conninfoProblem(conninfo: string): string | null {
+  return /(^|\s)(ssl)?password\s*=|:\/\/[^/@:]*:[^/@]*@|[?&](ssl)?password=/i.test(conninfo)
+    ? "has a password: Clockwork keeps none in a definition; remove it, and put it in the supervisor's password file (docs/sql-steps.md)"
+    : null;
+}
+
+/** A connection string as the output may show it: passwords masked. */
+export function maskedConninfo(conninfo: string): string {
+  return conninfo.replace(/((?:ssl)?password\s*=\s*)\S+/gi, "$1…").replace(/(:\/\/[^/@:]*:)[^/@]*@/, "$1…@");
 }

@@ -3,9 +3,10 @@
 //                read in pg_cron's cron.timezone (GMT unless set), as pg_cron does
 //   command      one SQL step "main", run in the job's database as its username (the job's
 //                owner here: it is defined with SET ROLE username)
-//   database     the Clockwork database itself; another database is refused until SQL steps
-//                on other databases exist
-//   nodename/port  localhost (pg_cron's default); another server is refused likewise
+//   database     the step's database when it is not the Clockwork database (a step on
+//                another database of the same server, run as the job's owner, at least once)
+//   nodename/port  localhost (pg_cron's default); another server is the step's conninfo
+//                (host, port, dbname), run as the job's owner, at least once
 //   active       enabled;  jobname  the job's name (pg_cron-<jobid> when it has none)
 // Cut-over: cron.alter_job(jobid, active := false) for each imported job.
 import type pg from "pg";
@@ -50,15 +51,15 @@ export async function importPgCron(source: pg.ClientBase, target: { database: st
     const origin = `pg_cron job ${r.jobid}${r.jobname ? ` (${r.jobname})` : ""}`;
     const schedule = pgCronSchedule(r.schedule);
     if (!schedule.ok) { refused.push({ origin, reason: schedule.reason }); continue; }
-    if (!["localhost", "127.0.0.1", "::1", ""].includes(r.nodename)) {
-      refused.push({ origin, reason: `it runs on ${r.nodename}:${r.nodeport}; SQL steps on another server are not in this version of Clockwork` });
-      continue;
-    }
-    if (r.database !== target.database) {
-      refused.push({ origin, reason: `it runs in database "${r.database}", Clockwork here in "${target.database}"; SQL steps on another database are not in this version of Clockwork (import into a Clockwork installed in "${r.database}")` });
-      continue;
-    }
     const notes: string[] = [];
+    const step: Record<string, unknown> = { sql: r.command };
+    if (!["localhost", "127.0.0.1", "::1", ""].includes(r.nodename)) {
+      step.conninfo = `host=${r.nodename} port=${r.nodeport} dbname=${r.database}`;
+      notes.push(`it runs on ${r.nodename}:${r.nodeport}: the step connects there as its owner, and runs at least once (docs/sql-steps.md)`);
+    } else if (r.database !== target.database) {
+      step.database = r.database;
+      notes.push(`it runs in database "${r.database}": the step does too, as its owner, and runs at least once (docs/sql-steps.md)`);
+    }
     if (/^\d+\s*s/i.test(r.schedule.trim())) notes.push(`pg_cron's "${r.schedule}" runs every so many seconds from when pg_cron started; @every counts from the epoch, so the seconds of the slots may differ`);
     if (r.schedule.includes("$")) notes.push("pg_cron's $ (last day of the month) is written L");
     const tx = nonTransactionalNote(r.command);
@@ -69,7 +70,7 @@ export async function importPgCron(source: pg.ClientBase, target: { database: st
       ...(r.active ? {} : { enabled: false }),
       time_zone: tz === "GMT" ? "UTC" : tz,
       schedules: [schedule.schedule],
-      steps: { main: { sql: r.command } },
+      steps: { main: step },
     };
     jobs.push({ definition, origin, notes, owner: r.username });
     imported.push(r.jobid);

@@ -15,15 +15,15 @@
 //                        is not live is kept and skipped (when: false)
 //   parameters           each row is one execution, as pg_timetable runs them: a task with
 //                        N rows becomes N steps in order, one per row
-//   run_as               the job's owner when all tasks agree; database_connection and
-//                        autonomous tasks are refused until SQL steps on other databases and
-//                        outside a transaction exist
+//   run_as               the job's owner when all tasks agree
+//   database_connection  the SQL step's conninfo (refused with a password); autonomous → the
+//                        step's autonomous: both run at least once
 // pg_timetable runs a chain's SQL tasks in one transaction; Clockwork commits each step
 // (noted on every chain with more than one SQL task).
 // Cut-over: chain.live = false for each imported chain.
 import type pg from "pg";
 import { parse } from "yaml";
-import { jobName, msText, stepName, type ImportResult, type ImportedJob, type RefusedJob } from "./common.ts";
+import { conninfoProblem, jobName, maskedConninfo, msText, stepName, type ImportResult, type ImportedJob, type RefusedJob } from "./common.ts";
 
 interface Chain {
   id: string | null;
@@ -227,8 +227,12 @@ function translateChain(chain: Chain, tz: string, target: { database: string }):
   let sqlTasks = 0;
   chain.tasks.forEach((t, index) => {
     const label = t.name ?? `task ${index + 1}`;
-    if (t.connection) problems.push(`task "${label}" connects to ${t.connection.replace(/password=\S+/gi, "password=…")}; SQL steps on other databases are not in this version of Clockwork`);
-    if (t.autonomous) problems.push(`task "${label}" is autonomous (runs outside the chain's transaction); steps outside a transaction are not in this version of Clockwork`);
+    if (t.kind === "SQL" && t.connection) {
+      const problem = conninfoProblem(t.connection);
+      if (problem !== null) problems.push(`task "${label}" connects with "${maskedConninfo(t.connection)}", which ${problem}`);
+      else notes.push(`task "${label}" connects with a connection string: as the job's owner, at least once (docs/sql-steps.md)`);
+    }
+    if (t.kind === "SQL" && t.autonomous) notes.push(`task "${label}" is autonomous: a step outside a transaction, recorded after it ran (at least once)`);
     const executions = t.executions.length === 0 ? [[]] : t.executions;
     executions.forEach((args, e) => {
       const base = stepName(executions.length > 1 ? `${t.name ?? `task-${index + 1}`}-${e + 1}` : (t.name ?? `task-${index + 1}`), taken, `task-${index + 1}`);
@@ -236,6 +240,8 @@ function translateChain(chain: Chain, tz: string, target: { database: string }):
       if (t.kind === "SQL") {
         sqlTasks++;
         step.sql = positionalToNamed(t.command);
+        if (t.connection) step.conninfo = t.connection;
+        if (t.autonomous) step.autonomous = true;
         if (args.length > 0) {
           const params: Record<string, unknown> = {};
           args.forEach((a, k) => {

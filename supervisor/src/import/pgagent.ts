@@ -6,9 +6,9 @@
 //   steps           in pgAgent's order, alphabetical by name (jstname), each after the one
 //                   before; kind s → sql, b → shell (pgAgent runs a batch step with /bin/sh,
 //                   Clockwork with bash); on error f → fail, s → succeed, i → continue;
-//                   a disabled step is kept and never runs (when: false); jstdbname must be
-//                   the Clockwork database, and a jstconnstr is refused, until SQL steps on
-//                   other databases exist
+//                   a disabled step is kept and never runs (when: false); jstdbname other
+//                   than the Clockwork database → the step's database, jstconnstr → its
+//                   conninfo (refused with a password): at least once, as the job's owner
 //   schedules       each enabled pga_schedule: its minute/hour/weekday/monthday/month sets
 //                   (the pgagent schedule kind, pga_next_schedule's semantics), start, end,
 //                   and its exceptions by date, time or both; read in the server's zone
@@ -17,7 +17,7 @@
 //                   minute that was meant, and the output says so
 // Cut-over: pga_job.jobenabled = false for each imported job.
 import type pg from "pg";
-import { jobName, nonTransactionalNote, stepName, type ImportResult, type ImportedJob, type RefusedJob } from "./common.ts";
+import { conninfoProblem, jobName, maskedConninfo, nonTransactionalNote, stepName, type ImportResult, type ImportedJob, type RefusedJob } from "./common.ts";
 
 interface JobRow { jobid: number; jobname: string; jobdesc: string; jobhostagent: string; jobenabled: boolean; jclname: string | null }
 interface StepRow { jstid: number; jstjobid: number; jstname: string; jstdesc: string; jstenabled: boolean; jstkind: "s" | "b"; jstcode: string; jstconnstr: string; jstdbname: string; jstonerror: "f" | "s" | "i" }
@@ -68,9 +68,16 @@ export async function importPgAgent(source: pg.ClientBase, target: { database: s
       const step: Record<string, unknown> = {};
       if (s.jstdesc) step.description = s.jstdesc;
       if (s.jstkind === "s") {
-        if (s.jstconnstr !== "") problems.push(`step "${s.jstname}" connects with a connection string; SQL steps on other databases or servers are not in this version of Clockwork`);
-        else if (s.jstdbname !== target.database) problems.push(`step "${s.jstname}" runs in database "${s.jstdbname}", Clockwork here in "${target.database}"; SQL steps on other databases are not in this version of Clockwork`);
         step.sql = s.jstcode;
+        if (s.jstconnstr !== "") {
+          const problem = conninfoProblem(s.jstconnstr);
+          if (problem !== null) problems.push(`step "${s.jstname}" connects with "${maskedConninfo(s.jstconnstr)}", which ${problem}`);
+          step.conninfo = s.jstconnstr;
+          notes.push(`step "${s.jstname}" connects with a connection string: as the job's owner, at least once (docs/sql-steps.md)`);
+        } else if (s.jstdbname !== target.database) {
+          step.database = s.jstdbname;
+          notes.push(`step "${s.jstname}" runs in database "${s.jstdbname}": as the job's owner, at least once (docs/sql-steps.md)`);
+        }
         const tx = nonTransactionalNote(s.jstcode);
         if (tx) notes.push(`step "${s.jstname}": ${tx}`);
       } else {
