@@ -2,6 +2,11 @@
 // concurrency 10), side by side with graphile-worker processing no-op jobs at concurrency
 // 10 with its local queue, on the same cluster in the same run. Not a test: figures only.
 //   npx tsx test/bench/throughput.ts [--jobs 5000] [--rounds 3]
+//       [--baseline DIR --baseline-pg-config PATH]
+// With --baseline, an earlier build runs the same rounds in the same run, taking turns: DIR
+// is a built checkout of it (git archive of its commit, node_modules and .deps linked,
+// `make install` into a private PostgreSQL copy, build/private-pg.sh), PATH that copy's
+// pg_config; it gets a cluster of its own, started from that copy.
 // Each round: the worker is started and idle; N jobs are enqueued in one statement; the
 // time from that commit to the last completion is measured. Both schemas are VACUUM
 // ANALYZEd before every round (stale statistics change such figures by 10×).
@@ -13,6 +18,12 @@ import { startCluster } from "../support/cluster.ts";
 import { arg, median, sleep } from "./support.ts";
 
 const JOBS = arg("--jobs", 5000);
+const textArg = (name: string): string | null => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] ?? null : null;
+};
+const BASELINE = textArg("--baseline");
+const BASELINE_PG_CONFIG = textArg("--baseline-pg-config");
 const ROUNDS = arg("--rounds", 3);
 const CONCURRENCY = 10;
 const bin = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
@@ -28,13 +39,20 @@ async function waitFor(client: pg.Client, sql: string, done: (n: number) => bool
   }
 }
 
-async function clockworkRound(cluster: { url(db: string): string }, client: pg.Client, round: number): Promise<{ enqueue: number; process: number }> {
+/** A build of Clockwork: its cluster and the supervisor it runs. */
+interface Build {
+  readonly cluster: { url(db: string): string; stop(): void };
+  readonly bin: string;
+  readonly root: string;
+}
+
+async function clockworkRound(build: Build, client: pg.Client, round: number): Promise<{ enqueue: number; process: number }> {
   await client.query("vacuum analyze clockwork.runs, clockwork.step_runs, clockwork.jobs, clockwork.workers");
   const name = `bench-${round}`;
   const supervisor: ChildProcess = spawn(
     process.execPath,
-    [bin, "supervisor", "--name", name, "--concurrency", String(CONCURRENCY), "--http-port", "off", "--log-level", "warn"],
-    { cwd: root, env: { ...process.env, DATABASE_URL: cluster.url("bench_clockwork") }, stdio: ["ignore", "ignore", "inherit"] },
+    [build.bin, "supervisor", "--name", name, "--concurrency", String(CONCURRENCY), "--http-port", "off", "--log-level", "warn"],
+    { cwd: build.root, env: { ...process.env, DATABASE_URL: build.cluster.url("bench_clockwork") }, stdio: ["ignore", "ignore", "inherit"] },
   );
   try {
     await waitFor(client, `select count(*) as n from clockwork.workers where name = '${name}' and stopped_at is null`, (n) => n === 1);
@@ -83,49 +101,84 @@ async function graphileRound(cluster: { url(db: string): string }, client: pg.Cl
   }
 }
 
+/** A database with Clockwork and the no-op job in `cluster`. */
+async function clockworkDatabase(cluster: { url(db: string): string }): Promise<pg.Client> {
+  const admin = new pg.Client({ connectionString: cluster.url("postgres") });
+  await admin.connect();
+  await admin.query("create database bench_clockwork");
+  await admin.end();
+  const cw = new pg.Client({ connectionString: cluster.url("bench_clockwork") });
+  await cw.connect();
+  await cw.query("create extension clockwork_v8; create extension clockwork");
+  await cw.query("select clockwork.define_job('{\"name\": \"noop\", \"policies\": {\"max_instances\": 100000}, \"steps\": [{\"name\": \"a\", \"sql\": \"select 1\"}]}'::jsonb)");
+  return cw;
+}
+
+type Round = { enqueue: number; process: number };
+
 async function main(): Promise<void> {
+  if ((BASELINE === null) !== (BASELINE_PG_CONFIG === null)) throw new Error("--baseline and --baseline-pg-config go together");
   const cluster = await startCluster();
+  const current: Build = { cluster, bin, root };
+  let baseline: Build | null = null;
+  if (BASELINE !== null) {
+    const own = process.env.PG_CONFIG;
+    process.env.PG_CONFIG = BASELINE_PG_CONFIG!;
+    try {
+      baseline = { cluster: await startCluster(), bin: `${BASELINE}/supervisor/bin/clockwork.js`, root: BASELINE };
+    } finally {
+      if (own === undefined) delete process.env.PG_CONFIG;
+      else process.env.PG_CONFIG = own;
+    }
+  }
   const admin = new pg.Client({ connectionString: cluster.url("postgres") });
   await admin.connect();
   try {
-    await admin.query("create database bench_clockwork");
     await admin.query("create database bench_graphile");
-    const cw = new pg.Client({ connectionString: cluster.url("bench_clockwork") });
+    const cw = await clockworkDatabase(cluster);
+    const base = baseline === null ? null : await clockworkDatabase(baseline.cluster);
     const gw = new pg.Client({ connectionString: cluster.url("bench_graphile") });
-    await cw.connect();
     await gw.connect();
-    await cw.query("create extension clockwork_v8; create extension clockwork");
-    await cw.query("select clockwork.define_job('{\"name\": \"noop\", \"policies\": {\"max_instances\": 100000}, \"steps\": [{\"name\": \"a\", \"sql\": \"select 1\"}]}'::jsonb)");
     const utils = await makeWorkerUtils({ connectionString: cluster.url("bench_graphile") });
     await utils.migrate();
     await utils.release();
 
-    const results = { clockwork: [] as { enqueue: number; process: number }[], graphile: [] as { enqueue: number; process: number }[] };
+    const results = { clockwork: [] as Round[], graphile: [] as Round[], baseline: [] as Round[] };
+    const turns: Array<[keyof typeof results, () => Promise<Round>]> = [
+      ["clockwork", () => clockworkRound(current, cw, results.clockwork.length + 1)],
+      ["graphile", () => graphileRound(cluster, gw)],
+      ...(baseline !== null && base !== null ? [["baseline", () => clockworkRound(baseline!, base, results.baseline.length + 1)] as [keyof typeof results, () => Promise<Round>]] : []),
+    ];
     for (let round = 1; round <= ROUNDS; round++) {
-      // Alternate the order so neither always runs on a warmer machine.
-      if (round % 2 === 1) {
-        results.clockwork.push(await clockworkRound(cluster, cw, round));
-        results.graphile.push(await graphileRound(cluster, gw));
-      } else {
-        results.graphile.push(await graphileRound(cluster, gw));
-        results.clockwork.push(await clockworkRound(cluster, cw, round));
+      // Rotate the order so no system always runs on a warmer (or busier) machine.
+      for (let k = 0; k < turns.length; k++) {
+        const [system, go] = turns[(k + round - 1) % turns.length]!;
+        results[system].push(await go());
       }
-      console.log(`round ${round}: clockwork ${results.clockwork.at(-1)!.process.toFixed(2)} s, graphile-worker ${results.graphile.at(-1)!.process.toFixed(2)} s`);
+      console.log(`round ${round}: clockwork ${results.clockwork.at(-1)!.process.toFixed(2)} s, graphile-worker ${results.graphile.at(-1)!.process.toFixed(2)} s` +
+        (baseline !== null ? `, baseline ${results.baseline.at(-1)!.process.toFixed(2)} s` : ""));
     }
-    const rate = (xs: { process: number }[]) => JOBS / median(xs.map((x) => x.process));
-    const enqueueRate = (xs: { enqueue: number }[]) => JOBS / median(xs.map((x) => x.enqueue));
+    const rate = (xs: Round[]) => JOBS / median(xs.map((x) => x.process));
+    const enqueueRate = (xs: Round[]) => JOBS / median(xs.map((x) => x.enqueue));
     const history = await cw.query("select count(*) as n from clockwork.step_runs where state = 'succeeded'");
     console.log(`\n${JOBS} no-op jobs, concurrency ${CONCURRENCY}, median of ${ROUNDS} rounds\n`);
     console.log("| | enqueue (jobs/s) | process (jobs/s) | keeps history |");
     console.log("| --- | --: | --: | --- |");
     console.log(`| clockwork (run_now + supervisor) | ${enqueueRate(results.clockwork).toFixed(0)} | ${rate(results.clockwork).toFixed(0)} | yes (${history.rows[0].n} step runs kept) |`);
+    if (baseline !== null) console.log(`| baseline build (${BASELINE}) | ${enqueueRate(results.baseline).toFixed(0)} | ${rate(results.baseline).toFixed(0)} | yes |`);
     console.log(`| graphile-worker 0.17 (add_job, local queue 500) | ${enqueueRate(results.graphile).toFixed(0)} | ${rate(results.graphile).toFixed(0)} | no (jobs deleted) |`);
     console.log(`| ratio clockwork / graphile-worker (target ≥ 1.0) | ${(enqueueRate(results.clockwork) / enqueueRate(results.graphile)).toFixed(2)}× | ${(rate(results.clockwork) / rate(results.graphile)).toFixed(2)}× | |`);
+    if (baseline !== null) {
+      console.log(`| ratio baseline / graphile-worker | ${(enqueueRate(results.baseline) / enqueueRate(results.graphile)).toFixed(2)}× | ${(rate(results.baseline) / rate(results.graphile)).toFixed(2)}× | |`);
+      console.log(`| ratio clockwork / baseline | ${(enqueueRate(results.clockwork) / enqueueRate(results.baseline)).toFixed(2)}× | ${(rate(results.clockwork) / rate(results.baseline)).toFixed(2)}× | |`);
+    }
     await cw.end();
+    await base?.end();
     await gw.end();
   } finally {
     await admin.end();
     cluster.stop();
+    baseline?.cluster.stop();
   }
 }
 
