@@ -1,6 +1,7 @@
 // The shell/program step runner with real processes: no database involved.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -98,6 +99,14 @@ describe("shell steps", () => {
     });
     await running.result;
     assert.equal(captured.stdout, "42 eu base\n");
+  });
+
+  test("with a step user (--step-user), runs as that OS user, in its home or / when it has none", { skip: process.getuid?.() === 0 ? false : "needs root (the supervisor switches user)" }, async () => {
+    const nobody = { name: "nobody", uid: Number(execFileSync("id", ["-u", "nobody"], { encoding: "utf8" })), gid: Number(execFileSync("id", ["-g", "nobody"], { encoding: "utf8" })), home: "/nonexistent" };
+    const { running, captured } = run({ kind: "shell", script: 'id -un; echo "$HOME $USER"; pwd' }, { user: nobody });
+    const result = await running.result;
+    assert.equal(result.exitCode, 0, captured.stderr);
+    assert.equal(captured.stdout, "nobody\n/nonexistent nobody\n/\n");
   });
 
   test("runs in the given working directory with stdin closed", async () => {
