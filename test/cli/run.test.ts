@@ -260,7 +260,7 @@ etcdConfig:
     ].join("\n"));
     const r = await clockwork(["validate", "unsupported.yml"], { cwd: dir });
     assert.equal(r.code, 3);
-    assert.match(r.stderr, /^unsupported\.yml:14:5: connections\.pg\.role: a role check on another server \(role standby\) needs named connections with an expected role/m);
+    assert.match(r.stderr, /^unsupported\.yml:14:5: connections\.pg\.role: a role check on another server \(role standby\) is not translated: Clockwork checks a server's role on a named connection with an expected role; define it there \(clockwork\.define_connection\('pg', conninfo, 'standby', 'fail' or 'skip'\)\)/m);
     assert.match(r.stderr, /^unsupported\.yml:10:5: steps\.b\.when: ".*": StdOut\.RegExpContains is not supported/m);
   });
 });

@@ -179,7 +179,7 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
   if (roleChecks.length > 0) {
     problems.push({
       path: `connections.${roleChecks[0]!.connection}.role`,
-      message: `a role check on another server (role ${roleChecks[0]!.role}${runOnRoleError ? ", runOnRoleError: true" : ""}) needs named connections with an expected role, which this version of Clockwork does not have yet (SQL steps on other servers); map the connection to the scheduler's own database with clockwork.connections.${roleChecks[0]!.connection}: local, or leave out its role`,
+      message: `a role check on another server (role ${roleChecks[0]!.role}${runOnRoleError ? ", runOnRoleError: true" : ""}) is not translated: Clockwork checks a server's role on a named connection with an expected role; define it there (clockwork.define_connection('${connections.get(roleChecks[0]!.connection)?.connection ?? roleChecks[0]!.connection}', conninfo, '${roleChecks[0]!.role}', 'fail' or 'skip')) and leave out the role here, or map the connection to the scheduler's own database with clockwork.connections.${roleChecks[0]!.connection}: local`,
     });
   }
 
@@ -196,7 +196,7 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
       if (!["primary", "standby", "all"].includes(String(c.role))) { fail(`${path}.role`, `must be primary, standby or all, got ${JSON.stringify(c.role)}`); return null; }
       const conn = connections.get(type);
       if (c.role !== "all" && conn !== undefined && (conn.connection !== null || c.role === "standby")) {
-        fail(`${path}.role`, `a role check on a command (role ${String(c.role)}) needs named connections with an expected role, which this version of Clockwork does not have yet`);
+        fail(`${path}.role`, `a role check on a command (role ${String(c.role)}) is not translated: Clockwork checks a server's role on a named connection with an expected role (define_connection's server_role); use one connection per role`);
         return null;
       }
     }
