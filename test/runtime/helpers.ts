@@ -1,11 +1,13 @@
-// Shared helpers for the clockwork_v8 runtime tests (not a test file itself).
+// Shared helpers for the runtime tests (not a test file itself): they run on the runtime
+// test/support/runtime.ts selects; what only clockwork_v8 does is marked onlyOn.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { RUNTIME } from "../support/runtime.ts";
 
 export async function runtimeDatabase(): Promise<TestDatabase> {
-  return createTestDatabase({ extensions: ["clockwork_v8"], prefix: "v8" });
+  return createTestDatabase({ extensions: [RUNTIME], prefix: "v8" });
 }
 
 let counter = 0;

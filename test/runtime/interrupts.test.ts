@@ -1,9 +1,15 @@
 // statement_timeout, pg_cancel_backend and pg_terminate_backend stop running scripts
 // promptly with PostgreSQL's own errors; the session (and its globals) survive a cancel.
+// Released PL/v8 3.2.2 stops a script only while it waits inside plv8.execute, and lets the
+// script catch that error: the rest is clockwork_v8's alone (docs/runtimes.md).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
+import { byRuntime, onlyOn } from "../support/runtime.ts";
 import { activePid, assertServerHealthy, plv8, rejects, runtimeDatabase } from "./helpers.ts";
+
+const RUNAWAY = "PL/v8 3.2.2 cannot stop a running script: it restores PostgreSQL's signal handlers after the first call, so the loop never ends (only SIGKILL, which restarts the cluster)";
+const SWALLOWED = "PL/v8 3.2.2 delivers the cancel as an ordinary exception: a loop that catches it never ends";
 
 let db: TestDatabase;
 let busy: string, sleepy: string, swallow: string, nestedSwallow: string, setGlobal: string, getGlobal: string;
@@ -29,9 +35,10 @@ async function timed<T>(p: Promise<T>): Promise<number> {
 }
 
 describe("statement_timeout", () => {
-  for (const [label, fn] of [["a busy loop", () => busy], ["a long plv8.execute", () => sleepy], ["a loop that catches SQL errors", () => swallow],
-                            ["nested busy calls in subtransactions", () => nestedSwallow]] as const) {
-    test(`stops ${label} with 57014; the session and its globals survive`, async () => {
+  for (const [label, fn, only] of [["a busy loop", () => busy, RUNAWAY], ["a long plv8.execute", () => sleepy, null],
+                                  ["a loop that catches SQL errors", () => swallow, SWALLOWED],
+                                  ["nested busy calls in subtransactions", () => nestedSwallow, RUNAWAY]] as const) {
+    test(`stops ${label} with 57014; the session and its globals survive`, only ? onlyOn("clockwork_v8", only) : {}, async () => {
       const c = await db.connect();
       await c.query(`select ${setGlobal}('kept')`);
       await c.query("set statement_timeout = '300ms'");
@@ -46,7 +53,24 @@ describe("statement_timeout", () => {
   }
 });
 
-test("a script that ran CREATE FUNCTION (the validator enters V8 too) can still be stopped", async () => {
+test("a time-out inside plv8.execute: a catchable 57014 on PL/v8, not catchable here; rethrown it ends the call on both", async () => {
+  const c = await db.connect();
+  await c.query("set statement_timeout = '300ms'");
+  const catching = await plv8(db, "", "text", "try { plv8.execute('select pg_sleep(10)'); } catch (e) { return 'caught ' + e.sqlerrcode; }");
+  const q = c.query(`select ${catching}() as r`);
+  if (byRuntime({ clockwork_v8: false, plv8: true })) {
+    assert.equal((await q).rows[0].r, "caught 57014", "PL/v8 lets the script carry on after its statement time-out");
+  } else {
+    await rejects(q, { code: "57014", message: "canceling statement due to statement timeout" });
+  }
+  // What the Clockwork bundle does (extension/src/db/raise.ts isInterrupt): rethrow class 57.
+  const rethrowing = await plv8(db, "", "text", `
+    try { plv8.execute('select pg_sleep(10)'); } catch (e) { if (e.sqlerrcode.startsWith('57')) throw e; return 'swallowed'; }`);
+  await rejects(c.query(`select ${rethrowing}()`), { code: "57014", message: "canceling statement due to statement timeout" });
+  await c.query("reset statement_timeout");
+});
+
+test("a script that ran CREATE FUNCTION (the validator enters V8 too) can still be stopped", onlyOn("clockwork_v8", RUNAWAY), async () => {
   const f = await plv8(db, "", "int", `
     plv8.execute("create or replace function made_inside() returns int language plv8 as 'return 1'");
     while (true) {}`);
@@ -59,9 +83,9 @@ test("a script that ran CREATE FUNCTION (the validator enters V8 too) can still 
 });
 
 describe("pg_cancel_backend", () => {
-  for (const [label, fn] of [["a busy loop", () => busy], ["a long plv8.execute", () => sleepy],
-                            ["nested busy calls in subtransactions", () => nestedSwallow]] as const) {
-    test(`cancels ${label} with 57014; the session and its globals survive`, async () => {
+  for (const [label, fn, only] of [["a busy loop", () => busy, RUNAWAY], ["a long plv8.execute", () => sleepy, null],
+                                  ["nested busy calls in subtransactions", () => nestedSwallow, RUNAWAY]] as const) {
+    test(`cancels ${label} with 57014; the session and its globals survive`, only ? onlyOn("clockwork_v8", only) : {}, async () => {
       const c = await db.connect();
       await c.query(`select ${setGlobal}('still here')`);
       const q = c.query(`select ${fn()}() /* cancel-me */`);
@@ -75,7 +99,7 @@ describe("pg_cancel_backend", () => {
     });
   }
 
-  test("a script cannot swallow the cancel of a nested statement", async () => {
+  test("a script cannot swallow the cancel of a nested statement", onlyOn("clockwork_v8", SWALLOWED), async () => {
     const c = await db.connect();
     const q = c.query(`select ${swallow}() /* swallow-me */`);
     q.catch(() => {});
@@ -87,7 +111,7 @@ describe("pg_cancel_backend", () => {
 });
 
 describe("pg_terminate_backend", () => {
-  test("ends a busy backend cleanly; the server and other sessions carry on", async () => {
+  test("ends a busy backend cleanly; the server and other sessions carry on", onlyOn("clockwork_v8", RUNAWAY), async () => {
     const other = await db.connect();
     await other.query(`select ${setGlobal}('other')`);
     const c = await db.connect();

@@ -34,3 +34,12 @@ export const installClockworkSql = CLOCKWORK_EXTENSIONS.map((e) => `CREATE EXTEN
 export function onlyOn(runtime: Runtime, reason: string): { skip: string | false } {
   return { skip: RUNTIME === runtime ? false : `${runtime} only: ${reason}` };
 }
+
+/**
+ * The expected value of a test that runs on both runtimes but where they differ, measured
+ * on each: `byRuntime({ clockwork_v8: "22003", plv8: "-1294967296" })`. Prefer onlyOn when
+ * the other runtime cannot run the test at all (it would hang or crash a backend).
+ */
+export function byRuntime<T>(expected: { readonly [R in Runtime]: T }): T {
+  return expected[RUNTIME];
+}

@@ -12,7 +12,7 @@ namespace cw {
 static const char kVersion[] = "3.2.2";  // the PL/v8 API level implemented
 
 // plv8.elog(level, msg, ...): the arguments joined by spaces. ERROR throws a catchable
-// exception (uncaught it becomes the SQL error), as in PL/v8.
+// Error carrying only the message (uncaught it becomes the SQL error XX000), as in PL/v8.
 static void api_elog(const v8::FunctionCallbackInfo<v8::Value> &a) {
   v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
   if (a.Length() < 2) return throw_type_error("usage: plv8.elog(level, message, ...)");
@@ -34,6 +34,12 @@ static void api_elog(const v8::FunctionCallbackInfo<v8::Value> &a) {
     });
     pfree(s);
     if (err) return throw_pg_error(err);
+  }
+  if (level == ERROR) {
+    v8::Local<v8::String> msg = js_str(buf.data);
+    pfree(buf.data);
+    isolate->ThrowException(v8::Exception::Error(msg));
+    return;
   }
   ErrorData *err = pg_try([&] { ereport(level, (errmsg("%s", buf.data))); });
   pfree(buf.data);
@@ -63,7 +69,9 @@ static void api_return_next(const v8::FunctionCallbackInfo<v8::Value> &a) {
 }
 
 // plv8.subtransaction(fn): fn runs in a subtransaction; if it throws, its database work
-// is rolled back and the exception continues; otherwise its result is returned.
+// is rolled back and, as in released PL/v8, a new Error carrying only the message is
+// thrown (the original's sqlerrcode, code, detail and hint do not come out), so scripts
+// cannot come to rely on more here than PL/v8 gives them; otherwise fn's result is returned.
 static void api_subtransaction(const v8::FunctionCallbackInfo<v8::Value> &a) {
   v8::Local<v8::Context> ctx = isolate->GetCurrentContext();
   if (a.Length() < 1 || !a[0]->IsFunction()) return throw_type_error("plv8.subtransaction expects a function");
@@ -72,6 +80,7 @@ static void api_subtransaction(const v8::FunctionCallbackInfo<v8::Value> &a) {
   if (ErrorData *err = sx.begin()) return throw_pg_error(err);
   bool terminated = false;
   ErrorData *err = nullptr;
+  char *message = nullptr;
   {
     v8::TryCatch tc(isolate);
     v8::Local<v8::Value> r;
@@ -82,11 +91,12 @@ static void api_subtransaction(const v8::FunctionCallbackInfo<v8::Value> &a) {
     }
     err = sx.rollback();
     terminated = tc.HasTerminated();
-    if (!terminated && !err) tc.ReThrow();
+    if (!terminated && !err) message = js_error_message(ctx, tc.Exception());
   }
   // This TryCatch has no JavaScript above it, so V8 cleared a termination it caught.
   if (terminated) resume_termination();
   else if (err) throw_pg_error(err);
+  else isolate->ThrowException(v8::Exception::Error(js_str(message)));
 }
 
 static void api_find_function(const v8::FunctionCallbackInfo<v8::Value> &a) {

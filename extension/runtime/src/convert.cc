@@ -3,6 +3,12 @@
 //   text-like -> string; json/jsonb -> parsed value; timestamptz/timestamp/date -> Date;
 //   bytea -> Uint8Array; arrays -> (nested) Array; composite/record -> object; NULL -> null;
 //   anything else -> its text output.
+// JavaScript -> Datum follows released PL/v8 3.2.2 value for value, except where PL/v8
+// silently stores something else than the value it was given (an int4 that wraps, an
+// invalid Date that becomes 2000-01-01, a jsonb number rounded to 15 digits, an array
+// element dropped, ...): there this is an SQL error. Code that runs here therefore runs
+// unchanged on PL/v8 (extension/runtime/README.md has the table; test/runtime/conversions
+// checks it on both runtimes).
 // Every PostgreSQL call here runs under pg_try and becomes a JavaScript exception.
 #include "runtime.h"
 
@@ -299,45 +305,40 @@ static bool from_input(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, TypeI
   return true;
 }
 
-static bool range_error(const char *type) {
-  ErrorData *err = pg_try([&] {
-    ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE), errmsg("value out of range for type %s", type)));
-  });
-  throw_pg_error(err);
+// A value PL/v8 would store as something else: an SQL error saying what PL/v8 would do.
+static bool refuse(int sqlerrcode, const char *type, const char *what, const char *detail) {
+  throw_pg_error(pg_try([&] {
+    ereport(ERROR, (errcode(sqlerrcode), errmsg("%s cannot be converted to %s", what, type), errdetail("%s", detail)));
+  }));
   return false;
 }
 
-static bool to_double(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, double *out) {
-  if (v->IsBigInt()) { *out = (double)v.As<v8::BigInt>()->Int64Value(); return true; }
-  return v->NumberValue(ctx).To(out);
-}
-
-static bool from_number_int(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, TypeInfo *t, Datum *out) {
-  if (v->IsInt32() && t->base == INT4OID) { *out = Int32GetDatum(v.As<v8::Int32>()->Value()); return true; }
+// int2/int4/int8 from a number or BigInt that fits exactly; anything else (a fraction,
+// NaN, out of range, a string, a boolean) goes through the type's input function as
+// String(value), which refuses what is not an integer of the type. PL/v8 truncates
+// fractions and wraps what does not fit; the input function raises 22P02 or 22003.
+static bool int_from_js(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, TypeInfo *t, Datum *out) {
+  if (v->IsInt32()) {
+    int32 i = v.As<v8::Int32>()->Value();
+    if (t->base == INT4OID) { *out = Int32GetDatum(i); return true; }
+    if (t->base == INT8OID) { *out = Int64GetDatum(i); return true; }
+    if (i >= PG_INT16_MIN && i <= PG_INT16_MAX) { *out = Int16GetDatum((int16)i); return true; }
+    return false;
+  }
   if (t->base == INT8OID && v->IsBigInt()) {
     bool lossless;
     int64 i = v.As<v8::BigInt>()->Int64Value(&lossless);
-    if (!lossless) return range_error("bigint");
+    if (!lossless) return false;
     *out = Int64GetDatum(i);
     return true;
   }
-  double f;
-  if (!to_double(ctx, v, &f)) return false;
-  f = rint(f);
-  switch (t->base) {
-    case INT2OID:
-      if (!(f >= PG_INT16_MIN && f <= PG_INT16_MAX)) return range_error("smallint");
-      *out = Int16GetDatum((int16)f);
-      return true;
-    case INT4OID:
-      if (!(f >= PG_INT32_MIN && f <= PG_INT32_MAX)) return range_error("integer");
-      *out = Int32GetDatum((int32)f);
-      return true;
-    default:
-      if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0)) return range_error("bigint");
-      *out = Int64GetDatum((int64)f);
-      return true;
+  if (t->base == INT8OID && v->IsNumber()) {
+    double f = v.As<v8::Number>()->Value();
+    if (f != floor(f) || !(f >= -9223372036854775808.0 && f < 9223372036854775808.0)) return false;
+    *out = Int64GetDatum((int64)f);
+    return true;
   }
+  return false;
 }
 
 static bool array_from_js(v8::Local<v8::Context> ctx, v8::Local<v8::Array> a, TypeInfo *t, Datum *out) {
@@ -366,6 +367,44 @@ static bool array_from_js(v8::Local<v8::Context> ctx, v8::Local<v8::Array> a, Ty
   return true;
 }
 
+// A row (RETURNS TABLE, SETOF a row type, a composite result or argument) is an object whose
+// enumerable properties are exactly the columns. PL/v8 refuses a row that lacks a column
+// ("field name / property name mismatch") and, depending on their order, may or may not
+// refuse extra properties; here any extra property is refused too.
+static bool row_matches(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, const std::vector<v8::Local<v8::String>> &cols) {
+  v8::Local<v8::Array> keys;
+  if (!o->GetPropertyNames(ctx).ToLocal(&keys)) return false;
+  uint32 n = keys->Length();
+  const char *problem = nullptr;
+  v8::Local<v8::Value> culprit;
+  for (size_t k = 0; k < cols.size() && !problem; k++) {
+    v8::Local<v8::Value> key;
+    // usually the properties come in the columns' order
+    if (k < n && keys->Get(ctx, (uint32)k).ToLocal(&key) && key->IsString() && key.As<v8::String>()->StringEquals(cols[k])) continue;
+    bool found = false;
+    for (uint32 i = 0; i < n && !found; i++) {
+      v8::Local<v8::String> name;
+      if (!keys->Get(ctx, i).ToLocal(&key) || !key->ToString(ctx).ToLocal(&name)) return false;
+      found = name->StringEquals(cols[k]);
+    }
+    if (!found) { problem = "has no property for column"; culprit = cols[k]; }
+  }
+  if (!problem && n != cols.size()) {
+    for (uint32 i = 0; i < n && !problem; i++) {
+      v8::Local<v8::Value> key;
+      v8::Local<v8::String> name;
+      if (!keys->Get(ctx, i).ToLocal(&key) || !key->ToString(ctx).ToLocal(&name)) return false;
+      bool column = false;
+      for (const auto &c : cols) column = column || name->StringEquals(c);
+      if (!column) { problem = "has a property that is no column:"; culprit = name; }
+    }
+  }
+  if (!problem) return true;
+  v8::String::Utf8Value what(isolate, culprit);
+  throw_error("field name / property name mismatch: the row %s \"%s\"", problem, *what ? *what : "?");
+  return false;
+}
+
 bool js_to_tuple_values(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, TupleDesc desc, Datum *values,
                         bool *nulls, const RowShape *shape) {
   if (!v->IsObject()) {
@@ -377,22 +416,17 @@ bool js_to_tuple_values(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, Tupl
     nulls[i] = true;
     values[i] = 0;
   }
-  if (shape) {  // names and types looked up once for the whole result
-    for (size_t k = 0; k < shape->cols.size(); k++) {
-      int i = shape->cols[k];
-      v8::Local<v8::Value> f;
-      if (!o->Get(ctx, shape->names[k]).ToLocal(&f)) return false;
-      if (!from_js(ctx, f, shape->types[k], &values[i], &nulls[i])) return false;
-    }
-    return true;
+  RowShape local;
+  if (!shape) {
+    if (!local.init(desc)) return false;
+    shape = &local;
   }
-  for (int i = 0; i < desc->natts; i++) {
-    Form_pg_attribute att = TupleDescAttr(desc, i);
-    if (att->attisdropped) continue;
+  if (!row_matches(ctx, o, shape->names)) return false;
+  for (size_t k = 0; k < shape->cols.size(); k++) {
+    int i = shape->cols[k];
     v8::Local<v8::Value> f;
-    if (!o->Get(ctx, js_str(NameStr(att->attname))).ToLocal(&f)) return false;
-    TypeInfo *t = type_info(att->atttypid, att->atttypmod);
-    if (!t || !from_js(ctx, f, t, &values[i], &nulls[i])) return false;
+    if (!o->Get(ctx, shape->names[k]).ToLocal(&f)) return false;
+    if (!from_js(ctx, f, shape->types[k], &values[i], &nulls[i])) return false;
   }
   return true;
 }
@@ -412,21 +446,124 @@ static bool composite_from_js(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v
   return true;
 }
 
+// ---- jsonb -------------------------------------------------------------------------------------
+// PL/v8 3.2.2 builds jsonb from a JavaScript value directly, and differs from JSON.stringify:
+// numbers that are not 32-bit integers pass through float8_numeric (15 significant digits),
+// NaN and Infinity are stored as numeric NaN/Infinity (which jsonb cannot read back), an
+// undefined array element is dropped, a Date is an ISO string only as an object property's
+// value ({} elsewhere), functions become {}, a BigInt becomes a string, toJSON is ignored.
+// Values on which the two differ are refused here, with where they are and what PL/v8
+// would store; everything else goes through JSON.stringify and jsonb_in.
+static const int kMaxJsonbDepth = 1000;
+
+// Where a value sits, as a chain of parents; turned into "$.claims[3].at" only for an error.
+struct JsonPath {
+  const JsonPath *parent;
+  uint32 index;                // for an array element
+  v8::Local<v8::Value> key;    // for an object property (empty for an array element)
+};
+
+static std::string path_text(const JsonPath *p) {
+  if (!p) return "$";
+  std::string s = path_text(p->parent);
+  if (p->key.IsEmpty()) return s + "[" + std::to_string(p->index) + "]";
+  v8::String::Utf8Value name(isolate, p->key);
+  return s + "." + (*name ? *name : "?");
+}
+
+static bool jsonb_refuse(const JsonPath *path, const char *what, const char *plv8_does) {
+  char detail[512];
+  snprintf(detail, sizeof detail, "at %s: the real PL/v8 %s", path_text(path).c_str(), plv8_does);
+  return refuse(ERRCODE_INVALID_PARAMETER_VALUE, "jsonb", what, detail);
+}
+
+// True when PL/v8 would store this number as it is: a 32-bit integer exactly, anything else
+// through float8_numeric, i.e. printed with 15 significant digits.
+static bool jsonb_exact_number(double f) {
+  if (f == floor(f) && fabs(f) < 1e15) return true;  // at most 15 digits already
+  char digits[64];
+  snprintf(digits, sizeof digits, "%.15g", f);
+  return strtod(digits, nullptr) == f;
+}
+
+static bool jsonb_check(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, const JsonPath *path, bool property, int depth) {
+  if (v->IsNull() || v->IsBoolean() || v->IsString() || v->IsInt32()) return true;
+  if (v->IsUndefined()) {
+    return property || jsonb_refuse(path, "undefined in an array", "drops the element, so the ones after it move");
+  }
+  if (v->IsNumber()) {
+    double f = v.As<v8::Number>()->Value();
+    if (!std::isfinite(f)) {
+      return jsonb_refuse(path, std::isnan(f) ? "NaN" : "Infinity",
+                          "stores it as a numeric NaN or Infinity, which jsonb cannot read back (a dump of it would not restore)");
+    }
+    if (jsonb_exact_number(f)) return true;
+    char what[160], does[200], digits[64];
+    v8::String::Utf8Value shortest(isolate, v);
+    snprintf(what, sizeof what, "the number %s", *shortest ? *shortest : "?");
+    snprintf(digits, sizeof digits, "%.15g", f);
+    snprintf(does, sizeof does, "rounds numbers to 15 significant digits and would store %s; pass it as a string, or the value as JSON text", digits);
+    return jsonb_refuse(path, what, does);
+  }
+  if (v->IsBigInt()) return jsonb_refuse(path, "a BigInt", "stores its digits as a string; convert it on purpose");
+  if (v->IsSymbol()) return jsonb_refuse(path, "a Symbol", "cannot store it");
+  if (v->IsFunction()) return jsonb_refuse(path, "a function", "stores it as {}");
+  if (v->IsDate()) {
+    return property || jsonb_refuse(path, "a Date outside an object property", "stores such a Date as {}; use toISOString()");
+  }
+  if (v->IsStringObject() || v->IsNumberObject() || v->IsBooleanObject() || v->IsBigIntObject() || v->IsSymbolObject()) {
+    return jsonb_refuse(path, "a boxed primitive (new String, new Number, ...)", "stores its properties, not its value");
+  }
+  if (depth >= kMaxJsonbDepth) return jsonb_refuse(path, "a value nested this deep (or a cycle)", "would exhaust the stack");
+  v8::Local<v8::Object> o = v.As<v8::Object>();
+  if (v->IsArray()) {
+    v8::Local<v8::Array> a = v.As<v8::Array>();
+    for (uint32 i = 0, n = a->Length(); i < n; i++) {
+      v8::Local<v8::Value> e;
+      if (!a->Get(ctx, i).ToLocal(&e)) return false;
+      JsonPath here{path, i, {}};
+      if (!jsonb_check(ctx, e, &here, false, depth + 1)) return false;
+    }
+    return true;
+  }
+  static v8::Eternal<v8::String> to_json_key;  // one isolate per backend
+  if (to_json_key.IsEmpty()) to_json_key.Set(isolate, v8::String::NewFromUtf8Literal(isolate, "toJSON", v8::NewStringType::kInternalized));
+  v8::Local<v8::Value> to_json;
+  if (!o->Get(ctx, to_json_key.Get(isolate)).ToLocal(&to_json)) return false;
+  if (to_json->IsFunction()) return jsonb_refuse(path, "an object with toJSON", "ignores toJSON and stores the object's own properties");
+  v8::Local<v8::Array> keys;
+  if (!o->GetOwnPropertyNames(ctx).ToLocal(&keys)) return false;
+  for (uint32 i = 0, n = keys->Length(); i < n; i++) {
+    v8::Local<v8::Value> k, e;
+    if (!keys->Get(ctx, i).ToLocal(&k) || !o->Get(ctx, k).ToLocal(&e)) return false;
+    JsonPath here{path, 0, k};
+    if (!jsonb_check(ctx, e, &here, true, depth + 1)) return false;
+  }
+  return true;
+}
+
+static bool jsonb_from_js(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, TypeInfo *t, Datum *out) {
+  if (!jsonb_check(ctx, v, nullptr, false, 0)) return false;
+  v8::Local<v8::String> s;
+  if (!v8::JSON::Stringify(ctx, v).ToLocal(&s)) return false;
+  return from_input(ctx, s, t, out);
+}
+
 static bool from_js_base(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, TypeInfo *t, Datum *out) {
   switch (t->base) {
     case BOOLOID:
-      *out = BoolGetDatum(v->BooleanValue(isolate));
-      return true;
+      if (v->IsBoolean()) { *out = BoolGetDatum(v->BooleanValue(isolate)); return true; }
+      break;  // as PL/v8: String(value) through boolin ("false" is false, "abc" an error)
     case INT2OID: case INT4OID: case INT8OID:
-      if (v->IsNumber() || v->IsBigInt() || v->IsBoolean() || v->IsDate()) return from_number_int(ctx, v, t, out);
+      if (int_from_js(ctx, v, t, out)) return true;
       break;
-    case FLOAT4OID: case FLOAT8OID: {
-      if (!(v->IsNumber() || v->IsBigInt() || v->IsBoolean())) break;
-      double f;
-      if (!to_double(ctx, v, &f)) return false;
-      *out = t->base == FLOAT4OID ? Float4GetDatum((float4)f) : Float8GetDatum(f);
-      return true;
-    }
+    case FLOAT4OID: case FLOAT8OID:
+      if (v->IsNumber()) {
+        double f = v.As<v8::Number>()->Value();
+        *out = t->base == FLOAT4OID ? Float4GetDatum((float4)f) : Float8GetDatum(f);
+        return true;
+      }
+      break;  // BigInt and strings through the input function, exactly; a boolean is an error there
     case NUMERICOID:
       if (v->IsNumber()) {
         double f = v.As<v8::Number>()->Value();
@@ -448,29 +585,45 @@ static bool from_js_base(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, Typ
       if (err) { throw_pg_error(err); return false; }
       return true;
     }
-    case JSONOID: case JSONBOID: {
-      v8::Local<v8::String> s;
-      if (!v8::JSON::Stringify(ctx, v).ToLocal(&s)) return false;
-      return from_input(ctx, s, t, out);
-    }
+    case JSONOID:
+      // As PL/v8: an object or array is JSON.stringify'd, anything else is JSON text.
+      if (v->IsObject()) {
+        v8::Local<v8::String> s;
+        if (!v8::JSON::Stringify(ctx, v).ToLocal(&s)) return false;
+        return from_input(ctx, s, t, out);
+      }
+      break;
+    case JSONBOID:
+      return jsonb_from_js(ctx, v, t, out);
     case TIMESTAMPOID: case TIMESTAMPTZOID: case DATEOID: {
-      if (!(v->IsDate() || v->IsNumber())) break;
-      double ms = v->IsDate() ? v.As<v8::Date>()->ValueOf() : v.As<v8::Number>()->Value();
+      if (!v->IsDate()) break;  // as PL/v8: a string in PostgreSQL's syntax; a number is an error there
+      double ms = v.As<v8::Date>()->ValueOf();
       if (std::isnan(ms)) {
-        throw_pg_error(pg_try([] { ereport(ERROR, (errcode(ERRCODE_INVALID_DATETIME_FORMAT), errmsg("invalid Date"))); }));
-        return false;
+        // PL/v8 stores an invalid Date as 2000-01-01 00:00.
+        const char *type = t->base == DATEOID ? "date" : t->base == TIMESTAMPOID ? "timestamp" : "timestamptz";
+        return refuse(ERRCODE_INVALID_DATETIME_FORMAT, type, "an invalid Date",
+                      "the real PL/v8 would store 2000-01-01 00:00:00");
       }
       if (t->base == DATEOID) {
-        *out = DateADTGetDatum(std::isinf(ms) ? (ms < 0 ? DATEVAL_NOBEGIN : DATEVAL_NOEND)
-                                              : (DateADT)floor((ms - kPgEpochMs) / 86400000.0));
+        *out = DateADTGetDatum((DateADT)floor((ms - kPgEpochMs) / 86400000.0));
       } else {
-        Timestamp ts = std::isinf(ms) ? (ms < 0 ? DT_NOBEGIN : DT_NOEND) : (Timestamp)llround((ms - kPgEpochMs) * 1000.0);
-        *out = TimestampGetDatum(ts);
+        *out = TimestampGetDatum((Timestamp)llround((ms - kPgEpochMs) * 1000.0));
       }
       return true;
     }
     case BYTEAOID: {
-      if (!(v->IsArrayBufferView() || v->IsArrayBuffer())) break;
+      // As PL/v8: the bytes of an 8-, 16- or 32-bit integer typed array or an ArrayBuffer;
+      // a string in bytea syntax. Other objects (a DataView, a float array) PL/v8 would store
+      // as the bytes of their text, "[object DataView]": refused.
+      bool bytes = v->IsUint8Array() || v->IsInt8Array() || v->IsUint16Array() || v->IsInt16Array() ||
+                   v->IsUint32Array() || v->IsInt32Array() || v->IsArrayBuffer();
+      if (!bytes) {
+        if (v->IsObject() && !v->IsStringObject())
+          return refuse(ERRCODE_DATATYPE_MISMATCH, "bytea", "this object",
+                        "use a Uint8Array (or another 8-, 16- or 32-bit integer typed array) or an ArrayBuffer; "
+                        "the real PL/v8 would store the bytes of its text, e.g. \"[object DataView]\"");
+        break;
+      }
       size_t n;
       if (v->IsArrayBufferView()) n = v.As<v8::ArrayBufferView>()->ByteLength();
       else n = v.As<v8::ArrayBuffer>()->ByteLength();
@@ -485,7 +638,12 @@ static bool from_js_base(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, Typ
     default:
       break;
   }
-  if (t->is_array && v->IsArray()) return array_from_js(ctx, v.As<v8::Array>(), t, out);
+  if (t->is_array) {
+    // As PL/v8: an array type takes a JavaScript Array only (not a string in array syntax).
+    if (v->IsArray()) return array_from_js(ctx, v.As<v8::Array>(), t, out);
+    throw_error("value is not an Array");
+    return false;
+  }
   if (t->is_composite && v->IsObject() && !v->IsString() && !v->IsStringObject()) return composite_from_js(ctx, v, t, out);
   return from_input(ctx, v, t, out);
 }

@@ -3,8 +3,9 @@
 //     sqlerrcode (the 5-character SQLSTATE), code (PL/v8's packed integer), detail,
 //     hint, context and the object names PostgreSQL reported.
 //   JavaScript -> PostgreSQL: PL/v8 3.x rules: message = String(exception) without a
-//     leading "Error: "; code (packed integer, or a 5-character string), detail, hint
-//     and context read from the thrown object; CONTEXT "f() LINE n: <source line>".
+//     leading "Error: "; code (the packed integer SQLSTATE), detail, hint and context
+//     read from the thrown object; CONTEXT "f() LINE n: <source line>". Where PL/v8 would
+//     make a meaningless SQLSTATE of a `code` that is not one, this is XX000.
 #include "runtime.h"
 
 #include <cstdarg>
@@ -139,19 +140,28 @@ static char *prop_string(v8::Local<v8::Context> ctx, v8::Local<v8::Object> o, co
   return js_to_cstring(ctx, v);
 }
 
+// `code` as released PL/v8 reads it: an int32, PostgreSQL's packed SQLSTATE
+// (MAKE_SQLSTATE, 6 bits a character). PL/v8 applies ToInt32 to anything, so a string such
+// as "22023" there becomes the packed value 22023, a meaningless SQLSTATE, and "KW001" 0;
+// here every value that is not a number holding five SQLSTATE characters is 0 (XX000), so
+// a script that works here cannot depend on a textual code. `sqlerrcode` is not read (as
+// in PL/v8).
 static int parse_code(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
-  if (v.IsEmpty() || v->IsUndefined() || v->IsNull()) return 0;
-  if (v->IsNumber()) return v->Int32Value(ctx).FromMaybe(0);
-  if (v->IsString()) {
-    v8::String::Utf8Value s(isolate, v);
-    const char *c = *s;
-    if (c && strlen(c) == 5) {
-      for (int i = 0; i < 5; i++)
-        if (!isdigit((unsigned char)c[i]) && !isupper((unsigned char)c[i])) return 0;
-      return MAKE_SQLSTATE(c[0], c[1], c[2], c[3], c[4]);
-    }
+  if (v.IsEmpty() || !v->IsNumber()) return 0;
+  int32 code = v->Int32Value(ctx).FromMaybe(0);
+  if (code <= 0 || code >= (1 << 30)) return 0;
+  for (int i = 0; i < 5; i++) {
+    int c = ((code >> (6 * i)) & 0x3f) + '0';
+    if (!isdigit(c) && !isupper(c)) return 0;
   }
-  return 0;
+  return code;
+}
+
+char *js_error_message(v8::Local<v8::Context> ctx, v8::Local<v8::Value> exc) {
+  char *msg = exc.IsEmpty() ? nullptr : js_to_cstring(ctx, exc);
+  if (!msg) msg = pstrdup("unknown JavaScript exception");
+  if (strncmp(msg, "Error: ", 7) == 0) msg += 7;
+  return msg;
 }
 
 void capture_js_error(v8::TryCatch &tc, v8::Local<v8::Context> ctx, const char *fname, JsError *out) {
@@ -161,19 +171,13 @@ void capture_js_error(v8::TryCatch &tc, v8::Local<v8::Context> ctx, const char *
   v8::Local<v8::Value> exc = tc.Exception();
   bool is_object = !exc.IsEmpty() && exc->IsObject();
 
-  char *msg = nullptr;
-  if (is_object && !exc->IsNativeError()) msg = prop_string(ctx, exc.As<v8::Object>(), "message");
-  if (!msg && !exc.IsEmpty()) msg = js_to_cstring(ctx, exc);
-  if (!msg) msg = pstrdup("unknown JavaScript exception");
-  if (strncmp(msg, "Error: ", 7) == 0) msg += 7;
-  out->message = msg;
+  // As PL/v8: String(exception), so a thrown plain object reads "[object Object]".
+  out->message = js_error_message(ctx, exc);
 
   if (is_object) {
     v8::Local<v8::Object> o = exc.As<v8::Object>();
     v8::Local<v8::Value> code;
     if (o->Get(ctx, js_str("code")).ToLocal(&code)) out->sqlerrcode = parse_code(ctx, code);
-    if (!out->sqlerrcode && o->Get(ctx, js_str("sqlerrcode")).ToLocal(&code))
-      out->sqlerrcode = parse_code(ctx, code);
     out->detail = prop_string(ctx, o, "detail");
     out->hint = prop_string(ctx, o, "hint");
     out->context = prop_string(ctx, o, "context");

@@ -53,7 +53,6 @@ struct FuncEntry {
   bool retset;
   bool ret_tuple;   // composite or record result
   char prokind;
-  char *out_name;   // the single OUT / TABLE column's name, if any
 };
 
 static std::unordered_map<uint64, FuncEntry *> functions;
@@ -84,24 +83,11 @@ static std::string wrap_source(const char *body, int nargs, char **names) {
 }
 
 // Input-argument names and types from the pg_proc row.
-static int input_args(HeapTuple tup, Oid **types, char ***names, char **single_out = nullptr) {
+static int input_args(HeapTuple tup, Oid **types, char ***names) {
   Oid *alltypes;
   char **allnames;
   char *modes;
   int total = get_func_arg_info(tup, &alltypes, &allnames, &modes);
-  if (single_out) {
-    // The name of the only OUT / TABLE column, if there is exactly one.
-    int outs = 0;
-    *single_out = nullptr;
-    for (int i = 0; i < total; i++) {
-      char m = modes ? modes[i] : PROARGMODE_IN;
-      if (m == PROARGMODE_OUT || m == PROARGMODE_TABLE || m == PROARGMODE_INOUT) {
-        outs++;
-        if (allnames && allnames[i] && allnames[i][0]) *single_out = MemoryContextStrdup(TopMemoryContext, allnames[i]);
-      }
-    }
-    if (outs != 1) *single_out = nullptr;
-  }
   *types = (Oid *)MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * (total + 1));
   *names = (char **)MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * (total + 1));
   int n = 0;
@@ -141,8 +127,7 @@ static FuncEntry *function_entry(Oid fn_oid, Oid role, FuncEntry *hint) {
   Oid rt = proc->prorettype;
   Oid *argtypes;
   char **names;
-  char *out_name;
-  int nargs = input_args(tup, &argtypes, &names, &out_name);
+  int nargs = input_args(tup, &argtypes, &names);
   bool isnull;
   Datum src = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull);
   char *source = MemoryContextStrdup(TopMemoryContext, wrap_source(isnull ? "" : TextDatumGetCString(src), nargs, names).c_str());
@@ -179,7 +164,6 @@ static FuncEntry *function_entry(Oid fn_oid, Oid role, FuncEntry *hint) {
   fe->rettype = rt;
   fe->nargs = nargs;
   fe->argtypes = argtypes;
-  fe->out_name = out_name;
   fe->args = args;
   fe->ret_tuple = ret_tuple;
   fe->ret = ret;
@@ -246,21 +230,6 @@ v8::MaybeLocal<v8::Function> find_function(v8::Local<v8::Context> ctx, Oid fn_oi
 }
 
 // ---- results --------------------------------------------------------------------------------
-// With a single OUT / TABLE column the result is a scalar, but scripts (and PL/v8) may
-// still produce rows as objects: {x: 5} for RETURNS TABLE (x int). Unwrap those.
-static v8::Local<v8::Value> unwrap_single_column(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v, const char *name,
-                                                 TypeInfo *t) {
-  if (!name || !t || t->base == JSONOID || t->base == JSONBOID || t->is_composite) return v;
-  if (!v->IsObject() || v->IsArray() || v->IsDate() || v->IsArrayBufferView() || v->IsArrayBuffer() ||
-      v->IsStringObject() || v->IsNumberObject() || v->IsBigIntObject() || v->IsBooleanObject())
-    return v;
-  v8::Local<v8::Object> o = v.As<v8::Object>();
-  v8::Local<v8::String> key = js_str(name);
-  v8::Local<v8::Value> inner;
-  if (o->HasOwnProperty(ctx, key).FromMaybe(false) && o->Get(ctx, key).ToLocal(&inner)) return inner;
-  return v;
-}
-
 bool return_next(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
   CallFrame *f = current_frame;
   if (!f || !f->tupstore) {
@@ -277,7 +246,7 @@ bool return_next(v8::Local<v8::Context> ctx, v8::Local<v8::Value> v) {
   int natts = f->tupdesc->natts;
   Datum *values = (Datum *)palloc(sizeof(Datum) * (natts + 1));
   bool *nulls = (bool *)palloc(sizeof(bool) * (natts + 1));
-  bool ok = f->scalar_set ? from_js(ctx, unwrap_single_column(ctx, v, f->out_name, f->ret), f->ret, &values[0], &nulls[0])
+  bool ok = f->scalar_set ? from_js(ctx, v, f->ret, &values[0], &nulls[0])
                           : js_to_tuple_values(ctx, v, f->tupdesc, values, nulls, f->shape);
   ErrorData *err = ok ? pg_try([&] { tuplestore_putvalues(f->tupstore, f->tupdesc, values, nulls); }) : nullptr;
   MemoryContextSwitchTo(old);
@@ -399,7 +368,7 @@ static void run_js(CallState *st) {
       }
     }
   } else {
-    converted = from_js(ctx, unwrap_single_column(ctx, ret, st->fe->out_name, st->ret), st->ret, &st->result, &st->isnull);
+    converted = from_js(ctx, ret, st->ret, &st->result, &st->isnull);
   }
   MemoryContextSwitchTo(old);
   if (!converted) return capture(tc, ctx, st, name);
@@ -524,7 +493,6 @@ extern "C" Datum cw_engine_call_handler(PG_FUNCTION_ARGS) {
       frame.tupdesc = CreateTemplateTupleDesc(1);
       TupleDescInitEntry(frame.tupdesc, 1, "value", rt, -1, 0);
       frame.scalar_set = true;
-      frame.out_name = fe->out_name;
       frame.ret = type_info_pg(rt);
     } else {
       ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

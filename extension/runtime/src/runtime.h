@@ -100,6 +100,8 @@ struct JsError {
   char *context;
 };
 void capture_js_error(v8::TryCatch &tc, v8::Local<v8::Context> ctx, const char *fname, JsError *out);
+// The message PL/v8 gives a thrown value: String(value) without a leading "Error: ".
+char *js_error_message(v8::Local<v8::Context> ctx, v8::Local<v8::Value> exc);
 [[noreturn]] void raise_js_error(const JsError &err);
 
 // ---- convert.cc: Datum <-> JavaScript ---------------------------------------------------
@@ -161,7 +163,6 @@ struct CallFrame {
   Tuplestorestate *tupstore;
   TupleDesc tupdesc;         // result rows (SETOF)
   bool scalar_set;           // SETOF scalar: one column
-  const char *out_name;      // RETURNS TABLE (x ...) / one OUT parameter: its name
   TypeInfo *ret;             // scalar result type
   MemoryContext callcxt;     // the caller's context: results are built here
   ErrorData *fatal_error;    // an interrupt error that must end the call
