@@ -44,6 +44,18 @@ describe("defining jobs", () => {
     assert.match(rows[0].description, /Europe\/Berlin/);
   });
 
+  test("numbers in a definition and in run_now's parameters are stored as given, on every runtime", async () => {
+    // PL/v8 3.2.2 would round a JavaScript number in jsonb to 15 significant digits; the
+    // adapter passes user JSON to SQL as text, which is exact on both runtimes.
+    const exact = 0.30000000000000004;
+    await defineJob(db, { name: "exact", parameters: { ratio: exact, big: 9007199254740991 }, steps: [{ name: "a", sql: "select :ratio::float8" }] });
+    const stored = await db.query("select definition->'parameters' as p from clockwork.jobs where name = 'exact'");
+    assert.deepEqual(stored.rows[0].p, { ratio: exact, big: 9007199254740991 });
+    const run = await db.query(`select clockwork.run_now('exact', '{"ratio": 0.1234567890123456789}') as id`);
+    const params = await db.query("select params->>'ratio' as ratio from clockwork.runs where id = $1", [run.rows[0].id]);
+    assert.equal(params.rows[0].ratio, String(0.1234567890123456789), "the nearest double, in its shortest form");
+  });
+
   test("accepts a YAML definition", async () => {
     const yaml = [
       "name: from-yaml",

@@ -120,7 +120,7 @@ export function storeJob(input: unknown, nowMs: number, origin: DefinitionOrigin
   let version: number;
   let enabled = job.enabled;
   if (existing === undefined) {
-    jobId = (execute(SQL.insertJob, [job.name, role, input, now])[0] as { id: string }).id;
+    jobId = (execute(SQL.insertJob, [job.name, role, JSON.stringify(input), now])[0] as { id: string }).id;
     version = 1;
   } else {
     if (canonicalJson(existing.definition) === canonicalJson(input)) {
@@ -136,9 +136,9 @@ export function storeJob(input: unknown, nowMs: number, origin: DefinitionOrigin
       return existing.id;
     }
     jobId = existing.id;
-    version = (execute(SQL.updateJob, [jobId, input, now])[0] as { version: number }).version;
+    version = (execute(SQL.updateJob, [jobId, JSON.stringify(input), now])[0] as { version: number }).version;
   }
-  execute(SQL.insertJobVersion, [jobId, version, input, now, role, origin.source, origin.appliedFrom]);
+  execute(SQL.insertJobVersion, [jobId, version, JSON.stringify(input), now, role, origin.source, origin.appliedFrom]);
   if (origin.appliedFrom !== null) execute(SQL.setJobManagedBy, [jobId, origin.appliedFrom]);
   execute(SQL.setJobEnabled, [jobId, enabled, now]);
 

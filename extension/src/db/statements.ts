@@ -64,18 +64,20 @@ export const SQL = {
       FROM clockwork.jobs
      WHERE owner = $2 AND name = $1
        FOR UPDATE`),
-  insertJob: sql(["text", "name", "jsonb", "timestamptz"], `
+  // User JSON (definitions, parameters) crosses as JSON text: a JavaScript number passed
+  // as jsonb would be rounded to 15 significant digits by PL/v8 (clockwork_v8 refuses it).
+  insertJob: sql(["text", "name", "text", "timestamptz"], `
     INSERT INTO clockwork.jobs (name, owner, definition, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $4)
+    VALUES ($1, $2, $3::jsonb, $4, $4)
     RETURNING id::text AS id`),
-  updateJob: sql(["text", "jsonb", "timestamptz"], `
+  updateJob: sql(["text", "text", "timestamptz"], `
     UPDATE clockwork.jobs
-       SET definition = $2, version = version + 1, updated_at = $3
+       SET definition = $2::jsonb, version = version + 1, updated_at = $3
      WHERE id = $1::bigint
     RETURNING version`),
-  insertJobVersion: sql(["text", "integer", "jsonb", "timestamptz", "name", "text", "text"], `
+  insertJobVersion: sql(["text", "integer", "text", "timestamptz", "name", "text", "text"], `
     INSERT INTO clockwork.job_versions (job_id, version, definition, defined_at, defined_by, source, applied_from)
-    VALUES ($1::bigint, $2, $3, $4, $5, $6, $7)`),
+    VALUES ($1::bigint, $2, $3::jsonb, $4, $5, $6, $7)`),
   // An unchanged definition whose text changed (comments, layout) or that files now manage:
   // the current version keeps its number and takes the new text.
   restampJobVersion: sql(["text", "integer", "text", "text"], `
@@ -100,9 +102,9 @@ export const SQL = {
   deleteSchedulesFrom: sql(["text", "integer"], `DELETE FROM clockwork.schedules WHERE job_id = $1::bigint AND position >= $2`),
   // Raises not_found when the job does not exist or is not the caller's.
   jobForCaller: sql(["text"], `SELECT id::text AS id, version, enabled FROM clockwork._job_for_caller($1)`),
-  insertManualRun: sql(["text", "integer", "jsonb", "timestamptz"], `
+  insertManualRun: sql(["text", "integer", "text", "timestamptz"], `
     INSERT INTO clockwork.runs (job_id, job_version, trigger, params, state, created_at, queued_at)
-    VALUES ($1::bigint, $2, 'manual', $3, 'queued', $4, $4)
+    VALUES ($1::bigint, $2, 'manual', $3::jsonb, 'queued', $4, $4)
     RETURNING ${RUN_COLUMNS}`),
   // retry_run: the run, its job's current version, and whether the caller may manage it.
   runForRetry: sql(["text"], `

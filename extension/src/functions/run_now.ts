@@ -22,7 +22,7 @@ export function startManualRun(target: { id: string; version: number }, params: 
   if (!Number.isFinite(instantOf(at))) raise("invalid_argument", "at", "at must be a finite timestamp");
 
   const atMs = instantOf(at);
-  const run = execute(SQL.insertManualRun, [target.id, target.version, checked.params, at])[0] as RunRow;
+  const run = execute(SQL.insertManualRun, [target.id, target.version, JSON.stringify(checked.params), at])[0] as RunRow;
   applyPlans([planRun(run, [], atMs)], atMs);
   execute(SQL.notifyWakeup, ["run_now"]);
   return run.id;
