@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import ts from "typescript";
 import { withSqlStates } from "../../build/bundle.ts";
 import { ClockworkError, ERROR_KINDS, issue, SQLSTATE, SQLSTATE_CLASS, type ErrorKind } from "../../extension/src/core/errors.ts";
 import { packSqlState, toSqlError, unpackSqlState, type SqlError } from "../../extension/src/db/raise.ts";
@@ -90,6 +91,34 @@ describe("errors as both runtimes read them", () => {
     assert.equal(bug.message, "Cannot read properties of undefined");
     assert.match(bug.detail ?? "", /^at /);
     assert.equal(toSqlError("thrown text"), "thrown text");
+  });
+});
+
+describe("what the bundle may rely on from LANGUAGE plv8", () => {
+  // Released PL/v8 lets a script catch a statement time-out or cancel raised inside
+  // plv8.execute (clockwork_v8 does not: test/runtime/interrupts.test.ts shows both). A
+  // catch in the adapter that swallowed one would let a call outlive its time-out on PL/v8.
+  test("every catch in the adapter rethrows what it caught, or rethrows interrupts first", () => {
+    const offenders: string[] = [];
+    for (const file of filesUnder("extension/src").filter((f) => f.endsWith(".ts") && !f.includes(join("src", "core")))) {
+      const source = ts.createSourceFile(file, readFileSync(join(root, file), "utf8"), ts.ScriptTarget.ES2022, true);
+      const visit = (node: ts.Node): void => {
+        if (ts.isCatchClause(node)) {
+          const body = node.block.statements;
+          const name = node.variableDeclaration?.name.getText(source);
+          const last = body[body.length - 1];
+          const alwaysRethrows = last !== undefined && ts.isThrowStatement(last);
+          const first = body[0]?.getText(source) ?? "";
+          const interruptsFirst = name !== undefined && first === `if (isInterrupt(${name})) throw ${name};`;
+          if (!alwaysRethrows && !interruptsFirst) {
+            offenders.push(`${file}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1}`);
+          }
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    assert.deepEqual(offenders, [], "start the catch with `if (isInterrupt(e)) throw e;` (extension/src/db/raise.ts)");
   });
 });
 
