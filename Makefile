@@ -3,7 +3,7 @@
 #                   install into the local PostgreSQL 15, then all tests on a throwaway
 #                   cluster, with LANGUAGE plv8 from clockwork_v8
 #   make test-plv8  the same set-up plus the real PL/v8 3.2.2 (built from ../shared), then
-#                   the runtime, extension and end-to-end suites on it
+#                   the runtime, extension, end-to-end and CLI suites on it
 #   make demo       the same set-up, then a live scheduler with sample jobs
 # Re-running is fast: each step skips what is already there.
 
@@ -91,7 +91,7 @@ test: deps install typecheck
 # The suites that run on every runtime, on the real PL/v8 (test/support/runtime.ts says
 # which language extension; tests only clockwork_v8 can pass are skipped with the reason).
 test-plv8: deps install plv8
-	CLOCKWORK_TEST_RUNTIME=plv8 $(NPX) tsx test/run.ts runtime extension e2e
+	CLOCKWORK_TEST_RUNTIME=plv8 $(NPX) tsx test/run.ts runtime extension e2e cli
 
 test-core: npm
 	$(NPX) tsx test/run.ts test/core
