@@ -182,8 +182,8 @@ describe("plv8.subtransaction", () => {
   });
 
   test("an SQL error inside the subtransaction rolls it back and comes out as a new Error with only its message", async () => {
-    // As released PL/v8: sqlerrcode, code, detail and hint of the original are lost
-    // (extension/src/db/subtransaction.ts keeps the original for the bundle).
+    // As released PL/v8: sqlerrcode, code, detail and hint of the original are lost (code
+    // that needs them keeps the error it caught inside the function itself).
     const f = await plv8(db, "", "jsonb", `
       try {
         plv8.subtransaction(function () {
