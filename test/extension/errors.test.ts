@@ -6,12 +6,13 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import type pg from "pg";
 import ts from "typescript";
 import { withSqlStates } from "../../build/bundle.ts";
 import { ClockworkError, ERROR_KINDS, issue, SQLSTATE, SQLSTATE_CLASS, type ErrorKind } from "../../extension/src/core/errors.ts";
 import { packSqlState, toSqlError, unpackSqlState, type SqlError } from "../../extension/src/db/raise.ts";
 import type { TestDatabase } from "../support/db.ts";
-import { clockworkDatabase, sqlErrorOf } from "./helpers.ts";
+import { clockworkDatabase, defineJob, registerWorker, runsOf, sqlErrorOf, tick } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const kinds = Object.entries(ERROR_KINDS) as [ErrorKind, { code: string; hint: string }][];
@@ -164,5 +165,89 @@ describe("errors raised by the installed extension", () => {
     const error = await sqlErrorOf(db.pool, "select clockwork.heartbeat('never-registered')");
     assert.equal(error.code, SQLSTATE.unknown_worker);
     assert.equal(error.hint, ERROR_KINDS.unknown_worker.hint);
+  });
+});
+
+describe("a time-out or cancel inside a Clockwork call", () => {
+  // Released PL/v8 raises a statement time-out or cancel inside plv8.execute as an exception
+  // the script could catch; clockwork_v8 never lets the script see it. Either way the call
+  // must end with PostgreSQL's 57014 and keep nothing: the same on both runtimes.
+  let db: TestDatabase;
+  before(async () => {
+    db = await clockworkDatabase();
+    await registerWorker(db, "interrupted");
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  /** Runs `sql` while another session holds clockwork.jobs locked, and returns its SQL error. */
+  async function blocked(sql: string, timeout: string, interrupt: (c: pg.Client) => Promise<void>): Promise<{ code: string; message: string }> {
+    const locker = await db.connect();
+    const c = await db.connect();
+    await c.query(`set statement_timeout = '${timeout}'`);
+    await locker.query("begin; lock table clockwork.jobs in access exclusive mode");
+    try {
+      const pending = c.query(sql).then(
+        () => assert.fail(`expected ${sql} to be interrupted`),
+        (e: { code: string; message: string }) => ({ code: e.code, message: e.message }),
+      );
+      await interrupt(c);
+      return await pending;
+    } finally {
+      await locker.query("rollback");
+    }
+  }
+
+  const byTimeout = async (): Promise<void> => {};
+  const byCancel = async (c: pg.Client): Promise<void> => {
+    const pid = (c as unknown as { processID: number }).processID;
+    for (let i = 0; i < 400; i++) {
+      const { rows } = await db.query("select wait_event_type from pg_stat_activity where pid = $1", [pid]);
+      if (rows[0]?.wait_event_type === "Lock") break;
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    assert.equal((await db.query("select pg_cancel_backend($1) as ok", [pid])).rows[0].ok, true);
+  };
+
+  for (const [name, call] of [
+    ["define_job (jsonb)", `select clockwork.define_job('{"name": "interrupted", "steps": {"a": {"sql": "select 1"}}}'::jsonb)`],
+    ["define_job (YAML)", `select clockwork.define_job('name: interrupted\nsteps:\n  a:\n    sql: select 1\n'::text)`],
+    ["tick", "select clockwork.tick('interrupted', 10, now())"],
+  ] as const) {
+    test(`${name}: statement_timeout ends it with 57014 and keeps nothing`, async () => {
+      const error = await blocked(call, "300ms", byTimeout);
+      assert.deepEqual(error, { code: "57014", message: "canceling statement due to statement timeout" });
+      assert.equal((await db.query("select count(*)::int as n from clockwork.jobs where name = 'interrupted'")).rows[0].n, 0);
+    });
+
+    test(`${name}: pg_cancel_backend ends it with 57014 and keeps nothing`, async () => {
+      const error = await blocked(call, "0", byCancel);
+      assert.deepEqual(error, { code: "57014", message: "canceling statement due to user request" });
+      assert.equal((await db.query("select count(*)::int as n from clockwork.jobs where name = 'interrupted'")).rows[0].n, 0);
+    });
+  }
+
+  test("tick: a time-out while it reads a job's definition ends the tick, not the job's schedule", async () => {
+    // tick reads each due job's definition inside a catch (an unreadable stored definition
+    // stops only its own job): on PL/v8 that catch must not take the time-out for one.
+    await defineJob(db, { name: "due-while-locked", schedules: ["* * * * *"], steps: [{ name: "a", sql: "select 1" }] }, "2031-01-01T00:00:30Z");
+    const locker = await db.connect();
+    const c = await db.connect();
+    await c.query("set statement_timeout = '300ms'");
+    await locker.query("begin; lock table clockwork.job_versions in access exclusive mode");
+    try {
+      const error = await sqlErrorOf(c, "select clockwork.tick('interrupted', 0, '2031-01-01T00:01:00.5Z')");
+      assert.deepEqual({ code: error.code, message: error.message }, { code: "57014", message: "canceling statement due to statement timeout" });
+    } finally {
+      await locker.query("rollback");
+    }
+    const { rows } = await db.query(`
+      select s.next_fire_at, (select count(*)::int from clockwork.skipped_slots k where k.schedule_id = s.id) as skipped
+        from clockwork.schedules s join clockwork.jobs j on j.id = s.job_id where j.name = 'due-while-locked'`);
+    assert.deepEqual(rows, [{ next_fire_at: new Date("2031-01-01T00:01:00Z"), skipped: 0 }]);
+    // and the next tick fires the slot
+    await tick(db, "interrupted", "2031-01-01T00:01:01Z", 0);
+    assert.deepEqual((await runsOf(db, "due-while-locked")).map((r) => r.slot_at?.toISOString()), ["2031-01-01T00:01:00.000Z"]);
   });
 });

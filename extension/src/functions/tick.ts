@@ -10,7 +10,7 @@ import { decideOverlap, nextFireTime, planDueSlots, type ActiveRun, type NotFire
 import { alertsForSkippedSlots } from "../db/alerts.ts";
 import { checkSupervisorVersion } from "../db/compatibility.ts";
 import { calendarDates, firstSlotFrom, jobVersion } from "../db/jobs.ts";
-import { raise } from "../db/raise.ts";
+import { isInterrupt, raise } from "../db/raise.ts";
 import { applyPlans, cancelRuns, expireLeases, lockJobs, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
 import { readReports, recordReports, refuseClaims, settleUnreported } from "../db/reports.ts";
 import { planRun, type RunRow } from "../db/runs.ts";
@@ -88,7 +88,8 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
     let job: ReturnType<typeof jobVersion>;
     try {
       job = jobVersion(d.job_id, d.version);
-    } catch {
+    } catch (e) {
+      if (isInterrupt(e)) throw e;
       // A definition stored by an older version that this one cannot read must not stop
       // every other job: its schedule stops, the slot is recorded with the reason, and the
       // job fires again once it is defined anew (UPDATING.md).
