@@ -10,6 +10,7 @@ import type pg from "pg";
 import ts from "typescript";
 import { withSqlStates } from "../../build/bundle.ts";
 import { ClockworkError, ERROR_KINDS, issue, SQLSTATE, SQLSTATE_CLASS, type ErrorKind } from "../../extension/src/core/errors.ts";
+import { execute, sql } from "../../extension/src/db/query.ts";
 import { packSqlState, toSqlError, unpackSqlState, type SqlError } from "../../extension/src/db/raise.ts";
 import type { TestDatabase } from "../support/db.ts";
 import { clockworkDatabase, defineJob, registerWorker, runsOf, sqlErrorOf, tick } from "./helpers.ts";
@@ -120,6 +121,19 @@ describe("what the bundle may rely on from LANGUAGE plv8", () => {
       visit(source);
     }
     assert.deepEqual(offenders, [], "start the catch with `if (isInterrupt(e)) throw e;` (extension/src/db/raise.ts)");
+  });
+});
+
+describe("parameters the adapter passes to SQL", () => {
+  test("an object, array or Date for a text parameter is refused before it reaches SQL as \"[object Object]\"", () => {
+    // Both runtimes fill a text parameter with String(value); user JSON must cross as
+    // JSON.stringify(value) (a jsonb parameter would round its numbers on PL/v8). The check
+    // throws before the statement is prepared, so no plv8 is needed here.
+    const insert = sql(["text", "integer", "text"], "\n    INSERT INTO clockwork.runs (job_id, job_version, params)\n    VALUES ($1::bigint, $2, $3::jsonb)");
+    assert.throws(() => execute(insert, ["1", 1, { alert_job: "x" }]),
+      { message: "parameter $3 (text) got an object; pass JSON as JSON.stringify(value): INSERT INTO clockwork.runs (job_id, job_version, params)" });
+    assert.throws(() => execute(insert, [["1"], 1, null]), /parameter \$1 \(text\) got an array/);
+    assert.throws(() => execute(insert, [new Date(0), 1, null]), /parameter \$1 \(text\) got a Date/);
   });
 });
 

@@ -97,7 +97,7 @@ function deliverToJob(row: ClaimedRow, channel: Extract<ChannelTarget, { kind: "
     alert_details: JSON.stringify(row.details),
   };
   const params = Object.fromEntries(Object.entries(values).filter(([name]) => name in job.parameters));
-  const run = execute(SQL.insertManualRun, [target.id, target.version, params, new Date(nowMs)])[0] as RunRow;
+  const run = execute(SQL.insertManualRun, [target.id, target.version, JSON.stringify(params), new Date(nowMs)])[0] as RunRow;
   applyPlans([planRun(run, [], nowMs)], nowMs);
   execute(SQL.notifyWakeup, ["alert-job"]);
   return { ok: true, error: null, response: `run ${run.id}` };
