@@ -35,7 +35,7 @@ describe("built-in arguments", () => {
       [SQLSTATE.invalid_builtin, /duration: is required/]]],
     ["http to a non-http URL", "http", { url: "file:///etc/passwd" }, [[SQLSTATE.invalid_builtin, /url: must be an http:\/\/ or https:\/\/ URL, got file:/]]],
     ["http with a password in the URL", "http", { url: "https://u:p@x.example/" }, [[SQLSTATE.secret_in_definition, /url: must not carry a user or password/]]],
-    ["http with a literal Authorization header", "http", { url: "https://x.example/", headers: { Authorization: "Bearer t0ken" } }, [[SQLSTATE.secret_in_definition, /headers\.Authorization: a Authorization header is a credential/]]],
+    ["http with a literal Authorization header", "http", { url: "https://x.example/", headers: { Authorization: "Bearer t0ken" } }, [[SQLSTATE.secret_in_definition, /headers\.Authorization: the Authorization header is a credential/]]],
     ["a secret header naming a variable outside CLOCKWORK_SECRET_", "http", { url: "https://x.example/", secret_headers: { Authorization: "PGPASSWORD" } }, [[SQLSTATE.secret_in_definition, /secret_headers\.Authorization: must name a secret, not hold one/]]],
     ["a secret header holding a value", "http", { url: "https://x.example/", secret_headers: { "X-Key": "abc123" } }, [[SQLSTATE.secret_in_definition, /secret_headers\.X-Key/]]],
     ["an argument that looks like a secret", "http", { url: "https://x.example/", token: "abc" }, [[SQLSTATE.secret_in_definition, /args\.token: unknown argument/]]],

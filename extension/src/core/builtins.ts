@@ -169,7 +169,7 @@ class Args {
     for (const [name, value] of Object.entries(x)) {
       if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/.test(name)) this.bad(`${key}.${name}`, `"${name}" is not a header name`);
       else if (CREDENTIAL_HEADERS.includes(name.toLowerCase())) {
-        this.bad(`${key}.${name}`, `a ${name} header is a credential: name its variable under secret_headers instead (${SECRET_ENV_HINT})`, "secret_in_definition");
+        this.bad(`${key}.${name}`, `the ${name} header is a credential: name its variable under secret_headers instead (${SECRET_ENV_HINT})`, "secret_in_definition");
       } else if (typeof value !== "string" || /[\r\n]/.test(value)) this.bad(`${key}.${name}`, "must be a one-line string");
       else out[name] = value;
     }

@@ -85,7 +85,7 @@ export function readHeaders(errors: ValidationIssue[], v: unknown, path: string)
   for (const [name, value] of Object.entries(v)) {
     const p = `${path}.${name}`;
     if (!HEADER_NAME_RE.test(name)) errors.push(issue("invalid_alert", p, `"${name}" is not a valid header name`));
-    else if (CREDENTIAL_HEADERS.includes(name.toLowerCase())) errors.push(issue("secret_in_definition", p, `a ${name} header is a credential: it never goes in a definition`));
+    else if (CREDENTIAL_HEADERS.includes(name.toLowerCase())) errors.push(issue("secret_in_definition", p, `the ${name} header is a credential: it never goes in a definition`));
     else if (typeof value !== "string" || /[\r\n]/.test(value)) errors.push(issue("invalid_alert", p, "must be a one-line string"));
     else out[name] = value;
   }
