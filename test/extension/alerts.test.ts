@@ -145,7 +145,7 @@ describe("alerts", () => {
     await db.query("select clockwork.disable_job('minutely')");
   });
 
-  test("a slot fired but not started within the grace opens a missed alert", async () => {
+  test("a slot fired but not started within the grace opens a missed alert; the late run does not resolve it, an on-time one does", async () => {
     await defineJob(db, {
       name: "pinned", schedules: ["0 * * * * *"], labels: ["gpu"], alerts: { missed: "2m" }, steps: [{ name: "a", shell: "true" }],
     }, iso(500 * MIN));
@@ -155,7 +155,21 @@ describe("alerts", () => {
     const [alert] = await alertsOf("pinned");
     assert.equal(alert.condition, "missed");
     assert.match(alert.message, /has not started after 2 minutes 1 second \(grace 2 minutes\)/);
+    // A worker with the label arrives: the late run starts 3 minutes after its slot, and
+    // ending does not say the job keeps time again.
+    await registerWorker(db.pool, "w-gpu", ["gpu"]);
+    const late = (await tick(db.pool, "w-gpu", iso(503 * MIN + 2000))).claimed.filter((c) => c.job === "pinned");
+    assert.equal(late.length, 1, "the late run is claimed");
+    await db.query("select clockwork.complete_step($1, 'w-gpu', 0, '', '', null, $2)", [late[0]!.step_run_id, iso(503 * MIN + 3000)]);
+    assert.equal((await alertsOf("pinned"))[0].state, "open", "a run that started late does not resolve it");
+    const onTime = (await tick(db.pool, "w-gpu", iso(504 * MIN + 500))).claimed.filter((c) => c.job === "pinned");
+    assert.equal(onTime.length, 1, "the 504th minute's slot, on time");
+    await db.query("select clockwork.complete_step($1, 'w-gpu', 0, '', '', null, $2)", [onTime[0]!.step_run_id, iso(504 * MIN + 1500)]);
+    const [resolved] = await alertsOf("pinned");
+    assert.equal(resolved.state, "resolved");
+    assert.match(resolved.resolution, /started on time/);
     await db.query("select clockwork.drop_job('pinned')");
+    await db.query("select clockwork.release_worker('w-gpu', $1)", [iso(505 * MIN)]);
   });
 
   test("a silenced job's alerts are recorded silenced, neither notified nor delivered", async () => {
