@@ -20,6 +20,8 @@ GRANT SELECT ON alerts, alert_deliveries, alert_rules, alert_silences, alert_def
 GRANT SELECT ON alert_history, alert_delivery_history, scheduler_health TO PUBLIC;
 GRANT SELECT (name, kind, description) ON alert_channels TO PUBLIC;
 GRANT SELECT ON alert_channels TO clockwork_supervisor, clockwork_admin;
+-- Which roles may name which supervisor secrets: names only, readable by all.
+GRANT SELECT ON secret_grants TO PUBLIC;
 
 ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE job_versions ENABLE ROW LEVEL SECURITY;
@@ -76,7 +78,10 @@ GRANT EXECUTE ON FUNCTION _caller(), _may_use(name, name[], name) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION silence_job(text, interval, text, timestamptz),
                           unsilence_job(text, timestamptz),
                           acknowledge_alert(bigint, text, timestamptz),
-                          health()
+                          health(),
+                          grant_secret(text, name),   -- administrators only: checked inside
+                          revoke_secret(text, name),
+                          _secrets_usable_by(name)
    TO PUBLIC;
 -- The supervisor API.
 GRANT EXECUTE ON FUNCTION register_worker(text, text[], text, integer, timestamptz),
@@ -102,6 +107,7 @@ SELECT pg_catalog.pg_extension_config_dump('alert_deliveries', '');
 SELECT pg_catalog.pg_extension_config_dump('alert_channels', '');
 SELECT pg_catalog.pg_extension_config_dump('alert_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('alert_silences', '');
+SELECT pg_catalog.pg_extension_config_dump('secret_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('alerts_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('alert_deliveries_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('alert_silences_id_seq', '');

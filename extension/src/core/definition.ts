@@ -137,6 +137,11 @@ export interface ValidationEnvironment {
   defaultTimeZone?: string;
   /** Known alert channel names. Undefined: not checked. */
   alertChannels?: readonly string[];
+  /**
+   * Whether the defining role may name a CLOCKWORK_SECRET_* variable in a built-in (granted
+   * by an administrator, docs/builtins.md). Undefined: not checked.
+   */
+  mayUseSecret?: (name: string) => boolean;
 }
 
 export type DefinitionResult = { ok: true; job: JobDefinition } | { ok: false; errors: ValidationIssue[] };
@@ -491,6 +496,14 @@ function readWork(c: Collector, e: RawEntry, env: ValidationEnvironment, jobPara
       if (!checked.ok) c.errors.push(...checked.errors);
       if (BUILTINS[v.builtin as BuiltinName]?.network === true && env.allowNetworkBuiltins !== true) {
         c.add("network_not_allowed", sub(e.path, "builtin"), `the ${v.builtin} built-in may only be defined by roles granted clockwork_network or clockwork_shell`);
+      }
+      if (checked.ok && (checked.args.builtin === "http" || checked.args.builtin === "download") && env.mayUseSecret !== undefined) {
+        for (const [header, { env: secret }] of Object.entries(checked.args.secretHeaders)) {
+          if (!env.mayUseSecret(secret)) {
+            c.add("secret_not_granted", sub(sub(sub(e.path, "args"), "secret_headers"), header),
+              `${secret} is not granted to ${env.definer ? `role "${env.definer.role}"` : "the defining role"}: an administrator grants it with clockwork.grant_secret`);
+          }
+        }
       }
       if (checked.ok && checked.args.builtin === "queue" && checked.args.connection !== null && env.connections !== undefined && !env.connections.includes(checked.args.connection)) {
         c.add("unknown_connection", sub(sub(e.path, "args"), "connection"), `unknown connection "${checked.args.connection}"${didYouMean(checked.args.connection, env.connections)}`);

@@ -46,6 +46,7 @@ export const ERROR_KINDS = {
   not_an_admin: { code: "KW031", hint: "GRANT clockwork_admin TO the role that sets alert defaults and channels." },
   invalid_builtin: { code: "KW032", hint: "Check the built-in's arguments against docs/builtins.md." },
   network_not_allowed: { code: "KW033", hint: "The http, download and mail built-ins reach the network from the supervisor's host: GRANT clockwork_network (or clockwork_shell) to the role that defines them." },
+  secret_not_granted: { code: "KW034", hint: "An administrator grants a CLOCKWORK_SECRET_* variable to the roles whose jobs may send it: SELECT clockwork.grant_secret('CLOCKWORK_SECRET_…', 'role') (docs/builtins.md)." },
 } as const satisfies Record<string, { code: string; hint: string }>;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;

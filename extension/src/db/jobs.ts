@@ -11,6 +11,7 @@ import { refreshAlertRules } from "./alerts.ts";
 import { DATABASE_BUILTINS, KNOWN_BUILTINS } from "./builtins.ts";
 import { callerRights } from "./caller.ts";
 import { raise, sqlError } from "./raise.ts";
+import { secretsUsableBy } from "./secrets.ts";
 import { SQL } from "./statements.ts";
 import { execute } from "./query.ts";
 import { isKnownTimeZone, postgresTimeZoneRules } from "./timezone.ts";
@@ -46,6 +47,7 @@ export function validateForCaller(input: unknown, calendars: Record<string, stri
     builtins: KNOWN_BUILTINS,
     definer: { role: rights.role, superuser: rights.superuser },
     alertChannels,
+    mayUseSecret: secretsUsableBy(rights.role),
   });
   if (!result.ok) throw sqlError(result.errors);
   return { job: result.job, role: rights.role };

@@ -254,6 +254,8 @@ export const SQL = {
   setAlertDefaults: sql(["text", "timestamptz", "name"], `
     UPDATE clockwork.alert_defaults SET settings = $1::text::jsonb, updated_at = $2, updated_by = $3`),
   alertChannelNames: sql([], `SELECT name FROM clockwork.alert_channels ORDER BY name`),
+  /** {all, secrets}: the CLOCKWORK_SECRET_* names a role's jobs may use (53_secrets.sql). */
+  secretsUsableBy: sql(["name"], `SELECT clockwork._secrets_usable_by($1) AS usable`),
   alertChannel: sql(["text"], `SELECT name, kind, target FROM clockwork.alert_channels WHERE name = $1`),
   upsertAlertChannel: sql(["text", "text", "text", "text", "name", "timestamptz"], `
     INSERT INTO clockwork.alert_channels AS c (name, kind, target, description, defined_by, defined_at)

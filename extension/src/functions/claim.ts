@@ -2,8 +2,9 @@
 // and the claim carries everything the supervisor needs to run the step without reading
 // any table: the script or argv, environment, time-out; for an SQL step, the role to log
 // in as, where, and the exact messages to send (rendered here, see core/sql-step.ts).
-import { renderSqlStep, stepEnvironment, type SqlStepScript, type WorkDefinition } from "../core/index.ts";
+import { renderSqlStep, stepEnvironment, validateBuiltinArgs, type SqlStepScript, type WorkDefinition } from "../core/index.ts";
 import { jobVersion } from "../db/jobs.ts";
+import { secretsUsableBy } from "../db/secrets.ts";
 import { resolveTarget, type SqlTarget } from "../db/targets.ts";
 import { SQL } from "../db/statements.ts";
 import { execute } from "../db/query.ts";
@@ -101,12 +102,30 @@ export function claimSteps(
   const claimed: Omit<StepClaim, "start_in_ms">[] = [];
   const refused: RefusedClaim[] = [];
   let database: string | undefined;
+  const secretsOf = new Map<string, (name: string) => boolean>();
   for (const row of rows) {
     const job = jobVersion(row.job_id, row.job_version);
     const def: WorkDefinition = (row.phase === "step" ? job.steps : job.checks).find((w) => w.name === row.step)!;
     const timeout = def.timeoutMs ?? job.policies.timeoutMs;
     let sql: SqlWork | null = null;
     let ownerWork: Pick<SqlWork, "login" | "target"> | null = null;
+    if (row.kind === "builtin" && (def.builtin === "http" || def.builtin === "download")) {
+      // The owner's grant of each secret the step names is checked again: one revoked since
+      // the job was defined stops the step here, before the supervisor reads the secret.
+      const checked = validateBuiltinArgs(def.builtin, def.args, "args");
+      const named = checked.ok && (checked.args.builtin === "http" || checked.args.builtin === "download")
+        ? Object.values(checked.args.secretHeaders).map((h) => h.env) : [];
+      if (named.length > 0) {
+        let mayUse = secretsOf.get(row.owner);
+        if (mayUse === undefined) secretsOf.set(row.owner, (mayUse = secretsUsableBy(row.owner)));
+        const missing = named.filter((name) => !mayUse!(name));
+        if (missing.length > 0) {
+          refused.push({ step_run_id: row.step_run_id, run_id: row.run_id,
+            error: `${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} no longer granted to role "${row.owner}" (clockwork.grant_secret)` });
+          continue;
+        }
+      }
+    }
     if (row.kind === "builtin" && OWNER_BUILTINS.includes(def.builtin ?? "")) {
       database ??= (execute(SQL.currentDatabase)[0] as { name: string }).name;
       const args = def.args as { connection?: unknown };

@@ -54,7 +54,7 @@ const OPTIONS = {
 const DEFINITION_CODES = new Set<string>(
   (["invalid_schedule", "invalid_definition", "unknown_time_zone", "unknown_step", "dependency_cycle", "invalid_expression", "unknown_connection",
     "unknown_calendar", "shell_not_allowed", "password_in_conninfo", "matrix_too_large", "invalid_parameter", "invalid_policy", "invalid_interval",
-    "invalid_alert", "unknown_alert_channel", "secret_in_definition", "invalid_builtin", "network_not_allowed"] as const)
+    "invalid_alert", "unknown_alert_channel", "secret_in_definition", "invalid_builtin", "network_not_allowed", "secret_not_granted"] as const)
     .map((k) => ERROR_KINDS[k].code),
 );
 
