@@ -46,7 +46,8 @@ describe("secrets granted by name", () => {
     e = await sqlErrorOf(db, "select clockwork.grant_secret('PGPASSWORD', $1)", [ATTACKER]);
     assert.equal(e.code, SQLSTATE.secret_in_definition);
     e = await sqlErrorOf(db, "select clockwork.grant_secret('CLOCKWORK_SECRET_OPS', 'no_such_role_here')");
-    assert.equal(e.code, SQLSTATE.not_found);
+    assert.equal(e.code, SQLSTATE.invalid_argument);
+    assert.equal(e.message, 'role "no_such_role_here" does not exist');
 
     await db.query("select clockwork.grant_secret('CLOCKWORK_SECRET_TEAM_TOKEN', $1)", [TEAM]);
     e = await sqlErrorOf(thief, "select clockwork.define_job($1::jsonb)", [JSON.stringify(exfiltrate("CLOCKWORK_SECRET_TEAM_TOKEN"))]);
@@ -55,7 +56,7 @@ describe("secrets granted by name", () => {
     await thief.query("select clockwork.define_job($1::jsonb)", [JSON.stringify({ ...exfiltrate("CLOCKWORK_SECRET_TEAM_TOKEN"), name: "team-call" })]);
     await adminQuery(`REVOKE ${TEAM} FROM ${ATTACKER}`);
 
-    await db.query("select clockwork.grant_secret('CLOCKWORK_SECRET_PUBLIC_API', 'public')");
+    await db.query("select clockwork.grant_secret('CLOCKWORK_SECRET_PUBLIC_API', 'PUBLIC')");
     await thief.query("select clockwork.define_job($1::jsonb)", [JSON.stringify({ ...exfiltrate("CLOCKWORK_SECRET_PUBLIC_API"), name: "public-call" })]);
     const grants = (await thief.query("select secret, grantee::text from clockwork.secret_grants order by secret")).rows;
     assert.deepEqual(grants, [
