@@ -57,7 +57,7 @@ describe("COPY and pg-boss built-ins, as the job's owner", { skip: missing ?? fa
     await bossWorker(other.url, ["remote"]);
     await db.query(`GRANT USAGE ON SCHEMA pgboss TO ${OWNER}; GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA pgboss TO ${OWNER};
                     GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgboss TO ${OWNER}`);
-    await db.query(`INSERT INTO clockwork.connections (name, conninfo) VALUES ('boss-db', 'dbname=${other.name}')`);
+    await db.query("SELECT clockwork.define_connection('boss-db', $1)", [`dbname=${other.name}`]);
     owner = await db.connect({ user: OWNER });
     const sup = startSupervisor(db.url, { name: "copy-1", env: { CLOCKWORK_WORK_DIR: workDir } });
     await sup.waitForLog("registered", (l) => l.msg === "worker registered");
@@ -146,9 +146,8 @@ describe("COPY and pg-boss built-ins, as the job's owner", { skip: missing ?? fa
     await adminQuery(`GRANT CONNECT ON DATABASE ${other.name} TO ${OWNER}`);
     await other.query(`GRANT USAGE ON SCHEMA pgboss TO ${OWNER}; GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA pgboss TO ${OWNER};
                        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgboss TO ${OWNER}`);
-    // The connection is the DBA's; the owner may use it once granted (no SQL function for
-    // that exists yet: the row says who may).
-    await db.query(`UPDATE clockwork.connections SET granted_to = array_append(granted_to, '${OWNER}') WHERE name = 'boss-db'`);
+    // The connection is the DBA's; the owner may use it once granted.
+    await db.query("SELECT clockwork.grant_connection('boss-db', $1)", [OWNER]);
     await define("remote-report", [{ name: "send", builtin: "queue", args: { queue: "remote", connection: "boss-db", wait: true, data: { n: 4 }, params: false } }]);
     const r = await run("remote-report");
     assert.equal(r.state, "succeeded", JSON.stringify(r.steps));
