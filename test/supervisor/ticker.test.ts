@@ -9,37 +9,40 @@ const log = pino({ level: "silent" });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("ticker", () => {
-  test("wakes at the due time the database announced, not before and only a few ms after", async () => {
+  test("wakes at the due time the database announced, never before, by its timer (not the safety tick)", async () => {
+    // How many milliseconds late it wakes is a benchmark figure (make bench-supervisor), not
+    // an assertion: this machine is shared. What can fail here is the behaviour: a wake-up
+    // before the due time, a wake-up for the wrong due time, or none until the 60 s safety tick.
     const calls: Array<{ reason: TickReason; at: number; dueAt: number | null }> = [];
     const dues: number[] = [];
+    let sixth: () => void = () => {};
+    const sixCalls = new Promise<void>((resolve) => (sixth = resolve));
     const ticker = new Ticker({
       safetyTickMs: 60_000,
       log,
       tick: async (reason, dueAt) => {
         calls.push({ reason, at: Date.now(), dueAt });
-        if (calls.length > 5) return null;
+        if (calls.length > 5) {
+          sixth();
+          return null;
+        }
         const due = Date.now() + 50 + calls.length * 13;
         dues.push(due);
         return new Date(due).toISOString();
       },
     });
     ticker.start();
-    await sleep(600);
+    const timedOut = await Promise.race([sixCalls.then(() => false), sleep(10_000).then(() => true)]);
     await ticker.stop();
+    assert.equal(timedOut, false, `only ${calls.length} of 6 ticks within 10 s: the timer did not wake it`);
     assert.equal(calls.length, 6);
     assert.equal(calls[0]!.reason, "start");
-    const lateness: number[] = [];
     for (let i = 1; i < calls.length; i++) {
       const late = calls[i]!.at - dues[i - 1]!;
-      lateness.push(late);
       assert.equal(calls[i]!.reason, "timer");
       assert.equal(calls[i]!.dueAt, dues[i - 1]);
       assert.ok(late >= 0, `tick ${i} came ${-late} ms early`);
-      // Generous bounds: other test files load the machine at the same time.
-      assert.ok(late <= 100, `tick ${i} came ${late} ms late`);
     }
-    const median = lateness.sort((a, b) => a - b)[Math.floor(lateness.length / 2)]!;
-    assert.ok(median <= 20, `median lateness ${median} ms (${lateness})`);
   });
 
   /** A ticker with a 40 ms lead whose first tick announces a due time `dueInMs` away; when it woke again. */
