@@ -146,7 +146,7 @@ describe("import pgAgent", { skip: noPgAgent ?? false }, () => {
     assert.deepEqual(def.schedules[1].exclude, { times: ["12:00"] });
     assert.equal(def.schedules.length, 2);
     // The weeknights schedule: 02:15 Monday to Friday, not on the excluded dates, until its end.
-    const next = (await db.query("SELECT fire_at FROM clockwork.next_runs('Nightly-maintenance', 10000, '2026-12-23 12:00Z') WHERE schedule = 0 LIMIT 2")).rows;
+    const next = (await db.query("SELECT fire_at FROM clockwork.next_runs('Nightly-maintenance', 10000, '2026-12-23 12:00Z') WHERE schedule_position = 0 LIMIT 2")).rows;
     assert.deepEqual(next.map((x) => x.fire_at.toISOString()), ["2026-12-25T02:15:00.000Z", "2026-12-29T02:15:00.000Z"]);
     const noon = (await db.query("SELECT count(*)::int AS n FROM clockwork.next_runs('Nightly-maintenance', 10000, '2026-12-23 12:00Z') WHERE fire_at::time = '12:00'")).rows[0].n;
     assert.equal(noon, 0, "the every-minute schedule's exception at 12:00");

@@ -18,7 +18,11 @@ const cases: Array<[string, unknown, string, number, string[]]> = [
   ["minutes and hours", pg({ minutes: [0, 30], hours: [9] }), "2026-01-01T09:00:00Z", 3, ["2026-01-01T09:30:00.000Z", "2026-01-02T09:00:00.000Z", "2026-01-02T09:30:00.000Z"]],
   ["weekdays start at Sunday", pg({ minutes: [0], hours: [9], weekdays: [1] }), "2026-01-01T00:00:00Z", 2, ["2026-01-05T09:00:00.000Z", "2026-01-12T09:00:00.000Z"]],
   ["the 32nd monthday is the last day of the month", pg({ minutes: [0], hours: [0], monthdays: [32] }), "2026-01-01T00:00:00Z", 4, ["2026-01-31T00:00:00.000Z", "2026-02-28T00:00:00.000Z", "2026-03-31T00:00:00.000Z", "2026-04-30T00:00:00.000Z"]],
-  ["the 32nd monthday never fires in a leap February, as in pgAgent", pg({ minutes: [0], hours: [0], monthdays: [32] }), "2028-01-01T00:00:00Z", 2, ["2028-01-31T00:00:00.000Z", "2028-03-31T00:00:00.000Z"]],
+  // pgAgent 4.2.2 fires the 32nd on 29 February in a leap year (older pgAgent skipped it;
+  // Clockwork copied that bug until the differential check found it).
+  ["the 32nd monthday is the last day, 29 February in a leap year (pgAgent 4.2.2)", pg({ minutes: [0], hours: [0], monthdays: [32] }), "2028-01-01T00:00:00Z", 3, ["2028-01-31T00:00:00.000Z", "2028-02-29T00:00:00.000Z", "2028-03-31T00:00:00.000Z"]],
+  ["the issue's case: minutes {5}, hours {18}, only monthday 32, from 2028-02-01", pg({ minutes: [5], hours: [18], monthdays: [32] }), "2028-02-01T00:00:00Z", 1, ["2028-02-29T18:05:00.000Z"]],
+  ["the 32nd in a common year's February is the 28th", pg({ minutes: [0], hours: [0], monthdays: [32], months: [2] }), "2027-01-01T00:00:00Z", 2, ["2027-02-28T00:00:00.000Z", "2028-02-29T00:00:00.000Z"]],
   ["the 32nd monthday next to other days is ignored, as in pgAgent", pg({ minutes: [0], hours: [0], monthdays: [1, 32] }), "2026-01-01T00:00:00Z", 3, ["2026-02-01T00:00:00.000Z", "2026-03-01T00:00:00.000Z", "2026-04-01T00:00:00.000Z"]],
   ["weekdays AND monthdays: Friday the 13th", pg({ minutes: [0], hours: [0], weekdays: [5], monthdays: [13] }), "2026-01-01T00:00:00Z", 3, ["2026-02-13T00:00:00.000Z", "2026-03-13T00:00:00.000Z", "2026-11-13T00:00:00.000Z"]],
   ["months", pg({ minutes: [0], hours: [12], monthdays: [25], months: [12] }), "2026-01-01T00:00:00Z", 2, ["2026-12-25T12:00:00.000Z", "2027-12-25T12:00:00.000Z"]],

@@ -94,7 +94,11 @@ describe("describeSchedule", () => {
     ["0 8,17 * * *", "at 08:00 and 17:00"],
     ["0 0 1 * *", "at 00:00 on the 1st of the month"],
     ["0 0 L * *", "at 00:00 on the last day of the month"],
-    ["0 6 * 1,7 *", "at 06:00 in January and July"],
+    ["0 6 * 1,7 *", "at 06:00 in January or July"],
+    // A slot fires on any one of the listed days, months: "or" (it said "and").
+    ["0 9 * * 1,3", "at 09:00 on Monday or Wednesday"],
+    ["0 9 1,15 * *", "at 09:00 on the 1st or 15th of the month"],
+    ["0 9 1,15 * 1,3", "at 09:00 on the 1st or 15th of the month or on a Monday or Wednesday"],
     ["@every 5m", "every 5 minutes"],
     ["@every 1h", "every hour"],
     ["@after 30s", "30 seconds after the previous run ends"],

@@ -305,9 +305,9 @@ export function computeDayMask(s: DaySpec, year: number, month: number): number 
   const firstWeekday = weekdayOfDays(first);
   let dom = s.domMask & monthMask;
   if (s.pgagentLastDay) {
-    // pgAgent counts day 32 only when it is the only day selected and, because its leap-year
-    // test is given the day instead of the year, never fires in a leap February (see pgagent.ts).
-    if (!(month === 2 && isLeapYear(year))) dom |= 1 << n;
+    // pgAgent counts day 32 only when it is the only day selected; it is the month's last
+    // day, 29 February in a leap year (pgAgent 4.2.2; see pgagent.ts).
+    dom |= 1 << n;
   } else {
     for (const k of s.domFromLast) if (n - k >= 1) dom |= 1 << (n - k);
     for (const d of s.domNearestWeekday) {

@@ -7,15 +7,16 @@ export {
 } from "./errors.ts";
 export {
   ZoneView, daysFromCivil, civilFromDays, daysInMonth, isLeapYear, weekdayOfDays, localFields, localMsOf,
-  formatLocalDate, formatLocalDateTime, parseTimestamp, isUtcZone,
+  formatLocalDate, formatLocalDateTime, parseTimestamp, isUtcZone, isInstantInRange, MIN_INSTANT_MS, MAX_INSTANT_MS,
   SECOND_MS, MINUTE_MS, HOUR_MS, DAY_MS,
   type TimeZoneRules, type LocalResolution, type LocalDateTime, type CivilDate, type ParsedTimestamp,
 } from "./time.ts";
-export { parseInterval, formatInterval, type IntervalResult } from "./interval.ts";
+export { parseInterval, formatInterval, MAX_INTERVAL_MS, type IntervalResult } from "./interval.ts";
 export { parseCron, nextLocalMatch, matchesLocal, CRON_MACROS, type CronSpec, type CronResult, type CronOptions, type DaySpec } from "./cron.ts";
 export { parsePgAgentSets, type PgAgentSets } from "./pgagent.ts";
 export {
-  parseSchedule, mustParseSchedule, nextFireTime, nextFireTimes, slotsBetween, describeSchedule, checkSlot,
+  parseSchedule, mustParseSchedule, nextFireTime, nextFireTimes, slotsBetween, describeSchedule, checkSlot, neverFires,
+  MAX_EXCLUDED_CANDIDATES,
   type SlotCheck, type Schedule, type ScheduleKind, type ScheduleContext, type ScheduleParseOptions, type ScheduleResult,
   type ScheduleExclusions, type DstGapPolicy, type DstOverlapPolicy,
 } from "./schedule.ts";

@@ -15,11 +15,23 @@ const UNITS: Record<string, number> = {
 
 export type IntervalResult = { ok: true; ms: number } | { ok: false; message: string };
 
+/** The longest interval accepted: 100 years of 365.25 days. Beyond, arithmetic on instants loses precision. */
+export const MAX_INTERVAL_MS = 100 * 36525 * DAY_MS / 100;
+
+/** Whole milliseconds between 1 ms and MAX_INTERVAL_MS, or why not. */
+function bounded(ms: number, input: unknown): IntervalResult {
+  const shown = typeof input === "string" && input.length > 40 ? `${input.slice(0, 37)}...` : String(input);
+  if (!Number.isFinite(ms) || ms > MAX_INTERVAL_MS) return { ok: false, message: `interval "${shown}" is too long: at most ${MAX_INTERVAL_MS / DAY_MS} days (100 years)` };
+  if (!(ms > 0)) return { ok: false, message: `interval must be longer than zero, got "${shown}"` };
+  if (Math.abs(ms - Math.round(ms)) > 1e-6) return { ok: false, message: `interval "${shown}" is not a whole number of milliseconds` };
+  return { ok: true, ms: Math.round(ms) };
+}
+
 /** Parses a duration into milliseconds. Numbers are seconds. Zero and negative durations are refused. */
 export function parseInterval(input: unknown): IntervalResult {
   if (typeof input === "number") {
     if (!Number.isFinite(input) || input <= 0) return { ok: false, message: `interval must be a positive number of seconds, got ${input}` };
-    return { ok: true, ms: Math.round(input * SECOND_MS) };
+    return bounded(input * SECOND_MS, input);
   }
   if (typeof input !== "string") return { ok: false, message: `interval must be a string like "5m" or a number of seconds` };
   const text = input.trim().toLowerCase();
@@ -27,11 +39,11 @@ export function parseInterval(input: unknown): IntervalResult {
   let ms: number | null = null;
   // hh:mm[:ss]
   const clock = /^(\d+):([0-5]\d)(?::([0-5]\d(?:\.\d+)?))?$/.exec(text);
-  if (clock !== null) ms = Number(clock[1]) * HOUR_MS + Number(clock[2]) * MINUTE_MS + Math.round(Number(clock[3] ?? 0) * SECOND_MS);
+  if (clock !== null) ms = Number(clock[1]) * HOUR_MS + Number(clock[2]) * MINUTE_MS + Number(clock[3] ?? 0) * SECOND_MS;
   // ISO 8601 PnDTnHnMnS (no years/months)
   const iso = ms === null ? /^p(?:(\d+(?:\.\d+)?)w)?(?:(\d+(?:\.\d+)?)d)?(?:t(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?)?$/.exec(text) : null;
   if (iso !== null && text !== "p" && text !== "pt") {
-    ms = Math.round(Number(iso[1] ?? 0) * 7 * DAY_MS + Number(iso[2] ?? 0) * DAY_MS + Number(iso[3] ?? 0) * HOUR_MS + Number(iso[4] ?? 0) * MINUTE_MS + Number(iso[5] ?? 0) * SECOND_MS);
+    ms = Number(iso[1] ?? 0) * 7 * DAY_MS + Number(iso[2] ?? 0) * DAY_MS + Number(iso[3] ?? 0) * HOUR_MS + Number(iso[4] ?? 0) * MINUTE_MS + Number(iso[5] ?? 0) * SECOND_MS;
   }
   if (ms === null) {
     const re = /(\d+(?:\.\d+)?)\s*([a-z]+)\s*/y;
@@ -51,10 +63,9 @@ export function parseInterval(input: unknown): IntervalResult {
       total += Number(m[1]) * factor;
       pos = re.lastIndex;
     }
-    ms = Math.round(total);
+    ms = total;
   }
-  if (!(ms > 0)) return { ok: false, message: `interval must be longer than zero, got "${input}"` };
-  return { ok: true, ms };
+  return bounded(ms, input);
 }
 
 const NAMED: Array<[number, string]> = [

@@ -14,7 +14,7 @@ import { parsePgAgentSets } from "./pgagent.ts";
 import { parseInterval, formatInterval } from "./interval.ts";
 import { issue, didYouMean, type ValidationIssue } from "./errors.ts";
 import {
-  ZoneView, parseTimestamp, DAY_MS, HOUR_MS, daysFromCivil, isUtcZone,
+  ZoneView, parseTimestamp, DAY_MS, HOUR_MS, daysFromCivil, isUtcZone, isInstantInRange,
   formatLocalDateTime, type ParsedTimestamp, type TimeZoneRules,
 } from "./time.ts";
 
@@ -156,7 +156,12 @@ export function parseSchedule(input: unknown, options: ScheduleParseOptions = {}
   const readTimestamp = (key: string): ParsedTimestamp | null => {
     const v = obj[key];
     if (v === undefined || v === null) return null;
-    if (typeof v === "number" && Number.isFinite(v)) return { local: v, offsetMs: 0, dateOnly: false };
+    if (typeof v === "number") {
+      // A number is an instant in epoch milliseconds, within years 1 to 9999.
+      if (isInstantInRange(v)) return { local: v, offsetMs: 0, dateOnly: false };
+      errors.push(issue("invalid_schedule", join(path, key), `${v} is out of range: a number is epoch milliseconds within years 1 to 9999; or write YYYY-MM-DD[THH:MM[:SS]][Z|±HH:MM]`));
+      return null;
+    }
     const p = typeof v === "string" ? parseTimestamp(v) : null;
     if (p === null) errors.push(issue("invalid_schedule", join(path, key), `${JSON.stringify(v)} is not a timestamp; write YYYY-MM-DD[THH:MM[:SS]][Z|±HH:MM]`));
     return p;
@@ -209,8 +214,8 @@ export function parseSchedule(input: unknown, options: ScheduleParseOptions = {}
       else schedule = { ...common, kind: "reboot" };
       break;
     case "at": {
-      const p = typeof kindValue === "string" ? parseTimestamp(kindValue) : typeof kindValue === "number" ? { local: kindValue, offsetMs: 0, dateOnly: false } : null;
-      if (p === null) errors.push(issue("invalid_schedule", kindPath, `at: ${JSON.stringify(kindValue)} is not a timestamp; write YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM]`));
+      const p = typeof kindValue === "string" ? parseTimestamp(kindValue) : typeof kindValue === "number" && isInstantInRange(kindValue) ? { local: kindValue, offsetMs: 0, dateOnly: false } : null;
+      if (p === null) errors.push(issue("invalid_schedule", kindPath, `at: ${typeof kindValue === "number" ? `${kindValue} is out of range (epoch milliseconds within years 1 to 9999)` : `${JSON.stringify(kindValue)} is not a timestamp`}; write YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM]`));
       else schedule = { ...common, kind: "at", at: p };
       break;
     }
@@ -440,11 +445,18 @@ function nextRaw(ev: Evaluation, after: number, ctx: ScheduleContext): number | 
   }
 }
 
+/**
+ * Candidate slots looked at in a row that exclusions remove, before a search gives up
+ * (a whole excluded day counts once). A schedule whose every slot is excluded is refused at
+ * definition time (neverFires); this bound keeps a search cheap whatever the data.
+ */
+export const MAX_EXCLUDED_CANDIDATES = 10_000;
+
 function nextWithin(ev: Evaluation, after: number, ctx: ScheduleContext): number | null {
   if (!Number.isFinite(after)) throw new Error(`expected an instant in epoch milliseconds, got ${after}`);
   let from = Math.max(after, ev.startsAt - 1);
   const s = ev.schedule;
-  for (let guard = 0; guard < 1_000_000; guard++) {
+  for (let guard = 0; guard < MAX_EXCLUDED_CANDIDATES; guard++) {
     const t = nextRaw(ev, from, ctx);
     if (t === null || t > ev.endsAt) return null;
     if (t < ev.startsAt) {
@@ -464,6 +476,22 @@ function nextWithin(ev: Evaluation, after: number, ctx: ScheduleContext): number
     from = skip;
   }
   return null;
+}
+
+/**
+ * Why a schedule would never fire from `fromMs` on, or null when it fires (or depends on
+ * runs: @after, @reboot, at). Bounded: a schedule none of whose next MAX_EXCLUDED_CANDIDATES
+ * candidate slots survives its exclusions counts as never firing. Its ends_at is not taken
+ * into account (a schedule that ended is not a mistake in its text).
+ */
+export function neverFires(schedule: Schedule, fromMs: number, tz: TimeZoneRules | null, context: ScheduleContext = {}): string | null {
+  if (schedule.kind === "after" || schedule.kind === "reboot" || schedule.kind === "at") return null;
+  const open: Schedule = { ...schedule, endsAt: null };
+  if (nextFireTime(open, fromMs, tz, context) !== null) return null;
+  const bare: Schedule = { ...open, exclude: { dates: [], localDateTimes: [], instants: [], times: [], calendars: [] } };
+  return nextFireTime(bare, fromMs, tz, context) !== null
+    ? `never fires: its exclusions remove every slot (none of the next ${MAX_EXCLUDED_CANDIDATES} is left)`
+    : "never fires";
 }
 
 /** Whether an instant is a slot of a schedule, and if not, what removed it. */
@@ -537,9 +565,10 @@ const DAY_WORDS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Frid
 const MONTH_WORDS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
 const pad = (n: number): string => String(n).padStart(2, "0");
 
-function listWords(words: string[]): string {
+/** "a, b and c" for things that all happen (times of day), "a, b or c" for alternatives (days, months). */
+function listWords(words: string[], conjunction: "and" | "or" = "and"): string {
   if (words.length <= 1) return words.join("");
-  return `${words.slice(0, -1).join(", ")} and ${words[words.length - 1]}`;
+  return `${words.slice(0, -1).join(", ")} ${conjunction} ${words[words.length - 1]}`;
 }
 
 function ordinal(n: number): string {
@@ -587,12 +616,13 @@ function describeCron(spec: CronSpec): string {
   let dayText = "";
   if (!dowFull) {
     if (!dowPlain) return `cron "${spec.source}"`;
-    dayText = d.dowMask === 0b0111110 ? "on weekdays" : d.dowMask === 0b1000001 ? "on weekends" : `on ${listWords(dowDays.map((x) => DAY_WORDS[x]!))}`;
+    // A slot fires on any one of these days: "on Monday or Wednesday", never "and".
+    dayText = d.dowMask === 0b0111110 ? "on weekdays" : d.dowMask === 0b1000001 ? "on weekends" : `on ${listWords(dowDays.map((x) => DAY_WORDS[x]!), "or")}`;
   }
   let domText = "";
   if (d.pgagentLastDay && domDays.length === 0) domText = "on the last day of the month";
   else if (!domFull) {
-    if (domPlain && !d.pgagentLastDay && !(d.domStar && d.domMask !== (0xfffffffe | 0))) domText = `on the ${listWords(domDays.map(ordinal))} of the month`;
+    if (domPlain && !d.pgagentLastDay && !(d.domStar && d.domMask !== (0xfffffffe | 0))) domText = `on the ${listWords(domDays.map(ordinal), "or")} of the month`;
     else if (domDays.length === 0 && d.domFromLast.length === 1 && d.domFromLast[0] === 0 && d.domNearestWeekday.length === 0 && !d.domLastWeekday) domText = "on the last day of the month";
     else return `cron "${spec.source}"`;
   }
@@ -600,7 +630,7 @@ function describeCron(spec: CronSpec): string {
   if (domText !== "" && dayText !== "") parts.push(`${domText} ${and ? "if it is" : "or"} ${dayText.replace(/^on /, "on a ")}`);
   else if (domText !== "") parts.push(domText);
   else if (dayText !== "") parts.push(dayText);
-  if (spec.months.length < 12) parts.push(`in ${listWords(spec.months.map((m) => MONTH_WORDS[m - 1]!))}`);
+  if (spec.months.length < 12) parts.push(`in ${listWords(spec.months.map((m) => MONTH_WORDS[m - 1]!), "or")}`);
   return parts.join(" ");
 }
 

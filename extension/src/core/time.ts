@@ -264,6 +264,15 @@ export interface ParsedTimestamp {
 
 const TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3})\d*)?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
+/** Instants (epoch ms) of 0001-01-01T00:00Z and the end of 9999: timestamps outside are refused. */
+export const MIN_INSTANT_MS = -62_135_596_800_000;
+export const MAX_INSTANT_MS = 253_402_300_799_999;
+
+/** Whether an instant (or a wall-clock time read as one) lies in years 1 to 9999. */
+export function isInstantInRange(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS;
+}
+
 export function parseTimestamp(text: string): ParsedTimestamp | null {
   const m = TIMESTAMP_RE.exec(text.trim());
   if (m === null) return null;
@@ -274,7 +283,7 @@ export function parseTimestamp(text: string): ParsedTimestamp | null {
   const minute = m[5] === undefined ? 0 : Number(m[5]);
   const second = m[6] === undefined ? 0 : Number(m[6]);
   const millisecond = m[7] === undefined ? 0 : Number(m[7].padEnd(3, "0"));
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return null;
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) return null;
   let offsetMs: number | null = null;
   const z = m[8];
   if (z !== undefined) {

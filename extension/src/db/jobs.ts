@@ -2,6 +2,8 @@
 // versions and schedules, and a per-session cache of parsed definitions.
 import {
   describeSchedule,
+  issue,
+  neverFires,
   nextFireTime,
   validateJobDefinition,
   type JobDefinition,
@@ -110,6 +112,13 @@ export function storeJob(input: unknown, nowMs: number, origin: DefinitionOrigin
   }
   const calendars = calendarDates();
   const { job, role } = validateForCaller(input, calendars);
+  // A schedule that can never fire is a mistake in its text: refused now, not a job that
+  // silently never runs (the search is bounded, see neverFires).
+  const never = job.schedules.flatMap((schedule, i) => {
+    const why = neverFires(schedule, nowMs, postgresTimeZoneRules, { calendars, anchorMs: nowMs });
+    return why === null ? [] : [issue("invalid_schedule", `schedules[${i}]`, why)];
+  });
+  if (never.length > 0) throw sqlError(never);
   const definition = input as { schedules?: unknown };
   const now = new Date(nowMs);
 

@@ -1,8 +1,8 @@
 // Time-zone rules backed by PostgreSQL's own tz database (design rule: no copy of the
 // tz data in JavaScript). Asking PostgreSQL once per instant costs ~60 µs, far too slow
 // for hot paths, so each zone's UTC offsets are fetched for a window of ~3 years in one
-// query and kept for the session: day samples find the days with a transition, minute
-// samples within those days find the transition itself.
+// query and kept for the session: day samples find the days with a transition, minute and
+// then second samples within them find the transition itself.
 
 const DAY_MS = 86_400_000;
 const WINDOW_BEFORE_MS = 400 * DAY_MS;
@@ -23,6 +23,10 @@ interface ZoneWindow {
 const windows = new Map<string, ZoneWindow[]>();
 let knownZones: Set<string> | undefined;
 
+// Day samples find the days with a transition, minute samples the minute of it, second
+// samples the second: historic offsets (local mean time, e.g. Berlin's +00:53:28 until
+// 1893) change at odd seconds, and a transition found only to the minute would move
+// slots near it by up to 59 s.
 const OFFSETS_SQL = `
 WITH days AS (
     SELECT d,
@@ -32,14 +36,23 @@ WITH days AS (
     SELECT d
       FROM (SELECT d, offset_s, lag(offset_s) OVER (ORDER BY d) AS previous_s FROM days) AS x
      WHERE offset_s <> previous_s
+), minutes AS (
+    SELECT m,
+           extract(epoch FROM (m AT TIME ZONE $1) - (m AT TIME ZONE 'UTC'))::integer AS offset_s
+      FROM changed_days,
+           generate_series(changed_days.d - interval '1 day', changed_days.d, interval '1 minute') AS m
+), changed_minutes AS (
+    SELECT m
+      FROM (SELECT m, offset_s, lag(offset_s) OVER (ORDER BY m) AS previous_s FROM minutes) AS x
+     WHERE offset_s <> previous_s
 )
 SELECT $2::timestamptz AS at,
        (SELECT offset_s FROM days ORDER BY d LIMIT 1) AS offset_s
 UNION ALL
-SELECT m AS at,
-       extract(epoch FROM (m AT TIME ZONE $1) - (m AT TIME ZONE 'UTC'))::integer AS offset_s
-  FROM changed_days,
-       generate_series(changed_days.d - interval '1 day', changed_days.d, interval '1 minute') AS m
+SELECT s AS at,
+       extract(epoch FROM (s AT TIME ZONE $1) - (s AT TIME ZONE 'UTC'))::integer AS offset_s
+  FROM changed_minutes,
+       generate_series(changed_minutes.m - interval '1 minute', changed_minutes.m, interval '1 second') AS s
 ORDER BY at`;
 
 function loadWindow(zone: string, aroundMs: number): ZoneWindow {

@@ -33,7 +33,8 @@ export const define_job_yaml = sqlFunction({
       parsed = parseYaml(definition, { json: true, schema: JSON_SCHEMA });
     } catch (e) {
       if (isInterrupt(e)) throw e;
-      const where = e instanceof YAMLException ? ` at line ${e.mark.line + 1}, column ${e.mark.column + 1}` : "";
+      // Some errors (several documents in one text) carry no position.
+      const where = e instanceof YAMLException && e.mark != null ? ` at line ${e.mark.line + 1}, column ${e.mark.column + 1}` : "";
       const reason = e instanceof YAMLException ? e.reason : (e as Error).message;
       raise("invalid_definition", "", `the definition is not valid YAML${where}: ${reason}`);
     }
