@@ -75,6 +75,8 @@ async function cleanup(code: number): Promise<never> {
 }
 process.on("SIGINT", () => void cleanup(0));
 process.on("SIGTERM", () => void cleanup(0));
+// Closing the terminal sends SIGHUP: the cluster (started detached by pg_ctl) would outlive us.
+process.on("SIGHUP", () => void cleanup(0));
 
 try {
   const url = cluster.url("postgres");

@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import pg from "pg";
 import { connect, extensionMissing, ROOT, waitFor } from "./support.ts";
 
 const missing = await extensionMissing();
@@ -63,5 +64,26 @@ describe("the demo", { skip: missing ?? false }, () => {
     assert.ok(logPath, "prints where the supervisor logs");
     assert.equal(existsSync(logPath), false, "the temporary log directory was removed");
     await assert.rejects(fetch(consoleUrl), "the console stopped with the demo");
+  });
+
+  test("stops its cluster when its terminal closes (SIGHUP)", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "supervisor/demo.ts", "--seconds", "120", "--console-port", "0"], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.resume();
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+    const port = await waitFor("the demo's cluster", () => /cluster on port (\d+)/.exec(stdout)?.[1], 60_000);
+    const logPath = /supervisor log (\S+)/.exec(stdout)![1]!;
+    child.kill("SIGHUP");
+    const code = await exited;
+    clearTimeout(timer);
+    assert.equal(code, 0);
+    const probe = new pg.Client({ host: "127.0.0.1", port: Number(port), user: "postgres", database: "postgres", connectionTimeoutMillis: 2000 });
+    await assert.rejects(probe.connect(), "nothing listens on the demo's port any more");
+    assert.equal(existsSync(logPath), false, "the temporary log directory was removed");
   });
 });

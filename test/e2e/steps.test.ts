@@ -223,6 +223,9 @@ describe("a supervisor runs steps end to end", { skip: missing ?? false }, () =>
     const [step] = await stepRuns(runId);
     assert.equal(step.state, "timed_out");
     assert.match(step.error ?? "", /time/);
+    // A failed step is worth an operator's attention: logged as a warning, not at info.
+    const logged = await supervisor.waitForLog("the failure", (l) => l.run === runId && l.msg === "step failed", 5000);
+    assert.equal(logged.level, "warn");
   });
 
   test("a job's time-out ends the run at its deadline and stops the step still running", async () => {
@@ -252,7 +255,7 @@ describe("a supervisor runs steps end to end", { skip: missing ?? false }, () =>
     await waitFor("pg_sleep running", async () => (await db.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()")).rows.length > 0);
     await db.query("SELECT clockwork.cancel_run($1), clockwork.cancel_run($2)", [shellRun, sqlRun]);
     await supervisor.waitForLog("shell step cancelled", (l) => l.run === shellRun && l.msg === "cancelling step: its run was cancelled", 5000);
-    await supervisor.waitForLog("shell step ended", (l) => l.run === shellRun && /cancelled step ended|step finished/.test(l.msg), 5000);
+    await supervisor.waitForLog("shell step ended", (l) => l.run === shellRun && /cancelled step ended|step finished|step failed/.test(l.msg), 5000);
     await waitFor("SQL backend cancelled", async () =>
       (await db.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()")).rows.length === 0, 5000);
     assert.equal((await db.query("SELECT state FROM clockwork.runs WHERE id = $1", [shellRun])).rows[0].state, "cancelled");

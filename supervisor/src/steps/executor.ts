@@ -328,9 +328,15 @@ export class StepExecutor {
           else log.warn({ exit_code: exitCode }, "late result refused: the lease passed to another worker; dropped");
           return;
         }
-        if (exitCode === 0 && error === null) this.metrics.stepsSucceeded.inc({ kind });
-        else this.metrics.stepsFailed.inc({ kind });
-        log.info({ exit_code: exitCode, error: error ?? undefined, truncated: truncated || undefined }, "step finished");
+        const fields = { exit_code: exitCode, error: error ?? undefined, truncated: truncated || undefined };
+        if (exitCode === 0 && error === null) {
+          this.metrics.stepsSucceeded.inc({ kind });
+          log.info(fields, "step finished");
+        } else {
+          // A failure is worth an operator's attention: warn, like a failed SQL step.
+          this.metrics.stepsFailed.inc({ kind });
+          log.warn(fields, "step failed");
+        }
         return;
       } catch (e) {
         const delay = Math.min(5000, 200 * 2 ** Math.min(attempt, 5));
