@@ -16,6 +16,8 @@ DROP FUNCTION run_sql_step(bigint, text, timestamptz);
 DROP FUNCTION _complete_sql_step(bigint, text, text, text, jsonb, timestamptz);
 DROP FUNCTION tick(text, integer, timestamptz, integer);
 DROP FUNCTION wait_until(timestamptz);
+-- next_runs returns the schedule as written (schedule text) and its index (schedule_position).
+DROP FUNCTION next_runs(text, integer, timestamptz);
 
 -- Definitions as code: the set of files that manages a job, and each version's text.
 ALTER TABLE jobs ADD COLUMN managed_by text;
