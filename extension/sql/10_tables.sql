@@ -84,7 +84,7 @@ CREATE INDEX schedules_job_idx ON schedules (job_id);
 CREATE INDEX schedules_event_kind_idx ON schedules (kind, job_id) WHERE kind IN ('reboot', 'after');
 
 ------------------------------------------------------------------------------------
--- Workers: supervisors that run steps
+-- Workers: supervisors that run steps, one row per incarnation (each start of one)
 ------------------------------------------------------------------------------------
 CREATE TABLE workers (
     id            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -96,18 +96,32 @@ CREATE TABLE workers (
     heartbeat_at  timestamptz NOT NULL DEFAULT now(),
     stopped_at    timestamptz,
     dedicated     boolean     NOT NULL DEFAULT false,
-    CONSTRAINT workers_name_key UNIQUE (name),
-    CONSTRAINT workers_stopped_after_start CHECK (stopped_at IS NULL OR stopped_at >= started_at)
+    session_pid         integer,
+    session_started_at  timestamptz,
+    session_server_start timestamptz,
+    ended_by      text,
+    CONSTRAINT workers_ended_by_check CHECK (ended_by IN ('release', 'gone', 'lapsed', 'replaced')),
+    CONSTRAINT workers_ended_by_ended CHECK (ended_by IS NULL OR stopped_at IS NOT NULL),
+    CONSTRAINT workers_stopped_after_start CHECK (stopped_at IS NULL OR stopped_at >= started_at),
+    CONSTRAINT workers_session_whole
+        CHECK ((session_pid IS NULL) = (session_started_at IS NULL) AND (session_pid IS NULL) = (session_server_start IS NULL))
 );
-COMMENT ON TABLE workers IS 'Supervisors known to this database; a step run''s lease names the worker that holds it.';
-COMMENT ON COLUMN workers.id IS 'Surrogate key.';
-COMMENT ON COLUMN workers.name IS 'Worker name, unique; a restarted supervisor with the same name takes its row over.';
+-- One current incarnation per name: a name is taken over only once its holder has ended
+-- (see _worker_liveness in 40_workers.sql).
+CREATE UNIQUE INDEX workers_name_key ON workers (name) WHERE stopped_at IS NULL;
+COMMENT ON TABLE workers IS 'Supervisors known to this database, one row per incarnation: every start of a supervisor is a new row, even under the same name, and a step run''s lease names the incarnation that holds it. Ended incarnations are deleted once none of their leases is left to settle.';
+COMMENT ON COLUMN workers.id IS 'Incarnation id: the supervisor passes it with every call, so a process that a newer incarnation replaced can neither extend nor report anything.';
+COMMENT ON COLUMN workers.name IS 'Worker name; at most one current (not stopped) incarnation per name: a second live supervisor with the same name is refused.';
 COMMENT ON COLUMN workers.host IS 'Host name the supervisor reported.';
 COMMENT ON COLUMN workers.pid IS 'Process id the supervisor reported.';
 COMMENT ON COLUMN workers.labels IS 'Labels of this worker; a job that requires labels runs only on workers that have all of them.';
-COMMENT ON COLUMN workers.started_at IS 'When the worker (re)registered.';
-COMMENT ON COLUMN workers.heartbeat_at IS 'Last sign of life; leases are extended with it.';
-COMMENT ON COLUMN workers.stopped_at IS 'Set when the worker shut down cleanly; NULL while running or after a crash.';
+COMMENT ON COLUMN workers.started_at IS 'When this incarnation registered.';
+COMMENT ON COLUMN workers.heartbeat_at IS 'Last sign of life (heartbeat, tick, re-attach).';
+COMMENT ON COLUMN workers.stopped_at IS 'When the incarnation ended: it shut down cleanly (release_worker), or it was found gone (its session ended, or its heartbeat lapsed) and its leases were taken back; NULL while current.';
+COMMENT ON COLUMN workers.session_pid IS 'Backend pid of the session the supervisor registered (or re-attached) on and keeps open (its LISTEN connection): while that session exists the supervisor is alive; when it ends while the server runs, the process is gone. NULL for a worker registered by hand (register_worker), whose liveness is its heartbeat.';
+COMMENT ON COLUMN workers.session_started_at IS 'backend_start of that session, so that a later backend with the same pid is not taken for it.';
+COMMENT ON COLUMN workers.session_server_start IS 'pg_postmaster_start_time() when the session was recorded: a session of an earlier server life (a restart, a failover) says nothing about the supervisor, which is then alive while it heartbeats.';
+COMMENT ON COLUMN workers.ended_by IS 'How the incarnation ended: release (a clean shutdown), gone (its session ended), lapsed (no heartbeat for a lease), replaced (found gone when a new incarnation of its name registered); NULL while current (and for rows ended by 1.0).';
 COMMENT ON COLUMN workers.dedicated IS 'A dedicated worker (register_dedicated_worker, e.g. the one clockwork run starts in-process) claims only steps of jobs pinned to it by name (node), fires no schedule slot and is not a scheduler start.';
 
 -- Locked (never read or written) by register_worker, so that two supervisors starting at
@@ -204,7 +218,8 @@ CREATE TABLE step_runs (
     state             text        NOT NULL,
     required_labels   text[]      NOT NULL DEFAULT '{}',
     ready_at          timestamptz,
-    worker_id         bigint      REFERENCES workers (id) ON DELETE SET NULL,
+    worker_id         bigint,
+    worker_name       text,
     lease_expires_at  timestamptz,
     started_at        timestamptz,
     finished_at       timestamptz,
@@ -245,7 +260,8 @@ COMMENT ON COLUMN step_runs.attempt IS 'Attempt number, 1 first; a retry or a lo
 COMMENT ON COLUMN step_runs.state IS 'ready → running → succeeded | failed | timed_out | cancelled | lost (lease expired); skipped when its condition was false or a dependency failed. The state is how the attempt counts for its run: a check that got its expected exit code succeeded; see docs/state-machine.md.';
 COMMENT ON COLUMN step_runs.required_labels IS 'Labels a worker must have to claim this step (from the job''s pinning).';
 COMMENT ON COLUMN step_runs.ready_at IS 'Earliest time the step may be claimed (retry back-off); set only while ready.';
-COMMENT ON COLUMN step_runs.worker_id IS 'Worker holding (or that last held) the lease.';
+COMMENT ON COLUMN step_runs.worker_id IS 'Worker incarnation holding (or that last held) the lease. No foreign key: ended incarnations are deleted once their leases are settled, and history keeps worker_name.';
+COMMENT ON COLUMN step_runs.worker_name IS 'Name of the worker that claimed this attempt, for history.';
 COMMENT ON COLUMN step_runs.lease_expires_at IS 'The lease ends here unless the worker heartbeats; then the step is lost and retried.';
 COMMENT ON COLUMN step_runs.started_at IS 'When the step was claimed; for an SQL step, replaced by the wall-clock time its statements started.';
 COMMENT ON COLUMN step_runs.finished_at IS 'When the step reached a final state.';

@@ -64,7 +64,7 @@ SELECT s.id                AS step_run_id,
        s.kind,
        s.attempt,
        s.state,
-       w.name              AS worker,
+       s.worker_name       AS worker,
        s.started_at,
        s.finished_at,
        s.finished_at - s.started_at AS duration,
@@ -78,8 +78,7 @@ SELECT s.id                AS step_run_id,
        j.owner             AS owner
   FROM step_runs AS s
   JOIN runs AS r ON r.id = s.run_id
-  JOIN jobs AS j ON j.id = r.job_id
-  LEFT JOIN workers AS w ON w.id = s.worker_id;
+  JOIN jobs AS j ON j.id = r.job_id;
 COMMENT ON VIEW step_history IS 'One row per step attempt you may see: state, worker, timing, exit code or SQL error, output.';
 
 CREATE VIEW job_definitions WITH (security_invoker = true) AS

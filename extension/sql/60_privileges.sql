@@ -9,7 +9,7 @@ GRANT USAGE ON SCHEMA clockwork TO PUBLIC;
 GRANT SELECT ON jobs, job_versions, schedules, runs, skipped_slots TO PUBLIC;
 -- Every column of step_runs but claim_hash: the hash of a claim's secret is nobody's business.
 GRANT SELECT (id, run_id, step, instance, phase, kind, matrix, params, attempt, state, required_labels, ready_at,
-              worker_id, lease_expires_at, started_at, finished_at, exit_code, sql_state, error, result, stdout,
+              worker_id, worker_name, lease_expires_at, started_at, finished_at, exit_code, sql_state, error, result, stdout,
               stderr, output_truncated, awaiting_report, refused_by)
    ON step_runs TO PUBLIC;
 GRANT SELECT ON job_status, run_history, step_history, job_definitions, skip_history TO PUBLIC;
@@ -84,7 +84,13 @@ GRANT EXECUTE ON FUNCTION silence_job(text, interval, text, timestamptz),
                           _secrets_usable_by(name)
    TO PUBLIC;
 -- The supervisor API.
-GRANT EXECUTE ON FUNCTION register_worker(text, text[], text, integer, timestamptz),
+GRANT EXECUTE ON FUNCTION start_worker(text, text[], text, integer, boolean, timestamptz),
+                          attach_worker(bigint, timestamptz),
+                          heartbeat(bigint, bigint[], timestamptz),
+                          append_output(bigint, bigint, text, text),
+                          release_worker(bigint, timestamptz),
+                          -- by name, for tools and tests (docs/sql-api.md)
+                          register_worker(text, text[], text, integer, timestamptz),
                           register_dedicated_worker(text, text[], text, integer, timestamptz),
                           heartbeat(text, timestamptz),
                           append_output(bigint, text, text, text),

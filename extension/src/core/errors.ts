@@ -47,6 +47,8 @@ export const ERROR_KINDS = {
   invalid_builtin: { code: "KW032", hint: "Check the built-in's arguments against docs/builtins.md." },
   network_not_allowed: { code: "KW033", hint: "The http, download and mail built-ins reach the network from the supervisor's host: GRANT clockwork_network (or clockwork_shell) to the role that defines them." },
   secret_not_granted: { code: "KW034", hint: "An administrator grants a CLOCKWORK_SECRET_* variable to the roles whose jobs may send it: SELECT clockwork.grant_secret('CLOCKWORK_SECRET_…', 'role') (docs/builtins.md)." },
+  worker_name_in_use: { code: "KW035", hint: "Give each live supervisor its own --name, or stop the one that holds it; a name is free again as soon as its supervisor's session ends (docs/faults.md)." },
+  worker_ended: { code: "KW036", hint: "This worker incarnation ended (released, or found gone and its leases taken back): register a new one (start_worker)." },
 } as const satisfies Record<string, { code: string; hint: string }>;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;

@@ -224,11 +224,11 @@ export interface StepEnd {
 export const RESULT_ROWS_LIMIT = 100;
 
 /**
- * Records a step's end and decides its run. Fenced: only the worker holding the lease of a
- * running step may report; anything else (a lease taken over, a run cancelled) gets
- * {accepted: false} and changes nothing.
+ * Records a step's end and decides its run. Fenced: only the current worker incarnation
+ * (by id) holding the lease of a running step may report; anything else (a lease taken
+ * over, a run cancelled, an incarnation replaced) gets {accepted: false} and changes nothing.
  */
-export function recordStepEnd(stepRunId: string, worker: string, facts: StepFacts, nowMs: number): StepEnd {
+export function recordStepEnd(stepRunId: string, workerId: string, facts: StepFacts, nowMs: number): StepEnd {
   const found = execute(SQL.runOfStepRun, [stepRunId])[0] as { run_id: string } | undefined;
   if (found === undefined) return { accepted: false };
   const [run] = lockRunsForDecision([found.run_id], "wait");
@@ -240,7 +240,7 @@ export function recordStepEnd(stepRunId: string, worker: string, facts: StepFact
     : "failed";
   const rows = facts.result === null ? null : facts.result.slice(0, RESULT_ROWS_LIMIT);
   const done = execute(SQL.completeStep, [
-    stepRunId, worker, state, new Date(nowMs), facts.exitCode, facts.sqlState, facts.error,
+    stepRunId, workerId, state, new Date(nowMs), facts.exitCode, facts.sqlState, facts.error,
     rows === null ? null : JSON.stringify(rows), facts.stdout ?? "", facts.stderr ?? "",
     (facts.truncated ?? false) || (facts.result !== null && facts.result.length > RESULT_ROWS_LIMIT),
   ])[0] as { run_id: string } | undefined;

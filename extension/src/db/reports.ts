@@ -40,6 +40,12 @@ export interface StepReport {
   /** For steps recorded here: how late after its start_at the step began, and how long it ran (ms). */
   late_ms?: number;
   duration_ms?: number;
+  /**
+   * succeeded, for a step that committed its own completion (claim.sql.exactly_once): the
+   * report only brings its rows. If its completion is not recorded, the commit the
+   * supervisor saw was lost (a crash with synchronous_commit off): the step is taken back.
+   */
+  committed?: boolean;
 }
 
 interface ReportRow {
@@ -94,8 +100,19 @@ export function recordReports(worker: { id: string }, reports: readonly StepRepo
     }
   };
   const rowsOf = (outcome: ReportOutcome) => reportRows(reports.filter((r) => r.outcome === outcome));
-  const succeeded = rowsOf("succeeded");
-  if (succeeded.length > 0) take(execute(SQL.reportSucceeded, [JSON.stringify(succeeded), worker.id, now]));
+  const succeeded = reportRows(reports.filter((r) => r.outcome === "succeeded" && r.committed !== true));
+  if (succeeded.length > 0) take(execute(SQL.reportSucceeded, [JSON.stringify(succeeded), worker.id, now, false]));
+  // A step whose completion committed with its work: succeeded if that commit is recorded;
+  // otherwise the commit was lost with the server (an acknowledged commit survives a crash
+  // only with synchronous_commit on) and the step is taken back like a lost one.
+  const committed = reports.filter((r) => r.outcome === "succeeded" && r.committed === true);
+  if (committed.length > 0) {
+    const recordedRows = execute(SQL.reportSucceeded, [JSON.stringify(reportRows(committed)), worker.id, now, true]) as { id: string; run_id: string }[];
+    take(recordedRows);
+    const recorded = new Set(recordedRows.map((r) => r.id));
+    const vanished = reportRows(committed.filter((r) => !recorded.has(String(r.step_run))));
+    if (vanished.length > 0) take(execute(SQL.reportLost, [JSON.stringify(vanished), worker.id, now]));
+  }
   // An attempt that failed counts as timed out (a time-out), or as cancelled when its run
   // was asked to stop (the supervisor stopped it), as in recordStepEnd.
   const failed = reports.filter((r) => r.outcome === "failed");

@@ -545,6 +545,7 @@ export const SQL = {
     ), claimed AS (
         UPDATE clockwork.step_runs AS s
            SET state = 'running', ready_at = NULL, worker_id = $1::bigint,
+               worker_name = (SELECT w.name FROM clockwork.workers AS w WHERE w.id = $1::bigint),
                started_at = greatest($3, x.ready_at),
                lease_expires_at = greatest($3, x.ready_at) + clockwork.lease_duration(),
                claim_hash = sha256(convert_to(x.claim, 'UTF8'))
@@ -559,7 +560,13 @@ export const SQL = {
     )
     SELECT c.id::text AS step_run_id, c.run_id::text AS run_id, j.name AS job, j.owner, c.step, c.instance,
            c.phase, c.kind, c.params, c.attempt, c.lease_expires_at, c.due_at, c.started_at AS start_at,
-           r.slot_at, r.job_id::text AS job_id, r.job_version, c.claim
+           r.slot_at, r.job_id::text AS job_id, r.job_version, c.claim,
+           -- A re-run of a process step waits on this host for its earlier attempts'
+           -- processes to end (docs/faults.md): it names them.
+           CASE WHEN c.kind IN ('shell', 'program') AND c.attempt > 1 THEN
+                ARRAY(SELECT x.id::text FROM clockwork.step_runs AS x
+                       WHERE x.run_id = c.run_id AND x.phase = c.phase AND x.instance = c.instance
+                         AND x.attempt < c.attempt ORDER BY x.attempt) END AS earlier_attempts
       FROM claimed AS c
       JOIN clockwork.runs AS r ON r.id = c.run_id
       JOIN clockwork.jobs AS j ON j.id = r.job_id
@@ -579,12 +586,31 @@ export const SQL = {
         (SELECT min(finished_at) + clockwork.lease_duration() FROM clockwork.step_runs WHERE awaiting_report)
     ) AS next_due_at`),
 
+  // The worker a call names: by name, its current incarnation (tools and tests); by id,
+  // exactly that incarnation, which raises worker_ended when it ended (a process a
+  // newer incarnation replaced, or one found gone: 40_workers.sql). Either is marked alive.
   workerByName: sql(["text", "timestamptz"], `
-    UPDATE clockwork.workers SET heartbeat_at = $2, stopped_at = NULL
-     WHERE name = $1
-    RETURNING id::text AS id, labels, CASE WHEN dedicated THEN 'node:' || name END AS pinned_to`),
-  // A step's end, as facts, fenced: only the worker holding the lease of a running step.
-  // $11: the caller cut the output or result itself (e.g. result rows beyond their bound).
+    UPDATE clockwork.workers SET heartbeat_at = $2
+     WHERE name = $1 AND stopped_at IS NULL
+    RETURNING id::text AS id, name, labels, CASE WHEN dedicated THEN 'node:' || name END AS pinned_to`),
+  workerById: sql(["text", "timestamptz"], `
+    UPDATE clockwork.workers SET heartbeat_at = $2
+     WHERE id = $1::bigint AND stopped_at IS NULL
+    RETURNING id::text AS id, name, labels, CASE WHEN dedicated THEN 'node:' || name END AS pinned_to`),
+  // Why an incarnation is not current: when it ended, and who holds its name now.
+  endedWorker: sql(["text"], `
+    SELECT w.name, w.stopped_at, h.id::text AS holder_id, h.pid AS holder_pid, h.host AS holder_host
+      FROM clockwork.workers AS w
+      LEFT JOIN clockwork.workers AS h ON h.name = w.name AND h.stopped_at IS NULL
+     WHERE w.id = $1::bigint`),
+  currentWorkerIdByName: sql(["text"], `
+    SELECT id::text AS id FROM clockwork.workers WHERE name = $1 AND stopped_at IS NULL`),
+  // Workers found gone end and their steps are taken back; ended ones are deleted once
+  // settled (40_workers.sql). Returns how many leases it ended.
+  settleWorkers: sql(["timestamptz"], `SELECT clockwork._settle_workers($1) AS taken`),
+  // A step's end, as facts, fenced: only the current worker incarnation holding the lease
+  // of a running step. $11: the caller cut the output or result itself (e.g. result rows
+  // beyond their bound).
   completeStep: sql(["text", "text", "text", "timestamptz", "integer", "text", "text", "text", "text", "text", "boolean"], `
     UPDATE clockwork.step_runs AS s
        SET state = $3, finished_at = $4, exit_code = $5, sql_state = $6, error = $7, result = $8::text::jsonb,
@@ -595,7 +621,7 @@ export const SQL = {
                OR length($10) > clockwork.output_limit() - length(s.stderr),
            lease_expires_at = NULL, claim_hash = NULL
       FROM clockwork.workers AS w
-     WHERE s.id = $1::bigint AND s.worker_id = w.id AND w.name = $2
+     WHERE s.id = $1::bigint AND s.worker_id = w.id AND w.id = $2::bigint AND w.stopped_at IS NULL
        AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') -- running; see finishRun
     RETURNING s.run_id::text AS run_id, s.step, s.instance, s.phase, s.attempt, s.stdout`),
   runState: sql(["text"], `SELECT state FROM clockwork.runs WHERE id = $1::bigint`),
@@ -615,7 +641,8 @@ export const SQL = {
   // start plus the supervisor's measures (late_ms, duration_ms): the database's clock.
   // The rows are found by primary key through "id = ANY (ids)": joined to the recordset
   // alone, stale statistics after a burst made the planner scan the whole table.
-  reportSucceeded: sql(["text", "text", "timestamptz"], `
+  // $4: only steps whose own transaction recorded their completion (awaiting_report).
+  reportSucceeded: sql(["text", "text", "timestamptz", "boolean"], `
     UPDATE clockwork.step_runs AS s
        SET state = 'succeeded',
            started_at = CASE WHEN s.awaiting_report THEN s.started_at ELSE s.started_at + x.late_ms * interval '1 millisecond' END,
@@ -629,7 +656,7 @@ export const SQL = {
                                                      late_ms float8, duration_ms float8)
      WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
        AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
-       AND (s.awaiting_report OR s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost'))
+       AND (s.awaiting_report OR (NOT $4 AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')))
     RETURNING s.id::text AS id, s.run_id::text AS run_id`),
   reportFailed: sql(["text", "text", "timestamptz", "text"], `
     UPDATE clockwork.step_runs AS s
@@ -701,16 +728,21 @@ export const SQL = {
   runsOfStepRuns: sql(["text[]"], `
     SELECT id::text AS id, run_id::text AS run_id FROM clockwork.step_runs WHERE id = ANY ($1::bigint[])`),
   // SQL steps that committed but whose supervisor never reported (it died in between):
-  // their runs are decided without their rows once a lease has passed
-  // (step_runs_awaiting_report_idx); the steps are settled under their runs' locks.
+  // their runs are decided without their rows once a lease has passed, or at once when
+  // the incarnation that ran them has ended (step_runs_awaiting_report_idx); the steps are
+  // settled under their runs' locks.
   runsWithUnreportedSteps: sql(["timestamptz", "integer"], `
     SELECT DISTINCT run_id::text AS run_id
-      FROM (SELECT run_id FROM clockwork.step_runs
-             WHERE awaiting_report AND finished_at < $1 - clockwork.lease_duration()
-             ORDER BY finished_at
+      FROM (SELECT s.run_id FROM clockwork.step_runs AS s
+             WHERE s.awaiting_report
+               AND (s.finished_at < $1 - clockwork.lease_duration()
+                    OR NOT EXISTS (SELECT 1 FROM clockwork.workers AS w WHERE w.id = s.worker_id AND w.stopped_at IS NULL))
+             ORDER BY s.finished_at
              LIMIT $2) AS unreported`),
   settleUnreported: sql(["text[]", "timestamptz"], `
-    UPDATE clockwork.step_runs
+    UPDATE clockwork.step_runs AS s
        SET awaiting_report = false, claim_hash = NULL
-     WHERE run_id = ANY ($1::bigint[]) AND awaiting_report AND finished_at < $2 - clockwork.lease_duration()`),
+     WHERE s.run_id = ANY ($1::bigint[]) AND s.awaiting_report
+       AND (s.finished_at < $2 - clockwork.lease_duration()
+            OR NOT EXISTS (SELECT 1 FROM clockwork.workers AS w WHERE w.id = s.worker_id AND w.stopped_at IS NULL))`),
 } as const;

@@ -62,6 +62,11 @@ export interface StepClaim {
    * (0 to 1000), so that a supervisor whose clock differs still starts the step on time.
    */
   start_in_ms: number;
+  /**
+   * Shell and program steps after attempt 1: the step runs of the earlier attempts, whose
+   * processes (if they ran on this host) must have ended before this one starts.
+   */
+  earlier_attempts: string[] | null;
 }
 
 /** Built-ins that run on a connection logged in as the job's owner, like an SQL step. */
@@ -78,6 +83,7 @@ type ClaimedRow = Pick<StepClaim, "step_run_id" | "run_id" | "job" | "step" | "i
   job_version: number;
   owner: string;
   claim: string;
+  earlier_attempts: string[] | null;
 };
 
 /** A claim the database refuses to hand out (its target may no longer be used): failed at once. */
@@ -178,6 +184,7 @@ export function claimSteps(
       lease_expires_at: row.lease_expires_at.toISOString(),
       due_at: row.due_at.toISOString(),
       start_at: row.start_at.toISOString(),
+      earlier_attempts: row.earlier_attempts,
     });
   }
   return { claimed, refused };

@@ -2,7 +2,7 @@
 // stub per entry; src/bundle.ts exposes the bodies to those stubs.
 import type { SqlFunction } from "../db/sql-function.ts";
 import { cancel_run } from "./cancel_run.ts";
-import { complete_step } from "./complete_step.ts";
+import { complete_step, complete_step_by_id } from "./complete_step.ts";
 import { alter_connection, define_connection, drop_connection, grant_connection, revoke_connection } from "./connections.ts";
 import { apply_job, define_job, define_job_yaml } from "./define_job.ts";
 import { disable_job } from "./disable_job.ts";
@@ -14,7 +14,7 @@ import { replan_calendar } from "./replan_calendar.ts";
 import { retry_run } from "./retry_run.ts";
 import { run_now } from "./run_now.ts";
 import { schedule, schedule_shell } from "./schedule.ts";
-import { tick } from "./tick.ts";
+import { tick, tick_by_id } from "./tick.ts";
 import { check_alerts, scheduler_started } from "./check_alerts.ts";
 import { claim_deliveries, complete_delivery } from "./claim_deliveries.ts";
 import { define_alert_channel, drop_alert_channel } from "./define_alert_channel.ts";
@@ -30,7 +30,7 @@ export const sqlFunctions: readonly SqlFunction[] = [
   // running and reading
   run_now, retry_run, cancel_run, next_runs, explain, version,
   // supervisors
-  tick, complete_step,
+  tick, tick_by_id, complete_step, complete_step_by_id,
   // alerts
   set_alert_defaults, define_alert_channel, drop_alert_channel, resolve_alert,
   check_alerts, scheduler_started, claim_deliveries, complete_delivery,

@@ -13,6 +13,7 @@ import { calendarDates, firstSlotFrom, jobVersion } from "../db/jobs.ts";
 import { isInterrupt, raise } from "../db/raise.ts";
 import { applyPlans, cancelRuns, expireLeases, lockJobs, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
 import { readReports, recordReports, refuseClaims, settleUnreported } from "../db/reports.ts";
+import { callingWorker, type WorkerRef } from "../db/workers.ts";
 import { planRun, type RunRow } from "../db/runs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
@@ -217,6 +218,68 @@ export interface TickAnswer {
   refused_reports: string[];
 }
 
+/** One tick for the worker `ref` names (tick by name, tick_by_id by incarnation). */
+function tickFor(ref: WorkerRef, maxClaims: number, now: Date, lookaheadMs: number | null, reportsArg: unknown): TickAnswer {
+  const nowMs = instantOf(now);
+  const lookahead = lookaheadMs ?? 0;
+  if (!(lookahead >= 0 && lookahead <= MAX_LOOKAHEAD_MS)) {
+    raise("invalid_argument", "lookahead_ms", `lookahead_ms must be between 0 and ${MAX_LOOKAHEAD_MS}, not ${lookahead}`);
+  }
+  const reports = readReports(reportsArg);
+  const horizonMs = nowMs + lookahead;
+  checkSupervisorVersion();
+  const me = callingWorker(ref, now);
+  const accepted = new Set(recordReports(me, reports, nowMs).accepted);
+  // Workers found gone end here and their leases end now, so the lease expiry below
+  // takes their steps back at once (docs/faults.md, "Workers").
+  const taken = (execute(SQL.settleWorkers, [now])[0] as { taken: number }).taken;
+  settleUnreported(nowMs, DUE_BATCH);
+  const refusedReports = reports.map((r) => String(r.step_run)).filter((id) => !accepted.has(id));
+  // A dedicated worker (clockwork run) fires no slot: a slot fired by it would become a
+  // run that only the regular supervisors execute, outside the job's misfire policy.
+  if (me.pinned_to === null) fireDueSlots(nowMs, horizonMs);
+  expireLeases(nowMs);
+  wakeRuns(nowMs, DUE_BATCH);
+  const { claimed, refused } = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs, horizonMs) : { claimed: [], refused: [] };
+  if (refused.length > 0) refuseClaims(refused, nowMs);
+  // A full claim means more may be ready: due now, and no need to ask when. So does a
+  // gone worker's step taken back by this tick, which this worker may claim next.
+  if ((maxClaims > 0 && claimed.length + refused.length >= maxClaims) || (taken > 0 && maxClaims > claimed.length)) {
+    return { claimed: startingFromNow(claimed), next_due_at: new Date(nowMs).toISOString(), refused_reports: refusedReports };
+  }
+  const next = execute(SQL.nextDueAt, [me.labels, me.pinned_to])[0] as { next_due_at: Date | null };
+  return {
+    claimed: startingFromNow(claimed),
+    next_due_at: next.next_due_at === null ? null : next.next_due_at.toISOString(),
+    refused_reports: refusedReports,
+  };
+}
+
+const TICK_COMMENT =
+  "Records the worker's reports on the SQL steps it ran and decides their runs, fires due schedule slots exactly once, takes back expired leases (at once for workers found gone), claims up to max_claims ready steps for the worker; returns {claimed, next_due_at, refused_reports}. With lookahead_ms (at most 1000), slots and steps due that soon are fired and claimed ahead; each claim says when to start (start_at).";
+
+// A burst (run_now × 5000) fills the ready queue faster than autovacuum analyzes it: on
+// the stale estimate the planner claims through a bitmap scan that sorts the whole
+// backlog to take the first few rows (12 ms at 20 000). Every tick statement is an
+// ordered or keyed index lookup, so bitmap scans are never the better plan here.
+const TICK_SETTINGS = { enable_bitmapscan: "off" } as const;
+
+/** tick(worker_id bigint, …): a supervisor's tick, for the incarnation start_worker returned. */
+export const tick_by_id = sqlFunction({
+  name: "tick",
+  entry: "tick_by_id",
+  args: "worker_id bigint, max_claims integer DEFAULT 10, now timestamptz DEFAULT now(), lookahead_ms integer DEFAULT 0, reports jsonb DEFAULT NULL",
+  returns: "jsonb",
+  volatility: "volatile",
+  security: "definer",
+  grant: "clockwork_supervisor",
+  settings: TICK_SETTINGS,
+  comment: `${TICK_COMMENT} Raises worker_ended when the incarnation ended (it was replaced, or found gone).`,
+  body: (workerId: string | number | bigint, maxClaims: number, now: Date, lookaheadMs: number | null, reports: unknown): TickAnswer =>
+    tickFor({ id: String(workerId) }, maxClaims, now, lookaheadMs, reports),
+});
+
+/** tick(worker text, …): by name, the worker's current incarnation (tools and tests). */
 export const tick = sqlFunction({
   name: "tick",
   args: "worker text, max_claims integer DEFAULT 10, now timestamptz DEFAULT now(), lookahead_ms integer DEFAULT 0, reports jsonb DEFAULT NULL",
@@ -224,43 +287,8 @@ export const tick = sqlFunction({
   volatility: "volatile",
   security: "definer",
   grant: "clockwork_supervisor",
-  // A burst (run_now × 5000) fills the ready queue faster than autovacuum analyzes it: on
-  // the stale estimate the planner claims through a bitmap scan that sorts the whole
-  // backlog to take the first few rows (12 ms at 20 000). Every tick statement is an
-  // ordered or keyed index lookup, so bitmap scans are never the better plan here.
-  settings: { enable_bitmapscan: "off" },
-  comment:
-    "Records the worker's reports on the SQL steps it ran and decides their runs, fires due schedule slots exactly once, takes back expired leases, claims up to max_claims ready steps for the worker; returns {claimed, next_due_at, refused_reports}. With lookahead_ms (at most 1000), slots and steps due that soon are fired and claimed ahead; each claim says when to start (start_at).",
-  body: (worker: string, maxClaims: number, now: Date, lookaheadMs: number | null, reportsArg: unknown): TickAnswer => {
-    const nowMs = instantOf(now);
-    const lookahead = lookaheadMs ?? 0;
-    if (!(lookahead >= 0 && lookahead <= MAX_LOOKAHEAD_MS)) {
-      raise("invalid_argument", "lookahead_ms", `lookahead_ms must be between 0 and ${MAX_LOOKAHEAD_MS}, not ${lookahead}`);
-    }
-    const reports = readReports(reportsArg);
-    const horizonMs = nowMs + lookahead;
-    checkSupervisorVersion();
-    const me = execute(SQL.workerByName, [worker, now])[0] as { id: string; labels: string[]; pinned_to: string | null } | undefined;
-    if (me === undefined) raise("unknown_worker", "worker", `unknown worker "${worker}": call clockwork.register_worker first`);
-    const accepted = new Set(recordReports(me, reports, nowMs).accepted);
-    settleUnreported(nowMs, DUE_BATCH);
-    const refusedReports = reports.map((r) => String(r.step_run)).filter((id) => !accepted.has(id));
-    // A dedicated worker (clockwork run) fires no slot: a slot fired by it would become a
-    // run that only the regular supervisors execute, outside the job's misfire policy.
-    if (me.pinned_to === null) fireDueSlots(nowMs, horizonMs);
-    expireLeases(nowMs);
-    wakeRuns(nowMs, DUE_BATCH);
-    const { claimed, refused } = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs, horizonMs) : { claimed: [], refused: [] };
-    if (refused.length > 0) refuseClaims(refused, nowMs);
-    // A full claim means more may be ready: due now, and no need to ask when.
-    if (maxClaims > 0 && claimed.length + refused.length >= maxClaims) {
-      return { claimed: startingFromNow(claimed), next_due_at: new Date(nowMs).toISOString(), refused_reports: refusedReports };
-    }
-    const next = execute(SQL.nextDueAt, [me.labels, me.pinned_to])[0] as { next_due_at: Date | null };
-    return {
-      claimed: startingFromNow(claimed),
-      next_due_at: next.next_due_at === null ? null : next.next_due_at.toISOString(),
-      refused_reports: refusedReports,
-    };
-  },
+  settings: TICK_SETTINGS,
+  comment: `${TICK_COMMENT} By name: the worker's current incarnation (supervisors pass their incarnation id).`,
+  body: (worker: string, maxClaims: number, now: Date, lookaheadMs: number | null, reports: unknown): TickAnswer =>
+    tickFor({ name: worker }, maxClaims, now, lookaheadMs, reports),
 });
