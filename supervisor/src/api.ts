@@ -8,8 +8,17 @@ import type { DeliveryClaim } from "../../extension/src/functions/claim_deliveri
 import type { SupervisorMetrics } from "./metrics.ts";
 
 export interface WorkerRegistration {
+  /** This incarnation's id: every later call names it (extension/sql/40_workers.sql). */
   readonly worker_id: string;
   readonly lease_ms: number;
+  /** The incarnation of the same name this one replaced (it was found gone), or null. */
+  readonly replaced: string | null;
+  /** Steps of the replaced incarnation taken back at once. */
+  readonly taken_back: number;
+  /** Whether this start made @reboot jobs due (no other supervisor was alive). */
+  readonly scheduler_start: boolean;
+  /** Names the database among those this host's supervisors serve (system identifier/database oid). */
+  readonly installation: string;
 }
 
 /** What tick hands out and takes: the database's own types, so the two sides cannot drift apart. */
@@ -24,7 +33,11 @@ export interface TickResult {
 }
 
 export interface HeartbeatResult {
-  readonly extended: number;
+  /** Step runs whose lease was extended. */
+  readonly extended: string[];
+  /** Step runs named that this incarnation no longer holds: stop them. */
+  readonly lost: string[];
+  /** Step runs cancelled (or of runs being cancelled): stop them. */
   readonly cancel: string[];
 }
 
@@ -47,13 +60,20 @@ const SQL = {
   // clockwork.version() exists since 1.0: "1.1 (bundle …)", or "?" without the extension row.
   extensionVersion: "SELECT clockwork.version() AS r",
   currentDatabase: "SELECT current_database() AS r",
-  registerWorker: "SELECT clockwork.register_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
-  registerDedicatedWorker: "SELECT clockwork.register_dedicated_worker($1::text, $2::text[], $3::text, $4::integer) AS r",
-  tick: "SELECT clockwork.tick($1::text, $2::integer, now(), $3::integer, $4::jsonb) AS r",
-  completeStep: "SELECT clockwork.complete_step($1::bigint, $2::text, $3::integer, $4::text, $5::text, $6::text) AS r",
-  appendOutput: "SELECT clockwork.append_output($1::bigint, $2::text, $3::text, $4::text) AS r",
-  heartbeat: "SELECT clockwork.heartbeat($1::text) AS r",
-  releaseWorker: "SELECT clockwork.release_worker($1::text) AS r",
+  // The session a supervisor registers on is its proof of life (its LISTEN connection):
+  // idle_session_timeout must not end it, and a peer that vanished without closing it (a
+  // host gone) is noticed by the server's keepalives within about half a minute.
+  presenceSettings: `SELECT set_config(v.name, v.value, false)
+                       FROM (VALUES ('idle_session_timeout', '0'), ('tcp_keepalives_idle', '10'),
+                                    ('tcp_keepalives_interval', '5'), ('tcp_keepalives_count', '3')) AS v(name, value)
+                       JOIN pg_catalog.pg_settings AS s USING (name)`,
+  startWorker: "SELECT clockwork.start_worker($1::text, $2::text[], $3::text, $4::integer, $5::boolean) AS r",
+  attachWorker: "SELECT clockwork.attach_worker($1::bigint) AS r",
+  tick: "SELECT clockwork.tick($1::bigint, $2::integer, now(), $3::integer, $4::jsonb) AS r",
+  completeStep: "SELECT clockwork.complete_step($1::bigint, $2::bigint, $3::integer, $4::text, $5::text, $6::text) AS r",
+  appendOutput: "SELECT clockwork.append_output($1::bigint, $2::bigint, $3::text, $4::text) AS r",
+  heartbeat: "SELECT clockwork.heartbeat($1::bigint, $2::bigint[], now()) AS r",
+  releaseWorker: "SELECT clockwork.release_worker($1::bigint) AS r",
   // Any Clockwork function loads the PL/v8 bundle into the session (~60 ms, once).
   warmUp: "SELECT clockwork.version() AS r",
   waitUntil: "SELECT clockwork.wait_until($1::timestamptz) AS r",
@@ -63,6 +83,9 @@ const SQL = {
 } as const;
 
 export class ClockworkApi {
+  /** This supervisor's incarnation, once registered. */
+  private workerId: string | null = null;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly worker: string,
@@ -82,10 +105,16 @@ export class ClockworkApi {
     }
   }
 
-  async inRecovery(): Promise<boolean> {
+  /** The incarnation every call names; throws before registration (a bug). */
+  private get me(): string {
+    if (this.workerId === null) throw new Error("not registered: no worker incarnation yet");
+    return this.workerId;
+  }
+
+  async inRecovery(on: Queryable = this.pool): Promise<boolean> {
     const end = this.metrics.dbRoundTrip.startTimer({ function: "inRecovery" });
     try {
-      const result = await this.pool.query(SQL.inRecovery);
+      const result = await on.query(SQL.inRecovery);
       return result.rows[0].in_recovery === true;
     } finally {
       end();
@@ -93,8 +122,8 @@ export class ClockworkApi {
   }
 
   /** The extension's version as clockwork.version() gives it, e.g. "1.1 (bundle 3f2a…, …)". */
-  extensionVersion(): Promise<string> {
-    return this.call("extensionVersion", []);
+  extensionVersion(on: Queryable = this.pool): Promise<string> {
+    return this.call("extensionVersion", [], on);
   }
 
   /**
@@ -126,13 +155,30 @@ export class ClockworkApi {
     return this.call("currentDatabase", []);
   }
 
-  registerWorker(labels: readonly string[], host: string, pid: number): Promise<WorkerRegistration> {
-    return this.call("registerWorker", [this.worker, labels, host, pid]);
+  /**
+   * Registers a new incarnation on `session`, the connection this supervisor keeps open
+   * (its proof of life); refused with worker_name_in_use when a live supervisor holds the name.
+   */
+  async startWorker(session: pg.ClientBase, labels: readonly string[], host: string, pid: number, dedicated: boolean): Promise<WorkerRegistration> {
+    await this.call("presenceSettings", [], session);
+    const registration = await this.call<WorkerRegistration>("startWorker", [this.worker, labels, host, pid, dedicated], session);
+    this.workerId = registration.worker_id;
+    return registration;
   }
 
-  /** A worker that runs only jobs pinned to it by name and fires no slots (clockwork run). */
-  registerDedicatedWorker(labels: readonly string[], host: string, pid: number): Promise<WorkerRegistration> {
-    return this.call("registerDedicatedWorker", [this.worker, labels, host, pid]);
+  /** After a reconnect: `session` is the proof of life now; raises worker_ended when the incarnation ended meanwhile. */
+  async attachWorker(session: pg.ClientBase): Promise<void> {
+    await this.call("presenceSettings", [], session);
+    await this.call("attachWorker", [this.me], session);
+  }
+
+  /** Forgets the incarnation (it ended): calls fail until the next startWorker. */
+  forgetWorker(): void {
+    this.workerId = null;
+  }
+
+  get incarnation(): string | null {
+    return this.workerId;
   }
 
   /**
@@ -140,26 +186,27 @@ export class ClockworkApi {
    * `reports`: what became of the SQL steps this worker ran since its last tick.
    */
   async tick(maxClaims: number, lookaheadMs = 0, reports: readonly StepReport[] = []): Promise<TickResult> {
-    const r = await this.call<TickResult>("tick", [this.worker, maxClaims, lookaheadMs, reports.length > 0 ? JSON.stringify(reports) : null]);
+    const r = await this.call<TickResult>("tick", [this.me, maxClaims, lookaheadMs, reports.length > 0 ? JSON.stringify(reports) : null]);
     return { claimed: r?.claimed ?? [], next_due_at: r?.next_due_at ?? null, refused_reports: (r?.refused_reports ?? []).map(String) };
   }
 
   async completeStep(stepRunId: string, exitCode: number | null, stdout: string, stderr: string, error: string | null): Promise<boolean> {
-    const r = await this.call<{ accepted: boolean }>("completeStep", [stepRunId, this.worker, exitCode, stdout, stderr, error]);
+    const r = await this.call<{ accepted: boolean }>("completeStep", [stepRunId, this.me, exitCode, stdout, stderr, error]);
     return r?.accepted === true;
   }
 
   async appendOutput(stepRunId: string, stream: "stdout" | "stderr", chunk: string): Promise<boolean> {
-    return (await this.call<boolean>("appendOutput", [stepRunId, this.worker, stream, chunk])) === true;
+    return (await this.call<boolean>("appendOutput", [stepRunId, this.me, stream, chunk])) === true;
   }
 
-  async heartbeat(): Promise<HeartbeatResult> {
-    const r = await this.call<HeartbeatResult>("heartbeat", [this.worker]);
-    return { extended: r?.extended ?? 0, cancel: (r?.cancel ?? []).map(String) };
+  /** Extends the leases of the step runs this process runs (and only those). */
+  async heartbeat(running: readonly string[]): Promise<HeartbeatResult> {
+    const r = await this.call<HeartbeatResult>("heartbeat", [this.me, running]);
+    return { extended: (r?.extended ?? []).map(String), lost: (r?.lost ?? []).map(String), cancel: (r?.cancel ?? []).map(String) };
   }
 
   async releaseWorker(): Promise<number> {
-    return Number(await this.call<number>("releaseWorker", [this.worker]));
+    return Number(await this.call<number>("releaseWorker", [this.me]));
   }
 
   /** The time-based alert conditions (the database sweeps at most every few seconds); alerts opened, or null. */

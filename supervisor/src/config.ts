@@ -19,7 +19,7 @@
 import { execFileSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, statSync } from "node:fs";
 import { homedir, hostname, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { parseConninfo, type Conninfo } from "../../extension/src/core/index.ts";
 import type { CredentialFiles } from "./credentials.ts";
 
@@ -116,6 +116,11 @@ export interface SupervisorConfig {
   readonly secrets: ReadonlyMap<string, string>;
   /** The working area of built-ins (download, mail attachments, COPY files): one folder per job owner below it. */
   readonly workDir: string;
+  /**
+   * Where the supervisors of this host record the process groups of their shell and
+   * program steps, so that a re-run here waits for an earlier attempt (steps/process-registry.ts).
+   */
+  readonly runtimeDir: string;
 }
 
 export class ConfigError extends Error {
@@ -176,6 +181,7 @@ export const SETTINGS: readonly Setting[] = [
   s("smtpUrl", null, "CLOCKWORK_SMTP_URL", "none", "SMTP server for email alerts and the mail built-in: smtp://[user:password@]host[:port] or smtps://…; may hold a password, so never a flag", { secret: true }),
   s("smtpFrom", "--smtp-from", "CLOCKWORK_SMTP_FROM", "clockwork@hostname", "sender of alert mails, and of mail steps that name none"),
   s("workDir", "--work-dir", "CLOCKWORK_WORK_DIR", "$TMPDIR/clockwork-work", "working area of built-ins (downloads, mail attachments, COPY files), one folder per job owner (docs/builtins.md)"),
+  s("runtimeDir", "--runtime-dir", "CLOCKWORK_RUNTIME_DIR", "$TMPDIR/clockwork-steps", "a directory this host's supervisors share (an absolute path): the process groups of running shell and program steps, so that a re-run here waits for an earlier attempt (docs/faults.md)"),
 ];
 
 /**
@@ -193,7 +199,7 @@ const METAVAR: Readonly<Record<string, string>> = {
   dbUser: "ROLE", dbPasswordFile: "FILE", targetSessionAttrs: "ATTRS", workerName: "NAME", labels: "a,b", concurrency: "N",
   logLevel: "LEVEL", logFile: "FILE", httpPort: "N|off", httpHost: "HOST", shutdownGrace: "T", outputLimit: "BYTES",
   killGrace: "T", safetyTick: "T", fireAhead: "T", ownerConninfo: "CONNINFO", stepUser: "USER", alertCheck: "T",
-  smtpFrom: "ADDRESS", workDir: "DIR",
+  smtpFrom: "ADDRESS", workDir: "DIR", runtimeDir: "DIR",
 };
 
 export const USAGE = `usage: clockwork supervisor [options]
@@ -550,6 +556,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 
   const stepUserName = get("stepUser");
   const stepUser = stepUserName === undefined ? null : resolveUser(stepUserName);
+  const runtimeDir = get("runtimeDir") ?? join(tmpdir(), "clockwork-steps");
+  if (!isAbsolute(runtimeDir)) throw new ConfigError(`runtime directory must be an absolute path (got ${JSON.stringify(runtimeDir)})`);
+
   const ownerBase = ownerBaseOf(connection, env, get("ownerConninfo"));
   const home = env.HOME || homedir();
   const credentialFiles: CredentialFiles = Object.freeze({
@@ -581,6 +590,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     stepBaseEnv: Object.freeze(stepBaseEnv),
     dedicated: false,
     stepUser,
+    runtimeDir,
     ownerBase: Object.freeze(ownerBase),
     credentialFiles,
     alertCheckMs,

@@ -1,6 +1,8 @@
-// One dedicated connection holds LISTEN on Clockwork's channels and reconnects with
-// back-off whenever it is lost. Notifications are hints: after every (re)connect the
-// owner re-ticks, so a NOTIFY missed while the connection was down costs nothing.
+// One dedicated connection, the supervisor's session: it holds LISTEN on Clockwork's
+// channels and is the worker's proof of life (the supervisor registers its incarnation on
+// it, and re-attaches after every reconnect: onSession). It reconnects with back-off
+// whenever it is lost. Notifications are hints: after every (re)connect the owner
+// re-ticks, so a NOTIFY missed while the connection was down costs nothing.
 import pg from "pg";
 import { errorFields, type Logger } from "./logging.ts";
 
@@ -8,6 +10,11 @@ export const WAKEUP_CHANNEL = "clockwork_wakeup";
 export const CANCEL_CHANNEL = "clockwork_cancel";
 
 export interface ListenerEvents {
+  /**
+   * Runs on every new connection before LISTEN: the supervisor registers (or re-attaches)
+   * its incarnation on it. A throw drops the connection and retries with back-off.
+   */
+  onSession(client: pg.Client): Promise<void>;
   /** `clockwork_wakeup`: definitions changed or work was queued; payload is a hint. */
   onWakeup(payload: string): void;
   /** `clockwork_cancel`: step run ids whose runs were cancelled. */
@@ -15,14 +22,17 @@ export interface ListenerEvents {
   /** LISTEN is (again) in place: anything may have happened meanwhile. */
   onConnected(): void;
   onDisconnected(error: unknown): void;
+  /** Connecting (or onSession) failed; `attempt` counts the failures in a row from 1. */
+  onConnectFailed(error: unknown, attempt: number): void;
 }
 
 export class Listener {
   private client: pg.Client | null = null;
-  private stopped = false;
+  private stopped = true;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private _connected = false;
+  private drop: ((error: unknown) => void) | null = null;
 
   constructor(
     /** Read at every (re)connect, so the connection follows a promoted standby (connection.ts). */
@@ -50,6 +60,12 @@ export class Listener {
     if (client) await client.end().catch(() => {});
   }
 
+  /** Drops the connection and connects anew (onSession runs again). */
+  reconnect(reason: string): void {
+    if (this.stopped) return;
+    if (this.drop !== null) this.drop(new Error(reason));
+  }
+
   private async connect(): Promise<void> {
     if (this.stopped) return;
     const client = new pg.Client(typeof this.clientConfig === "function" ? this.clientConfig() : this.clientConfig);
@@ -58,6 +74,7 @@ export class Listener {
     const onLost = (error: unknown) => {
       if (lost) return;
       lost = true;
+      if (this.drop === onLost) this.drop = null;
       if (this.client === client) this.client = null;
       const wasConnected = this._connected;
       this._connected = false;
@@ -70,16 +87,16 @@ export class Listener {
       }
       this.scheduleReconnect();
     };
+    this.drop = onLost;
     client.on("error", onLost);
     client.on("end", () => onLost(new Error("connection ended")));
     client.on("notification", (message) => this.dispatch(message.channel, message.payload ?? ""));
     try {
       await client.connect();
+      await this.events.onSession(client);
       await client.query(`LISTEN ${WAKEUP_CHANNEL}; LISTEN ${CANCEL_CHANNEL}`);
     } catch (error) {
-      if (this.attempt === 0 || this.attempt % 10 === 0) {
-        this.log.warn({ error: errorFields(error), attempt: this.attempt + 1 }, "LISTEN connection failed; retrying");
-      }
+      if (!lost && !this.stopped) this.events.onConnectFailed(error, this.attempt + 1);
       onLost(error);
       return;
     }

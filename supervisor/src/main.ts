@@ -1,14 +1,26 @@
-// `clockwork supervisor`: wires configuration, logging, the SQL API, the LISTEN
-// connection, the ticker, the step executor, heartbeats and the health server, and
-// handles start-up (waiting for a primary that accepts connections) and shutdown.
+// `clockwork supervisor`: wires configuration, logging, the SQL API, the supervisor's
+// session (LISTEN, and the worker's proof of life), the ticker, the step executor,
+// heartbeats and the health server, and handles start-up (waiting for a primary that
+// accepts connections), the end of its incarnation, and shutdown.
 //
 // Standby: a supervisor started against a standby (pg_is_in_recovery()) does not exit:
 // it logs an error and retries with back-off, because a standby may be promoted and a
 // sidecar that exits would only be restarted by its orchestrator in a loop.
+//
+// Worker name: a supervisor registers a new incarnation of its worker at every start. A
+// second live supervisor with the same --name is refused: it logs the holder (pid, host)
+// and exits with code 6 (EXIT.in_use). A holder that is gone (its session to the database
+// ended: killed, crashed) is replaced at once and its steps are taken back.
+//
+// Connection loss: no database error ends the process. Every pool and client has its error
+// handler (the supervisor's pool, the session, owner connections); every call that fails
+// is retried or its step taken back; a restart of the server, in any shutdown mode, is
+// logged and recovered from.
 import pg from "pg";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
 import { AlertDeliverer } from "./alerts/deliverer.ts";
 import { ClockworkApi, isTransient } from "./api.ts";
+import { EXIT } from "./cli/common.ts";
 import { ConfigError, loadConfig, type Endpoint, type SupervisorConfig } from "./config.ts";
 import { ConnectionTarget, NoSuitableHost } from "./connection.ts";
 import { startHealthServer, type HealthServer, type Readiness } from "./http.ts";
@@ -19,14 +31,30 @@ import { SupervisorMetrics } from "./metrics.ts";
 import { extensionMismatch, SUPERVISOR_SETTING, SUPERVISOR_VERSION } from "./version.ts";
 import { StepExecutor } from "./steps/executor.ts";
 import { OwnerConnections } from "./steps/owner-connections.ts";
+import { ProcessRegistry } from "./steps/process-registry.ts";
 import { Ticker, type TickReason } from "./ticker.ts";
 
 const READ_ONLY = "25006";
-/** The database no longer knows this worker (restored, or its row removed): register again. */
 const INCOMPATIBLE_VERSION = SQLSTATE.incompatible_version;
-const UNKNOWN_WORKER = SQLSTATE.unknown_worker;
 /** Connections of the supervisor's own pool opened (and warmed up) at start. */
 const WARM_CONNECTIONS = 2;
+/** A name whose holder's session is connected is asked again this many times (its session may be closing) before giving up. */
+const NAME_IN_USE_RETRIES = 3;
+
+/** The session reached a standby: no registration there (retried, logged as such). */
+class StandbyError extends Error {
+  override readonly name = "StandbyError";
+}
+
+/** The extension is of another MAJOR.MINOR (UPDATING.md): no registration (retried, logged as such). */
+class VersionMismatch extends Error {
+  override readonly name = "VersionMismatch";
+}
+
+/** A refusal that ends the supervisor (its name is in use). */
+class FatalError extends Error {
+  override readonly name = "FatalError";
+}
 
 /** One supervisor: `clockwork supervisor` runs one; `clockwork run` runs a dedicated one in-process. */
 export class Supervisor {
@@ -41,9 +69,13 @@ export class Supervisor {
   private readonly leases: LeaseKeeper;
   /** Alert checks and deliveries: a loop of its own, so a slow receiver never delays a tick. */
   private readonly alerts: AlertDeliverer | null;
+  private readonly processes: ProcessRegistry;
   private http: HealthServer | null = null;
   private stopping = false;
+  /** The first registration succeeded (start() waits for it). */
   private registered = false;
+  private settleFirstRegistration!: (registered: boolean) => void;
+  private readonly firstRegistration = new Promise<boolean>((resolve) => (this.settleFirstRegistration = resolve));
   private lastDb: { ok: boolean; error?: string } = { ok: false, error: "not connected yet" };
   private readonly stopController = new AbortController();
   private finished!: (code: number) => void;
@@ -89,8 +121,19 @@ export class Supervisor {
     });
     // A dedicated worker (clockwork run) runs one job; the regular supervisors deliver alerts.
     this.alerts = config.dedicated ? null : new AlertDeliverer(this.api, config, log, this.metrics);
-    this.executor = new StepExecutor(config, this.api, this.connections, this.metrics, log, () => this.ticker.wake("step-finished"), this.alerts?.mailer);
-    this.leases = new LeaseKeeper(this.api, log, () => this.executor.size > 0 || this.executor.pendingReports > 0, (ids) => this.executor.cancel(ids));
+    this.processes = new ProcessRegistry(config.runtimeDir, log);
+    this.executor = new StepExecutor(config, this.api, this.connections, this.processes, this.metrics, log, () => this.ticker.wake("step-finished"), this.alerts?.mailer);
+    this.leases = new LeaseKeeper(
+      this.api,
+      log,
+      {
+        held: () => this.executor.held(),
+        extended: (ids, sentAt) => this.executor.extended(ids, sentAt),
+        lost: (ids) => this.executor.lost(ids),
+        cancel: (ids) => this.executor.cancel(ids),
+      },
+      (error) => this.incarnationEnded(error),
+    );
     this.ticker = new Ticker({
       tick: (reason) => this.tick(reason),
       safetyTickMs: config.safetyTickMs,
@@ -101,6 +144,7 @@ export class Supervisor {
     this.listener = new Listener(
       () => this.target.clientConfig(),
       {
+        onSession: (client) => this.onSession(client),
         onWakeup: (payload) => {
           if (payload === "alert") this.alerts?.wake();
           else this.ticker.wake("notify");
@@ -108,6 +152,7 @@ export class Supervisor {
         onCancel: (ids) => this.executor.cancel(ids),
         onConnected: () => this.ticker.wake("reconnect"),
         onDisconnected: () => {},
+        onConnectFailed: (error, attempt) => this.onConnectFailed(error, attempt),
       },
       log,
     );
@@ -139,67 +184,140 @@ export class Supervisor {
       { labels: this.config.labels, concurrency: this.config.concurrency, pid: this.config.pid },
       "supervisor starting",
     );
-    if (!(await this.registerUntilReady())) return;
+    if (this.target.followsPrimary) {
+      // Several hosts: the session (and every connection after it) goes to the primary.
+      try {
+        const { label, endpoint } = await this.target.locate();
+        this.ownerServerFollows(endpoint);
+        this.log.info({ database: label, target_session_attrs: this.config.connection.targetSessionAttrs }, "using database host");
+      } catch (error) {
+        this.log.warn({ error: errorFields(error) }, "no primary among the configured hosts yet; the session keeps looking");
+      }
+    }
+    // The session registers the worker once it reaches a primary (onSession).
+    this.listener.start();
+    if (!(await this.firstRegistration)) return;
     try {
       await this.api.warmUp(WARM_CONNECTIONS);
     } catch (error) {
       this.log.warn({ error: errorFields(error) }, "could not warm up the connection pool; connections open on demand");
     }
-    this.listener.start();
+    if (this.stopping) return;
     this.leases.start();
     this.ticker.start();
     this.alerts?.start();
   }
 
-  /** Waits for a primary that accepts connections and registers the worker. */
-  private async registerUntilReady(): Promise<boolean> {
-    for (let attempt = 0; !this.stopping; attempt++) {
-      const delay = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
-      try {
-        if (this.target.followsPrimary) {
-          const { label, endpoint } = await this.target.locate();
-          this.ownerServerFollows(endpoint);
-          this.log.info({ database: label, target_session_attrs: this.config.connection.targetSessionAttrs }, "using database host");
-        }
-        const mismatch = await this.extensionMismatch();
-        if (mismatch !== null) {
-          this.lastDb = { ok: false, error: mismatch };
-          this.log.error({ retry_in_ms: delay, supervisor_version: SUPERVISOR_VERSION }, mismatch);
-        } else if (await this.api.inRecovery()) {
-          this.lastDb = { ok: false, error: "database is a standby" };
-          this.log.error(
-            { retry_in_ms: delay },
-            "the database is a standby (in recovery): a supervisor needs the primary; waiting in case it is promoted",
-          );
-        } else {
-          const registration = await this.register();
-          this.leases.setLeaseMs(Number(registration.lease_ms) || 30_000);
-          this.connections.setDatabase(await this.api.currentDatabase());
-          this.registered = true;
-          this.lastDb = { ok: true };
-          this.log.info({ worker_id: registration.worker_id, lease_ms: registration.lease_ms }, "worker registered");
-          if (this.alerts !== null && this.config.alertCheckMs > Number(registration.lease_ms) / 3) {
-            // The alert check is this supervisor's sign of life when it is idle.
-            this.log.warn({ alert_check_ms: this.config.alertCheckMs, lease_ms: registration.lease_ms },
-              "--alert-check is longer than a third of the lease: an idle supervisor may be reported lost (worker_lost)");
-          }
-          return true;
-        }
-      } catch (error) {
-        this.lastDb = { ok: false, error: errorFields(error).message };
-        const fields = { error: errorFields(error), retry_in_ms: delay, attempt: attempt + 1 };
-        if (isTransient(error)) this.log.warn(fields, "database not available yet; retrying");
-        else this.log.error(fields, "could not register with the database; retrying");
-      }
-      await this.sleep(delay);
+  /**
+   * Every new session: on a primary, register a new incarnation (the first time, or when
+   * the last one ended) or re-attach the current one, so that this session proves it alive.
+   */
+  private async onSession(client: pg.Client): Promise<void> {
+    const mismatch = extensionMismatch(await this.api.extensionVersion(client));
+    if (mismatch !== null) throw new VersionMismatch(mismatch);
+    if (await this.api.inRecovery(client)) {
+      // Several hosts: the primary may be another one now; the next session goes there.
+      if (this.target.followsPrimary) await this.followPrimary();
+      throw new StandbyError("the database is a standby (in recovery)");
     }
-    return false;
+    if (this.api.incarnation !== null) {
+      try {
+        await this.api.attachWorker(client);
+        this.lastDb = { ok: true };
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== SQLSTATE.worker_ended) throw error;
+        this.endIncarnation(error);
+      }
+    }
+    await this.register(client);
   }
 
-  private register() {
-    return this.config.dedicated
-      ? this.api.registerDedicatedWorker(this.config.labels, this.config.host, this.config.pid)
-      : this.api.registerWorker(this.config.labels, this.config.host, this.config.pid);
+  /** Registers a new incarnation on `session`; a name held by a live supervisor ends this one. */
+  private async register(session: pg.Client): Promise<void> {
+    for (let tries = 1; ; tries++) {
+      try {
+        const registration = await this.api.startWorker(session, this.config.labels, this.config.host, this.config.pid, this.config.dedicated);
+        const leaseMs = Number(registration.lease_ms) || 30_000;
+        this.leases.setLeaseMs(leaseMs);
+        this.executor.setLeaseMs(leaseMs);
+        this.processes.setInstallation(registration.installation);
+        this.connections.setDatabase(await this.api.currentDatabase());
+        this.lastDb = { ok: true };
+        this.log.info({
+          worker_id: registration.worker_id, lease_ms: registration.lease_ms, replaced: registration.replaced ?? undefined,
+          taken_back: registration.taken_back || undefined, scheduler_start: registration.scheduler_start,
+        }, "worker registered");
+        if (this.alerts !== null && this.config.alertCheckMs > leaseMs / 3) {
+          // The alert check marks the worker alive for the alert sweep (worker_lost).
+          this.log.warn({ alert_check_ms: this.config.alertCheckMs, lease_ms: leaseMs },
+            "--alert-check is longer than a third of the lease: an idle supervisor may be reported lost (worker_lost)");
+        }
+        if (!this.registered) {
+          this.registered = true;
+          this.settleFirstRegistration(true);
+        }
+        return;
+      } catch (error) {
+        if ((error as { code?: string }).code !== SQLSTATE.worker_name_in_use || this.stopping) throw error;
+        const detail = (error as { detail?: string }).detail ?? "";
+        const retryAfter = /retry_after_ms=(\d+)/.exec(detail);
+        if (retryAfter !== null) {
+          // The holder has no session that could prove it alive: it is gone once its
+          // heartbeat is a lease old (a restart of both the server and this host, say).
+          const waitMs = Math.min(Number(retryAfter[1]) + 100, 60_000);
+          this.log.warn({ error: errorFields(error), retry_in_ms: waitMs }, "the worker name may still be held by a supervisor that has not been seen since; waiting until its lease lapses");
+          await this.sleep(waitMs);
+          continue;
+        }
+        if (tries < NAME_IN_USE_RETRIES) {
+          await this.sleep(500 * tries); // the holder's session may be closing (it was just killed)
+          continue;
+        }
+        const message = `worker name ${JSON.stringify(this.config.workerName)} is in use: ${(error as Error).message}. ${detail} Give each supervisor its own --name.`;
+        this.fail(EXIT.in_use, message, error);
+        throw new FatalError(message);
+      }
+    }
+  }
+
+  private onConnectFailed(error: unknown, attempt: number): void {
+    if (error instanceof FatalError || this.stopping) return;
+    this.lastDb = { ok: false, error: errorFields(error).message };
+    if (attempt > 3 && attempt % 20 !== 0) return;
+    const fields = { error: errorFields(error), attempt };
+    if (error instanceof VersionMismatch) {
+      this.log.error({ supervisor_version: SUPERVISOR_VERSION, attempt }, error.message);
+    } else if (error instanceof StandbyError) {
+      this.log.error(fields, "the database is a standby (in recovery): a supervisor needs the primary; waiting in case it is promoted");
+    } else if (this.registered) {
+      this.log.warn(fields, "could not reopen the supervisor's session; retrying");
+    } else if (isTransient(error)) {
+      this.log.warn(fields, "database not available yet; retrying");
+    } else {
+      this.log.error(fields, "could not register with the database; retrying");
+    }
+  }
+
+  /**
+   * This incarnation ended while the process lives (its session was lost and a tick found
+   * it gone, or it was replaced): its steps were taken back. They are stopped, and the
+   * session reconnects to register a new incarnation (refused, and the process exits,
+   * when another live supervisor holds the name now).
+   */
+  private incarnationEnded(error: unknown): void {
+    if (this.stopping || this.api.incarnation === null) return;
+    this.endIncarnation(error);
+    this.listener.reconnect("registering a new incarnation");
+  }
+
+  private endIncarnation(error: unknown): void {
+    const unknown = /^unknown worker incarnation/.test((error as Error).message ?? "");
+    this.log.error({ error: errorFields(error), running: this.executor.size }, unknown
+      ? "the database does not know this worker incarnation (restored or reset?): stopping its steps and registering anew"
+      : "this supervisor's worker incarnation has ended (found gone or replaced): its steps were taken back; stopping them and registering anew");
+    this.executor.dropEverything("this supervisor's worker incarnation ended: the database took its steps back");
+    this.api.forgetWorker();
   }
 
   /** Why the extension here does not suit this supervisor (UPDATING.md), or null. */
@@ -210,17 +328,18 @@ export class Supervisor {
   private async tick(reason: TickReason): Promise<string | null> {
     this.metrics.ticks.inc({ reason });
     const maxClaims = this.stopping ? 0 : this.executor.freeSlots;
+    if (this.api.incarnation === null) return null; // between incarnations: the session re-registers and wakes us
     let result;
     const reports = this.executor.takeReports();
+    const sentAt = performance.now();
     try {
       // Looks ahead twice the lead: the tick itself and a late timer eat into it.
       result = await this.api.tick(maxClaims, 2 * this.config.fireAheadMs, reports);
     } catch (error) {
       this.executor.restoreReports(reports);
-      if ((error as { code?: string }).code === UNKNOWN_WORKER) {
-        this.log.warn("the database does not know this worker (restored or reset?); registering again");
-        const registration = await this.register();
-        this.leases.setLeaseMs(Number(registration.lease_ms) || 30_000);
+      if ((error as { code?: string }).code === SQLSTATE.worker_ended) {
+        this.incarnationEnded(error);
+        return null;
       }
       throw error;
     }
@@ -231,7 +350,7 @@ export class Supervisor {
     this.log.debug({ reason, claimed: result.claimed.length, next_due_at: result.next_due_at }, "tick");
     // SQL steps first: their calls go out before a shell step's spawn blocks the event loop.
     const claims = [...result.claimed].sort((a, b) => Number(a.kind !== "sql") - Number(b.kind !== "sql"));
-    for (const claim of claims) this.executor.start(claim);
+    for (const claim of claims) this.executor.start(claim, sentAt);
     return result.next_due_at;
   }
 
@@ -289,6 +408,31 @@ export class Supervisor {
     });
   }
 
+  /**
+   * A refusal that ends the process (the worker name is in use): nothing of ours runs yet
+   * (or it was all taken back), so everything stops at once and the process exits `code`.
+   */
+  private fail(code: number, message: string, error: unknown): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.stopController.abort();
+    this.log.fatal({ error: errorFields(error), exit_code: code }, message);
+    process.stderr.write(`clockwork supervisor: ${message}\n`);
+    this.settleFirstRegistration(false);
+    void (async () => {
+      await this.ticker.stop();
+      await this.listener.stop();
+      this.leases.stop();
+      this.executor.killAll();
+      await this.executor.waitIdle(this.config.killGraceMs + 2000);
+      this.executor.abandon();
+      await this.connections.end();
+      await this.pool.end().catch(() => {});
+      await this.http?.close();
+      this.finished(code);
+    })();
+  }
+
   /** SIGTERM/SIGINT: stop claiming, let steps finish within the grace period, kill and hand back the rest. */
   async shutdown(signal: string): Promise<void> {
     if (this.stopping) {
@@ -298,6 +442,7 @@ export class Supervisor {
     }
     this.stopping = true;
     this.stopController.abort();
+    this.settleFirstRegistration(false);
     this.log.info({ signal, running: this.executor.size, grace_ms: this.config.shutdownGraceMs }, "shutting down: no new claims");
     await this.ticker.stop();
     await this.listener.stop();
@@ -320,7 +465,7 @@ export class Supervisor {
     this.executor.abandon();
     this.leases.stop();
     await this.connections.end();
-    if (this.registered) {
+    if (this.api.incarnation !== null) {
       try {
         const released = await this.api.releaseWorker();
         this.log.info({ handed_back: released }, "worker released");

@@ -23,9 +23,8 @@ describe("leases hand a dead supervisor's steps to another one", { skip: missing
 
   async function attempts(runId: string) {
     const { rows } = await db.query(
-      `SELECT s.attempt, s.state, s.stdout, w.name AS worker
-         FROM clockwork.step_runs s LEFT JOIN clockwork.workers w ON w.id = s.worker_id
-        WHERE s.run_id = $1 ORDER BY s.attempt`,
+      `SELECT attempt, state, stdout, worker_name AS worker
+         FROM clockwork.step_runs WHERE run_id = $1 ORDER BY attempt`,
       [runId],
     );
     return rows;

@@ -115,6 +115,54 @@ describe("database restarts", { skip: missing ?? false }, () => {
     }
   });
 
+  test("pg_ctl restart -m immediate during SQL steps, repeated: the supervisor stays up and its steps finish or are re-run", async () => {
+    const client = await connect(cluster.url("postgres"));
+    await client.query("CREATE TABLE crash_effects (job text NOT NULL, run_id bigint NOT NULL, attempt integer NOT NULL)");
+    // SQL steps that take a while, so that every crash cuts some off mid-statement.
+    const policies = { overlap: { mode: "allow_all" }, misfire: { policy: "all", grace: "5m" } };
+    for (const job of ["crash-a", "crash-b", "crash-c"]) {
+      await client.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({
+        name: job, schedules: ["* * * * * *"], policies,
+        steps: [{ name: "main", sql: `SELECT pg_sleep(0.4); INSERT INTO crash_effects VALUES ('${job}', current_setting('clockwork.run_id')::bigint, current_setting('clockwork.attempt')::int)` }],
+      })]);
+    }
+    await client.end();
+    const sup = startSupervisor(cluster.url("postgres"), { name: "crash-survivor" });
+    await sup.waitForLog("registration", (l) => l.msg === "worker registered");
+    const crashes = 3;
+    for (let i = 0; i < crashes; i++) {
+      await sleep(2500);
+      cluster.pgCtl("restart", "-m", "immediate");
+    }
+    await sleep(2500);
+
+    const db = pool(cluster.url("postgres"));
+    try {
+      for (const job of ["crash-a", "crash-b", "crash-c"]) await db.query("SELECT clockwork.disable_job($1)", [job]);
+      await waitFor("all runs to finish", async () =>
+        (await db.query("SELECT count(*)::int AS n FROM clockwork.runs WHERE finished_at IS NULL")).rows[0].n === 0, 60_000);
+      assert.equal(sup.child.exitCode, null, "the supervisor stayed up through every crash");
+      assert.equal(sup.child.signalCode, null);
+      assert.ok(sup.logs.filter((l) => l.msg === "LISTEN connection restored").length >= crashes, "it reconnected after each crash");
+      assert.ok(!sup.logs.some((l) => /unhandled|uncaught/i.test(l.msg)), "no unhandled error");
+      assert.ok(!sup.stderr.join("").includes("Error"), `nothing on stderr: ${sup.stderr.join("")}`);
+      const runs = (await db.query(`
+        SELECT r.id, r.state, j.name AS job, max(s.attempt) AS attempts,
+               (SELECT count(*)::int FROM crash_effects e WHERE e.run_id = r.id) AS effects
+          FROM clockwork.runs r JOIN clockwork.jobs j ON j.id = r.job_id JOIN clockwork.step_runs s ON s.run_id = r.id
+         WHERE j.name LIKE 'crash-%' GROUP BY r.id, j.name`)).rows;
+      assert.ok(runs.length >= 3 * 6, `runs went on between the crashes (${runs.length})`);
+      const notSucceeded = runs.filter((r) => r.state !== "succeeded");
+      assert.deepEqual(notSucceeded, [], "every run finished well: its step finished, or was re-run");
+      const doubled = runs.filter((r) => r.effects !== 1);
+      assert.deepEqual(doubled, [], "each run's SQL took effect exactly once");
+      assert.ok(runs.some((r) => r.attempts > 1), "some steps were cut off by a crash and re-run");
+    } finally {
+      await db.end();
+      await sup.stop();
+    }
+  });
+
   test("an SQL step cut off by a restart is taken back and run again, and takes effect once", async () => {
     const client = await connect(cluster.url("postgres"));
     await client.query("CREATE TABLE slow_effects (run_id bigint, at timestamptz DEFAULT clock_timestamp())");

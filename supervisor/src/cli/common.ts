@@ -19,6 +19,8 @@ export const EXIT = {
   differences: 4,
   /** The database cannot be reached, or Clockwork is not installed in it. */
   unavailable: 5,
+  /** supervisor: another live supervisor holds this worker name (docs/faults.md). */
+  in_use: 6,
   /** Stopped by SIGINT/SIGTERM. */
   interrupted: 130,
 } as const;

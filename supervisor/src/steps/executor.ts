@@ -6,8 +6,9 @@ import { type ClockworkApi, type StepClaim, type StepReport } from "../api.ts";
 import type { SupervisorConfig } from "../config.ts";
 import { errorFields, stepScope, type Logger } from "../logging.ts";
 import type { SupervisorMetrics } from "../metrics.ts";
-import { startProcessStep, type RunningProcess } from "./shell.ts";
+import { killGroup, startProcessStep, type RunningProcess } from "./shell.ts";
 import type { OwnerConnections, OwnerLease } from "./owner-connections.ts";
+import type { ProcessRegistry } from "./process-registry.ts";
 import { startSqlStep, type RunningSqlStep, type SqlStepResult } from "./sql.ts";
 import { startBuiltinStep, type RunningBuiltin } from "./builtins.ts";
 import { runOwnerBuiltin } from "./owner-builtins.ts";
@@ -26,6 +27,22 @@ interface RunningStep {
   /** For an SQL step waiting for its start: the connection it will run on. */
   lease?: OwnerLease;
   cancelRequested: boolean;
+  /** Why it was stopped, once it was. */
+  stoppedAs?: "cancelled" | "shutdown" | "fenced";
+  /**
+   * performance.now() by which its lease ends unless a heartbeat extends it, counted from
+   * when the claiming tick or the extending heartbeat was sent (never later than the
+   * database's own lease_expires_at).
+   */
+  leaseEndsAt: number;
+  /**
+   * Stopped when its lease ends here without a heartbeat: steps whose duplicates nothing
+   * fences (shell, program, SQL steps that report afterwards). An SQL step in the
+   * scheduler's database is fenced by its claim when it commits, so it runs on.
+   */
+  stopsWithLease: boolean;
+  /** Set while a re-run waits for an earlier attempt's processes on this host. */
+  stopWaitingForEarlier?: () => void;
   done: Promise<void>;
 }
 
@@ -33,6 +50,8 @@ interface RunningStep {
 const SPIN_MS = 2;
 /** An SQL step claimed ahead hands the last this many ms of its wait to the database. */
 const SQL_WAIT_LEAD_MS = 3;
+/** A re-run looks this often whether an earlier attempt's processes on this host have ended. */
+const EARLIER_POLL_MS = 100;
 
 export class StepExecutor {
   private readonly running = new Map<string, RunningStep>();
@@ -41,17 +60,24 @@ export class StepExecutor {
   private abandoned = false;
   /** What became of SQL steps, for the next tick to record. */
   private reports: StepReport[] = [];
+  private leaseMs = 30_000;
+  private leaseTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: SupervisorConfig,
     private readonly api: ClockworkApi,
     private readonly connections: OwnerConnections,
+    private readonly processes: ProcessRegistry,
     private readonly metrics: SupervisorMetrics,
     private readonly log: Logger,
     private readonly onFinished: () => void,
     /** Mail for the mail built-in: the supervisor's one SMTP transport. */
     private readonly mailer: Mailer = new Mailer(config.smtpUrl, config.smtpFrom),
   ) {}
+
+  setLeaseMs(leaseMs: number): void {
+    this.leaseMs = leaseMs;
+  }
 
   get size(): number {
     return this.running.size;
@@ -79,15 +105,20 @@ export class StepExecutor {
 
   /**
    * Starts a claimed step, at once or, for a step claimed ahead, at its start_at. It counts
-   * against the concurrency from the claim on.
+   * against the concurrency from the claim on. `tickSentAt` (performance.now()) is when the
+   * tick that claimed it was sent: its lease runs from no earlier than that.
    */
-  start(claim: StepClaim): void {
+  start(claim: StepClaim, tickSentAt = performance.now()): void {
     if (this.running.has(claim.step_run_id)) {
       this.log.warn({ step_run: claim.step_run_id }, "claim for a step already running here; ignored");
       return;
     }
     const log = this.log.child(stepScope(claim));
-    const entry: RunningStep = { claim, log, claimedAt: performance.now(), cancelRequested: false, done: Promise.resolve() };
+    const entry: RunningStep = {
+      claim, log, claimedAt: performance.now(), cancelRequested: false, done: Promise.resolve(),
+      leaseEndsAt: tickSentAt + this.leaseMs,
+      stopsWithLease: claim.kind !== "sql" || claim.sql?.exactly_once !== true,
+    };
     // start_in_ms is counted by the database's clock from the claim, so a skewed clock here
     // does not matter; the claim reached us a little after it was made, so this is never
     // early by the database's clock (run_sql_step refuses an early call, see api.ts).
@@ -153,6 +184,7 @@ export class StepExecutor {
       entry.done = this.launch(entry);
     }
     this.running.set(claim.step_run_id, entry);
+    this.armLeaseTimer();
     const kind = claim.kind;
     this.metrics.stepsRunning.inc({ kind });
     void entry.done.finally(() => {
@@ -161,6 +193,55 @@ export class StepExecutor {
       if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
       this.onFinished();
     });
+  }
+
+  // --- leases -----------------------------------------------------------------------
+
+  /** The step runs held here, for the heartbeat. */
+  held(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** A heartbeat sent at `sentAt` extended these leases. */
+  extended(stepRunIds: readonly string[], sentAt: number): void {
+    for (const id of stepRunIds) {
+      const entry = this.running.get(id);
+      if (entry !== undefined) entry.leaseEndsAt = Math.max(entry.leaseEndsAt, sentAt + this.leaseMs);
+    }
+    this.armLeaseTimer();
+  }
+
+  /** The database says these steps are no longer ours (taken back, or ended by it): stop them, report nothing. */
+  lost(stepRunIds: readonly string[], why = "the database no longer counts it as ours (its lease passed to another worker, or its run ended)"): void {
+    for (const id of stepRunIds) {
+      const entry = this.running.get(String(id));
+      if (!entry || entry.cancelRequested) continue;
+      entry.cancelRequested = true;
+      entry.log.warn({ reason: why }, "stopping step: it is no longer held by this supervisor");
+      this.stopEntry(entry, "fenced");
+    }
+  }
+
+  /**
+   * A step whose lease ran out here without a heartbeat (the database out of reach) may be
+   * run again by another worker from now on: it is stopped, so that two copies do not run
+   * for longer than the kill grace.
+   */
+  private armLeaseTimer(): void {
+    clearTimeout(this.leaseTimer);
+    this.leaseTimer = undefined;
+    let first = Infinity;
+    for (const entry of this.running.values()) {
+      if (entry.stopsWithLease && !entry.cancelRequested) first = Math.min(first, entry.leaseEndsAt);
+    }
+    if (first === Infinity) return;
+    this.leaseTimer = setTimeout(() => {
+      const now = performance.now();
+      const expired = [...this.running.values()].filter((e) => e.stopsWithLease && !e.cancelRequested && e.leaseEndsAt <= now);
+      if (expired.length > 0) this.lost(expired.map((e) => e.claim.step_run_id), "its lease ended without a heartbeat (the database was out of reach): another worker may run it now");
+      this.armLeaseTimer();
+    }, Math.max(0, first - performance.now()) + 1);
+    this.leaseTimer.unref();
   }
 
   /** Runs the step now; resolves when it has ended and its result is reported. */
@@ -189,8 +270,43 @@ export class StepExecutor {
         (error) => log.error({ error: errorFields(error) }, "SQL step crashed (bug); its lease will expire and it will be retried"),
       );
     }
+    if (kind === "shell" || kind === "program") return this.launchProcess(entry);
     log.info({ kind }, "step started");
-    if (kind === "shell" || kind === "program") {
+    if (kind === "builtin") {
+      entry.builtin = startBuiltinStep(claim, {
+        workDir: this.config.workDir, secrets: this.config.secrets, mailer: this.mailer, outputLimitBytes: this.config.outputLimitBytes,
+        // COPY and pg-boss run on a connection logged in as the job's owner, as SQL steps do.
+        runWithOwner: (c, args, signal, area) => runOwnerBuiltin(args, {
+          acquire: async () => {
+            if (c.owner_work === null) throw new Error(`the claim of the ${c.builtin} built-in names no owner connection`);
+            const lease = await this.connections.acquire(c.owner_work);
+            return { client: lease.client, cancel: () => lease.cancel(), release: (how) => lease.release(how) };
+          },
+          area, signal, params: c.params ?? {},
+        }),
+      });
+      return this.finishBuiltin(claim, log, entry.builtin);
+    }
+    // An unknown kind is the database's mistake, reported as a failure rather than ignored.
+    return this.report(claim, log, 127, `unknown step kind ${JSON.stringify(kind)}`, false);
+  }
+
+  /**
+   * A shell or program step: after any earlier attempt's processes on this host have ended
+   * (a re-run never overlaps them), spawned, its process group recorded for the re-runs
+   * that may follow, reported when it ends.
+   */
+  private async launchProcess(entry: RunningStep): Promise<void> {
+    const { claim, log } = entry;
+    const kind = claim.kind as "shell" | "program";
+    if ((claim.earlier_attempts?.length ?? 0) > 0) {
+      await this.waitForEarlierAttempts(entry);
+      // Stopped while waiting: nothing ran. A cancelled run waits for its steps to say so.
+      if (entry.stoppedAs === "cancelled") return this.report(claim, log, 128 + 15, "cancelled before it started", false);
+      if (entry.cancelRequested) return;
+    }
+    log.info({ kind }, "step started");
+    {
       let lostBatches = 0;
       entry.process = startProcessStep(
         {
@@ -217,25 +333,48 @@ export class StepExecutor {
           },
         },
       );
-      return this.finishProcess(claim, log, entry.process);
+      if (entry.process.pid !== undefined) this.processes.record(claim.step_run_id, entry.process.pid);
+      try {
+        await this.finishProcess(claim, log, entry.process);
+      } finally {
+        this.processes.forget(claim.step_run_id);
+      }
     }
-    if (kind === "builtin") {
-      entry.builtin = startBuiltinStep(claim, {
-        workDir: this.config.workDir, secrets: this.config.secrets, mailer: this.mailer, outputLimitBytes: this.config.outputLimitBytes,
-        // COPY and pg-boss run on a connection logged in as the job's owner, as SQL steps do.
-        runWithOwner: (c, args, signal, area) => runOwnerBuiltin(args, {
-          acquire: async () => {
-            if (c.owner_work === null) throw new Error(`the claim of the ${c.builtin} built-in names no owner connection`);
-            const lease = await this.connections.acquire(c.owner_work);
-            return { client: lease.client, cancel: () => lease.cancel(), release: (how) => lease.release(how) };
-          },
-          area, signal, params: c.params ?? {},
-        }),
+  }
+
+  /**
+   * Waits until no earlier attempt of this step has a live process group on this host. Their
+   * watcher kills them within the kill grace when their supervisor died; a supervisor that
+   * lost the lease stops them at its next heartbeat. Past that, they are stopped from here.
+   */
+  private async waitForEarlierAttempts(entry: RunningStep): Promise<void> {
+    const { claim, log } = entry;
+    let live = this.processes.live(claim.earlier_attempts ?? []);
+    if (live.length === 0) return;
+    const startedAt = performance.now();
+    const patienceMs = this.config.killGraceMs + 2 * Math.floor(this.leaseMs / 3) + 1000;
+    let killedAt: number | null = null;
+    log.warn({ earlier: live }, "an earlier attempt of this step still runs on this host: waiting for it to end before running again");
+    while (live.length > 0 && !entry.cancelRequested) {
+      const waited = performance.now() - startedAt;
+      if (killedAt === null && waited > patienceMs) {
+        log.warn({ earlier: live, waited_ms: Math.round(waited) }, "the earlier attempt did not end: stopping its processes");
+        for (const e of live) killGroup(e.pgid, "SIGTERM");
+        killedAt = performance.now();
+      } else if (killedAt !== null && performance.now() - killedAt > this.config.killGraceMs) {
+        for (const e of live) killGroup(e.pgid, "SIGKILL");
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, EARLIER_POLL_MS);
+        entry.stopWaitingForEarlier = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
-      return this.finishBuiltin(claim, log, entry.builtin);
+      entry.stopWaitingForEarlier = undefined;
+      live = this.processes.live(claim.earlier_attempts ?? []);
     }
-    // An unknown kind is the database's mistake, reported as a failure rather than ignored.
-    return this.report(claim, log, 127, `unknown step kind ${JSON.stringify(kind)}`, false);
+    if (!entry.cancelRequested) log.info({ waited_ms: Math.round(performance.now() - startedAt) }, "the earlier attempt has ended");
   }
 
   private seenRuns = new Set<string>();
@@ -292,7 +431,7 @@ export class StepExecutor {
     const fields = { exit_code: result.exitCode, duration_ms: Math.round(result.durationMs), error: result.error ?? undefined };
     if (result.stoppedBy === "fenced") {
       this.metrics.stepsRefused.inc();
-      log.warn(fields, "step stopped: its output was refused, the lease passed to another worker");
+      log.warn(fields, "step stopped: its lease passed to another worker (output refused, or the database took it back); not reported");
       return;
     }
     if (result.stoppedBy === "shutdown") {
@@ -357,7 +496,9 @@ export class StepExecutor {
     }
   }
 
-  private stopEntry(entry: RunningStep, reason: "cancelled" | "shutdown"): void {
+  private stopEntry(entry: RunningStep, reason: "cancelled" | "shutdown" | "fenced"): void {
+    entry.stoppedAs ??= reason;
+    entry.stopWaitingForEarlier?.();
     if (entry.pending) {
       // Not started yet: it never will be (a cancelled run's step is settled by the
       // database; at shutdown release_worker hands it back).
@@ -369,9 +510,11 @@ export class StepExecutor {
     } else if (entry.process) {
       entry.process.stop(reason);
     } else if (entry.builtin) {
-      entry.builtin.stop(reason);
+      // A fenced built-in is stopped like one at shutdown: nothing is reported.
+      entry.builtin.stop(reason === "fenced" ? "shutdown" : reason);
     } else if (entry.sql) {
-      entry.sql.stop(reason);
+      // A fenced SQL step is cancelled like one at shutdown: nothing is reported.
+      entry.sql.stop(reason === "fenced" ? "shutdown" : reason);
     }
   }
 
@@ -397,5 +540,15 @@ export class StepExecutor {
 
   abandon(): void {
     this.abandoned = true;
+    clearTimeout(this.leaseTimer);
+  }
+
+  /**
+   * This supervisor's incarnation ended (it was found gone, or replaced): every step it
+   * held was taken back. Stops them all and drops the reports nobody would accept.
+   */
+  dropEverything(why: string): void {
+    this.reports = [];
+    this.lost([...this.running.keys()], why);
   }
 }

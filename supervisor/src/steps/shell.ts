@@ -4,6 +4,11 @@
 //   spawn argv directly (no shell);
 // - each step gets its own process group (detached), so a time-out, a cancel or the end
 //   of the step reaches every process the step started, not just the first one;
+// - no orphan outlives the supervisor, however it dies (kill -9 included): every step
+//   starts through a tiny launcher (LAUNCHER below) that leaves a watcher in the step's
+//   group; the watcher reads a pipe whose other end only the supervisor holds, and when
+//   the kernel closes that end (the supervisor is gone) it sends SIGTERM to the group and
+//   SIGKILL after the kill grace (docs/faults.md says why this and not a cgroup);
 // - stdin is closed; the environment is the supervisor's (without anything that names or
 //   opens a database) overlaid with the claim's variables; with --step-user, it runs as
 //   that OS user, in its home directory;
@@ -13,8 +18,9 @@
 // - a spawn failure (missing program, missing directory) is a result, never a throw.
 // Nothing here knows about the database: the sink decides where output goes.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { accessSync, constants as fsConstants, existsSync, statSync } from "node:fs";
 import { constants as osConstants } from "node:os";
+import { isAbsolute, join, resolve as resolvePath } from "node:path";
 import { StringDecoder } from "node:string_decoder";
 
 export type OutputStreamName = "stdout" | "stderr";
@@ -71,6 +77,56 @@ export interface RunningProcess {
 }
 
 const SHELL = existsSync("/bin/bash") ? "/bin/bash" : "/bin/sh";
+
+/**
+ * Every shell and program step starts as `sh -c LAUNCHER clockwork-step TENTHS COMMAND…`.
+ * The launcher moves the supervisor's pipe (its stdin) to fd 3, starts the watcher in the
+ * background, gives the step /dev/null as stdin and execs it: the step keeps the
+ * launcher's pid, hence the group id, its parent and its exit status, exactly as if it
+ * had been spawned directly. The watcher ignores the signals a stop sends to the group,
+ * holds none of the step's output pipes, and blocks reading fd 3: it returns only when the
+ * supervisor's end closes (Node closes it when the step's first process exits; the kernel
+ * closes it when the supervisor dies, however it dies). Then it sends SIGTERM to its group,
+ * waits up to TENTHS tenths of a second (the kill grace) for the step's first process to
+ * end, and sends SIGKILL to the group, itself included. POSIX sh only (dash, busybox);
+ * `running` also works where /proc does not exist.
+ */
+export const LAUNCHER = [
+  'tenths=$1; shift',
+  'exec 3<&0 </dev/null',
+  // Whether a process runs: on Linux a zombie does not (an init that never reaps, as in
+  // some containers, would keep one forever), elsewhere kill -0.
+  'running() { if [ -r "/proc/$1/status" ]; then while read -r k v _; do if [ "$k" = State: ]; then [ "$v" != Z ]; return; fi; done < "/proc/$1/status"; return 1; fi; kill -0 "$1" 2>/dev/null; }',
+  "(trap '' TERM INT HUP; exec >/dev/null 2>&1; read -r _ <&3; kill -TERM 0; i=0; " +
+    'while [ "$i" -lt "$tenths" ] && running "$$"; do sleep 0.1; i=$((i + 1)); done; kill -KILL 0) &',
+  'exec 3<&-',
+  'exec "$@"',
+].join("\n");
+
+/**
+ * What exec would say about a program, decided before spawning (the launcher is always
+ * found, so spawn itself no longer fails for a missing program): PATH is searched as
+ * execvp does, in the step's environment.
+ */
+function programProblem(program: string, path: string | undefined, cwd: string | undefined): { code: number; error: string } | null {
+  const candidates = program.includes("/")
+    ? [isAbsolute(program) ? program : resolvePath(cwd ?? process.cwd(), program)]
+    : (path ?? "/usr/local/bin:/usr/bin:/bin").split(":").map((dir) => join(dir === "" ? (cwd ?? ".") : dir, program));
+  let denied = false;
+  for (const candidate of candidates) {
+    try {
+      if (statSync(candidate).isDirectory()) {
+        denied = true;
+        continue;
+      }
+      accessSync(candidate, fsConstants.X_OK);
+      return null;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EACCES") denied = true;
+    }
+  }
+  return denied ? { code: 126, error: `spawn failed: spawn ${program} EACCES` } : { code: 127, error: `spawn failed: spawn ${program} ENOENT` };
+}
 
 export function truncationMarker(limitBytes: number): string {
   return `\n[clockwork: output truncated after ${limitBytes} bytes]\n`;
@@ -229,15 +285,26 @@ export function startProcessStep(spec: ProcessStepSpec, options: ProcessRunOptio
     return { pid: undefined, result, stop: () => {} };
   }
 
-  const [file, args] = spec.kind === "shell" ? [SHELL, ["-c", spec.script as string]] : [spec.argv![0]!, spec.argv!.slice(1)];
+  const user = options.user ?? null;
+  const identity: Record<string, string> = user === null ? {} : { HOME: user.home, USER: user.name, LOGNAME: user.name };
+  const env: Record<string, string> = { ...options.baseEnv, ...identity, ...(spec.env ?? {}) };
+  const cwd = spec.cwd ?? (user === null ? undefined : existsSync(user.home) ? user.home : "/");
+  const command = spec.kind === "shell" ? [SHELL, "-c", spec.script as string] : [...spec.argv!];
+  if (spec.kind === "program") {
+    const missing = programProblem(command[0]!, env.PATH, cwd);
+    if (missing !== null) {
+      void finish(missing.code, null, missing.error);
+      return { pid: undefined, result, stop: () => {} };
+    }
+  }
+  const tenths = String(Math.ceil(Math.max(0, options.killGraceMs) / 100));
   try {
-    const user = options.user ?? null;
-    const identity = user === null ? {} : { HOME: user.home, USER: user.name, LOGNAME: user.name };
-    child = spawn(file, args, {
-      cwd: spec.cwd ?? (user === null ? undefined : existsSync(user.home) ? user.home : "/"),
-      env: { ...options.baseEnv, ...identity, ...(spec.env ?? {}) },
+    child = spawn("/bin/sh", ["-c", LAUNCHER, "clockwork-step", tenths, ...command], {
+      cwd,
+      env,
       ...(user === null ? {} : { uid: user.uid, gid: user.gid }),
-      stdio: ["ignore", "pipe", "pipe"],
+      // stdin: the pipe the launcher's watcher reads (see LAUNCHER); never written.
+      stdio: ["pipe", "pipe", "pipe"],
       detached: true, // own process group: kill(-pid) reaches the whole step
       windowsHide: true,
     });
@@ -248,6 +315,7 @@ export function startProcessStep(spec: ProcessStepSpec, options: ProcessRunOptio
 
   let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   let done = false;
+  child.stdin!.on("error", () => {}); // closed when the step exits; never written
   child.stdout!.on("data", onData("stdout"));
   child.stderr!.on("data", onData("stderr"));
 
@@ -274,6 +342,10 @@ export function startProcessStep(spec: ProcessStepSpec, options: ProcessRunOptio
   });
 
   child.on("close", () => {
+    // The step's first process has exited and its output has closed. What is left in its
+    // group had SIGTERM at the exit (and the watcher, told by the closed pipe, is about to
+    // SIGKILL it): SIGKILL now, the watcher with it.
+    killGroup(child!.pid, "SIGKILL");
     if (done) return;
     done = true;
     const { code, signal } = exited ?? { code: child!.exitCode, signal: child!.signalCode };

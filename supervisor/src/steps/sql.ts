@@ -126,7 +126,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
         const { rows, truncated } = out.results.length - work.trailing - 1 >= LEADING ? rowsOf(last) : { rows: [], truncated: false };
         // A cancel that came too late to stop it is harmless, but the connection goes.
         connection.release(stopped === null ? "reuse" : "destroy");
-        return { report: report("succeeded", { rows, truncated }), end: "succeeded", message: null, sqlState: null };
+        return { report: report("succeeded", { rows, truncated, committed: work.exactly_once }), end: "succeeded", message: null, sqlState: null };
       }
       if (out.broken) {
         connection.release("destroy");
@@ -145,7 +145,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
         // statement fail?). Its session is not clean: closed.
         connection.release("destroy");
         const last = out.results[commitAt - (work.exactly_once ? 1 : 0) - 1];
-        return { report: report("succeeded", rowsOf(last)), end: "succeeded", message: null, sqlState: null };
+        return { report: report("succeeded", { ...rowsOf(last), committed: work.exactly_once }), end: "succeeded", message: null, sqlState: null };
       }
       const reset = await runScript(connection.client, RESET_AFTER_ERROR);
       const clean = reset.error === null && stopped === null;
