@@ -19,7 +19,7 @@ PLV8_SRC  := $(SHARED)/third_party/plv8-3.2.2
 export PG_CONFIG V8_PREFIX
 
 .PHONY: all deps system v8 promtool npm build build-runtime build-extension build-supervisor build-console install package typecheck \
-        plv8 test test-plv8 test-core test-runtime demo bench bench-core bench-runtime bench-extension \
+        plv8 test test-plv8 test-core test-runtime chaos demo bench bench-core bench-runtime bench-extension \
         bench-supervisor bench-console clean
 
 all: build
@@ -92,6 +92,11 @@ test: deps install typecheck
 # which language extension; tests only clockwork_v8 can pass are skipped with the reason).
 test-plv8: deps install plv8
 	CLOCKWORK_TEST_RUNTIME=plv8 $(NPX) tsx test/run.ts runtime extension e2e cli
+
+# The chaos suite (docs/faults.md): supervisors killed and restarted, PostgreSQL crash and
+# fast restarts, every slot accounted for. Bounded (about 5 minutes); not part of make test.
+chaos: deps install
+	$(NPX) tsx test/chaos/chaos.ts $(CHAOS_ARGS)
 
 test-core: npm
 	$(NPX) tsx test/run.ts test/core

@@ -370,3 +370,36 @@ COMMENT ON COLUMN secret_grants.granted_by IS 'The administrator who granted it.
 COMMENT ON COLUMN secret_grants.granted_at IS 'When.';
 -- Which secrets a job owner may name (the primary key serves lookups by secret).
 CREATE INDEX secret_grants_grantee_idx ON secret_grants (grantee);
+
+-- Worker incarnations (docs/faults.md, "Workers"): every start of a supervisor is a row of
+-- its own, even under the same name, with the session that proves it alive; one current
+-- incarnation per name. 1.0's rows are its incarnations: running ones stay current and
+-- (having no session recorded) count as alive while they heartbeat.
+ALTER TABLE workers ADD COLUMN session_pid integer;
+ALTER TABLE workers ADD COLUMN session_started_at timestamptz;
+ALTER TABLE workers ADD COLUMN session_server_start timestamptz;
+ALTER TABLE workers ADD CONSTRAINT workers_session_whole
+    CHECK ((session_pid IS NULL) = (session_started_at IS NULL) AND (session_pid IS NULL) = (session_server_start IS NULL));
+ALTER TABLE workers ADD COLUMN ended_by text;
+ALTER TABLE workers ADD CONSTRAINT workers_ended_by_check CHECK (ended_by IN ('release', 'gone', 'lapsed', 'replaced'));
+ALTER TABLE workers ADD CONSTRAINT workers_ended_by_ended CHECK (ended_by IS NULL OR stopped_at IS NOT NULL);
+COMMENT ON COLUMN workers.ended_by IS 'How the incarnation ended: release (a clean shutdown), gone (its session ended), lapsed (no heartbeat for a lease), replaced (found gone when a new incarnation of its name registered); NULL while current (and for rows ended by 1.0).';
+ALTER TABLE workers DROP CONSTRAINT workers_name_key;
+CREATE UNIQUE INDEX workers_name_key ON workers (name) WHERE stopped_at IS NULL;
+COMMENT ON TABLE workers IS 'Supervisors known to this database, one row per incarnation: every start of a supervisor is a new row, even under the same name, and a step run''s lease names the incarnation that holds it. Ended incarnations are deleted once none of their leases is left to settle.';
+COMMENT ON COLUMN workers.id IS 'Incarnation id: the supervisor passes it with every call, so a process that a newer incarnation replaced can neither extend nor report anything.';
+COMMENT ON COLUMN workers.name IS 'Worker name; at most one current (not stopped) incarnation per name: a second live supervisor with the same name is refused.';
+COMMENT ON COLUMN workers.started_at IS 'When this incarnation registered.';
+COMMENT ON COLUMN workers.heartbeat_at IS 'Last sign of life (heartbeat, tick, re-attach).';
+COMMENT ON COLUMN workers.stopped_at IS 'When the incarnation ended: it shut down cleanly (release_worker), or it was found gone (its session ended, or its heartbeat lapsed) and its leases were taken back; NULL while current.';
+COMMENT ON COLUMN workers.session_pid IS 'Backend pid of the session the supervisor registered (or re-attached) on and keeps open (its LISTEN connection): while that session exists the supervisor is alive; when it ends while the server runs, the process is gone. NULL for a worker registered by hand (register_worker), whose liveness is its heartbeat.';
+COMMENT ON COLUMN workers.session_started_at IS 'backend_start of that session, so that a later backend with the same pid is not taken for it.';
+COMMENT ON COLUMN workers.session_server_start IS 'pg_postmaster_start_time() when the session was recorded: a session of an earlier server life (a restart, a failover) says nothing about the supervisor, which is then alive while it heartbeats.';
+
+-- Ended incarnations are deleted once settled, so a step run keeps its worker's name for
+-- history and its worker_id is no longer a foreign key.
+ALTER TABLE step_runs DROP CONSTRAINT step_runs_worker_id_fkey;
+ALTER TABLE step_runs ADD COLUMN worker_name text;
+UPDATE step_runs AS s SET worker_name = w.name FROM workers AS w WHERE w.id = s.worker_id;
+COMMENT ON COLUMN step_runs.worker_id IS 'Worker incarnation holding (or that last held) the lease. No foreign key: ended incarnations are deleted once their leases are settled, and history keeps worker_name.';
+COMMENT ON COLUMN step_runs.worker_name IS 'Name of the worker that claimed this attempt, for history.';

@@ -46,6 +46,9 @@ export function consolePool(config: ConsoleConfig): pg.Pool {
     idleTimeoutMillis: 30_000,
   });
   pool.on("error", () => {}); // an idle connection lost with a restart: the next request reconnects
+  // pg-pool drops its own listener from a checked-out connection (server.ts holds one for a
+  // request's transaction): one lost then would be an unhandled 'error' event, a process exit.
+  pool.on("connect", (client) => client.on("error", () => {}));
   return pool;
 }
 
