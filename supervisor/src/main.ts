@@ -312,7 +312,7 @@ export class Supervisor {
   }
 
   private endIncarnation(error: unknown): void {
-    const unknown = /^unknown worker incarnation/.test((error as Error).message ?? "");
+    const unknown = /unknown worker incarnation/.test((error as Error).message ?? "");
     this.log.error({ error: errorFields(error), running: this.executor.size }, unknown
       ? "the database does not know this worker incarnation (restored or reset?): stopping its steps and registering anew"
       : "this supervisor's worker incarnation has ended (found gone or replaced): its steps were taken back; stopping them and registering anew");

@@ -63,6 +63,7 @@ const BAD: Record<string, { value: string; message: RegExp }> = {
   CLOCKWORK_SMTP_URL: { value: `http://u:${SECRET}@mail.example.com`, message: /CLOCKWORK_SMTP_URL must look like smtp:\/\/host:port .*the value is not shown/ },
   CLOCKWORK_SMTP_FROM: { value: "not an address", message: /smtp from must be a mail address/ },
   CLOCKWORK_WORK_DIR: { value: "/etc/passwd", message: /work dir \/etc\/passwd exists and is not a directory/ },
+  CLOCKWORK_RUNTIME_DIR: { value: "relative/steps", message: /runtime directory must be an absolute path \(got "relative\/steps"\)/ },
 };
 /** Settings that take any value: checked for what they do instead. */
 const ANY_VALUE = new Set(["CLOCKWORK_DB_PASSWORD"]);
