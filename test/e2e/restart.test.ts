@@ -130,14 +130,22 @@ describe("database restarts", { skip: missing ?? false }, () => {
     const sup = startSupervisor(cluster.url("postgres"), { name: "crash-survivor" });
     await sup.waitForLog("registration", (l) => l.msg === "worker registered");
     const crashes = 3;
-    for (let i = 0; i < crashes; i++) {
-      await sleep(2500);
-      cluster.pgCtl("restart", "-m", "immediate");
-    }
-    await sleep(2500);
-
     const db = pool(cluster.url("postgres"));
+    db.on("error", () => {}); // its idle connections die with each crash
+    // Each crash comes while a step is in its statement, so that it cuts one off (a loaded
+    // machine may otherwise crash the server between steps). A probe that fails is tried
+    // again: the server may still be coming back from the last crash.
+    const stepInFlight = async () => (await db.query(`
+      SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%pg_sleep(0.4)%'`)).rows[0].n > 0;
     try {
+      for (let i = 0; i < crashes; i++) {
+        await sleep(1500);
+        await waitFor(`a step in flight before crash ${i + 1}`, stepInFlight, 30_000, 20);
+        cluster.pgCtl("restart", "-m", "immediate");
+      }
+      await sleep(2500);
+
       for (const job of ["crash-a", "crash-b", "crash-c"]) await db.query("SELECT clockwork.disable_job($1)", [job]);
       await waitFor("all runs to finish", async () =>
         (await db.query("SELECT count(*)::int AS n FROM clockwork.runs WHERE finished_at IS NULL")).rows[0].n === 0, 60_000);

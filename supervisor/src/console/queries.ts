@@ -158,13 +158,12 @@ export const QUERIES = {
    */
   stepsOfRun: `
     SELECT s.id::text AS id, s.step, s.instance, s.phase, s.kind, s.matrix, s.params, s.attempt, s.state,
-           w.name AS worker, s.ready_at, s.lease_expires_at, s.started_at, s.finished_at,
+           s.worker_name AS worker, s.ready_at, s.lease_expires_at, s.started_at, s.finished_at,
            ${ms("s.finished_at - s.started_at")} AS duration_ms,
            s.exit_code, s.sql_state, s.error, s.result, s.output_truncated,
            length(s.stdout) AS stdout_length, length(s.stderr) AS stderr_length,
            right(s.stdout, $2) AS stdout_tail, right(s.stderr, $2) AS stderr_tail
       FROM clockwork.step_runs AS s
-      LEFT JOIN clockwork.workers AS w ON w.id = s.worker_id
      WHERE s.run_id = $1
      ORDER BY s.id`,
 
