@@ -351,8 +351,14 @@ export const SQL = {
     SELECT id::text AS id, job_id::text AS job_id, state, trigger, slot_at, started_at
       FROM clockwork.runs
      WHERE job_id = ANY ($1::bigint[]) AND state IN ('waiting', 'queued', 'running')`),
+  // One row per name: its current incarnation, else its last one. An incarnation that died
+  // (found gone, lapsed, replaced) counts as silent since its last heartbeat, not stopped:
+  // only a clean shutdown (release_worker, or 1.0's stop) is one.
   workersForAlerts: sql([], `
-    SELECT name, heartbeat_at, stopped_at FROM clockwork.workers WHERE NOT dedicated`),
+    SELECT DISTINCT ON (name) name, heartbeat_at,
+           CASE WHEN coalesce(ended_by, 'release') = 'release' THEN stopped_at END AS stopped_at
+      FROM clockwork.workers WHERE NOT dedicated
+     ORDER BY name, stopped_at IS NOT NULL, id DESC`),
   lastWorkerHeartbeat: sql(["text"], `
     SELECT max(heartbeat_at) AS last_alive_at FROM clockwork.workers WHERE NOT dedicated AND name <> $1`),
   leaseMs: sql([], `SELECT extract(epoch FROM clockwork.lease_duration()) * 1000 AS lease_ms`),
@@ -406,7 +412,8 @@ export const SQL = {
   alertForCaller: sql(["text"], `
     SELECT id::text AS id, job_id::text AS job_id, condition, key, state FROM clockwork._alert_for_caller($1::bigint)`),
   isAdmin: sql([], `SELECT clockwork._is_admin() AS admin`),
-  workerId: sql(["text"], `SELECT id::text AS id FROM clockwork.workers WHERE name = $1`),
+  // A worker by name: its current incarnation.
+  workerId: sql(["text"], `SELECT id::text AS id FROM clockwork.workers WHERE name = $1 AND stopped_at IS NULL`),
   nextDeliveryAt: sql([], `
     SELECT least((SELECT min(next_attempt_at) FROM clockwork.alert_deliveries WHERE state = 'pending'),
                  (SELECT min(lease_expires_at) FROM clockwork.alert_deliveries WHERE state = 'sending')) AS next_attempt_at`),
