@@ -169,7 +169,7 @@ BEGIN
     END IF;
     -- The last sign of life of any regular worker before this start (its own included): a
     -- gap longer than a lease was an outage, recorded as an alert (docs/alerts.md).
-    SELECT max(greatest(heartbeat_at, stopped_at)) INTO last_alive_at FROM workers WHERE NOT dedicated;
+    SELECT max(greatest(w.heartbeat_at, w.stopped_at)) INTO last_alive_at FROM workers AS w WHERE NOT w.dedicated;
     IF _register_worker.with_session THEN
         SELECT a.backend_start INTO session_start FROM pg_stat_get_activity(pg_backend_pid()) AS a;
     END IF;

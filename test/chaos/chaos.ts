@@ -271,7 +271,7 @@ async function main(): Promise<number> {
     log("faults over: letting the scheduler catch up");
 
     // --- drain: the schedules catch up, then the jobs stop and every run ends ---
-    await waitUntil("the schedules to catch up", 60_000, async () => {
+    const caughtUp = await waitUntil("the schedules to catch up", 60_000, async () => {
       const behind = (await db!.query("SELECT count(*)::int AS n FROM clockwork.schedules WHERE next_fire_at < now() - interval '3 seconds'")).rows[0].n;
       return behind === 0;
     });
@@ -283,7 +283,7 @@ async function main(): Promise<number> {
     const exits = await Promise.all(live.map(async (s) => ({ name: s.name, code: await s.process.stop("SIGTERM", 60_000) })));
     for (const e of exits) if (e.code !== 0) crashes.push({ name: e.name, code: e.code, stderr: "(at the final SIGTERM)" });
 
-    return await account(db, jobs, ledger, { faults, orphans, crashes, elapsedS: Math.round((Date.now() - started) / 1000), everyone });
+    return await account(db, jobs, ledger, { faults, orphans, crashes, caughtUp, elapsedS: Math.round((Date.now() - started) / 1000), everyone });
   } finally {
     for (const slot of everyone) {
       slot.killedBySuite = true;
@@ -315,6 +315,8 @@ interface Context {
   faults: { kills: number; sameName: number; newName: number; immediate: number; fast: number };
   orphans: { supervisor: string; pgid: number; members: number[] }[];
   crashes: { name: string; code: number | string; stderr: string }[];
+  /** The schedules caught up after the faults (none was more than 3 s behind). */
+  caughtUp: boolean;
   elapsedS: number;
   everyone: Slot[];
 }
@@ -353,6 +355,11 @@ async function account(db: pg.Pool, jobs: JobSpec[], ledger: string, ctx: Contex
   const strays = (await db.query(`
     SELECT count(*)::int AS n FROM clockwork.runs AS r JOIN clockwork.jobs AS j ON j.id = r.job_id
      WHERE r.slot_at < date_trunc('second', j.created_at) + interval '1 second'`)).rows[0].n as number;
+  // Every job fires every second through the faults: far fewer slots than that means the
+  // scheduler stalled (a run that accounts for nothing must not pass).
+  const expected = jobs.length * SECONDS;
+  if (slots.length < expected * 0.8) problems.push(`only ${slots.length} slots decided of about ${expected} due: the scheduler fell behind or stalled`);
+  if (!ctx.caughtUp) problems.push("the schedules did not catch up within a minute of the last fault");
   if (lost.length > 0) problems.push(`lost slots (no run, no skip): ${lost.slice(0, 10).join(", ")}${lost.length > 10 ? ", …" : ""}`);
   if (both.length > 0 || strays > 0) problems.push(`slots with two outcomes: ${both.slice(0, 10).join(", ")} (strays ${strays})`);
 
