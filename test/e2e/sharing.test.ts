@@ -33,7 +33,7 @@ describe("three supervisors share many jobs", { skip: missing ?? false }, () => 
     writeFileSync(ledger, "");
     await db.query("CREATE TABLE executions (job text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())");
     const supervisors = ["share-1", "share-2", "share-3"].map((name) => startSupervisor(db.url, { name, args: ["--concurrency", "6"] }));
-    await Promise.all(supervisors.map((s) => s.waitForLog("registration", (l) => l.msg === "worker registered")));
+    await Promise.all(supervisors.map((s) => s.waitForLog("registration", (l) => l.msg === "worker registered", 60_000)));
 
     // Overlapping runs are allowed: a slow run under load must not make the next slot skip.
     const policies = { overlap: { mode: "allow", max_instances: 10 } };
