@@ -38,6 +38,6 @@ COMMENT ON ROLE clockwork_shell IS
 COMMENT ON ROLE clockwork_network IS
   'Members may define Clockwork jobs with the http, download and mail built-ins (the supervisor reaches the network for them).';
 COMMENT ON ROLE clockwork_admin IS
-  'Members may set Clockwork''s alert defaults, define alert channels, and acknowledge or resolve any alert.';
+  'Members may set Clockwork''s alert defaults, define alert channels, acknowledge or resolve any alert, and set the default retention of history (history_retention).';
 COMMENT ON ROLE clockwork_supervisor IS
   'Members may run a Clockwork supervisor: register as a worker, tick, claim and complete steps.';

@@ -15,7 +15,12 @@ CREATE TABLE jobs (
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
     managed_by  text,
-    CONSTRAINT jobs_owner_name_key UNIQUE (owner, name),
+    retention   jsonb       NOT NULL DEFAULT '{}',
+    dropped_at  timestamptz,
+    CONSTRAINT jobs_retention_shape CHECK (jsonb_typeof(retention) = 'object'
+        AND retention - ARRAY['max_age_ms', 'max_runs', 'keep'] = '{}'::jsonb
+        AND coalesce(retention->>'keep', 'all') IN ('all', 'failures')),
+    CONSTRAINT jobs_dropped_disabled CHECK (dropped_at IS NULL OR NOT enabled),
     CONSTRAINT jobs_managed_by_format CHECK (managed_by ~ '^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$'),
     CONSTRAINT jobs_name_format CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$')
 );
@@ -29,6 +34,13 @@ COMMENT ON COLUMN jobs.definition IS 'The normalized job definition (validated b
 COMMENT ON COLUMN jobs.created_at IS 'When the job was first defined.';
 COMMENT ON COLUMN jobs.updated_at IS 'When the definition or the enabled flag last changed.';
 COMMENT ON COLUMN jobs.managed_by IS 'The set of definition files that manages this job (clockwork apply --set, default "default"); NULL for a job made by SQL. Only jobs of the same set are deleted by clockwork apply --prune.';
+COMMENT ON COLUMN jobs.retention IS 'The job''s policies.retention as the pruner reads it: max_age_ms, max_runs (null: no limit) and keep (all | failures); a key left out takes clockwork.history_retention''s default. Written by define_job.';
+COMMENT ON COLUMN jobs.dropped_at IS 'When the job was dropped with its history kept (drop_job): it fires nothing, its name is free for a new job, and its runs stay in run_history until the retention policy prunes them; the row goes with its last run.';
+-- A job name belongs to its owner; a dropped job (kept for its history) frees its name.
+CREATE UNIQUE INDEX jobs_owner_name_key ON jobs (owner, name) WHERE dropped_at IS NULL;
+COMMENT ON INDEX jobs_owner_name_key IS 'Job names are unique per owner among jobs not dropped (as in pg_cron).';
+-- Dropped jobs, for the pruner (which removes them once their history is gone).
+CREATE INDEX jobs_dropped_idx ON jobs (dropped_at) WHERE dropped_at IS NOT NULL;
 
 CREATE TABLE job_versions (
     job_id      bigint      NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
@@ -360,3 +372,40 @@ COMMENT ON COLUMN calendars.dates IS 'The dates, read in each schedule''s own ti
 COMMENT ON COLUMN calendars.owner IS 'Role that defined the calendar; it and its members may use, alter, grant and drop it.';
 COMMENT ON COLUMN calendars.granted_to IS 'Roles (and their members) granted the use of the calendar in their schedules; ''public'' for every role.';
 COMMENT ON COLUMN calendars.updated_at IS 'When the calendar was last changed (schedules excluding it are re-planned then).';
+
+------------------------------------------------------------------------------------
+-- Bounded history: the default retention, and what pruning removed
+------------------------------------------------------------------------------------
+CREATE TABLE history_retention (
+    singleton      boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+    max_age        interval    CHECK (max_age >= interval '1 minute'),
+    max_runs       integer     CHECK (max_runs >= 1),
+    keep           text        NOT NULL DEFAULT 'all' CHECK (keep IN ('all', 'failures')),
+    pruned_at      timestamptz,
+    prune_cursor   bigint      NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE history_retention IS 'The history every job keeps unless its policies.retention says otherwise (one row; a superuser changes it with UPDATE). The scheduler prunes what is beyond it in small batches (docs/policies.md, "History").';
+COMMENT ON COLUMN history_retention.singleton IS 'Always true: the table has one row.';
+COMMENT ON COLUMN history_retention.max_age IS 'Finished runs (and skipped slots) older than this are pruned; NULL: no age limit (the default).';
+COMMENT ON COLUMN history_retention.max_runs IS 'Runs kept per job (and skipped-slot rows per schedule), the newest; NULL: no limit. Default 10 000.';
+COMMENT ON COLUMN history_retention.keep IS 'all, or failures (errors-only): a succeeded run is pruned once a newer run of its job exists, and counted in pruned_runs.';
+COMMENT ON COLUMN history_retention.pruned_at IS 'When a scheduler last started a pruning pass; passes are a minute apart unless a pass had more to do than one batch.';
+COMMENT ON COLUMN history_retention.prune_cursor IS 'The last job id a pruning pass looked at: each pass looks at the next jobs, round the table.';
+INSERT INTO history_retention (max_runs) VALUES (10000);
+
+CREATE TABLE pruned_runs (
+    job_id       bigint      NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    state        text        NOT NULL,
+    runs         bigint      NOT NULL CHECK (runs >= 1),
+    first_created_at timestamptz NOT NULL,
+    last_created_at  timestamptz NOT NULL,
+    PRIMARY KEY (job_id, state),
+    CONSTRAINT pruned_runs_state_check CHECK (state IN ('succeeded', 'failed', 'timed_out', 'cancelled')),
+    CONSTRAINT pruned_runs_range_ordered CHECK (last_created_at >= first_created_at)
+);
+COMMENT ON TABLE pruned_runs IS 'How many runs of each job and final state the retention policy pruned, so that counts survive pruning (errors-only keeps failures and counts successes here).';
+COMMENT ON COLUMN pruned_runs.job_id IS 'The job.';
+COMMENT ON COLUMN pruned_runs.state IS 'The final state of the pruned runs.';
+COMMENT ON COLUMN pruned_runs.runs IS 'How many were pruned.';
+COMMENT ON COLUMN pruned_runs.first_created_at IS 'Creation time of the oldest pruned run in this count.';
+COMMENT ON COLUMN pruned_runs.last_created_at IS 'Creation time of the newest pruned run in this count: explain says a slot up to here may have been pruned.';

@@ -22,8 +22,9 @@ SELECT j.name                                   AS job,
   LEFT JOIN LATERAL (
         SELECT r.id, r.state, r.finished_at FROM runs AS r
          WHERE r.job_id = j.id ORDER BY r.id DESC LIMIT 1
-       ) AS last_run ON true;
-COMMENT ON VIEW job_status IS 'One row per job you may see: schedules in words, next fire time, last run and active runs.';
+       ) AS last_run ON true
+ WHERE j.dropped_at IS NULL;
+COMMENT ON VIEW job_status IS 'One row per job you may see (not dropped): schedules in words, next fire time, last run and active runs.';
 
 CREATE VIEW run_history WITH (security_invoker = true) AS
 SELECT r.id                                         AS run_id,
@@ -93,7 +94,8 @@ SELECT j.name                 AS job,
        v.defined_at,
        v.defined_by
   FROM jobs AS j
-  JOIN job_versions AS v ON v.job_id = j.id AND v.version = j.version;
+  JOIN job_versions AS v ON v.job_id = j.id AND v.version = j.version
+ WHERE j.dropped_at IS NULL;
 COMMENT ON VIEW job_definitions IS 'One row per job you may see: its current definition, the text it was written in (source, NULL when given as jsonb), and which set of definition files manages it (managed_by) and applied this version (applied_from; NULL when it was changed by SQL). clockwork export and diff read it.';
 
 -- Why a slot did not become a run, in words. One place for the wording: the view below and
@@ -131,3 +133,20 @@ SELECT j.name                    AS job,
   JOIN schedules AS sc ON sc.id = k.schedule_id
   JOIN jobs AS j ON j.id = sc.job_id;
 COMMENT ON VIEW skip_history IS 'Every schedule slot you may see that came due and did not become a run, with the reason in words; a row may stand for a range of consecutive slots (slot_at … last_slot_at, slots of them). With run_history it accounts for every slot.';
+
+CREATE VIEW run_counts WITH (security_invoker = true) AS
+SELECT j.name                                    AS job,
+       j.owner,
+       j.dropped_at IS NOT NULL                  AS dropped,
+       st.state,
+       coalesce(kept.runs, 0)                    AS kept,
+       coalesce(p.runs, 0)                       AS pruned,
+       coalesce(kept.runs, 0) + coalesce(p.runs, 0) AS total
+  FROM jobs AS j
+ CROSS JOIN (VALUES ('succeeded'), ('failed'), ('timed_out'), ('cancelled')) AS st (state)
+  LEFT JOIN LATERAL (
+        SELECT count(*) AS runs FROM runs AS r WHERE r.job_id = j.id AND r.state = st.state
+       ) AS kept ON true
+  LEFT JOIN pruned_runs AS p ON p.job_id = j.id AND p.state = st.state
+ WHERE kept.runs > 0 OR p.runs IS NOT NULL;
+COMMENT ON VIEW run_counts IS 'Finished runs per job you may see and final state: kept in run_history, pruned by the retention policy (counted in pruned_runs), and the total. With keep: failures (errors-only), successes are counted here and not kept.';

@@ -9,7 +9,7 @@ AS $$
 -- A job name belongs to its owner (as in pg_cron). `name` is the caller's own job, or else
 -- the one job of that name among the roles the caller may act for; `owner/name` names
 -- the owner (job names cannot contain '/', role names may: the owner is everything
--- before the last '/').
+-- before the last '/'). A dropped job (kept for its history) is not found: its name is free.
 DECLARE
     found    jobs;
     slash    integer := length(job) - strpos(reverse(job), '/') + 1;
@@ -17,17 +17,17 @@ DECLARE
 BEGIN
     IF strpos(job, '/') > 0 THEN
         SELECT * INTO found FROM jobs AS j
-         WHERE j.owner = left(job, slash - 1) AND j.name = substr(job, slash + 1);
+         WHERE j.owner = left(job, slash - 1) AND j.name = substr(job, slash + 1) AND j.dropped_at IS NULL;
     ELSE
-        SELECT * INTO found FROM jobs AS j WHERE j.owner = _caller() AND j.name = job;
+        SELECT * INTO found FROM jobs AS j WHERE j.owner = _caller() AND j.name = job AND j.dropped_at IS NULL;
         IF found.id IS NULL THEN
             SELECT array_agg(quote_ident(j.owner) || '/' || j.name ORDER BY j.owner) INTO matches
-              FROM jobs AS j WHERE j.name = job AND _may_manage(j.owner);
+              FROM jobs AS j WHERE j.name = job AND j.dropped_at IS NULL AND _may_manage(j.owner);
             IF cardinality(matches) > 1 THEN
                 RAISE EXCEPTION 'job name "%" is ambiguous: %', job, array_to_string(matches, ', ')
                     USING ERRCODE = @sqlstate:ambiguous_job@, HINT = @hint:ambiguous_job@;
             END IF;
-            SELECT * INTO found FROM jobs AS j WHERE j.name = job AND _may_manage(j.owner);
+            SELECT * INTO found FROM jobs AS j WHERE j.name = job AND j.dropped_at IS NULL AND _may_manage(j.owner);
         END IF;
     END IF;
     -- Someone else's job is reported as missing: its existence is not the caller's business.

@@ -6,13 +6,13 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA clockwork FROM PUBLIC;
 GRANT USAGE ON SCHEMA clockwork TO PUBLIC;
 
 -- Reading: every table is visible, row-level security decides which rows.
-GRANT SELECT ON jobs, job_versions, schedules, runs, skipped_slots TO PUBLIC;
+GRANT SELECT ON jobs, job_versions, schedules, runs, skipped_slots, pruned_runs, history_retention TO PUBLIC;
 -- Every column of step_runs but claim_hash: the hash of a claim's secret is nobody's business.
 GRANT SELECT (id, run_id, step, instance, phase, kind, matrix, params, attempt, state, required_labels, ready_at,
               worker_id, worker_name, lease_expires_at, started_at, finished_at, exit_code, sql_state, error, result, stdout,
               stderr, output_truncated, awaiting_report, refused_by)
    ON step_runs TO PUBLIC;
-GRANT SELECT ON job_status, run_history, step_history, job_definitions, skip_history TO PUBLIC;
+GRANT SELECT ON job_status, run_history, step_history, job_definitions, skip_history, run_counts TO PUBLIC;
 GRANT SELECT ON workers, calendars, connections TO PUBLIC;
 -- Alerts: rows by row-level security like runs; channels' names to all, their targets to
 -- the roles that manage or deliver them; health to every monitor.
@@ -22,6 +22,8 @@ GRANT SELECT (name, kind, description) ON alert_channels TO PUBLIC;
 GRANT SELECT ON alert_channels TO clockwork_supervisor, clockwork_admin;
 -- Which roles may name which supervisor secrets: names only, readable by all.
 GRANT SELECT ON secret_grants TO PUBLIC;
+-- The default retention of history (docs/policies.md, "History"): its settings, not its bookkeeping.
+GRANT UPDATE (max_age, max_runs, keep) ON history_retention TO clockwork_admin;
 
 ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE job_versions ENABLE ROW LEVEL SECURITY;
@@ -29,6 +31,7 @@ ALTER TABLE schedules ENABLE ROW LEVEL SECURITY;
 ALTER TABLE runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE step_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE skipped_slots ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pruned_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE connections ENABLE ROW LEVEL SECURITY;
 ALTER TABLE calendars ENABLE ROW LEVEL SECURITY;
 ALTER TABLE alerts ENABLE ROW LEVEL SECURITY;
@@ -48,6 +51,8 @@ CREATE POLICY own_step_runs ON step_runs FOR SELECT
     USING (EXISTS (SELECT 1 FROM runs AS r WHERE r.id = run_id));
 CREATE POLICY own_skipped_slots ON skipped_slots FOR SELECT
     USING (EXISTS (SELECT 1 FROM schedules AS s WHERE s.id = schedule_id));
+CREATE POLICY own_pruned_runs ON pruned_runs FOR SELECT
+    USING (EXISTS (SELECT 1 FROM jobs AS j WHERE j.id = job_id));
 -- Connections and calendars: those you own, or were granted (supervisors see all).
 CREATE POLICY usable_connections ON connections FOR SELECT
     USING (_may_use(owner, granted_to, current_user) OR pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER'));
@@ -117,6 +122,8 @@ SELECT pg_catalog.pg_extension_config_dump('secret_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('alerts_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('alert_deliveries_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('alert_silences_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('history_retention', '');
+SELECT pg_catalog.pg_extension_config_dump('pruned_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('jobs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('schedules_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('runs_id_seq', '');

@@ -18,6 +18,8 @@ DROP FUNCTION tick(text, integer, timestamptz, integer);
 DROP FUNCTION wait_until(timestamptz);
 -- next_runs returns the schedule as written (schedule text) and its index (schedule_position).
 DROP FUNCTION next_runs(text, integer, timestamptz);
+-- drop_job keeps a job's history unless asked: drop_job(job, keep_history).
+DROP FUNCTION drop_job(text);
 
 -- Definitions as code: the set of files that manages a job, and each version's text.
 ALTER TABLE jobs ADD COLUMN managed_by text;
@@ -152,7 +154,6 @@ COMMENT ON INDEX skipped_slots_slot_idx IS 'Skipped slots by time over all sched
 
 -- Job names belong to their owner (as in pg_cron): unique per owner.
 ALTER TABLE jobs DROP CONSTRAINT jobs_name_key;
-ALTER TABLE jobs ADD CONSTRAINT jobs_owner_name_key UNIQUE (owner, name);
 COMMENT ON COLUMN jobs.name IS 'Job name, unique per owner (as in pg_cron): the SQL API takes it alone for the caller''s own job, or as owner/name.';
 
 -- Alerts (docs/alerts.md): what is watched, channels, alerts, their deliveries, silences
@@ -403,3 +404,55 @@ ALTER TABLE step_runs ADD COLUMN worker_name text;
 UPDATE step_runs AS s SET worker_name = w.name FROM workers AS w WHERE w.id = s.worker_id;
 COMMENT ON COLUMN step_runs.worker_id IS 'Worker incarnation holding (or that last held) the lease. No foreign key: ended incarnations are deleted once their leases are settled, and history keeps worker_name.';
 COMMENT ON COLUMN step_runs.worker_name IS 'Name of the worker that claimed this attempt, for history.';
+
+-- Bounded history: a job's retention, and dropped jobs kept for their history, whose
+-- names are free again (the unique key becomes a partial index).
+ALTER TABLE jobs ADD COLUMN retention jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE jobs ADD COLUMN dropped_at timestamptz;
+ALTER TABLE jobs ADD CONSTRAINT jobs_retention_shape CHECK (jsonb_typeof(retention) = 'object'
+    AND retention - ARRAY['max_age_ms', 'max_runs', 'keep'] = '{}'::jsonb
+    AND coalesce(retention->>'keep', 'all') IN ('all', 'failures'));
+ALTER TABLE jobs ADD CONSTRAINT jobs_dropped_disabled CHECK (dropped_at IS NULL OR NOT enabled);
+COMMENT ON COLUMN jobs.retention IS 'The job''s policies.retention as the pruner reads it: max_age_ms, max_runs (null: no limit) and keep (all | failures); a key left out takes clockwork.history_retention''s default. Written by define_job.';
+COMMENT ON COLUMN jobs.dropped_at IS 'When the job was dropped with its history kept (drop_job): it fires nothing, its name is free for a new job, and its runs stay in run_history until the retention policy prunes them; the row goes with its last run.';
+CREATE UNIQUE INDEX jobs_owner_name_key ON jobs (owner, name) WHERE dropped_at IS NULL;
+COMMENT ON INDEX jobs_owner_name_key IS 'Job names are unique per owner among jobs not dropped (as in pg_cron).';
+CREATE INDEX jobs_dropped_idx ON jobs (dropped_at) WHERE dropped_at IS NOT NULL;
+
+------------------------------------------------------------------------------------
+-- Bounded history: the default retention, and what pruning removed
+------------------------------------------------------------------------------------
+CREATE TABLE history_retention (
+    singleton      boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+    max_age        interval    CHECK (max_age >= interval '1 minute'),
+    max_runs       integer     CHECK (max_runs >= 1),
+    keep           text        NOT NULL DEFAULT 'all' CHECK (keep IN ('all', 'failures')),
+    pruned_at      timestamptz,
+    prune_cursor   bigint      NOT NULL DEFAULT 0
+);
+COMMENT ON TABLE history_retention IS 'The history every job keeps unless its policies.retention says otherwise (one row; a superuser changes it with UPDATE). The scheduler prunes what is beyond it in small batches (docs/policies.md, "History").';
+COMMENT ON COLUMN history_retention.singleton IS 'Always true: the table has one row.';
+COMMENT ON COLUMN history_retention.max_age IS 'Finished runs (and skipped slots) older than this are pruned; NULL: no age limit (the default).';
+COMMENT ON COLUMN history_retention.max_runs IS 'Runs kept per job (and skipped-slot rows per schedule), the newest; NULL: no limit. Default 10 000.';
+COMMENT ON COLUMN history_retention.keep IS 'all, or failures (errors-only): a succeeded run is pruned once a newer run of its job exists, and counted in pruned_runs.';
+COMMENT ON COLUMN history_retention.pruned_at IS 'When a scheduler last started a pruning pass; passes are a minute apart unless a pass had more to do than one batch.';
+COMMENT ON COLUMN history_retention.prune_cursor IS 'The last job id a pruning pass looked at: each pass looks at the next jobs, round the table.';
+INSERT INTO history_retention (max_runs) VALUES (10000);
+
+CREATE TABLE pruned_runs (
+    job_id       bigint      NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    state        text        NOT NULL,
+    runs         bigint      NOT NULL CHECK (runs >= 1),
+    first_created_at timestamptz NOT NULL,
+    last_created_at  timestamptz NOT NULL,
+    PRIMARY KEY (job_id, state),
+    CONSTRAINT pruned_runs_state_check CHECK (state IN ('succeeded', 'failed', 'timed_out', 'cancelled')),
+    CONSTRAINT pruned_runs_range_ordered CHECK (last_created_at >= first_created_at)
+);
+COMMENT ON TABLE pruned_runs IS 'How many runs of each job and final state the retention policy pruned, so that counts survive pruning (errors-only keeps failures and counts successes here).';
+COMMENT ON COLUMN pruned_runs.job_id IS 'The job.';
+COMMENT ON COLUMN pruned_runs.state IS 'The final state of the pruned runs.';
+COMMENT ON COLUMN pruned_runs.runs IS 'How many were pruned.';
+COMMENT ON COLUMN pruned_runs.first_created_at IS 'Creation time of the oldest pruned run in this count.';
+COMMENT ON COLUMN pruned_runs.last_created_at IS 'Creation time of the newest pruned run in this count: explain says a slot up to here may have been pruned.';
+

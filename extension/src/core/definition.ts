@@ -13,8 +13,8 @@ import { analyzeSqlBody } from "./sql-text.ts";
 import { validateAlertSettings, type AlertSettings } from "./alerts.ts";
 import { BUILTIN_NAMES, BUILTINS, validateBuiltinArgs, type BuiltinName } from "./builtins.ts";
 import {
-  DEFAULT_MISFIRE_POLICY, DEFAULT_OVERLAP_POLICY, DEFAULT_RETRY_POLICY, MAX_BUFFERED_RUNS, OVERLAP_ALIASES, OVERLAP_MODES,
-  type MisfirePolicy, type OverlapMode, type OverlapPolicy, type RetryPolicy,
+  DEFAULT_MISFIRE_POLICY, DEFAULT_OVERLAP_POLICY, DEFAULT_RETRY_POLICY, MAX_BUFFERED_RUNS, MAX_RETAINED_RUNS, OVERLAP_ALIASES, OVERLAP_MODES,
+  type MisfirePolicy, type OverlapMode, type OverlapPolicy, type RetentionPolicy, type RetryPolicy,
 } from "./policies.ts";
 
 export type StepKind = "sql" | "shell" | "program" | "builtin";
@@ -77,6 +77,14 @@ export interface JobPolicies {
   retry: RetryPolicy;
   /** Whole-run time-out, or null. */
   timeoutMs: number | null;
+  /** How much history is kept; fields left out take the database's default. */
+  retention: RetentionPolicy;
+  /**
+   * Run once: "success" drops the job (keeping its history) after its first successful run,
+   * as pg_timetable's self_destruct; "done" drops it once it has no slot left to fire and
+   * no run going (a one-shot `at` job that tidies up after itself). null: never.
+   */
+  selfDestruct: "success" | "done" | null;
 }
 
 export interface JobDefinition {
@@ -152,7 +160,7 @@ export const DEFAULT_BUILTINS = BUILTIN_NAMES;
 export const STEP_RESULT_FIELDS = ["status", "exit_code", "output", "error", "rows", "row", "attempts"] as const;
 
 const JOB_KEYS = ["name", "description", "enabled", "schedules", "time_zone", "parameters", "policies", "node", "labels", "tags", "transaction", "steps", "checks", "alerts"];
-const POLICY_KEYS = ["misfire", "catchup_window", "overlap", "max_instances", "retry", "timeout"];
+const POLICY_KEYS = ["misfire", "catchup_window", "overlap", "max_instances", "retry", "timeout", "retention", "self_destruct"];
 const WORK_KEYS = ["name", "description", "sql", "shell", "program", "builtin", "args", "database", "connection", "conninfo", "autonomous", "matrix", "timeout", "env", "parameters"];
 const STEP_KEYS = [...WORK_KEYS, "depends", "when", "on_error", "retries"];
 const CHECK_KEYS = [...WORK_KEYS, "expected_exit_code", "expected", "unexpected"];
@@ -312,6 +320,8 @@ function readPolicies(c: Collector, v: unknown, path: string): JobPolicies {
     overlap: { ...DEFAULT_OVERLAP_POLICY },
     retry: { ...DEFAULT_RETRY_POLICY },
     timeoutMs: null,
+    retention: {},
+    selfDestruct: null,
   };
   if (v === undefined || v === null) return p;
   if (!isObj(v)) {
@@ -420,7 +430,42 @@ function readPolicies(c: Collector, v: unknown, path: string): JobPolicies {
     }
   } else if (r !== undefined) c.add("invalid_policy", sub(path, "retry"), "must be a number of attempts or an object");
   p.timeoutMs = readInterval(c, v.timeout, sub(path, "timeout"));
+  p.retention = readRetention(c, v.retention, sub(path, "retention"));
+  const sd = v.self_destruct;
+  if (sd === true || sd === "success") p.selfDestruct = "success";
+  else if (sd === "done") p.selfDestruct = "done";
+  else if (sd !== undefined && sd !== false && sd !== null) {
+    c.add("invalid_policy", sub(path, "self_destruct"), `must be true (or "success": drop the job after its first successful run), "done" (drop it once no slot is left and no run is going) or false, got ${JSON.stringify(sd)}`);
+  }
   return p;
+}
+
+/** policies.retention: "forever", or {max_age, max_runs, keep}; what is left out takes the default. */
+function readRetention(c: Collector, v: unknown, path: string): RetentionPolicy {
+  if (v === undefined || v === null) return {};
+  if (v === "forever") return { maxAgeMs: null, maxRuns: null, keep: "all" };
+  if (!isObj(v)) {
+    c.add("invalid_policy", path, `must be "forever" or an object {max_age, max_runs, keep}, got ${JSON.stringify(v)}`);
+    return {};
+  }
+  c.unknownKeys(v, ["max_age", "max_runs", "keep"], path);
+  const r: RetentionPolicy = {};
+  if (v.max_age === "forever") r.maxAgeMs = null;
+  else if (v.max_age !== undefined) {
+    const ms = readInterval(c, v.max_age, sub(path, "max_age"));
+    if (ms !== null && ms < 60_000) c.add("invalid_policy", sub(path, "max_age"), "must be at least 1 minute (or \"forever\")");
+    else if (ms !== null) r.maxAgeMs = ms;
+  }
+  if (v.max_runs === "forever") r.maxRuns = null;
+  else if (v.max_runs !== undefined) {
+    if (typeof v.max_runs === "number" && Number.isInteger(v.max_runs) && v.max_runs >= 1 && v.max_runs <= MAX_RETAINED_RUNS) r.maxRuns = v.max_runs;
+    else c.add("invalid_policy", sub(path, "max_runs"), `must be a whole number from 1 to ${MAX_RETAINED_RUNS} (or "forever"), got ${JSON.stringify(v.max_runs)}`);
+  }
+  if (v.keep !== undefined) {
+    if (v.keep === "all" || v.keep === "failures") r.keep = v.keep;
+    else c.add("invalid_policy", sub(path, "keep"), `must be "all" or "failures" (succeeded runs are counted, not kept), got ${JSON.stringify(v.keep)}`);
+  }
+  return r;
 }
 
 interface RawEntry {

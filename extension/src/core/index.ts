@@ -26,6 +26,7 @@ export {
   type MisfirePolicy, type MisfirePolicyKind, type MisfireDecision, type SkippedSlot, type SkipReason,
   type OverlapPolicy, type OverlapMode, type OverlapDecision, type ActiveRun,
   type RetryPolicy, type RetryDecision, type TimeoutDecision,
+  RETENTION_KEEP, MAX_RETAINED_RUNS, type RetentionPolicy,
 } from "./policies.ts";
 export {
   planDueSlots, lastSlotAtOrBefore, previousFireTime, ENUMERATION_LIMIT,

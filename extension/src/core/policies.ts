@@ -241,3 +241,22 @@ export function decideTimeout(args: { nowMs: number; jobStartedAtMs: number; job
   }
   return { deadlineMs, limit, timedOut: deadlineMs !== null && args.nowMs >= deadlineMs };
 }
+
+/**
+ * How much of a job's history is kept (docs/policies.md, "History"). Each field left out
+ * (undefined) takes the database's default (clockwork.history_retention); null means no
+ * limit. The scheduler prunes in small batches (db/history.ts).
+ */
+export interface RetentionPolicy {
+  /** Finished runs created longer ago than this are pruned. */
+  maxAgeMs?: number | null;
+  /** At most this many runs of the job are kept, the newest. */
+  maxRuns?: number | null;
+  /** failures: succeeded runs are pruned once a newer run exists, and counted (errors-only). */
+  keep?: "all" | "failures";
+}
+
+export const RETENTION_KEEP = ["all", "failures"] as const;
+
+/** The most runs a job's retention may keep by count: beyond it, use max_age or no limit. */
+export const MAX_RETAINED_RUNS = 10_000_000;

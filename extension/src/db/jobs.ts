@@ -11,6 +11,7 @@ import {
 } from "../core/index.ts";
 import { refreshAlertRules } from "./alerts.ts";
 import { DATABASE_BUILTINS, KNOWN_BUILTINS } from "./builtins.ts";
+import { retentionColumn } from "./history.ts";
 import { callerRights } from "./caller.ts";
 import { raise, sqlError } from "./raise.ts";
 import { secretsUsableBy } from "./secrets.ts";
@@ -150,6 +151,7 @@ export function storeJob(input: unknown, nowMs: number, origin: DefinitionOrigin
     version = (execute(SQL.updateJob, [jobId, JSON.stringify(input), now])[0] as { version: number }).version;
   }
   execute(SQL.insertJobVersion, [jobId, version, JSON.stringify(input), now, role, origin.source, origin.appliedFrom]);
+  execute(SQL.setJobRetention, [jobId, retentionColumn(job.policies.retention)]);
   if (origin.appliedFrom !== null) execute(SQL.setJobManagedBy, [jobId, origin.appliedFrom]);
   execute(SQL.setJobEnabled, [jobId, enabled, now]);
 

@@ -127,6 +127,8 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
       // Its job's alerts (failures in a row, recovery, a long run ended) are decided here,
       // in the same transaction as the end itself (db/alerts.ts).
       alertsAfterRunEnded(run, state, decision.reason, nowMs);
+      // Run once: the job drops itself (history kept) and nothing is set off for it.
+      if (selfDestructs(run, state, nowMs)) continue;
       for (const released of afterRunEnded(run, nowMs)) {
         // A run fired ahead of its slot and held back starts at its slot, not before.
         again.push(planRun(released, [], Math.max(nowMs, released.slot_at?.getTime() ?? nowMs)));
@@ -144,6 +146,35 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
 }
 
 // --- after a run ended --------------------------------------------------------------------
+
+/**
+ * Run once (policies.self_destruct): after a successful run ("success"), or once the job
+ * has no slot left and no run going ("done"), the job is dropped with its history kept,
+ * as drop_job does; its other runs are stopped. The caller holds the job's lock, so runs
+ * locked elsewhere are left to end on their own (SKIP LOCKED: lock order). Returns whether
+ * the job dropped itself.
+ */
+function selfDestructs(run: RunRow, state: string, nowMs: number): boolean {
+  const mode = jobForRun(run).policies.selfDestruct;
+  if (mode === null) return false;
+  if (mode === "success" && state !== "succeeded") return false;
+  if (mode === "done" && (execute(SQL.jobHasFuture, [run.job_id])[0] as { has_future: boolean }).has_future) return false;
+  const reason = mode === "success" ? `run ${run.id} succeeded` : `run ${run.id} ended and no slot is left`;
+  return dropJobKeepingHistory(run.job_id, `job dropped itself: ${reason} (self_destruct)`, nowMs);
+}
+
+/**
+ * Drops a job and keeps its history (the caller holds the job's lock): its schedules stop,
+ * its name is free, its runs still active and not locked elsewhere are stopped. Returns
+ * false when it was already dropped.
+ */
+export function dropJobKeepingHistory(jobId: string, reason: string, nowMs: number): boolean {
+  if (execute(SQL.markJobDropped, [jobId, new Date(nowMs)]).length === 0) return false;
+  const active = execute(SQL.activeRunsOfJobSkipLocked, [jobId, ["waiting", "queued", "running"]]) as RunRow[];
+  cancelLockedRuns(active, "terminate", reason, nowMs);
+  execute(SQL.notifyWakeup, ["dropped"]);
+  return true;
+}
 
 /**
  * What a run's end sets off for its job (the caller holds the job's lock): its @after

@@ -62,7 +62,7 @@ export const SQL = {
     SELECT id::text AS id, owner, version, definition, enabled,
            clockwork._may_manage(owner) AS may_manage
       FROM clockwork.jobs
-     WHERE owner = $2 AND name = $1
+     WHERE owner = $2 AND name = $1 AND dropped_at IS NULL
        FOR UPDATE`),
   // User JSON (definitions, parameters) crosses as JSON text: a JavaScript number passed
   // as jsonb would be rounded to 15 significant digits by PL/v8 (clockwork_v8 refuses it).
@@ -111,7 +111,7 @@ export const SQL = {
     SELECT j.id::text AS job_id, j.version, r.state, r.params, clockwork._may_manage(j.owner) AS may_manage
       FROM clockwork.runs AS r
       JOIN clockwork.jobs AS j ON j.id = r.job_id
-     WHERE r.id = $1::bigint`),
+     WHERE r.id = $1::bigint AND j.dropped_at IS NULL`),
   markRetryOf: sql(["text", "text"], `UPDATE clockwork.runs SET retry_of = $2::bigint WHERE id = $1::bigint`),
   setNextFireByPosition: sql(["text", "text"], `
     UPDATE clockwork.schedules AS s
@@ -248,6 +248,129 @@ export const SQL = {
        FOR NO KEY UPDATE SKIP LOCKED`),
   clearNextFire: sql(["text"], `UPDATE clockwork.schedules SET next_fire_at = NULL WHERE job_id = $1::bigint`),
   deleteJob: sql(["text"], `DELETE FROM clockwork.jobs WHERE id = $1::bigint`),
+  // Dropped with its history kept: it fires nothing more, is watched by no alert, and frees its name.
+  markJobDropped: sql(["text", "timestamptz"], `
+    WITH stopped AS (
+        UPDATE clockwork.schedules SET next_fire_at = NULL WHERE job_id = $1::bigint RETURNING 1
+    ), unwatched AS (
+        DELETE FROM clockwork.alert_rules WHERE job_id = $1::bigint RETURNING 1
+    )
+    UPDATE clockwork.jobs SET enabled = false, dropped_at = $2, updated_at = $2
+     WHERE id = $1::bigint AND dropped_at IS NULL
+    RETURNING (SELECT count(*) FROM stopped) AS schedules, (SELECT count(*) FROM unwatched) AS alert_rules`),
+  setJobRetention: sql(["text", "text"], `UPDATE clockwork.jobs SET retention = $2::text::jsonb WHERE id = $1::bigint`),
+  // Run once (policies.self_destruct "done"): whether any schedule has a slot left or a
+  // run is going. @after and @reboot schedules always may fire again.
+  jobHasFuture: sql(["text"], `
+    SELECT EXISTS (SELECT 1 FROM clockwork.schedules AS s
+                    WHERE s.job_id = $1::bigint AND (s.next_fire_at IS NOT NULL OR s.kind IN ('after', 'reboot')))
+        OR EXISTS (SELECT 1 FROM clockwork.runs AS r
+                    WHERE r.job_id = $1::bigint AND r.state IN ('waiting', 'queued', 'running')) AS has_future`),
+
+  // --- bounded history (db/history.ts) -------------------------------------------------
+  // One pass at a time over all supervisors: the settings row is its lock (SKIP LOCKED).
+  claimPrunePass: sql([], `
+    SELECT pruned_at, prune_cursor::text AS prune_cursor
+      FROM clockwork.history_retention
+       FOR UPDATE SKIP LOCKED`),
+  jobsToPrune: sql(["text", "integer"], `
+    SELECT id::text AS id FROM clockwork.jobs WHERE id > $1::bigint ORDER BY id LIMIT $2`),
+  finishPrunePass: sql(["timestamptz", "text"], `
+    UPDATE clockwork.history_retention SET pruned_at = $1, prune_cursor = $2::bigint`),
+  // The runs of these jobs beyond their retention (the job's, else the default), oldest
+  // first, at most $3: by count (runs_job_idx read newest first), by age (runs_job_created_idx),
+  // and succeeded runs older than the job's newest run (errors-only). Only finished runs,
+  // none locked by a decision (SKIP LOCKED), none whose retry is still going. Deleted with
+  // their step runs; what went is counted in pruned_runs.
+  pruneRuns: sql(["text[]", "timestamptz", "integer"], `
+    WITH d AS (SELECT max_age, max_runs, keep FROM clockwork.history_retention),
+    p AS (
+        SELECT j.id AS job_id,
+               CASE WHEN j.retention ? 'max_age_ms'
+                    THEN (j.retention->>'max_age_ms')::bigint * interval '1 millisecond' ELSE d.max_age END AS max_age,
+               CASE WHEN j.retention ? 'max_runs' THEN (j.retention->>'max_runs')::integer ELSE d.max_runs END AS max_runs,
+               coalesce(j.retention->>'keep', d.keep) AS keep
+          FROM clockwork.jobs AS j CROSS JOIN d
+         WHERE j.id = ANY ($1::bigint[])
+    ),
+    candidates AS (
+        SELECT c.id FROM p CROSS JOIN LATERAL (
+            SELECT r.id FROM clockwork.runs AS r
+             WHERE r.job_id = p.job_id AND p.max_runs IS NOT NULL
+             ORDER BY r.id DESC OFFSET p.max_runs LIMIT $3) AS c
+        UNION
+        SELECT c.id FROM p CROSS JOIN LATERAL (
+            SELECT r.id FROM clockwork.runs AS r
+             WHERE r.job_id = p.job_id AND r.created_at < $2 - p.max_age
+             ORDER BY r.created_at LIMIT $3) AS c
+        UNION
+        SELECT c.id FROM p CROSS JOIN LATERAL (
+            SELECT r.id FROM clockwork.runs AS r
+             WHERE r.job_id = p.job_id AND p.keep = 'failures' AND r.state = 'succeeded'
+               AND r.id < (SELECT max(x.id) FROM clockwork.runs AS x WHERE x.job_id = p.job_id)
+             ORDER BY r.id LIMIT $3) AS c
+    ),
+    doomed AS (
+        SELECT r.id FROM clockwork.runs AS r
+         WHERE r.id IN (SELECT id FROM candidates) AND r.finished_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM clockwork.runs AS x WHERE x.retry_of = r.id AND x.finished_at IS NULL)
+         ORDER BY r.id
+         LIMIT $3
+           FOR UPDATE SKIP LOCKED
+    ),
+    gone AS (
+        DELETE FROM clockwork.runs AS r USING doomed WHERE r.id = doomed.id
+        RETURNING r.job_id, r.state, r.created_at
+    ),
+    counted AS (
+        INSERT INTO clockwork.pruned_runs AS c (job_id, state, runs, first_created_at, last_created_at)
+        SELECT job_id, state, count(*), min(created_at), max(created_at) FROM gone GROUP BY job_id, state
+            ON CONFLICT (job_id, state) DO UPDATE
+           SET runs = c.runs + excluded.runs,
+               first_created_at = least(c.first_created_at, excluded.first_created_at),
+               last_created_at = greatest(c.last_created_at, excluded.last_created_at)
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM gone)::integer AS runs`),
+  // Skipped-slot rows of these jobs' schedules beyond the same limits (rows per schedule, by
+  // the primary key read backwards; age by the range's last slot).
+  pruneSkippedSlots: sql(["text[]", "timestamptz", "integer"], `
+    WITH d AS (SELECT max_age, max_runs FROM clockwork.history_retention),
+    p AS (
+        SELECT s.id AS schedule_id,
+               CASE WHEN j.retention ? 'max_age_ms'
+                    THEN (j.retention->>'max_age_ms')::bigint * interval '1 millisecond' ELSE d.max_age END AS max_age,
+               CASE WHEN j.retention ? 'max_runs' THEN (j.retention->>'max_runs')::integer ELSE d.max_runs END AS max_runs
+          FROM clockwork.jobs AS j CROSS JOIN d
+          JOIN clockwork.schedules AS s ON s.job_id = j.id
+         WHERE j.id = ANY ($1::bigint[])
+    ),
+    candidates AS (
+        SELECT c.* FROM p CROSS JOIN LATERAL (
+            SELECT k.schedule_id, k.slot_at FROM clockwork.skipped_slots AS k
+             WHERE k.schedule_id = p.schedule_id AND p.max_runs IS NOT NULL
+             ORDER BY k.slot_at DESC OFFSET p.max_runs LIMIT $3) AS c
+        UNION
+        SELECT c.* FROM p CROSS JOIN LATERAL (
+            SELECT k.schedule_id, k.slot_at FROM clockwork.skipped_slots AS k
+             WHERE k.schedule_id = p.schedule_id AND k.last_slot_at < $2 - p.max_age
+             ORDER BY k.slot_at LIMIT $3) AS c
+    ),
+    gone AS (
+        DELETE FROM clockwork.skipped_slots AS k
+         USING (SELECT * FROM candidates LIMIT $3) AS c
+         WHERE k.schedule_id = c.schedule_id AND k.slot_at = c.slot_at
+        RETURNING 1
+    )
+    SELECT count(*)::integer AS rows FROM gone`),
+  // explain: up to when the job's runs have been pruned.
+  prunedThrough: sql(["text"], `SELECT max(last_created_at) AS through FROM clockwork.pruned_runs WHERE job_id = $1::bigint`),
+  // A dropped job goes once its last run has been pruned.
+  deleteEmptyDroppedJobs: sql(["text[]"], `
+    DELETE FROM clockwork.jobs AS j
+     WHERE j.id = ANY ($1::bigint[]) AND j.dropped_at IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM clockwork.runs AS r WHERE r.job_id = j.id)
+    RETURNING j.id`),
 
   // --- alerts (db/alerts.ts; tables in extension/sql/52_alerts.sql) ---------------------
   alertDefaults: sql([], `SELECT settings FROM clockwork.alert_defaults`),
@@ -272,7 +395,7 @@ export const SQL = {
   jobRefForCaller: sql(["text"], `SELECT owner, name FROM clockwork._job_for_caller($1)`),
   jobsForAlertRules: sql(["text[]"], `
     SELECT id::text AS id, version, enabled FROM clockwork.jobs
-     WHERE $1::bigint[] IS NULL OR id = ANY ($1::bigint[])`),
+     WHERE ($1::bigint[] IS NULL OR id = ANY ($1::bigint[])) AND dropped_at IS NULL`),
   // Intervals cross as milliseconds (float8): both runtimes read a number the same way.
   alertRulesOfJobs: sql(["text[]"], `
     SELECT job_id::text AS job_id,
@@ -408,7 +531,7 @@ export const SQL = {
     SELECT a.id::text AS id, j.name AS job, a.condition, a.key, a.state, a.severity, a.message, a.details, a.opened_at, a.resolved_at
       FROM clockwork.alerts AS a LEFT JOIN clockwork.jobs AS j ON j.id = a.job_id
      WHERE a.id = $1::bigint`),
-  jobByOwnerAndName: sql(["name", "text"], `SELECT id::text AS id, version, enabled FROM clockwork.jobs WHERE owner = $1 AND name = $2`),
+  jobByOwnerAndName: sql(["name", "text"], `SELECT id::text AS id, version, enabled FROM clockwork.jobs WHERE owner = $1 AND name = $2 AND dropped_at IS NULL`),
   alertForCaller: sql(["text"], `
     SELECT id::text AS id, job_id::text AS job_id, condition, key, state FROM clockwork._alert_for_caller($1::bigint)`),
   isAdmin: sql([], `SELECT clockwork._is_admin() AS admin`),

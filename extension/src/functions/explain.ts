@@ -142,6 +142,13 @@ export function explainSlot(jobName: string, atMs: number, nowMs: number): Expla
     if (target.enabled && row.next_fire_at !== null && atMs >= row.next_fire_at.getTime()) {
       return { ...base, outcome: "due", schedule: schedule0, text: `${at} is a slot of schedule ${row.position} (${row.description}) that is due and not decided yet: no supervisor has ticked since. The next tick fires it or records why not.` };
     }
+    const pruned = execute(SQL.prunedThrough, [target.id])[0] as { through: Date | null };
+    if (pruned.through !== null && atMs <= pruned.through.getTime()) {
+      return {
+        ...base, outcome: "not_recorded", schedule: schedule0,
+        text: `${at} is a slot of schedule ${row.position} (${row.description}), and the job's history up to ${pruned.through.toISOString()} has been pruned by its retention policy (policies.retention; counts in clockwork.run_counts): what became of it is no longer recorded.`,
+      };
+    }
     return {
       ...base, outcome: "not_recorded", schedule: schedule0,
       text: `${at} is a slot of schedule ${row.position} (${row.description}) by the job's current definition, but nothing was recorded for it: the job was disabled then, did not have this schedule yet (it was defined, changed or enabled later), or the run's history was pruned.`,

@@ -10,6 +10,7 @@ import { drop_job } from "./drop_job.ts";
 import { enable_job } from "./enable_job.ts";
 import { explain } from "./explain.ts";
 import { next_runs } from "./next_runs.ts";
+import { prune_history } from "./prune_history.ts";
 import { replan_calendar } from "./replan_calendar.ts";
 import { retry_run } from "./retry_run.ts";
 import { run_now } from "./run_now.ts";
@@ -30,7 +31,7 @@ export const sqlFunctions: readonly SqlFunction[] = [
   // running and reading
   run_now, retry_run, cancel_run, next_runs, explain, version,
   // supervisors
-  tick, tick_by_id, complete_step, complete_step_by_id,
+  tick, tick_by_id, complete_step, complete_step_by_id, prune_history,
   // alerts
   set_alert_defaults, define_alert_channel, drop_alert_channel, resolve_alert,
   check_alerts, scheduler_started, claim_deliveries, complete_delivery,

@@ -11,6 +11,7 @@ import { alertsForSkippedSlots } from "../db/alerts.ts";
 import { checkSupervisorVersion } from "../db/compatibility.ts";
 import { calendarDates, firstSlotFrom, jobVersion } from "../db/jobs.ts";
 import { isInterrupt, raise } from "../db/raise.ts";
+import { pruneHistory } from "../db/history.ts";
 import { applyPlans, cancelRuns, expireLeases, lockJobs, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
 import { readReports, recordReports, refuseClaims, settleUnreported } from "../db/reports.ts";
 import { callingWorker, type WorkerRef } from "../db/workers.ts";
@@ -240,6 +241,8 @@ function tickFor(ref: WorkerRef, maxClaims: number, now: Date, lookaheadMs: numb
   if (me.pinned_to === null) fireDueSlots(nowMs, horizonMs);
   expireLeases(nowMs);
   wakeRuns(nowMs, DUE_BATCH);
+  // Bounded history: a small pruning pass every few seconds, by whichever supervisor gets there.
+  pruneHistory(nowMs);
   const { claimed, refused } = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs, horizonMs) : { claimed: [], refused: [] };
   if (refused.length > 0) refuseClaims(refused, nowMs);
   // A full claim means more may be ready: due now, and no need to ask when. So does a
@@ -256,7 +259,7 @@ function tickFor(ref: WorkerRef, maxClaims: number, now: Date, lookaheadMs: numb
 }
 
 const TICK_COMMENT =
-  "Records the worker's reports on the SQL steps it ran and decides their runs, fires due schedule slots exactly once, takes back expired leases (at once for workers found gone), claims up to max_claims ready steps for the worker; returns {claimed, next_due_at, refused_reports}. With lookahead_ms (at most 1000), slots and steps due that soon are fired and claimed ahead; each claim says when to start (start_at).";
+  "Records the worker's reports on the SQL steps it ran and decides their runs, fires due schedule slots exactly once, takes back expired leases (at once for workers found gone), prunes history beyond its retention (a small batch every 10 s), claims up to max_claims ready steps for the worker; returns {claimed, next_due_at, refused_reports}. With lookahead_ms (at most 1000), slots and steps due that soon are fired and claimed ahead; each claim says when to start (start_at).";
 
 // A burst (run_now × 5000) fills the ready queue faster than autovacuum analyzes it: on
 // the stale estimate the planner claims through a bitmap scan that sorts the whole

@@ -39,8 +39,8 @@ export const QUERIES = {
    * the ones a role may not see costs a policy check per failure.
    */
   summary: `
-    SELECT (SELECT count(*) FROM clockwork.jobs)::int AS jobs,
-           (SELECT count(*) FROM clockwork.jobs WHERE NOT enabled)::int AS paused,
+    SELECT (SELECT count(*) FROM clockwork.jobs WHERE dropped_at IS NULL)::int AS jobs,
+           (SELECT count(*) FROM clockwork.jobs WHERE NOT enabled AND dropped_at IS NULL)::int AS paused,
            (SELECT count(*) FROM clockwork.runs WHERE state IN ${ACTIVE})::int AS active_runs,
            (SELECT count(*) FROM clockwork.jobs AS j
              CROSS JOIN LATERAL (SELECT 1 FROM clockwork.runs AS r
@@ -61,7 +61,8 @@ export const QUERIES = {
              j.definition ->> 'description' AS description,
              count(*) OVER () AS total
         FROM clockwork.jobs AS j
-       WHERE ($1 = '' OR strpos(lower(j.name), lower($1)) > 0 OR strpos(lower(j.owner), lower($1)) > 0)
+       WHERE j.dropped_at IS NULL -- dropped jobs kept for their history are not jobs
+         AND ($1 = '' OR strpos(lower(j.name), lower($1)) > 0 OR strpos(lower(j.owner), lower($1)) > 0)
          AND CASE $2
                WHEN 'paused'  THEN NOT j.enabled
                WHEN 'running' THEN EXISTS (SELECT 1 FROM clockwork.runs AS r
