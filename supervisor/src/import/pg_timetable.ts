@@ -4,9 +4,11 @@
 //                        read in the server's zone (pg_timetable's session zone)
 //   max_instances        policies.max_instances;  timeout (ms) → policies.timeout
 //   live                 enabled;  client_name → node (the chain runs only on that worker)
-//   self_destruct, exclusive_execution, on_error
-//                        refused, naming what is missing (run once, concurrency groups, a
-//                        failure hook), never dropped silently
+//   self_destruct        policies.self_destruct: true (the job drops itself after its first
+//                        successful run, history kept)
+//   exclusive_execution, on_error
+//                        refused, naming what is missing (concurrency groups, a failure
+//                        hook), never dropped silently
 //   tasks                in task_order, each after the one before; SQL → sql ($1… become
 //                        :p1…), PROGRAM → program [command, args…], BUILTIN → Clockwork's
 //                        built-in (timetableBuiltin: NoOp, Log, Sleep, SendMail, Download,
@@ -214,7 +216,6 @@ function translateChain(chain: Chain, tz: string, target: { database: string }):
   const origin = `pg_timetable chain ${chain.id ?? ""}${chain.id ? " " : ""}(${chain.name})`;
   const problems: string[] = [];
   const notes: string[] = [];
-  if (chain.selfDestruct) problems.push("self_destruct (delete the chain after its first success) needs run-once jobs, which this version of Clockwork does not have");
   if (chain.exclusive) problems.push("exclusive_execution (pause every other chain while this one runs) needs concurrency groups, which this version of Clockwork does not have");
   if (chain.onError) problems.push("on_error (SQL run when the chain fails) needs a failure hook, which this version of Clockwork does not have");
   if (chain.tasks.length === 0) problems.push("it has no tasks");
@@ -279,6 +280,7 @@ function translateChain(chain: Chain, tz: string, target: { database: string }):
   const policies: Record<string, unknown> = {};
   if (chain.maxInstances !== null && chain.maxInstances > 0) policies.max_instances = chain.maxInstances;
   if (chain.timeoutMs > 0) policies.timeout = msText(chain.timeoutMs);
+  if (chain.selfDestruct) policies.self_destruct = true;
   if (chain.clientName) notes.push(`client_name ${chain.clientName}: runs only on the supervisor named ${chain.clientName} (node)`);
   void target;
   const runAs = [...owners][0] || undefined;
