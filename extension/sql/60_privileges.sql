@@ -122,7 +122,6 @@ SELECT pg_catalog.pg_extension_config_dump('secret_grants', '');
 SELECT pg_catalog.pg_extension_config_dump('alerts_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('alert_deliveries_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('alert_silences_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('history_retention', '');
 SELECT pg_catalog.pg_extension_config_dump('pruned_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('jobs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('schedules_id_seq', '');
