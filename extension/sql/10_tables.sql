@@ -17,6 +17,12 @@ CREATE TABLE jobs (
     managed_by  text,
     retention   jsonb       NOT NULL DEFAULT '{}',
     dropped_at  timestamptz,
+    last_run_id          bigint,
+    last_run_state       text,
+    last_run_finished_at timestamptz,
+    CONSTRAINT jobs_last_run_whole CHECK ((last_run_id IS NULL) = (last_run_state IS NULL)
+        AND (last_run_state IS NULL) = (last_run_finished_at IS NULL)),
+    CONSTRAINT jobs_last_run_state_check CHECK (last_run_state IN ('succeeded', 'failed', 'timed_out', 'cancelled')),
     CONSTRAINT jobs_retention_shape CHECK (jsonb_typeof(retention) = 'object'
         AND retention - ARRAY['max_age_ms', 'max_runs', 'keep'] = '{}'::jsonb
         AND coalesce(retention->>'keep', 'all') IN ('all', 'failures')),
@@ -36,6 +42,9 @@ COMMENT ON COLUMN jobs.updated_at IS 'When the definition or the enabled flag la
 COMMENT ON COLUMN jobs.managed_by IS 'The set of definition files that manages this job (clockwork apply --set, default "default"); NULL for a job made by SQL. Only jobs of the same set are deleted by clockwork apply --prune.';
 COMMENT ON COLUMN jobs.retention IS 'The job''s policies.retention as the pruner reads it: max_age_ms, max_runs (null: no limit) and keep (all | failures); a key left out takes clockwork.history_retention''s default. Written by define_job.';
 COMMENT ON COLUMN jobs.dropped_at IS 'When the job was dropped with its history kept (drop_job): it fires nothing, its name is free for a new job, and its runs stay in run_history until the retention policy prunes them; the row goes with its last run.';
+COMMENT ON COLUMN jobs.last_run_id IS 'The job''s latest run (by id) that has ended, set by the run lifecycle when a run ends; kept when that run is pruned.';
+COMMENT ON COLUMN jobs.last_run_state IS 'Its final state: whether the job is failing is this one column (the console''s failing filter), however long the history.';
+COMMENT ON COLUMN jobs.last_run_finished_at IS 'When it ended.';
 -- A job name belongs to its owner; a dropped job (kept for its history) frees its name.
 CREATE UNIQUE INDEX jobs_owner_name_key ON jobs (owner, name) WHERE dropped_at IS NULL;
 COMMENT ON INDEX jobs_owner_name_key IS 'Job names are unique per owner among jobs not dropped (as in pg_cron).';

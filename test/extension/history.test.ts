@@ -159,6 +159,23 @@ describe("bounded history", () => {
     assert.equal((await explain("2040-06-02T00:03:00Z")).outcome, "ran");
   });
 
+  test("the job's row keeps its last ended run, set by the lifecycle and kept through pruning", async () => {
+    const id = await defineJob(db, { name: "last-run", policies: { retention: { max_runs: 1 } }, steps: [{ name: "a", shell: "true" }] });
+    const lastRun = async () => (await db.query("select last_run_id::text, last_run_state, last_run_finished_at from clockwork.jobs where id = $1", [id])).rows[0];
+    assert.deepEqual(await lastRun(), { last_run_id: null, last_run_state: null, last_run_finished_at: null });
+    const failed = await runShell(db, "last-run", "2040-06-03T00:00:00Z", 1);
+    assert.deepEqual(await lastRun(), { last_run_id: failed, last_run_state: "failed", last_run_finished_at: new Date("2040-06-03T00:00:00Z") });
+    // A newer run still going does not change it; its end does.
+    const going = String((await db.query("select clockwork.run_now('last-run', '{}', '2040-06-03T00:01:00Z') as id")).rows[0].id);
+    assert.equal((await lastRun()).last_run_state, "failed");
+    await db.query("select clockwork.cancel_run($1::bigint, '2040-06-03T00:02:00Z')", [going]);
+    assert.deepEqual(await lastRun(), { last_run_id: going, last_run_state: "cancelled", last_run_finished_at: new Date("2040-06-03T00:02:00Z") });
+    const ok = await runShell(db, "last-run", "2040-06-03T00:03:00Z", 0);
+    await prune(db, "2040-06-03T00:04:00Z");
+    assert.deepEqual((await runsOfJob(db, id)).map((r) => r.id), [ok]);
+    assert.equal((await lastRun()).last_run_state, "succeeded");
+  });
+
   test("bad retention is refused at definition time, naming the field", async () => {
     for (const [retention, field, kind] of [
       [{ max_runs: 0 }, "policies.retention.max_runs", "invalid_policy"],

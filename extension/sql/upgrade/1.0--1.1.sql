@@ -419,6 +419,22 @@ CREATE UNIQUE INDEX jobs_owner_name_key ON jobs (owner, name) WHERE dropped_at I
 COMMENT ON INDEX jobs_owner_name_key IS 'Job names are unique per owner among jobs not dropped (as in pg_cron).';
 CREATE INDEX jobs_dropped_idx ON jobs (dropped_at) WHERE dropped_at IS NOT NULL;
 
+-- A job's last ended run, kept by the run lifecycle from now on; from its history here.
+ALTER TABLE jobs ADD COLUMN last_run_id bigint;
+ALTER TABLE jobs ADD COLUMN last_run_state text;
+ALTER TABLE jobs ADD COLUMN last_run_finished_at timestamptz;
+ALTER TABLE jobs ADD CONSTRAINT jobs_last_run_whole CHECK ((last_run_id IS NULL) = (last_run_state IS NULL)
+    AND (last_run_state IS NULL) = (last_run_finished_at IS NULL));
+ALTER TABLE jobs ADD CONSTRAINT jobs_last_run_state_check CHECK (last_run_state IN ('succeeded', 'failed', 'timed_out', 'cancelled'));
+COMMENT ON COLUMN jobs.last_run_id IS 'The job''s latest run (by id) that has ended, set by the run lifecycle when a run ends; kept when that run is pruned.';
+COMMENT ON COLUMN jobs.last_run_state IS 'Its final state: whether the job is failing is this one column (the console''s failing filter), however long the history.';
+COMMENT ON COLUMN jobs.last_run_finished_at IS 'When it ended.';
+UPDATE jobs AS j
+   SET last_run_id = r.id, last_run_state = r.state, last_run_finished_at = r.finished_at
+  FROM (SELECT DISTINCT ON (job_id) job_id, id, state, finished_at
+          FROM runs WHERE finished_at IS NOT NULL ORDER BY job_id, id DESC) AS r
+ WHERE r.job_id = j.id;
+
 ------------------------------------------------------------------------------------
 -- Bounded history: the default retention, and what pruning removed
 ------------------------------------------------------------------------------------

@@ -587,10 +587,19 @@ export const SQL = {
   // positive state list implies runs_active_idx's predicate, and after a burst of runs
   // that index's statistics still say it is empty, so the planner scanned all of it for
   // each update (3 ms at 5 000 active runs) instead of using the primary key.
+  // The run's end, and its job's last run (the caller holds the job's lock): the latest run
+  // by id that has ended, so "is it failing" is one column, however long the history.
   finishRun: sql(["text", "text", "timestamptz", "text"], `
-    UPDATE clockwork.runs
-       SET state = $2, finished_at = greatest($3, started_at, queued_at, created_at), reason = $4, wake_at = NULL
-     WHERE id = $1::bigint AND state NOT IN ('succeeded', 'failed', 'timed_out', 'cancelled')`),
+    WITH ended AS (
+        UPDATE clockwork.runs
+           SET state = $2, finished_at = greatest($3, started_at, queued_at, created_at), reason = $4, wake_at = NULL
+         WHERE id = $1::bigint AND state NOT IN ('succeeded', 'failed', 'timed_out', 'cancelled')
+        RETURNING id, job_id, state, finished_at
+    )
+    UPDATE clockwork.jobs AS j
+       SET last_run_id = e.id, last_run_state = e.state, last_run_finished_at = e.finished_at
+      FROM ended AS e
+     WHERE j.id = e.job_id AND (j.last_run_id IS NULL OR j.last_run_id < e.id)`),
 
   // Work the core stops: a step's own time-out ends it 'timed_out' (it may be retried); the
   // run's time-out or a cancel ends it 'cancelled'. $6: only ready rows (a graceful cancel

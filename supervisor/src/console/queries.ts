@@ -52,8 +52,8 @@ export const QUERIES = {
   /**
    * One page of jobs by name: $1 search text ('' for all), $2 filter (all, paused,
    * running, failing), $3 limit, $4 offset. The filter and the total read every visible
-   * job (jobs_name_key orders them; 'failing' probes the runs of jobs that ever failed); the
-   * schedules, last runs and sparkline are read for the page's rows only.
+   * job (jobs_name_key orders them; 'failing' reads the job's last_run_state, kept by the
+   * run lifecycle); the schedules, last runs and sparkline are read for the page's rows only.
    */
   jobsPage: `
     WITH page AS (
@@ -67,12 +67,8 @@ export const QUERIES = {
                WHEN 'paused'  THEN NOT j.enabled
                WHEN 'running' THEN EXISTS (SELECT 1 FROM clockwork.runs AS r
                                             WHERE r.job_id = j.id AND r.state IN ${ACTIVE})
-               -- A job that never failed is not failing (runs_job_failed_idx, index only);
-               -- for the others, is the latest run a failure (runs_job_idx).
-               WHEN 'failing' THEN EXISTS (SELECT 1 FROM clockwork.runs AS r
-                                            WHERE r.job_id = j.id AND r.state IN ${FAILED})
-                               AND (SELECT r.state FROM clockwork.runs AS r
-                                     WHERE r.job_id = j.id ORDER BY r.id DESC LIMIT 1) IN ${FAILED}
+               -- The latest run that ended, kept on the job's row by the run lifecycle.
+               WHEN 'failing' THEN j.last_run_state IN ${FAILED}
                ELSE true
              END
        ORDER BY j.name
