@@ -89,7 +89,8 @@ BEGIN
            count(*) FILTER (WHERE NOT _may_manage(j.owner))
       INTO users, hidden
       FROM jobs AS j
-     WHERE jsonb_path_exists(j.definition, 'lax $.schedules.** ? (@.calendars == $name)', jsonb_build_object('name', drop_calendar.name));
+     WHERE j.dropped_at IS NULL -- a dropped job kept for its history uses nothing
+       AND jsonb_path_exists(j.definition, 'lax $.schedules.** ? (@.calendars == $name)', jsonb_build_object('name', drop_calendar.name));
     IF users IS NOT NULL OR hidden > 0 THEN
         RAISE EXCEPTION 'calendar "%" is excluded by %; change them first', drop_calendar.name,
             concat_ws(' and ', 'jobs ' || users, CASE WHEN hidden > 0 THEN hidden || ' jobs of other roles' END)

@@ -221,6 +221,15 @@ describe("drop_job keeps history unless asked", () => {
     assert.equal((await db.query("select count(*)::int as n from clockwork.run_history where job = 'nightly'")).rows[0].n, 2);
   });
 
+  test("a dropped job kept for its history holds no calendar back", async () => {
+    await db.query("select clockwork.define_calendar('holidays', array['2040-12-25']::date[])");
+    await defineJob(db, { name: "festive", schedules: [{ cron: "0 9 * * *", exclude: { calendars: ["holidays"] } }], steps: [{ name: "a", builtin: "noop" }] });
+    const refused = await sqlErrorOf(db, "select clockwork.drop_calendar('holidays')");
+    assert.match(refused.message, /festive/);
+    await db.query("select clockwork.drop_job('festive')");
+    await db.query("select clockwork.drop_calendar('holidays')");
+  });
+
   test("drop_job(job, keep_history => false) deletes the history with the job", async () => {
     const id = await defineJob(db, { name: "gone", steps: [{ name: "a", builtin: "noop" }] });
     await db.query("select clockwork.run_now('gone')");

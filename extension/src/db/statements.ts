@@ -49,7 +49,8 @@ export const SQL = {
   jobsUsingConnection: sql(["text"], `
     SELECT name, clockwork._may_manage(owner) AS visible
       FROM clockwork.jobs
-     WHERE jsonb_path_exists(definition, 'lax $.** ? (@.connection == $name)', jsonb_build_object('name', $1::text))
+     WHERE dropped_at IS NULL -- a dropped job kept for its history uses nothing
+       AND jsonb_path_exists(definition, 'lax $.** ? (@.connection == $name)', jsonb_build_object('name', $1::text))
      ORDER BY name`),
   deleteConnection: sql(["text"], `DELETE FROM clockwork.connections WHERE name = $1`),
   grantConnection: sql(["text", "name"], `
