@@ -229,17 +229,18 @@ describe("a supervisor runs steps end to end", { skip: missing ?? false }, () =>
   });
 
   test("a job's time-out ends the run at its deadline and stops the step still running", async () => {
-    // The second step starts ~1.2 s in; its own time-out (the job's 2 s, from its start)
-    // would end it at ~3.2 s. The run's deadline at 2 s must end it first.
+    // The second step starts ~1.2 s in (later on a loaded machine); its own time-out (the
+    // job's 4 s, from its start) would end it at ~5.2 s. The run's deadline at 4 s must end
+    // it first. (With 2 s, a loaded machine started the second step after the deadline.)
     await define({
-      name: "job-deadline", schedules: [], policies: { timeout: "2s" },
+      name: "job-deadline", schedules: [], policies: { timeout: "4s" },
       steps: [{ name: "a", shell: "sleep 1.2" }, { name: "s", shell: "echo started; sleep 30", depends: "a" }],
     });
     const started = Date.now();
     const runId = await runNow("job-deadline");
     const run = await finishedRun(runId);
-    assert.ok(Date.now() - started < 3100, `ended ${Date.now() - started} ms after the start: by the run's deadline`);
-    assert.deepEqual([run.state, run.reason], ["timed_out", "run exceeded its time-out of 2 seconds"]);
+    assert.ok(Date.now() - started < 5100, `ended ${Date.now() - started} ms after the start: by the run's deadline`);
+    assert.deepEqual([run.state, run.reason], ["timed_out", "run exceeded its time-out of 4 seconds"]);
     const step = (await stepRuns(runId)).find((r) => r.step === "s")!;
     assert.deepEqual([step.state, step.error], ["cancelled", "run timed out"]);
     // The supervisor was told (NOTIFY clockwork_cancel) and stopped the process.
