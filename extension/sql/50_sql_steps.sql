@@ -78,3 +78,38 @@ END
 $$;
 COMMENT ON FUNCTION wait_until(timestamptz) IS
     'Returns at `at` by the database''s clock (at most 1 s ahead; pg_sleep, then a spin on clock_timestamp()). A supervisor calls it on an SQL step''s connection just before the step''s start; holds no lock.';
+
+-- The commit of a run's transaction (transaction: run), sent by the supervisor that holds
+-- it, last in that transaction and followed by COMMIT in the same message: the run's
+-- statements and this mark commit together or not at all, so a run's work is kept exactly
+-- when the scheduler records it as committed. Fenced like _finish_sql_step: only the holder
+-- knows the claim secret of the run's first SQL step; the mark is taken only while the
+-- scheduler asks for it (committing: every step and check succeeded) and the holder's
+-- incarnation is current. A run that ended meanwhile (cancelled, timed out, its holder
+-- found gone) has no such row, and the call raises: the transaction rolls back. The row
+-- lock orders this against the scheduler's end of the run (db/lifecycle.ts).
+CREATE FUNCTION _commit_run(run bigint, claim text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = clockwork, pg_catalog, pg_temp
+AS $$
+DECLARE
+    held run_transactions;
+BEGIN
+    UPDATE run_transactions AS t
+       SET state = 'committed', committed_at = clock_timestamp()
+     WHERE t.run_id = _commit_run.run
+       AND t.claim_hash = sha256(convert_to(_commit_run.claim, 'UTF8'))
+       AND t.state = 'committing'
+       AND EXISTS (SELECT 1 FROM workers AS w WHERE w.id = t.worker_id AND w.stopped_at IS NULL);
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    SELECT * INTO held FROM run_transactions AS t
+     WHERE t.run_id = _commit_run.run AND t.claim_hash = sha256(convert_to(_commit_run.claim, 'UTF8'));
+    RAISE EXCEPTION 'run % may not commit its transaction%', run,
+        CASE WHEN held.run_id IS NULL THEN ' (the run ended, or this is not its holder)' ELSE format(' (it is %s)', held.state) END
+        USING ERRCODE = @sqlstate:claim_not_held@, HINT = @hint:claim_not_held@;
+END
+$$;
+COMMENT ON FUNCTION _commit_run(bigint, text) IS
+    'Called last in a run''s transaction (transaction: run), on the owner''s connection, before COMMIT: marks the run''s transaction committed, fenced by the claim secret of its first SQL step; raises (rolling the run''s work back) when the run may not commit.';

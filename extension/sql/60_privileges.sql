@@ -76,7 +76,7 @@ GRANT EXECUTE ON FUNCTION define_calendar(text, date[], text, timestamptz), alte
                           drop_calendar(text), grant_calendar(text, name), revoke_calendar(text, name)
    TO PUBLIC;
 -- Called on an SQL step's own connection, by the job owner's session (50_sql_steps.sql).
-GRANT EXECUTE ON FUNCTION _finish_sql_step(bigint, text), wait_until(timestamptz) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION _finish_sql_step(bigint, text), _commit_run(bigint, text), wait_until(timestamptz) TO PUBLIC;
 -- Helpers called from SECURITY DEFINER functions run as the owner and need no grant,
 -- but _caller is harmless and useful for diagnosing "does not exist" answers.
 GRANT EXECUTE ON FUNCTION _caller(), _may_use(name, name[], name) TO PUBLIC;

@@ -5,7 +5,6 @@ import { isValidTimeZone } from "./tz.ts";
 
 const env: ValidationEnvironment = { isValidTimeZone, connections: ["warehouse", "reporting"], calendars: ["holidays"], allowShellSteps: true };
 const base = { name: "nightly", steps: { extract: { sql: "select 1" } } };
-const RUN_TRANSACTION_REFUSED = "transaction: \"run\" (one transaction for the whole run) is not supported yet; each SQL step commits on its own: put statements that must commit together in one step";
 
 function errors(def: unknown, e: ValidationEnvironment = env): Array<[string, string]> {
   const r = validateJobDefinition(def, e);
@@ -84,6 +83,16 @@ describe("a valid definition is normalized", () => {
     const r = validateJobDefinition({ ...base, policies: { max_instances: 3 } }, env);
     assert.deepEqual(r.ok && r.job.policies.overlap, { mode: "allow_all", maxInstances: 3, maxQueued: 0 });
   });
+
+  test("transaction: run with shell steps that may fail or retry, and SQL steps that may not", () => {
+    const r = validateJobDefinition({
+      name: "j", transaction: "run", policies: { retry: 3 },
+      steps: { a: { sql: "insert into t values (1)", retries: 0 }, b: { shell: "curl x", on_error: "continue", depends: "a" }, c: { sql: "select 1", retries: 0, depends: "b" } },
+      checks: [{ name: "k", sql: "select count(*) from t" }],
+    }, env);
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    assert.equal(r.job.transaction, "run");
+  });
 });
 
 describe("validation returns every error with its path", () => {
@@ -126,9 +135,16 @@ describe("validation returns every error with its path", () => {
       [SQLSTATE.invalid_interval, 'policies.timeout: cannot read interval "soon" at "soon"; write e.g. "30s", "5m", "1h30m", "2 hours"'],
     ]],
     ["bad step timeout", { name: "j", steps: { a: { sql: "x", timeout: "-5m" } } }, [[SQLSTATE.invalid_interval, 'steps.a.timeout: cannot read interval "-5m" at "-5m"; write e.g. "30s", "5m", "1h30m", "2 hours"']]],
-    ["transaction run, not in this version", { name: "j", transaction: "run", steps: { a: { sql: "x" }, b: { sql: "y" } } }, [[SQLSTATE.invalid_definition, RUN_TRANSACTION_REFUSED]]],
-    ["transaction run with an autonomous step", { name: "j", transaction: "run", steps: { a: { sql: "VACUUM" }, b: { shell: "y" } } }, [[SQLSTATE.invalid_definition, RUN_TRANSACTION_REFUSED], [SQLSTATE.invalid_definition, "steps.a: an autonomous step cannot share the run's transaction (transaction: run)"]]],
-    ["transaction run on two targets", { name: "j", transaction: "run", steps: { a: { sql: "x" }, b: { sql: "y", connection: "warehouse" } } }, [[SQLSTATE.invalid_definition, RUN_TRANSACTION_REFUSED], [SQLSTATE.invalid_definition, "steps.b: transaction: run needs every SQL step on one target; this one differs from steps.a"]]],
+    ["transaction run with an autonomous step", { name: "j", transaction: "run", steps: { a: { sql: "VACUUM" }, b: { shell: "y" } } }, [[SQLSTATE.invalid_definition, "steps.a: an autonomous step cannot share the run's transaction (transaction: run): a statement that cannot run in a transaction block (VACUUM, CREATE INDEX CONCURRENTLY, a CALL) goes in a job of its own"]]],
+    ["transaction run with a declared autonomous step", { name: "j", transaction: "run", steps: { a: { sql: "select 1", autonomous: true } } }, [[SQLSTATE.invalid_definition, "steps.a: an autonomous step cannot share the run's transaction (transaction: run): a statement that cannot run in a transaction block (VACUUM, CREATE INDEX CONCURRENTLY, a CALL) goes in a job of its own"]]],
+    ["transaction run on two targets", { name: "j", transaction: "run", steps: { a: { sql: "x" }, b: { sql: "y", connection: "warehouse" } } }, [[SQLSTATE.invalid_definition, "steps.b: transaction: run needs every SQL step on one target; this one differs from steps.a"]]],
+    ["transaction run with an SQL check on another target", { name: "j", transaction: "run", steps: { a: { sql: "x" } }, checks: [{ name: "k", sql: "y", database: "other" }] }, [[SQLSTATE.invalid_definition, "checks.k: transaction: run needs every SQL step on one target; this one differs from steps.a"]]],
+    ["transaction run with an SQL step that may fail on", { name: "j", transaction: "run", steps: { a: { sql: "x", on_error: "continue" }, b: { sql: "y", on_error: "succeed" } } }, [
+      [SQLSTATE.invalid_definition, "steps.a.on_error: an SQL step in a run's transaction (transaction: run) cannot be on_error: continue: its failed statement aborts the transaction, so the run fails and rolls back"],
+      [SQLSTATE.invalid_definition, "steps.b.on_error: an SQL step in a run's transaction (transaction: run) cannot be on_error: succeed: its failed statement aborts the transaction, so the run fails and rolls back"],
+    ]],
+    ["transaction run with a retried SQL step", { name: "j", transaction: "run", steps: { a: { sql: "x", retries: 2 } } }, [[SQLSTATE.invalid_definition, "steps.a.retries: an SQL step in a run's transaction (transaction: run) cannot be retried (2 retries): its failed statement aborts the transaction; retry the whole run instead (a new run_now)"]]],
+    ["transaction run with a job retry policy", { name: "j", transaction: "run", policies: { retry: 3 }, steps: { a: { sql: "x" }, b: { shell: "y" } } }, [[SQLSTATE.invalid_definition, "policies.retry: an SQL step in a run's transaction (transaction: run) cannot be retried (2 retries): its failed statement aborts the transaction; retry the whole run instead (a new run_now); give steps.a retries: 0"]]],
     ["autonomous: false with VACUUM", { name: "j", steps: { a: { sql: "VACUUM ANALYZE", autonomous: false } } }, [[SQLSTATE.invalid_definition, "steps.a.autonomous: statement 1 (VACUUM) cannot run inside a transaction block, so the step cannot be autonomous: false"]]],
     ["autonomous: false with COMMIT in the middle", { name: "j", steps: { a: { sql: "insert into t values (1); commit; select 1", autonomous: false } } }, [[SQLSTATE.invalid_definition, "steps.a.autonomous: statement 2 (COMMIT) cannot run inside a transaction block, so the step cannot be autonomous: false"]]],
     ["autonomous on a shell step", { name: "j", steps: { a: { shell: "x", autonomous: true } } }, [[SQLSTATE.invalid_definition, "steps.a.autonomous: only sql steps can be autonomous"]]],

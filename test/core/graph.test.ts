@@ -34,7 +34,7 @@ describe("readiness", () => {
     assert.deepEqual(started(decide(j, [done("a"), done("b")])), ["c#1"]);
   });
   test("transaction run runs one step at a time in dependency order", () => {
-    // The graph's half of transaction: run; definitions refuse it until supervisors hold a run's transaction.
+    // The graph's half of transaction: run: its steps share one transaction, one at a time.
     const j: JobDefinition = { ...job({ steps: { a: { sql: "x" }, b: { sql: "x" }, c: { sql: "x", depends: "a" } } }), transaction: "run" };
     assert.deepEqual(started(decide(j, [])), ["a#1"]);
     assert.deepEqual(started(decide(j, [done("a")])), ["b#1"]);

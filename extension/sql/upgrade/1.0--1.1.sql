@@ -472,3 +472,28 @@ COMMENT ON COLUMN pruned_runs.runs IS 'How many were pruned.';
 COMMENT ON COLUMN pruned_runs.first_created_at IS 'Creation time of the oldest pruned run in this count.';
 COMMENT ON COLUMN pruned_runs.last_created_at IS 'Creation time of the newest pruned run in this count: explain says a slot up to here may have been pruned.';
 
+
+-- Whole-run transactions (transaction: run): the open transaction of a run, pinned to the
+-- worker incarnation that claimed its first SQL step (docs/sql-steps.md).
+CREATE TABLE run_transactions (
+    run_id        bigint      PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    worker_id     bigint      NOT NULL,
+    worker_name   text        NOT NULL,
+    claim_hash    bytea       NOT NULL,
+    state         text        NOT NULL DEFAULT 'open',
+    opened_at     timestamptz NOT NULL,
+    committed_at  timestamptz,
+    CONSTRAINT run_transactions_state_check CHECK (state IN ('open', 'committing', 'committed', 'lost')),
+    CONSTRAINT run_transactions_committed_has_time CHECK ((state = 'committed') = (committed_at IS NOT NULL)),
+    CONSTRAINT run_transactions_claim_hash_size CHECK (length(claim_hash) = 32)
+);
+CREATE INDEX run_transactions_worker_idx ON run_transactions (worker_id, state);
+CREATE INDEX run_transactions_committed_idx ON run_transactions (run_id) WHERE state = 'committed';
+COMMENT ON TABLE run_transactions IS 'One row per run of a transaction: run job whose transaction is open on a supervisor (docs/sql-steps.md, "One transaction per run"): the run''s later steps are claimed by that worker incarnation only. The row goes when the run ends: committed, or rolled back.';
+COMMENT ON COLUMN run_transactions.run_id IS 'The run.';
+COMMENT ON COLUMN run_transactions.worker_id IS 'The worker incarnation holding the transaction, on an owner connection of its own; the run''s steps are pinned to it. No foreign key: an ended incarnation''s row may go before the run is settled.';
+COMMENT ON COLUMN run_transactions.worker_name IS 'That worker''s name, for the run''s reason when it ends (its row may be gone by then).';
+COMMENT ON COLUMN run_transactions.claim_hash IS 'SHA-256 of the claim secret of the run''s first SQL step, which the holder proves at commit (_commit_run).';
+COMMENT ON COLUMN run_transactions.state IS 'open (steps run in it) → committing (the run''s steps and checks succeeded: the holder is asked to commit) → committed (its commit carried this mark); lost: its holder ended before the commit, the run fails.';
+COMMENT ON COLUMN run_transactions.opened_at IS 'When the run''s first SQL step was claimed.';
+COMMENT ON COLUMN run_transactions.committed_at IS 'When the commit carrying the mark ran (wall clock).';

@@ -784,12 +784,6 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
   if (v.transaction !== undefined) {
     if (v.transaction === "step" || v.transaction === "run") transaction = v.transaction;
     else c.add("invalid_definition", "transaction", `must be "step" or "run", got ${JSON.stringify(v.transaction)}`);
-    // Not in this version: a supervisor would have to hold the run's transaction open across
-    // its steps and claims. Refused rather than accepted and run step by step, which would
-    // commit what the author meant to roll back (docs/sql-steps.md, "One transaction per run").
-    if (v.transaction === "run") {
-      c.add("invalid_definition", "transaction", "\"run\" (one transaction for the whole run) is not supported yet; each SQL step commits on its own: put statements that must commit together in one step");
-    }
   }
   // steps
   const rawSteps = readEntries(c, v.steps, "steps", "step");
@@ -901,9 +895,21 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
     const sqlWork = work.filter(([, w]) => w.kind === "sql");
     const first = sqlWork[0];
     for (const [path, w] of sqlWork) {
-      if (w.autonomous) c.add("invalid_definition", path, "an autonomous step cannot share the run's transaction (transaction: run)");
+      if (w.autonomous) c.add("invalid_definition", path, "an autonomous step cannot share the run's transaction (transaction: run): a statement that cannot run in a transaction block (VACUUM, CREATE INDEX CONCURRENTLY, a CALL) goes in a job of its own");
       else if (first !== undefined && targetOf(w) !== targetOf(first[1])) {
         c.add("invalid_definition", path, `transaction: run needs every SQL step on one target; this one differs from ${first[0]}`);
+      }
+    }
+    // A failed statement aborts the run's transaction: nothing after it can run in it, and
+    // nothing can retry it there. So an SQL step's failure fails the run (and rolls it back).
+    for (const s of steps) {
+      if (s.kind !== "sql") continue;
+      if (s.onError !== "fail") {
+        c.add("invalid_definition", `steps.${s.name}.on_error`, `an SQL step in a run's transaction (transaction: run) cannot be on_error: ${s.onError}: its failed statement aborts the transaction, so the run fails and rolls back`);
+      }
+      const retries = s.retries ?? policies.retry.attempts - 1;
+      if (retries > 0) {
+        c.add("invalid_definition", s.retries !== null ? `steps.${s.name}.retries` : "policies.retry", `an SQL step in a run's transaction (transaction: run) cannot be retried (${retries} ${retries === 1 ? "retry" : "retries"}): its failed statement aborts the transaction; retry the whole run instead (a new run_now)${s.retries !== null ? "" : `; give steps.${s.name} retries: 0`}`);
       }
     }
   }

@@ -37,7 +37,7 @@ export {
   type Expr, type ExpressionResult, type ExpressionError, type CompareOp, type Scalar, type Value,
 } from "./expression.ts";
 export {
-  SESSION_RESET, renderSqlStep, stepSettings, settingsStatement, finishStatement,
+  SESSION_RESET, renderSqlStep, stepSettings, settingsStatement, finishStatement, commitRunMessage,
   type SqlStepIdentity, type SqlStepScript, type FinishCall,
 } from "./sql-step.ts";
 export {

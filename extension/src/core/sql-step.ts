@@ -87,7 +87,8 @@ export interface FinishCall {
 }
 
 export interface SqlStepScript {
-  mode: "transaction" | "autonomous";
+  /** run: a step inside its run's transaction (transaction: run), which its supervisor holds open. */
+  mode: "transaction" | "autonomous" | "run";
   /**
    * The messages to send, in order, each one simple query. transaction: one message.
    * autonomous: the settings first, then one message per statement.
@@ -95,8 +96,16 @@ export interface SqlStepScript {
   messages: string[];
   /** transaction: how many statements the message runs after the step's own (to find its last result). */
   trailing: number;
+  /** How many statements of our own the message runs before the step's (BEGIN, the settings). */
+  leading: number;
   /** How many statements the step itself has. */
   statements: number;
+}
+
+/** The commit of a run's transaction (transaction: run): its mark, then COMMIT, then the session's reset. */
+export function commitRunMessage(runId: string, claim: string): string {
+  if (!/^[0-9]+$/.test(runId) || !/^[0-9a-f]+$/.test(claim)) throw new Error("invalid commit call");
+  return [`SELECT clockwork._commit_run(${runId}, '${claim}')`, "COMMIT", ...SESSION_RESET].join(";\n") + ";";
 }
 
 /** The finish call, with nothing in it that a session setting could make read differently. */
@@ -113,7 +122,7 @@ export function renderSqlStep(
   sql: string,
   params: Readonly<Record<string, Scalar>>,
   id: SqlStepIdentity,
-  options: { autonomous: boolean; finish: FinishCall | null },
+  options: { autonomous: boolean; finish: FinishCall | null; runTransaction?: { begins: boolean } | null },
 ): SqlStepScript {
   const bound = bindLiterals(sql, params);
   const body = analyzeSqlBody(bound);
@@ -125,12 +134,22 @@ export function renderSqlStep(
       mode: "autonomous",
       messages: [settingsStatement(settings, false), ...body.statements.map((s) => s.text)],
       trailing: 0,
+      leading: 0,
       statements: body.statements.length,
     };
+  }
+  if (options.runTransaction) {
+    // In the run's transaction: no COMMIT and no reset (the supervisor commits, with
+    // _commit_run, or rolls back when the run ends, and resets the session then); the
+    // first SQL step of the run begins it. Settings are local to the transaction: the next
+    // step sets its own.
+    const begin = options.runTransaction.begins ? "BEGIN;\n" : "";
+    const message = `${begin}${settingsStatement(settings, true)};\n${bound}\n;`;
+    return { mode: "run", messages: [message], trailing: 0, leading: options.runTransaction.begins ? 2 : 1, statements: body.statements.length };
   }
   const after = [...(options.finish === null ? [] : [finishStatement(options.finish)]), "COMMIT", ...SESSION_RESET];
   // The step's text goes in as written (bound), between lines of our own: a trailing
   // "-- comment" ends at its newline, and a missing last semicolon is supplied.
   const message = `BEGIN;\n${settingsStatement(settings, true)};\n${bound}\n;\n${after.join(";\n")};`;
-  return { mode: "transaction", messages: [message], trailing: after.length, statements: body.statements.length };
+  return { mode: "transaction", messages: [message], trailing: after.length, leading: 2, statements: body.statements.length };
 }

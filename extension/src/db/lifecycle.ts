@@ -19,6 +19,7 @@
 import { alertsAfterRunEnded } from "./alerts.ts";
 import { calendarDates, firstSlotFrom, jobVersion } from "./jobs.ts";
 import { FINAL_RUN_STATES, jobForRun, planRun, type RunPlan, type RunRow, type StepRunRow } from "./runs.ts";
+import { endOfRunTransaction } from "./run-transactions.ts";
 import { SQL } from "./statements.ts";
 import { execute } from "./query.ts";
 import { overlapLimit, type CancelReason, type JobDefinition } from "../core/index.ts";
@@ -121,12 +122,15 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
       execute(SQL.setRunWake, [run.id, run.wake_at]);
     }
     if (decision.finished) {
-      const state = decision.status === "running" ? "failed" : decision.status;
-      execute(SQL.finishRun, [run.id, state, now, decision.reason]);
+      // A run with its own transaction ends with it: asked to commit first, or rolled back.
+      const end = endOfRunTransaction(run, decision.status === "running" ? "failed" : decision.status, decision.reason);
+      if (end === null) continue;
+      const state = end.state as typeof decision.status;
+      execute(SQL.finishRun, [run.id, state, now, end.reason]);
       run.state = state;
       // Its job's alerts (failures in a row, recovery, a long run ended) are decided here,
       // in the same transaction as the end itself (db/alerts.ts).
-      alertsAfterRunEnded(run, state, decision.reason, nowMs);
+      alertsAfterRunEnded(run, state, end.reason, nowMs);
       // Run once: the job drops itself (history kept) and nothing is set off for it.
       if (selfDestructs(run, state, nowMs)) continue;
       for (const released of afterRunEnded(run, nowMs)) {

@@ -135,6 +135,7 @@ export function recordReports(worker: { id: string }, reports: readonly StepRepo
   if (lost.length > 0) take(execute(SQL.reportLost, [JSON.stringify(lost), worker.id, now]));
   const back = rowsOf("handed_back");
   if (back.length > 0) {
+    execute(SQL.releaseRunTransactions, [back.map((r) => r.id)]);
     const rows = execute(SQL.handBack, [JSON.stringify(back), worker.id, now]) as { id: string; run_id: string; someone_else: boolean; reasons: string }[];
     accepted.push(...rows.map((r) => r.id));
     const nobody = rows.filter((r) => !r.someone_else);

@@ -547,6 +547,45 @@ export const SQL = {
   // rows. API calls wait for locks; tick never waits (SKIP LOCKED, try-lock) and leaves what
   // is busy to its next call. docs/state-machine.md, "Concurrency", says why.
   runOfStepRun: sql(["text"], `SELECT run_id::text AS run_id FROM clockwork.step_runs WHERE id = $1::bigint`),
+
+  // --- run transactions (transaction: run; db/run-transactions.ts) ---------------------
+  // Opened when a run's first SQL step is claimed: pinned to the claiming worker, fenced by
+  // that claim's secret. Returns a row only when this claim opened it.
+  openRunTransaction: sql(["text", "text", "text", "timestamptz"], `
+    INSERT INTO clockwork.run_transactions (run_id, worker_id, worker_name, claim_hash, opened_at)
+    SELECT s.run_id, $2::bigint, s.worker_name, s.claim_hash, $4 FROM clockwork.step_runs AS s WHERE s.id = $3::bigint
+    ON CONFLICT (run_id) DO NOTHING
+    RETURNING run_id::text AS run_id`),
+  // The caller holds the run's lock; this waits for a commit message in flight (_commit_run).
+  lockRunTransaction: sql(["text"], `
+    SELECT state FROM clockwork.run_transactions WHERE run_id = $1::bigint FOR UPDATE`),
+  askRunCommit: sql(["text"], `
+    UPDATE clockwork.run_transactions SET state = 'committing' WHERE run_id = $1::bigint AND state = 'open'`),
+  endRunTransaction: sql(["text"], `DELETE FROM clockwork.run_transactions WHERE run_id = $1::bigint`),
+  committedRunTransactions: sql(["integer"], `
+    SELECT run_id::text AS run_id FROM clockwork.run_transactions WHERE state = 'committed' ORDER BY run_id LIMIT $1`),
+  // Transactions whose holder's incarnation ended: the server rolled them back with its connection.
+  orphanedRunTransactions: sql(["integer"], `
+    SELECT t.run_id::text AS run_id, t.worker_id::text AS worker_id, t.worker_name
+      FROM clockwork.run_transactions AS t
+      LEFT JOIN clockwork.workers AS w ON w.id = t.worker_id
+     WHERE t.state IN ('open', 'committing') AND (w.id IS NULL OR w.stopped_at IS NOT NULL)
+     ORDER BY t.run_id LIMIT $1`),
+  // The caller holds the runs' locks; a holder may give up a transaction it lost (abandon).
+  markRunTransactionsLost: sql(["text[]", "text"], `
+    UPDATE clockwork.run_transactions SET state = 'lost'
+     WHERE run_id = ANY ($1::bigint[]) AND state IN ('open', 'committing') AND ($2::text IS NULL OR worker_id = $2::bigint)
+    RETURNING run_id::text AS run_id`),
+  // A run's first SQL step handed back (its supervisor cannot log in): the transaction it
+  // opened (pinned there) is let go, so that another supervisor may open it.
+  releaseRunTransactions: sql(["text[]"], `
+    DELETE FROM clockwork.run_transactions AS t
+     USING clockwork.step_runs AS s
+     WHERE s.id = ANY ($1::bigint[]) AND t.run_id = s.run_id AND t.claim_hash = s.claim_hash AND t.state = 'open'`),
+  // What a worker holds: the runs whose transaction it keeps open, and those it is to commit.
+  runTransactionsOf: sql(["text"], `
+    SELECT run_id::text AS run_id, state FROM clockwork.run_transactions
+     WHERE worker_id = $1::bigint AND state IN ('open', 'committing') ORDER BY run_id`),
   lockRuns: sql(["text[]"], `
     SELECT ${RUN_COLUMNS}
       FROM clockwork.runs
@@ -674,6 +713,8 @@ export const SQL = {
          WHERE s.state = 'ready' AND s.ready_at <= $5 AND s.required_labels <@ $4::text[]
            AND ($6::text IS NULL OR $6::text = ANY (s.required_labels))
            AND NOT ($1::bigint = ANY (s.refused_by))
+           -- A run whose transaction is open on another worker is pinned to it (transaction: run).
+           AND NOT EXISTS (SELECT 1 FROM clockwork.run_transactions AS t WHERE t.run_id = s.run_id AND t.worker_id <> $1::bigint)
          ORDER BY s.ready_at, s.id
          LIMIT $2
            FOR NO KEY UPDATE OF s, r SKIP LOCKED
@@ -714,13 +755,15 @@ export const SQL = {
 
   // When is anything next due for this worker: a slot, a claimable step, a lease end, a run's deadline.
   // A dedicated worker ($2 as in claimReadySteps) fires no slots and waits for its own steps only.
-  nextDueAt: sql(["text[]", "text"], `
+  // A step of a run pinned to another worker (its transaction is open there) is not this one's.
+  nextDueAt: sql(["text[]", "text", "text"], `
     SELECT least(
         (SELECT min(next_fire_at) FROM clockwork.schedules WHERE next_fire_at IS NOT NULL AND $2::text IS NULL),
-        (SELECT ready_at FROM clockwork.step_runs
-          WHERE state = 'ready' AND required_labels <@ $1::text[]
-            AND ($2::text IS NULL OR $2::text = ANY (required_labels))
-          ORDER BY ready_at LIMIT 1),
+        (SELECT s.ready_at FROM clockwork.step_runs AS s
+          WHERE s.state = 'ready' AND s.required_labels <@ $1::text[]
+            AND ($2::text IS NULL OR $2::text = ANY (s.required_labels))
+            AND NOT EXISTS (SELECT 1 FROM clockwork.run_transactions AS t WHERE t.run_id = s.run_id AND t.worker_id <> $3::bigint)
+          ORDER BY s.ready_at LIMIT 1),
         (SELECT min(lease_expires_at) FROM clockwork.step_runs WHERE state = 'running'),
         (SELECT min(wake_at) FROM clockwork.runs WHERE wake_at IS NOT NULL),
         (SELECT min(finished_at) + clockwork.lease_duration() FROM clockwork.step_runs WHERE awaiting_report)

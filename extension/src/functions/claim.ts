@@ -22,6 +22,12 @@ export interface SqlWork extends SqlStepScript {
   exactly_once: boolean;
   /** The claim's secret: the supervisor proves with it that it holds the claim. */
   claim: string;
+  /**
+   * transaction: run — the step runs in its run's transaction, on the connection that holds
+   * it; `begins`: this step opens it (the run's first SQL step), and this claim's secret is
+   * the one the commit proves (_commit_run). Null for a step with its own transaction.
+   */
+  run_transaction: { run_id: string; begins: boolean } | null;
 }
 
 export interface StepClaim {
@@ -150,13 +156,25 @@ export function claimSteps(
         refused.push({ step_run_id: row.step_run_id, run_id: row.run_id, error: target.refusal });
         continue;
       }
+      let runTransaction: SqlWork["run_transaction"] = null;
+      if (job.transaction === "run") {
+        // SQL steps of such a run cannot be retried (definition time): a second attempt
+        // means the first was lost, and what it did may sit in the run's transaction.
+        if (row.attempt > 1) {
+          refused.push({ step_run_id: row.step_run_id, run_id: row.run_id,
+            error: `attempt ${row.attempt - 1} of this step was lost inside the run's transaction (transaction: run), which cannot go on: the run fails and its transaction is rolled back` });
+          continue;
+        }
+        const opened = execute(SQL.openRunTransaction, [row.run_id, worker.id, row.step_run_id, new Date(nowMs)]).length > 0;
+        runTransaction = { run_id: row.run_id, begins: opened };
+      }
       const local = target.target.database === null && target.target.connection === null && target.target.conninfo === null;
-      const exactlyOnce = local && !def.autonomous;
+      const exactlyOnce = local && !def.autonomous && runTransaction === null;
       const script = renderSqlStep(def.sql!, row.params as Record<string, never>, {
         job: row.job, runId: row.run_id, step: row.step, instance: row.instance, stepRunId: row.step_run_id,
         attempt: row.attempt, slotAtMs: row.slot_at?.getTime() ?? null,
-      }, { autonomous: def.autonomous, finish: exactlyOnce ? { stepRunId: row.step_run_id, claim: row.claim } : null });
-      sql = { ...script, login: target.login, target: target.target, exactly_once: exactlyOnce, claim: row.claim };
+      }, { autonomous: def.autonomous, finish: exactlyOnce ? { stepRunId: row.step_run_id, claim: row.claim } : null, runTransaction });
+      sql = { ...script, login: target.login, target: target.target, exactly_once: exactlyOnce, claim: row.claim, run_transaction: runTransaction };
     }
     claimed.push({
       step_run_id: row.step_run_id,

@@ -1,6 +1,7 @@
 // Every SQL-callable function implemented in TypeScript. build/bundle.ts writes one SQL
 // stub per entry; src/bundle.ts exposes the bodies to those stubs.
 import type { SqlFunction } from "../db/sql-function.ts";
+import { abandon_run } from "./abandon_run.ts";
 import { cancel_run } from "./cancel_run.ts";
 import { complete_step, complete_step_by_id } from "./complete_step.ts";
 import { alter_connection, define_connection, drop_connection, grant_connection, revoke_connection } from "./connections.ts";
@@ -31,7 +32,7 @@ export const sqlFunctions: readonly SqlFunction[] = [
   // running and reading
   run_now, retry_run, cancel_run, next_runs, explain, version,
   // supervisors
-  tick, tick_by_id, complete_step, complete_step_by_id, prune_history,
+  tick, tick_by_id, complete_step, complete_step_by_id, abandon_run, prune_history,
   // alerts
   set_alert_defaults, define_alert_channel, drop_alert_channel, resolve_alert,
   check_alerts, scheduler_started, claim_deliveries, complete_delivery,

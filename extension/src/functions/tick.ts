@@ -14,6 +14,7 @@ import { isInterrupt, raise } from "../db/raise.ts";
 import { pruneHistory } from "../db/history.ts";
 import { applyPlans, cancelRuns, expireLeases, lockJobs, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
 import { readReports, recordReports, refuseClaims, settleUnreported } from "../db/reports.ts";
+import { runTransactionOrders, settleRunTransactions, type RunTransactionOrders } from "../db/run-transactions.ts";
 import { callingWorker, type WorkerRef } from "../db/workers.ts";
 import { planRun, type RunRow } from "../db/runs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
@@ -217,6 +218,11 @@ export interface TickAnswer {
   next_due_at: string | null;
   /** Step runs whose report was refused: their claim no longer holds (lease passed, run cancelled). */
   refused_reports: string[];
+  /**
+   * The whole-run transactions (transaction: run) this worker holds: to keep open, and to
+   * commit now. One it holds that is in neither list is to be rolled back (its run ended).
+   */
+  transactions: RunTransactionOrders;
 }
 
 /** One tick for the worker `ref` names (tick by name, tick_by_id by incarnation). */
@@ -235,6 +241,8 @@ function tickFor(ref: WorkerRef, maxClaims: number, now: Date, lookaheadMs: numb
   // takes their steps back at once (docs/faults.md, "Workers").
   const taken = (execute(SQL.settleWorkers, [now])[0] as { taken: number }).taken;
   settleUnreported(nowMs, DUE_BATCH);
+  // Whole-run transactions committed (their runs succeed) or lost with their holder (they fail).
+  settleRunTransactions(nowMs, DUE_BATCH);
   const refusedReports = reports.map((r) => String(r.step_run)).filter((id) => !accepted.has(id));
   // A dedicated worker (clockwork run) fires no slot: a slot fired by it would become a
   // run that only the regular supervisors execute, outside the job's misfire policy.
@@ -248,18 +256,19 @@ function tickFor(ref: WorkerRef, maxClaims: number, now: Date, lookaheadMs: numb
   // A full claim means more may be ready: due now, and no need to ask when. So does a
   // gone worker's step taken back by this tick, which this worker may claim next.
   if ((maxClaims > 0 && claimed.length + refused.length >= maxClaims) || (taken > 0 && maxClaims > claimed.length)) {
-    return { claimed: startingFromNow(claimed), next_due_at: new Date(nowMs).toISOString(), refused_reports: refusedReports };
+    return { claimed: startingFromNow(claimed), next_due_at: new Date(nowMs).toISOString(), refused_reports: refusedReports, transactions: runTransactionOrders(me.id) };
   }
-  const next = execute(SQL.nextDueAt, [me.labels, me.pinned_to])[0] as { next_due_at: Date | null };
+  const next = execute(SQL.nextDueAt, [me.labels, me.pinned_to, me.id])[0] as { next_due_at: Date | null };
   return {
     claimed: startingFromNow(claimed),
     next_due_at: next.next_due_at === null ? null : next.next_due_at.toISOString(),
     refused_reports: refusedReports,
+    transactions: runTransactionOrders(me.id),
   };
 }
 
 const TICK_COMMENT =
-  "Records the worker's reports on the SQL steps it ran and decides their runs, fires due schedule slots exactly once, takes back expired leases (at once for workers found gone), prunes history beyond its retention (a small batch every 10 s), claims up to max_claims ready steps for the worker; returns {claimed, next_due_at, refused_reports}. With lookahead_ms (at most 1000), slots and steps due that soon are fired and claimed ahead; each claim says when to start (start_at).";
+  "Records the worker's reports on the SQL steps it ran and decides their runs, fires due schedule slots exactly once, takes back expired leases (at once for workers found gone), prunes history beyond its retention (a small batch every 10 s), claims up to max_claims ready steps for the worker; settles whole-run transactions (committed: the run succeeds; their supervisor gone: the run fails); returns {claimed, next_due_at, refused_reports, transactions: {open, commit}}. With lookahead_ms (at most 1000), slots and steps due that soon are fired and claimed ahead; each claim says when to start (start_at).";
 
 // A burst (run_now × 5000) fills the ready queue faster than autovacuum analyzes it: on
 // the stale estimate the planner claims through a bitmap scan that sorts the whole
