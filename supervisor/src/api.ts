@@ -30,6 +30,8 @@ export interface TickResult {
   readonly next_due_at: string | null;
   /** Step runs whose report was refused: their claim no longer holds. */
   readonly refused_reports: string[];
+  /** Whole-run transactions this worker holds: to keep open, and to commit now (db/run-transactions.ts). */
+  readonly transactions: { readonly open: string[]; readonly commit: string[] };
 }
 
 export interface HeartbeatResult {
@@ -71,6 +73,7 @@ const SQL = {
   attachWorker: "SELECT clockwork.attach_worker($1::bigint) AS r",
   tick: "SELECT clockwork.tick($1::bigint, $2::integer, now(), $3::integer, $4::jsonb) AS r",
   completeStep: "SELECT clockwork.complete_step($1::bigint, $2::bigint, $3::integer, $4::text, $5::text, $6::text) AS r",
+  abandonRun: "SELECT clockwork.abandon_run($1::bigint, $2::bigint, $3::text) AS r",
   appendOutput: "SELECT clockwork.append_output($1::bigint, $2::bigint, $3::text, $4::text) AS r",
   heartbeat: "SELECT clockwork.heartbeat($1::bigint, $2::bigint[], now()) AS r",
   releaseWorker: "SELECT clockwork.release_worker($1::bigint) AS r",
@@ -187,7 +190,15 @@ export class ClockworkApi {
    */
   async tick(maxClaims: number, lookaheadMs = 0, reports: readonly StepReport[] = []): Promise<TickResult> {
     const r = await this.call<TickResult>("tick", [this.me, maxClaims, lookaheadMs, reports.length > 0 ? JSON.stringify(reports) : null]);
-    return { claimed: r?.claimed ?? [], next_due_at: r?.next_due_at ?? null, refused_reports: (r?.refused_reports ?? []).map(String) };
+    return {
+      claimed: r?.claimed ?? [], next_due_at: r?.next_due_at ?? null, refused_reports: (r?.refused_reports ?? []).map(String),
+      transactions: { open: (r?.transactions?.open ?? []).map(String), commit: (r?.transactions?.commit ?? []).map(String) },
+    };
+  }
+
+  /** Gives up a run's transaction that this worker can no longer commit: the run fails. */
+  async abandonRun(runId: string, reason: string): Promise<boolean> {
+    return (await this.call<boolean>("abandonRun", [this.me, runId, reason])) === true;
   }
 
   async completeStep(stepRunId: string, exitCode: number | null, stdout: string, stderr: string, error: string | null): Promise<boolean> {

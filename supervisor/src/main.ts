@@ -344,6 +344,7 @@ export class Supervisor {
       throw error;
     }
     if (result.refused_reports.length > 0) this.executor.reportsRefused(result.refused_reports);
+    this.executor.runTransactions.apply(result.transactions);
     this.metrics.stepConnections.set(this.connections.size);
     if (!this.lastDb.ok) this.log.info("database reachable again");
     this.lastDb = { ok: true };

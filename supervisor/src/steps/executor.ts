@@ -9,6 +9,7 @@ import type { SupervisorMetrics } from "../metrics.ts";
 import { killGroup, startProcessStep, type RunningProcess } from "./shell.ts";
 import type { OwnerConnections, OwnerLease } from "./owner-connections.ts";
 import type { ProcessRegistry } from "./process-registry.ts";
+import { RunTransactions } from "./run-transactions.ts";
 import { startSqlStep, type RunningSqlStep, type SqlStepResult } from "./sql.ts";
 import { startBuiltinStep, type RunningBuiltin } from "./builtins.ts";
 import { runOwnerBuiltin } from "./owner-builtins.ts";
@@ -73,7 +74,12 @@ export class StepExecutor {
     private readonly onFinished: () => void,
     /** Mail for the mail built-in: the supervisor's one SMTP transport. */
     private readonly mailer: Mailer = new Mailer(config.smtpUrl, config.smtpFrom),
-  ) {}
+  ) {
+    this.runTransactions = new RunTransactions(connections, api, log, onFinished);
+  }
+
+  /** The whole-run transactions (transaction: run) held here; tick's answer says what becomes of them. */
+  readonly runTransactions: RunTransactions;
 
   setLeaseMs(leaseMs: number): void {
     this.leaseMs = leaseMs;
@@ -125,8 +131,9 @@ export class StepExecutor {
     const wait = Math.max(0, claim.start_in_ms ?? 0);
     if (wait > 0) {
       const startAt = entry.claimedAt + wait;
-      if (claim.kind === "sql" && claim.sql !== null) {
-        // Log in while waiting, so the step goes out on the dot.
+      if (claim.kind === "sql" && claim.sql !== null && claim.sql.run_transaction === null) {
+        // Log in while waiting, so the step goes out on the dot (a step of a run's
+        // transaction runs on the connection that holds it).
         this.connections.acquire(claim.sql).then((lease) => {
           if (entry.pending) entry.lease = lease;
           else lease.release("reuse"); // started (on another connection) or stopped meanwhile
@@ -263,7 +270,7 @@ export class StepExecutor {
       const lease = entry.lease;
       entry.lease = undefined;
       const lateMs = Math.max(0, performance.now() - entry.claimedAt - (claim.start_in_ms ?? 0));
-      entry.sql = startSqlStep(claim, { connections: this.connections, lease, lateMs });
+      entry.sql = startSqlStep(claim, { connections: this.connections, lease, lateMs, runTransactions: this.runTransactions });
       log.info({ kind, login: claim.sql.login, mode: claim.sql.mode }, "step started"); // after the call went out
       return entry.sql.result.then(
         (result) => this.finishSql(claim, log, result),
@@ -541,6 +548,7 @@ export class StepExecutor {
   abandon(): void {
     this.abandoned = true;
     clearTimeout(this.leaseTimer);
+    this.runTransactions.closeAll();
   }
 
   /**
@@ -550,5 +558,6 @@ export class StepExecutor {
   dropEverything(why: string): void {
     this.reports = [];
     this.lost([...this.running.keys()], why);
+    this.runTransactions.closeAll();
   }
 }

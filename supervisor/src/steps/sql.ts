@@ -6,11 +6,14 @@
 //   transactional: one message; in the scheduler's own database its completion commits
 //     with its work (exactly once), and the report only brings its rows;
 //   autonomous: one message per statement, as psql -f runs a file, without a transaction
-//     around them, stopping at the first error; recorded by the report (at least once).
+//     around them, stopping at the first error; recorded by the report (at least once);
+//   run (transaction: run): one message in the run's transaction, on the connection that
+//     holds it (run-transactions.ts); reported at once, kept only if the run commits.
 import { ERROR_KINDS, SESSION_RESET } from "../../../extension/src/core/index.ts";
 import type { StepClaim } from "../api.ts";
 import type { StepReport } from "../../../extension/src/db/reports.ts";
 import { LoginError, type OwnerConnections, type OwnerLease } from "./owner-connections.ts";
+import { RunTransactionGone, type RunTransactions } from "./run-transactions.ts";
 import { runScript, type ScriptOutcome, type StatementResult } from "./script-query.ts";
 
 export type { StepReport };
@@ -39,6 +42,8 @@ export interface SqlStepOptions {
   readonly lease?: OwnerLease;
   /** How late after its start_at the step begins, by the supervisor's measure (ms). */
   readonly lateMs: number;
+  /** The whole-run transactions this supervisor holds (steps of transaction: run jobs). */
+  readonly runTransactions?: RunTransactions;
 }
 
 /** The transactional message starts with BEGIN and the step's settings. */
@@ -78,13 +83,20 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
 
   const run = async (): Promise<SqlStepResult> => {
     try {
-      lease ??= await options.connections.acquire(work);
+      if (work.mode === "run") lease = await options.runTransactions!.take(work, work.claim);
+      else lease ??= await options.connections.acquire(work);
     } catch (error) {
+      if (error instanceof RunTransactionGone) return failed(error.message, null);
       const message = error instanceof LoginError ? error.message : `cannot connect: ${(error as Error).message}`;
       return { report: report("handed_back", { error: message }), end: "handed_back", message, sqlState: (error as { code?: string }).code ?? null };
     }
+    // In a run's transaction the connection is the run's: let go only with its transaction.
+    const letGo = (how: "reuse" | "destroy"): void => {
+      if (work.mode === "run") void options.runTransactions!.drop(work.run_transaction!.run_id, how === "reuse" ? "rollback" : "destroy");
+      else lease!.release(how);
+    };
     if (stopped !== null) {
-      lease.release("reuse");
+      letGo("reuse");
       return { report: null, end: "stopped", message: stopped, sqlState: null };
     }
     if (claim.timeout_ms !== null && claim.timeout_ms !== undefined) {
@@ -97,7 +109,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
     if (work.target.server_role !== "any") {
       const mismatch = await roleMismatch(lease, work.target.server_role);
       if (mismatch !== null) {
-        lease.release(mismatch.broken ? "destroy" : "reuse");
+        letGo(mismatch.broken ? "destroy" : "reuse");
         if (mismatch.broken) return stoppedResult() ?? { report: report("lost"), end: "lost", message: mismatch.text, sqlState: null };
         const message = `${lease.target.description} ${mismatch.text}`;
         if (work.target.on_role_mismatch === "skip") {
@@ -106,7 +118,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
         return failed(message, ERROR_KINDS.server_role_mismatch.code);
       }
     }
-    return work.mode === "autonomous" ? runAutonomous(lease) : runTransactional(lease);
+    return work.mode === "autonomous" ? runAutonomous(lease) : work.mode === "run" ? runInRunTransaction(lease) : runTransactional(lease);
   };
 
   const stoppedResult = (): SqlStepResult | null => {
@@ -164,6 +176,30 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
       const inBody = failedAt >= LEADING && failedAt < LEADING + work.statements;
       return failed(errorText(out.error, inBody ? failedAt - LEADING + 1 : null), code);
     }
+  }
+
+  async function runInRunTransaction(connection: OwnerLease): Promise<SqlStepResult> {
+    const runs = options.runTransactions!;
+    const runId = work.run_transaction!.run_id;
+    const out = await runScript(connection.client, work.messages[0]!);
+    if (out.error === null && stopped === null) {
+      const at = out.results.length - 1;
+      const { rows, truncated } = at >= work.leading ? rowsOf(out.results[at]) : { rows: [], truncated: false };
+      runs.keep(runId);
+      return { report: report("succeeded", { rows, truncated }), end: "succeeded", message: null, sqlState: null };
+    }
+    if (out.error === null || out.broken) {
+      // Stopped after its statements ran, or the connection went: the transaction goes with it.
+      await runs.drop(runId, "destroy");
+      return stoppedResult() ?? failed(`the connection holding the run's transaction was lost during the step (${out.error?.message}): the transaction is gone`, null);
+    }
+    // A failed statement aborted the run's transaction: rolled back now; the run fails.
+    await runs.drop(runId, stopped === null ? "rollback" : "destroy");
+    const fromStop = stoppedResult();
+    if (fromStop !== null) return fromStop;
+    const failedAt = out.results.length;
+    const inBody = failedAt >= work.leading && failedAt < work.leading + work.statements;
+    return failed(errorText(out.error, inBody ? failedAt - work.leading + 1 : null), out.error.code ?? null);
   }
 
   async function runAutonomous(connection: OwnerLease): Promise<SqlStepResult> {
