@@ -158,6 +158,26 @@ describe("transaction: run", { skip: missing ?? false }, () => {
     await waitFor("no transaction left open", async () => (await openTransactions()) === 0);
   });
 
+  test("time-outs roll back: an SQL step's, and the job's while a shell step runs", async () => {
+    await define({
+      name: "step-timeout", transaction: "run",
+      steps: [{ name: "a", sql: insert("a") }, { name: "b", sql: "SELECT pg_sleep(30)", timeout: "1s", depends: "a" }],
+    });
+    await define({
+      name: "job-timeout", transaction: "run", policies: { timeout: "2s" },
+      steps: [{ name: "a", sql: insert("a") }, { name: "b", shell: "sleep 30", depends: "a" }, { name: "c", sql: insert("c"), depends: "b" }],
+    });
+    const [stepRun, jobRun] = [await runNow("step-timeout"), await runNow("job-timeout")];
+    const step = await finished(stepRun);
+    assert.equal(step.state, "failed");
+    assert.match(step.reason ?? "", /step "b" timed out.*; the run's transaction was rolled back/);
+    const whole = await finished(jobRun);
+    assert.equal(whole.state, "timed_out");
+    assert.match(whole.reason ?? "", /run exceeded its time-out of 2 seconds; the run's transaction was rolled back/);
+    assert.deepEqual([await ledger(stepRun), await ledger(jobRun)], [[], []]);
+    await waitFor("no transaction left open", async () => (await openTransactions()) === 0);
+  });
+
   test("a cancelled run rolls back", async () => {
     await define({
       name: "cancelled", transaction: "run",
@@ -193,6 +213,9 @@ describe("transaction: run", { skip: missing ?? false }, () => {
     const runId = await runNow("killed");
     await stepRunning(runId, "b");
     assert.equal(await openTransactions(), 1, "the run's transaction is open, idle, on its owner connection");
+    const port = await first.port();
+    await waitFor("the supervisor counts the transaction it holds", async () =>
+      /^clockwork_run_transactions_open 1$/m.test(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()));
     first.child.kill("SIGKILL");
     await first.exited;
     const second = startSupervisor(db.url, { name: "tx-after" });

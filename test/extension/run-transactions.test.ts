@@ -124,6 +124,32 @@ describe("run transactions", () => {
     assert.equal(await ledger(runId), 2);
   });
 
+  test("a lost SQL step is not run again in the run's transaction: the run fails", async () => {
+    const runId = String((await db.query("select clockwork.run_now($1) as id", [job])).rows[0].id);
+    const [first] = (await tick("tx-a")).claimed.filter((c) => c.run_id === runId);
+    assert.equal(first?.sql?.run_transaction?.begins, true);
+    // Its lease expires unreported (the holder stalled); attempt 2 is ready, pinned to tx-a.
+    const later = new Date(Date.now() + 120_000);
+    await db.query("select clockwork.tick('tx-a', 10, $1::timestamptz)", [later]);
+    const state = await runState(runId);
+    assert.equal(state.state, "failed");
+    assert.match(state.reason ?? "", /attempt 1 of this step was lost inside the run's transaction \(transaction: run\), which cannot go on/);
+    assert.match(state.reason ?? "", /the run's transaction was rolled back/);
+    assert.equal((await db.query("select count(*)::int as n from clockwork.run_transactions where run_id = $1", [runId])).rows[0].n, 0);
+  });
+
+  test("a first SQL step handed back (its supervisor cannot log in) lets the run go to another supervisor", async () => {
+    const runId = String((await db.query("select clockwork.run_now($1) as id", [job])).rows[0].id);
+    const [first] = (await tick("tx-a")).claimed.filter((c) => c.run_id === runId);
+    assert.equal(first?.sql?.run_transaction?.begins, true);
+    await tick("tx-a", [{ step_run: first.step_run_id, claim: first.sql!.claim, outcome: "handed_back", error: "cannot log in" }], 0);
+    assert.equal((await db.query("select count(*)::int as n from clockwork.run_transactions where run_id = $1", [runId])).rows[0].n, 0);
+    const [again] = (await tick("tx-b")).claimed.filter((c) => c.run_id === runId);
+    assert.equal(again?.step, "a");
+    assert.equal(again.sql!.run_transaction!.begins, true, "tx-b opens the run's transaction");
+    await db.query("select clockwork.cancel_run($1)", [runId]);
+  });
+
   test("abandon_run: the holder gives up a transaction it lost; the run fails", async () => {
     const { runId } = await toCommit();
     await owner.end();
