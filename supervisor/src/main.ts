@@ -345,6 +345,7 @@ export class Supervisor {
     }
     if (result.refused_reports.length > 0) this.executor.reportsRefused(result.refused_reports);
     this.executor.runTransactions.apply(result.transactions);
+    this.metrics.runTransactionsOpen.set(this.executor.runTransactions.size);
     this.metrics.stepConnections.set(this.connections.size);
     if (!this.lastDb.ok) this.log.info("database reachable again");
     this.lastDb = { ok: true };

@@ -36,6 +36,11 @@ export class SupervisorMetrics {
     help: "Connections open as job owners for SQL steps, over all servers and roles.",
     registers: [this.registry],
   });
+  readonly runTransactionsOpen = new Gauge({
+    name: "clockwork_run_transactions_open",
+    help: "Whole-run transactions (transaction: run) this supervisor holds open, each on an owner connection of its own.",
+    registers: [this.registry],
+  });
   readonly stepsRunning = new Gauge({
     name: "clockwork_steps_running",
     help: "Steps running on this supervisor now.",
