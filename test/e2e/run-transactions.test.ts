@@ -202,6 +202,38 @@ describe("transaction: run", { skip: missing ?? false }, () => {
     });
   });
 
+  test("a holder whose incarnation ended while it was stalled rolls back when it resumes, and never commits", async () => {
+    await stopAllSupervisors();
+    const holder = startSupervisor(db.url, { name: "tx-stalled" });
+    await holder.waitForLog("registration", (l) => l.msg === "worker registered");
+    await define({
+      name: "stalled", transaction: "run",
+      steps: [{ name: "a", sql: insert("a") }, { name: "b", shell: "sleep 1", depends: "a" }, { name: "c", sql: insert("c"), depends: "b" }],
+    });
+    const runId = await runNow("stalled");
+    await stepRunning(runId, "b");
+    holder.child.kill("SIGSTOP");
+    try {
+      // Its session stays connected, so only an end decided elsewhere ends it (here by hand,
+      // as a lapse or a replacement would): the run fails at once, its transaction still open.
+      await db.query("SELECT clockwork.release_worker(id) FROM clockwork.workers WHERE name = 'tx-stalled' AND stopped_at IS NULL");
+      // Another worker's tick settles it (registered by hand: no supervisor would run step c).
+      await db.query("SELECT clockwork.register_worker('tx-observer', '{}')");
+      await db.query("SELECT clockwork.tick('tx-observer', 0)");
+      const run = await finished(runId);
+      assert.equal(run.state, "failed");
+      assert.match(run.reason ?? "", /supervisor "tx-stalled" \(incarnation \d+\) ended before the run committed/);
+      assert.equal(await openTransactions(), 1, "the stalled holder still has it open");
+    } finally {
+      holder.child.kill("SIGCONT");
+    }
+    // Resumed, it learns its incarnation ended and closes what it held: rolled back, never committed.
+    await holder.waitForLog("incarnation ended", (l) => /worker incarnation has ended/.test(String(l.msg)), 20_000);
+    await waitFor("its transaction closed", async () => (await openTransactions()) === 0);
+    assert.deepEqual(await ledger(runId), []);
+    await db.query("SELECT clockwork.release_worker('tx-observer')");
+  });
+
   test("kill -9 of the supervisor holding the transaction: rolled back by the server, the run fails saying so", async () => {
     await stopAllSupervisors();
     const first = startSupervisor(db.url, { name: "tx-killed" });
