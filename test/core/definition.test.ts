@@ -162,6 +162,10 @@ describe("validation returns every error with its path", () => {
     ["a conninfo with several hosts", { name: "j", steps: { a: { sql: "x", conninfo: "postgresql://db1,db2/app" } } }, [[SQLSTATE.invalid_definition, "steps.a.conninfo: several hosts are not supported (host=db1,db2); name one server, and say which role it must have with server_role"]], { ...env, definer: { role: "alice", superuser: false } }],
     ["check with a bad exit code", { ...base, checks: [{ name: "c", shell: "x", expected_exit_code: 300 }] }, [[SQLSTATE.invalid_definition, "checks.c.expected_exit_code: must be a whole number from 0 to 255"]]],
     ["env on a SQL step", { name: "j", steps: { a: { sql: "x", env: { A: "1" } } } }, [[SQLSTATE.invalid_definition, "steps.a.env: only shell and program steps take env"]]],
+    ["a server_role that is no role", { name: "j", steps: { a: { sql: "x", server_role: "replica" } } }, [[SQLSTATE.invalid_definition, 'steps.a.server_role: must be primary, standby or any, got "replica"']]],
+    ["a server_role on a shell step", { name: "j", steps: { a: { shell: "x", server_role: "primary" } } }, [[SQLSTATE.invalid_definition, "steps.a.server_role: only sql steps take a server_role"]]],
+    ["an on_role_mismatch that is no choice", { name: "j", steps: { a: { sql: "x", on_role_mismatch: "ignore" } } }, [[SQLSTATE.invalid_definition, 'steps.a.on_role_mismatch: must be fail, skip or skip_run, got "ignore"']]],
+    ["a check that would skip on a role mismatch", { ...base, checks: [{ name: "c", sql: "x", server_role: "standby", on_role_mismatch: "skip_run" }] }, [[SQLSTATE.invalid_definition, 'checks.c.on_role_mismatch: a check passes or fails: on_role_mismatch can only be fail here, got "skip_run"']]],
   ];
   for (const [name, def, expected, e] of cases) test(name, () => assert.deepEqual(errors(def, e ?? env), expected));
 

@@ -75,6 +75,27 @@ describe("failures and on_error", () => {
   });
 });
 
+describe("server roles (on_role_mismatch: skip_run)", () => {
+  const gated = job({
+    steps: { gate: { sql: "x", connection: "db2", server_role: "primary", on_role_mismatch: "skip_run" }, a: { sql: "x", depends: "gate" }, b: { shell: "y" } },
+    checks: [{ name: "k", shell: "z" }],
+  });
+  test("a step its supervisor skipped for the server's role ends the run: the rest is skipped, the run succeeds with the reason", () => {
+    const d = decide(gated, [done("gate", "skipped", { error: 'skipped: role "u" on db2:5432/app (connection "db2") is a standby (in recovery), and the step expects a primary' }), running("b")]);
+    assert.deepEqual([started(d), skipped(d), d.status], [[], ["a:run_skipped", "k:run_skipped"], "running"], "running work finishes first");
+    const e = decide(gated, [done("gate", "skipped", { error: "skipped: is a standby" }), done("b"), { id: "a", status: "skipped", attempt: 0 }], 1000, { checks: [{ id: "k", status: "skipped", attempt: 0 }] });
+    assert.deepEqual([e.finished, e.status, e.reason], [true, "succeeded", 'step "gate" skipped the run (on_role_mismatch: skip_run): is a standby']);
+  });
+  test("a skip_run step that the graph skipped itself (never started) does not end the run", () => {
+    const j = job({ steps: { a: { sql: "x", when: "false" }, gate: { sql: "x", depends: "a", when: "true", on_role_mismatch: "skip_run" }, c: { sql: "x", depends: "a", when: "true" } } });
+    const d = decide(j, [done("a", "skipped", { startedAtMs: null }), done("gate", "skipped", { startedAtMs: null })]);
+    assert.deepEqual([started(d), d.status], [["c#1"], "running"]);
+  });
+  test("a gate that passes lets the run go on", () => {
+    assert.deepEqual(started(decide(gated, [done("gate"), running("b")])), ["a#1"]);
+  });
+});
+
 describe("conditions", () => {
   test("skips a step whose condition is false, and its dependents without conditions", () => {
     const j = job({ steps: { a: { sql: "x" }, b: { sql: "x", depends: "a", when: 'a.output contains "ready"' }, c: { sql: "x", depends: "b" } } });

@@ -19,6 +19,10 @@ import {
 
 export type StepKind = "sql" | "shell" | "program" | "builtin";
 export type OnError = "fail" | "continue" | "succeed";
+export const SERVER_ROLES = ["primary", "standby", "any"] as const;
+export type ServerRole = (typeof SERVER_ROLES)[number];
+export const ON_ROLE_MISMATCH = ["fail", "skip", "skip_run"] as const;
+export type OnRoleMismatch = (typeof ON_ROLE_MISMATCH)[number];
 
 /** What every step and check has in common: the work itself. */
 export interface WorkDefinition {
@@ -48,6 +52,18 @@ export interface WorkDefinition {
    * INDEX CONCURRENTLY, COMMIT, …) or a CALL, whose procedure may commit.
    */
   autonomous: boolean;
+  /**
+   * sql: which server the step expects, over its connection's server_role (null: the
+   * connection's; the scheduler's own database expects any).
+   */
+  serverRole: ServerRole | null;
+  /**
+   * sql: what happens when the server is not in that role, over the connection's
+   * on_role_mismatch (null: the connection's). skip_run (steps only): the step is skipped
+   * and so is everything in the run not started yet; the run ends succeeded, as a PgQuartz
+   * job that runs only where its connections have their roles (runOnRoleError: false).
+   */
+  onRoleMismatch: OnRoleMismatch | null;
   matrix: Record<string, Scalar[]> | null;
   timeoutMs: number | null;
   env: Record<string, string>;
@@ -161,7 +177,7 @@ export const STEP_RESULT_FIELDS = ["status", "exit_code", "output", "error", "ro
 
 const JOB_KEYS = ["name", "description", "enabled", "schedules", "time_zone", "parameters", "policies", "node", "labels", "tags", "transaction", "steps", "checks", "alerts"];
 const POLICY_KEYS = ["misfire", "catchup_window", "overlap", "max_instances", "retry", "timeout", "retention", "self_destruct"];
-const WORK_KEYS = ["name", "description", "sql", "shell", "program", "builtin", "args", "database", "connection", "conninfo", "autonomous", "matrix", "timeout", "env", "parameters"];
+const WORK_KEYS = ["name", "description", "sql", "shell", "program", "builtin", "args", "database", "connection", "conninfo", "autonomous", "server_role", "on_role_mismatch", "matrix", "timeout", "env", "parameters"];
 const STEP_KEYS = [...WORK_KEYS, "depends", "when", "on_error", "retries"];
 const CHECK_KEYS = [...WORK_KEYS, "expected_exit_code", "expected", "unexpected"];
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
@@ -507,11 +523,11 @@ function readEntries(c: Collector, v: unknown, path: string, what: string): RawE
   return out;
 }
 
-function readWork(c: Collector, e: RawEntry, env: ValidationEnvironment, jobParams: Record<string, Scalar>): WorkDefinition {
+function readWork(c: Collector, e: RawEntry, env: ValidationEnvironment, jobParams: Record<string, Scalar>, phase: "step" | "check"): WorkDefinition {
   const v = e.value;
   const w: WorkDefinition = {
     name: e.name, kind: "sql", sql: null, shell: null, program: null, builtin: null, args: {},
-    database: null, connection: null, conninfo: null, autonomous: false, matrix: null, timeoutMs: null, env: {}, parameters: {},
+    database: null, connection: null, conninfo: null, autonomous: false, serverRole: null, onRoleMismatch: null, matrix: null, timeoutMs: null, env: {}, parameters: {},
   };
   const kinds = (["sql", "shell", "program", "builtin"] as const).filter((k) => v[k] !== undefined);
   if (kinds.length !== 1) {
@@ -592,6 +608,22 @@ function readWork(c: Collector, e: RawEntry, env: ValidationEnvironment, jobPara
   if (v.autonomous !== undefined && v.autonomous !== null) {
     if (kind !== "sql") c.add("invalid_definition", sub(e.path, "autonomous"), "only sql steps can be autonomous");
     else if (typeof v.autonomous !== "boolean") c.add("invalid_definition", sub(e.path, "autonomous"), "must be true or false");
+  }
+  // The server role the step expects, over its connection's (PgQuartz's role on a command).
+  if (v.server_role !== undefined && v.server_role !== null) {
+    if (kind !== "sql") c.add("invalid_definition", sub(e.path, "server_role"), "only sql steps take a server_role");
+    else if (!(SERVER_ROLES as readonly unknown[]).includes(v.server_role)) {
+      c.add("invalid_definition", sub(e.path, "server_role"), `must be primary, standby or any, got ${JSON.stringify(v.server_role)}`);
+    } else w.serverRole = v.server_role as ServerRole;
+  }
+  if (v.on_role_mismatch !== undefined && v.on_role_mismatch !== null) {
+    const allowed: readonly string[] = phase === "check" ? ["fail"] : ON_ROLE_MISMATCH;
+    if (kind !== "sql") c.add("invalid_definition", sub(e.path, "on_role_mismatch"), "only sql steps take an on_role_mismatch");
+    else if (typeof v.on_role_mismatch !== "string" || !allowed.includes(v.on_role_mismatch)) {
+      c.add("invalid_definition", sub(e.path, "on_role_mismatch"), phase === "check"
+        ? `a check passes or fails: on_role_mismatch can only be fail here, got ${JSON.stringify(v.on_role_mismatch)}`
+        : `must be fail, skip or skip_run, got ${JSON.stringify(v.on_role_mismatch)}`);
+    } else w.onRoleMismatch = v.on_role_mismatch as OnRoleMismatch;
   }
   if (w.sql !== null) {
     const body = analyzeSqlBody(w.sql);
@@ -795,7 +827,7 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
   const steps: StepDefinition[] = [];
   for (const e of rawSteps) {
     c.unknownKeys(e.value, STEP_KEYS, e.path);
-    const w = readWork(c, e, env, parameters);
+    const w = readWork(c, e, env, parameters, "step");
     const dependsRaw = e.value.depends;
     const depends: string[] = [];
     const dp = sub(e.path, "depends");
@@ -878,7 +910,7 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
   const checks: CheckDefinition[] = [];
   for (const e of readEntries(c, v.checks, "checks", "check")) {
     c.unknownKeys(e.value, CHECK_KEYS, e.path);
-    const w = readWork(c, e, env, parameters);
+    const w = readWork(c, e, env, parameters, "check");
     let expectedExitCode = 0;
     if (e.value.expected_exit_code !== undefined) {
       const x = e.value.expected_exit_code;

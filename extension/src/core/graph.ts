@@ -14,6 +14,9 @@
 //    exit_code, output, error, rows, row, attempts; and `params` (job, step, matrix values).
 //  - Checks run after all steps settled without failure, one instance at a time, in order;
 //    the first failing check fails the run.
+//  - An SQL step skipped by its supervisor because its server was not in the expected role,
+//    with on_role_mismatch skip_run, ends the run: the rest is skipped (run_skipped) and the
+//    run succeeds.
 //  - transaction "run": one instance at a time, in dependency order (they share one transaction).
 
 import type { JobDefinition, StepDefinition, CheckDefinition, WorkDefinition } from "./definition.ts";
@@ -84,7 +87,7 @@ export interface RetryLater {
   atMs: number;
 }
 
-export type SkipReason = "condition_false" | "dependency_skipped" | "run_failed" | "run_timed_out" | "run_cancelled";
+export type SkipReason = "condition_false" | "dependency_skipped" | "run_failed" | "run_timed_out" | "run_cancelled" | "run_skipped";
 
 export interface SkipWork {
   phase: Phase;
@@ -342,6 +345,16 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
     else if (outs.includes("ignored")) o = "ignored";
     else o = "succeeded";
     stepOutcome.set(s.name, o);
+  }
+
+  // A step whose server was not in the role it expected, with on_role_mismatch skip_run,
+  // ends the run: nothing more starts, and the run succeeds (a PgQuartz job runs only where
+  // its connections have their roles: runOnRoleError false). Only the supervisor skips a
+  // step that started; the graph's own skips never start it.
+  const gate = all.find((i) => i.phase === "step" && i.state.status === "skipped" && i.state.startedAtMs != null && (i.def as StepDefinition).onRoleMismatch === "skip_run");
+  if (gate !== undefined) {
+    skipPending("run_skipped");
+    return finishIfIdle("succeeded", `step "${gate.m.id}" skipped the run (on_role_mismatch: skip_run): ${(gate.state.error ?? "its server is not in the expected role").replace(/^skipped: /, "")}`);
   }
 
   if (failure !== null) {

@@ -19,22 +19,37 @@ export interface SqlTarget {
   conninfo: string | null;
   /** Which server the step expects: a primary (writable), a standby, or any. */
   server_role: "primary" | "standby" | "any";
-  /** When the server is not in that role: fail the step, or skip it with the reason. */
-  on_role_mismatch: "fail" | "skip";
+  /**
+   * When the server is not in that role: fail the step, or skip it with the reason
+   * (skip_run: and the rest of the run, decided by the step graph from the definition).
+   */
+  on_role_mismatch: "fail" | "skip" | "skip_run";
 }
 
 interface ConnectionRow {
   name: string;
   conninfo: string;
   server_role: SqlTarget["server_role"];
-  on_role_mismatch: SqlTarget["on_role_mismatch"];
+  on_role_mismatch: "fail" | "skip";
   owner: string;
   owner_is_superuser: boolean;
   usable: boolean;
 }
 
-/** The target of an SQL step and the role it logs in as, or why it may not run there. */
+/**
+ * The target of an SQL step and the role it logs in as, or why it may not run there. The
+ * step's own server_role and on_role_mismatch, where it has them, win over its connection's.
+ */
 export function resolveTarget(def: WorkDefinition, owner: string, currentDatabase: string): { login: string; target: SqlTarget } | { refusal: string } {
+  const resolved = resolveConnection(def, owner, currentDatabase);
+  if ("refusal" in resolved) return resolved;
+  const target = { ...resolved.target };
+  if (def.serverRole !== null) target.server_role = def.serverRole;
+  if (def.onRoleMismatch !== null) target.on_role_mismatch = def.onRoleMismatch;
+  return { login: resolved.login, target };
+}
+
+function resolveConnection(def: WorkDefinition, owner: string, currentDatabase: string): { login: string; target: SqlTarget } | { refusal: string } {
   const none: SqlTarget = { database: null, connection: null, conninfo: null, server_role: "any", on_role_mismatch: "fail" };
   if (def.database !== null) {
     return { login: owner, target: def.database === currentDatabase ? none : { ...none, database: def.database } };

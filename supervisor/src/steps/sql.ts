@@ -112,7 +112,8 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
         letGo(mismatch.broken ? "destroy" : "reuse");
         if (mismatch.broken) return stoppedResult() ?? { report: report("lost"), end: "lost", message: mismatch.text, sqlState: null };
         const message = `${lease.target.description} ${mismatch.text}`;
-        if (work.target.on_role_mismatch === "skip") {
+        // skip_run: the step graph skips the rest of the run (core/graph.ts).
+        if (work.target.on_role_mismatch === "skip" || work.target.on_role_mismatch === "skip_run") {
           return { report: report("skipped", { error: `skipped: ${message}` }), end: "skipped", message, sqlState: null };
         }
         return failed(message, ERROR_KINDS.server_role_mismatch.code);
