@@ -255,12 +255,12 @@ etcdConfig:
       "connections:",
       "  pg:",
       "    role: standby",
-      "    conn_params: { host: replica.example, dbname: app }",
+      "    conn_params: { user: app }",
       "",
     ].join("\n"));
     const r = await clockwork(["validate", "unsupported.yml"], { cwd: dir });
     assert.equal(r.code, 3);
-    assert.match(r.stderr, /^unsupported\.yml:14:5: connections\.pg\.role: a role check on another server \(role standby\) is not translated: Clockwork checks a server's role on a named connection with an expected role; define it there \(clockwork\.define_connection\('pg', conninfo, 'standby', 'fail' or 'skip'\)\)/m);
+    assert.match(r.stderr, /^unsupported\.yml:14:5: connections\.pg\.role: this connection is the scheduler's own database, a primary: role standby never matches/m);
     assert.match(r.stderr, /^unsupported\.yml:10:5: steps\.b\.when: ".*": StdOut\.RegExpContains is not supported/m);
   });
 });

@@ -14,7 +14,19 @@
 //   checks                 Clockwork checks, in series after the steps: rc → expected_exit_code
 //   timeout                the run's time-out (policies.timeout)
 //   workdir                scripts and SQL files are read from it and shell commands run in it
-//   connections            see `connectionFor` below
+//   connections            a Clockwork named connection of the same name (or the one in
+//                          clockwork.connections), or the scheduler's own database when the
+//                          file gives no host, port, dbname or service
+//   role, runOnRoleError   PgQuartz's code (cmd/pgquartz/main.go, pkg/pg/conn.go) does:
+//                          runOnRoleError false (the default): before any step, every
+//                          connection with a role is asked; one in another role ends the
+//                          job at once, without steps or checks, exit code 0. Here: a step
+//                          per such connection (pgquartz-role-NAME) that all steps depend
+//                          on, with server_role and on_role_mismatch: skip_run.
+//                          Either way, each SQL command and check is checked again against
+//                          its role (the command's, else its connection's): a mismatch
+//                          fails it (rc 1), so its instance's later commands do not run.
+//                          Here: server_role on the step, on_role_mismatch: fail.
 //   etcdConfig             a lock held in PostgreSQL by `clockwork run` (run.ts)
 //   git, logFile, debug, parallel   used by `clockwork run`; ignored (with a note) by apply
 //
@@ -39,8 +51,6 @@ export interface PgQuartzRunOptions {
   workdir: string;
   git: { remote: string; revision: string | null; rsaPath: string | null; disabled: boolean } | null;
   lock: { key: string; timeoutMs: number } | null;
-  /** Connections whose expected role must be checked before the steps run (runOnRoleError: false). */
-  roleChecks: Array<{ connection: string; role: "primary" | "standby" }>;
 }
 
 export type PgQuartzTranslation =
@@ -125,6 +135,8 @@ interface Work {
   kind: "sql" | "shell";
   text: string;
   connection: string | null;
+  /** The server role the command expects (its own, else its connection's), or null for any. */
+  role: "primary" | "standby" | null;
 }
 
 export function translatePgQuartz(value: unknown, options: { jobName: string; file: string }): PgQuartzTranslation {
@@ -149,14 +161,19 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
   }
 
   // --- connections
+  if (value.runOnRoleError !== undefined && typeof value.runOnRoleError !== "boolean") fail("runOnRoleError", `must be true or false, got ${JSON.stringify(value.runOnRoleError)}`);
   const runOnRoleError = value.runOnRoleError === true;
   const connections = new Map<string, ConnectionTarget>();
-  const roleChecks: PgQuartzRunOptions["roleChecks"] = [];
+  /** Connections asked for their role before anything runs (runOnRoleError: false). */
+  const roleGates: Array<{ name: string; role: "primary" | "standby" }> = [];
   const cwConnections = isObj(cw.connections) ? cw.connections : {};
   if (value.connections !== undefined && !isObj(value.connections)) fail("connections", "must be a mapping of name: {type, role, conn_params}");
   for (const [name, c] of Object.entries(isObj(value.connections) ? value.connections : {})) {
     const path = `connections.${name}`;
     if (!isObj(c)) { fail(path, "must be a mapping"); continue; }
+    if (c.role === undefined || c.role === "") {
+      notes.push(`${path}: no role; read as role all (PgQuartz itself stops with "invalid role was specified" when a connection has none)`);
+    }
     const role = c.role === undefined || c.role === "" ? "all" : c.role;
     if (role !== "primary" && role !== "standby" && role !== "all") { fail(`${path}.role`, `must be primary, standby or all, got ${JSON.stringify(c.role)}`); continue; }
     const params = isObj(c.conn_params) ? c.conn_params : {};
@@ -170,17 +187,14 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
     else if (typeof mapped === "string" && mapped !== "") target = mapped;
     else target = name;
     if (target === null && role === "standby") {
+      // Still known to the commands that name it: the file has one problem, not one per command.
       fail(`${path}.role`, "this connection is the scheduler's own database, a primary: role standby never matches (map it to a Clockwork connection in clockwork.connections)");
-      continue;
     }
     connections.set(name, { connection: target, role });
-    if (target !== null && role !== "all") roleChecks.push({ connection: name, role });
+    if (role !== "all" && !runOnRoleError) roleGates.push({ name, role });
   }
-  if (roleChecks.length > 0) {
-    problems.push({
-      path: `connections.${roleChecks[0]!.connection}.role`,
-      message: `a role check on another server (role ${roleChecks[0]!.role}${runOnRoleError ? ", runOnRoleError: true" : ""}) is not translated: Clockwork checks a server's role on a named connection with an expected role; define it there (clockwork.define_connection('${connections.get(roleChecks[0]!.connection)?.connection ?? roleChecks[0]!.connection}', conninfo, '${roleChecks[0]!.role}', 'fail' or 'skip')) and leave out the role here, or map the connection to the scheduler's own database with clockwork.connections.${roleChecks[0]!.connection}: local`,
-    });
+  if (roleGates.length > 0) {
+    notes.push(`runOnRoleError is false: ${roleGates.map((g) => `connection ${g.name} must be a ${g.role}`).join(", ")} before anything runs; otherwise the run ends at once, skipped and succeeded, as PgQuartz exits 0 without running steps or checks (step${roleGates.length > 1 ? "s" : ""} ${roleGates.map((g) => `pgquartz-role-${g.name}`).join(", ")})`);
   }
 
   // --- commands → work
@@ -192,11 +206,12 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
     const hasFile = typeof c.file === "string" && c.file !== "";
     if (!hasInline && !hasFile) { fail(path, "needs inline or file"); return null; }
     if (hasInline && hasFile) notes.push(`${path}: both inline and file are given; PgQuartz runs inline, and so does Clockwork`);
+    if (c.role !== undefined && c.role !== "" && type === "shell") notes.push(`${path}.role: PgQuartz checks a role only on database commands; ignored on a shell command`);
     if (c.role !== undefined && c.role !== "" && type !== "shell") {
       if (!["primary", "standby", "all"].includes(String(c.role))) { fail(`${path}.role`, `must be primary, standby or all, got ${JSON.stringify(c.role)}`); return null; }
       const conn = connections.get(type);
-      if (c.role !== "all" && conn !== undefined && (conn.connection !== null || c.role === "standby")) {
-        fail(`${path}.role`, `a role check on a command (role ${String(c.role)}) is not translated: Clockwork checks a server's role on a named connection with an expected role (define_connection's server_role); use one connection per role`);
+      if (c.role === "standby" && conn !== undefined && conn.connection === null) {
+        fail(`${path}.role`, "this command runs on the scheduler's own database, a primary: role standby never matches (map its connection to a Clockwork connection in clockwork.connections)");
         return null;
       }
     }
@@ -210,7 +225,7 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
     }
     if (type === "shell") {
       const cd = `cd ${shellQuote(workdir)} || exit 1`;
-      return [{ kind: "shell", text: filePath !== null ? `${cd}\nexec /bin/bash ${shellQuote(filePath)}` : `${cd}\n${text}`, connection: null }];
+      return [{ kind: "shell", text: filePath !== null ? `${cd}\nexec /bin/bash ${shellQuote(filePath)}` : `${cd}\n${text}`, connection: null, role: null }];
     }
     const conn = connections.get(type);
     if (conn === undefined) {
@@ -223,7 +238,10 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
     }
     const statements = c.batchMode === true ? text.split(";").map((s) => s.trim()).filter((s) => s !== "") : [text];
     if (c.batchMode === true) notes.push(`${path}: batchMode splits on every ";" (as PgQuartz does): ${statements.length} statements, run one after the other`);
-    return statements.map((s) => ({ kind: "sql", text: returnsRows(s) ? pgQuartzOutputSql(s) : s, connection: conn.connection }));
+    // PgQuartz checks the command's role, else its connection's, before each command.
+    const expected = c.role !== undefined && c.role !== "" ? String(c.role) : conn.role;
+    const role = expected === "primary" || expected === "standby" ? expected : null;
+    return statements.map((s) => ({ kind: "sql", text: returnsRows(s) ? pgQuartzOutputSql(s) : s, connection: conn.connection, role }));
   };
 
   const readMatrix = (m: unknown, path: string): Record<string, string[]> | null => {
@@ -244,6 +262,7 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
   const workFields = (w: Work, matrix: Record<string, string[]> | null): Obj => ({
     ...(w.kind === "sql" ? { sql: w.text } : { shell: w.text }),
     ...(w.connection !== null ? { connection: w.connection } : {}),
+    ...(w.role !== null ? { server_role: w.role, on_role_mismatch: "fail" } : {}),
     ...(matrix !== null ? { matrix: matrixFor(matrix, w.kind) } : {}),
   });
 
@@ -253,6 +272,21 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
   const pathOf = new Map<string, string>();
   const whenSteps = new Map<string, WhenStep>();
   const pending: Array<{ name: string; first: string; step: Obj; path: string; depends: string[]; when: string[] }> = [];
+  // runOnRoleError false: each connection with a role is asked first; a server in another
+  // role skips the run (PgQuartz returns before its steps, exit code 0).
+  const gates: string[] = [];
+  for (const g of roleGates) {
+    const name = safeName(`pgquartz-role-${g.name}`, stepNames);
+    const target = connections.get(g.name)!.connection;
+    steps[name] = {
+      sql: `SELECT '${g.role}' AS expected_role -- PgQuartz connection ${g.name.replace(/\s+/g, " ")}: the run goes on only if it is a ${g.role}`,
+      ...(target !== null ? { connection: target } : {}),
+      server_role: g.role,
+      on_role_mismatch: "skip_run",
+    };
+    pathOf.set(name, `connections.${g.name}.role`);
+    gates.push(name);
+  }
   if (!isObj(value.steps) || Object.keys(value.steps).length === 0) fail("steps", "please define at least one step (PgQuartz needs one too)");
   for (const [stepName, s] of Object.entries(isObj(value.steps) ? value.steps : {})) {
     const path = `steps.${stepName}`;
@@ -306,11 +340,11 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
       else deps.push(target.commands[target.commands.length - 1]!.name);
     });
     if (deps.length > 0) {
-      p.step.depends = deps;
+      p.step.depends = [...gates, ...deps];
       // A dependency that stopped early (its later commands skipped) must not skip this step:
       // PgQuartz waits for dependencies to finish, whatever their result.
       p.step.when = "true";
-    }
+    } else if (gates.length > 0) p.step.depends = gates;
     if (p.when.length > 0) {
       const t = translateWhen(p.when, whenSteps);
       if (!t.ok) fail(`${p.path}.when`, `${t.message}`);
@@ -397,7 +431,7 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
     const origin = pathOf.get(m[1] === "checks" ? `check:${m[2]}` : m[2]!);
     return origin ?? p;
   };
-  return { ok: true, definition, notes, mapPath, run: { parallel, debug: value.debug === true, logFile: typeof value.logFile === "string" && value.logFile !== "" ? resolve(workdir, value.logFile) : null, timeoutMs, workdir, git, lock, roleChecks } };
+  return { ok: true, definition, notes, mapPath, run: { parallel, debug: value.debug === true, logFile: typeof value.logFile === "string" && value.logFile !== "" ? resolve(workdir, value.logFile) : null, timeoutMs, workdir, git, lock } };
 }
 
 function shellQuote(text: string): string {
