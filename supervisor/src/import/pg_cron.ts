@@ -42,7 +42,7 @@ export async function importPgCron(source: pg.ClientBase, target: { database: st
   if (has.rowCount === 0) throw new Error("pg_cron is not installed in the source database (cron.job is read where CREATE EXTENSION pg_cron ran)");
   const tz = (await source.query("SELECT coalesce(current_setting('cron.timezone', true), 'GMT') AS tz")).rows[0].tz as string;
   const rows = (await source.query(
-    `SELECT jobid::text, schedule, command, nodename, nodeport, database, username, active, jobname FROM cron.job ORDER BY jobid`,
+    `SELECT jobid::text, schedule, command, nodename, nodeport, database, username, active, jobname FROM cron.job AS j ORDER BY j.jobid`,
   )).rows as CronJobRow[];
   const jobs: ImportedJob[] = [];
   const refused: RefusedJob[] = [];

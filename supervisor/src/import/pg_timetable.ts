@@ -87,15 +87,16 @@ function readCopy(sql: string, direction: "FROM STDIN" | "TO STDOUT"): Record<st
   else out.table = m[1];
   const columns = (m[2] ?? "").split(",").map((c) => c.trim()).filter((c) => c !== "");
   if (columns.length > 0) out.columns = columns;
-  const o = options.replace(/^\s*WITH\s*/i, "").replace(/^\(|\)$/g, "").trim();
+  // " (FORMAT csv, HEADER true)" or " WITH (…)": the parentheses go whatever the spaces.
+  const o = options.trim().replace(/^WITH\s*/i, "").replace(/^\(([\s\S]*)\)$/, "$1").trim();
   out.format = "text";
   for (const part of o === "" ? [] : o.split(",").map((x) => x.trim())) {
     const fm = /^(?:FORMAT\s+)?(csv|text|binary)$/i.exec(part);
-    const hm = /^HEADER(?:\s+(true|on|1))?$/i.exec(part);
+    const hm = /^HEADER(?:\s+(true|on|1|false|off|0))?$/i.exec(part);
     const dm = /^DELIMITER\s+'(.)'$/i.exec(part);
     const nm = /^NULL\s+'([^']*)'$/i.exec(part);
     if (fm) out.format = fm[1]!.toLowerCase();
-    else if (hm) out.header = true;
+    else if (hm) out.header = hm[1] === undefined || /^(true|on|1)$/i.test(hm[1]);
     else if (dm) out.delimiter = dm[1];
     else if (nm) out.null = nm[1];
     else return { problem: `its COPY option ${JSON.stringify(part)} has no Clockwork equivalent` };
@@ -289,12 +290,14 @@ function translateChain(chain: Chain, tz: string, target: { database: string }):
     description: `imported from ${origin}`,
     ...(chain.live ? {} : { enabled: false }),
     time_zone: tz,
-    ...(chain.runAt ? { schedules: [timetableSchedule(chain.runAt)] } : {}),
+    // pg_timetable runs a chain without run_at every minute: timetable.is_cron_in_time is
+    // true for NULL (internal/pgengine/sql/cron.sql), as its add_job documents.
+    schedules: [chain.runAt ? timetableSchedule(chain.runAt) : "* * * * *"],
     ...(Object.keys(policies).length > 0 ? { policies } : {}),
     ...(chain.clientName ? { node: chain.clientName } : {}),
     steps,
   };
-  if (!chain.runAt) notes.push("it has no run_at: it runs only when started (clockwork run-now)");
+  if (!chain.runAt) notes.push("it has no run_at, which pg_timetable runs every minute: imported as * * * * *");
   return { job: { definition, origin, notes, ...(runAs ? { owner: runAs } : {}) } };
 }
 
@@ -317,11 +320,14 @@ export async function importTimetable(source: pg.ClientBase, target: { database:
     SELECT chain_id::text, chain_name, run_at::text, max_instances, coalesce(timeout, 0) AS timeout, coalesce(live, false) AS live,
            coalesce(self_destruct, false) AS self_destruct, coalesce(exclusive_execution, false) AS exclusive_execution,
            client_name, on_error
-      FROM timetable.chain ORDER BY chain_id`)).rows;
+      FROM timetable.chain AS c ORDER BY c.chain_id`)).rows;
   const taskRows = (await source.query(`
     SELECT t.task_id::text, t.chain_id::text, t.task_order, t.task_name, t.kind::text, t.command, t.run_as, t.database_connection,
            t.ignore_error, t.autonomous, coalesce(t.timeout, 0) AS timeout, t.live,
-           coalesce((SELECT jsonb_agg(p.value ORDER BY p.order_id) FROM timetable.parameter AS p WHERE p.task_id = t.task_id), '[]') AS params
+           -- pg_timetable reads only rows with a value (internal/pgengine/access.go): add_job
+           -- writes a NULL row for a job without parameters.
+           coalesce((SELECT jsonb_agg(p.value ORDER BY p.order_id) FROM timetable.parameter AS p
+                      WHERE p.task_id = t.task_id AND p.value IS NOT NULL AND p.value <> 'null'::jsonb), '[]') AS params
       FROM timetable.task AS t ORDER BY t.chain_id, t.task_order, t.task_id`)).rows;
   const chains: Chain[] = chainRows.map((c) => ({
     id: c.chain_id, name: c.chain_name, runAt: c.run_at, maxInstances: c.max_instances, timeoutMs: c.timeout, live: c.live,

@@ -298,7 +298,9 @@ export function translatePgQuartz(value: unknown, options: { jobName: string; fi
     s.commands.forEach((c, i) => {
       if (!isObj(c)) { fail(`${path}.commands[${i}]`, "must be a mapping"); return; }
       const w = readWork(c, `${path}.commands[${i}]`, COMMAND_KEYS);
-      if (w !== null) works.push(...w);
+      // A command with a problem (reported) still holds its place, so the steps that depend
+      // on this one are not reported as depending on an unknown step.
+      works.push(...(w ?? [{ kind: "shell", text: "", connection: null, role: null } satisfies Work]));
     });
     if (works.length === 0) continue;
     const base = safeName(stepName, stepNames);
