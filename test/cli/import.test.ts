@@ -1,7 +1,7 @@
 // clockwork import against the real schemas: pg_cron from Debian's postgresql-15-cron (in a
 // cluster of this test's own, with pg_cron preloaded), pgAgent from Debian's pgagent (with a
 // differential check of imported schedules against pgAgent's own pga_next_schedule),
-// pg_timetable from DDL written here after its documented schema (it is not packaged),
+// pg_timetable from its own schema DDL (test/cli/upstream; it is not packaged),
 // and crontab files.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,7 +11,7 @@ import pg from "pg";
 import { startCluster, type Cluster } from "../support/cluster.ts";
 import { adminQuery, createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { CLOCKWORK_EXTENSIONS, installClockworkSql } from "../support/runtime.ts";
-import { extensionMissing } from "../e2e/support.ts";
+import { extensionMissing, ROOT } from "../e2e/support.ts";
 import { clockwork, folder } from "./support.ts";
 
 const missing = await extensionMissing();
@@ -235,31 +235,17 @@ describe("import pgAgent", { skip: noPgAgent ?? false }, () => {
   });
 });
 
-// pg_timetable is not packaged for Debian: its schema is created here from DDL written after
-// its documented schema (internal/pgengine/sql/ddl.sql of its current release: chain, task,
-// parameter and the command_kind type), with the columns the importer reads.
-const TIMETABLE_DDL = `
-CREATE SCHEMA timetable;
-CREATE DOMAIN timetable.cron AS text;
-CREATE TYPE timetable.command_kind AS ENUM ('SQL', 'PROGRAM', 'BUILTIN');
-CREATE TABLE timetable.chain (
-    chain_id bigserial PRIMARY KEY, chain_name text NOT NULL UNIQUE, run_at timetable.cron, max_instances integer,
-    timeout integer DEFAULT 0, live boolean DEFAULT false, self_destruct boolean DEFAULT false,
-    exclusive_execution boolean DEFAULT false, client_name text, on_error text);
-CREATE TABLE timetable.task (
-    task_id bigserial PRIMARY KEY, chain_id bigint REFERENCES timetable.chain (chain_id) ON DELETE CASCADE,
-    task_order double precision NOT NULL, task_name text, kind timetable.command_kind NOT NULL DEFAULT 'SQL',
-    command text NOT NULL, run_as text, database_connection text, ignore_error boolean NOT NULL DEFAULT false,
-    autonomous boolean NOT NULL DEFAULT false, timeout integer DEFAULT 0, live boolean NOT NULL DEFAULT true);
-CREATE TABLE timetable.parameter (
-    task_id bigint REFERENCES timetable.task (task_id) ON DELETE CASCADE, order_id integer CHECK (order_id > 0),
-    value jsonb, PRIMARY KEY (task_id, order_id));`;
+// pg_timetable is not packaged for Debian: its schema is created from its own DDL
+// (test/cli/upstream/pg_timetable/schema, from its repository), in the order its bootstrap
+// runs the files; test/cli/upstream.test.ts imports its samples.
+const TIMETABLE_SCHEMA = ["init", "cron", "ddl", "json_schema", "job_functions"]
+  .map((f) => readFileSync(join(ROOT, "test/cli/upstream/pg_timetable/schema", `${f}.sql`), "utf8"));
 
 describe("import pg_timetable", { skip: missing ?? false }, () => {
   let db: TestDatabase;
   before(async () => {
     db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "ptt" });
-    await db.query(TIMETABLE_DDL);
+    for (const ddl of TIMETABLE_SCHEMA) await db.query(ddl);
     await db.query("CREATE TABLE tt_out (n int, s text)");
     await db.query(`INSERT INTO timetable.chain (chain_id, chain_name, run_at, max_instances, timeout, live, client_name) VALUES
         (1, 'load chain', '@every 10 minutes', 2, 60000, true, NULL),
