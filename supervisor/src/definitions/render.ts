@@ -6,7 +6,7 @@ import { Document, isScalar, visit } from "yaml";
 
 const JOB_ORDER = ["name", "description", "tags", "enabled", "time_zone", "schedules", "parameters", "policies", "node", "labels", "transaction", "steps", "checks"];
 const WORK_ORDER = [
-  "name", "description", "sql", "shell", "program", "builtin", "args", "connection", "conninfo", "depends", "when",
+  "name", "description", "sql", "shell", "program", "builtin", "args", "connection", "conninfo", "server_role", "on_role_mismatch", "depends", "when",
   "matrix", "env", "parameters", "on_error", "retries", "timeout", "expected_exit_code", "expected", "unexpected",
 ];
 const SCHEDULE_ORDER = ["cron", "every", "after", "at", "reboot", "pgagent", "time_zone", "dst", "day_match", "starts_at", "ends_at", "anchor", "exclude"];
