@@ -165,6 +165,7 @@ describe("validation returns every error with its path", () => {
     ["a server_role that is no role", { name: "j", steps: { a: { sql: "x", server_role: "replica" } } }, [[SQLSTATE.invalid_definition, 'steps.a.server_role: must be primary, standby or any, got "replica"']]],
     ["a server_role on a shell step", { name: "j", steps: { a: { shell: "x", server_role: "primary" } } }, [[SQLSTATE.invalid_definition, "steps.a.server_role: only sql steps take a server_role"]]],
     ["an on_role_mismatch that is no choice", { name: "j", steps: { a: { sql: "x", on_role_mismatch: "ignore" } } }, [[SQLSTATE.invalid_definition, 'steps.a.on_role_mismatch: must be fail, skip or skip_run, got "ignore"']]],
+    ["a run's transaction with a step skipped for its server's role", { name: "j", transaction: "run", steps: { a: { sql: "x", server_role: "primary", on_role_mismatch: "skip_run", retries: 0 } } }, [[SQLSTATE.invalid_definition, "steps.a.on_role_mismatch: an SQL step in a run's transaction (transaction: run) cannot be skipped for its server's role (skip_run): the run's transaction is on that server; use on_role_mismatch: fail"]]],
     ["a check that would skip on a role mismatch", { ...base, checks: [{ name: "c", sql: "x", server_role: "standby", on_role_mismatch: "skip_run" }] }, [[SQLSTATE.invalid_definition, 'checks.c.on_role_mismatch: a check passes or fails: on_role_mismatch can only be fail here, got "skip_run"']]],
   ];
   for (const [name, def, expected, e] of cases) test(name, () => assert.deepEqual(errors(def, e ?? env), expected));

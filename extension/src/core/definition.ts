@@ -936,6 +936,10 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
     // nothing can retry it there. So an SQL step's failure fails the run (and rolls it back).
     for (const s of steps) {
       if (s.kind !== "sql") continue;
+      // A role mismatch lets the run's connection go, and its transaction with it.
+      if (s.onRoleMismatch === "skip" || s.onRoleMismatch === "skip_run") {
+        c.add("invalid_definition", `steps.${s.name}.on_role_mismatch`, `an SQL step in a run's transaction (transaction: run) cannot be skipped for its server's role (${s.onRoleMismatch}): the run's transaction is on that server; use on_role_mismatch: fail`);
+      }
       if (s.onError !== "fail") {
         c.add("invalid_definition", `steps.${s.name}.on_error`, `an SQL step in a run's transaction (transaction: run) cannot be on_error: ${s.onError}: its failed statement aborts the transaction, so the run fails and rolls back`);
       }
