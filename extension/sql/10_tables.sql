@@ -220,8 +220,12 @@ CREATE INDEX runs_retry_of_idx ON runs (retry_of) WHERE retry_of IS NOT NULL;
 CREATE INDEX runs_job_created_idx ON runs (job_id, created_at) INCLUDE (state);
 -- The console's failures: a job's failed runs by end time (few: failures are rare).
 CREATE INDEX runs_job_failed_idx ON runs (job_id, finished_at) WHERE state IN ('failed', 'timed_out');
+-- Runs held back by their overlap policy, per job in order: when a run ends, whether any
+-- waits is one index probe (the active-runs index made it a count of every queued run).
+CREATE INDEX runs_waiting_idx ON runs (job_id, id) WHERE state = 'waiting';
 COMMENT ON INDEX runs_job_created_idx IS 'Runs of a job by creation time: the console''s timeline (supervisor/src/console/queries.ts).';
 COMMENT ON INDEX runs_job_failed_idx IS 'Failed and timed-out runs of a job by end time: the console''s failures page and failing filter (supervisor/src/console/queries.ts).';
+COMMENT ON INDEX runs_waiting_idx IS 'Runs held back by the overlap policy, per job, oldest first: admitting them when a run ends (extension/src/db/lifecycle.ts).';
 
 ------------------------------------------------------------------------------------
 -- Step runs: one per attempt of a step instance

@@ -41,21 +41,22 @@ describe("plans after a burst", () => {
     await db.drop();
   });
 
-  for (const name of ["finishRun", "completeStep", "reportSucceeded", "reportFailed", "cancelRunningInstances"] as const) {
+  for (const name of ["finishRuns", "completeStep", "reportSucceeded", "reportFailed", "cancelRunningInstances"] as const) {
     test(`${name} finds its row by primary key, not by scanning a partial index`, async () => {
       const statement = SQL[name];
       const client = await db.pool.connect();
       try {
         await client.query("set plan_cache_mode = force_generic_plan");
         await client.query(`prepare probe (${statement.types.join(", ")}) as ${statement.text}`);
-        // The report statements take their rows as a JSON array.
-        const first = name.startsWith("report") ? `'[{"id": ${stepRunId}, "claim": "x"}]'` : `'${stepRunId}'`;
+        // The report statements and finishRuns take their rows as a JSON array.
+        const first = name.startsWith("report") ? `'[{"id": ${stepRunId}, "claim": "x"}]'`
+          : name === "finishRuns" ? `'[{"id": ${stepRunId}, "state": "succeeded"}]'` : `'${stepRunId}'`;
         const args = statement.types.map((t, i) => (i === 0 ? first : SAMPLE[t] ?? "NULL"));
         await client.query("begin");
         const plan = (await client.query(`explain (costs off) execute probe(${args.join(", ")})`)).rows
           .map((r) => r["QUERY PLAN"] as string).join("\n");
         await client.query("rollback");
-        const target = name === "finishRun" ? "runs_pkey" : name === "cancelRunningInstances" ? "step_runs_run_idx" : "step_runs_pkey";
+        const target = name === "finishRuns" ? "runs_pkey" : name === "cancelRunningInstances" ? "step_runs_run_idx" : "step_runs_pkey";
         assert.match(plan, new RegExp(`(Index Scan using|Bitmap Index Scan on) ${target}`), plan);
         assert.doesNotMatch(plan, /runs_active_idx|step_runs_lease_idx|step_runs_worker_idx|step_runs_ready_idx/, plan);
       } finally {

@@ -497,3 +497,7 @@ COMMENT ON COLUMN run_transactions.claim_hash IS 'SHA-256 of the claim secret of
 COMMENT ON COLUMN run_transactions.state IS 'open (steps run in it) → committing (the run''s steps and checks succeeded: the holder is asked to commit) → committed (its commit carried this mark); lost: its holder ended before the commit, the run fails.';
 COMMENT ON COLUMN run_transactions.opened_at IS 'When the run''s first SQL step was claimed.';
 COMMENT ON COLUMN run_transactions.committed_at IS 'When the commit carrying the mark ran (wall clock).';
+
+-- Runs held back by their overlap policy: whether any waits is one probe when a run ends.
+CREATE INDEX runs_waiting_idx ON runs (job_id, id) WHERE state = 'waiting';
+COMMENT ON INDEX runs_waiting_idx IS 'Runs held back by the overlap policy, per job, oldest first: admitting them when a run ends (extension/src/db/lifecycle.ts).';

@@ -165,9 +165,17 @@ export function applyAlertDecision(jobId: string | null, decision: AlertDecision
 
 // --- where the facts arise ------------------------------------------------------------------
 
-/** A run ended (the lifecycle, holding the job's lock): failures, recovery, long runs, late starts. */
-export function alertsAfterRunEnded(run: RunRow, state: string, reason: string | null, nowMs: number): void {
-  const rules = rulesOfJobs([run.job_id]).get(run.job_id);
+/**
+ * Runs ended (the lifecycle, holding their jobs' locks), in order: failures, recovery, long
+ * runs, late starts. The rules are read once for all of them.
+ */
+export function alertsAfterRunsEnded(ended: readonly { run: RunRow; state: string; reason: string | null }[], nowMs: number): void {
+  if (ended.length === 0) return;
+  const rulesByJob = rulesOfJobs(ended.map((e) => e.run.job_id));
+  for (const { run, state, reason } of ended) alertsAfterEnd(run, state, reason, rulesByJob.get(run.job_id), nowMs);
+}
+
+function alertsAfterEnd(run: RunRow, state: string, reason: string | null, rules: AlertRules | undefined, nowMs: number): void {
   const ended = {
     id: run.id, state, trigger: run.trigger ?? "manual", reason,
     slotAtMs: run.slot_at?.getTime() ?? null, startedAtMs: run.started_at?.getTime() ?? null,

@@ -16,7 +16,7 @@
 // locks. tick never waits: it skips runs and jobs that are locked (SKIP LOCKED, try-lock)
 // and leaves them to its next call, which the supervisor makes at once since they stay due.
 // While holding a job's lock nobody waits for a run row (SKIP LOCKED), so no cycle forms.
-import { alertsAfterRunEnded } from "./alerts.ts";
+import { alertsAfterRunsEnded } from "./alerts.ts";
 import { calendarDates, firstSlotFrom, jobVersion } from "./jobs.ts";
 import { FINAL_RUN_STATES, jobForRun, planRun, type RunPlan, type RunRow, type StepRunRow } from "./runs.ts";
 import { endOfRunTransaction } from "./run-transactions.ts";
@@ -97,6 +97,7 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
   let ready = created.filter((c) => c.state === "ready").length;
   const again: RunPlan[] = [];
   const toStop: string[] = [];
+  const ended: EndedRun[] = [];
   for (const plan of plans) {
     const { decision, run } = plan;
     if (decision.verdicts.length > 0) execute(SQL.settleAttempts, [run.id, JSON.stringify(decision.verdicts)]);
@@ -116,7 +117,7 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
       }
     }
     if (!decision.finished && decision.runDeadlineMs !== (run.wake_at?.getTime() ?? null)) {
-      // Only runs of jobs with a time-out have one; finishRun clears it. Kept on the row
+      // Only runs of jobs with a time-out have one; finishRuns clears it. Kept on the row
       // so that a second plan of the same run in this call does not write it again.
       run.wake_at = decision.runDeadlineMs === null ? null : new Date(decision.runDeadlineMs);
       execute(SQL.setRunWake, [run.id, run.wake_at]);
@@ -125,18 +126,7 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
       // A run with its own transaction ends with it: asked to commit first, or rolled back.
       const end = endOfRunTransaction(run, decision.status === "running" ? "failed" : decision.status, decision.reason);
       if (end === null) continue;
-      const state = end.state as typeof decision.status;
-      execute(SQL.finishRun, [run.id, state, now, end.reason]);
-      run.state = state;
-      // Its job's alerts (failures in a row, recovery, a long run ended) are decided here,
-      // in the same transaction as the end itself (db/alerts.ts).
-      alertsAfterRunEnded(run, state, end.reason, nowMs);
-      // Run once: the job drops itself (history kept) and nothing is set off for it.
-      if (selfDestructs(run, state, nowMs)) continue;
-      for (const released of afterRunEnded(run, nowMs)) {
-        // A run fired ahead of its slot and held back starts at its slot, not before.
-        again.push(planRun(released, [], Math.max(nowMs, released.slot_at?.getTime() ?? nowMs)));
-      }
+      ended.push({ run, state: end.state, reason: end.reason });
     } else if (plan.created.some((c) => c.state === "succeeded") || stoppedAny || decision.verdicts.length > 0) {
       // A builtin finished in place, a step timed out, or an attempt's verdict changed:
       // the graph may move on at once.
@@ -144,12 +134,50 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
       again.push(planRun(run, rows, nowMs));
     }
   }
+  if (ended.length > 0) again.push(...endRuns(ended, nowMs));
   if (toStop.length > 0) execute(SQL.notifyCancel, [JSON.stringify([...new Set(toStop)])]);
   if (again.length > 0) ready += applyPlans(again, nowMs);
   return ready;
 }
 
 // --- after a run ended --------------------------------------------------------------------
+
+interface EndedRun {
+  run: RunRow;
+  state: string;
+  reason: string | null;
+}
+
+/**
+ * Records runs' ends, set-based (a tick decides many at a time: one statement for all, not
+ * one per run), then what each end sets off: its job's alerts, run once, and, once per job
+ * however many of its runs ended, its @after schedules and the runs held back. Returns the
+ * plans of the runs released, for the caller to apply.
+ */
+function endRuns(ended: readonly EndedRun[], nowMs: number): RunPlan[] {
+  execute(SQL.finishRuns, [JSON.stringify(ended.map((e) => ({ id: e.run.id, state: e.state, reason: e.reason }))), new Date(nowMs)]);
+  for (const e of ended) e.run.state = e.state;
+  // Each job's alerts (failures in a row, recovery, a long run ended) are decided here, in
+  // the same transaction as the ends themselves (db/alerts.ts).
+  alertsAfterRunsEnded(ended, nowMs);
+  const jobs = new Map<string, RunRow>();
+  const dropped = new Set<string>();
+  for (const { run, state } of ended) {
+    if (dropped.has(run.job_id)) continue;
+    // Run once: the job drops itself (history kept) and nothing is set off for it.
+    if (selfDestructs(run, state, nowMs)) dropped.add(run.job_id);
+    else jobs.set(run.job_id, run);
+  }
+  const again: RunPlan[] = [];
+  for (const [jobId, run] of jobs) {
+    if (dropped.has(jobId)) continue;
+    for (const released of afterRunEnded(run, nowMs)) {
+      // A run fired ahead of its slot and held back starts at its slot, not before.
+      again.push(planRun(released, [], Math.max(nowMs, released.slot_at?.getTime() ?? nowMs)));
+    }
+  }
+  return again;
+}
 
 /**
  * Run once (policies.self_destruct): after a successful run ("success"), or once the job
@@ -210,6 +238,8 @@ function rearmAfterSchedules(jobId: string, endedAtMs: number): void {
  * Returns the released runs, marked queued, for the caller to plan.
  */
 export function admitWaitingRuns(jobId: string, nowMs: number): RunRow[] {
+  // Most jobs hold nothing back: one index probe instead of counting every active run.
+  if (!(execute(SQL.hasWaitingRuns, [jobId])[0] as { waiting: boolean }).waiting) return [];
   const counts = execute(SQL.countActiveRuns, [jobId])[0] as { running: number; waiting: number };
   if (counts.waiting === 0) return [];
   const waiting = execute(SQL.waitingRunsOfJob, [jobId, counts.waiting]) as RunRow[];

@@ -157,6 +157,9 @@ export const SQL = {
      ORDER BY id
      LIMIT $2
        FOR NO KEY UPDATE SKIP LOCKED`),
+  // Whether any run of the job is held back (runs_waiting_idx): one probe when a run ends.
+  hasWaitingRuns: sql(["text"], `
+    SELECT EXISTS (SELECT 1 FROM clockwork.runs WHERE job_id = $1::bigint AND state = 'waiting') AS waiting`),
   countActiveRuns: sql(["text"], `
     SELECT count(*) FILTER (WHERE state IN ('queued', 'running'))::integer AS running,
            count(*) FILTER (WHERE state = 'waiting')::integer AS waiting
@@ -627,19 +630,25 @@ export const SQL = {
   // positive state list implies runs_active_idx's predicate, and after a burst of runs
   // that index's statistics still say it is empty, so the planner scanned all of it for
   // each update (3 ms at 5 000 active runs) instead of using the primary key.
-  // The run's end, and its job's last run (the caller holds the job's lock): the latest run
-  // by id that has ended, so "is it failing" is one column, however long the history.
-  finishRun: sql(["text", "text", "timestamptz", "text"], `
+  // Runs' ends, in one statement however many a tick decides, and their jobs' last run (the
+  // caller holds the jobs' locks): the latest run by id that has ended, so "is it failing"
+  // is one column, however long the history. $1: [{id, state, reason}].
+  finishRuns: sql(["text", "timestamptz"], `
     WITH ended AS (
-        UPDATE clockwork.runs
-           SET state = $2, finished_at = greatest($3, started_at, queued_at, created_at), reason = $4, wake_at = NULL
-         WHERE id = $1::bigint AND state NOT IN ('succeeded', 'failed', 'timed_out', 'cancelled')
-        RETURNING id, job_id, state, finished_at
+        UPDATE clockwork.runs AS r
+           SET state = x.state, finished_at = greatest($2, r.started_at, r.queued_at, r.created_at), reason = x.reason, wake_at = NULL
+          FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, state text, reason text)
+         -- by primary key: the ids as an array (a join on the record set's guess of 100 rows scanned the table)
+         WHERE r.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
+           AND r.id = x.id AND r.state NOT IN ('succeeded', 'failed', 'timed_out', 'cancelled')
+        RETURNING r.id, r.job_id, r.state, r.finished_at
+    ), latest AS (
+        SELECT DISTINCT ON (job_id) id, job_id, state, finished_at FROM ended ORDER BY job_id, id DESC
     )
     UPDATE clockwork.jobs AS j
-       SET last_run_id = e.id, last_run_state = e.state, last_run_finished_at = e.finished_at
-      FROM ended AS e
-     WHERE j.id = e.job_id AND (j.last_run_id IS NULL OR j.last_run_id < e.id)`),
+       SET last_run_id = l.id, last_run_state = l.state, last_run_finished_at = l.finished_at
+      FROM latest AS l
+     WHERE j.id = l.job_id AND (j.last_run_id IS NULL OR j.last_run_id < l.id)`),
 
   // Work the core stops: a step's own time-out ends it 'timed_out' (it may be retried); the
   // run's time-out or a cancel ends it 'cancelled'. $6: only ready rows (a graceful cancel
@@ -648,7 +657,7 @@ export const SQL = {
     UPDATE clockwork.step_runs
        SET state = $5, ready_at = NULL, finished_at = $3, error = $4
      WHERE run_id = $1::bigint AND instance = ANY ($2::text[])
-       AND state NOT IN ('succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') -- ready or running; see finishRun
+       AND state NOT IN ('succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') -- ready or running; see finishRuns
        AND ($6 IS NOT TRUE OR state NOT IN ('running'))
     RETURNING id::text AS id, worker_id IS NOT NULL AS was_running`),
   runningStepRuns: sql(["text", "text[]"], `
@@ -737,7 +746,7 @@ export const SQL = {
         UPDATE clockwork.runs AS r
            SET state = 'running', started_at = coalesce(r.started_at, c.started_at)
           FROM (SELECT run_id, min(started_at) AS started_at FROM claimed GROUP BY run_id) AS c
-         WHERE r.id = c.run_id AND r.state NOT IN ('waiting', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled') -- queued; see finishRun
+         WHERE r.id = c.run_id AND r.state NOT IN ('waiting', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled') -- queued; see finishRuns
     )
     SELECT c.id::text AS step_run_id, c.run_id::text AS run_id, j.name AS job, j.owner, c.step, c.instance,
            c.phase, c.kind, c.params, c.attempt, c.lease_expires_at, c.due_at, c.started_at AS start_at,
@@ -805,7 +814,7 @@ export const SQL = {
            lease_expires_at = NULL, claim_hash = NULL
       FROM clockwork.workers AS w
      WHERE s.id = $1::bigint AND s.worker_id = w.id AND w.id = $2::bigint AND w.stopped_at IS NULL
-       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') -- running; see finishRun
+       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') -- running; see finishRuns
     RETURNING s.run_id::text AS run_id, s.step, s.instance, s.phase, s.attempt, s.stdout`),
   runState: sql(["text"], `SELECT state FROM clockwork.runs WHERE id = $1::bigint`),
   stepRunState: sql(["text"], `SELECT state FROM clockwork.step_runs WHERE id = $1::bigint`),
@@ -819,7 +828,7 @@ export const SQL = {
       FROM clockwork.connections AS c
      WHERE c.name = $1`),
   // Reports are fenced by the claim's secret and the worker, and by state "running"
-  // (said as NOT IN; see finishRun), or, for an SQL step that committed its completion in
+  // (said as NOT IN; see finishRuns), or, for an SQL step that committed its completion in
   // its own transaction, awaiting_report. Times of steps recorded here are the claim's
   // start plus the supervisor's measures (late_ms, duration_ms): the database's clock.
   // The rows are found by primary key through "id = ANY (ids)": joined to the recordset
