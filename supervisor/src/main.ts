@@ -72,6 +72,8 @@ export class Supervisor {
   private readonly processes: ProcessRegistry;
   private http: HealthServer | null = null;
   private stopping = false;
+  /** The last tick claimed all it asked for: more steps are ready than this supervisor has free slots. */
+  private backlog = false;
   /** The first registration succeeded (start() waits for it). */
   private registered = false;
   private settleFirstRegistration!: (registered: boolean) => void;
@@ -327,10 +329,15 @@ export class Supervisor {
 
   private async tick(reason: TickReason): Promise<string | null> {
     this.metrics.ticks.inc({ reason });
-    const maxClaims = this.stopping ? 0 : this.executor.freeSlots;
+    // Under a backlog (the last tick's claim was full), claim ahead: the claims beyond the
+    // free slots wait here and start as slots free, without a tick in between.
     if (this.api.incarnation === null) return null; // between incarnations: the session re-registers and wakes us
     let result;
     const reports = this.executor.takeReports();
+    // Claims given back (they waited too long for a slot here) are left to other workers:
+    // this tick claims for free slots only.
+    const releasing = reports.some((r) => r.outcome === "released");
+    const maxClaims = this.stopping ? 0 : this.executor.claimRoom(this.backlog && !releasing ? this.config.claimAhead : 0);
     const sentAt = performance.now();
     try {
       // Looks ahead twice the lead: the tick itself and a late timer eat into it.
@@ -346,6 +353,9 @@ export class Supervisor {
     if (result.refused_reports.length > 0) this.executor.reportsRefused(result.refused_reports);
     this.executor.runTransactions.apply(result.transactions);
     this.metrics.runTransactionsOpen.set(this.executor.runTransactions.size);
+    // A tick with no room claims nothing and learns nothing about the backlog.
+    if (releasing) this.backlog = false;
+    else if (maxClaims > 0) this.backlog = result.claimed.length >= maxClaims;
     this.metrics.stepConnections.set(this.connections.size);
     if (!this.lastDb.ok) this.log.info("database reachable again");
     this.lastDb = { ok: true };
@@ -446,6 +456,8 @@ export class Supervisor {
     this.stopController.abort();
     this.settleFirstRegistration(false);
     this.log.info({ signal, running: this.executor.size, grace_ms: this.config.shutdownGraceMs }, "shutting down: no new claims");
+    // Claims queued for a slot do not start now: release_worker hands them back.
+    this.executor.dropQueued();
     await this.ticker.stop();
     await this.listener.stop();
     await this.alerts?.stop(Math.min(5000, this.config.shutdownGraceMs));

@@ -237,6 +237,37 @@ describe("running steps", () => {
     assert.deepEqual(rows.map((r) => [r.attempt, r.state, r.stdout]), [[1, "lost", ""], [2, "succeeded", "done"]]);
   });
 
+  test("a claim given back unstarted (released) is ready again, same attempt, for any worker; only its holder can give it back", async () => {
+    await defineJob(db, { name: "released", steps: [{ name: "work", shell: "true" }] });
+    const t0 = Date.parse("2033-01-01T00:00:00Z");
+    await db.query("select clockwork.run_now('released', '{}', $1)", [new Date(t0)]);
+    const first = (await tick(db.pool, "w1", new Date(t0))).claimed.find((c) => c.job === "released")!;
+    assert.equal(typeof first.claim, "string", "every claim carries its secret, not only SQL ones");
+    const release = (worker: string, secret: string, at: number) => db.query("select clockwork.tick($1, 0, $2, 0, $3::jsonb) as t",
+      [worker, new Date(at), JSON.stringify([{ step_run: first.step_run_id, claim: secret, outcome: "released" }])]);
+    // Another worker, or the holder with a wrong secret, cannot give it back.
+    assert.deepEqual((await release("w2", first.claim, t0 + 100)).rows[0].t.refused_reports, [first.step_run_id]);
+    assert.deepEqual((await release("w1", "0".repeat(64), t0 + 100)).rows[0].t.refused_reports, [first.step_run_id]);
+    const held = await db.query("select state, worker_name from clockwork.step_runs where id = $1", [first.step_run_id]);
+    assert.deepEqual(held.rows[0], { state: "running", worker_name: "w1" });
+    assert.deepEqual((await release("w1", first.claim, t0 + 200)).rows[0].t.refused_reports, []);
+    const back = await db.query("select state, worker_name, started_at, ready_at from clockwork.step_runs where id = $1", [first.step_run_id]);
+    assert.equal(back.rows[0].state, "ready");
+    assert.equal(back.rows[0].worker_name, null);
+    assert.equal(back.rows[0].started_at, null);
+    assert.equal(back.rows[0].ready_at.getTime(), t0, "it keeps its place: ready since it was claimed");
+    // The same step row, attempt 1, goes to the next claimer; the old secret is void.
+    const second = (await tick(db.pool, "w2", new Date(t0 + 300))).claimed.find((c) => c.job === "released")!;
+    assert.equal(second.step_run_id, first.step_run_id);
+    assert.equal(second.attempt, 1);
+    assert.deepEqual((await release("w1", first.claim, t0 + 400)).rows[0].t.refused_reports, [first.step_run_id]);
+    const done = await db.query("select clockwork.complete_step($1, 'w2', 0, 'done', '', null, $2) as r", [second.step_run_id, new Date(t0 + 500)]);
+    assert.equal(done.rows[0].r.accepted, true);
+    const rows = await stepRows(db, "released");
+    assert.deepEqual(rows.map((r) => [r.attempt, r.state, r.stdout]), [[1, "succeeded", "done"]], "no trace of the release in the history");
+    assert.equal((await runState(db, "released")).state, "succeeded");
+  });
+
   test("heartbeats keep a lease alive", async () => {
     await defineJob(db, { name: "heartbeating", steps: [{ name: "work", shell: "sleep 60" }] });
     const t0 = Date.parse("2033-01-01T00:00:00Z");

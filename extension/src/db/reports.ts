@@ -17,7 +17,7 @@ import { rowsToJson } from "./values.ts";
 /** Result rows kept per SQL step, for conditions and history. */
 export const RESULT_ROWS_LIMIT = 100;
 
-export type ReportOutcome = "succeeded" | "failed" | "skipped" | "handed_back" | "lost";
+export type ReportOutcome = "succeeded" | "failed" | "skipped" | "handed_back" | "lost" | "released";
 
 export interface StepReport {
   step_run: string;
@@ -28,7 +28,9 @@ export interface StepReport {
    * failed: an SQL error, a time-out, a role mismatch (with sql_state and error);
    * skipped: its connection's server was not in the expected role and the connection says skip;
    * handed_back: this supervisor cannot log in or reach the target (error says why), another may;
-   * lost: the connection was lost and the outcome is unknown: the step is taken back as a lost lease.
+   * lost: the connection was lost and the outcome is unknown: the step is taken back as a lost lease;
+   * released: any kind of step, claimed ahead and never started (it waited on the supervisor
+   * for a slot too long): ready again, same attempt, for any worker, with no trace.
    */
   outcome: ReportOutcome;
   /** succeeded: the first rows of the step's last statement. */
@@ -145,6 +147,14 @@ export function recordReports(worker: { id: string }, reports: readonly StepRepo
     }
     if (rows.some((r) => r.someone_else)) execute(SQL.notifyWakeup, ["handed back"]);
   }
+  // Claims given back unstarted: nothing happened, so nothing is decided about their runs.
+  const released = rowsOf("released");
+  if (released.length > 0) {
+    const rows = execute(SQL.releaseClaims, [JSON.stringify(released), worker.id]) as { id: string }[];
+    accepted.push(...rows.map((r) => r.id));
+    // Ready again: an idle supervisor asleep until its next due time takes them now.
+    if (rows.length > 0) execute(SQL.notifyWakeup, ["released"]);
+  }
   decideRuns(runs.filter((r) => touched.has(r.id)), nowMs);
   return { accepted };
 }
@@ -175,11 +185,11 @@ export function refuseClaims(refused: readonly { step_run_id: string; run_id: st
 export function readReports(value: unknown): StepReport[] {
   if (value === null || value === undefined) return [];
   if (!Array.isArray(value)) raise("invalid_argument", "reports", "reports must be a JSON array");
-  const outcomes: readonly string[] = ["succeeded", "failed", "skipped", "handed_back", "lost"];
+  const outcomes: readonly string[] = ["succeeded", "failed", "skipped", "handed_back", "lost", "released"];
   return value.map((r, i) => {
     const report = r as Partial<StepReport> | null;
     if (report === null || typeof report !== "object" || !/^[0-9]+$/.test(String(report.step_run)) || typeof report.claim !== "string" || !outcomes.includes(String(report.outcome))) {
-      raise("invalid_argument", `reports[${i}]`, "a report is {step_run, claim, outcome: succeeded|failed|skipped|handed_back|lost, …}");
+      raise("invalid_argument", `reports[${i}]`, "a report is {step_run, claim, outcome: succeeded|failed|skipped|handed_back|lost|released, …}");
     }
     if (report.sql_state != null && !/^[0-9A-Z]{5}$/.test(String(report.sql_state))) report.sql_state = null;
     return report as StepReport;

@@ -907,6 +907,18 @@ export const SQL = {
                     WHERE w.stopped_at IS NULL AND w.heartbeat_at > $3 - clockwork.lease_duration()
                       AND w.id <> ALL (b.refused_by) AND b.required_labels <@ w.labels) AS someone_else
       FROM back AS b`),
+  // Claims a supervisor queued and gives back unstarted (supervisor/src/steps/executor.ts,
+  // QUEUE_TTL_MS): ready again at the time they were claimed, so they keep their place in
+  // the queue, same attempt, no trace; fenced by the claim's secret and the worker.
+  releaseClaims: sql(["text", "text"], `
+    UPDATE clockwork.step_runs AS s
+       SET state = 'ready', ready_at = s.started_at, worker_id = NULL, worker_name = NULL, lease_expires_at = NULL,
+           started_at = NULL, claim_hash = NULL
+      FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, claim text)
+     WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
+       AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
+       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') AND NOT s.awaiting_report
+    RETURNING s.id::text AS id`),
   // Steps no worker can run, or that may not run where they are defined to (failed when
   // handed back by the last live worker, or refused at claim time).
   failUnrunnable: sql(["text", "timestamptz", "text"], `

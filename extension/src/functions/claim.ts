@@ -39,6 +39,11 @@ export interface StepClaim {
   phase: "step" | "check";
   kind: "sql" | "shell" | "program" | "builtin";
   attempt: number;
+  /**
+   * The claim's secret (its hash is stored): it proves the holder in tick's reports, e.g.
+   * when a claim queued on the supervisor is given back unstarted ("released").
+   */
+  claim: string;
   /** builtin: its name and arguments as defined (the supervisor normalizes them with the core). */
   builtin: string | null;
   args: Record<string, unknown> | null;
@@ -185,6 +190,7 @@ export function claimSteps(
       phase: row.phase,
       kind: row.kind,
       attempt: row.attempt,
+      claim: row.claim,
       builtin: def.builtin,
       args: def.kind === "builtin" ? def.args : null,
       owner: row.owner,

@@ -47,6 +47,24 @@ interface RunningStep {
   done: Promise<void>;
 }
 
+/** A claim waiting for a slot (claimed ahead under a backlog, see --claim-ahead). */
+interface QueuedClaim {
+  readonly claim: StepClaim;
+  /** performance.now() when the tick that claimed it was sent: its lease runs from then. */
+  readonly tickSentAt: number;
+  /** performance.now() when it was queued. */
+  readonly queuedAt: number;
+  /** As RunningStep.leaseEndsAt: a claim whose lease ended here is not started. */
+  leaseEndsAt: number;
+}
+
+/**
+ * A claim waits this long for a slot at most; then it is given back with the next tick
+ * (outcome "released"), so a step claimed ahead never waits on one busy supervisor for
+ * long while another could run it (long steps ahead of it, the backlog gone).
+ */
+export const QUEUE_TTL_MS = 1000;
+
 /** A step claimed ahead: the last this many ms before its start are waited by spinning. */
 const SPIN_MS = 2;
 /** An SQL step claimed ahead hands the last this many ms of its wait to the database. */
@@ -56,6 +74,9 @@ const EARLIER_POLL_MS = 100;
 
 export class StepExecutor {
   private readonly running = new Map<string, RunningStep>();
+  /** Claims beyond the free slots, oldest first: each starts as a slot frees. */
+  private queue: QueuedClaim[] = [];
+  private queueTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
   /** Set at the end of a shutdown: results are no longer reported (the leases are handed back). */
   private abandoned = false;
@@ -85,8 +106,14 @@ export class StepExecutor {
     this.leaseMs = leaseMs;
   }
 
+  /** Steps running (or waiting for their start) and claims queued for a slot. */
   get size(): number {
-    return this.running.size;
+    return this.running.size + this.queue.length;
+  }
+
+  /** Claims queued for a slot. */
+  get queued(): number {
+    return this.queue.length;
   }
 
   /** Reports waiting for a tick. */
@@ -110,15 +137,77 @@ export class StepExecutor {
   }
 
   /**
+   * How many steps the next tick may claim: the free slots, plus, under a backlog, up to
+   * `ahead` more that wait here for a slot (a local queue: a slot that frees starts the
+   * next claim at once instead of waiting for a tick's round trip).
+   */
+  claimRoom(ahead: number): number {
+    return Math.max(0, this.config.concurrency + ahead - this.running.size - this.queue.length);
+  }
+
+  /**
    * Starts a claimed step, at once or, for a step claimed ahead, at its start_at. It counts
    * against the concurrency from the claim on. `tickSentAt` (performance.now()) is when the
    * tick that claimed it was sent: its lease runs from no earlier than that.
    */
   start(claim: StepClaim, tickSentAt = performance.now()): void {
-    if (this.running.has(claim.step_run_id)) {
+    if (this.running.has(claim.step_run_id) || this.queue.some((q) => q.claim.step_run_id === claim.step_run_id)) {
       this.log.warn({ step_run: claim.step_run_id }, "claim for a step already running here; ignored");
       return;
     }
+    if (this.running.size >= this.config.concurrency) {
+      const now = performance.now();
+      this.queue.push({ claim, tickSentAt, queuedAt: now, leaseEndsAt: tickSentAt + this.leaseMs });
+      this.armQueueTimer();
+      return;
+    }
+    this.run(claim, tickSentAt);
+  }
+
+  /** Starts the oldest queued claims while slots are free; drops those whose lease ended here. */
+  private startQueued(): void {
+    const now = performance.now();
+    while (this.queue.length > 0 && this.running.size < this.config.concurrency) {
+      const next = this.queue.shift()!;
+      if (next.leaseEndsAt <= now) {
+        this.log.child(stepScope(next.claim)).warn("queued claim not started: its lease ended without a heartbeat (the database was out of reach); another worker may run it");
+        continue;
+      }
+      this.run(next.claim, next.tickSentAt);
+    }
+  }
+
+  /** Claims queued longer than QUEUE_TTL_MS are given back with the next tick. */
+  private armQueueTimer(): void {
+    if (this.queueTimer !== undefined || this.queue.length === 0) return;
+    const wait = Math.max(0, this.queue[0]!.queuedAt + QUEUE_TTL_MS - performance.now());
+    this.queueTimer = setTimeout(() => {
+      this.queueTimer = undefined;
+      const now = performance.now();
+      const stale = this.queue.filter((q) => now - q.queuedAt >= QUEUE_TTL_MS);
+      if (stale.length > 0) {
+        this.queue = this.queue.filter((q) => now - q.queuedAt < QUEUE_TTL_MS);
+        for (const q of stale) this.releaseClaim(q.claim);
+        this.onFinished();
+      }
+      this.armQueueTimer();
+    }, wait + 1);
+    this.queueTimer.unref();
+  }
+
+  /**
+   * Gives a claim that never started back to the database with the next tick: its step is
+   * ready again, same attempt, for any worker (a claim from an older extension, without its
+   * secret, is left to its lease).
+   */
+  private releaseClaim(claim: StepClaim): void {
+    if (this.abandoned || typeof claim.claim !== "string") return;
+    this.log.child(stepScope(claim)).info({ waited_ms: QUEUE_TTL_MS }, "claim given back unstarted: it waited too long for a slot here");
+    this.reports.push({ step_run: claim.step_run_id, claim: claim.claim, outcome: "released" });
+  }
+
+  /** Runs a claim in a slot now (or at its start_at, for one claimed ahead of it). */
+  private run(claim: StepClaim, tickSentAt: number): void {
     const log = this.log.child(stepScope(claim));
     const entry: RunningStep = {
       claim, log, claimedAt: performance.now(), cancelRequested: false, done: Promise.resolve(),
@@ -197,6 +286,7 @@ export class StepExecutor {
     void entry.done.finally(() => {
       this.running.delete(claim.step_run_id);
       this.metrics.stepsRunning.dec({ kind });
+      this.startQueued();
       if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
       this.onFinished();
     });
@@ -206,7 +296,7 @@ export class StepExecutor {
 
   /** The step runs held here, for the heartbeat. */
   held(): string[] {
-    return [...this.running.keys()];
+    return [...this.running.keys(), ...this.queue.map((q) => q.claim.step_run_id)];
   }
 
   /** A heartbeat sent at `sentAt` extended these leases. */
@@ -215,11 +305,14 @@ export class StepExecutor {
       const entry = this.running.get(id);
       if (entry !== undefined) entry.leaseEndsAt = Math.max(entry.leaseEndsAt, sentAt + this.leaseMs);
     }
+    const ids = new Set(stepRunIds.map(String));
+    for (const q of this.queue) if (ids.has(q.claim.step_run_id)) q.leaseEndsAt = Math.max(q.leaseEndsAt, sentAt + this.leaseMs);
     this.armLeaseTimer();
   }
 
   /** The database says these steps are no longer ours (taken back, or ended by it): stop them, report nothing. */
   lost(stepRunIds: readonly string[], why = "the database no longer counts it as ours (its lease passed to another worker, or its run ended)"): void {
+    this.unqueue(stepRunIds);
     for (const id of stepRunIds) {
       const entry = this.running.get(String(id));
       if (!entry || entry.cancelRequested) continue;
@@ -492,8 +585,37 @@ export class StepExecutor {
     }
   }
 
+  /**
+   * Claims queued here that are no longer to start (lost, or their run cancelled): dropped.
+   * Nothing ran, so nothing is reported; the database settles a cancelled run's step, and
+   * a lost one is no longer ours.
+   */
+  private unqueue(stepRunIds: readonly string[]): void {
+    if (this.queue.length === 0) return;
+    const ids = new Set(stepRunIds.map(String));
+    this.queue = this.queue.filter((q) => !ids.has(q.claim.step_run_id));
+  }
+
+  /**
+   * Shutdown, or this incarnation ended: the queued claims are not started (release_worker
+   * hands them back with the rest, or they were taken back already).
+   */
+  dropQueued(): void {
+    this.queue = [];
+    clearTimeout(this.queueTimer);
+    this.queueTimer = undefined;
+  }
+
   /** Stops steps of cancelled runs (from NOTIFY or a heartbeat). */
   cancel(stepRunIds: readonly string[]): void {
+    // A queued claim never started: it says so with the next tick, so that its run ends now.
+    const ids = new Set(stepRunIds.map(String));
+    for (const q of this.queue) {
+      if (!ids.has(q.claim.step_run_id) || this.abandoned) continue;
+      this.reports.push({ step_run: q.claim.step_run_id, claim: q.claim.claim, outcome: "failed", error: "cancelled before it started", sql_state: "57014" });
+    }
+    this.unqueue(stepRunIds);
+    if (this.reports.length > 0) this.onFinished();
     for (const id of stepRunIds) {
       const entry = this.running.get(String(id));
       if (!entry || entry.cancelRequested) continue;
@@ -539,6 +661,7 @@ export class StepExecutor {
 
   /** Shutdown: kill what still runs; its results are not reported (release_worker hands the steps back). */
   killAll(): void {
+    this.dropQueued();
     for (const entry of this.running.values()) {
       entry.cancelRequested = true;
       this.stopEntry(entry, "shutdown");
@@ -547,6 +670,7 @@ export class StepExecutor {
 
   abandon(): void {
     this.abandoned = true;
+    this.dropQueued();
     clearTimeout(this.leaseTimer);
     this.runTransactions.closeAll();
   }
@@ -557,6 +681,7 @@ export class StepExecutor {
    */
   dropEverything(why: string): void {
     this.reports = [];
+    this.dropQueued();
     this.lost([...this.running.keys()], why);
     this.runTransactions.closeAll();
   }

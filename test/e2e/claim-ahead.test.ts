@@ -1,0 +1,47 @@
+// End to end: a supervisor's local queue (--claim-ahead). Under a backlog it claims beyond
+// its free slots; a claim that waits a second there without a slot is given back unstarted,
+// and another supervisor runs it, as attempt 1, while the first is still busy.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
+import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
+
+const missing = await extensionMissing();
+
+describe("claiming ahead (the supervisor's local queue)", { skip: missing ?? false }, () => {
+  let db: TestDatabase;
+
+  before(async () => {
+    db = await createTestDatabase({ extensions: CLOCKWORK_EXTENSIONS, prefix: "e2e_claim_ahead" });
+  });
+
+  after(async () => {
+    await stopAllSupervisors();
+    await db?.drop();
+  });
+
+  test("a claim queued behind a long step is given back after a second and runs elsewhere, attempt 1, meanwhile", async () => {
+    await db.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({
+      name: "slow", policies: { overlap: { mode: "allow", max_instances: 10 } },
+      steps: [{ name: "main", shell: "sleep 6" }],
+    })]);
+    const busy = startSupervisor(db.url, { name: "busy", args: ["--concurrency", "1", "--claim-ahead", "1", "--shutdown-grace", "1s"] });
+    await busy.waitForLog("registration", (l) => l.msg === "worker registered", 60_000);
+    await db.query("SELECT clockwork.run_now('slow') FROM generate_series(1, 2)");
+    // The first claim fills its one slot (a backlog: its claim came back full); the next
+    // tick claims one ahead, which waits in the queue, and is given back a second later.
+    const released = await busy.waitForLog("a queued claim given back", (l) => l.msg === "claim given back unstarted: it waited too long for a slot here", 20_000);
+    const idle = startSupervisor(db.url, { name: "idle", args: ["--concurrency", "1", "--shutdown-grace", "1s"] });
+    await waitFor("both runs to succeed", async () =>
+      (await db.query("SELECT count(*)::int AS n FROM clockwork.runs WHERE state = 'succeeded'")).rows[0].n === 2, 40_000);
+    const steps = (await db.query(`
+      SELECT step_run_id::text AS id, worker, attempt, state, started_at, finished_at
+        FROM clockwork.step_history WHERE job = 'slow' ORDER BY started_at`)).rows;
+    assert.deepEqual(steps.map((s) => [s.worker, s.attempt, s.state]), [["busy", 1, "succeeded"], ["idle", 1, "succeeded"]],
+      "one attempt each, the given-back one run by the other supervisor; the release leaves no row");
+    assert.equal(steps[1].id, String(released.step_run), "the step given back is the one the other supervisor ran");
+    assert.ok(steps[1].started_at < steps[0].finished_at, "it did not wait for the busy supervisor's step to end");
+    await Promise.all([busy.stop(), idle.stop()]);
+  });
+});
