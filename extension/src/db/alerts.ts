@@ -171,11 +171,22 @@ export function applyAlertDecision(jobId: string | null, decision: AlertDecision
  */
 export function alertsAfterRunsEnded(ended: readonly { run: RunRow; state: string; reason: string | null }[], nowMs: number): void {
   if (ended.length === 0) return;
-  const rulesByJob = rulesOfJobs(ended.map((e) => e.run.job_id));
-  for (const { run, state, reason } of ended) alertsAfterEnd(run, state, reason, rulesByJob.get(run.job_id), nowMs);
+  const jobIds = [...new Set(ended.map((e) => e.run.job_id))];
+  const rulesByJob = rulesOfJobs(jobIds);
+  // A resolve where nothing is open is a no-op: an UPDATE per run saved (an alert opened
+  // by an earlier run of the batch counts as open for the later ones).
+  const open = new Set((execute(SQL.jobsWithOpenAlerts, [jobIds]) as { job_id: string }[]).map((r) => r.job_id));
+  for (const { run, state, reason } of ended) {
+    if (alertsAfterEnd(run, state, reason, rulesByJob.get(run.job_id), open.has(run.job_id), nowMs)) open.add(run.job_id);
+  }
 }
 
-function alertsAfterEnd(run: RunRow, state: string, reason: string | null, rules: AlertRules | undefined, nowMs: number): void {
+/** Returns whether it may have opened an alert. */
+function alertsAfterEnd(run: RunRow, state: string, reason: string | null, rules: AlertRules | undefined, anyOpen: boolean, nowMs: number): boolean {
+  const apply = (jobId: string, d: AlertDecision, channels: readonly string[]): boolean => {
+    applyAlertDecision(jobId, anyOpen ? d : { ...d, resolve: [] }, channels, nowMs);
+    return d.open.length > 0;
+  };
   const ended = {
     id: run.id, state, trigger: run.trigger ?? "manual", reason,
     slotAtMs: run.slot_at?.getTime() ?? null, startedAtMs: run.started_at?.getTime() ?? null,
@@ -183,12 +194,11 @@ function alertsAfterEnd(run: RunRow, state: string, reason: string | null, rules
   if (rules === undefined) {
     // Not watched (any more): an alert left open from when it was still resolves all the same.
     const d = alertsOnRunEnd({ missedMs: null, longRunningMs: null, failures: null, deadManMs: null, recovery: false, to: [] }, ended, []);
-    applyAlertDecision(run.job_id, d, [], nowMs);
-    return;
+    return apply(run.job_id, d, []);
   }
   const needed = previousRunsNeeded(rules);
   const previous = needed === 0 ? [] : (execute(SQL.previousRunStates, [run.job_id, run.id, needed]) as { state: string }[]).map((r) => r.state);
-  applyAlertDecision(run.job_id, alertsOnRunEnd(rules, ended, previous), rules.to, nowMs);
+  return apply(run.job_id, alertsOnRunEnd(rules, ended, previous), rules.to);
 }
 
 /** Slots tick decided not to fire, by job: each watched job's missed alert. */

@@ -67,14 +67,18 @@ export function lockRunsForDecision(runIds: readonly string[], mode: LockMode): 
  * Returns how many step runs became ready.
  */
 export function decideRuns(runs: readonly RunRow[], nowMs: number): number {
-  const plans: RunPlan[] = [];
-  for (const run of runs) {
-    if (FINAL_RUN_STATES.has(run.state)) continue;
-    if (run.state === "waiting" && run.cancel_requested_at == null) continue;
-    const rows = run.state === "waiting" ? [] : execute(SQL.stepRunsOfRun, [run.id]) as StepRunRow[];
-    plans.push(planRun(run, rows, nowMs));
+  const deciding = runs.filter((run) => !FINAL_RUN_STATES.has(run.state) && (run.state !== "waiting" || run.cancel_requested_at != null));
+  // The step runs of all of them in one statement, not one per run.
+  const withSteps = deciding.filter((run) => run.state !== "waiting").map((run) => run.id);
+  const rowsOf = new Map<string, StepRunRow[]>();
+  if (withSteps.length > 0) {
+    for (const row of execute(SQL.stepRunsOfRuns, [withSteps]) as (StepRunRow & { run_id: string })[]) {
+      const list = rowsOf.get(row.run_id);
+      if (list === undefined) rowsOf.set(row.run_id, [row]);
+      else list.push(row);
+    }
   }
-  return applyPlans(plans, nowMs);
+  return applyPlans(deciding.map((run) => planRun(run, rowsOf.get(run.id) ?? [], nowMs)), nowMs);
 }
 
 /** How work the core cancels is recorded, by the core's reason: step state and error. */

@@ -200,6 +200,13 @@ export const SQL = {
                                        matrix jsonb, params jsonb, attempt integer, state text,
                                        required_labels text[], ready_at timestamptz, started_at timestamptz,
                                        finished_at timestamptz, stdout text, error text)`),
+  // The step runs of many runs at once (a tick deciding a batch): by run, in order.
+  stepRunsOfRuns: sql(["text[]"], `
+    SELECT run_id::text AS run_id, id::text AS id, step, instance, phase, kind, matrix, params, attempt, state, exit_code,
+           sql_state, error, result, stdout, stderr, started_at, finished_at
+      FROM clockwork.step_runs
+     WHERE run_id = ANY ($1::bigint[])
+     ORDER BY run_id, id`),
   stepRunsOfRun: sql(["text"], `
     SELECT id::text AS id, step, instance, phase, kind, matrix, params, attempt, state, exit_code,
            sql_state, error, result, stdout, stderr, started_at, finished_at
@@ -439,6 +446,10 @@ export const SQL = {
     ON CONFLICT ((coalesce(job_id, 0)), condition, key) WHERE state IN ('open', 'acknowledged')
     DO UPDATE SET repeats = a.repeats + 1, last_seen_at = greatest(a.last_seen_at, excluded.last_seen_at)
     RETURNING a.id::text AS id, (xmax = 0) AS opened, a.state, a.opened_at, a.resolved_at, a.resolution, a.silenced`),
+  // Which of these jobs have an alert that a run's end could resolve (most have none).
+  jobsWithOpenAlerts: sql(["text[]"], `
+    SELECT DISTINCT job_id::text AS job_id FROM clockwork.alerts
+     WHERE coalesce(job_id, 0) = ANY ($1::bigint[]) AND state IN ('open', 'acknowledged') -- alerts_open_key`),
   resolveAlerts: sql(["text", "text", "timestamptz"], `
     UPDATE clockwork.alerts AS a
        SET state = 'resolved', resolved_at = greatest($3, a.opened_at), resolution = x.reason
