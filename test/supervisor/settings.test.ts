@@ -47,6 +47,7 @@ const BAD: Record<string, { value: string; message: RegExp }> = {
   CLOCKWORK_WORKER_NAME: { value: "has space", message: /worker name must be 1 to 128/ },
   CLOCKWORK_LABELS: { value: "ok,not ok!", message: /label "not ok!" must be 1 to 64/ },
   CLOCKWORK_CONCURRENCY: { value: "0", message: /concurrency must be an integer from 1 to 1000 \(got "0"\)/ },
+  CLOCKWORK_CLAIM_AHEAD: { value: "-1", message: /claim ahead must be an integer from 0 to 1000 \(got "-1"\)/ },
   CLOCKWORK_LOG_LEVEL: { value: "loud", message: /log level must be one of .* or pgAgent's 0, 1, 2 \(got "loud"\)/ },
   // Not even root may create a file under /proc.
   CLOCKWORK_LOG_FILE: { value: "/proc/clockwork/clockwork.log", message: /log file \/proc\/clockwork\/clockwork\.log cannot be opened for writing: ENOENT/ },
