@@ -177,6 +177,13 @@ export class StepExecutor {
     }
   }
 
+  /** Gives back every queued claim with the next tick. */
+  private releaseQueued(): void {
+    const queued = this.queue;
+    this.dropQueued();
+    for (const q of queued) this.releaseClaim(q.claim, "its supervisor's last SQL step lost its connection or could not log in");
+  }
+
   /** Claims queued longer than QUEUE_TTL_MS are given back with the next tick. */
   private armQueueTimer(): void {
     if (this.queueTimer !== undefined || this.queue.length === 0) return;
@@ -187,7 +194,7 @@ export class StepExecutor {
       const stale = this.queue.filter((q) => now - q.queuedAt >= QUEUE_TTL_MS);
       if (stale.length > 0) {
         this.queue = this.queue.filter((q) => now - q.queuedAt < QUEUE_TTL_MS);
-        for (const q of stale) this.releaseClaim(q.claim);
+        for (const q of stale) this.releaseClaim(q.claim, "it waited too long for a slot here");
         this.onFinished();
       }
       this.armQueueTimer();
@@ -200,9 +207,9 @@ export class StepExecutor {
    * ready again, same attempt, for any worker (a claim from an older extension, without its
    * secret, is left to its lease).
    */
-  private releaseClaim(claim: StepClaim): void {
+  private releaseClaim(claim: StepClaim, why: string): void {
     if (this.abandoned || typeof claim.claim !== "string") return;
-    this.log.child(stepScope(claim)).info({ waited_ms: QUEUE_TTL_MS }, "claim given back unstarted: it waited too long for a slot here");
+    this.log.child(stepScope(claim)).info(`claim given back unstarted: ${why}`);
     this.reports.push({ step_run: claim.step_run_id, claim: claim.claim, outcome: "released" });
   }
 
@@ -488,6 +495,10 @@ export class StepExecutor {
   /** Queues an SQL step's report for the next tick, and says how it went. */
   private finishSql(claim: StepClaim, log: Logger, result: SqlStepResult): void {
     if (result.report !== null && !this.abandoned) this.reports.push(result.report);
+    // The server went away (a restart) or would not take a login: the claims queued here
+    // would meet the same, so they go back unstarted instead of being handed back as
+    // unrunnable; the next ticks claim them again once the database answers.
+    if (result.end === "lost" || result.end === "handed_back") this.releaseQueued();
     const fields = { sql_state: result.sqlState ?? undefined, error: result.message ?? undefined };
     switch (result.end) {
       case "succeeded":
