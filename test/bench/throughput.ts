@@ -4,8 +4,9 @@
 //   npx tsx test/bench/throughput.ts [--jobs 5000] [--rounds 3]
 //       [--baseline DIR --baseline-pg-config PATH]
 // With --baseline, an earlier build runs the same rounds in the same run, taking turns: DIR
-// is a built checkout of it (git archive of its commit, node_modules and .deps linked,
-// `make install` into a private PostgreSQL copy, build/private-pg.sh), PATH that copy's
+// is a built checkout of it (git archive of its commit, node_modules copied — not linked:
+// its `make install` runs npm ci —, .deps linked, `make install` into a private PostgreSQL
+// copy, build/private-pg.sh; docs/benchmarks.md has the commands), PATH that copy's
 // pg_config; it gets a cluster of its own, started from that copy.
 // Each round: the worker is started and idle; N jobs are enqueued in one statement; the
 // time from that commit to the last completion is measured. Both schemas are VACUUM
