@@ -104,6 +104,15 @@ describe("clockwork run", { skip: missing ?? false }, () => {
     const e = await clockwork(["explain", "oneshot.run", "2026-01-01"], { databaseUrl: db.url });
     assert.ok(e.code === 0 || /no clockwork\.explain/.test(e.stderr), e.stderr);
   });
+
+  test("history lists the latest runs first by number, past run 9 (ids are not sorted as text)", async () => {
+    await db.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({ name: "many", policies: { overlap: { mode: "allow_all" } }, steps: [{ name: "a", sql: "select 1" }] })]);
+    const ids: number[] = [];
+    for (let i = 0; i < 11; i++) ids.push(Number((await db.query("SELECT clockwork.run_now('many') AS id")).rows[0].id));
+    const h = await clockwork(["history", "many", "--limit", "3", "--json"], { databaseUrl: db.url });
+    assert.equal(h.code, 0, h.stderr);
+    assert.deepEqual(JSON.parse(h.stdout).map((r: { run_id: string }) => Number(r.run_id)), ids.slice(-3).reverse());
+  });
 });
 
 describe("a PgQuartz job file", { skip: missing ?? false }, () => {

@@ -42,7 +42,7 @@ const READ_STEPS = `
   SELECT step_run_id::text, step, instance, phase, kind, attempt, state, duration, exit_code, sql_state, error,
          substr(stdout, coalesce(($2::jsonb ->> step_run_id::text)::int, 0) + 1) AS stdout,
          substr(stderr, coalesce(($3::jsonb ->> step_run_id::text)::int, 0) + 1) AS stderr
-    FROM clockwork.step_history WHERE run_id = $1 ORDER BY step_run_id`;
+    FROM clockwork.step_history WHERE run_id = $1 ORDER BY step_history.step_run_id`;
 
 export interface FollowOptions {
   /** Print step events and output (false: only wait). */

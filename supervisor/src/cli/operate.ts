@@ -76,7 +76,7 @@ export async function historyCommand(argv: readonly string[]): Promise<number> {
       if (!/^\d+$/.test(v.run)) throw new CliError("--run takes a run id", EXIT.usage);
       const { rows } = await c.query(
         `SELECT step_run_id::text, step, instance, phase, kind, attempt, state, worker, started_at, duration, exit_code, sql_state, error, stdout, stderr
-           FROM clockwork.step_history WHERE run_id = $1 ORDER BY step_run_id`, [v.run]);
+           FROM clockwork.step_history WHERE run_id = $1 ORDER BY step_history.step_run_id`, [v.run]);
       const run = await c.query("SELECT 1 FROM clockwork.run_history WHERE run_id = $1", [v.run]);
       if (run.rowCount === 0) throw new CliError(`run ${v.run} does not exist (or is not yours)`, EXIT.failed);
       if (v.json) return printJson(rows), EXIT.ok;
@@ -99,7 +99,7 @@ export async function historyCommand(argv: readonly string[]): Promise<number> {
       `SELECT run_id::text, job, trigger, slot_at, state, queued_at, started_at, finished_at, duration, reason, steps_succeeded::int, steps_failed::int, steps_total::int
          FROM clockwork.run_history
         WHERE ($1::text IS NULL OR job = $1) AND (NOT $3 OR state = 'failed')
-        ORDER BY run_id DESC LIMIT $2`, [job, limit, v.failed === true]);
+        ORDER BY run_history.run_id DESC LIMIT $2`, [job, limit, v.failed === true]);
     if (v.json) return printJson(rows), EXIT.ok;
     process.stdout.write(table(
       ["RUN", "JOB", "TRIGGER", "SLOT", "STATE", "STARTED", "TOOK", "STEPS", "REASON"],
