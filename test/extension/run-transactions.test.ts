@@ -74,6 +74,16 @@ describe("run transactions", () => {
     return { runId, first };
   }
 
+  test("a step on a connection that skips on a role mismatch fails instead, inside a run's transaction", async () => {
+    await db.query("select clockwork.define_connection('replica-skip', $1, 'standby', 'skip')", [`dbname=${db.name}`]);
+    const name = `tx-skip-${n}`;
+    await defineJob(db.pool, { name, transaction: "run", steps: [{ name: "a", sql: "select 1", connection: "replica-skip" }] });
+    const runId = String((await db.query("select clockwork.run_now($1) as id", [name])).rows[0].id);
+    const [claim] = (await tick("tx-a")).claimed.filter((c) => c.run_id === runId);
+    assert.equal(claim?.sql?.target.server_role, "standby");
+    assert.equal(claim.sql.target.on_role_mismatch, "fail", "the connection's skip does not apply in a run's transaction");
+  });
+
   test("the holder commits with the first step's claim; the next tick ends the run as succeeded", async () => {
     const { runId, first } = await toCommit();
     assert.equal(await ledger(runId), 0);

@@ -163,6 +163,10 @@ export function claimSteps(
       }
       let runTransaction: SqlWork["run_transaction"] = null;
       if (job.transaction === "run") {
+        // A role mismatch can only fail a step of a run's transaction: skipping it would let
+        // the run go on with its transaction on a server in the wrong role. The step's own
+        // skip is refused at definition time; its connection's may be set later, so here.
+        target.target.on_role_mismatch = "fail";
         // SQL steps of such a run cannot be retried (definition time): a second attempt
         // means the first was lost, and what it did may sit in the run's transaction.
         if (row.attempt > 1) {
