@@ -171,6 +171,9 @@ CREATE TABLE runs (
     cancel_requested_at  timestamptz,
     cancel_mode          text,
     retry_of             bigint REFERENCES runs (id) ON DELETE SET NULL,
+    concurrency_group    text,
+    priority             integer     NOT NULL DEFAULT 0,
+    waiting_for          text,
     FOREIGN KEY (job_id, job_version) REFERENCES job_versions (job_id, version) ON DELETE CASCADE,
     CONSTRAINT runs_trigger_check CHECK (trigger IN ('schedule', 'manual', 'reboot')),
     CONSTRAINT runs_state_check
@@ -183,7 +186,10 @@ CREATE TABLE runs (
     CONSTRAINT runs_times_ordered CHECK (started_at IS NULL OR finished_at IS NULL OR finished_at >= started_at),
     CONSTRAINT runs_finished_no_wake CHECK (finished_at IS NULL OR wake_at IS NULL),
     CONSTRAINT runs_cancel_mode_check CHECK (cancel_mode IN ('cancel', 'terminate')),
-    CONSTRAINT runs_cancel_request_whole CHECK ((cancel_requested_at IS NULL) = (cancel_mode IS NULL))
+    CONSTRAINT runs_cancel_request_whole CHECK ((cancel_requested_at IS NULL) = (cancel_mode IS NULL)),
+    CONSTRAINT runs_waiting_for_check CHECK (waiting_for IN ('overlap', 'group')),
+    CONSTRAINT runs_waiting_for_whole CHECK ((state = 'waiting') = (waiting_for IS NOT NULL)),
+    CONSTRAINT runs_waiting_for_group CHECK (waiting_for <> 'group' OR concurrency_group IS NOT NULL)
 );
 COMMENT ON TABLE runs IS 'One row per run of a job: a fired schedule slot, a manual start or a start at boot.';
 COMMENT ON COLUMN runs.id IS 'Run id, exposed to steps as CLOCKWORK_RUN_ID.';
@@ -202,6 +208,9 @@ COMMENT ON COLUMN runs.reason IS 'Why the run is in its state: while waiting, wh
 COMMENT ON COLUMN runs.cancel_requested_at IS 'When someone (cancel_run, an overlap policy, disable_job, drop_job) asked the run to stop; every later decision about the run sees it.';
 COMMENT ON COLUMN runs.cancel_mode IS 'terminate: running steps are stopped and the run ends at once; cancel: running steps are told to stop and the run ends when they have (overlap cancel_other).';
 COMMENT ON COLUMN runs.retry_of IS 'The failed, timed-out or cancelled run this run retries (retry_run), or NULL.';
+COMMENT ON COLUMN runs.concurrency_group IS 'The concurrency group whose limit the run counts against while queued or running (its job version''s policies.group), or NULL.';
+COMMENT ON COLUMN runs.priority IS 'Its job version''s policies.priority: when its group is full, waiting runs start highest priority first, then oldest first.';
+COMMENT ON COLUMN runs.waiting_for IS 'While waiting: overlap (its job''s overlap policy holds it back) or group (its concurrency group is full); NULL otherwise.';
 COMMENT ON COLUMN runs.wake_at IS 'The run''s own deadline (its job''s time-out) while it is unfinished: tick decides the run again then, since no step report may come.';
 
 -- Exactly once per slot: a (schedule, fire time) can become at most one run. Partial, so
@@ -211,6 +220,10 @@ CREATE UNIQUE INDEX runs_slot_key ON runs (schedule_id, slot_at) WHERE slot_at I
 CREATE INDEX runs_job_idx ON runs (job_id, id DESC);
 -- Active runs per job: overlap policy and the job_status view.
 CREATE INDEX runs_active_idx ON runs (job_id) WHERE state IN ('waiting', 'queued', 'running');
+-- Concurrency groups: the runs holding a group's slots (counted under the group's row lock),
+-- and the runs waiting for one, in the order they are let in (priority, then age).
+CREATE INDEX runs_group_active_idx ON runs (concurrency_group) WHERE state IN ('queued', 'running') AND concurrency_group IS NOT NULL;
+CREATE INDEX runs_group_waiting_idx ON runs (concurrency_group, priority DESC, id) WHERE state = 'waiting' AND concurrency_group IS NOT NULL;
 -- Run deadlines: tick's wake-ups and next_due_at. Only runs of jobs with a time-out.
 CREATE INDEX runs_wake_idx ON runs (wake_at) WHERE wake_at IS NOT NULL;
 -- Retries of a run (run detail: "retried as"); also keeps ON DELETE SET NULL cheap.
@@ -411,6 +424,25 @@ COMMENT ON COLUMN calendars.dates IS 'The dates, read in each schedule''s own ti
 COMMENT ON COLUMN calendars.owner IS 'Role that defined the calendar; it and its members may use, alter, grant and drop it.';
 COMMENT ON COLUMN calendars.granted_to IS 'Roles (and their members) granted the use of the calendar in their schedules; ''public'' for every role.';
 COMMENT ON COLUMN calendars.updated_at IS 'When the calendar was last changed (schedules excluding it are re-planned then).';
+
+------------------------------------------------------------------------------------
+-- Concurrency groups: a named limit that runs of several jobs share
+------------------------------------------------------------------------------------
+CREATE TABLE concurrency_groups (
+    name         text        PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'),
+    max_running  integer     NOT NULL CHECK (max_running BETWEEN 1 AND 10000),
+    description  text,
+    owner        name        NOT NULL DEFAULT current_user,
+    granted_to   name[]      NOT NULL DEFAULT '{}',
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE concurrency_groups IS 'Named limits that runs of several jobs share (policies.group): at most max_running of their runs are queued or running at once; the others wait, highest priority first (docs/policies.md, "Concurrency groups"). The row is the serialisation point: a run takes a slot only under its row lock.';
+COMMENT ON COLUMN concurrency_groups.name IS 'Name used in a job''s policies.group.';
+COMMENT ON COLUMN concurrency_groups.max_running IS 'How many runs of the group may be queued or running at once: 1 runs its jobs one at a time (pg_timetable''s exclusive_execution), n is a pool of n slots.';
+COMMENT ON COLUMN concurrency_groups.description IS 'What the group is for.';
+COMMENT ON COLUMN concurrency_groups.owner IS 'Role that defined the group; it and its members may use, change, grant and drop it.';
+COMMENT ON COLUMN concurrency_groups.granted_to IS 'Roles (and their members) granted the use of the group in their jobs; ''public'' for every role.';
+COMMENT ON COLUMN concurrency_groups.updated_at IS 'When the group was last defined or changed.';
 
 ------------------------------------------------------------------------------------
 -- Bounded history: the default retention, and what pruning removed

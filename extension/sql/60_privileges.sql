@@ -13,7 +13,7 @@ GRANT SELECT (id, run_id, step, instance, phase, kind, matrix, params, attempt, 
               stderr, output_truncated, awaiting_report, refused_by)
    ON step_runs TO PUBLIC;
 GRANT SELECT ON job_status, run_history, step_history, job_definitions, skip_history, run_counts TO PUBLIC;
-GRANT SELECT ON workers, calendars, connections TO PUBLIC;
+GRANT SELECT ON workers, calendars, connections, concurrency_groups TO PUBLIC;
 -- Alerts: rows by row-level security like runs; channels' names to all, their targets to
 -- the roles that manage or deliver them; health to every monitor.
 GRANT SELECT ON alerts, alert_deliveries, alert_rules, alert_silences, alert_defaults, alert_sweeps TO PUBLIC;
@@ -34,6 +34,7 @@ ALTER TABLE skipped_slots ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pruned_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE connections ENABLE ROW LEVEL SECURITY;
 ALTER TABLE calendars ENABLE ROW LEVEL SECURITY;
+ALTER TABLE concurrency_groups ENABLE ROW LEVEL SECURITY;
 ALTER TABLE alerts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE alert_deliveries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE alert_rules ENABLE ROW LEVEL SECURITY;
@@ -58,6 +59,8 @@ CREATE POLICY usable_connections ON connections FOR SELECT
     USING (_may_use(owner, granted_to, current_user) OR pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER'));
 CREATE POLICY usable_calendars ON calendars FOR SELECT
     USING (_may_use(owner, granted_to, current_user) OR pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER'));
+CREATE POLICY usable_concurrency_groups ON concurrency_groups FOR SELECT
+    USING (_may_use(owner, granted_to, current_user) OR pg_has_role(current_user, 'clockwork_supervisor', 'MEMBER'));
 -- A job's alerts as its runs; the scheduler's own (no job) to supervisors and administrators.
 CREATE POLICY own_alerts ON alerts FOR SELECT
     USING (CASE WHEN job_id IS NULL
@@ -74,6 +77,9 @@ CREATE POLICY own_alert_silences ON alert_silences FOR SELECT
 GRANT EXECUTE ON FUNCTION lease_duration(), output_limit(), describe_skip(text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION define_calendar(text, date[], text, timestamptz), alter_calendar(text, date[], date[], text, timestamptz),
                           drop_calendar(text), grant_calendar(text, name), revoke_calendar(text, name)
+   TO PUBLIC;
+GRANT EXECUTE ON FUNCTION define_group(text, integer, text, timestamptz), drop_group(text),
+                          grant_group(text, name), revoke_group(text, name)
    TO PUBLIC;
 -- Called on an SQL step's own connection, by the job owner's session (50_sql_steps.sql).
 GRANT EXECUTE ON FUNCTION _finish_sql_step(bigint, text), _commit_run(bigint, text), wait_until(timestamptz) TO PUBLIC;
@@ -113,6 +119,7 @@ SELECT pg_catalog.pg_extension_config_dump('skipped_slots', '');
 SELECT pg_catalog.pg_extension_config_dump('workers', '');
 SELECT pg_catalog.pg_extension_config_dump('connections', '');
 SELECT pg_catalog.pg_extension_config_dump('calendars', '');
+SELECT pg_catalog.pg_extension_config_dump('concurrency_groups', '');
 SELECT pg_catalog.pg_extension_config_dump('alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('alert_deliveries', '');
 SELECT pg_catalog.pg_extension_config_dump('alert_channels', '');

@@ -1,9 +1,11 @@
 // Property test of the run lifecycle (issue 16): random sequences of fire, claim, complete
 // (success or failure), cancel, replace (overlap terminate_other / cancel_other), time-out,
 // lost leases, disable, enable, drop and define again, against a real database with pinned
-// time. After every operation four invariants must hold:
+// time, with jobs sharing concurrency groups whose limits the sequence changes. After every
+// operation four invariants must hold:
 //   1. no job that should fire has no next slot;
-//   2. no job runs more scheduled runs at once than its overlap policy allows;
+//   2. no job runs more scheduled runs at once than its overlap policy allows, and no
+//      concurrency group more runs (of any trigger) than its limit;
 //   3. no run is in a non-final state without something that will move it on;
 //   4. every slot became exactly one run or lies in exactly one skipped row.
 // Seeds are fixed (reproducible); a failure prints the seed, the step and the operations.
@@ -28,21 +30,32 @@ const MINUTE = 60_000;
 const T0 = Date.parse("2041-01-01T00:00:00Z");
 
 /** The jobs every sequence drives: one per overlap mode, and an @after job. */
-const JOBS: Record<string, { overlap: unknown; limit: number; schedule: string }> = {
+const JOBS: Record<string, { overlap: unknown; limit: number; schedule: string; group?: string; priority?: number }> = {
   "p-skip": { overlap: "skip", limit: 1, schedule: "* * * * *" },
   "p-buffer": { overlap: { mode: "buffer_all", max_queue: 3 }, limit: 1, schedule: "* * * * *" },
   "p-terminate": { overlap: "terminate_other", limit: 1, schedule: "* * * * *" },
   "p-cancel": { overlap: "cancel_other", limit: 1, schedule: "* * * * *" },
   "p-allow": { overlap: { mode: "allow_all", max_instances: 2 }, limit: 2, schedule: "* * * * *" },
   "p-after": { overlap: "skip", limit: 1, schedule: "@after 30s" },
+  // Three jobs share group "pg-one" (exclusive execution) and two "pg-pool"; priorities differ.
+  "p-one-a": { overlap: "skip", limit: 1, schedule: "* * * * *", group: "pg-one", priority: 0 },
+  "p-one-b": { overlap: { mode: "buffer_all", max_queue: 2 }, limit: 1, schedule: "* * * * *", group: "pg-one", priority: 5 },
+  "p-one-c": { overlap: { mode: "allow_all", max_instances: 2 }, limit: 2, schedule: "@after 30s", group: "pg-one", priority: 0 },
+  "p-pool-a": { overlap: "terminate_other", limit: 1, schedule: "* * * * *", group: "pg-pool", priority: 1 },
+  "p-pool-b": { overlap: { mode: "allow_all", max_instances: 3 }, limit: 3, schedule: "* * * * *", group: "pg-pool", priority: 0 },
 };
+const GROUPS = ["pg-one", "pg-pool"];
 
 function definition(name: string) {
   const j = JOBS[name]!;
   return {
     name, schedules: [j.schedule],
-    policies: { overlap: j.overlap, timeout: "4m", misfire: { policy: "all", max_count: 2 } },
-    steps: [{ name: "a", shell: "work" }, { name: "b", shell: "more work", depends: ["a"] }],
+    policies: {
+      overlap: j.overlap, timeout: "4m", misfire: { policy: "all", max_count: 2 },
+      ...(j.group === undefined ? {} : { group: j.group, priority: j.priority }),
+    },
+    // Jobs of a group have one step: their runs end (and free slots) more often.
+    steps: j.group === undefined ? [{ name: "a", shell: "work" }, { name: "b", shell: "more work", depends: ["a"] }] : [{ name: "a", shell: "work" }],
   };
 }
 
@@ -53,6 +66,8 @@ interface Model {
   disabledAt: Map<string, number>;
   disabled: Set<string>;
   dropped: Set<string>;
+  /** Per group: how many runs it may hold now (above its limit only after the limit was lowered). */
+  groupBound: Map<string, number>;
 }
 
 async function schedulesOf(db: TestDatabase, job: string) {
@@ -80,17 +95,33 @@ async function checkInvariants(db: TestDatabase, model: Model): Promise<void> {
   for (const row of active.rows) {
     assert.ok(row.n <= JOBS[row.name]!.limit, `2. ${row.name} has ${row.n} runs at once (limit ${JOBS[row.name]!.limit})`);
   }
+  // ... and no group runs more than its limit (manual runs count too). A lowered limit stops
+  // no run: until enough have ended, the bound is what the group ran when it was lowered,
+  // and it only comes down from there (admission lets nobody in above the limit).
+  const groups = await db.query(`
+    select g.name, g.max_running, count(r.id)::int as n from clockwork.concurrency_groups g
+      left join clockwork.runs r on r.concurrency_group = g.name and r.state in ('queued', 'running')
+     group by g.name, g.max_running`);
+  for (const row of groups.rows as { name: string; max_running: number; n: number }[]) {
+    const bound = Math.max(row.max_running, model.groupBound.get(row.name) ?? 0);
+    assert.ok(row.n <= bound, `2. group ${row.name} runs ${row.n} at once (limit ${row.max_running}, bound ${bound})`);
+    model.groupBound.set(row.name, Math.max(row.max_running, Math.min(bound, row.n)));
+  }
 
   // 3. A queued or running run has a step that is ready or running (or reported and awaited);
-  //    a waiting run has a queued or running run of its job ahead of it.
+  //    a run held back by its overlap policy has an instance of its job ahead of it (queued,
+  //    running, or waiting for its group); a run waiting for its group finds it full.
   const orphans = await db.query(`
-    select r.id, r.state, j.name from clockwork.runs r join clockwork.jobs j on j.id = r.job_id
+    select r.id, r.state, r.waiting_for, j.name from clockwork.runs r join clockwork.jobs j on j.id = r.job_id
      where (r.state in ('queued', 'running')
             and not exists (select 1 from clockwork.step_runs s
                              where s.run_id = r.id and (s.state in ('ready', 'running') or s.awaiting_report)))
-        or (r.state = 'waiting'
+        or (r.waiting_for = 'overlap'
             and not exists (select 1 from clockwork.runs o
-                             where o.job_id = r.job_id and o.state in ('queued', 'running')))`);
+                             where o.job_id = r.job_id and (o.state in ('queued', 'running') or o.waiting_for = 'group')))
+        or (r.waiting_for = 'group'
+            and (select count(*) from clockwork.runs o where o.concurrency_group = r.concurrency_group and o.state in ('queued', 'running'))
+                < (select g.max_running from clockwork.concurrency_groups g where g.name = r.concurrency_group))`);
   assert.deepEqual(orphans.rows, [], "3. a run is stuck in a non-final state without a holder");
 
   // 4. Every minute slot up to last_slot_at: exactly one run or exactly one skipped row,
@@ -124,12 +155,14 @@ async function sequence(db: TestDatabase, seed: number, steps: number): Promise<
   const random = generator(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const names = Object.keys(JOBS);
-  const model: Model = { gaps: new Map(), disabledAt: new Map(), disabled: new Set(), dropped: new Set() };
+  const model: Model = { gaps: new Map(), disabledAt: new Map(), disabled: new Set(), dropped: new Set(), groupBound: new Map() };
   let now = T0;
   const iso = () => new Date(now).toISOString();
+  for (const group of GROUPS) await db.query("select clockwork.define_group($1, $2)", [group, group === "pg-one" ? 1 : 2]);
   for (const name of names) await db.query("select clockwork.define_job($1::jsonb, $2)", [JSON.stringify(definition(name)), iso()]);
   let claims: StepClaim[] = [];
   const log: string[] = [];
+  let groupWaits = 0;
 
   for (let step = 0; step < steps; step++) {
     const roll = random();
@@ -186,13 +219,22 @@ async function sequence(db: TestDatabase, seed: number, steps: number): Promise<
         model.disabled.delete(name);
         op = `drop ${name}`;
       }
-    } else {
+    } else if (roll < 0.95) {
       const name = pick(names);
       if (model.dropped.has(name)) continue;
       await db.query("select clockwork.run_now($1, '{}', $2::timestamptz)", [name, iso()]);
       op = `run_now ${name}`;
+    } else {
+      // A group's limit raised or lowered; the supervisors tick on its NOTIFY (the settle
+      // pass lets waiting runs in), with no claims here.
+      const group = pick(GROUPS);
+      const limit = 1 + Math.floor(random() * 3);
+      await db.query("select clockwork.define_group($1, $2)", [group, limit]);
+      await db.query("select clockwork.tick('w1', 0, $1::timestamptz)", [iso()]);
+      op = `define_group ${group} max_running ${limit}`;
     }
     log.push(op);
+    groupWaits += (await db.query("select count(*)::int as n from clockwork.runs where waiting_for = 'group'")).rows[0].n;
     try {
       await checkInvariants(db, model);
     } catch (error) {
@@ -206,6 +248,7 @@ async function sequence(db: TestDatabase, seed: number, steps: number): Promise<
   for (const end of ["succeeded", "failed", "cancelled", "timed_out", "overlap_skipped"]) {
     assert.ok(seen.has(end), `seed ${seed}: no ${end} in ${[...seen].join(", ")}`);
   }
+  assert.ok(groupWaits > 0, `seed ${seed}: no run ever waited for its concurrency group`);
 }
 
 describe("run lifecycle invariants over random operation sequences", () => {

@@ -501,3 +501,35 @@ COMMENT ON COLUMN run_transactions.committed_at IS 'When the commit carrying the
 -- Runs held back by their overlap policy: whether any waits is one probe when a run ends.
 CREATE INDEX runs_waiting_idx ON runs (job_id, id) WHERE state = 'waiting';
 COMMENT ON INDEX runs_waiting_idx IS 'Runs held back by the overlap policy, per job, oldest first: admitting them when a run ends (extension/src/db/lifecycle.ts).';
+
+-- Concurrency groups (issue 16): a named limit that runs of several jobs share, and each
+-- run's group, priority and what a waiting run waits for (runs waiting in 1.0 wait for
+-- their job's overlap policy).
+CREATE TABLE concurrency_groups (
+    name         text        PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$'),
+    max_running  integer     NOT NULL CHECK (max_running BETWEEN 1 AND 10000),
+    description  text,
+    owner        name        NOT NULL DEFAULT current_user,
+    granted_to   name[]      NOT NULL DEFAULT '{}',
+    updated_at   timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE concurrency_groups IS 'Named limits that runs of several jobs share (policies.group): at most max_running of their runs are queued or running at once; the others wait, highest priority first (docs/policies.md, "Concurrency groups"). The row is the serialisation point: a run takes a slot only under its row lock.';
+COMMENT ON COLUMN concurrency_groups.name IS 'Name used in a job''s policies.group.';
+COMMENT ON COLUMN concurrency_groups.max_running IS 'How many runs of the group may be queued or running at once: 1 runs its jobs one at a time (pg_timetable''s exclusive_execution), n is a pool of n slots.';
+COMMENT ON COLUMN concurrency_groups.description IS 'What the group is for.';
+COMMENT ON COLUMN concurrency_groups.owner IS 'Role that defined the group; it and its members may use, change, grant and drop it.';
+COMMENT ON COLUMN concurrency_groups.granted_to IS 'Roles (and their members) granted the use of the group in their jobs; ''public'' for every role.';
+COMMENT ON COLUMN concurrency_groups.updated_at IS 'When the group was last defined or changed.';
+
+ALTER TABLE runs ADD COLUMN concurrency_group text;
+ALTER TABLE runs ADD COLUMN priority integer NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN waiting_for text;
+UPDATE runs SET waiting_for = 'overlap' WHERE state = 'waiting';
+ALTER TABLE runs ADD CONSTRAINT runs_waiting_for_check CHECK (waiting_for IN ('overlap', 'group'));
+ALTER TABLE runs ADD CONSTRAINT runs_waiting_for_whole CHECK ((state = 'waiting') = (waiting_for IS NOT NULL));
+ALTER TABLE runs ADD CONSTRAINT runs_waiting_for_group CHECK (waiting_for <> 'group' OR concurrency_group IS NOT NULL);
+COMMENT ON COLUMN runs.concurrency_group IS 'The concurrency group whose limit the run counts against while queued or running (its job version''s policies.group), or NULL.';
+COMMENT ON COLUMN runs.priority IS 'Its job version''s policies.priority: when its group is full, waiting runs start highest priority first, then oldest first.';
+COMMENT ON COLUMN runs.waiting_for IS 'While waiting: overlap (its job''s overlap policy holds it back) or group (its concurrency group is full); NULL otherwise.';
+CREATE INDEX runs_group_active_idx ON runs (concurrency_group) WHERE state IN ('queued', 'running') AND concurrency_group IS NOT NULL;
+CREATE INDEX runs_group_waiting_idx ON runs (concurrency_group, priority DESC, id) WHERE state = 'waiting' AND concurrency_group IS NOT NULL;

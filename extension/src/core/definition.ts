@@ -101,6 +101,13 @@ export interface JobPolicies {
    * no run going (a one-shot `at` job that tidies up after itself). null: never.
    */
   selfDestruct: "success" | "done" | null;
+  /**
+   * The concurrency group the job's runs share a limit with (several jobs, one limit:
+   * pg_timetable's exclusive_execution, Airflow's pools), or null.
+   */
+  group: string | null;
+  /** Who goes first when its group is full: higher first, then oldest first. Default 0. */
+  priority: number;
 }
 
 export interface JobDefinition {
@@ -149,6 +156,8 @@ export interface ValidationEnvironment {
   definer?: { role: string; superuser: boolean };
   /** Known calendar names. Undefined: not checked. */
   calendars?: readonly string[];
+  /** Concurrency groups the defining role may use. Undefined: not checked. */
+  groups?: readonly string[];
   /** Whether the defining role may define shell and program steps. Default false. */
   allowShellSteps?: boolean;
   /** Built-in step names. Default: all of them (core/builtins.ts). */
@@ -176,7 +185,11 @@ export const DEFAULT_BUILTINS = BUILTIN_NAMES;
 export const STEP_RESULT_FIELDS = ["status", "exit_code", "output", "error", "rows", "row", "attempts"] as const;
 
 const JOB_KEYS = ["name", "description", "enabled", "schedules", "time_zone", "parameters", "policies", "node", "labels", "tags", "transaction", "steps", "checks", "alerts"];
-const POLICY_KEYS = ["misfire", "catchup_window", "overlap", "max_instances", "retry", "timeout", "retention", "self_destruct"];
+const POLICY_KEYS = ["misfire", "catchup_window", "overlap", "max_instances", "retry", "timeout", "retention", "self_destruct", "group", "priority"];
+/** Concurrency group names, as clockwork.concurrency_groups' constraint has them. */
+const GROUP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+/** policies.priority lies within ±this. */
+export const MAX_PRIORITY = 1000;
 const WORK_KEYS = ["name", "description", "sql", "shell", "program", "builtin", "args", "database", "connection", "conninfo", "autonomous", "server_role", "on_role_mismatch", "matrix", "timeout", "env", "parameters"];
 const STEP_KEYS = [...WORK_KEYS, "depends", "when", "on_error", "retries"];
 const CHECK_KEYS = [...WORK_KEYS, "expected_exit_code", "expected", "unexpected"];
@@ -338,6 +351,8 @@ function readPolicies(c: Collector, v: unknown, path: string): JobPolicies {
     timeoutMs: null,
     retention: {},
     selfDestruct: null,
+    group: null,
+    priority: 0,
   };
   if (v === undefined || v === null) return p;
   if (!isObj(v)) {
@@ -452,6 +467,15 @@ function readPolicies(c: Collector, v: unknown, path: string): JobPolicies {
   else if (sd === "done") p.selfDestruct = "done";
   else if (sd !== undefined && sd !== false && sd !== null) {
     c.add("invalid_policy", sub(path, "self_destruct"), `must be true (or "success": drop the job after its first successful run), "done" (drop it once no slot is left and no run is going) or false, got ${JSON.stringify(sd)}`);
+  }
+  // concurrency group and priority (whether the group exists is checked by the caller's environment)
+  if (v.group !== undefined && v.group !== null) {
+    if (typeof v.group === "string" && GROUP_NAME.test(v.group)) p.group = v.group;
+    else c.add("invalid_policy", sub(path, "group"), `must be the name of a concurrency group (1-64 letters, digits, _ . -), got ${JSON.stringify(v.group)}`);
+  }
+  if (v.priority !== undefined && v.priority !== null) {
+    if (typeof v.priority === "number" && Number.isInteger(v.priority) && Math.abs(v.priority) <= MAX_PRIORITY) p.priority = v.priority;
+    else c.add("invalid_policy", sub(path, "priority"), `must be a whole number from -${MAX_PRIORITY} to ${MAX_PRIORITY} (higher goes first), got ${JSON.stringify(v.priority)}`);
   }
   return p;
 }
@@ -805,6 +829,10 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
   const parameterTypes: Record<string, ParameterType> = {};
   const parameters = readParameters(c, v.parameters, "parameters", parameterTypes);
   const policies = readPolicies(c, v.policies, "policies");
+  if (policies.group !== null && env.groups !== undefined && !env.groups.includes(policies.group)) {
+    // Someone else's group, not granted, does not exist for this role (as calendars and connections).
+    c.add("unknown_group", "policies.group", `concurrency group "${policies.group}" does not exist${didYouMean(policies.group, env.groups)}`);
+  }
   let node: string | null = null;
   if (v.node !== undefined && v.node !== null) {
     if (typeof v.node === "string" && v.node !== "") node = v.node;

@@ -49,6 +49,7 @@ export const ERROR_KINDS = {
   secret_not_granted: { code: "KW034", hint: "An administrator grants a CLOCKWORK_SECRET_* variable to the roles whose jobs may send it: SELECT clockwork.grant_secret('CLOCKWORK_SECRET_…', 'role') (docs/builtins.md)." },
   worker_name_in_use: { code: "KW035", hint: "Give each live supervisor its own --name, or stop the one that holds it; a name is free again as soon as its supervisor's session ends (docs/faults.md)." },
   worker_ended: { code: "KW036", hint: "This worker incarnation ended (released, or found gone and its leases taken back): register a new one (start_worker)." },
+  unknown_group: { code: "KW037", hint: "Define the concurrency group first (clockwork.define_group), or ask its owner to grant it to you (clockwork.grant_group); see docs/policies.md." },
 } as const satisfies Record<string, { code: string; hint: string }>;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;

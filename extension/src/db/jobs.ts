@@ -38,6 +38,7 @@ export function validateForCaller(input: unknown, calendars: Record<string, stri
   const rights = callerRights();
   const connections = (execute(SQL.connectionsUsableBy, [rights.role]) as { name: string }[]).map((r) => r.name);
   const usableCalendars = (execute(SQL.calendarsUsableBy, [rights.role]) as { name: string }[]).map((r) => r.name);
+  const groups = (execute(SQL.groupsUsableBy, [rights.role]) as { name: string }[]).map((r) => r.name);
   const databases = (execute(SQL.databaseNames) as { name: string }[]).map((r) => r.name);
   const alertChannels = (execute(SQL.alertChannelNames) as { name: string }[]).map((r) => r.name);
   const result = validateJobDefinition(input, {
@@ -45,6 +46,7 @@ export function validateForCaller(input: unknown, calendars: Record<string, stri
     connections,
     databases,
     calendars: usableCalendars.filter((name) => name in calendars),
+    groups,
     allowShellSteps: rights.may_define_shell,
     allowNetworkBuiltins: rights.may_use_network,
     builtins: KNOWN_BUILTINS,

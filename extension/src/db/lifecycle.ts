@@ -17,6 +17,7 @@
 // and leaves them to its next call, which the supervisor makes at once since they stay due.
 // While holding a job's lock nobody waits for a run row (SKIP LOCKED), so no cycle forms.
 import { alertsAfterRunsEnded } from "./alerts.ts";
+import { admitGroups, waitingForGroupReason } from "./groups.ts";
 import { calendarDates, firstSlotFrom, jobVersion } from "./jobs.ts";
 import { FINAL_RUN_STATES, jobForRun, planRun, type RunPlan, type RunRow, type StepRunRow } from "./runs.ts";
 import { endOfRunTransaction } from "./run-transactions.ts";
@@ -175,11 +176,11 @@ function endRuns(ended: readonly EndedRun[], nowMs: number): RunPlan[] {
   const again: RunPlan[] = [];
   for (const [jobId, run] of jobs) {
     if (dropped.has(jobId)) continue;
-    for (const released of afterRunEnded(run, nowMs)) {
-      // A run fired ahead of its slot and held back starts at its slot, not before.
-      again.push(planRun(released, [], Math.max(nowMs, released.slot_at?.getTime() ?? nowMs)));
-    }
+    for (const released of afterRunEnded(run, nowMs)) again.push(planReleased(released, nowMs));
   }
+  // The slots the ended runs held in their concurrency groups (a job that dropped itself
+  // included) go to the next runs waiting there, of any job.
+  for (const released of admitGroups(ended.map((e) => e.run.concurrency_group), nowMs).released) again.push(planReleased(released, nowMs));
   return again;
 }
 
@@ -212,10 +213,17 @@ export function dropJobKeepingHistory(jobId: string, reason: string, nowMs: numb
   return true;
 }
 
+/** A run released from waiting starts at its slot if it was fired ahead of it, not before. */
+export function planReleased(run: RunRow, nowMs: number): RunPlan {
+  return planRun(run, [], Math.max(nowMs, run.slot_at?.getTime() ?? nowMs));
+}
+
 /**
  * What a run's end sets off for its job (the caller holds the job's lock): its @after
  * schedules count their delay from now, and runs held back by the overlap policy may
- * start. Returns the runs released (already marked queued; the caller plans them).
+ * start (or go on to wait for their concurrency group). The slots ended runs held in their
+ * groups are given out by endRuns. Returns the runs released (already marked queued; the
+ * caller plans them).
  */
 function afterRunEnded(run: RunRow, nowMs: number): RunRow[] {
   rearmAfterSchedules(run.job_id, nowMs);
@@ -238,32 +246,46 @@ function rearmAfterSchedules(jobId: string, endedAtMs: number): void {
 
 /**
  * Releases held-back runs of a job, oldest first, while its overlap policy has room (the
- * caller holds the job's lock). Each waiting run is judged by the version it follows.
- * Returns the released runs, marked queued, for the caller to plan.
+ * caller holds the job's lock). Each waiting run is judged by the version it follows. A
+ * run of a concurrency group goes on to wait for a slot there (it now counts as one of the
+ * job's instances), and those groups, with `groups`, get an admission. Returns the
+ * released runs, marked queued, for the caller to plan.
  */
-export function admitWaitingRuns(jobId: string, nowMs: number): RunRow[] {
+export function admitWaitingRuns(jobId: string, nowMs: number, groups: readonly (string | null | undefined)[] = []): RunRow[] {
   // Most jobs hold nothing back: one index probe instead of counting every active run.
-  if (!(execute(SQL.hasWaitingRuns, [jobId])[0] as { waiting: boolean }).waiting) return [];
+  if (!(execute(SQL.hasWaitingRuns, [jobId])[0] as { waiting: boolean }).waiting) return admitGroups(groups, nowMs).released;
   const counts = execute(SQL.countActiveRuns, [jobId])[0] as { running: number; waiting: number };
-  if (counts.waiting === 0) return [];
-  const waiting = execute(SQL.waitingRunsOfJob, [jobId, counts.waiting]) as RunRow[];
   const released: RunRow[] = [];
-  let running = counts.running;
-  for (const run of waiting) {
-    const job: JobDefinition = jobForRun(run);
-    if (running >= overlapLimit(job.policies.overlap)) break;
-    const queuedAt = new Date(Math.max(nowMs, run.slot_at?.getTime() ?? nowMs));
-    execute(SQL.releaseWaitingRun, [run.id, queuedAt]);
-    released.push({ ...run, state: "queued", reason: null, queued_at: queuedAt });
-    running++;
+  const toAdmit = [...groups];
+  if (counts.waiting > 0) {
+    const waiting = execute(SQL.waitingRunsOfJob, [jobId, counts.waiting]) as RunRow[];
+    let running = counts.running;
+    for (const run of waiting) {
+      const job: JobDefinition = jobForRun(run);
+      if (running >= overlapLimit(job.policies.overlap)) break;
+      running++;
+      if (run.concurrency_group != null) {
+        execute(SQL.setWaiting, [run.id, "group", waitingForGroupReason(run.concurrency_group, null)]);
+        toAdmit.push(run.concurrency_group);
+        continue;
+      }
+      const queuedAt = new Date(Math.max(nowMs, run.slot_at?.getTime() ?? nowMs));
+      execute(SQL.releaseWaitingRun, [run.id, queuedAt]);
+      released.push({ ...run, state: "queued", reason: null, queued_at: queuedAt, waiting_for: null });
+    }
   }
+  released.push(...admitGroups(toAdmit, nowMs).released);
   return released;
 }
 
 /** Releases held-back runs and plans them at once (the caller holds the job's lock). */
 export function startWaitingRuns(jobId: string, nowMs: number): number {
-  const released = admitWaitingRuns(jobId, nowMs);
-  return applyPlans(released.map((r) => planRun(r, [], Math.max(nowMs, r.slot_at?.getTime() ?? nowMs))), nowMs);
+  return applyPlans(admitWaitingRuns(jobId, nowMs).map((r) => planReleased(r, nowMs)), nowMs);
+}
+
+/** Lets runs into these concurrency groups and plans them at once; returns how many step runs became ready. */
+export function startGroupRuns(groups: Iterable<string | null | undefined>, nowMs: number): number {
+  return applyPlans(admitGroups(groups, nowMs).released.map((r) => planReleased(r, nowMs)), nowMs);
 }
 
 // --- the entry points -----------------------------------------------------------------------

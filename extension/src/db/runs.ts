@@ -31,6 +31,10 @@ export interface RunRow {
   /** Someone asked the run to stop (see runs.cancel_mode). */
   cancel_requested_at?: Date | null;
   cancel_mode?: "cancel" | "terminate" | null;
+  /** The concurrency group it counts against (runs.concurrency_group). */
+  concurrency_group?: string | null;
+  /** While waiting: "overlap" or "group" (runs.waiting_for). */
+  waiting_for?: "overlap" | "group" | null;
 }
 
 /** Run states in which nothing changes any more. */

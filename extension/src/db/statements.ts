@@ -7,7 +7,8 @@ import { sql } from "./query.ts";
 
 /** The columns of a run that the lifecycle reads (RunRow in db/runs.ts). */
 const RUN_COLUMNS = `id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
-           params, state, created_at, queued_at, started_at, wake_at, slot_at, trigger, reason, cancel_requested_at, cancel_mode`;
+           params, state, created_at, queued_at, started_at, wake_at, slot_at, trigger, reason, cancel_requested_at, cancel_mode,
+           concurrency_group, waiting_for`;
 
 export const SQL = {
   callerRights: sql([], `SELECT clockwork._caller_rights() AS rights`),
@@ -103,9 +104,14 @@ export const SQL = {
   deleteSchedulesFrom: sql(["text", "integer"], `DELETE FROM clockwork.schedules WHERE job_id = $1::bigint AND position >= $2`),
   // Raises not_found when the job does not exist or is not the caller's.
   jobForCaller: sql(["text"], `SELECT id::text AS id, version, enabled FROM clockwork._job_for_caller($1)`),
-  insertManualRun: sql(["text", "integer", "text", "timestamptz"], `
-    INSERT INTO clockwork.runs (job_id, job_version, trigger, params, state, created_at, queued_at)
-    VALUES ($1::bigint, $2, 'manual', $3::jsonb, 'queued', $4, $4)
+  // A run of a job in a concurrency group ($5) is created waiting for a slot in it: only
+  // the group's admission (db/groups.ts), under the group's row lock, lets it in.
+  insertManualRun: sql(["text", "integer", "text", "timestamptz", "text", "integer", "text"], `
+    INSERT INTO clockwork.runs (job_id, job_version, trigger, params, state, created_at, queued_at,
+                                concurrency_group, priority, waiting_for, reason)
+    VALUES ($1::bigint, $2, 'manual', $3::jsonb, CASE WHEN $5::text IS NULL THEN 'queued' ELSE 'waiting' END, $4,
+            CASE WHEN $5::text IS NULL THEN $4 END,
+            $5::text, $6, CASE WHEN $5::text IS NOT NULL THEN 'group' END, $7)
     RETURNING ${RUN_COLUMNS}`),
   // retry_run: the run, its job's current version, and whether the caller may manage it.
   runForRetry: sql(["text"], `
@@ -136,15 +142,16 @@ export const SQL = {
   // Exactly once: the unique index runs_slot_key (schedule_id, slot_at) drops a slot fired twice.
   insertRuns: sql(["text", "timestamptz"], `
     INSERT INTO clockwork.runs (job_id, job_version, schedule_id, slot_at, trigger, params, state, reason,
-                                created_at, queued_at)
+                                created_at, queued_at, concurrency_group, priority, waiting_for)
     SELECT x.job_id, x.job_version, x.schedule_id, x.slot_at, x.trigger, x.params, x.state, x.reason,
-           $2, CASE WHEN x.state = 'waiting' THEN NULL ELSE $2 END
+           $2, CASE WHEN x.state = 'waiting' THEN NULL ELSE $2 END, x.concurrency_group, x.priority, x.waiting_for
       FROM jsonb_to_recordset($1::text::jsonb) AS x(job_id bigint, job_version integer, schedule_id bigint,
-                                       slot_at timestamptz, trigger text, params jsonb, state text, reason text)
+                                       slot_at timestamptz, trigger text, params jsonb, state text, reason text,
+                                       concurrency_group text, priority integer, waiting_for text)
         ON CONFLICT (schedule_id, slot_at) WHERE slot_at IS NOT NULL DO NOTHING
     RETURNING ${RUN_COLUMNS}`),
   activeRuns: sql(["text[]"], `
-    SELECT id::text AS id, job_id::text AS job_id, state, coalesce(started_at, queued_at, created_at) AS since
+    SELECT id::text AS id, job_id::text AS job_id, state, waiting_for, coalesce(started_at, queued_at, created_at) AS since
       FROM clockwork.runs
      WHERE job_id = ANY ($1::bigint[]) AND state IN ('waiting', 'queued', 'running')
      ORDER BY id`),
@@ -153,16 +160,51 @@ export const SQL = {
   waitingRunsOfJob: sql(["text", "integer"], `
     SELECT ${RUN_COLUMNS}
       FROM clockwork.runs
-     WHERE job_id = $1::bigint AND state = 'waiting'
+     WHERE job_id = $1::bigint AND state = 'waiting' AND waiting_for = 'overlap'
      ORDER BY id
      LIMIT $2
        FOR NO KEY UPDATE SKIP LOCKED`),
   // Whether any run of the job is held back (runs_waiting_idx): one probe when a run ends.
   hasWaitingRuns: sql(["text"], `
     SELECT EXISTS (SELECT 1 FROM clockwork.runs WHERE job_id = $1::bigint AND state = 'waiting') AS waiting`),
+  // --- concurrency groups (db/groups.ts) ------------------------------------------------
+  groupsUsableBy: sql(["name"], `
+    SELECT name FROM clockwork.concurrency_groups WHERE clockwork._may_use(owner, granted_to, $1) ORDER BY name`),
+  // The group's row is the serialisation point of its slots: whoever lets a run in holds
+  // it. Never waited for (SKIP LOCKED): a session that cannot take it leaves the admission
+  // to the holder's successor, tick's settle pass (admitGroupsWithRoom).
+  lockGroupSkipLocked: sql(["text"], `
+    SELECT name, max_running FROM clockwork.concurrency_groups WHERE name = $1 FOR NO KEY UPDATE SKIP LOCKED`),
+  // Counted after the lock is taken: a new statement sees every admission committed before.
+  groupOccupancy: sql(["text"], `
+    SELECT count(*)::integer AS running FROM clockwork.runs
+     WHERE concurrency_group = $1 AND state IN ('queued', 'running')`),
+  // Who goes first: highest priority, then oldest. A run locked elsewhere is being
+  // cancelled or decided; admission never waits for it (runs_group_waiting_idx).
+  groupWaitingRuns: sql(["text", "integer"], `
+    SELECT ${RUN_COLUMNS}
+      FROM clockwork.runs
+     WHERE concurrency_group = $1 AND state = 'waiting' AND waiting_for = 'group' AND cancel_requested_at IS NULL
+     ORDER BY priority DESC, id
+     LIMIT $2
+       FOR NO KEY UPDATE SKIP LOCKED`),
+  setWaiting: sql(["text", "text", "text"], `
+    UPDATE clockwork.runs SET waiting_for = $2, reason = $3 WHERE id = $1::bigint AND state = 'waiting'`),
+  // The settle pass: groups with a run waiting for a slot and a slot free.
+  groupsWithRoom: sql([], `
+    SELECT g.name FROM clockwork.concurrency_groups AS g
+     WHERE EXISTS (SELECT 1 FROM clockwork.runs AS r
+                    WHERE r.concurrency_group = g.name AND r.state = 'waiting' AND r.waiting_for = 'group'
+                      AND r.cancel_requested_at IS NULL)
+       AND (SELECT count(*) FROM clockwork.runs AS r
+             WHERE r.concurrency_group = g.name AND r.state IN ('queued', 'running')) < g.max_running
+     ORDER BY g.name`),
+
+  // A run waiting for a slot in its concurrency group has passed its job's overlap policy:
+  // it counts as one of the job's instances (running), not as held back by it (waiting).
   countActiveRuns: sql(["text"], `
-    SELECT count(*) FILTER (WHERE state IN ('queued', 'running'))::integer AS running,
-           count(*) FILTER (WHERE state = 'waiting')::integer AS waiting
+    SELECT count(*) FILTER (WHERE state IN ('queued', 'running') OR waiting_for = 'group')::integer AS running,
+           count(*) FILTER (WHERE waiting_for = 'overlap')::integer AS waiting
       FROM clockwork.runs
      WHERE job_id = $1::bigint AND state IN ('waiting', 'queued', 'running')`),
   // @after: the job's fixed-delay schedules, re-armed when one of its runs ends, read with
@@ -175,7 +217,7 @@ export const SQL = {
   setNextFire: sql(["text", "timestamptz"], `
     UPDATE clockwork.schedules SET next_fire_at = $2 WHERE id = $1::bigint`),
   releaseWaitingRun: sql(["text", "timestamptz"], `
-    UPDATE clockwork.runs SET state = 'queued', reason = NULL, queued_at = $2 WHERE id = $1::bigint`),
+    UPDATE clockwork.runs SET state = 'queued', reason = NULL, queued_at = $2, waiting_for = NULL WHERE id = $1::bigint`),
   insertSkippedSlots: sql(["text", "timestamptz"], `
     INSERT INTO clockwork.skipped_slots (schedule_id, slot_at, last_slot_at, slots, reason, recorded_at)
     SELECT x.schedule_id, x.slot_at, coalesce(x.last_slot_at, x.slot_at), x.slots, x.reason, $2
@@ -647,7 +689,8 @@ export const SQL = {
   finishRuns: sql(["text", "timestamptz"], `
     WITH ended AS (
         UPDATE clockwork.runs AS r
-           SET state = x.state, finished_at = greatest($2, r.started_at, r.queued_at, r.created_at), reason = x.reason, wake_at = NULL
+           SET state = x.state, finished_at = greatest($2, r.started_at, r.queued_at, r.created_at), reason = x.reason, wake_at = NULL,
+               waiting_for = NULL
           FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, state text, reason text)
          -- by primary key: the ids as an array (a join on the record set's guess of 100 rows scanned the table)
          WHERE r.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))

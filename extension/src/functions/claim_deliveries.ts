@@ -8,7 +8,8 @@ import {
   type ChannelTarget, type DeliveryRetryPolicy,
 } from "../core/index.ts";
 import { jobVersion } from "../db/jobs.ts";
-import { applyPlans } from "../db/lifecycle.ts";
+import { waitingForGroupReason } from "../db/groups.ts";
+import { applyPlans, startGroupRuns } from "../db/lifecycle.ts";
 import { raise } from "../db/raise.ts";
 import { planRun, type RunRow } from "../db/runs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
@@ -97,8 +98,14 @@ function deliverToJob(row: ClaimedRow, channel: Extract<ChannelTarget, { kind: "
     alert_details: JSON.stringify(row.details),
   };
   const params = Object.fromEntries(Object.entries(values).filter(([name]) => name in job.parameters));
-  const run = execute(SQL.insertManualRun, [target.id, target.version, JSON.stringify(params), new Date(nowMs)])[0] as RunRow;
-  applyPlans([planRun(run, [], nowMs)], nowMs);
+  // The job's concurrency group holds its runs here as for run_now (functions/run_now.ts).
+  const group = job.policies.group;
+  const run = execute(SQL.insertManualRun, [
+    target.id, target.version, JSON.stringify(params), new Date(nowMs),
+    group, job.policies.priority, group === null ? null : waitingForGroupReason(group, null),
+  ])[0] as RunRow;
+  if (group === null) applyPlans([planRun(run, [], nowMs)], nowMs);
+  else startGroupRuns([group], nowMs);
   execute(SQL.notifyWakeup, ["alert-job"]);
   return { ok: true, error: null, response: `run ${run.id}` };
 }

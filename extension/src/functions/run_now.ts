@@ -3,7 +3,8 @@
 import { checkRunParameters } from "../core/index.ts";
 import { jobVersion } from "../db/jobs.ts";
 import { raise, sqlError } from "../db/raise.ts";
-import { applyPlans } from "../db/lifecycle.ts";
+import { waitingForGroupReason } from "../db/groups.ts";
+import { applyPlans, startGroupRuns } from "../db/lifecycle.ts";
 import { planRun, type RunRow } from "../db/runs.ts";
 import { sqlFunction } from "../db/sql-function.ts";
 import { SQL } from "../db/statements.ts";
@@ -22,8 +23,15 @@ export function startManualRun(target: { id: string; version: number }, params: 
   if (!Number.isFinite(instantOf(at))) raise("invalid_argument", "at", "at must be a finite timestamp");
 
   const atMs = instantOf(at);
-  const run = execute(SQL.insertManualRun, [target.id, target.version, JSON.stringify(checked.params), at])[0] as RunRow;
-  applyPlans([planRun(run, [], atMs)], atMs);
+  // Not subject to the overlap policy, but to the job's concurrency group: a run of a
+  // group is created waiting and takes a slot through the group's admission.
+  const group = job.policies.group;
+  const run = execute(SQL.insertManualRun, [
+    target.id, target.version, JSON.stringify(checked.params), at,
+    group, job.policies.priority, group === null ? null : waitingForGroupReason(group, null),
+  ])[0] as RunRow;
+  if (group === null) applyPlans([planRun(run, [], atMs)], atMs);
+  else startGroupRuns([group], atMs);
   execute(SQL.notifyWakeup, ["run_now"]);
   return run.id;
 }

@@ -12,7 +12,8 @@ import { checkSupervisorVersion } from "../db/compatibility.ts";
 import { calendarDates, firstSlotFrom, jobVersion } from "../db/jobs.ts";
 import { isInterrupt, raise } from "../db/raise.ts";
 import { pruneHistory } from "../db/history.ts";
-import { applyPlans, cancelRuns, expireLeases, lockJobs, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
+import { admitGroupsWithRoom, waitingForGroupReason } from "../db/groups.ts";
+import { applyPlans, cancelRuns, expireLeases, lockJobs, planReleased, startGroupRuns, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
 import { readReports, recordReports, refuseClaims, settleUnreported } from "../db/reports.ts";
 import { runTransactionOrders, settleRunTransactions, type RunTransactionOrders } from "../db/run-transactions.ts";
 import { callingWorker, type WorkerRef } from "../db/workers.ts";
@@ -34,6 +35,8 @@ const FIRE_LIMIT = 1000;
  * not part of the step's start lag (docs/sql-api.md, "Firing ahead").
  */
 export const MAX_LOOKAHEAD_MS = 1000;
+/** A concurrency group's admission that met another session's lock is tried again this soon. */
+const GROUP_RETRY_MS = 200;
 
 interface DueSchedule {
   id: string;
@@ -53,6 +56,9 @@ interface NewRun {
   params: Record<string, never>;
   state: "queued" | "waiting";
   reason: string | null;
+  concurrency_group: string | null;
+  priority: number;
+  waiting_for: "overlap" | "group" | null;
 }
 
 /**
@@ -74,9 +80,11 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
   const jobIds = [...new Set(due.map((d) => d.job_id))];
   const active = new Map<string, { running: ActiveRun[]; waiting: number }>();
   for (const id of jobIds) active.set(id, { running: [], waiting: 0 });
-  for (const r of execute(SQL.activeRuns, [jobIds]) as { id: string; job_id: string; state: string; since: Date }[]) {
+  for (const r of execute(SQL.activeRuns, [jobIds]) as { id: string; job_id: string; state: string; waiting_for: string | null; since: Date }[]) {
     const a = active.get(r.job_id)!;
-    if (r.state === "waiting") a.waiting++;
+    // A run waiting for a slot in its concurrency group has passed the overlap policy: it
+    // is one of the job's instances. Held back by the overlap policy: it is buffered.
+    if (r.waiting_for === "overlap") a.waiting++;
     else a.running.push({ runId: r.id, startedAtMs: r.since.getTime() });
   }
 
@@ -131,22 +139,35 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
       fired = true;
       let state: NewRun["state"] = "queued";
       let reason: string | null = null;
+      let waitingFor: NewRun["waiting_for"] = null;
       if (overlap.action === "replace") {
         // The new run waits until the runs it replaces have ended (at once, for terminate).
         replacing.push({ scheduleId: d.id, slotAt: slot_at, jobId: d.job_id, cancel: overlap.cancel, graceful: overlap.graceful });
         jobActive.running = jobActive.running.filter((r) => !overlap.cancel.includes(r.runId));
         state = "waiting";
+        waitingFor = "overlap";
         reason = `waiting for run ${overlap.cancel.join(", ")} to stop (overlap: ${job.policies.overlap.mode})`;
       } else if (overlap.action === "queue") {
         state = "waiting";
+        waitingFor = "overlap";
         reason = plan.catchUp[i]
           ? "catch-up run waiting for the runs ahead of it to end"
           : `waiting for an earlier run of the job to end (overlap: ${job.policies.overlap.mode})`;
       }
-      if (state === "waiting") jobActive.waiting++;
+      else if (job.policies.group !== null) {
+        // A run of a concurrency group takes a slot there only through the group's
+        // admission, after the insert (db/groups.ts).
+        state = "waiting";
+        waitingFor = "group";
+        reason = waitingForGroupReason(job.policies.group, null);
+      }
+      if (waitingFor === "overlap") jobActive.waiting++;
       // A run made by this tick, named until it has an id (a later slot may replace it).
       else jobActive.running.push({ runId: `new:${d.id}/${slot_at}`, startedAtMs: nowMs });
-      runs.push({ job_id: d.job_id, job_version: d.version, schedule_id: d.id, slot_at, trigger: "schedule", params: {}, state, reason });
+      runs.push({
+        job_id: d.job_id, job_version: d.version, schedule_id: d.id, slot_at, trigger: "schedule", params: {}, state, reason,
+        concurrency_group: job.policies.group, priority: job.policies.priority, waiting_for: waitingFor,
+      });
     }
 
     // More due slots than one tick fires: the next tick goes on from the last one decided.
@@ -188,6 +209,7 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
     else batch.push(run);
   }
   for (const [at, batch] of byTime) applyPlans(batch.map((r) => planRun(r, [], at)), at);
+  startGroupRuns(created.filter((r) => r.waiting_for === "group").map((r) => r.concurrency_group), nowMs);
   if (replacing.length > 0) {
     const idOf = new Map(created.map((r) => [`${r.schedule_id}/${r.slot_at.toISOString()}`, r.id]));
     const realId = (id: string) => (id.startsWith("new:") ? idOf.get(id.slice(4)) : id);
@@ -249,6 +271,10 @@ function tickFor(ref: WorkerRef, maxClaims: number, now: Date, lookaheadMs: numb
   if (me.pinned_to === null) fireDueSlots(nowMs, horizonMs);
   expireLeases(nowMs);
   wakeRuns(nowMs, DUE_BATCH);
+  // Concurrency groups with a slot free and a run waiting for it: what an admission
+  // elsewhere could not do (a lock held) or a raised limit allows (db/groups.ts).
+  const groups = admitGroupsWithRoom(nowMs);
+  if (groups.released.length > 0) applyPlans(groups.released.map((r) => planReleased(r, nowMs)), nowMs);
   // Bounded history: a small pruning pass every few seconds, by whichever supervisor gets there.
   pruneHistory(nowMs);
   const { claimed, refused } = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs, horizonMs) : { claimed: [], refused: [] };
@@ -259,9 +285,13 @@ function tickFor(ref: WorkerRef, maxClaims: number, now: Date, lookaheadMs: numb
     return { claimed: startingFromNow(claimed), next_due_at: new Date(nowMs).toISOString(), refused_reports: refusedReports, transactions: runTransactionOrders(me.id) };
   }
   const next = execute(SQL.nextDueAt, [me.labels, me.pinned_to, me.id])[0] as { next_due_at: Date | null };
+  // A group admission that met a lock tries again soon, not at once: the lock may be a
+  // user's open transaction (define_job, define_group), which a supervisor must not spin on.
+  let nextDue = next.next_due_at === null ? null : next.next_due_at.getTime();
+  if (groups.deferred) nextDue = Math.min(nextDue ?? Infinity, nowMs + GROUP_RETRY_MS);
   return {
     claimed: startingFromNow(claimed),
-    next_due_at: next.next_due_at === null ? null : next.next_due_at.toISOString(),
+    next_due_at: nextDue === null ? null : new Date(nextDue).toISOString(),
     refused_reports: refusedReports,
     transactions: runTransactionOrders(me.id),
   };
