@@ -254,6 +254,7 @@ describe("import pg_timetable", { skip: missing ?? false }, () => {
         (4, 'mailer', '@reboot', NULL, 0, true, NULL),
         (5, 'fetch and mail', '0 6 * * *', NULL, 0, true, NULL)`);
     await db.query(`UPDATE timetable.chain SET self_destruct = true WHERE chain_id = 2`);
+    await db.query(`UPDATE timetable.chain SET exclusive_execution = true WHERE chain_id IN (2, 5)`);
     await db.query(`INSERT INTO timetable.task (task_id, chain_id, task_order, task_name, kind, command, ignore_error, timeout, live) VALUES
         (1, 1, 10, 'insert', 'SQL', 'INSERT INTO tt_out VALUES ($1, $2)', false, 5000, true),
         (2, 1, 20, 'noop', 'BUILTIN', 'NoOp', false, 0, true),
@@ -291,7 +292,16 @@ describe("import pg_timetable", { skip: missing ?? false }, () => {
     assert.equal(r.code, 0, r.stderr);
     const defs = Object.fromEntries((await db.query("SELECT job, definition FROM clockwork.job_definitions")).rows.map((x) => [x.job, x.definition]));
     assert.deepEqual(Object.keys(defs).sort(), ["fetch-and-mail", "load-chain", "once", "pinned"]);
-    assert.deepEqual(defs.once.policies, { self_destruct: true });
+    assert.deepEqual(defs.once.policies, { self_destruct: true, group: "pg_timetable_exclusive" });
+    // exclusive_execution: the exclusive chains share a concurrency group of one slot, which the import defined.
+    assert.deepEqual(defs["fetch-and-mail"].policies, { group: "pg_timetable_exclusive" });
+    assert.deepEqual((await db.query("SELECT max_running FROM clockwork.concurrency_groups WHERE name = 'pg_timetable_exclusive'")).rows, [{ max_running: 1 }]);
+    assert.match(r.stdout, /exclusive_execution: in the concurrency group pg_timetable_exclusive \(max_running 1\)/);
+    await db.query("SELECT clockwork.run_now('once'), clockwork.run_now('fetch-and-mail')");
+    assert.deepEqual((await db.query(
+      "SELECT state, waiting_for FROM clockwork.runs WHERE concurrency_group = 'pg_timetable_exclusive' ORDER BY id")).rows,
+      [{ state: "queued", waiting_for: null }, { state: "waiting", waiting_for: "group" }], "one exclusive chain at a time");
+    await db.query("SELECT clockwork.cancel_run(id) FROM clockwork.runs WHERE concurrency_group = 'pg_timetable_exclusive'");
     // pg_timetable's built-ins as Clockwork's; the SMTP password stays behind.
     const mail = defs["fetch-and-mail"];
     assert.deepEqual(mail.steps.pause, { builtin: "sleep", args: { duration: 5 } });

@@ -103,6 +103,22 @@ async function readSource(source: Source, v: Record<string, unknown>, sourceClie
   }
 }
 
+/**
+ * Defines the concurrency groups the imported jobs name (pg_timetable's exclusive_execution)
+ * when the importing role sees none of that name, and grants a group it defined to the
+ * roles that will own those jobs, in the import's transaction. A group of that name that
+ * exists is used as it is (its owner grants it).
+ */
+async function defineGroups(target: pg.ClientBase, groups: NonNullable<ImportResult["groups"]>, jobs: ImportResult["jobs"]): Promise<void> {
+  for (const g of groups) {
+    const exists = (await target.query("SELECT 1 FROM clockwork.concurrency_groups WHERE name = $1", [g.name])).rows.length > 0;
+    if (exists) continue;
+    await target.query("SELECT clockwork.define_group($1, $2, $3)", [g.name, g.maxRunning, g.description]);
+    const owners = new Set(jobs.filter((j) => (j.definition.policies as { group?: string } | undefined)?.group === g.name && j.owner !== undefined).map((j) => j.owner!));
+    for (const owner of owners) await target.query("SELECT clockwork.grant_group($1, $2)", [g.name, owner]);
+  }
+}
+
 export async function importCommand(argv: readonly string[]): Promise<number> {
   const parsed = parseCommand(argv, OPTIONS, USAGE);
   if (typeof parsed === "number") return parsed;
@@ -188,6 +204,7 @@ export async function importCommand(argv: readonly string[]): Promise<number> {
         return EXIT.ok;
       }
       try {
+        await defineGroups(target, result.groups ?? [], result.jobs);
         await applyPlan(target, plan, false, () => {}, (job) => owners.get(job));
         // The cut-over is atomic when the source is this database: one commit for both.
         if (v["switch-off"] && sourceClient === null && result.switchOff && source !== "crontab") {

@@ -26,6 +26,8 @@ export interface ImportResult {
   refused: RefusedJob[];
   /** Notes about the whole source (time zone used, …). */
   notes: string[];
+  /** Concurrency groups the jobs name (policies.group), defined by the import when missing. */
+  groups?: readonly { name: string; maxRunning: number; description: string }[];
   /** Disables the imported jobs in the source (cut-over); given the ids of what was imported. */
   switchOff?: (client: pg.ClientBase | null) => Promise<string>;
 }

@@ -6,9 +6,9 @@
 //   live                 enabled;  client_name → node (the chain runs only on that worker)
 //   self_destruct        policies.self_destruct: true (the job drops itself after its first
 //                        successful run, history kept)
-//   exclusive_execution, on_error
-//                        refused, naming what is missing (concurrency groups, a failure
-//                        hook), never dropped silently
+//   exclusive_execution  policies.group: pg_timetable_exclusive, a concurrency group of
+//                        max_running 1 that the import defines: such chains run one at a time
+//   on_error             refused, naming what is missing (a failure hook), never dropped silently
 //   tasks                in task_order, each after the one before; SQL → sql ($1… become
 //                        :p1…), PROGRAM → program [command, args…], BUILTIN → Clockwork's
 //                        built-in (timetableBuiltin: NoOp, Log, Sleep, SendMail, Download,
@@ -217,7 +217,6 @@ function translateChain(chain: Chain, tz: string, target: { database: string }):
   const origin = `pg_timetable chain ${chain.id ?? ""}${chain.id ? " " : ""}(${chain.name})`;
   const problems: string[] = [];
   const notes: string[] = [];
-  if (chain.exclusive) problems.push("exclusive_execution (pause every other chain while this one runs) needs concurrency groups, which this version of Clockwork does not have");
   if (chain.onError) problems.push("on_error (SQL run when the chain fails) needs a failure hook, which this version of Clockwork does not have");
   if (chain.tasks.length === 0) problems.push("it has no tasks");
   const owners = new Set(chain.tasks.map((t) => t.runAs ?? ""));
@@ -282,6 +281,10 @@ function translateChain(chain: Chain, tz: string, target: { database: string }):
   if (chain.maxInstances !== null && chain.maxInstances > 0) policies.max_instances = chain.maxInstances;
   if (chain.timeoutMs > 0) policies.timeout = msText(chain.timeoutMs);
   if (chain.selfDestruct) policies.self_destruct = true;
+  if (chain.exclusive) {
+    policies.group = EXCLUSIVE_GROUP.name;
+    notes.push(`exclusive_execution: in the concurrency group ${EXCLUSIVE_GROUP.name} (max_running 1), so exclusive chains run one at a time; chains outside the group are not paused while it runs, as pg_timetable pauses them (put them in the group too for that; docs/coming-from-pg_timetable.md)`);
+  }
   if (chain.clientName) notes.push(`client_name ${chain.clientName}: runs only on the supervisor named ${chain.clientName} (node)`);
   void target;
   const runAs = [...owners][0] || undefined;
@@ -301,6 +304,13 @@ function translateChain(chain: Chain, tz: string, target: { database: string }):
   return { job: { definition, origin, notes, ...(runAs ? { owner: runAs } : {}) } };
 }
 
+/** The concurrency group that exclusive_execution chains share. */
+export const EXCLUSIVE_GROUP = {
+  name: "pg_timetable_exclusive",
+  maxRunning: 1,
+  description: "imported from pg_timetable: chains with exclusive_execution, run one at a time",
+} as const;
+
 function finish(chains: Chain[], tz: string, target: { database: string }, switchOff?: ImportResult["switchOff"]): ImportResult {
   const jobs: ImportedJob[] = [];
   const refused: RefusedJob[] = [];
@@ -309,7 +319,14 @@ function finish(chains: Chain[], tz: string, target: { database: string }, switc
     if (r.job) jobs.push(r.job);
     if (r.refused) refused.push(r.refused);
   }
-  return { source: "pg_timetable", jobs, refused, notes: [`schedules are read in ${tz}`], ...(switchOff ? { switchOff } : {}) };
+  const notes = [`schedules are read in ${tz}`];
+  const exclusive = jobs.some((j) => (j.definition.policies as { group?: string } | undefined)?.group === EXCLUSIVE_GROUP.name);
+  if (exclusive) notes.push(`the import defines the concurrency group ${EXCLUSIVE_GROUP.name} (max_running 1) if it does not exist; to apply the files yourself, first: SELECT clockwork.define_group('${EXCLUSIVE_GROUP.name}', 1)`);
+  return {
+    source: "pg_timetable", jobs, refused, notes,
+    ...(exclusive ? { groups: [EXCLUSIVE_GROUP] } : {}),
+    ...(switchOff ? { switchOff } : {}),
+  };
 }
 
 export async function importTimetable(source: pg.ClientBase, target: { database: string }): Promise<ImportResult> {
