@@ -303,3 +303,29 @@ describe("overlap queue: a run ending while the next slot fires", () => {
     }
   });
 });
+
+// Issue 9 flagged tick's catch around jobVersion: only a definition this version cannot read
+// may be survived (recorded as definition_unreadable); anything else ends the tick.
+describe("a stored definition tick cannot read", () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await clockworkDatabase();
+    await registerWorker(db.pool, "w1");
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  test("stops that job's schedule with the reason, and every other job fires", async () => {
+    await defineJob(db, { name: "unreadable", schedules: ["* * * * *"], steps: [{ name: "a", shell: "true" }] }, "2044-01-01T00:00:30Z");
+    await defineJob(db, { name: "fine", schedules: ["* * * * *"], steps: [{ name: "a", shell: "true" }] }, "2044-01-01T00:00:30Z");
+    // As an older version might have stored it: a field this version refuses.
+    await db.query(`UPDATE clockwork.job_versions v SET definition = v.definition || '{"policies": {"overlap": "sometimes"}}'
+                      FROM clockwork.jobs j WHERE j.id = v.job_id AND j.name = 'unreadable'`);
+    const { claimed } = await tick(db.pool, "w1", "2044-01-01T00:01:00Z");
+    assert.deepEqual(claimed.map((c) => c.job), ["fine"]);
+    const skips = (await db.query("select job, reason from clockwork.skip_history where job = 'unreadable'")).rows;
+    assert.deepEqual(skips, [{ job: "unreadable", reason: "definition_unreadable" }]);
+    assert.equal(await nextFireAt(db, "unreadable"), null);
+  });
+});

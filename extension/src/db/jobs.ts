@@ -8,6 +8,7 @@ import {
   validateJobDefinition,
   type JobDefinition,
   type Schedule,
+  type ValidationIssue,
 } from "../core/index.ts";
 import { refreshAlertRules } from "./alerts.ts";
 import { DATABASE_BUILTINS, KNOWN_BUILTINS } from "./builtins.ts";
@@ -63,17 +64,28 @@ const parsed = new Map<string, JobDefinition>();
 
 /** The parsed definition a run follows (validated when stored, so only parsed here). */
 export function jobVersion(jobId: string, version: number): JobDefinition {
+  const read = readJobVersion(jobId, version);
+  if (!read.ok) throw sqlError(read.errors);
+  return read.job;
+}
+
+/**
+ * A stored version parsed, or why this version of Clockwork cannot read it (a definition
+ * stored by an older one): the one failure a caller may choose to survive. Anything else
+ * (a missing version, an error of the database) is raised.
+ */
+export function readJobVersion(jobId: string, version: number): { ok: true; job: JobDefinition } | { ok: false; errors: ValidationIssue[] } {
   const key = `${jobId}/${version}`;
   let job = parsed.get(key);
   if (job === undefined) {
     const row = execute(SQL.jobVersion, [jobId, version])[0] as { definition: unknown } | undefined;
     if (row === undefined) raise("not_found", "", `job ${jobId} has no version ${version}`);
     const result = validateJobDefinition(row.definition, { allowShellSteps: true, allowNetworkBuiltins: true, builtins: KNOWN_BUILTINS });
-    if (!result.ok) throw sqlError(result.errors);
+    if (!result.ok) return { ok: false, errors: result.errors };
     job = result.job;
     parsed.set(key, job);
   }
-  return job;
+  return { ok: true, job };
 }
 
 /**

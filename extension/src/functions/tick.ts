@@ -9,8 +9,8 @@
 import { decideOverlap, nextFireTime, planDueSlots, type ActiveRun, type NotFiredSlots } from "../core/index.ts";
 import { alertsForSkippedSlots } from "../db/alerts.ts";
 import { checkSupervisorVersion } from "../db/compatibility.ts";
-import { calendarDates, firstSlotFrom, jobVersion } from "../db/jobs.ts";
-import { isInterrupt, raise } from "../db/raise.ts";
+import { calendarDates, firstSlotFrom, readJobVersion } from "../db/jobs.ts";
+import { raise } from "../db/raise.ts";
 import { pruneHistory } from "../db/history.ts";
 import { admitGroupsWithRoom, waitingForGroupReason } from "../db/groups.ts";
 import { applyPlans, cancelRuns, expireLeases, lockJobs, planReleased, startGroupRuns, startWaitingRuns, wakeRuns } from "../db/lifecycle.ts";
@@ -96,18 +96,17 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
   const replacing: { scheduleId: string; slotAt: string; jobId: string; cancel: string[]; graceful: boolean }[] = [];
 
   for (const d of due) {
-    let job: ReturnType<typeof jobVersion>;
-    try {
-      job = jobVersion(d.job_id, d.version);
-    } catch (e) {
-      if (isInterrupt(e)) throw e;
+    const read = readJobVersion(d.job_id, d.version);
+    if (!read.ok) {
       // A definition stored by an older version that this one cannot read must not stop
       // every other job: its schedule stops, the slot is recorded with the reason, and the
-      // job fires again once it is defined anew (UPDATING.md).
+      // job fires again once it is defined anew (UPDATING.md). Only that: any other error
+      // (of the database, a cancel) ends the tick, as it must.
       skipped.push({ schedule_id: d.id, slot_at: d.next_fire_at.toISOString(), slots: 1, reason: "definition_unreadable" });
       advanced.push({ id: d.id, next_fire_at: null, last_slot_at: null });
       continue;
     }
+    const job = read.job;
     const schedule = job.schedules[d.position];
     if (schedule === undefined) {
       advanced.push({ id: d.id, next_fire_at: null, last_slot_at: null });
