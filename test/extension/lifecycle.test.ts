@@ -322,7 +322,10 @@ describe("a stored definition tick cannot read", () => {
     // As an older version might have stored it: a field this version refuses.
     await db.query(`UPDATE clockwork.job_versions v SET definition = v.definition || '{"policies": {"overlap": "sometimes"}}'
                       FROM clockwork.jobs j WHERE j.id = v.job_id AND j.name = 'unreadable'`);
-    const { claimed } = await tick(db.pool, "w1", "2044-01-01T00:01:00Z");
+    // A new session, as after an upgrade: no parsed definition cached from define_job.
+    const fresh = await db.connect();
+    const { claimed } = await tick(fresh, "w1", "2044-01-01T00:01:00Z");
+    await fresh.end();
     assert.deepEqual(claimed.map((c) => c.job), ["fine"]);
     const skips = (await db.query("select job, reason from clockwork.skip_history where job = 'unreadable'")).rows;
     assert.deepEqual(skips, [{ job: "unreadable", reason: "definition_unreadable" }]);
