@@ -75,7 +75,7 @@ describe("pg_timetable: its own schema and samples", { skip: missing ?? false },
     retry_on_fail_delayed: /on_error \(SQL run when the chain fails\) needs a failure hook/,
     fail_with_on_error_notify: /on_error \(SQL run when the chain fails\) needs a failure hook/,
   };
-  // Imported once concurrency groups exist (issue 16); until then refused, naming the setting.
+  // exclusive_execution: imported into the concurrency group pg_timetable_exclusive (issue 16).
   const EXCLUSIVE = ["exclusive_sleep_every_10s", "exclusive_sleep_after_10s"];
 
   test("each chain imports, or is refused with the feature named; nothing secret is printed", async () => {
@@ -93,7 +93,10 @@ describe("pg_timetable: its own schema and samples", { skip: missing ?? false },
       const refusal = refusals.get(chain);
       assert.ok(imported !== (refusal !== undefined), `chain ${chain}: imported or refused, once`);
       if (chain in REFUSED) assert.match(refusal ?? "(imported)", REFUSED[chain]!, chain);
-      else if (EXCLUSIVE.includes(chain)) assert.ok(imported || /exclusive_execution/.test(refusal!), `${chain}: ${refusal}`);
+      else if (EXCLUSIVE.includes(chain)) {
+        assert.ok(imported, `${chain}: ${refusal}`);
+        assert.equal(jobs.get(chain)!.policies?.group, "pg_timetable_exclusive", chain);
+      }
       else assert.ok(imported, `chain ${chain} was refused: ${refusal}`);
     }
     // What the samples say, kept.
