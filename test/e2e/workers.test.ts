@@ -135,15 +135,18 @@ describe("supervisors that die and come back", { skip: missing ?? false }, () =>
       steps: [{
         name: "s",
         // Attempt 1 ignores SIGTERM: its watcher SIGKILLs it after the kill grace (8 s, longer
-        // than a supervisor takes to start on a loaded machine).
+        // than a supervisor takes to start on a loaded machine). The trap comes before the
+        // ledger line the test waits for: set after it, a loaded machine let the watcher's
+        // SIGTERM arrive first, and attempt 1 was gone before there was anything to wait for.
         // Attempt 2 looks whether attempt 1's first process still runs as it starts.
-        shell: `echo "start $CLOCKWORK_ATTEMPT $(date +%s%3N) $$" >> ${ledger}
+        shell: `trap '' TERM
+          echo "start $CLOCKWORK_ATTEMPT $(date +%s%3N) $$" >> ${ledger}
           if [ "$CLOCKWORK_ATTEMPT" -ge 2 ]; then
             p=$(awk '$1 == "start" && $2 == 1 { print $4 }' ${ledger})
             if grep -qs '^State:[[:space:]]*[A-WY]' /proc/$p/status; then echo "overlap $p" >> ${ledger}; fi
             exit 0
           fi
-          trap '' TERM; sleep 100 & wait`,
+          sleep 100 & wait`,
       }],
     });
     const args = ["--kill-grace", "8s"];

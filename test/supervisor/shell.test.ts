@@ -1,11 +1,12 @@
 // The shell/program step runner with real processes: no database involved.
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  LAUNCHER,
   startProcessStep,
   truncationMarker,
   type OutputStreamName,
@@ -242,6 +243,36 @@ describe("shell steps", () => {
     assert.equal(result.stoppedBy, "cancelled");
     assert.equal(result.error, "cancelled");
     assert.equal(result.exitCode, 128 + 15);
+  });
+
+  test("the command runs only after onSpawned has returned (the group is on record before the step acts)", async () => {
+    let recordedAt = 0;
+    const { running, captured } = run({ kind: "shell", script: "date +%s%3N" }, {
+      onSpawned: (pgid) => {
+        assert.ok(pgid > 0);
+        // Hold the supervisor's thread, as a loaded machine does between the spawn and the record.
+        const until = Date.now() + 300;
+        while (Date.now() < until);
+        recordedAt = Date.now();
+      },
+    });
+    assert.equal((await running.result).exitCode, 0);
+    const ranAt = Number(captured.stdout.trim());
+    assert.ok(ranAt >= recordedAt, `the step ran ${recordedAt - ranAt} ms before its group was recorded`);
+  });
+
+  test("a launcher whose supervisor dies before the go runs nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "clockwork-go-"));
+    try {
+      const marker = join(dir, "ran");
+      const child = spawn("/bin/sh", ["-c", LAUNCHER, "clockwork-step", "5", "/bin/sh", "-c", `touch ${marker}`], { stdio: ["pipe", "ignore", "ignore"] });
+      child.stdin!.end(); // the supervisor's end closes without the go line, as when it dies
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      assert.equal(code, 0);
+      assert.equal(existsSync(marker), false, "the step's command did not run");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

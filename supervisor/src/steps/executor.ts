@@ -431,6 +431,7 @@ export class StepExecutor {
           flushBytes: this.config.outputFlushBytes,
           killGraceMs: this.config.killGraceMs,
           user: this.config.stepUser,
+          onSpawned: (pgid) => this.processes.record(claim.step_run_id, pgid),
           onOutput: (stream, chunk) => this.api.appendOutput(claim.step_run_id, stream, chunk),
           onSinkError: (error) => {
             // One line for the first lost batch and then every 50th, not one per batch.
@@ -440,7 +441,6 @@ export class StepExecutor {
           },
         },
       );
-      if (entry.process.pid !== undefined) this.processes.record(claim.step_run_id, entry.process.pid);
       try {
         await this.finishProcess(claim, log, entry.process);
       } finally {

@@ -51,6 +51,12 @@ export interface ProcessRunOptions {
   readonly onOutput?: OutputSink;
   /** Called when the sink fails (e.g. database unreachable); output of that batch is lost. */
   readonly onSinkError?: (error: unknown) => void;
+  /**
+   * Called with the process group id after the spawn and before the step's command runs
+   * (the launcher waits for it): what is recorded here is on record before the step can
+   * have any effect, even if the supervisor dies the next instant.
+   */
+  readonly onSpawned?: (pgid: number) => void;
 }
 
 export type StopReason = "timeout" | "cancelled" | "fenced" | "shutdown";
@@ -80,7 +86,11 @@ const SHELL = existsSync("/bin/bash") ? "/bin/bash" : "/bin/sh";
 
 /**
  * Every shell and program step starts as `sh -c LAUNCHER clockwork-step TENTHS COMMAND…`.
- * The launcher moves the supervisor's pipe (its stdin) to fd 3, starts the watcher in the
+ * The launcher first waits for the supervisor's go, one line on its stdin, written once the
+ * supervisor has recorded the group (`onSpawned`); at end of file (the supervisor died in
+ * between) it runs nothing. Without the wait, a supervisor killed between the spawn and
+ * the record left a group no re-run knew to wait for (seen on a loaded machine).
+ * The launcher then moves the supervisor's pipe (its stdin) to fd 3, starts the watcher in the
  * background, gives the step /dev/null as stdin and execs it: the step keeps the
  * launcher's pid, hence the group id, its parent and its exit status, exactly as if it
  * had been spawned directly. The watcher ignores the signals a stop sends to the group,
@@ -93,6 +103,7 @@ const SHELL = existsSync("/bin/bash") ? "/bin/bash" : "/bin/sh";
  */
 export const LAUNCHER = [
   'tenths=$1; shift',
+  'read -r _ || exit 0',
   'exec 3<&0 </dev/null',
   // Whether a process runs: on Linux a zombie does not (an init that never reaps, as in
   // some containers, would keep one forever), elsewhere kill -0.
@@ -303,7 +314,7 @@ export function startProcessStep(spec: ProcessStepSpec, options: ProcessRunOptio
       cwd,
       env,
       ...(user === null ? {} : { uid: user.uid, gid: user.gid }),
-      // stdin: the pipe the launcher's watcher reads (see LAUNCHER); never written.
+      // stdin: the pipe of the launcher's go and then its watcher (see LAUNCHER).
       stdio: ["pipe", "pipe", "pipe"],
       detached: true, // own process group: kill(-pid) reaches the whole step
       windowsHide: true,
@@ -315,7 +326,14 @@ export function startProcessStep(spec: ProcessStepSpec, options: ProcessRunOptio
 
   let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   let done = false;
-  child.stdin!.on("error", () => {}); // closed when the step exits; never written
+  child.stdin!.on("error", () => {}); // closed when the step exits
+  if (child.pid !== undefined) {
+    try {
+      options.onSpawned?.(child.pid);
+    } finally {
+      child.stdin!.write("\n"); // the go: the step's command runs from here on
+    }
+  }
   child.stdout!.on("data", onData("stdout"));
   child.stderr!.on("data", onData("stderr"));
 
