@@ -271,6 +271,7 @@ CREATE TABLE step_runs (
     claim_hash        bytea,
     awaiting_report   boolean     NOT NULL DEFAULT false,
     refused_by        bigint[]    NOT NULL DEFAULT '{}',
+    priority          integer     NOT NULL DEFAULT 0,
     CONSTRAINT step_runs_attempt_key UNIQUE (run_id, step, instance, attempt),
     CONSTRAINT step_runs_phase_check CHECK (phase IN ('step', 'check')),
     CONSTRAINT step_runs_kind_check CHECK (kind IN ('sql', 'shell', 'program', 'builtin')),
@@ -313,11 +314,17 @@ COMMENT ON COLUMN step_runs.output_truncated IS 'True when output beyond the cap
 COMMENT ON COLUMN step_runs.claim_hash IS 'SHA-256 of the secret handed to the worker that claimed this attempt; only that worker can finish it. Never readable by job owners.';
 COMMENT ON COLUMN step_runs.awaiting_report IS 'An SQL step that committed its completion with its work, whose supervisor has not yet reported its rows; tick decides its run then, or without the rows once lease_duration() has passed.';
 COMMENT ON COLUMN step_runs.refused_by IS 'Workers that handed this step back because they cannot log in as its owner or reach its target; it is not offered to them again.';
+COMMENT ON COLUMN step_runs.priority IS 'Its run''s priority (policies.priority), carried here so that the claim takes ready steps highest priority first, then oldest, from one index (step_runs_claim_idx).';
 
--- Claims: ready steps whose time has come, oldest first, in the claim's exact order
--- (ready_at, id): many steps share one ready_at (a burst of run_now), and without id in
--- the key every claim would sort the whole backlog to take its first few rows.
+-- Claims: ready steps whose time has come, highest priority first, then oldest, in the
+-- claim's exact order (priority DESC, ready_at, id): many steps share one ready_at (a
+-- burst of run_now), and without the whole order in the key every claim would sort the
+-- whole backlog to take its first few rows.
+CREATE INDEX step_runs_claim_idx ON step_runs (priority DESC, ready_at, id) WHERE state = 'ready';
+COMMENT ON INDEX step_runs_claim_idx IS 'Ready steps in the order a worker claims them: highest priority first, then oldest (claimReadySteps in extension/src/db/statements.ts).';
+-- When the next ready step is due, whatever its priority (nextDueAt: the supervisor's sleep).
 CREATE INDEX step_runs_ready_idx ON step_runs (ready_at, id) WHERE state = 'ready';
+COMMENT ON INDEX step_runs_ready_idx IS 'Ready steps by due time: when a worker next has a step to claim (nextDueAt in extension/src/db/statements.ts).';
 -- Lease expiry: running steps by lease end.
 CREATE INDEX step_runs_lease_idx ON step_runs (lease_expires_at) WHERE state = 'running';
 CREATE INDEX step_runs_run_idx ON step_runs (run_id);

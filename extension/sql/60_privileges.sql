@@ -10,7 +10,7 @@ GRANT SELECT ON jobs, job_versions, schedules, runs, skipped_slots, pruned_runs,
 -- Every column of step_runs but claim_hash: the hash of a claim's secret is nobody's business.
 GRANT SELECT (id, run_id, step, instance, phase, kind, matrix, params, attempt, state, required_labels, ready_at,
               worker_id, worker_name, lease_expires_at, started_at, finished_at, exit_code, sql_state, error, result, stdout,
-              stderr, output_truncated, awaiting_report, refused_by)
+              stderr, output_truncated, awaiting_report, refused_by, priority)
    ON step_runs TO PUBLIC;
 GRANT SELECT ON job_status, run_history, step_history, job_definitions, skip_history, run_counts TO PUBLIC;
 GRANT SELECT ON workers, calendars, connections, concurrency_groups TO PUBLIC;

@@ -360,9 +360,12 @@ export class Supervisor {
     if (!this.lastDb.ok) this.log.info("database reachable again");
     this.lastDb = { ok: true };
     this.log.debug({ reason, claimed: result.claimed.length, next_due_at: result.next_due_at }, "tick");
-    // SQL steps first: their calls go out before a shell step's spawn blocks the event loop.
-    const claims = [...result.claimed].sort((a, b) => Number(a.kind !== "sql") - Number(b.kind !== "sql"));
-    for (const claim of claims) this.executor.start(claim, sentAt);
+    // Claims come highest priority first: the first as many as slots are free start now,
+    // SQL steps among them first (their calls go out before a shell step's spawn blocks
+    // the event loop); the others queue for a slot in their order.
+    const free = this.executor.freeSlots;
+    const starting = result.claimed.slice(0, free).sort((a, b) => Number(a.kind !== "sql") - Number(b.kind !== "sql"));
+    for (const claim of [...starting, ...result.claimed.slice(free)]) this.executor.start(claim, sentAt);
     return result.next_due_at;
   }
 

@@ -533,3 +533,12 @@ COMMENT ON COLUMN runs.priority IS 'Its job version''s policies.priority: when i
 COMMENT ON COLUMN runs.waiting_for IS 'While waiting: overlap (its job''s overlap policy holds it back) or group (its concurrency group is full); NULL otherwise.';
 CREATE INDEX runs_group_active_idx ON runs (concurrency_group) WHERE state IN ('queued', 'running') AND concurrency_group IS NOT NULL;
 CREATE INDEX runs_group_waiting_idx ON runs (concurrency_group, priority DESC, id) WHERE state = 'waiting' AND concurrency_group IS NOT NULL;
+
+-- Priorities when a supervisor is full (issue 16): ready steps carry their run's priority
+-- and are claimed highest priority first, then oldest. Runs of 1.0 have priority 0, as
+-- the column's default gives their steps.
+ALTER TABLE step_runs ADD COLUMN priority integer NOT NULL DEFAULT 0;
+COMMENT ON COLUMN step_runs.priority IS 'Its run''s priority (policies.priority), carried here so that the claim takes ready steps highest priority first, then oldest, from one index (step_runs_claim_idx).';
+CREATE INDEX step_runs_claim_idx ON step_runs (priority DESC, ready_at, id) WHERE state = 'ready';
+COMMENT ON INDEX step_runs_claim_idx IS 'Ready steps in the order a worker claims them: highest priority first, then oldest (claimReadySteps in extension/src/db/statements.ts).';
+COMMENT ON INDEX step_runs_ready_idx IS 'Ready steps by due time: when a worker next has a step to claim (nextDueAt in extension/src/db/statements.ts).';

@@ -48,6 +48,11 @@ export interface StepReport {
    * supervisor saw was lost (a crash with synchronous_commit off): the step is taken back.
    */
   committed?: boolean;
+  /**
+   * released: the due time the claim carried (StepClaim.due_at). The step is ready again
+   * from then, not from its claim, so it keeps its place among steps of its priority.
+   */
+  due_at?: string;
 }
 
 interface ReportRow {
@@ -148,7 +153,11 @@ export function recordReports(worker: { id: string }, reports: readonly StepRepo
     if (rows.some((r) => r.someone_else)) execute(SQL.notifyWakeup, ["handed back"]);
   }
   // Claims given back unstarted: nothing happened, so nothing is decided about their runs.
-  const released = rowsOf("released");
+  const releasing = reports.filter((r) => r.outcome === "released");
+  const released = reportRows(releasing).map((row, i) => {
+    const due = releasing[i]!.due_at;
+    return { ...row, due_at: typeof due === "string" && Number.isFinite(Date.parse(due)) ? due : null };
+  });
   if (released.length > 0) {
     const rows = execute(SQL.releaseClaims, [JSON.stringify(released), worker.id]) as { id: string }[];
     accepted.push(...rows.map((r) => r.id));

@@ -233,11 +233,14 @@ export const SQL = {
     SELECT definition FROM clockwork.job_versions WHERE job_id = $1::bigint AND version = $2`),
 
   // --- step runs -----------------------------------------------------------------
+  // A step carries its run's priority, by which it is claimed (claimReadySteps). A scalar
+  // subquery, not a join: the rows keep their order, and so their ids the graph's order.
   insertStepRuns: sql(["text"], `
     INSERT INTO clockwork.step_runs (run_id, step, instance, phase, kind, matrix, params, attempt, state,
-                                     required_labels, ready_at, started_at, finished_at, stdout, error)
+                                     required_labels, ready_at, started_at, finished_at, stdout, error, priority)
     SELECT x.run_id, x.step, x.instance, x.phase, x.kind, x.matrix, x.params, x.attempt, x.state,
-           x.required_labels, x.ready_at, x.started_at, x.finished_at, coalesce(x.stdout, ''), x.error
+           x.required_labels, x.ready_at, x.started_at, x.finished_at, coalesce(x.stdout, ''), x.error,
+           coalesce((SELECT r.priority FROM clockwork.runs AS r WHERE r.id = x.run_id), 0)
       FROM jsonb_to_recordset($1::text::jsonb) AS x(run_id bigint, step text, instance text, phase text, kind text,
                                        matrix jsonb, params jsonb, attempt integer, state text,
                                        required_labels text[], ready_at timestamptz, started_at timestamptz,
@@ -747,10 +750,10 @@ export const SQL = {
         RETURNING s.*
     ), requeued AS (
         INSERT INTO clockwork.step_runs (run_id, step, instance, phase, kind, matrix, params, attempt,
-                                         state, required_labels, ready_at)
+                                         state, required_labels, ready_at, priority)
         -- A step claimed ahead and handed back before its start is due at its start still.
         SELECT e.run_id, e.step, e.instance, e.phase, e.kind, e.matrix, e.params, e.attempt + 1,
-               'ready', e.required_labels, greatest($2, e.started_at)
+               'ready', e.required_labels, greatest($2, e.started_at), e.priority
           FROM expired AS e
          WHERE NOT $4
            AND (SELECT count(*) FROM clockwork.step_runs AS x
@@ -760,8 +763,10 @@ export const SQL = {
     )
     SELECT (SELECT count(*) FROM expired)::integer AS expired, (SELECT count(*) FROM requeued)::integer AS requeued`),
 
-  // Claims: ready steps whose time has come, oldest first (step_runs_ready_idx), only
-  // those whose required labels this worker has.
+  // Claims: ready steps whose time has come, highest priority first, then oldest
+  // (step_runs_claim_idx, in its exact order), only those whose required labels this
+  // worker has. Strict priority, as graphile-worker, River and pg-boss order theirs: a
+  // lower priority waits while higher ones are ready (docs/policies.md, "Priorities").
   // Claims ready steps whose time comes by the horizon ($5, a few ms after now ($3) when
   // the supervisor fires ahead): a step is held from max(now, ready_at), its start time.
   // A dedicated worker ($6, its pinning label `node:<name>`) claims only steps pinned to it.
@@ -773,12 +778,16 @@ export const SQL = {
         SELECT s.id, s.ready_at
           FROM clockwork.step_runs AS s
           JOIN clockwork.runs AS r ON r.id = s.run_id
-         WHERE s.state = 'ready' AND s.ready_at <= $5 AND s.required_labels <@ $4::text[]
+         WHERE s.state = 'ready' AND s.ready_at <= $5
+           -- "= '{}' OR": the same rows (no labels are contained in any), but the planner
+           -- estimates <@ at 0.5% of the rows, and so would sort a backlog it thinks is small
+           -- instead of reading step_runs_claim_idx in order; most steps have no labels.
+           AND (s.required_labels = '{}' OR s.required_labels <@ $4::text[])
            AND ($6::text IS NULL OR $6::text = ANY (s.required_labels))
            AND NOT ($1::bigint = ANY (s.refused_by))
            -- A run whose transaction is open on another worker is pinned to it (transaction: run).
            AND NOT EXISTS (SELECT 1 FROM clockwork.run_transactions AS t WHERE t.run_id = s.run_id AND t.worker_id <> $1::bigint)
-         ORDER BY s.ready_at, s.id
+         ORDER BY s.priority DESC, s.ready_at, s.id
          LIMIT $2
            FOR NO KEY UPDATE OF s, r SKIP LOCKED
     ), secrets AS (
@@ -804,7 +813,7 @@ export const SQL = {
     )
     SELECT c.id::text AS step_run_id, c.run_id::text AS run_id, j.name AS job, j.owner, c.step, c.instance,
            c.phase, c.kind, c.params, c.attempt, c.lease_expires_at, c.due_at, c.started_at AS start_at,
-           r.slot_at, r.job_id::text AS job_id, r.job_version, c.claim,
+           r.slot_at, r.job_id::text AS job_id, r.job_version, c.claim, c.priority,
            -- A re-run of a process step waits on this host for its earlier attempts'
            -- processes to end (docs/faults.md): it names them.
            CASE WHEN c.kind IN ('shell', 'program') AND c.attempt > 1 THEN
@@ -814,7 +823,8 @@ export const SQL = {
       FROM claimed AS c
       JOIN clockwork.runs AS r ON r.id = c.run_id
       JOIN clockwork.jobs AS j ON j.id = r.job_id
-     ORDER BY c.id`),
+     -- In the claim's order: the supervisor starts (or queues) them as listed.
+     ORDER BY c.priority DESC, c.due_at, c.id`),
 
   // When is anything next due for this worker: a slot, a claimable step, a lease end, a run's deadline.
   // A dedicated worker ($2 as in claimReadySteps) fires no slots and waits for its own steps only.
@@ -962,13 +972,15 @@ export const SQL = {
                       AND w.id <> ALL (b.refused_by) AND b.required_labels <@ w.labels) AS someone_else
       FROM back AS b`),
   // Claims a supervisor queued and gives back unstarted (supervisor/src/steps/executor.ts,
-  // QUEUE_TTL_MS): ready again at the time they were claimed, so they keep their place in
-  // the queue, same attempt, no trace; fenced by the claim's secret and the worker.
+  // QUEUE_TTL_MS): ready again from when the claim said it was due (never later than the
+  // claim), so they keep their place among the ready steps of their priority
+  // (claimReadySteps: ready_at, then id), same attempt, no trace; fenced by the claim's
+  // secret and the worker.
   releaseClaims: sql(["text", "text"], `
     UPDATE clockwork.step_runs AS s
-       SET state = 'ready', ready_at = s.started_at, worker_id = NULL, worker_name = NULL, lease_expires_at = NULL,
-           started_at = NULL, claim_hash = NULL
-      FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, claim text)
+       SET state = 'ready', ready_at = least(s.started_at, x.due_at), worker_id = NULL, worker_name = NULL,
+           lease_expires_at = NULL, started_at = NULL, claim_hash = NULL
+      FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, claim text, due_at timestamptz)
      WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
        AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
        AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') AND NOT s.awaiting_report

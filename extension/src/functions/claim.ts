@@ -40,6 +40,11 @@ export interface StepClaim {
   kind: "sql" | "shell" | "program" | "builtin";
   attempt: number;
   /**
+   * Its run's priority (policies.priority): claims come highest first, and a supervisor
+   * starts the claims it queued for a slot in that order too.
+   */
+  priority: number;
+  /**
    * The claim's secret (its hash is stored): it proves the holder in tick's reports, e.g.
    * when a claim queued on the supervisor is given back unstarted ("released").
    */
@@ -84,7 +89,7 @@ export interface StepClaim {
 const OWNER_BUILTINS: readonly string[] = ["copy_from", "copy_to", "queue"];
 
 /** A claimed row as the claim statement returns it, before the definition fills it in. */
-type ClaimedRow = Pick<StepClaim, "step_run_id" | "run_id" | "job" | "step" | "instance" | "phase" | "kind" | "attempt"> & {
+type ClaimedRow = Pick<StepClaim, "step_run_id" | "run_id" | "job" | "step" | "instance" | "phase" | "kind" | "attempt" | "priority"> & {
   params: Record<string, unknown>;
   lease_expires_at: Date;
   due_at: Date;
@@ -194,6 +199,7 @@ export function claimSteps(
       phase: row.phase,
       kind: row.kind,
       attempt: row.attempt,
+      priority: row.priority,
       claim: row.claim,
       builtin: def.builtin,
       args: def.kind === "builtin" ? def.args : null,

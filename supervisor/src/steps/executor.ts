@@ -74,7 +74,7 @@ const EARLIER_POLL_MS = 100;
 
 export class StepExecutor {
   private readonly running = new Map<string, RunningStep>();
-  /** Claims beyond the free slots, oldest first: each starts as a slot frees. */
+  /** Claims beyond the free slots, highest priority first, then as claimed: each starts as a slot frees. */
   private queue: QueuedClaim[] = [];
   private queueTimer: NodeJS.Timeout | undefined;
   private idleWaiters: Array<() => void> = [];
@@ -157,14 +157,19 @@ export class StepExecutor {
     }
     if (this.running.size >= this.config.concurrency) {
       const now = performance.now();
-      this.queue.push({ claim, tickSentAt, queuedAt: now, leaseEndsAt: tickSentAt + this.leaseMs });
+      // Highest priority first, then in the order claimed (as the database claims them): a
+      // step of a higher priority claimed later does not wait behind lower ones queued here.
+      // (A claim from an extension before priorities has none: 0, the default.)
+      const priority = claim.priority ?? 0;
+      const at = this.queue.findIndex((q) => (q.claim.priority ?? 0) < priority);
+      this.queue.splice(at < 0 ? this.queue.length : at, 0, { claim, tickSentAt, queuedAt: now, leaseEndsAt: tickSentAt + this.leaseMs });
       this.armQueueTimer();
       return;
     }
     this.run(claim, tickSentAt);
   }
 
-  /** Starts the oldest queued claims while slots are free; drops those whose lease ended here. */
+  /** Starts queued claims in order while slots are free; drops those whose lease ended here. */
   private startQueued(): void {
     const now = performance.now();
     while (this.queue.length > 0 && this.running.size < this.config.concurrency) {
@@ -187,7 +192,9 @@ export class StepExecutor {
   /** Claims queued longer than QUEUE_TTL_MS are given back with the next tick. */
   private armQueueTimer(): void {
     if (this.queueTimer !== undefined || this.queue.length === 0) return;
-    const wait = Math.max(0, this.queue[0]!.queuedAt + QUEUE_TTL_MS - performance.now());
+    // The queue is in priority order: the first to go stale is the one queued first.
+    const first = Math.min(...this.queue.map((q) => q.queuedAt));
+    const wait = Math.max(0, first + QUEUE_TTL_MS - performance.now());
     this.queueTimer = setTimeout(() => {
       this.queueTimer = undefined;
       const now = performance.now();
@@ -210,7 +217,7 @@ export class StepExecutor {
   private releaseClaim(claim: StepClaim, why: string): void {
     if (this.abandoned || typeof claim.claim !== "string") return;
     this.log.child(stepScope(claim)).info(`claim given back unstarted: ${why}`);
-    this.reports.push({ step_run: claim.step_run_id, claim: claim.claim, outcome: "released" });
+    this.reports.push({ step_run: claim.step_run_id, claim: claim.claim, outcome: "released", due_at: claim.due_at });
   }
 
   /** Runs a claim in a slot now (or at its start_at, for one claimed ahead of it). */
