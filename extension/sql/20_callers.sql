@@ -37,6 +37,29 @@ $$;
 COMMENT ON FUNCTION _may_manage(name) IS 'Whether the calling role owns (or is a member of the owner of) a job.';
 
 
+-- The grantee of a grant_* or revoke_* call (calendars, groups, secrets; grant_connection
+-- checks the same in TypeScript, functions/connections.ts): public in any case, as GRANT
+-- … TO PUBLIC takes it, else a role that exists. A revoke may name a role dropped since
+-- its grant (must_exist false), so that the grant can still be taken back.
+CREATE FUNCTION _grantee(role name, must_exist boolean DEFAULT true) RETURNS name
+LANGUAGE plpgsql STABLE
+SET search_path = clockwork, pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF lower(_grantee.role) = 'public' THEN
+        RETURN 'public';
+    END IF;
+    IF _grantee.role IS NULL
+       OR (_grantee.must_exist AND NOT EXISTS (SELECT 1 FROM pg_roles AS r WHERE r.rolname = _grantee.role)) THEN
+        RAISE EXCEPTION 'role "%" does not exist', coalesce(_grantee.role::text, 'NULL')
+            USING ERRCODE = @sqlstate:invalid_argument@, HINT = 'Name an existing role, or public.';
+    END IF;
+    RETURN _grantee.role;
+END
+$$;
+COMMENT ON FUNCTION _grantee(name, boolean) IS
+    'The role a grant or revoke names: ''public'' for public in any case, else the role, which must exist unless must_exist is false (a revoke); NULL or an unknown role raises invalid_argument.';
+
 CREATE FUNCTION _may_use(object_owner name, granted_to name[], role name) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = clockwork, pg_catalog, pg_temp

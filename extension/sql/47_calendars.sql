@@ -107,13 +107,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
 DECLARE
-    grantee name := CASE WHEN lower(grant_calendar.role) = 'public' THEN 'public' ELSE grant_calendar.role END;
+    grantee name;
 BEGIN
     PERFORM _calendar_for_caller(grant_calendar.name, true);
-    IF grantee <> 'public' AND NOT EXISTS (SELECT 1 FROM pg_roles AS r WHERE r.rolname = grantee) THEN
-        RAISE EXCEPTION 'role "%" does not exist', grantee
-            USING ERRCODE = @sqlstate:invalid_argument@, HINT = @hint:invalid_argument@;
-    END IF;
+    grantee := _grantee(grant_calendar.role);
     UPDATE calendars AS c SET granted_to = array_append(array_remove(c.granted_to, grantee), grantee)
      WHERE c.name = grant_calendar.name;
 END
@@ -127,8 +124,7 @@ SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM _calendar_for_caller(revoke_calendar.name, true);
-    UPDATE calendars AS c
-       SET granted_to = array_remove(c.granted_to, CASE WHEN lower(revoke_calendar.role) = 'public' THEN 'public' ELSE revoke_calendar.role END)
+    UPDATE calendars AS c SET granted_to = array_remove(c.granted_to, _grantee(revoke_calendar.role, must_exist => false))
      WHERE c.name = revoke_calendar.name;
 END
 $$;

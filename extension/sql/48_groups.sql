@@ -100,13 +100,10 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
 DECLARE
-    grantee name := CASE WHEN lower(grant_group.role) = 'public' THEN 'public' ELSE grant_group.role END;
+    grantee name;
 BEGIN
     PERFORM _group_for_caller(grant_group.name, true);
-    IF grantee <> 'public' AND NOT EXISTS (SELECT 1 FROM pg_roles AS r WHERE r.rolname = grantee) THEN
-        RAISE EXCEPTION 'role "%" does not exist', grantee
-            USING ERRCODE = @sqlstate:invalid_argument@, HINT = @hint:invalid_argument@;
-    END IF;
+    grantee := _grantee(grant_group.role);
     UPDATE concurrency_groups AS g SET granted_to = array_append(array_remove(g.granted_to, grantee), grantee)
      WHERE g.name = grant_group.name;
 END
@@ -120,8 +117,7 @@ SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM _group_for_caller(revoke_group.name, true);
-    UPDATE concurrency_groups AS g
-       SET granted_to = array_remove(g.granted_to, CASE WHEN lower(revoke_group.role) = 'public' THEN 'public' ELSE revoke_group.role END)
+    UPDATE concurrency_groups AS g SET granted_to = array_remove(g.granted_to, _grantee(revoke_group.role, must_exist => false))
      WHERE g.name = revoke_group.name;
 END
 $$;

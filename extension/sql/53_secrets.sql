@@ -25,9 +25,6 @@ CREATE FUNCTION grant_secret(secret text, grantee name) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = clockwork, pg_catalog, pg_temp
 AS $$
-DECLARE
-    -- public as grant_connection and grant_calendar take it, in either case.
-    role name := CASE WHEN lower(grant_secret.grantee) = 'public' THEN 'public' ELSE grant_secret.grantee END;
 BEGIN
     IF NOT _is_admin() THEN
         RAISE EXCEPTION 'role "%" may not grant secrets: only superusers and members of clockwork_admin may', _caller()
@@ -37,12 +34,8 @@ BEGIN
         RAISE EXCEPTION 'secret: % is not the name of a CLOCKWORK_SECRET_* variable (upper-case letters, digits and _)', coalesce(quote_literal(grant_secret.secret), 'NULL')
             USING ERRCODE = @sqlstate:secret_in_definition@, HINT = @hint:secret_in_definition@;
     END IF;
-    IF role IS NULL OR (role <> 'public' AND NOT EXISTS (SELECT 1 FROM pg_roles AS r WHERE r.rolname = role)) THEN
-        RAISE EXCEPTION 'role "%" does not exist', coalesce(role::text, 'NULL')
-            USING ERRCODE = @sqlstate:invalid_argument@, HINT = 'Grant to an existing role, or to public.';
-    END IF;
     INSERT INTO secret_grants (secret, grantee, granted_by)
-    VALUES (grant_secret.secret, role, _caller())
+    VALUES (grant_secret.secret, _grantee(grant_secret.grantee), _caller())
     ON CONFLICT DO NOTHING;
     RETURN FOUND;
 END
@@ -60,8 +53,7 @@ BEGIN
             USING ERRCODE = @sqlstate:not_an_admin@, HINT = @hint:not_an_admin@;
     END IF;
     DELETE FROM secret_grants AS g
-     WHERE g.secret = revoke_secret.secret
-       AND g.grantee = CASE WHEN lower(revoke_secret.grantee) = 'public' THEN 'public' ELSE revoke_secret.grantee END;
+     WHERE g.secret = revoke_secret.secret AND g.grantee = _grantee(revoke_secret.grantee, must_exist => false);
     RETURN FOUND;
 END
 $$;

@@ -10,6 +10,14 @@ const RUN_COLUMNS = `id::text AS id, job_id::text AS job_id, job_version, schedu
            params, state, created_at, queued_at, started_at, wake_at, slot_at, trigger, reason, cancel_requested_at, cancel_mode,
            concurrency_group, waiting_for`;
 
+/**
+ * The slots a concurrency group's runs hold (the `group` expression: its name): its runs
+ * queued or running (runs_group_active_idx). One expression, so that admitting a run
+ * (groupOccupancy) and finding groups with room (groupsWithRoom) count alike.
+ */
+const groupSlotsTaken = (group: string) => `(SELECT count(*) FROM clockwork.runs AS taken
+     WHERE taken.concurrency_group = ${group} AND taken.state IN ('queued', 'running'))`;
+
 export const SQL = {
   callerRights: sql([], `SELECT clockwork._caller_rights() AS rights`),
   notifyWakeup: sql(["text"], `SELECT pg_notify('clockwork_wakeup', $1)`),
@@ -58,7 +66,9 @@ export const SQL = {
     UPDATE clockwork.connections SET granted_to = array_append(array_remove(granted_to, $2), $2) WHERE name = $1`),
   revokeConnection: sql(["text", "name"], `
     UPDATE clockwork.connections SET granted_to = array_remove(granted_to, $2) WHERE name = $1`),
-  roleExists: sql(["name"], `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1) AS found`),
+  // The role a grant or revoke names (extension/sql/20_callers.sql): 'public' in any case,
+  // else an existing role (unless $2 is false), or invalid_argument.
+  grantee: sql(["name", "boolean"], `SELECT clockwork._grantee($1, $2) AS role`),
   // The caller's own job of that name: names are unique per owner.
   jobByNameForUpdate: sql(["text", "name"], `
     SELECT id::text AS id, owner, version, definition, enabled,
@@ -177,8 +187,7 @@ export const SQL = {
     SELECT name, max_running FROM clockwork.concurrency_groups WHERE name = $1 FOR NO KEY UPDATE SKIP LOCKED`),
   // Counted after the lock is taken: a new statement sees every admission committed before.
   groupOccupancy: sql(["text"], `
-    SELECT count(*)::integer AS running FROM clockwork.runs
-     WHERE concurrency_group = $1 AND state IN ('queued', 'running')`),
+    SELECT ${groupSlotsTaken("$1")}::integer AS running`),
   // Who goes first: highest priority, then oldest. A run locked elsewhere is being
   // cancelled or decided; admission never waits for it (runs_group_waiting_idx).
   groupWaitingRuns: sql(["text", "integer"], `
@@ -196,8 +205,7 @@ export const SQL = {
      WHERE EXISTS (SELECT 1 FROM clockwork.runs AS r
                     WHERE r.concurrency_group = g.name AND r.state = 'waiting' AND r.waiting_for = 'group'
                       AND r.cancel_requested_at IS NULL)
-       AND (SELECT count(*) FROM clockwork.runs AS r
-             WHERE r.concurrency_group = g.name AND r.state IN ('queued', 'running')) < g.max_running
+       AND ${groupSlotsTaken("g.name")} < g.max_running
      ORDER BY g.name`),
 
   // A run waiting for a slot in its concurrency group has passed its job's overlap policy:

@@ -113,10 +113,9 @@ export const drop_connection = sqlFunction({
   },
 });
 
-function grantee(role: string): string {
-  if (role === "public" || role === "PUBLIC") return "public";
-  if ((execute(SQL.roleExists, [role])[0] as { found: boolean }).found) return role;
-  return raise("invalid_argument", "role", `role "${role}" does not exist`);
+/** The role a grant (or, mustExist false, a revoke) names: clockwork._grantee, as for calendars and groups. */
+function grantee(role: string, mustExist = true): string {
+  return (execute(SQL.grantee, [role, mustExist])[0] as { role: string }).role;
 }
 
 export const grant_connection = sqlFunction({
@@ -143,6 +142,6 @@ export const revoke_connection = sqlFunction({
   comment: "Takes back a grant of grant_connection; steps of that role's jobs that use the connection fail from their next claim, saying so.",
   body: (name: string, role: string): void => {
     manageable(name);
-    execute(SQL.revokeConnection, [name, role === "PUBLIC" ? "public" : role]);
+    execute(SQL.revokeConnection, [name, grantee(role, false)]);
   },
 });
