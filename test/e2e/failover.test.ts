@@ -74,6 +74,10 @@ describe("leases hand a dead supervisor's steps to another one", { skip: missing
       assert.equal(await finished(runId), "succeeded");
       const byB = await attempts(runId);
       assert.deepEqual([byB[1].attempt, byB[1].worker, byB[1].stdout], [2, "late-b", "attempt 2 done\n"]);
+      // Attempt 1 had ended; only its launcher's watcher lived on, blocked on the pipe of the
+      // frozen supervisor. The re-run did not wait for it (it once waited a kill grace and
+      // more, which a loaded machine stretched past this test's deadline).
+      assert.ok(!b.logs.some((l) => /the earlier attempt did not end/.test(l.msg)), "the re-run did not wait out the watcher");
     } finally {
       a.child.kill("SIGCONT");
     }

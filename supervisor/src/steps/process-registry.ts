@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { errorFields, type Logger } from "../logging.ts";
+import { LAUNCHER, LAUNCHER_NAME } from "./shell.ts";
 
 /** The start time of a process, in clock ticks since boot (/proc/PID/stat field 22), or null. */
 export function processStartTime(pid: number): string | null {
@@ -28,8 +29,27 @@ export function processStartTime(pid: number): string | null {
 }
 
 /**
+ * Whether a process is the launcher's watcher (shell.ts): a fork of the launcher, so its
+ * command line is still the launcher's, where the step's first process exec'd its command
+ * and the step's own processes descend from that. The watcher runs nothing of the step; it
+ * lives until its supervisor's pipe closes, so while that supervisor is paused (SIGSTOP, a
+ * frozen VM) it outlives a step that has ended.
+ */
+function isWatcher(pid: number): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    return argv[1] === "-c" && argv[2] === LAUNCHER && argv[3] === LAUNCHER_NAME;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Whether a process group has a member that runs (zombies do not: an init that never
  * reaps, as in some containers, keeps them forever), from /proc; null without /proc.
+ * The group's first process counts whatever it is (before the go it is the launcher
+ * itself); the watcher does not: a re-run waited a kill grace and more for a watcher
+ * whose step had long ended, because its supervisor was paused.
  */
 function groupRuns(pgid: number): boolean | null {
   let entries: string[];
@@ -43,7 +63,7 @@ function groupRuns(pgid: number): boolean | null {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(pgrp) === pgid && state !== "Z" && state !== "X") return true;
+      if (Number(pgrp) === pgid && state !== "Z" && state !== "X" && (Number(entry) === pgid || !isWatcher(Number(entry)))) return true;
     } catch {
       // gone meanwhile, or not a process
     }

@@ -101,6 +101,9 @@ const SHELL = existsSync("/bin/bash") ? "/bin/bash" : "/bin/sh";
  * end, and sends SIGKILL to the group, itself included. POSIX sh only (dash, busybox);
  * `running` also works where /proc does not exist.
  */
+/** The launcher's `$0`: with LAUNCHER, how its watcher is told from the step's own processes. */
+export const LAUNCHER_NAME = "clockwork-step";
+
 export const LAUNCHER = [
   'tenths=$1; shift',
   'read -r _ || exit 0',
@@ -310,7 +313,7 @@ export function startProcessStep(spec: ProcessStepSpec, options: ProcessRunOptio
   }
   const tenths = String(Math.ceil(Math.max(0, options.killGraceMs) / 100));
   try {
-    child = spawn("/bin/sh", ["-c", LAUNCHER, "clockwork-step", tenths, ...command], {
+    child = spawn("/bin/sh", ["-c", LAUNCHER, LAUNCHER_NAME, tenths, ...command], {
       cwd,
       env,
       ...(user === null ? {} : { uid: user.uid, gid: user.gid }),
