@@ -84,6 +84,9 @@ export interface RunningProcess {
 
 const SHELL = existsSync("/bin/bash") ? "/bin/bash" : "/bin/sh";
 
+/** The launcher's `$0`: with LAUNCHER, how its watcher is told from the step's own processes. */
+export const LAUNCHER_NAME = "clockwork-step";
+
 /**
  * Every shell and program step starts as `sh -c LAUNCHER clockwork-step TENTHS COMMAND…`.
  * The launcher first waits for the supervisor's go, one line on its stdin, written once the
@@ -101,9 +104,6 @@ const SHELL = existsSync("/bin/bash") ? "/bin/bash" : "/bin/sh";
  * end, and sends SIGKILL to the group, itself included. POSIX sh only (dash, busybox);
  * `running` also works where /proc does not exist.
  */
-/** The launcher's `$0`: with LAUNCHER, how its watcher is told from the step's own processes. */
-export const LAUNCHER_NAME = "clockwork-step";
-
 export const LAUNCHER = [
   'tenths=$1; shift',
   'read -r _ || exit 0',
