@@ -370,14 +370,23 @@ export function cancelRuns(runIds: readonly string[], mode: CancelMode, reason: 
 
 /** Takes back steps of workers that stopped heartbeating (tick; skips busy runs). */
 export function expireLeases(nowMs: number): number {
+  const ids = (execute(SQL.runsWithExpiredLeases, [new Date(nowMs), 1000]) as { run_id: string }[]).map((r) => r.run_id);
+  return expireLeasesOfRuns(lockRunsForDecision(ids, "skip"), nowMs);
+}
+
+/**
+ * Takes back the expired leases of runs the caller has locked: each attempt becomes lost
+ * and, within MAX_LOST_LEASES, attempt + 1 is queued; runs an attempt lost for good may
+ * end are decided. `reasons` (step run id → why) replaces "lease expired" where the
+ * supervisor said what happened (db/reports.ts: it lost the step's connection).
+ */
+export function expireLeasesOfRuns(runs: readonly RunRow[], nowMs: number, reasons: Record<string, string> = {}): number {
   const now = new Date(nowMs);
-  const ids = (execute(SQL.runsWithExpiredLeases, [now, 1000]) as { run_id: string }[]).map((r) => r.run_id);
-  const runs = lockRunsForDecision(ids, "skip");
   let expired = 0;
   let requeued = 0;
   const settle: RunRow[] = [];
   for (const run of runs) {
-    const r = execute(SQL.expireLeasesOfRun, [run.id, now, MAX_LOST_LEASES, run.cancel_requested_at != null])[0] as { expired: number; requeued: number };
+    const r = execute(SQL.expireLeasesOfRun, [run.id, now, MAX_LOST_LEASES, run.cancel_requested_at != null, JSON.stringify(reasons)])[0] as { expired: number; requeued: number };
     expired += r.expired;
     requeued += r.requeued;
     // An attempt lost for good (or of a run being cancelled) may end the run.

@@ -8,7 +8,7 @@
 // its work (awaiting_report); its report brings its result rows. Every other SQL step
 // (another database or server, autonomous) is recorded here: at least once.
 import { ERROR_KINDS } from "../core/index.ts";
-import { decideRuns, lockRunsForDecision } from "./lifecycle.ts";
+import { decideRuns, expireLeasesOfRuns, lockRunsForDecision } from "./lifecycle.ts";
 import { raise } from "./raise.ts";
 import { SQL } from "./statements.ts";
 import { execute } from "./query.ts";
@@ -135,11 +135,21 @@ export function recordReports(worker: { id: string }, reports: readonly StepRepo
   const skipped = rowsOf("skipped");
   if (skipped.length > 0) take(execute(SQL.reportFailed, [JSON.stringify(skipped), worker.id, now, "skipped"]));
   // Unknown outcome: a step that committed (awaiting its report) succeeded, without its
-  // rows; one that did not is taken back like an expired lease (lost, then attempt + 1) by
-  // the lease expiry later in this tick: if its transaction is still alive somewhere, its
-  // finish no longer finds its claim.
-  const lost = rowsOf("lost");
-  if (lost.length > 0) take(execute(SQL.reportLost, [JSON.stringify(lost), worker.id, now]));
+  // rows; one that did not is taken back like an expired lease (lost, then attempt + 1),
+  // here, under the runs' locks, with what the supervisor said happened: if its
+  // transaction is still alive somewhere, its finish no longer finds its claim.
+  const losing = reports.filter((r) => r.outcome === "lost");
+  if (losing.length > 0) {
+    const rows = execute(SQL.reportLost, [JSON.stringify(reportRows(losing)), worker.id, now]) as { id: string; run_id: string | null }[];
+    take(rows);
+    const takenBack = new Set(rows.filter((r) => r.run_id === null).map((r) => r.id));
+    if (takenBack.size > 0) {
+      const reasons = Object.fromEntries(losing.filter((r) => takenBack.has(String(r.step_run))).map((r) => [String(r.step_run),
+        `its supervisor lost the step's connection: ${typeof r.error === "string" && r.error !== "" ? r.error : "the outcome is unknown"}`]));
+      const runOf = new Map((execute(SQL.runsOfStepRuns, [[...takenBack]]) as { id: string; run_id: string }[]).map((r) => [r.run_id, r.id]));
+      expireLeasesOfRuns(runs.filter((r) => runOf.has(r.id)), nowMs, reasons);
+    }
+  }
   const back = rowsOf("handed_back");
   if (back.length > 0) {
     execute(SQL.releaseRunTransactions, [back.map((r) => r.id)]);

@@ -749,11 +749,12 @@ export const SQL = {
              LIMIT $2) AS expired`),
   // The run's expired attempts become 'lost' and, unless that instance already lost $3
   // leases or the run is being cancelled ($4), a new attempt is queued in the same statement.
-  expireLeasesOfRun: sql(["text", "timestamptz", "integer", "boolean"], `
+  // $5: why, by step run id, where the supervisor said (it lost the step's connection).
+  expireLeasesOfRun: sql(["text", "timestamptz", "integer", "boolean", "text"], `
     WITH expired AS (
         UPDATE clockwork.step_runs AS s
            SET state = 'lost', finished_at = greatest($2, s.started_at), lease_expires_at = NULL,
-               error = 'lease expired: the worker stopped heartbeating'
+               error = coalesce($5::jsonb ->> s.id::text, 'lease expired: the worker stopped heartbeating')
          WHERE s.run_id = $1::bigint AND s.state = 'running' AND s.lease_expires_at < $2
         RETURNING s.*
     ), requeued AS (

@@ -110,7 +110,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
       const mismatch = await roleMismatch(lease, work.target.server_role);
       if (mismatch !== null) {
         letGo(mismatch.broken ? "destroy" : "reuse");
-        if (mismatch.broken) return stoppedResult() ?? { report: report("lost"), end: "lost", message: mismatch.text, sqlState: null };
+        if (mismatch.broken) return stoppedResult() ?? { report: report("lost", { error: mismatch.text }), end: "lost", message: mismatch.text, sqlState: null };
         const message = `${lease.target.description} ${mismatch.text}`;
         // skip_run: the step graph skips the rest of the run (core/graph.ts).
         if (work.target.on_role_mismatch === "skip" || work.target.on_role_mismatch === "skip_run") {
@@ -143,12 +143,8 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
       }
       if (out.broken) {
         connection.release("destroy");
-        return stoppedResult() ?? {
-          report: report("lost"),
-          end: "lost",
-          message: `the connection was lost during the step (${out.error.message}); it is taken back and run again unless it committed`,
-          sqlState: null,
-        };
+        const message = `the connection was lost during the step (${out.error.message}); it is taken back and run again unless it committed`;
+        return stoppedResult() ?? { report: report("lost", { error: message }), end: "lost", message, sqlState: null };
       }
       const failedAt = out.results.length; // the statement that raised, 0-based in the message
       const commitAt = LEADING + work.statements + (work.exactly_once ? 1 : 0);
@@ -210,12 +206,8 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
       const out = await runScript(connection.client, work.messages[i]!);
       if (out.broken) {
         connection.release("destroy");
-        return stoppedResult() ?? {
-          report: report("lost"),
-          end: "lost",
-          message: `the connection was lost during the step (${out.error?.message}); it is taken back and runs again (attempt + 1)`,
-          sqlState: null,
-        };
+        const message = `the connection was lost during the step (${out.error?.message}); it is taken back and runs again (attempt + 1)`;
+        return stoppedResult() ?? { report: report("lost", { error: message }), end: "lost", message, sqlState: null };
       }
       if (out.error !== null) {
         failure = { error: out.error, statement: i }; // message 0 is the settings
