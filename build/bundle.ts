@@ -81,6 +81,11 @@ function stub(fn: SqlFunction, hash: string): string {
     // pg_temp last: otherwise it is searched first, and a caller's temporary table named
     // like one of ours would stand in for it inside a SECURITY DEFINER function.
     `SET search_path = clockwork, pg_catalog, pg_temp`,
+    // No JIT: every statement here is a keyed or ordered lookup of a few rows, but a LIMIT
+    // or OFFSET taken from a parameter inflates the planner's estimate past jit_above_cost,
+    // and compiling then costs 0.5-1.5 s (the history pruner's statements inside a tick
+    // did: docs/benchmarks.md, "The supervisor").
+    `SET jit = off`,
     ...Object.entries(fn.settings ?? {}).map(([name, value]) => `SET ${name} = ${value}`),
     `AS $fn$`,
     `if (globalThis.__clockwork_hash !== "${hash}") plv8.execute("SELECT clockwork._load_bundle()");`,

@@ -66,3 +66,65 @@ describe("plans after a burst", () => {
     });
   }
 });
+
+// A firing tick writes back the schedules it fired. Taken as a record set (which the
+// planner counts as 100 rows), they were joined to a seq scan of every schedule below some
+// 40 000 of them: 4-8 ms a firing tick at 10 000 (docs/benchmarks.md, "The supervisor").
+describe("plans with many schedules", () => {
+  let db: TestDatabase;
+  let scheduleId: string;
+  before(async () => {
+    db = await clockworkDatabase();
+    await defineJob(db, { name: "many", schedules: ["* * * * *"], steps: [{ name: "a", sql: "select 1" }] });
+    // 20 000 more schedules of that job, none due (as a long-lived scheduler's dropped or
+    // disabled jobs leave them), analyzed.
+    await db.query(`
+      insert into clockwork.schedules (job_id, position, kind, spec, description)
+      select s.job_id, s.position + i, s.kind, s.spec, s.description
+        from clockwork.schedules as s cross join generate_series(1, 20000) as i`);
+    await db.query("analyze clockwork.schedules");
+    scheduleId = (await db.query("select id::text as id from clockwork.schedules where next_fire_at is not null")).rows[0].id;
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  for (const mode of ["force_generic_plan", "force_custom_plan"]) {
+    test(`advanceSchedules reads the fired schedules by primary key (${mode})`, async () => {
+      const statement = SQL.advanceSchedules;
+      const client = await db.pool.connect();
+      try {
+        await client.query(`set plan_cache_mode = ${mode}`);
+        await client.query(`prepare probe (${statement.types.join(", ")}) as ${statement.text}`);
+        const advanced = JSON.stringify([{ id: scheduleId, next_fire_at: null, last_slot_at: null }]);
+        await client.query("begin");
+        const args = `${client.escapeLiteral(advanced)}, ${client.escapeLiteral(`{${scheduleId}}`)}`;
+        const plan = (await client.query(`explain (costs off) execute probe(${args})`)).rows
+          .map((r) => r["QUERY PLAN"] as string).join("\n");
+        await client.query("rollback");
+        assert.match(plan, /Index Scan using schedules_pkey/, plan);
+        assert.doesNotMatch(plan, /Seq Scan on schedules/, plan);
+      } finally {
+        await client.query("rollback").catch(() => {});
+        await client.query("deallocate all").catch(() => {});
+        client.release();
+      }
+    });
+  }
+
+  test("no Clockwork function compiles its statements with JIT", async () => {
+    // A LIMIT or OFFSET from a parameter inflates estimates past jit_above_cost: the history
+    // pruner's statements cost 0.5-1.5 s of compiling inside a tick with 10 000 jobs.
+    const { rows } = await db.query(`
+      select p.oid::regprocedure::text as fn
+        from pg_proc as p join pg_language as l on l.oid = p.prolang
+       where p.pronamespace = 'clockwork'::regnamespace and l.lanname = 'plv8'
+         and p.proname <> '_load_bundle' -- it loads the code and runs no statement of ours
+         and not ('jit=off' = any (coalesce(p.proconfig, '{}')))`);
+    assert.deepEqual(rows.map((r) => r.fn), []);
+    const count = (await db.query(`
+      select count(*)::int as n from pg_proc as p join pg_language as l on l.oid = p.prolang
+       where p.pronamespace = 'clockwork'::regnamespace and l.lanname = 'plv8'`)).rows[0].n;
+    assert.ok(count > 30, `only ${count} plv8 functions found`);
+  });
+});

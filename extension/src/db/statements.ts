@@ -232,11 +232,14 @@ export const SQL = {
       FROM jsonb_to_recordset($1::text::jsonb) AS x(schedule_id bigint, slot_at timestamptz, last_slot_at timestamptz,
                                                     slots integer, reason text)
         ON CONFLICT DO NOTHING`),
-  advanceSchedules: sql(["text"], `
+  // The ids again as an array ($2): the planner takes a record set for 100 rows and, below
+  // some 40 000 schedules, joins it to a seq scan of all of them (4-8 ms a firing tick at
+  // 10 000); with the array it reads just these rows by the primary key.
+  advanceSchedules: sql(["text", "text[]"], `
     UPDATE clockwork.schedules AS s
        SET next_fire_at = x.next_fire_at, last_slot_at = greatest(s.last_slot_at, x.last_slot_at)
       FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, next_fire_at timestamptz, last_slot_at timestamptz)
-     WHERE s.id = x.id`),
+     WHERE s.id = x.id AND s.id = ANY ($2::bigint[])`),
   jobVersion: sql(["text", "integer"], `
     SELECT definition FROM clockwork.job_versions WHERE job_id = $1::bigint AND version = $2`),
 

@@ -195,7 +195,7 @@ export function fireDueSlots(nowMs: number, horizonMs = nowMs): number {
     }
     alertsForSkippedSlots(byJob, nowMs);
   }
-  execute(SQL.advanceSchedules, [JSON.stringify(advanced)]);
+  execute(SQL.advanceSchedules, [JSON.stringify(advanced), advanced.map((a) => a.id)]);
   if (runs.length === 0) return 0;
   const created = execute(SQL.insertRuns, [JSON.stringify(runs), now]) as (RunRow & { slot_at: Date })[];
   // Plans are written in batches, one per planning time: now, or the slot when fired ahead.
