@@ -135,6 +135,39 @@ describe("bounded history", () => {
     assert.deepEqual(await counts(db, "bulk"), { succeeded: [1, 1100] });
   });
 
+  test("a tick that claims a step ahead of its time leaves the pass to the next tick, for up to 60 s", async () => {
+    const id = await defineJob(db, { name: "ahead", policies: { retention: { max_runs: 1 } }, steps: [{ name: "a", builtin: "noop" }] });
+    await db.query("select clockwork.run_now('ahead', '{}', '2040-05-02T00:00:00Z') from generate_series(1, 3)");
+    assert.equal((await prune(db, "2040-05-02T00:00:01Z")).pruned, true);
+    assert.equal((await runsOfJob(db, id)).length, 1);
+    // A tick with a lookahead of 100 ms, and the claims it made to start after its `now`.
+    const tickAhead = async (now: string) => {
+      const t = (await db.query("select clockwork.tick('w1', 10, $1::timestamptz, 100) as t", [now])).rows[0].t as
+        { claimed: { job: string; step_run_id: string; start_at: string }[] };
+      const ahead = t.claimed.filter((c) => Date.parse(c.start_at) > Date.parse(now));
+      // Ended at once, so that nothing of this test is left running.
+      for (const c of t.claimed) {
+        await db.query("select clockwork.complete_step($1, 'w1', 0, '', '', null, $2::timestamptz)", [c.step_run_id, c.start_at]);
+      }
+      return ahead.map((c) => c.job);
+    };
+    await db.query("select clockwork.run_now('ahead', '{}', '2040-05-02T00:00:02Z') from generate_series(1, 2)");
+    assert.equal((await runsOfJob(db, id)).length, 3);
+    await defineJob(db, { name: "ahead-slot", schedules: ["26 0 0 2 5 *"], steps: [{ name: "a", shell: "true" }] }, "2040-05-02T00:00:25.900Z");
+    // 25 s after the last pass, one is due: a tick that claims the slot at :26 ahead of it prunes nothing.
+    assert.deepEqual(await tickAhead("2040-05-02T00:00:25.950Z"), ["ahead-slot"]);
+    assert.equal((await runsOfJob(db, id)).length, 3, "the tick working ahead left the pass");
+    // The next tick, with nothing to start ahead, prunes.
+    assert.deepEqual(await tickAhead("2040-05-02T00:00:26.100Z"), []);
+    assert.equal((await runsOfJob(db, id)).length, 1, "the next tick pruned");
+    // Passes overdue (over 60 s since the last): even a tick working ahead prunes.
+    await db.query("select clockwork.run_now('ahead', '{}', '2040-05-02T00:01:00Z') from generate_series(1, 2)");
+    await defineJob(db, { name: "ahead-slot", schedules: ["27 1 0 2 5 *"], steps: [{ name: "a", shell: "true" }] }, "2040-05-02T00:01:26.900Z");
+    assert.deepEqual(await tickAhead("2040-05-02T00:01:26.950Z"), ["ahead-slot"]);
+    assert.equal((await runsOfJob(db, id)).length, 1, "an overdue pass ran in the tick working ahead");
+    await db.query("select clockwork.drop_job('ahead-slot')");
+  });
+
   test("skipped-slot rows are bounded too", async () => {
     await defineJob(db, {
       name: "skips", schedules: ["* * * * *"], policies: { retention: { max_runs: 2 } }, steps: [{ name: "a", shell: "sleep 600" }],

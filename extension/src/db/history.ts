@@ -25,16 +25,24 @@ export interface PruneResult {
 }
 
 /**
- * One pruning pass, if one is due (or `force`, for clockwork.prune_history). Never waits:
- * a pass another session runs is left to it.
+ * A tick working ahead of a slot (it claimed a step to start on the dot) leaves a due pass
+ * to a later tick, unless the last pass is this old: a supervisor kept busy by steps due
+ * back to back still prunes.
  */
-export function pruneHistory(nowMs: number, force = false): PruneResult {
+export const PRUNE_DEFER_LIMIT_MS = 6 * PRUNE_INTERVAL_MS;
+
+/**
+ * One pruning pass, if one is due (or `force`, for clockwork.prune_history). Never waits:
+ * a pass another session runs is left to it. `deferrable`: the caller would rather not
+ * spend the time now (PRUNE_DEFER_LIMIT_MS).
+ */
+export function pruneHistory(nowMs: number, force = false, deferrable = false): PruneResult {
   const none: PruneResult = { pruned: false, runs: 0, skipped_slots: 0, jobs: 0 };
   const pass = execute(SQL.claimPrunePass)[0] as { pruned_at: Date | null; prune_cursor: string } | undefined;
   if (pass === undefined) return none;
   const last = pass.pruned_at?.getTime() ?? null;
   // A clock that went back (a test's pinned time, a corrected clock) does not stop pruning.
-  if (!force && last !== null && nowMs >= last && nowMs < last + PRUNE_INTERVAL_MS) return none;
+  if (!force && last !== null && nowMs >= last && nowMs < last + (deferrable ? PRUNE_DEFER_LIMIT_MS : PRUNE_INTERVAL_MS)) return none;
   const now = new Date(nowMs);
   let jobs = (execute(SQL.jobsToPrune, [pass.prune_cursor, JOBS_PER_PASS]) as { id: string }[]).map((j) => j.id);
   let wrapped = false;

@@ -274,10 +274,12 @@ function tickFor(ref: WorkerRef, maxClaims: number, now: Date, lookaheadMs: numb
   // elsewhere could not do (a lock held) or a raised limit allows (db/groups.ts).
   const groups = admitGroupsWithRoom(nowMs);
   if (groups.released.length > 0) applyPlans(groups.released.map((r) => planReleased(r, nowMs)), nowMs);
-  // Bounded history: a small pruning pass every few seconds, by whichever supervisor gets there.
-  pruneHistory(nowMs);
   const { claimed, refused } = maxClaims > 0 ? claimSteps(me, maxClaims, nowMs, horizonMs) : { claimed: [], refused: [] };
   if (refused.length > 0) refuseClaims(refused, nowMs);
+  // Bounded history: a small pruning pass every few seconds, by whichever supervisor gets
+  // there. Not in a tick that claimed a step to start ahead of its time: that answer is
+  // on the clock (fire-ahead), and the next tick prunes as well, unless passes are overdue.
+  pruneHistory(nowMs, false, claimed.some((c) => Date.parse(c.start_at) > nowMs));
   // A full claim means more may be ready: due now, and no need to ask when. So does a
   // gone worker's step taken back by this tick, which this worker may claim next.
   if ((maxClaims > 0 && claimed.length + refused.length >= maxClaims) || (taken > 0 && maxClaims > claimed.length)) {
