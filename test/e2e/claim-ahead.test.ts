@@ -3,6 +3,9 @@
 // and another supervisor runs it, as attempt 1, while the first is still busy.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
@@ -11,20 +14,27 @@ const missing = await extensionMissing();
 
 describe("claiming ahead (the supervisor's local queue)", { skip: missing ?? false }, () => {
   let db: TestDatabase;
+  let dir: string;
 
   before(async () => {
     db = await createTestDatabase({ extensions: CLOCKWORK_EXTENSIONS, prefix: "e2e_claim_ahead" });
+    dir = mkdtempSync(join(tmpdir(), "cw-claim-ahead-"));
   });
 
   after(async () => {
+    if (dir) writeFileSync(join(dir, "go"), "");
     await stopAllSupervisors();
     await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   test("a claim queued behind a long step is given back after a second and runs elsewhere, attempt 1, meanwhile", async () => {
     await db.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({
       name: "slow", policies: { overlap: { mode: "allow", max_instances: 10 } },
-      steps: [{ name: "main", shell: "sleep 6" }],
+      // The first run to start holds its supervisor's one slot until the test lets it go (it
+      // slept 6 s: a loaded machine took longer to start the second supervisor, and the busy
+      // one ran the given-back step itself when its slot freed); the second ends at once.
+      steps: [{ name: "main", shell: `mkdir ${dir}/first 2>/dev/null || exit 0; while [ ! -e ${dir}/go ]; do sleep 0.1; done` }],
     })]);
     const busy = startSupervisor(db.url, { name: "busy", args: ["--concurrency", "1", "--claim-ahead", "1", "--shutdown-grace", "1s"] });
     await busy.waitForLog("registration", (l) => l.msg === "worker registered", 60_000);
@@ -32,7 +42,11 @@ describe("claiming ahead (the supervisor's local queue)", { skip: missing ?? fal
     // The first claim fills its one slot (a backlog: its claim came back full); the next
     // tick claims one ahead, which waits in the queue, and is given back a second later.
     const released = await busy.waitForLog("a queued claim given back", (l) => l.msg === "claim given back unstarted: it waited too long for a slot here", 20_000);
+    await waitFor("the first run to hold the busy supervisor's slot", () => existsSync(join(dir, "first")));
     const idle = startSupervisor(db.url, { name: "idle", args: ["--concurrency", "1", "--shutdown-grace", "1s"] });
+    await waitFor("the given-back run to succeed", async () =>
+      (await db.query("SELECT count(*)::int AS n FROM clockwork.runs WHERE state = 'succeeded'")).rows[0].n === 1, 60_000);
+    writeFileSync(join(dir, "go"), "");
     await waitFor("both runs to succeed", async () =>
       (await db.query("SELECT count(*)::int AS n FROM clockwork.runs WHERE state = 'succeeded'")).rows[0].n === 2, 40_000);
     const steps = (await db.query(`
