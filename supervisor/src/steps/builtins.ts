@@ -238,8 +238,14 @@ export function startBuiltinStep(claim: StepClaim, ctx: BuiltinContext): Running
   const controller = new AbortController();
   let stoppedBy: BuiltinResult["stoppedBy"] = null;
   let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
   const timeoutMs = claim.timeout_ms ?? null;
-  if (timeoutMs !== null) timer = setTimeout(() => controller.abort(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+  if (timeoutMs !== null) {
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error(`timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+  }
   const run = async (): Promise<Omit<BuiltinResult, "stoppedBy">> => {
     const checked = validateBuiltinArgs(claim.builtin ?? "", claim.args ?? {}, "args");
     if (!checked.ok) return { exitCode: 1, stdout: "", error: `invalid built-in: ${checked.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}` };
@@ -270,8 +276,11 @@ export function startBuiltinStep(claim: StepClaim, ctx: BuiltinContext): Running
     clearTimeout(timer);
     const limit = ctx.outputLimitBytes;
     const stdout = r.stdout.length > limit ? `${r.stdout.slice(0, limit)}\n[clockwork: output truncated after ${limit} bytes]\n` : r.stdout;
-    // A stop shows as such, not as the failure the abort caused.
-    return { ...r, stdout, stoppedBy };
+    // A stop shows as such, not as the failure the abort caused. A time-out's error is
+    // exactly "timed out after N ms" (the database records the step as timed_out by that
+    // prefix), whatever the built-in made of its abort ("GET … failed: timed out …").
+    const error = timedOut && stoppedBy === null && r.exitCode !== 0 ? `timed out after ${timeoutMs} ms` : r.error;
+    return { ...r, stdout, error, stoppedBy };
   });
   return {
     result,
