@@ -8,8 +8,11 @@
 //     bundle when the session's copy has another hash, so an upgraded extension never
 //     runs stale code, then calls the function's body by its exported name, and rethrows
 //     what escapes it through toSqlError (extension/src/db/raise.ts): errors then carry
-//     their SQLSTATE on the real PL/v8 as on clockwork_v8, and their CONTEXT line is the
-//     stub's short rethrow line, not a line of the minified bundle.
+//     their SQLSTATE on the real PL/v8 as on clockwork_v8;
+//   - for each function of the API for people (granted to PUBLIC), a PL/pgSQL front under
+//     its documented name, with the stub behind it as `_<name>` (sql-function.ts,
+//     frontOf): both runtimes give an error thrown from JavaScript a CONTEXT line of
+//     JavaScript source, and the front raises it again with a PL/pgSQL one.
 // The hand-written SQL names error kinds, never SQLSTATEs: `@sqlstate:not_found@` becomes
 // that kind's SQLSTATE and `@hint:not_found@` its hint, as SQL literals taken from the one
 // table (extension/src/core/errors.ts), which the view clockwork.error_kinds also shows;
@@ -32,7 +35,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ERROR_KINDS, type ErrorKind } from "../extension/src/core/errors.ts";
 import { sqlFunctions } from "../extension/src/functions/index.ts";
-import { argumentNames, splitArguments, type SqlFunction } from "../extension/src/db/sql-function.ts";
+import { argumentNames, frontOf, splitArguments, type SqlFunction } from "../extension/src/db/sql-function.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const extensionDir = join(root, "extension");
@@ -66,21 +69,43 @@ export async function bundle(): Promise<{ code: string; hash: string }> {
   return { code, hash };
 }
 
+/** Who may EXECUTE a function besides its owner, as GRANT statements. */
+function grants(identity: string, grant: SqlFunction["grant"]): string[] {
+  return [
+    `REVOKE ALL ON FUNCTION ${identity} FROM PUBLIC;`,
+    ...(grant === "none" ? [] : [`GRANT EXECUTE ON FUNCTION ${identity} TO ${grant === "public" ? "PUBLIC" : grant};`]),
+  ];
+}
+
+function returnType(fn: SqlFunction): string {
+  return fn.returnsSet && !/^TABLE\b/i.test(fn.returns) ? `SETOF ${fn.returns}` : fn.returns;
+}
+
+// pg_temp last: otherwise it is searched first, and a caller's temporary table named like
+// one of ours would stand in for it inside a SECURITY DEFINER function.
+const SEARCH_PATH = `SET search_path = clockwork, pg_catalog, pg_temp`;
+
+/**
+ * The PL/v8 function that runs `fn`'s body: under `fn`'s own name, or under its internal
+ * name when a PL/pgSQL front (below) stands in front of it.
+ */
 function stub(fn: SqlFunction, hash: string): string {
+  const behind = frontOf(fn);
+  const name = behind?.internal ?? fn.name;
   const args = argumentNames(fn.args);
   const security = fn.security === "definer" ? "SECURITY DEFINER" : "SECURITY INVOKER";
-  const returns = fn.returnsSet && !/^TABLE\b/i.test(fn.returns) ? `SETOF ${fn.returns}` : fn.returns;
   const call = `globalThis.__clockwork.${fn.entry ?? fn.name}(${args.join(", ")})`;
-  const signature = `clockwork.${fn.name}(${fn.args})`;
-  const grantee = fn.grant === "public" ? "PUBLIC" : fn.grant;
-  const identity = `clockwork.${fn.name}(${withoutDefaults(fn.args)})`;
+  // The front always passes every argument: its internal function needs no defaults.
+  const signature = `clockwork.${name}(${behind ? withoutDefaults(fn.args) : fn.args})`;
+  const identity = `clockwork.${name}(${withoutDefaults(fn.args)})`;
+  const comment = behind
+    ? `Internal: the PL/v8 body of clockwork.${fn.name}(${withoutDefaults(fn.args)}), called by that function, which raises its errors without JavaScript context.`
+    : fn.comment;
   return [
     `CREATE OR REPLACE FUNCTION ${signature}`,
-    `RETURNS ${returns}`,
+    `RETURNS ${returnType(fn)}`,
     `LANGUAGE plv8 ${fn.volatility.toUpperCase()}${fn.strict ? " STRICT" : ""} ${security}`,
-    // pg_temp last: otherwise it is searched first, and a caller's temporary table named
-    // like one of ours would stand in for it inside a SECURITY DEFINER function.
-    `SET search_path = clockwork, pg_catalog, pg_temp`,
+    SEARCH_PATH,
     // No JIT: every statement here is a keyed or ordered lookup of a few rows, but a LIMIT
     // or OFFSET taken from a parameter inflates the planner's estimate past jit_above_cost,
     // and compiling then costs 0.5-1.5 s (the history pruner's statements inside a tick
@@ -92,9 +117,57 @@ function stub(fn: SqlFunction, hash: string): string {
     `try { ${fn.returnsSet ? "" : "return "}${call}; }`,
     `catch (e) { throw globalThis.__clockwork_error(e); }`,
     `$fn$;`,
+    `COMMENT ON FUNCTION ${identity} IS ${quote(comment)};`,
+    ...grants(identity, behind?.grant ?? fn.grant),
+  ].join("\n");
+}
+
+/** The variables a front declares; no argument or result column may be named like them. */
+const FRONT_VARIABLES = ["_sqlstate", "_message", "_detail", "_hint"];
+
+/**
+ * The PL/pgSQL front of an API function (sql-function.ts, `frontOf`): the documented name,
+ * signature, security, privileges and comment, calling the internal PL/v8 function and
+ * raising what escapes it again with the same SQLSTATE, message, detail and hint, so that
+ * its CONTEXT is one PL/pgSQL line. RAISE refuses a NULL option and shows an empty one, so
+ * each combination of detail and hint has its own RAISE. Query cancels and statement
+ * time-outs (class 57) pass unchanged: WHEN OTHERS does not catch 57014, and `RAISE;`
+ * re-raises the rest of the class as it came.
+ */
+function front(fn: SqlFunction): string {
+  const { internal } = frontOf(fn)!;
+  const names = [...argumentNames(fn.args), ...(/^TABLE\s*\((.*)\)$/is.exec(fn.returns)?.[1] ?? "").split(",").map((c) => c.trim().split(/\s+/)[0]!)];
+  const clash = names.find((n) => FRONT_VARIABLES.includes(n));
+  if (clash) throw new Error(`clockwork.${fn.name}: an argument or result named "${clash}" clashes with the front's variables`);
+  // Positional references: an argument named like a column or keyword (at, role, name)
+  // can then never be misread inside the query.
+  const call = `clockwork.${internal}(${argumentNames(fn.args).map((_, i) => `$${i + 1}`).join(", ")})`;
+  const body = fn.returnsSet ? `RETURN QUERY SELECT * FROM ${call};` : fn.returns.trim().toLowerCase() === "void" ? `PERFORM ${call};` : `RETURN ${call};`;
+  const raise = (options: string) => `RAISE EXCEPTION USING ERRCODE = _sqlstate, MESSAGE = _message${options};`;
+  const identity = `clockwork.${fn.name}(${withoutDefaults(fn.args)})`;
+  return [
+    `CREATE OR REPLACE FUNCTION clockwork.${fn.name}(${fn.args})`,
+    `RETURNS ${returnType(fn)}`,
+    `LANGUAGE plpgsql ${fn.volatility.toUpperCase()}${fn.strict ? " STRICT" : ""} ${fn.security === "definer" ? "SECURITY DEFINER" : "SECURITY INVOKER"}`,
+    SEARCH_PATH,
+    `AS $fn$`,
+    `DECLARE`,
+    `    _sqlstate text; _message text; _detail text; _hint text;`,
+    `BEGIN`,
+    `    ${body}`,
+    `EXCEPTION WHEN OTHERS THEN`,
+    `    GET STACKED DIAGNOSTICS _sqlstate = RETURNED_SQLSTATE, _message = MESSAGE_TEXT,`,
+    `                            _detail = PG_EXCEPTION_DETAIL, _hint = PG_EXCEPTION_HINT;`,
+    `    IF left(_sqlstate, 2) = '57' THEN RAISE; END IF;`,
+    `    IF _detail = '' AND _hint = '' THEN ${raise("")}`,
+    `    ELSIF _detail = '' THEN ${raise(", HINT = _hint")}`,
+    `    ELSIF _hint = '' THEN ${raise(", DETAIL = _detail")}`,
+    `    ELSE ${raise(", DETAIL = _detail, HINT = _hint")}`,
+    `    END IF;`,
+    `END`,
+    `$fn$;`,
     `COMMENT ON FUNCTION ${identity} IS ${quote(fn.comment)};`,
-    `REVOKE ALL ON FUNCTION ${identity} FROM PUBLIC;`,
-    ...(fn.grant === "none" ? [] : [`GRANT EXECUTE ON FUNCTION ${identity} TO ${grantee};`]),
+    ...grants(identity, fn.grant),
   ].join("\n");
 }
 
@@ -131,7 +204,9 @@ export function generatedSql(code: string, hash: string): string {
     if (entries.has(entry)) throw new Error(`two SQL functions share the bundle entry "${entry}": give one an \`entry\``);
     entries.add(entry);
   }
-  return [loader, ...sqlFunctions.map((fn) => stub(fn, hash))].join("\n\n");
+  // Each internal function before its front: a front's body is checked when it is created.
+  const functions = sqlFunctions.flatMap((fn) => (frontOf(fn) ? [stub(fn, hash), front(fn)] : [stub(fn, hash)]));
+  return [loader, ...functions].join("\n\n");
 }
 
 /**

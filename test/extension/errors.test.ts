@@ -1,8 +1,9 @@
 // One table of error kinds (extension/src/core/errors.ts) serves the install script, the
 // supervisor and the docs: these tests check that all of them agree with it, and that an
-// error reaches SQL with its SQLSTATE, hint and a readable CONTEXT on this runtime.
+// error reaches SQL with its SQLSTATE, hint and a CONTEXT line without JavaScript.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,7 +13,10 @@ import { withSqlStates } from "../../build/bundle.ts";
 import { ClockworkError, ERROR_KINDS, issue, SQLSTATE, SQLSTATE_CLASS, type ErrorKind } from "../../extension/src/core/errors.ts";
 import { execute, sql } from "../../extension/src/db/query.ts";
 import { packSqlState, toSqlError, unpackSqlState, type SqlError } from "../../extension/src/db/raise.ts";
-import type { TestDatabase } from "../support/db.ts";
+import { frontOf } from "../../extension/src/db/sql-function.ts";
+import { sqlFunctions } from "../../extension/src/functions/index.ts";
+import { pgConfig } from "../support/cluster.ts";
+import { adminQuery, clusterEnv, type TestDatabase } from "../support/db.ts";
 import { clockworkDatabase, defineJob, registerWorker, runsOf, sqlErrorOf, tick } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -162,23 +166,129 @@ describe("errors raised by the installed extension", () => {
     for (const row of rows) assert.ok(known.has(row.code), `${row.proname} raises ${row.code}`);
   });
 
-  test("an error of the TypeScript API has its SQLSTATE, hint and one short CONTEXT line", async () => {
-    const client = await db.connect();
-    const error = await client.query("select clockwork.define_job('{\"name\": \"x\", \"steps\": {\"load\": {\"sql\": \"select 1\", \"depends\": [\"extrct\"]}}}'::jsonb)").then(
-      () => assert.fail("expected an error"),
-      (e: { code: string; message: string; hint?: string; where?: string }) => e,
-    );
-    assert.equal(error.code, SQLSTATE.unknown_step);
-    assert.equal(error.message, 'steps.load.depends[0]: unknown step "extrct"');
-    assert.equal(error.hint, ERROR_KINDS.unknown_step.hint);
-    // The stub's rethrow line, as docs/sql-api.md shows it, not a line of the minified bundle.
-    assert.equal(error.where, "define_job() LINE 4: catch (e) { throw globalThis.__clockwork_error(e); }");
-  });
-
   test("an error of the PL/pgSQL API has its SQLSTATE from the table", async () => {
     const error = await sqlErrorOf(db.pool, "select clockwork.heartbeat('never-registered')");
     assert.equal(error.code, SQLSTATE.unknown_worker);
     assert.equal(error.hint, ERROR_KINDS.unknown_worker.hint);
+  });
+});
+
+describe("API errors read as PostgreSQL's own, without JavaScript", () => {
+  // Both runtimes give an error thrown from JavaScript a CONTEXT line of JavaScript source.
+  // Each function of the API for people is a PL/pgSQL front (build/bundle.ts) that raises
+  // what escapes its PL/v8 function `_<name>` again: the same SQLSTATE, message, detail and
+  // hint, with PostgreSQL's own CONTEXT line.
+  let db: TestDatabase;
+  const INTRUDER = "errors_intruder";
+  let intruder: pg.Client;
+  before(async () => {
+    db = await clockworkDatabase();
+    await adminQuery(`do $$ begin create role ${INTRUDER} login; exception when duplicate_object then null; end $$`);
+    intruder = await db.connect({ user: INTRUDER });
+    await defineJob(db, { name: "victim", schedules: ["0 3 * * *"], steps: [{ name: "a", sql: "select 1" }] });
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  type Fields = { code: string; message: string; detail?: string; hint?: string; where?: string };
+  async function errorOf(client: { query(sql: string, params?: unknown[]): Promise<unknown> }, sql: string, params: unknown[] = []): Promise<Fields> {
+    return client.query(sql, params).then(
+      () => assert.fail(`expected an error from: ${sql}`),
+      (e: Fields) => ({ code: e.code, message: e.message, detail: e.detail, hint: e.hint, where: e.where }),
+    );
+  }
+
+  const twoUnknownSteps = { name: "x", steps: { a: { sql: "select 1", depends: ["b"] }, b: { sql: "select 1", depends: ["zz"] }, c: { sql: "select 2", depends: ["q"] } } };
+  // [the call through its front, the same call of the internal function with every argument, the SQLSTATE, whether a DETAIL comes]
+  const cases: Array<{ front: string; internal: string; params: unknown[]; code: string; detail: boolean }> = [
+    { front: "select clockwork.define_job($1::jsonb)", internal: "select clockwork._define_job($1::jsonb, now())",
+      params: [JSON.stringify({ name: "x", steps: { extract: { sql: "select 1" }, load: { sql: "select 1", depends: ["extrct"] } } })], code: SQLSTATE.unknown_step, detail: false },
+    { front: "select clockwork.define_job($1::jsonb)", internal: "select clockwork._define_job($1::jsonb, now())",
+      params: [JSON.stringify(twoUnknownSteps)], code: SQLSTATE.unknown_step, detail: true },
+    { front: "select clockwork.define_job($1::text)", internal: "select clockwork._define_job($1::text, now())",
+      params: ["name: y\nschedules: ['61 * * * *']\nsteps: {a: {sql: select 1}}\n"], code: SQLSTATE.invalid_schedule, detail: false },
+    { front: "select * from clockwork.next_runs('nosuch')", internal: "select * from clockwork._next_runs('nosuch', 5, now())", params: [], code: SQLSTATE.not_found, detail: false },
+    { front: "select * from clockwork.next_runs('victim', -1)", internal: "select * from clockwork._next_runs('victim', -1, now())", params: [], code: SQLSTATE.invalid_argument, detail: false },
+    { front: "select clockwork.run_now('nosuch')", internal: "select clockwork._run_now('nosuch', '{}', now())", params: [], code: SQLSTATE.not_found, detail: false },
+    { front: "select clockwork.cancel_run(999999)", internal: "select clockwork._cancel_run(999999, now())", params: [], code: SQLSTATE.not_found, detail: false },
+    { front: "select clockwork.explain('nosuch', now())", internal: "select clockwork._explain('nosuch', now(), now())", params: [], code: SQLSTATE.not_found, detail: false },
+    { front: "select clockwork.grant_connection('nosuch', 'public')", internal: "select clockwork._grant_connection('nosuch', 'public')", params: [], code: SQLSTATE.unknown_connection, detail: false },
+    { front: "select clockwork.set_alert_defaults('{\"bogus\": 1}')", internal: "select clockwork._set_alert_defaults('{\"bogus\": 1}', now())", params: [], code: SQLSTATE.invalid_alert, detail: false },
+  ];
+
+  for (const c of cases) {
+    test(`${c.front}: SQLSTATE, message, detail and hint as the PL/v8 function raised them; CONTEXT one PL/pgSQL line`, async () => {
+      const fromFront = await errorOf(db, c.front, c.params);
+      const fromInternal = await errorOf(db, c.internal, c.params);
+      assert.equal(fromFront.code, c.code);
+      assert.ok(fromFront.hint, "a hint");
+      assert.equal(fromFront.detail !== undefined, c.detail, `detail: ${fromFront.detail}`);
+      const { where: frontWhere, ...front } = fromFront;
+      const { where: internalWhere, ...internal } = fromInternal;
+      assert.deepEqual(front, internal);
+      // Without the front, the error carries the stub's line of JavaScript, on both runtimes.
+      assert.match(internalWhere ?? "", /__clockwork_error/);
+      const name = /clockwork\.(\w+)\(/.exec(c.front)![1];
+      assert.match(frontWhere ?? "", new RegExp(`^PL/pgSQL function ${name}\\([a-z ,]*\\) line \\d+ at RAISE$`));
+    });
+  }
+
+  test("docs/sql-api.md shows what psql prints for an API error", () => {
+    // The block under "In `psql` an error reads as": its first line is the statement.
+    const doc = readFileSync(join(root, "docs/sql-api.md"), "utf8");
+    const block = /In `psql` an error reads[\s\S]*?```\n([\s\S]*?)```/.exec(doc)?.[1];
+    assert.ok(block, "the psql example in docs/sql-api.md");
+    const [statement, ...shown] = block.trimEnd().split("\n");
+    assert.match(statement!, /^=> select clockwork\./);
+    const { host, port, user } = clusterEnv();
+    const psql = spawnSync(join(pgConfig("--bindir"), "psql"), ["-X", "-q", "-h", host, "-p", String(port), "-U", user, "-d", db.name],
+      { input: `${statement!.slice(3)}\n`, encoding: "utf8" });
+    assert.equal(psql.stderr.trimEnd(), shown.join("\n"));
+    assert.doesNotMatch(psql.stderr, /LINE \d+:|globalThis|=>/);
+  });
+
+  test("a role without EXECUTE on the internal functions reaches them only through their fronts", async () => {
+    const { rows } = await db.query(`
+      select p.oid::regprocedure::text as fn, p.prosecdef, l.lanname, has_function_privilege($1, p.oid, 'EXECUTE') as may
+        from pg_proc p join pg_language l on l.oid = p.prolang
+       where p.pronamespace = 'clockwork'::regnamespace`, [INTRUDER]);
+    let fronts = 0;
+    for (const fn of sqlFunctions) {
+      const behind = frontOf(fn);
+      if (!behind) continue;
+      const mine = rows.filter((r) => r.fn.startsWith(`clockwork.${fn.name}(`));
+      const internals = rows.filter((r) => r.fn.startsWith(`clockwork.${behind.internal}(`));
+      assert.ok(mine.length > 0 && internals.length > 0, fn.name);
+      for (const r of mine) {
+        fronts++;
+        // The documented function: PL/pgSQL, SECURITY as declared, executable by everyone.
+        assert.deepEqual([r.lanname, r.prosecdef, r.may], ["plpgsql", fn.security === "definer", true], r.fn);
+      }
+      // Behind a SECURITY DEFINER front only the owner may execute it; behind an invoker
+      // one it runs with the caller's rights either way.
+      for (const r of internals) assert.deepEqual([r.lanname, r.may], ["plv8", fn.security === "invoker"], r.fn);
+    }
+    assert.ok(fronts >= 20, `${fronts} fronts`);
+    // No PL/v8 function a plain role may execute runs with more rights than its own.
+    assert.deepEqual(rows.filter((r) => r.lanname === "plv8" && r.may && r.prosecdef).map((r) => r.fn), []);
+
+    // Called directly, the internal functions refuse: their jobs stay untouched.
+    for (const call of [
+      "select clockwork._run_now('victim', '{}', now())",
+      "select clockwork._drop_job('victim', false)",
+      `select clockwork._define_job('{"name": "squat", "steps": {"a": {"sql": "select 1"}}}'::jsonb, now())`,
+      "select * from clockwork._next_runs('victim', 1, now())",
+    ]) {
+      const e = await errorOf(intruder, call);
+      assert.equal(e.code, "42501", call);
+    }
+    assert.deepEqual((await runsOf(db, "victim")).length, 0);
+    assert.equal((await db.query("select count(*)::int as n from clockwork.jobs where name in ('victim', 'squat')")).rows[0].n, 1);
+    // Through the front, the intruder acts as itself: another role's job does not exist for it.
+    const e = await errorOf(intruder, "select clockwork.run_now('victim')");
+    assert.deepEqual([e.code, e.message], [SQLSTATE.not_found, 'job "victim" does not exist']);
+    assert.equal((await runsOf(db, "victim")).length, 0);
   });
 });
 

@@ -1,6 +1,16 @@
 // Declares an SQL-callable function implemented in TypeScript. The build reads these
 // declarations to write the SQL (one small stub per function that loads the bundle
 // and calls `body`), so the signature and the code that serves it sit side by side.
+//
+// A function granted to PUBLIC is Clockwork's API for people (docs/sql-api.md): the build
+// gives it a PL/pgSQL front under its documented name and signature, and the PL/v8 stub
+// is the internal function `_<name>` that only the front calls (see `frontOf`). An error
+// then reads in psql as PostgreSQL's own errors do: both runtimes append a line of
+// JavaScript source as CONTEXT to any error thrown from JavaScript, and the front re-raises
+// what escapes with the same SQLSTATE, message, detail and hint, its CONTEXT a PL/pgSQL
+// line. The supervisor's functions (granted to clockwork_supervisor) and internal ones
+// (none) have no front: their errors are read by code, and tick, claim and reports are the
+// hot path, where the front's subtransaction would be paid on every call.
 
 export interface SqlFunction<Args extends unknown[] = any[], R = unknown> {
   /** SQL name inside schema clockwork, e.g. "tick". */
@@ -31,6 +41,17 @@ export interface SqlFunction<Args extends unknown[] = any[], R = unknown> {
   /** Set when the function returns a set through plv8.return_next. */
   readonly returnsSet?: boolean;
   readonly body: (...args: Args) => R;
+}
+
+/**
+ * The internal PL/v8 function behind a front, when `fn` has one: its name, and who may
+ * execute it. Behind a SECURITY DEFINER front nobody but the owner may (the front runs as
+ * the owner), so calling it directly gains nothing the front does not give; behind a
+ * SECURITY INVOKER front it runs with the caller's rights either way, so PUBLIC may.
+ */
+export function frontOf(fn: SqlFunction): { internal: string; grant: "public" | "none" } | null {
+  if (fn.grant !== "public") return null;
+  return { internal: `_${fn.name}`, grant: fn.security === "invoker" ? "public" : "none" };
 }
 
 export function sqlFunction<Args extends unknown[], R>(definition: SqlFunction<Args, R>): SqlFunction<Args, R> {
