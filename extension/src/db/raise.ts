@@ -6,7 +6,8 @@
 // string such as "P0001" becomes 0, i.e. XX000). They ignore `sqlerrcode`, which is set
 // only for readers in JavaScript. Every generated entry point passes what escapes it through
 // `toSqlError` (build/bundle.ts), so an error thrown anywhere in the bundle, a core
-// ClockworkError included, reaches SQL with its SQLSTATE.
+// ClockworkError included, reaches SQL with its SQLSTATE. Both runtimes also give it a
+// CONTEXT line of JavaScript; the API's PL/pgSQL fronts raise it again without one.
 import { ClockworkError, ERROR_KINDS, formatIssue, issue, type ErrorKind, type ValidationIssue } from "../core/errors.ts";
 
 export interface SqlError extends Error {
