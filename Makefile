@@ -117,6 +117,7 @@ bench-core: npm
 
 bench-extension: deps install
 	$(NPX) tsx test/bench/extension.ts
+	$(NPX) tsx test/bench/api-front.ts
 
 # Lag and idle cost of one supervisor; run_now throughput against graphile-worker; lag
 # against pg_cron on the every-minute load (several minutes: it waits for minute slots).
