@@ -1,18 +1,13 @@
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { adminQuery } from "../support/db.ts";
 import type { TestDatabase } from "../support/db.ts";
-import { clockworkDatabase, defineJob, sqlErrorOf } from "./helpers.ts";
+import { defineJob, sqlErrorOf, withClockworkDatabase } from "./helpers.ts";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
 
 describe("defining jobs", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created));
 
   test("schedule() is a one-liner that stores a job with its next fire time", async () => {
     await db.query("select clockwork.schedule('vacuum-nightly', '30 3 * * *', 'vacuum analyze')");

@@ -1,10 +1,10 @@
 // The database side of definitions as code: apply_job keeps a definition's text and marks
 // the job as managed by a set of files; job_definitions shows both; a dedicated worker
 // (clockwork run's in-process supervisor) claims only the jobs pinned to it.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
-import { clockworkDatabase, registerWorker, sqlErrorOf, tick } from "./helpers.ts";
+import { registerWorker, sqlErrorOf, tick, withClockworkDatabase } from "./helpers.ts";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
 
 const SOURCE = `# nightly report, kept in git
@@ -18,12 +18,7 @@ const DEFINITION = { name: "report", steps: { zeta: { sql: "select 1" }, alpha: 
 
 describe("definitions as code in the database", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created));
 
   const current = async (job: string) =>
     (await db.query("select version, source, managed_by, applied_from from clockwork.job_definitions where job = $1", [job])).rows[0];

@@ -17,7 +17,7 @@ import { frontOf } from "../../extension/src/db/sql-function.ts";
 import { sqlFunctions } from "../../extension/src/functions/index.ts";
 import { pgConfig } from "../support/cluster.ts";
 import { adminQuery, clusterEnv, type TestDatabase } from "../support/db.ts";
-import { clockworkDatabase, defineJob, registerWorker, runsOf, sqlErrorOf, tick } from "./helpers.ts";
+import { clockworkDatabase, defineJob, runsOf, sqlErrorOf, tick, withClockworkDatabase } from "./helpers.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const kinds = Object.entries(ERROR_KINDS) as [ErrorKind, { code: string; hint: string }][];
@@ -143,12 +143,7 @@ describe("parameters the adapter passes to SQL", () => {
 
 describe("errors raised by the installed extension", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created));
 
   test("clockwork.error_kinds shows the table", async () => {
     const { rows } = await db.query("select sqlstate, kind, hint from clockwork.error_kinds order by sqlstate");
@@ -297,13 +292,7 @@ describe("a time-out or cancel inside a Clockwork call", () => {
   // the script could catch; clockwork_v8 never lets the script see it. Either way the call
   // must end with PostgreSQL's 57014 and keep nothing: the same on both runtimes.
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-    await registerWorker(db, "interrupted");
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created), { worker: "interrupted" });
 
   /** Runs `sql` while another session holds clockwork.jobs locked, and returns its SQL error. */
   async function blocked(sql: string, timeout: string, interrupt: (c: pg.Client) => Promise<void>): Promise<{ code: string; message: string }> {

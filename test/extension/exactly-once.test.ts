@@ -1,9 +1,9 @@
 // Exactly once under concurrency: several connections tick at the same time while
 // thousands of slots come due. Every slot must become exactly one run.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
-import { clockworkDatabase, registerWorker, tick } from "./helpers.ts";
+import { registerWorker, tick, withClockworkDatabase } from "./helpers.ts";
 
 const JOBS = 100;
 const SECONDS = 100; // 100 jobs × 100 one-second slots = 10 000 slots
@@ -12,12 +12,7 @@ const T0 = Date.parse("2034-06-01T00:00:00Z");
 
 describe("exactly once", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created));
 
   test(`${TICKERS} connections ticking while ${JOBS * SECONDS} slots come due: no duplicate, no loss`, async () => {
     const definitions = Array.from({ length: JOBS }, (_, i) => ({

@@ -2,11 +2,11 @@
 // each claim carries its start_at, and an SQL step's transaction may not begin before it
 // (its finish refuses), so a step never starts before its slot even though its run was
 // created a little earlier.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
 import { runScript } from "../../supervisor/src/steps/script-query.ts";
-import { clockworkDatabase, defineJob, registerWorker, runSqlClaim, runsOf, sqlErrorOf, type StepClaim } from "./helpers.ts";
+import { defineJob, registerWorker, runSqlClaim, runsOf, sqlErrorOf, type StepClaim, withClockworkDatabase } from "./helpers.ts";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
 
 interface TickAhead {
@@ -21,13 +21,7 @@ async function tickAhead(db: TestDatabase, now: string, lookaheadMs: number): Pr
 
 describe("firing ahead", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-    await registerWorker(db.pool, "w1");
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created), { worker: "w1" });
 
   test("a slot within the lookahead is fired and claimed with its start time; one beyond it is not", async () => {
     await defineJob(db, { name: "minutely", schedules: ["* * * * *"], steps: [{ name: "a", sql: "select 1" }] }, "2030-01-01T00:00:30Z");

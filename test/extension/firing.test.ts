@@ -1,21 +1,15 @@
 // Firing with pinned time: tick is given `now`, so these tests never sleep.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
-import { clockworkDatabase, defineJob, registerWorker, runsOf, sqlErrorOf, tick } from "./helpers.ts";
+import { defineJob, registerWorker, runsOf, sqlErrorOf, tick, withClockworkDatabase } from "./helpers.ts";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
 
 const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
 describe("firing schedules", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-    await registerWorker(db.pool, "w1");
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created), { worker: "w1" });
 
   test("a due slot becomes exactly one run, and ticking again does not refire it", async () => {
     await defineJob(db, { name: "every-minute", schedules: ["* * * * *"], steps: [{ name: "a", sql: "select 1" }] }, "2030-01-01T00:00:30Z");
@@ -117,12 +111,7 @@ describe("firing schedules", () => {
 
 describe("event schedules", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created));
 
   test("@after fires a fixed delay after the previous run ended", async () => {
     const t0 = Date.parse("2035-01-01T00:00:00Z");

@@ -2,20 +2,15 @@
 // a Clockwork error naming the field (it reached the database as XX000), a never-firing
 // schedule refused at definition time, historic zone offsets to the second, and next_runs
 // agreeing with job_status.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
-import { clockworkDatabase, defineJob, sqlErrorOf } from "./helpers.ts";
+import { defineJob, sqlErrorOf, withClockworkDatabase } from "./helpers.ts";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
 
 describe("fuzzing findings, through the SQL API", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created));
 
   const define = (definition: object) => sqlErrorOf(db.pool, "select clockwork.define_job($1::jsonb)", [JSON.stringify(definition)]);
   const stored = async (name: string) => (await db.query("select count(*)::int as n from clockwork.jobs where name = $1", [name])).rows[0].n;

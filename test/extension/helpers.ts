@@ -1,5 +1,6 @@
 // Helpers for the extension's integration tests: a database with clockwork installed,
 // and short-hands for the SQL API with pinned time (tests never sleep for a schedule).
+import { after, before } from "node:test";
 import type pg from "pg";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
@@ -10,6 +11,24 @@ export { runSqlClaim, report, ownerConnections } from "../support/sql-steps.ts";
 
 export async function clockworkDatabase(): Promise<TestDatabase> {
   return createTestDatabase({ extensions: CLOCKWORK_EXTENSIONS, prefix: "cw" });
+}
+
+/**
+ * A Clockwork database for the tests of the enclosing describe: created before them, with
+ * a worker registered under `worker` if given, handed to `use`, and dropped after them.
+ *   let db: TestDatabase;
+ *   withClockworkDatabase((created) => (db = created), { worker: "w1" });
+ */
+export function withClockworkDatabase(use: (db: TestDatabase) => void, options: { worker?: string } = {}): void {
+  let db: TestDatabase | undefined;
+  before(async () => {
+    db = await clockworkDatabase();
+    if (options.worker !== undefined) await registerWorker(db.pool, options.worker);
+    use(db);
+  });
+  after(async () => {
+    await db?.drop();
+  });
 }
 
 /** Anything with node-pg's query(text, values): a pool, a client, or a TestDatabase. */

@@ -2,11 +2,11 @@
 // errors-only mode that keeps failures and counts successes, pruning by the scheduler in
 // small batches that never wait; drop_job keeping history unless asked; run once
 // (self_destruct). Pinned time, real cluster.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
-import { clockworkDatabase, defineJob, registerWorker, sqlErrorOf, tick } from "./helpers.ts";
+import { defineJob, sqlErrorOf, tick, withClockworkDatabase } from "./helpers.ts";
 
 type Prune = { pruned: boolean; runs: number; skipped_slots: number; jobs: number };
 
@@ -40,13 +40,7 @@ async function runShell(db: TestDatabase, job: string, at: string, exitCode: num
 
 describe("bounded history", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-    await registerWorker(db.pool, "w1");
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created), { worker: "w1" });
 
   test("by count: a job keeps its newest max_runs runs; the pruned ones are counted", async () => {
     const id = await defineJob(db, { name: "count", policies: { retention: { max_runs: 3 } }, steps: [{ name: "a", builtin: "noop" }] });
@@ -226,13 +220,7 @@ describe("bounded history", () => {
 
 describe("drop_job keeps history unless asked", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-    await registerWorker(db.pool, "w1");
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created), { worker: "w1" });
 
   test("a dropped job's runs stay in run_history, its name is free, and it fires nothing", async () => {
     const old = await defineJob(db, { name: "nightly", schedules: ["0 3 * * *"], steps: [{ name: "a", builtin: "noop" }] }, "2040-07-01T00:00:00Z");
@@ -285,13 +273,7 @@ describe("drop_job keeps history unless asked", () => {
 
 describe("run once (self_destruct)", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-    await registerWorker(db.pool, "w1");
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created), { worker: "w1" });
 
   async function dropped(jobId: string): Promise<Date | null> {
     return (await db.query("select dropped_at from clockwork.jobs where id = $1", [jobId])).rows[0].dropped_at;

@@ -9,10 +9,10 @@
 //   3. no run is in a non-final state without something that will move it on;
 //   4. every slot became exactly one run or lies in exactly one skipped row.
 // Seeds are fixed (reproducible); a failure prints the seed, the step and the operations.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
-import { clockworkDatabase, registerWorker, type StepClaim } from "./helpers.ts";
+import { type StepClaim, withClockworkDatabase } from "./helpers.ts";
 
 /** mulberry32: a small seeded generator, so a failing sequence can be replayed. */
 function generator(seed: number): () => number {
@@ -255,13 +255,7 @@ describe("run lifecycle invariants over random operation sequences", () => {
   for (const seed of [1, 2, 3]) {
     describe(`seed ${seed}`, () => {
       let db: TestDatabase;
-      before(async () => {
-        db = await clockworkDatabase();
-        await registerWorker(db.pool, "w1");
-      });
-      after(async () => {
-        await db.drop();
-      });
+      withClockworkDatabase((created) => (db = created), { worker: "w1" });
       test("150 operations keep the four invariants", async () => {
         await sequence(db, seed, 150);
       });

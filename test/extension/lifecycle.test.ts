@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type pg from "pg";
 import type { TestDatabase } from "../support/db.ts";
-import { clockworkDatabase, defineJob, registerWorker, tick, type StepClaim } from "./helpers.ts";
+import { clockworkDatabase, defineJob, registerWorker, tick, type StepClaim, withClockworkDatabase } from "./helpers.ts";
 
 const at = (iso: string) => new Date(iso);
 
@@ -30,13 +30,7 @@ async function nextFireAt(db: TestDatabase, job: string): Promise<string | null>
 
 describe("one run lifecycle", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-    await registerWorker(db.pool, "w1");
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created), { worker: "w1" });
 
   test("after cancel_run, an @after job fires again a delay after the cancel", async () => {
     await defineJob(db, { name: "after-cancel", schedules: ["@after 10m"], steps: [{ name: "a", shell: "sleep 600" }] }, "2040-01-01T00:00:00Z");
@@ -308,13 +302,7 @@ describe("overlap queue: a run ending while the next slot fires", () => {
 // may be survived (recorded as definition_unreadable); anything else ends the tick.
 describe("a stored definition tick cannot read", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-    await registerWorker(db.pool, "w1");
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created), { worker: "w1" });
 
   test("stops that job's schedule with the reason, and every other job fires", async () => {
     await defineJob(db, { name: "unreadable", schedules: ["* * * * *"], steps: [{ name: "a", shell: "true" }] }, "2044-01-01T00:00:30Z");

@@ -2,20 +2,14 @@
 // is reported "lost": taken back at once, attempt + 1 queued, and its history says what
 // happened, in the supervisor's words, rather than "lease expired", which is left for a
 // supervisor that stopped heartbeating without a word.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
-import { clockworkDatabase, defineJob, registerWorker, tick } from "./helpers.ts";
+import { defineJob, tick, withClockworkDatabase } from "./helpers.ts";
 
 describe("lost steps say why", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-    await registerWorker(db.pool, "w1");
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created), { worker: "w1" });
 
   const attempts = async (job: string) => (await db.query(`
     select s.attempt, s.state, s.error from clockwork.step_runs s join clockwork.runs r on r.id = s.run_id

@@ -1,20 +1,14 @@
 // Overlap and catch-up policies in Temporal's vocabulary, against a real database with
 // pinned time: each mode does what its name says, catch-up runs the user asked for are
 // never thrown away by the overlap policy, and every slot not run is in skip_history.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
-import { clockworkDatabase, defineJob, registerWorker, tick, type StepClaim } from "./helpers.ts";
+import { defineJob, tick, type StepClaim, withClockworkDatabase } from "./helpers.ts";
 
 describe("overlap and catch-up policies", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-    await registerWorker(db.pool, "w1");
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created), { worker: "w1" });
 
   const runs = async (job: string) => (await db.query(
     "select run_id, slot_at, state, reason from clockwork.run_history where job = $1 order by run_id", [job])).rows as

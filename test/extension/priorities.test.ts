@@ -6,20 +6,14 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
 import { SQL } from "../../extension/src/db/statements.ts";
-import { clockworkDatabase, defineJob, ownerConnections, registerWorker, runSqlClaim, tick } from "./helpers.ts";
+import { clockworkDatabase, defineJob, ownerConnections, registerWorker, runSqlClaim, tick, withClockworkDatabase } from "./helpers.ts";
 
 /** The job each claim belongs to, in the order handed out. */
 const jobsOf = (claims: { job: string }[]): string[] => claims.map((c) => c.job);
 
 describe("priorities when a worker is full", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-    await registerWorker(db.pool, "w1");
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created), { worker: "w1" });
 
   test("ready steps are claimed highest priority first, ties oldest first, one claim at a time and in one claim", async () => {
     const jobs: [string, number][] = [["zero-a", 0], ["low", -5], ["high-a", 10], ["zero-b", 0], ["high-b", 10], ["mid", 3], ["default", 0]];

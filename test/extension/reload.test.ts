@@ -1,18 +1,13 @@
 // After an upgrade replaces the bundle, a session that already loaded the old one must
 // not keep running it: every entry point compares the bundle hash it was generated with.
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
-import { clockworkDatabase } from "./helpers.ts";
+import { withClockworkDatabase } from "./helpers.ts";
 
 describe("bundle reload", () => {
   let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-  });
-  after(async () => {
-    await db.drop();
-  });
+  withClockworkDatabase((created) => (db = created));
 
   test("a session notices a replaced bundle and reloads it before the next call", async () => {
     const session = await db.connect();
