@@ -223,7 +223,9 @@ CREATE INDEX runs_active_idx ON runs (job_id) WHERE state IN ('waiting', 'queued
 -- Concurrency groups: the runs holding a group's slots (counted under the group's row lock),
 -- and the runs waiting for one, in the order they are let in (priority, then age).
 CREATE INDEX runs_group_active_idx ON runs (concurrency_group) WHERE state IN ('queued', 'running') AND concurrency_group IS NOT NULL;
-CREATE INDEX runs_group_waiting_idx ON runs (concurrency_group, priority DESC, id) WHERE state = 'waiting' AND concurrency_group IS NOT NULL;
+-- Its predicate is said through waiting_for, which the constraints tie to state = 'waiting'
+-- and to a group: a probe written the same way matches no other index (see runs_waiting_idx).
+CREATE INDEX runs_group_waiting_idx ON runs (concurrency_group, priority DESC, id) WHERE waiting_for = 'group';
 -- Run deadlines: tick's wake-ups and next_due_at. Only runs of jobs with a time-out.
 CREATE INDEX runs_wake_idx ON runs (wake_at) WHERE wake_at IS NOT NULL;
 -- Retries of a run (run detail: "retried as"); also keeps ON DELETE SET NULL cheap.
@@ -235,7 +237,10 @@ CREATE INDEX runs_job_created_idx ON runs (job_id, created_at) INCLUDE (state);
 CREATE INDEX runs_job_failed_idx ON runs (job_id, finished_at) WHERE state IN ('failed', 'timed_out');
 -- Runs held back by their overlap policy, per job in order: when a run ends, whether any
 -- waits is one index probe (the active-runs index made it a count of every queued run).
-CREATE INDEX runs_waiting_idx ON runs (job_id, id) WHERE state = 'waiting';
+-- "waiting_for IS NOT NULL" is state = 'waiting' (runs_waiting_for_whole), said so that the
+-- probe's condition does not also match runs_active_idx: after a burst the statistics show
+-- no active runs, both looked as cheap, and the planner read every active run of the job.
+CREATE INDEX runs_waiting_idx ON runs (job_id, id) WHERE waiting_for IS NOT NULL;
 COMMENT ON INDEX runs_job_created_idx IS 'Runs of a job by creation time: the console''s timeline (supervisor/src/console/queries.ts).';
 COMMENT ON INDEX runs_job_failed_idx IS 'Failed and timed-out runs of a job by end time: the console''s failures page and failing filter (supervisor/src/console/queries.ts).';
 COMMENT ON INDEX runs_waiting_idx IS 'Runs held back by the overlap policy, per job, oldest first: admitting them when a run ends (extension/src/db/lifecycle.ts).';

@@ -32,7 +32,8 @@ describe("plans after a burst", () => {
       await runSqlClaim(db, claim, { connections });
     }
     await connections.end();
-    await db.query("vacuum analyze clockwork.runs, clockwork.step_runs");
+    await db.query("select clockwork.define_group('g', 2)"); // a group: groupsWithRoom probes its runs
+    await db.query("vacuum analyze clockwork.runs, clockwork.step_runs, clockwork.concurrency_groups");
     await db.query("select clockwork.run_now('burst') from generate_series(1, 3000)");
     const claimed = await tick(db.pool, "w1", new Date(Date.now() + 1000), 3000);
     stepRunId = claimed.claimed[0]!.step_run_id;
@@ -64,6 +65,32 @@ describe("plans after a burst", () => {
         client.release();
       }
     });
+  }
+
+  // Run ends and every tick ask whether anything waits; after the burst runs_active_idx
+  // still looks empty, and reading it meant reading every active run, on each call.
+  for (const [name, index] of [["hasWaitingRuns", "runs_waiting_idx"], ["groupsWithRoom", "runs_(group_)?waiting_idx"]] as const) {
+    for (const mode of ["force_generic_plan", "force_custom_plan"]) {
+      test(`${name} probes only waiting runs, not every active run (${mode})`, async () => {
+        const statement = SQL[name];
+        const client = await db.pool.connect();
+        try {
+          await client.query(`set plan_cache_mode = ${mode}`);
+          await client.query(`prepare probe ${statement.types.length > 0 ? `(${statement.types.join(", ")})` : ""} as ${statement.text}`);
+          const jobId = (await client.query("select id from clockwork.jobs where name = 'burst'")).rows[0].id as string;
+          const plan = (await client.query(`explain (costs off) execute probe${statement.types.length > 0 ? `('${jobId}')` : ""}`)).rows
+            .map((r) => r["QUERY PLAN"] as string).join("\n");
+          // groupsWithRoom: the probe (before its SubPlan, the slot count of a group that has
+          // a waiting run) reads waiting runs only.
+          const probe = plan.split(/\n\s*SubPlan/)[0]!;
+          assert.match(probe, new RegExp(`Index (Only )?Scan using ${index}`), plan);
+          assert.doesNotMatch(probe, /runs_active_idx|Seq Scan on runs/, plan);
+        } finally {
+          await client.query("deallocate all").catch(() => {});
+          client.release();
+        }
+      });
+    }
   }
 });
 

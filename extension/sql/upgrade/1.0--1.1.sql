@@ -498,10 +498,6 @@ COMMENT ON COLUMN run_transactions.state IS 'open (steps run in it) → committi
 COMMENT ON COLUMN run_transactions.opened_at IS 'When the run''s first SQL step was claimed.';
 COMMENT ON COLUMN run_transactions.committed_at IS 'When the commit carrying the mark ran (wall clock).';
 
--- Runs held back by their overlap policy: whether any waits is one probe when a run ends.
-CREATE INDEX runs_waiting_idx ON runs (job_id, id) WHERE state = 'waiting';
-COMMENT ON INDEX runs_waiting_idx IS 'Runs held back by the overlap policy, per job, oldest first: admitting them when a run ends (extension/src/db/lifecycle.ts).';
-
 -- Concurrency groups (issue 16): a named limit that runs of several jobs share, and each
 -- run's group, priority and what a waiting run waits for (runs waiting in 1.0 wait for
 -- their job's overlap policy).
@@ -532,7 +528,12 @@ COMMENT ON COLUMN runs.concurrency_group IS 'The concurrency group whose limit t
 COMMENT ON COLUMN runs.priority IS 'Its job version''s policies.priority: when its group is full, waiting runs start highest priority first, then oldest first.';
 COMMENT ON COLUMN runs.waiting_for IS 'While waiting: overlap (its job''s overlap policy holds it back) or group (its concurrency group is full); NULL otherwise.';
 CREATE INDEX runs_group_active_idx ON runs (concurrency_group) WHERE state IN ('queued', 'running') AND concurrency_group IS NOT NULL;
-CREATE INDEX runs_group_waiting_idx ON runs (concurrency_group, priority DESC, id) WHERE state = 'waiting' AND concurrency_group IS NOT NULL;
+CREATE INDEX runs_group_waiting_idx ON runs (concurrency_group, priority DESC, id) WHERE waiting_for = 'group';
+-- Runs held back by their overlap policy: whether any waits is one probe when a run ends.
+-- Said through waiting_for (state = 'waiting' by runs_waiting_for_whole) so that the probe
+-- matches no other partial index (see 10_tables.sql).
+CREATE INDEX runs_waiting_idx ON runs (job_id, id) WHERE waiting_for IS NOT NULL;
+COMMENT ON INDEX runs_waiting_idx IS 'Runs held back by the overlap policy, per job, oldest first: admitting them when a run ends (extension/src/db/lifecycle.ts).';
 
 -- Priorities when a supervisor is full (issue 16): ready steps carry their run's priority
 -- and are claimed highest priority first, then oldest. Runs of 1.0 have priority 0, as

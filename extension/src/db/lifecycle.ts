@@ -253,7 +253,7 @@ function rearmAfterSchedules(jobId: string, endedAtMs: number): void {
  */
 export function admitWaitingRuns(jobId: string, nowMs: number, groups: readonly (string | null | undefined)[] = []): RunRow[] {
   // Most jobs hold nothing back: one index probe instead of counting every active run.
-  if (!(execute(SQL.hasWaitingRuns, [jobId])[0] as { waiting: boolean }).waiting) return admitGroups(groups, nowMs).released;
+  if (execute(SQL.hasWaitingRuns, [jobId]).length === 0) return admitGroups(groups, nowMs).released;
   const counts = execute(SQL.countActiveRuns, [jobId])[0] as { running: number; waiting: number };
   const released: RunRow[] = [];
   const toAdmit = [...groups];
