@@ -8,6 +8,7 @@
 import pg from "pg";
 import { startCluster } from "../support/cluster.ts";
 import { median } from "./support.ts";
+import { renderClaimedSqlStep, type ClaimedSqlStep } from "../../extension/src/core/sql-step.ts";
 
 const SMALL = 1_000;
 const LARGE = Number(process.env.BENCH_LARGE_JOBS ?? 100_000);
@@ -105,13 +106,13 @@ async function main(): Promise<void> {
     for (;;) {
       // As a supervisor does: each tick carries the reports of the steps run since the last.
       const { rows } = await burst.query("select clockwork.tick('bench', 200, $1, 0, $2::jsonb) as t", [DUE_AT, JSON.stringify(reports)]);
-      const claimed = rows[0].t.claimed as { step_run_id: string; sql: { messages: string[]; claim: string } }[];
+      const claimed = rows[0].t.claimed as (ClaimedSqlStep & { sql: { claim: string } })[];
       reports = [];
       if (claimed.length === 0) break;
       for (const claim of claimed) {
         // The step's own message (the job's owner is this session's role): its statement,
         // its finish and the session reset, in one round trip.
-        await burst.query(claim.sql.messages[0]!);
+        await burst.query(renderClaimedSqlStep(claim).messages[0]!);
         reports.push({ step_run: claim.step_run_id, claim: claim.sql.claim, outcome: "succeeded", rows: [] });
         completed++;
       }

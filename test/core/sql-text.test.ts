@@ -3,7 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  analyzeSqlBody, bindLiterals, dollarQuote, parseConninfo, renderSqlStep, scanSql, SESSION_RESET, splitStatements,
+  analyzeSqlBody, bindLiterals, dollarQuote, parseConninfo, renderClaimedSqlStep, renderSqlStep, scanSql, SESSION_RESET, splitStatements,
   validateJobDefinition, conninfoProblems,
 } from "../../extension/src/core/index.ts";
 
@@ -151,6 +151,24 @@ describe("the script of an SQL step", () => {
     assert.equal(s.mode, "autonomous");
     assert.deepEqual(s.messages.slice(1), ["VACUUM ANALYZE", "REINDEX DATABASE $cw$app$cw$"]);
     assert.match(s.messages[0]!, /set_config\('clockwork\.run_id', \$cw\$12\$cw\$, false\)/);
+  });
+
+  test("a claim renders as the database decided: its identity, parameters, and the finish only when exactly once", () => {
+    const claim = {
+      job: "nightly", run_id: "12", step: "load", instance: "load[region=eu]", step_run_id: "34", attempt: 2,
+      slot_at: "2026-01-01T03:30:00.000Z", params: { region: "eu" },
+      sql: { text: "insert into t values (:region) -- trailing comment", autonomous: false, exactly_once: true, claim: "ab12", run_transaction: null },
+    };
+    const direct = renderSqlStep(claim.sql.text, { region: "eu" }, id, { autonomous: false, finish: { stepRunId: "34", claim: "ab12" } });
+    assert.deepEqual(renderClaimedSqlStep(claim), direct);
+    assert.match(direct.messages[0]!, /set_config\('clockwork\.slot_at', \$cw\$2026-01-01T03:30:00\.000Z\$cw\$, true\)/);
+    const elsewhere = renderClaimedSqlStep({ ...claim, sql: { ...claim.sql, exactly_once: false } });
+    assert.doesNotMatch(elsewhere.messages[0]!, /_finish_sql_step/);
+    const inRun = renderClaimedSqlStep({ ...claim, slot_at: null, sql: { ...claim.sql, exactly_once: false, run_transaction: { begins: true } } });
+    assert.equal(inRun.mode, "run");
+    assert.doesNotMatch(inRun.messages[0]!, /slot_at|COMMIT|_finish_sql_step/);
+    assert.equal(renderClaimedSqlStep({ ...claim, sql: { ...claim.sql, autonomous: true, exactly_once: false } }).mode, "autonomous");
+    assert.throws(() => renderClaimedSqlStep({ ...claim, sql: null }), /not an SQL step/);
   });
 });
 

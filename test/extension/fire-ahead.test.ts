@@ -8,6 +8,7 @@ import type { TestDatabase } from "../support/db.ts";
 import { runScript } from "../../supervisor/src/steps/script-query.ts";
 import { defineJob, registerWorker, runSqlClaim, runsOf, sqlErrorOf, type StepClaim, withClockworkDatabase } from "./helpers.ts";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
+import { renderClaimedSqlStep } from "../../extension/src/core/sql-step.ts";
 
 interface TickAhead {
   claimed: StepClaim[];
@@ -89,7 +90,7 @@ describe("firing ahead", () => {
       claim = claimed.claimed.find((c) => c.job === "on-the-dot")!;
       owner ??= await db.connect({ user: claim.sql!.login });
       await db.query("delete from started");
-      early = await runScript(owner, claim.sql!.messages[0]!);
+      early = await runScript(owner, renderClaimedSqlStep(claim).messages[0]!);
     }
     assert.equal(early?.error?.code, SQLSTATE.too_early);
     const startAt = new Date(claim!.start_at).getTime();

@@ -5,7 +5,7 @@
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type pg from "pg";
-import { SQLSTATE, commitRunMessage } from "../../extension/src/core/index.ts";
+import { SQLSTATE, commitRunMessage, renderClaimedSqlStep } from "../../extension/src/core/index.ts";
 import type { TestDatabase } from "../support/db.ts";
 import { clockworkDatabase, defineJob, registerWorker, sqlErrorOf, type StepClaim } from "./helpers.ts";
 
@@ -22,7 +22,8 @@ describe("run transactions", () => {
   const tick = async (worker: string, reports: unknown[] = [], max = 10): Promise<Answer> =>
     (await db.query("select clockwork.tick($1, $2, now(), 0, $3::jsonb) as t", [worker, max, reports.length > 0 ? JSON.stringify(reports) : null])).rows[0].t;
   const succeeded = (c: StepClaim) => ({ step_run: c.step_run_id, claim: c.sql!.claim, outcome: "succeeded", rows: [] });
-  const run = async (c: StepClaim) => owner.query(c.sql!.messages[0]!);
+  const message = (c: StepClaim) => renderClaimedSqlStep(c).messages[0]!;
+  const run = async (c: StepClaim) => owner.query(message(c));
   const runState = async (id: string) => (await db.query("select state, reason from clockwork.runs where id = $1", [id])).rows[0] as { state: string; reason: string | null };
   const ledger = async (id: string) => (await db.query("select count(*)::int as n from ledger where run = $1", [id])).rows[0].n as number;
 
@@ -54,8 +55,8 @@ describe("run transactions", () => {
     const [first] = (await tick("tx-a")).claimed.filter((c) => c.run_id === runId);
     assert.ok(first?.sql?.run_transaction?.begins, "the run's first SQL step opens its transaction");
     assert.equal(first.sql.exactly_once, false);
-    assert.match(first.sql.messages[0]!, /^BEGIN;/);
-    assert.doesNotMatch(first.sql.messages[0]!, /COMMIT|_finish_sql_step/);
+    assert.match(message(first), /^BEGIN;/);
+    assert.doesNotMatch(message(first), /COMMIT|_finish_sql_step/);
     await run(first);
     const reported = await tick("tx-a", [succeeded(first)], 0);
     assert.deepEqual(reported.transactions, { open: [runId], commit: [] });
@@ -66,7 +67,7 @@ describe("run transactions", () => {
     const [second] = (await tick("tx-a")).claimed.filter((c) => c.run_id === runId);
     assert.equal(second?.step, "b");
     assert.equal(second.sql!.run_transaction!.begins, false);
-    assert.doesNotMatch(second.sql!.messages[0]!, /BEGIN|COMMIT/);
+    assert.doesNotMatch(message(second), /BEGIN|COMMIT/);
     await run(second);
     const asked = await tick("tx-a", [succeeded(second)], 0);
     assert.deepEqual(asked.transactions, { open: [], commit: [runId] });

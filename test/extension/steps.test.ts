@@ -5,6 +5,7 @@ import { adminQuery, type TestDatabase } from "../support/db.ts";
 import { runScript } from "../../supervisor/src/steps/script-query.ts";
 import { clockworkDatabase, defineJob, registerWorker, report, runSqlClaim, sqlErrorOf, tick } from "./helpers.ts";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
+import { renderClaimedSqlStep } from "../../extension/src/core/sql-step.ts";
 
 async function stepRows(db: TestDatabase, job: string) {
   const { rows } = await db.query(
@@ -126,7 +127,7 @@ describe("running steps", () => {
     const claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "fenced")!;
     const owner = await db.connect({ user: claim.sql!.login });
     // The same message with another secret: the finish raises and the insert goes with it.
-    const forged = claim.sql!.messages[0]!.replace(claim.sql!.claim, "0".repeat(64));
+    const forged = renderClaimedSqlStep(claim).messages[0]!.replace(claim.sql!.claim, "0".repeat(64));
     const out = await runScript(owner, forged);
     assert.equal(out.error?.code, SQLSTATE.claim_not_held);
     assert.match(out.error!.message, /step run \d+ is no longer held by this claim/);
@@ -148,7 +149,7 @@ describe("running steps", () => {
     await db.query("select clockwork.run_now('unreported')");
     const claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "unreported")!;
     const owner = await db.connect({ user: claim.sql!.login });
-    const out = await runScript(owner, claim.sql!.messages[0]!);
+    const out = await runScript(owner, renderClaimedSqlStep(claim).messages[0]!);
     assert.equal(out.error, null);
     // The supervisor died before its next tick: the step is done, the run waits.
     let [a] = await stepRows(db, "unreported");

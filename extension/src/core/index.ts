@@ -37,8 +37,8 @@ export {
   type Expr, type ExpressionResult, type ExpressionError, type CompareOp, type Scalar, type Value,
 } from "./expression.ts";
 export {
-  SESSION_RESET, renderSqlStep, stepSettings, settingsStatement, finishStatement, commitRunMessage,
-  type SqlStepIdentity, type SqlStepScript, type FinishCall,
+  SESSION_RESET, renderSqlStep, renderClaimedSqlStep, stepSettings, settingsStatement, finishStatement, commitRunMessage,
+  type SqlStepIdentity, type SqlStepScript, type FinishCall, type ClaimedSqlStep,
 } from "./sql-step.ts";
 export {
   bindNamedParameters, bindLiterals, sqlLiteral, dollarQuote, findNamedPlaceholders, expandMatrix, matrixSize, instanceId, MAX_MATRIX_INSTANCES, stepEnvironment,

@@ -1,16 +1,22 @@
 // Claiming ready steps for a worker (called by tick): the lease is taken in the database,
 // and the claim carries everything the supervisor needs to run the step without reading
 // any table: the script or argv, environment, time-out; for an SQL step, the role to log
-// in as, where, and the exact messages to send (rendered here, see core/sql-step.ts).
-import { renderSqlStep, stepEnvironment, validateBuiltinArgs, type SqlStepScript, type WorkDefinition } from "../core/index.ts";
+// in as, where, its text and what the database decided about it (exactly once, the run's
+// transaction), from which the supervisor renders the messages with the core's renderer
+// (core/sql-step.ts, renderClaimedSqlStep): tick, one serial call, does not render them.
+import { stepEnvironment, validateBuiltinArgs, type WorkDefinition } from "../core/index.ts";
 import { jobVersion } from "../db/jobs.ts";
 import { secretsUsableBy } from "../db/secrets.ts";
 import { resolveTarget, type SqlTarget } from "../db/targets.ts";
 import { SQL } from "../db/statements.ts";
 import { execute } from "../db/query.ts";
 
-/** What a supervisor needs to run an SQL step (StepClaim.sql). */
-export interface SqlWork extends SqlStepScript {
+/** What a supervisor needs to run an SQL step (StepClaim.sql; rendered by renderClaimedSqlStep). */
+export interface SqlWork {
+  /** The step's SQL as defined (checked at definition time); params are bound into it as literals. */
+  text: string;
+  /** Sent as psql -f sends a file, one message per statement, without a transaction around them. */
+  autonomous: boolean;
   /** The role to log in as: the job's owner, unless a superuser's connection names another. */
   login: string;
   /** Where: all null for the scheduler's own database. */
@@ -54,8 +60,13 @@ export interface StepClaim {
   args: Record<string, unknown> | null;
   /** The job's owner: built-ins keep their files in the owner's folder of the working area. */
   owner: string;
-  /** builtin: the parameters of this instance (the queue built-in sends them as the job's data). */
+  /**
+   * builtin and sql: the parameters of this instance (the queue built-in sends them as the
+   * job's data; an SQL step's renderer binds them into its text).
+   */
   params: Record<string, unknown> | null;
+  /** The run's schedule slot (ISO), for scheduled runs: an SQL step sees it as clockwork.slot_at. */
+  slot_at: string | null;
   script: string | null;
   argv: string[] | null;
   cwd: string | null;
@@ -184,11 +195,7 @@ export function claimSteps(
       }
       const local = target.target.database === null && target.target.connection === null && target.target.conninfo === null;
       const exactlyOnce = local && !def.autonomous && runTransaction === null;
-      const script = renderSqlStep(def.sql!, row.params as Record<string, never>, {
-        job: row.job, runId: row.run_id, step: row.step, instance: row.instance, stepRunId: row.step_run_id,
-        attempt: row.attempt, slotAtMs: row.slot_at?.getTime() ?? null,
-      }, { autonomous: def.autonomous, finish: exactlyOnce ? { stepRunId: row.step_run_id, claim: row.claim } : null, runTransaction });
-      sql = { ...script, login: target.login, target: target.target, exactly_once: exactlyOnce, claim: row.claim, run_transaction: runTransaction };
+      sql = { text: def.sql!, autonomous: def.autonomous, login: target.login, target: target.target, exactly_once: exactlyOnce, claim: row.claim, run_transaction: runTransaction };
     }
     claimed.push({
       step_run_id: row.step_run_id,
@@ -204,7 +211,8 @@ export function claimSteps(
       builtin: def.builtin,
       args: def.kind === "builtin" ? def.args : null,
       owner: row.owner,
-      params: def.kind === "builtin" ? row.params : null,
+      params: def.kind === "builtin" || row.kind === "sql" ? row.params : null,
+      slot_at: row.slot_at?.toISOString() ?? null,
       script: def.shell,
       argv: def.program,
       cwd: null,

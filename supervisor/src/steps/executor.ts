@@ -378,7 +378,7 @@ export class StepExecutor {
       entry.lease = undefined;
       const lateMs = Math.max(0, performance.now() - entry.claimedAt - (claim.start_in_ms ?? 0));
       entry.sql = startSqlStep(claim, { connections: this.connections, lease, lateMs, runTransactions: this.runTransactions });
-      log.info({ kind, login: claim.sql.login, mode: claim.sql.mode }, "step started"); // after the call went out
+      log.info({ kind, login: claim.sql.login, autonomous: claim.sql.autonomous, run_transaction: claim.sql.run_transaction !== null }, "step started"); // after the call went out
       return entry.sql.result.then(
         (result) => this.finishSql(claim, log, result),
         (error) => log.error({ error: errorFields(error) }, "SQL step crashed (bug); its lease will expire and it will be retried"),

@@ -1,6 +1,7 @@
 // Runs an SQL step on a connection logged in as its owner (owner-connections.ts) and says
-// what to report about it with the next tick. The database rendered the messages to send
-// (core/sql-step.ts); this module sends them, reads what comes back, stops a step at its
+// what to report about it with the next tick. The messages to send are rendered from the
+// claim by the core's renderer (core/sql-step.ts, renderClaimedSqlStep: the database decided
+// what goes in them); this module sends them, reads what comes back, stops a step at its
 // time-out with a cancel request, and leaves the connection clean or closes it.
 //
 //   transactional: one message; in the scheduler's own database its completion commits
@@ -9,7 +10,7 @@
 //     around them, stopping at the first error; recorded by the report (at least once);
 //   run (transaction: run): one message in the run's transaction, on the connection that
 //     holds it (run-transactions.ts); reported at once, kept only if the run commits.
-import { ERROR_KINDS, SESSION_RESET } from "../../../extension/src/core/index.ts";
+import { ERROR_KINDS, SESSION_RESET, renderClaimedSqlStep, type SqlStepScript } from "../../../extension/src/core/index.ts";
 import type { StepClaim } from "../api.ts";
 import type { StepReport } from "../../../extension/src/db/reports.ts";
 import { LoginError, type OwnerConnections, type OwnerLease } from "./owner-connections.ts";
@@ -64,6 +65,9 @@ function rowsOf(result: StatementResult | undefined): { rows: unknown[]; truncat
 
 export function startSqlStep(claim: StepClaim, options: SqlStepOptions): RunningSqlStep {
   const work = claim.sql!;
+  // Rendered when run() begins: a text that cannot be rendered (checked at definition time,
+  // so a bug) fails the step with the reason instead of crashing the supervisor.
+  let script: SqlStepScript;
   const startedAt = performance.now();
   let lease: OwnerLease | undefined = options.lease;
   let stopped: "cancelled" | "shutdown" | "timeout" | null = null;
@@ -77,13 +81,18 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
     report: report("failed", { error: message, sql_state: sqlState }), end: "failed", message, sqlState,
   });
   const errorText = (error: NonNullable<ScriptOutcome["error"]>, statement: number | null): string => {
-    const where = statement !== null && work.statements > 1 ? `statement ${statement} of ${work.statements}: ` : "";
+    const where = statement !== null && script.statements > 1 ? `statement ${statement} of ${script.statements}: ` : "";
     return `${where}${error.message}`;
   };
 
   const run = async (): Promise<SqlStepResult> => {
     try {
-      if (work.mode === "run") lease = await options.runTransactions!.take(work, work.claim);
+      script = renderClaimedSqlStep(claim);
+    } catch (error) {
+      return failed(`cannot render the step's messages: ${(error as Error).message}`, null);
+    }
+    try {
+      if (script.mode === "run") lease = await options.runTransactions!.take(work, work.claim);
       else lease ??= await options.connections.acquire(work);
     } catch (error) {
       if (error instanceof RunTransactionGone) return failed(error.message, null);
@@ -92,7 +101,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
     }
     // In a run's transaction the connection is the run's: let go only with its transaction.
     const letGo = (how: "reuse" | "destroy"): void => {
-      if (work.mode === "run") void options.runTransactions!.drop(work.run_transaction!.run_id, how === "reuse" ? "rollback" : "destroy");
+      if (script.mode === "run") void options.runTransactions!.drop(work.run_transaction!.run_id, how === "reuse" ? "rollback" : "destroy");
       else lease!.release(how);
     };
     if (stopped !== null) {
@@ -119,7 +128,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
         return failed(message, ERROR_KINDS.server_role_mismatch.code);
       }
     }
-    return work.mode === "autonomous" ? runAutonomous(lease) : work.mode === "run" ? runInRunTransaction(lease) : runTransactional(lease);
+    return script.mode === "autonomous" ? runAutonomous(lease) : script.mode === "run" ? runInRunTransaction(lease) : runTransactional(lease);
   };
 
   const stoppedResult = (): SqlStepResult | null => {
@@ -131,12 +140,12 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
   };
 
   async function runTransactional(connection: OwnerLease): Promise<SqlStepResult> {
-    const message = work.messages[0]!;
+    const message = script.messages[0]!;
     for (let tries = 0; ; tries++) {
       const out = await runScript(connection.client, message);
       if (out.error === null) {
-        const last = out.results[out.results.length - work.trailing - 1];
-        const { rows, truncated } = out.results.length - work.trailing - 1 >= LEADING ? rowsOf(last) : { rows: [], truncated: false };
+        const last = out.results[out.results.length - script.trailing - 1];
+        const { rows, truncated } = out.results.length - script.trailing - 1 >= LEADING ? rowsOf(last) : { rows: [], truncated: false };
         // A cancel that came too late to stop it is harmless, but the connection goes.
         connection.release(stopped === null ? "reuse" : "destroy");
         return { report: report("succeeded", { rows, truncated, committed: work.exactly_once }), end: "succeeded", message: null, sqlState: null };
@@ -147,7 +156,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
         return stoppedResult() ?? { report: report("lost", { error: message }), end: "lost", message, sqlState: null };
       }
       const failedAt = out.results.length; // the statement that raised, 0-based in the message
-      const commitAt = LEADING + work.statements + (work.exactly_once ? 1 : 0);
+      const commitAt = LEADING + script.statements + (work.exactly_once ? 1 : 0);
       const committed = out.results[commitAt]?.command === "COMMIT";
       if (committed) {
         // The step committed; the reset after it failed (a setting it left made a reset
@@ -170,7 +179,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
       if (work.exactly_once && failedAt === commitAt - 1 && code === ERROR_KINDS.claim_not_held.code) {
         return { report: null, end: "rolled_back", message: out.error.message, sqlState: code };
       }
-      const inBody = failedAt >= LEADING && failedAt < LEADING + work.statements;
+      const inBody = failedAt >= LEADING && failedAt < LEADING + script.statements;
       return failed(errorText(out.error, inBody ? failedAt - LEADING + 1 : null), code);
     }
   }
@@ -178,10 +187,10 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
   async function runInRunTransaction(connection: OwnerLease): Promise<SqlStepResult> {
     const runs = options.runTransactions!;
     const runId = work.run_transaction!.run_id;
-    const out = await runScript(connection.client, work.messages[0]!);
+    const out = await runScript(connection.client, script.messages[0]!);
     if (out.error === null && stopped === null) {
       const at = out.results.length - 1;
-      const { rows, truncated } = at >= work.leading ? rowsOf(out.results[at]) : { rows: [], truncated: false };
+      const { rows, truncated } = at >= script.leading ? rowsOf(out.results[at]) : { rows: [], truncated: false };
       runs.keep(runId);
       return { report: report("succeeded", { rows, truncated }), end: "succeeded", message: null, sqlState: null };
     }
@@ -195,15 +204,15 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
     const fromStop = stoppedResult();
     if (fromStop !== null) return fromStop;
     const failedAt = out.results.length;
-    const inBody = failedAt >= work.leading && failedAt < work.leading + work.statements;
-    return failed(errorText(out.error, inBody ? failedAt - work.leading + 1 : null), out.error.code ?? null);
+    const inBody = failedAt >= script.leading && failedAt < script.leading + script.statements;
+    return failed(errorText(out.error, inBody ? failedAt - script.leading + 1 : null), out.error.code ?? null);
   }
 
   async function runAutonomous(connection: OwnerLease): Promise<SqlStepResult> {
     let last: StatementResult | undefined;
     let failure: { error: NonNullable<ScriptOutcome["error"]>; statement: number } | null = null;
-    for (let i = 0; i < work.messages.length && stopped === null; i++) {
-      const out = await runScript(connection.client, work.messages[i]!);
+    for (let i = 0; i < script.messages.length && stopped === null; i++) {
+      const out = await runScript(connection.client, script.messages[i]!);
       if (out.broken) {
         connection.release("destroy");
         const message = `the connection was lost during the step (${out.error?.message}); it is taken back and runs again (attempt + 1)`;
