@@ -229,6 +229,28 @@ describe("API errors read as PostgreSQL's own, without JavaScript", () => {
     });
   }
 
+  test("an error inside the PL/v8 function a hand-written API function calls has no JavaScript either", async () => {
+    // alter_calendar (PL/pgSQL) re-plans the schedules excluding the calendar through
+    // _replan_calendar, which waits for each job's lock: a lock time-out is raised in there.
+    await db.query("select clockwork.define_calendar('holidays', array['2031-12-25']::date[])");
+    await defineJob(db, { name: "calendar-user", schedules: [{ cron: "0 9 * * *", exclude: { calendars: ["holidays"] } }], steps: [{ name: "a", sql: "select 1" }] });
+    const locker = await db.connect();
+    const c = await db.connect();
+    await locker.query("begin");
+    try {
+      await locker.query("select id from clockwork.jobs where name = 'calendar-user' for update");
+      await c.query("set lock_timeout = '100ms'");
+      const e = await errorOf(c, "select clockwork.alter_calendar('holidays', array['2031-12-26']::date[])");
+      assert.deepEqual([e.code, e.message], ["55P03", "canceling statement due to lock timeout"]);
+      assert.doesNotMatch(e.where ?? "", /LINE \d+:|globalThis|catch \(e\)/);
+      assert.match(e.where ?? "", /PL\/pgSQL function _replan_calendar\(text,timestamp with time zone\) line \d+ at RAISE/);
+    } finally {
+      await locker.query("rollback");
+    }
+    // Nothing of the failed call stays: the calendar keeps its dates.
+    assert.deepEqual((await db.query("select dates::text[] as d from clockwork.calendars where name = 'holidays'")).rows[0].d, ["2031-12-25"]);
+  });
+
   test("docs/sql-api.md shows what psql prints for an API error", () => {
     // The block under "In `psql` an error reads as": its first line is the statement.
     const doc = readFileSync(join(root, "docs/sql-api.md"), "utf8");
@@ -258,11 +280,11 @@ describe("API errors read as PostgreSQL's own, without JavaScript", () => {
       for (const r of mine) {
         fronts++;
         // The documented function: PL/pgSQL, SECURITY as declared, executable by everyone.
-        assert.deepEqual([r.lanname, r.prosecdef, r.may], ["plpgsql", fn.security === "definer", true], r.fn);
+        assert.deepEqual([r.lanname, r.prosecdef, r.may], ["plpgsql", fn.security === "definer", fn.grant === "public"], r.fn);
       }
       // Behind a SECURITY DEFINER front only the owner may execute it; behind an invoker
       // one it runs with the caller's rights either way.
-      for (const r of internals) assert.deepEqual([r.lanname, r.may], ["plv8", fn.security === "invoker"], r.fn);
+      for (const r of internals) assert.deepEqual([r.lanname, r.may], ["plv8", fn.security === "invoker" && fn.grant === "public"], r.fn);
     }
     assert.ok(fronts >= 20, `${fronts} fronts`);
     // No PL/v8 function a plain role may execute runs with more rights than its own.

@@ -2,7 +2,8 @@
 // declarations to write the SQL (one small stub per function that loads the bundle
 // and calls `body`), so the signature and the code that serves it sit side by side.
 //
-// A function granted to PUBLIC is Clockwork's API for people (docs/sql-api.md): the build
+// A function granted to PUBLIC is Clockwork's API for people (docs/sql-api.md) (and so
+// is one marked `front`, which hand-written API functions call): the build
 // gives it a PL/pgSQL front under its documented name and signature, and the PL/v8 stub
 // is the internal function `_<name>` that only the front calls (see `frontOf`). An error
 // then reads in psql as PostgreSQL's own errors do: both runtimes append a line of
@@ -38,20 +39,26 @@ export interface SqlFunction<Args extends unknown[] = any[], R = unknown> {
    * search_path every function gets. Say why next to each use.
    */
   readonly settings?: Readonly<Record<string, string>>;
+  /**
+   * A PL/pgSQL front although it is not granted to PUBLIC: hand-written API functions
+   * (extension/sql) call it, so its errors reach people too (see frontOf).
+   */
+  readonly front?: boolean;
   /** Set when the function returns a set through plv8.return_next. */
   readonly returnsSet?: boolean;
   readonly body: (...args: Args) => R;
 }
 
 /**
- * The internal PL/v8 function behind a front, when `fn` has one: its name, and who may
- * execute it. Behind a SECURITY DEFINER front nobody but the owner may (the front runs as
- * the owner), so calling it directly gains nothing the front does not give; behind a
- * SECURITY INVOKER front it runs with the caller's rights either way, so PUBLIC may.
+ * The internal PL/v8 function behind a front, when `fn` has one (granted to PUBLIC, or
+ * marked `front`): its name, and who may execute it. Behind a SECURITY DEFINER front
+ * nobody but the owner may (the front runs as the owner), so calling it directly gains
+ * nothing the front does not give; behind a SECURITY INVOKER front it runs with the
+ * caller's rights either way, so whoever may call the front may call it.
  */
-export function frontOf(fn: SqlFunction): { internal: string; grant: "public" | "none" } | null {
-  if (fn.grant !== "public") return null;
-  return { internal: `_${fn.name}`, grant: fn.security === "invoker" ? "public" : "none" };
+export function frontOf(fn: SqlFunction): { internal: string; grant: SqlFunction["grant"] } | null {
+  if (fn.grant !== "public" && !fn.front) return null;
+  return { internal: `_${fn.name}`, grant: fn.security === "invoker" ? fn.grant : "none" };
 }
 
 export function sqlFunction<Args extends unknown[], R>(definition: SqlFunction<Args, R>): SqlFunction<Args, R> {

@@ -18,6 +18,8 @@ export const replan_calendar = sqlFunction({
   volatility: "volatile",
   security: "definer",
   grant: "none",
+  // define_calendar and alter_calendar call it: its errors (a lock time-out) reach people.
+  front: true,
   comment: "Re-plans the next slot of every schedule of an enabled job that excludes the calendar; returns how many changed. Called by define_calendar and alter_calendar.",
   body: (calendar: string, now: Date): number => {
     const nowMs = instantOf(now);
