@@ -4,10 +4,12 @@
 // then an empty tick. Prints both ticks' medians and the statements inside them by
 // server time (pg_stat_statements, track = all, planning counted: a statement planned on
 // every call shows plans = calls). --idle-jobs N first defines and drops N yearly jobs,
-// as supervisor.ts does before its lag phase.
+// as supervisor.ts does before its lag phase. CLOCKWORK_TEST_RUNTIME=plv8 runs it on the
+// real PL/v8 (make plv8 installs it), as the test suites do.
 //   npx tsx test/bench/tick-probe.ts [--slots 20] [--idle-jobs 0]
 import pg from "pg";
 import { startCluster } from "../support/cluster.ts";
+import { installClockworkSql, RUNTIME } from "../support/runtime.ts";
 import { arg, sleep } from "./support.ts";
 
 const idleJobs = arg("--idle-jobs", 0);
@@ -20,7 +22,7 @@ const cluster = await startCluster({
 const c = new pg.Client({ connectionString: cluster.url("postgres") });
 try {
   await c.connect();
-  await c.query("create extension pg_stat_statements; create extension clockwork_v8; create extension clockwork");
+  await c.query(`create extension pg_stat_statements; ${installClockworkSql}`);
   await c.query("select clockwork.register_worker('probe')");
   if (idleJobs > 0) {
     await c.query("select clockwork.schedule('yearly-' || i, '0 0 1 1 *', 'select 1') from generate_series(1, $1) as i", [idleJobs]);
@@ -43,13 +45,13 @@ try {
     for (const claim of claimed) await c.query("select clockwork.complete_step($1::bigint, 'probe', 0)", [claim.step_run_id]);
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(1);
-  console.log(`${slots} slots, ${idleJobs} dropped jobs: firing tick median ${median(firing)} ms (max ${Math.max(...firing).toFixed(1)}), empty tick median ${median(empty)} ms\n`);
+  console.log(`${RUNTIME}, ${slots} slots, ${idleJobs} dropped jobs: firing tick median ${median(firing)} ms (max ${Math.max(...firing).toFixed(1)}), empty tick median ${median(empty)} ms\n`);
   console.log("| calls | plans | exec ms | plan ms | statement |\n| --: | --: | --: | --: | --- |");
   const top = await c.query(`
     select calls, plans, total_exec_time, total_plan_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 100) as q
       from pg_stat_statements
      where query not like '%pg_stat_statements%'
-     order by total_exec_time + total_plan_time desc limit 20`);
+     order by total_exec_time + total_plan_time desc limit 40`);
   for (const r of top.rows) {
     console.log(`| ${r.calls} | ${r.plans} | ${Number(r.total_exec_time).toFixed(1)} | ${Number(r.total_plan_time).toFixed(1)} | \`${String(r.q).replaceAll("|", "\\|")}\` |`);
   }
