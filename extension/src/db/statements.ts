@@ -11,6 +11,16 @@ const RUN_COLUMNS = `id::text AS id, job_id::text AS job_id, job_version, schedu
            concurrency_group, waiting_for`;
 
 /**
+ * The ids of $1 (a bigint[]) for `col = ANY (…)` in statements run on every firing tick.
+ * Written `ANY ($1::bigint[])`, the custom plan counts the array's real length (usually
+ * one) and the generic plan ten elements, so the generic plan always looks dearer and
+ * PostgreSQL plans such a statement again on every call (0.1-0.3 ms each). Read through
+ * an InitPlan, both plans count ten: the plan is made once per session, and it is the
+ * same primary-key or index lookup (test/extension/plans.test.ts, "planned once").
+ */
+const IDS_1 = "ARRAY(SELECT unnest($1::bigint[]))";
+
+/**
  * The slots a concurrency group's runs hold (the `group` expression: its name): its runs
  * queued or running (runs_group_active_idx). One expression, so that admitting a run
  * (groupOccupancy) and finding groups with room (groupsWithRoom) count alike.
@@ -163,7 +173,7 @@ export const SQL = {
   activeRuns: sql(["text[]"], `
     SELECT id::text AS id, job_id::text AS job_id, state, waiting_for, coalesce(started_at, queued_at, created_at) AS since
       FROM clockwork.runs
-     WHERE job_id = ANY ($1::bigint[]) AND state IN ('waiting', 'queued', 'running')
+     WHERE job_id = ANY (${IDS_1}) AND state IN ('waiting', 'queued', 'running')
      ORDER BY id`),
   // Overlap buffer: runs held back, oldest first, once the job has room again. SKIP LOCKED:
   // a waiting run locked by someone else is being cancelled; admission never waits for it.
@@ -248,7 +258,7 @@ export const SQL = {
     UPDATE clockwork.schedules AS s
        SET next_fire_at = x.next_fire_at, last_slot_at = greatest(s.last_slot_at, x.last_slot_at)
       FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, next_fire_at timestamptz, last_slot_at timestamptz)
-     WHERE s.id = x.id AND s.id = ANY ($2::bigint[])`),
+     WHERE s.id = x.id AND s.id = ANY (ARRAY(SELECT unnest($2::bigint[])))`),
   jobVersion: sql(["text", "integer"], `
     SELECT definition FROM clockwork.job_versions WHERE job_id = $1::bigint AND version = $2`),
 
@@ -270,7 +280,7 @@ export const SQL = {
     SELECT run_id::text AS run_id, id::text AS id, step, instance, phase, kind, matrix, params, attempt, state, exit_code,
            sql_state, error, result, stdout, stderr, started_at, finished_at
       FROM clockwork.step_runs
-     WHERE run_id = ANY ($1::bigint[])
+     WHERE run_id = ANY (${IDS_1})
      ORDER BY run_id, id`),
   stepRunsOfRun: sql(["text"], `
     SELECT id::text AS id, step, instance, phase, kind, matrix, params, attempt, state, exit_code,
@@ -478,7 +488,7 @@ export const SQL = {
            extract(epoch FROM missed) * 1000 AS missed_ms, extract(epoch FROM long_running) * 1000 AS long_running_ms,
            failures, extract(epoch FROM dead_man) * 1000 AS dead_man_ms, recovery, channels, watched_since
       FROM clockwork.alert_rules
-     WHERE job_id = ANY ($1::bigint[])`),
+     WHERE job_id = ANY (${IDS_1})`),
   upsertAlertRules: sql(["text", "timestamptz"], `
     INSERT INTO clockwork.alert_rules AS r (job_id, missed, long_running, failures, dead_man, recovery, channels, watched_since)
     SELECT x.job_id, x.missed_ms * interval '1 millisecond', x.long_running_ms * interval '1 millisecond', x.failures,
@@ -668,13 +678,13 @@ export const SQL = {
   lockRuns: sql(["text[]"], `
     SELECT ${RUN_COLUMNS}
       FROM clockwork.runs
-     WHERE id = ANY ($1::bigint[])
+     WHERE id = ANY (${IDS_1})
      ORDER BY id
        FOR NO KEY UPDATE`),
   lockRunsSkipLocked: sql(["text[]"], `
     SELECT ${RUN_COLUMNS}
       FROM clockwork.runs
-     WHERE id = ANY ($1::bigint[])
+     WHERE id = ANY (${IDS_1})
      ORDER BY id
        FOR NO KEY UPDATE SKIP LOCKED`),
   // One lock per job: its row in clockwork.jobs, FOR NO KEY UPDATE, in id order. Whoever
@@ -684,10 +694,10 @@ export const SQL = {
   // job owner's session (or its SQL step) holding another job's key would stall every
   // decision about that job, tick included; a row lock needs UPDATE on clockwork.jobs.
   lockJobs: sql(["text[]"], `
-    SELECT id FROM clockwork.jobs WHERE id = ANY ($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`),
+    SELECT id FROM clockwork.jobs WHERE id = ANY (${IDS_1}) ORDER BY id FOR NO KEY UPDATE`),
   tryLockJobs: sql(["text[]"], `
     SELECT id::text AS job_id, true AS locked
-      FROM clockwork.jobs WHERE id = ANY ($1::bigint[]) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`),
+      FROM clockwork.jobs WHERE id = ANY (${IDS_1}) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`),
   requestCancel: sql(["text[]", "timestamptz", "text", "text"], `
     UPDATE clockwork.runs
        SET cancel_requested_at = coalesce(cancel_requested_at, $2),
