@@ -150,9 +150,11 @@ export const SQL = {
   // --- firing --------------------------------------------------------------------
   // The due query: the partial index schedules_due_idx serves it; SKIP LOCKED lets
   // several tick callers share the due schedules without waiting on each other.
+  // The job's definition is not read here: tick takes it from its per-session cache by
+  // (job, version) (readJobVersion); converting it to a JavaScript object on every firing
+  // tick was work for nothing, and grows with the definition (a long SQL script).
   claimDueSchedules: sql(["timestamptz", "integer"], `
-    SELECT s.id::text AS id, s.job_id::text AS job_id, s.position, s.spec, s.time_zone,
-           s.next_fire_at, s.last_slot_at, j.version, j.definition
+    SELECT s.id::text AS id, s.job_id::text AS job_id, s.position, s.next_fire_at, s.last_slot_at, j.version
       FROM clockwork.schedules AS s
       JOIN clockwork.jobs AS j ON j.id = s.job_id
      WHERE s.next_fire_at <= $1
