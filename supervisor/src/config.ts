@@ -177,7 +177,7 @@ export const SETTINGS: readonly Setting[] = [
   s("outputLimit", "--output-limit", "CLOCKWORK_OUTPUT_LIMIT", "1MiB", "output kept per step and stream, at least 1024 bytes"),
   s("killGrace", "--kill-grace", "CLOCKWORK_KILL_GRACE", "5s", "SIGTERM → SIGKILL delay for a timed-out step's process group"),
   s("safetyTick", "--safety-tick", "CLOCKWORK_SAFETY_TICK", "60s", "longest sleep between ticks, at least 100ms"),
-  s("fireAhead", "--fire-ahead", "CLOCKWORK_FIRE_AHEAD", "25ms", "fire and claim this early, start steps on time; 0 to 500ms"),
+  s("fireAhead", "--fire-ahead", "CLOCKWORK_FIRE_AHEAD", "25ms", "fire and claim at least this early (more when firing takes longer), start steps on time; 0 (never ahead) to 500ms"),
   s("ownerConninfo", "--owner-conninfo", "CLOCKWORK_OWNER_CONNINFO", "the supervisor's own server", "where SQL steps log in as their owners, over the supervisor's host, port, database and TLS settings, e.g. host=/var/run/postgresql for peer authentication; host, port, TLS and options only, never a user or password (docs/sql-steps.md)"),
   s("stepUser", "--step-user", "CLOCKWORK_STEP_USER", "the supervisor's user", "run shell and program steps as this OS user (the supervisor must be root)"),
   s("alertCheck", "--alert-check", "CLOCKWORK_ALERT_CHECK", "5s", "how often to ask the database to check the time-based alert conditions, which also marks this supervisor alive; keep it under a third of the lease (docs/alerts.md)"),

@@ -340,8 +340,9 @@ export class Supervisor {
     const maxClaims = this.stopping ? 0 : this.executor.claimRoom(this.backlog && !releasing ? this.config.claimAhead : 0);
     const sentAt = performance.now();
     try {
-      // Looks ahead twice the lead: the tick itself and a late timer eat into it.
-      result = await this.api.tick(maxClaims, 2 * this.config.fireAheadMs, reports);
+      // Looks ahead twice the lead (which grows when firing ticks take longer, Ticker.leadMs):
+      // the tick itself and a late timer eat into it.
+      result = await this.api.tick(maxClaims, 2 * this.ticker.leadMs, reports);
     } catch (error) {
       this.executor.restoreReports(reports);
       if ((error as { code?: string }).code === SQLSTATE.worker_ended) {

@@ -11,8 +11,9 @@ export interface TickerOptions {
   readonly tick: (reason: TickReason, dueAt: number | null) => Promise<string | null>;
   readonly safetyTickMs: number;
   /**
-   * Wake this long before a due time: the tick then fires and claims ahead (lookahead) and
-   * the executor starts the step on the dot, so firing is not part of the start lag.
+   * Wake at least this long before a due time: the tick then fires and claims ahead
+   * (lookahead) and the executor starts the step on the dot, so firing is not part of the
+   * start lag. Longer when the ticks that woke for a due time took longer (see `leadMs`).
    */
   readonly leadMs?: number;
   readonly log: Logger;
@@ -22,6 +23,10 @@ export interface TickerOptions {
 
 // setTimeout cannot sleep longer than this.
 const MAX_TIMEOUT = 2 ** 31 - 1;
+/** The longest lead, as --fire-ahead allows (the database looks ahead at most 1 s, twice this). */
+export const MAX_LEAD_MS = 500;
+/** How many of the last ticks that woke for a due time the lead is sized by. */
+const LEAD_WINDOW = 8;
 
 export class Ticker {
   private timer: NodeJS.Timeout | undefined;
@@ -35,6 +40,8 @@ export class Ticker {
   private armed: { at: number; dueAt: number | null; reason: TickReason } | null = null;
   private idleWaiters: Array<() => void> = [];
   private readonly now: () => number;
+  /** How long the last few ticks that woke for a due time took, in ms (newest last). */
+  private dueTickMs: number[] = [];
 
   constructor(private readonly options: TickerOptions) {
     this.now = options.now ?? Date.now;
@@ -59,6 +66,20 @@ export class Ticker {
     return this.armed?.at ?? null;
   }
 
+  /**
+   * How long before a due time to wake: the configured lead, or twice the longest of the
+   * last few ticks that woke for a due time if that is more (at most MAX_LEAD_MS). Such a
+   * tick fires the slot and claims its step, and its answer must be back before the slot:
+   * on a machine or runtime where firing costs more than the configured lead (the real
+   * PL/v8, a slow or cold CPU), a fixed lead made every step as late as the tick was long.
+   * No lead configured (0): nothing is fired ahead.
+   */
+  get leadMs(): number {
+    const configured = this.options.leadMs ?? 0;
+    if (configured <= 0 || this.dueTickMs.length === 0) return configured;
+    return Math.max(configured, Math.min(MAX_LEAD_MS, Math.ceil(2 * Math.max(...this.dueTickMs))));
+  }
+
   /** Ask for a tick as soon as possible (coalesced with any tick in flight). */
   wake(reason: TickReason): void {
     if (this.stopped) return;
@@ -75,9 +96,14 @@ export class Ticker {
     this.running = true;
     let next: string | null | undefined;
     let failed = false;
+    const startedAt = this.now();
     try {
       next = await this.options.tick(reason, dueAt);
       this.failures = 0;
+      if (dueAt !== null) {
+        this.dueTickMs.push(Math.max(0, this.now() - startedAt));
+        if (this.dueTickMs.length > LEAD_WINDOW) this.dueTickMs.shift();
+      }
     } catch (error) {
       failed = true;
       this.failures++;
@@ -118,7 +144,7 @@ export class Ticker {
     // The database says something is due already (its clock may run ahead of ours, or the
     // work is not claimable by us). Re-tick soon, backing off while the answer repeats, so
     // a disagreement between clocks never becomes a busy loop.
-    const lead = this.options.leadMs ?? 0;
+    const lead = this.leadMs;
     if (due <= now && due === this.lastDue) {
       this.sameDueRepeats++;
       const delay = Math.min(1000, 2 ** Math.min(this.sameDueRepeats, 10));

@@ -107,6 +107,79 @@ describe("ticker", () => {
     assert.ok(wakes[0]! >= due, `woke ${due - wakes[0]!} ms before the due time`);
   });
 
+  /**
+   * A ticker with a 25 ms lead on a fake clock whose ticks that woke for a due time take
+   * `durations[i]` ms each (the fake clock moves by that much during the tick): the lead it
+   * planned to wake with after each of them (due time minus planned wake-up), and the
+   * lead it reported for the tick's lookahead. Each due time is announced a little more
+   * than the expected lead away, so that the real timers behind the fake clock are short.
+   */
+  async function leadsAfter(durations: number[], leadMs = 25) {
+    let t = 1_000_000;
+    const planned: Array<{ lead: number; reported: number }> = [];
+    const seen: number[] = [];
+    let i = 0;
+    let done: () => void = () => {};
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    const ticker: Ticker = new Ticker({
+      safetyTickMs: 60_000,
+      leadMs,
+      log,
+      now: () => t,
+      tick: async (_reason, dueAt) => {
+        if (dueAt !== null) {
+          t += durations[i]!;
+          seen.push(durations[i]!);
+          i++;
+        }
+        if (i === durations.length && dueAt !== null) {
+          done();
+          return null;
+        }
+        // Far enough that any lead fits: the ticker plans `due - lead`.
+        return new Date(t + 600).toISOString();
+      },
+    });
+    ticker.start();
+    // The start tick and every due tick but the last announce a due time (the last answers null).
+    for (let cycle = 0; cycle < durations.length; cycle++) {
+      let at: number | null = null;
+      for (let k = 0; k < 1000 && at === null; k++) {
+        await Promise.resolve();
+        at = ticker.nextWakeAt;
+      }
+      if (at === null) break;
+      planned.push({ lead: t + 600 - at, reported: ticker.leadMs });
+      t = at; // the fake clock reaches the planned wake-up: the (real, short) timer fires the tick
+      await waitUntil(() => seen.length > cycle);
+    }
+    await Promise.race([finished, deadline(10_000)]);
+    await ticker.stop();
+    return planned;
+  }
+
+  test("wakes earlier when its ticks for a due time take longer than the lead: twice the longest of the last 8, at most 500 ms", async () => {
+    // 80 ms ticks (a cold or loaded machine, the real PL/v8) against a 25 ms lead: the
+    // claim would come back 55 ms after the slot; twice that tick is 160 ms of lead.
+    const leads = await leadsAfter([80, 1, 1, 1, 1, 1, 1, 1, 1, 400]);
+    assert.deepEqual(leads.map((l) => l.lead), [
+      25, // the start tick woke for nothing due: no measure yet
+      160, 160, 160, 160, 160, 160, 160, 160, // the 80 ms tick is among the last 8
+      25, // eight quick ticks since: the configured lead again
+    ], JSON.stringify(leads));
+    // The tick's lookahead follows the lead (twice it, main.ts), so what is fired ahead is claimed.
+    assert.deepEqual(leads.map((l) => l.reported), leads.map((l) => l.lead));
+    const capped = await leadsAfter([400]);
+    assert.deepEqual(capped.map((l) => l.lead), [25]);
+    const [, after] = await leadsAfter([400, 1]);
+    assert.equal(after?.lead, 500, "twice 400 ms is capped at 500 ms (--fire-ahead's limit; the database looks ahead at most 1 s)");
+  });
+
+  test("with no lead (--fire-ahead 0) nothing is fired ahead, however long its ticks take", async () => {
+    const leads = await leadsAfter([80, 1], 0);
+    assert.deepEqual(leads.map((l) => l.lead), [0, 0]);
+  });
+
   test("never runs two ticks at once and coalesces wake-ups during a tick", async () => {
     let inFlight = 0;
     let maxInFlight = 0;

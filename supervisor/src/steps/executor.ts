@@ -67,8 +67,13 @@ export const QUEUE_TTL_MS = 1000;
 
 /** A step claimed ahead: the last this many ms before its start are waited by spinning. */
 const SPIN_MS = 2;
-/** An SQL step claimed ahead hands the last this many ms of its wait to the database. */
-const SQL_WAIT_LEAD_MS = 3;
+/**
+ * An SQL step claimed ahead hands the last this many ms of its wait to the database
+ * (wait_until). Not less: the supervisor's timer can fire this late on a loaded machine
+ * (up to 12 ms seen), and a call that went out after the slot made the step that late,
+ * while the database, already waiting, starts it on its own clock.
+ */
+const SQL_WAIT_LEAD_MS = 20;
 /** A re-run looks this often whether an earlier attempt's processes on this host have ended. */
 const EARLIER_POLL_MS = 100;
 
