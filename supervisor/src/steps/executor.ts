@@ -281,9 +281,17 @@ export class StepExecutor {
         // An SQL step in this database: shortly before its start, the database waits on the
         // step's own connection until start_at by its clock (wait_until), and the step
         // follows at once; the commit and network time of the claim no longer make it late.
-        waitFor(startAt - SQL_WAIT_LEAD_MS, () => {
+        const handOver = () => {
           const lease = entry.lease;
-          if (lease === undefined) return waitFor(startAt, () => begin());
+          if (lease === undefined) {
+            // Not logged in yet: the claim came less than SQL_WAIT_LEAD_MS before its start
+            // and the pool answers on a later turn of the event loop (at once for a pooled
+            // connection). Look again on the next turn; at the start, start without it.
+            if (performance.now() >= startAt) return begin();
+            const immediate = setImmediate(handOver);
+            entry.pending = { stopWaiting: () => clearImmediate(immediate), release };
+            return;
+          }
           entry.lease = undefined; // in use: a cancel meanwhile must not release it
           entry.pending = { stopWaiting: () => {}, release };
           this.api.waitUntil(claim.start_at, lease.client).then(
@@ -293,7 +301,8 @@ export class StepExecutor {
               waitFor(startAt, () => begin());
             },
           );
-        });
+        };
+        waitFor(startAt - SQL_WAIT_LEAD_MS, handOver);
       });
     } else {
       entry.done = this.launch(entry);
