@@ -143,6 +143,9 @@ describe("supervisors logging in as job owners", { skip: missing ?? false }, () 
     assert.match(r.error, /pass-sup: cannot log in as role "li_mallory" on 127\.0\.0\.1:\d+\/logins: the server asks for a password, and the password file .* has no entry/);
     assert.equal(r.refused_by.length, 2, "each supervisor refused it once");
     for (const sup of [peerSup, passSup]) {
+      // The line is written before the report goes out, but this process may read the
+      // database's answer before the supervisor's output (a loaded machine did): wait for it.
+      await sup.waitForLog("the hand-back", (l) => l.job === "li_mallory-job" && /handed back/.test(l.msg));
       const handedBack = sup.logs.filter((l) => l.job === "li_mallory-job" && /handed back/.test(l.msg));
       assert.equal(handedBack.length, 1, `${sup.name} handed it back once: ${JSON.stringify(handedBack)}`);
     }
