@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
 import { defineJob, sqlErrorOf, withClockworkDatabase } from "./helpers.ts";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
+import { sqlFunctions } from "../../extension/src/functions/index.ts";
+import { splitArguments } from "../../extension/src/db/sql-function.ts";
 
 describe("fuzzing findings, through the SQL API", () => {
   let db: TestDatabase;
@@ -50,6 +52,37 @@ describe("fuzzing findings, through the SQL API", () => {
     const error = await sqlErrorOf(db.pool, "select * from clockwork.next_runs('hourly', 3, 'infinity')");
     assert.equal(error.code, SQLSTATE.invalid_argument);
     assert.match(error.message, /now must be a finite timestamp/);
+  });
+
+  test("define_job at an infinite or NULL now is refused naming now, and nothing is stored", async () => {
+    const definition = JSON.stringify({ name: "at-infinity", schedules: ["*/5 * * * *"], steps: [{ name: "a", sql: "select 1" }] });
+    for (const now of ["infinity", "-infinity", null]) {
+      const error = await sqlErrorOf(db.pool, "select clockwork.define_job($1::jsonb, $2::timestamptz)", [definition, now]);
+      assert.equal(error.code, SQLSTATE.invalid_argument, String(now));
+      assert.equal(error.message, "now: now must be a finite timestamp");
+    }
+    assert.equal(await stored("at-infinity"), 0);
+  });
+
+  test("every function refuses an infinite timestamptz argument, and a NULL one unless NULL means something there", async () => {
+    // Dummy values for the other arguments: the check comes before the body reads them.
+    const dummy: Record<string, string | null> = { text: "x", bigint: "1", integer: "1", jsonb: "{}", boolean: "false", timestamptz: "2040-01-01T00:00:00Z" };
+    let checked = 0;
+    for (const fn of sqlFunctions) {
+      const args = splitArguments(fn.args).map((a) => ({ name: a.split(/\s+/)[0]!, type: a.split(/\s+/)[1]!.toLowerCase() }));
+      const call = `select clockwork.${fn.name}(${args.map((a, i) => `$${i + 1}::${a.type}`).join(", ")})`;
+      for (const [at, arg] of args.entries()) {
+        if (arg.type !== "timestamptz") continue;
+        const values = [...(fn.nullableInstants?.includes(arg.name) || fn.strict ? [] : [null]), "infinity", "-infinity"];
+        for (const value of values) {
+          const params = args.map((a, i) => (i === at ? value : dummy[a.type]!));
+          const error = await sqlErrorOf(db.pool, call, params);
+          assert.deepEqual([error.code, error.message], [SQLSTATE.invalid_argument, `${arg.name}: ${arg.name} must be a finite timestamp`], `${fn.name}(${arg.name} => ${value})`);
+          checked++;
+        }
+      }
+    }
+    assert.ok(checked >= 40, `checked ${checked} calls`);
   });
 
   test("historic offsets change at odd seconds: Berlin's 1893 switch from local mean time to CET", async () => {

@@ -12,6 +12,8 @@
 // line. The supervisor's functions (granted to clockwork_supervisor) and internal ones
 // (none) have no front: their errors are read by code, and tick, claim and reports are the
 // hot path, where the front's subtransaction would be paid on every call.
+import { raise } from "./raise.ts";
+import { instantOf } from "./values.ts";
 
 export interface SqlFunction<Args extends unknown[] = any[], R = unknown> {
   /** SQL name inside schema clockwork, e.g. "tick". */
@@ -46,6 +48,12 @@ export interface SqlFunction<Args extends unknown[] = any[], R = unknown> {
   readonly front?: boolean;
   /** Set when the function returns a set through plv8.return_next. */
   readonly returnsSet?: boolean;
+  /**
+   * The `timestamptz` arguments for which NULL means something (e.g. "never"). Every other
+   * `timestamptz` argument is refused when NULL, and every one when infinite (see
+   * `sqlFunction`).
+   */
+  readonly nullableInstants?: readonly string[];
   readonly body: (...args: Args) => R;
 }
 
@@ -61,8 +69,34 @@ export function frontOf(fn: SqlFunction): { internal: string; grant: SqlFunction
   return { internal: `_${fn.name}`, grant: fn.security === "invoker" ? fn.grant : "none" };
 }
 
+/**
+ * Declares a function. Its `timestamptz` arguments are checked before the body runs, in
+ * this one place: `'infinity'`, `'-infinity'` (which both runtimes pass as an invalid
+ * Date) and NULL (unless listed in `nullableInstants`) are refused with `invalid_argument`
+ * naming the argument, instead of failing deep inside the body as XX000 or being stored.
+ */
 export function sqlFunction<Args extends unknown[], R>(definition: SqlFunction<Args, R>): SqlFunction<Args, R> {
-  return definition;
+  const nullable = new Set(definition.nullableInstants ?? []);
+  const instants = splitArguments(definition.args)
+    .map((declaration, index) => ({ index, name: argumentNames(declaration)[0]!, type: declaration.split(/\s+/)[1]?.toLowerCase() }))
+    .filter((a) => a.type === "timestamptz" || a.type === "timestamp with time zone");
+  for (const name of nullable) {
+    if (!instants.some((a) => a.name === name)) throw new Error(`${definition.name}: nullableInstants names "${name}", which is not a timestamptz argument`);
+  }
+  if (instants.length === 0) return definition;
+  const body = definition.body;
+  return {
+    ...definition,
+    body: (...args: Args): R => {
+      for (const { index, name } of instants) {
+        const value = args[index] as Date | null | undefined;
+        if (value == null ? !nullable.has(name) : !Number.isFinite(instantOf(value))) {
+          raise("invalid_argument", name, `${name} must be a finite timestamp`);
+        }
+      }
+      return body(...args);
+    },
+  };
 }
 
 /** Splits an SQL argument list at top-level commas (defaults may hold commas and quotes). */

@@ -37,5 +37,6 @@ export const scheduler_started = sqlFunction({
   security: "definer",
   grant: "clockwork_supervisor",
   comment: "Called by register_worker when a worker starts while none other is alive: records a scheduler_down event when none was alive for longer than a lease.",
+  nullableInstants: ["last_alive_at"],
   body: (_worker: string, lastAliveAt: Date | null, now: Date): boolean => recordSchedulerStart(lastAliveAt, instantOf(now)),
 });

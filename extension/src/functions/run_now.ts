@@ -2,7 +2,7 @@
 // Manual runs are not subject to the overlap policy: asking for a run is explicit.
 import { checkRunParameters } from "../core/index.ts";
 import { jobVersion } from "../db/jobs.ts";
-import { raise, sqlError } from "../db/raise.ts";
+import { sqlError } from "../db/raise.ts";
 import { waitingForGroupReason } from "../db/groups.ts";
 import { applyPlans, startGroupRuns } from "../db/lifecycle.ts";
 import { planRun, type RunRow } from "../db/runs.ts";
@@ -20,7 +20,6 @@ export function startManualRun(target: { id: string; version: number }, params: 
   // Checked now, against the parameters' declared or default types, not at run time.
   const checked = checkRunParameters(job, params ?? {});
   if (!checked.ok) throw sqlError(checked.errors);
-  if (!Number.isFinite(instantOf(at))) raise("invalid_argument", "at", "at must be a finite timestamp");
 
   const atMs = instantOf(at);
   // Not subject to the overlap policy, but to the job's concurrency group: a run of a
