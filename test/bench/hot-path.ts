@@ -1,10 +1,13 @@
 // Where a run_now burst's time goes (not a test: figures for docs/benchmarks.md, "Where the
 // time goes"). One supervisor at --concurrency 10 processes N no-op SQL steps on a cluster
 // with pg_stat_statements (track = all, so the statements inside PL/v8 functions count too);
-// prints the processing rate, then the statements by total server time, then the cost of
-// tick's claim and of its reports per step in one batch of N (no supervisor).
+// prints the processing rate, the CPU time the burst cost in each process (from /proc: the
+// supervisor, its tick connection, the owners' connections that run the steps), then the
+// statements by total server time, then the cost of tick's claim and of its reports per
+// step in one batch of N (no supervisor).
 //   npx tsx test/bench/hot-path.ts [--jobs 3000] [--concurrency 10] [--claim-ahead N]
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { startCluster } from "../support/cluster.ts";
@@ -30,6 +33,15 @@ async function database(name: string): Promise<pg.Client> {
   return client;
 }
 const count = async (c: pg.Client, sql: string, params: unknown[] = []) => Number((await c.query(sql, params)).rows[0].n);
+/** CPU time (user + system) a process has used, in ms (Linux; 0 once it is gone). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime in clock ticks of 10 ms
+  } catch {
+    return 0;
+  }
+}
 
 try {
   // 1. A burst through a real supervisor, with every statement counted.
@@ -40,14 +52,28 @@ try {
   while (await count(c, "select count(*) as n from clockwork.workers where stopped_at is null") < 1) await sleep(50);
   await sleep(800);
   await c.query("select pg_stat_statements_reset()");
+  // CPU of the supervisor and of every backend of the database but this one; backends are
+  // told apart at the end by what they last ran (owner connections open on first use).
+  const backends = async () => (await c.query("select pid, query from pg_stat_activity where datname = 'hot_path' and pid <> pg_backend_pid()")).rows as { pid: number; query: string }[];
+  const cpuBefore = new Map([[supervisor.pid!, cpuMs(supervisor.pid!)], ...(await backends()).map((b) => [b.pid, cpuMs(b.pid)] as [number, number])]);
   const t0 = performance.now();
   await c.query("select clockwork.run_now('noop') from generate_series(1, $1)", [JOBS]);
   const t1 = performance.now();
   while (await count(c, "select count(*) as n from clockwork.runs where state = 'succeeded'") < JOBS) await sleep(20);
   const t2 = performance.now();
+  const used = (pid: number) => cpuMs(pid) - (cpuBefore.get(pid) ?? 0);
+  const cpuUsed = new Map<string, { ms: number; n: number }>([["the supervisor (Node)", { ms: used(supervisor.pid!), n: 1 }]]);
+  for (const b of await backends()) {
+    const kind = /clockwork\.tick\(/.test(b.query) ? "its tick connection" : /^BEGIN;|RESET ALL|DISCARD SEQUENCES/.test(b.query) ? "the owners' connections (the steps)" : "its other connections";
+    const entry = cpuUsed.get(kind) ?? { ms: 0, n: 0 };
+    cpuUsed.set(kind, { ms: entry.ms + used(b.pid), n: entry.n + 1 });
+  }
   supervisor.kill("SIGTERM");
   await new Promise((r) => supervisor.once("exit", r));
   console.log(`${JOBS} no-op SQL steps, concurrency ${CONCURRENCY}, claim ahead ${CLAIM_AHEAD}: enqueue ${((t1 - t0) / 1000).toFixed(2)} s, process ${((t2 - t1) / 1000).toFixed(2)} s = ${(JOBS / ((t2 - t1) / 1000)).toFixed(0)} jobs/s\n`);
+  console.log("| CPU from run_now to the last run's end (not run_now's own backend) | ms | µs/job |\n| --- | --: | --: |");
+  for (const [k, { ms, n }] of cpuUsed) console.log(`| ${k} (${n}) | ${ms} | ${(ms / JOBS * 1000).toFixed(0)} |`);
+  console.log("");
   console.log("| calls | total ms | ms/call | ms/job | statement |\n| --: | --: | --: | --: | --- |");
   const top = await c.query(`
     select calls, total_exec_time, mean_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) as q
