@@ -16,7 +16,8 @@
 //   npx tsx test/chaos/chaos.ts [--seconds 180] [--supervisors 3] [--sql-jobs 8]
 //       [--shell-jobs 6] [--kill-every 12] [--restart-every 45] [--seed N]
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { groupMembers } from "../support/processes.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -124,22 +125,6 @@ function pgCtl(cluster: Cluster, ...args: string[]): Promise<void> {
     child.on("error", reject);
     child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`pg_ctl ${args.join(" ")} exited ${code}`))));
   });
-}
-
-/** Live (not zombie) members of a process group, from /proc. */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(pgrp) === pgid && state !== "Z" && state !== "X") members.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return members;
 }
 
 interface LedgerLine {

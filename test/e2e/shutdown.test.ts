@@ -2,7 +2,7 @@
 // kills and hands back the rest (release_worker), and exits 0.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { groupMembers } from "../support/processes.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
 import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor, sleep } from "./support.ts";
@@ -16,20 +16,7 @@ function groupAlive(pgid: number): boolean {
     return false;
   }
   // Zombies waiting to be reaped still answer kill(0); only live members count.
-  try {
-    for (const entry of readdirSync("/proc")) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const [state, , pgrp] = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ");
-        if (Number(pgrp) === pgid && state !== "Z") return true;
-      } catch {
-        // gone meanwhile
-      }
-    }
-    return false;
-  } catch {
-    return true;
-  }
+  return groupMembers(pgid).length > 0;
 }
 
 describe("SIGTERM shuts a supervisor down cleanly", { skip: missing ?? false }, () => {

@@ -2,7 +2,8 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { groupMembers } from "../support/processes.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -13,21 +14,6 @@ import {
   type ProcessRunOptions,
   type ProcessStepSpec,
 } from "../../supervisor/src/steps/shell.ts";
-
-/** Live (non-zombie) processes whose process group is `pgid`, from /proc. */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const [state, , pgrp] = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ");
-      if (Number(pgrp) === pgid && state !== "Z") members.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return members;
-}
 
 interface Captured {
   stdout: string;
