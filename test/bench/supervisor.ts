@@ -16,16 +16,12 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { startCluster } from "../support/cluster.ts";
-import { arg, median, percentiles, sleep } from "./support.ts";
+import { arg, median, percentiles, sleep, textArg } from "./support.ts";
 
 const seconds = arg("--seconds", 20);
 const idleSeconds = arg("--idle-seconds", 60);
 const idleJobs = arg("--idle-jobs", 10_000);
 const repeat = arg("--repeat", 1);
-const textArg = (name: string): string | null => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] ?? null : null;
-};
 const BASELINE = textArg("--baseline");
 const BASELINE_PG_CONFIG = textArg("--baseline-pg-config");
 

@@ -8,6 +8,12 @@ export function arg(name: string, fallback: number): number {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
+/** `--name TEXT` from the command line, or null. */
+export function textArg(name: string): string | null {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] ?? null : null;
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function median(xs: readonly number[]): number {

@@ -16,13 +16,9 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Logger, run as runGraphileWorker, makeWorkerUtils } from "graphile-worker";
 import { startCluster } from "../support/cluster.ts";
-import { arg, median, sleep } from "./support.ts";
+import { arg, median, sleep, textArg } from "./support.ts";
 
 const JOBS = arg("--jobs", 5000);
-const textArg = (name: string): string | null => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] ?? null : null;
-};
 const BASELINE = textArg("--baseline");
 const BASELINE_PG_CONFIG = textArg("--baseline-pg-config");
 const ROUNDS = arg("--rounds", 3);
