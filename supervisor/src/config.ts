@@ -64,8 +64,12 @@ export interface SupervisorConfig {
   readonly pid: number;
   /** Steps (of any kind) this supervisor runs at the same time. */
   readonly concurrency: number;
-  /** Under a backlog, claims held beyond the free slots, each started as a slot frees (a local queue). */
-  readonly claimAhead: number;
+  /**
+   * Under a backlog, claims held beyond the free slots, each started as a slot frees (a
+   * local queue): a fixed number, or "auto" (sized by the rate steps finish here, see
+   * steps/claim-pacing.ts).
+   */
+  readonly claimAhead: number | "auto";
   readonly logLevel: LogLevel;
   /** JSON log lines go to this file (reopened on SIGHUP) instead of stdout. */
   readonly logFile: string | undefined;
@@ -168,7 +172,7 @@ export const SETTINGS: readonly Setting[] = [
   s("workerName", "--name", "CLOCKWORK_WORKER_NAME", "hostname-pid", "worker name, unique per live supervisor"),
   s("labels", "--labels", "CLOCKWORK_LABELS", "none", "worker labels for job pinning, comma-separated"),
   s("concurrency", "--concurrency", "CLOCKWORK_CONCURRENCY", "4", "steps (of any kind) run at the same time, 1 to 1000"),
-  s("claimAhead", "--claim-ahead", "CLOCKWORK_CLAIM_AHEAD", "the concurrency", "while more steps are ready than slots are free, claim up to this many more and start each as a slot frees, so no slot waits for a tick; a claim that waits 1s is given back; 0 to 1000"),
+  s("claimAhead", "--claim-ahead", "CLOCKWORK_CLAIM_AHEAD", "auto", "while more steps are ready than slots are free, claim up to this many more and start each as a slot frees, so no slot waits for a tick; a claim that waits 1s is given back; 0 to 1000, or auto: at least the concurrency, more as fast steps finish (up to 0.5s of them, 1000), and a finished step's report may wait up to 50ms for others to share its tick"),
   s("logLevel", "--log-level", "CLOCKWORK_LOG_LEVEL", "info", "trace | debug | info | warn | error | fatal | silent (pgAgent's 0, 1, 2 = error, warn, debug)", { envAliases: ["PGAGENT_LOG_LEVEL"], fileAliases: ["LOGLEVEL"] }),
   s("logFile", "--log-file", "CLOCKWORK_LOG_FILE", "stdout", "write the JSON log to this file instead; SIGHUP reopens it (logrotate)", { envAliases: ["PGAGENT_LOG_FILE_PATH"], fileAliases: ["LOGFILE"] }),
   s("httpPort", "--http-port", "CLOCKWORK_HTTP_PORT", "9187", "port of /healthz, /readyz, /metrics; 0 = any free port; off = none"),
@@ -199,7 +203,7 @@ const OWNER_CONNINFO_KEYS = ["host", "hostaddr", "port", "sslmode", "sslrootcert
 
 const METAVAR: Readonly<Record<string, string>> = {
   config: "FILE", enabled: "BOOL", databaseUrl: "URL", dbHost: "HOST[,HOST]", dbPort: "PORT[,PORT]", dbName: "NAME",
-  dbUser: "ROLE", dbPasswordFile: "FILE", targetSessionAttrs: "ATTRS", workerName: "NAME", labels: "a,b", concurrency: "N", claimAhead: "N",
+  dbUser: "ROLE", dbPasswordFile: "FILE", targetSessionAttrs: "ATTRS", workerName: "NAME", labels: "a,b", concurrency: "N", claimAhead: "N|auto",
   logLevel: "LEVEL", logFile: "FILE", httpPort: "N|off", httpHost: "HOST", shutdownGrace: "T", outputLimit: "BYTES",
   killGrace: "T", safetyTick: "T", fireAhead: "T", ownerConninfo: "CONNINFO", stepUser: "USER", alertCheck: "T",
   smtpFrom: "ADDRESS", workDir: "DIR", runtimeDir: "DIR",
@@ -499,7 +503,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
 
   const concurrency = parseInteger(get("concurrency") ?? "4", "concurrency", 1, 1000);
   const claimAheadText = get("claimAhead");
-  const claimAhead = claimAheadText === undefined ? concurrency : parseInteger(claimAheadText, "claim ahead", 0, 1000);
+  const claimAhead = claimAheadText === undefined || claimAheadText.trim() === "auto" ? "auto" : parseInteger(claimAheadText, "claim ahead", 0, 1000);
 
   const levelSource = lookup("logLevel");
   let logLevel: LogLevel = "info";

@@ -29,6 +29,7 @@ import { Listener } from "./listener.ts";
 import { createLogger, errorFields, type Logger, type SupervisorLog } from "./logging.ts";
 import { SupervisorMetrics } from "./metrics.ts";
 import { extensionMismatch, SUPERVISOR_SETTING, SUPERVISOR_VERSION } from "./version.ts";
+import { ClaimPacing } from "./steps/claim-pacing.ts";
 import { StepExecutor } from "./steps/executor.ts";
 import { OwnerConnections } from "./steps/owner-connections.ts";
 import { ProcessRegistry } from "./steps/process-registry.ts";
@@ -74,6 +75,10 @@ export class Supervisor {
   private stopping = false;
   /** The last tick claimed all it asked for: more steps are ready than this supervisor has free slots. */
   private backlog = false;
+  /** How deep the local queue runs under a backlog, and when a finished step's tick may wait. */
+  private readonly pacing: ClaimPacing;
+  /** A tick held back so that reports gather (ClaimPacing.tickAfterFinish). */
+  private heldTick: NodeJS.Timeout | undefined;
   /** The first registration succeeded (start() waits for it). */
   private registered = false;
   private settleFirstRegistration!: (registered: boolean) => void;
@@ -124,7 +129,8 @@ export class Supervisor {
     // A dedicated worker (clockwork run) runs one job; the regular supervisors deliver alerts.
     this.alerts = config.dedicated ? null : new AlertDeliverer(this.api, config, log, this.metrics);
     this.processes = new ProcessRegistry(config.runtimeDir, log);
-    this.executor = new StepExecutor(config, this.api, this.connections, this.processes, this.metrics, log, () => this.ticker.wake("step-finished"), this.alerts?.mailer);
+    this.pacing = new ClaimPacing({ claimAhead: config.claimAhead, concurrency: config.concurrency }, performance.now());
+    this.executor = new StepExecutor(config, this.api, this.connections, this.processes, this.metrics, log, () => this.stepFinished(), this.alerts?.mailer);
     this.leases = new LeaseKeeper(
       this.api,
       log,
@@ -327,8 +333,32 @@ export class Supervisor {
     return extensionMismatch(await this.api.extensionVersion());
   }
 
+  /**
+   * A step ended, a claim was given back or a cancelled one settled: tick for its report
+   * and for more work, at once, or (under a backlog, while the local queue is deep enough)
+   * a little later with the reports of the steps that end meanwhile (ClaimPacing).
+   */
+  private stepFinished(): void {
+    const now = performance.now();
+    const at = this.pacing.tickAfterFinish({ backlog: this.backlog, queued: this.executor.queued, oldestReportAt: this.executor.oldestReportAt }, now);
+    if (at <= now) {
+      clearTimeout(this.heldTick);
+      this.heldTick = undefined;
+      this.ticker.wake("step-finished");
+    } else if (this.heldTick === undefined) {
+      this.heldTick = setTimeout(() => {
+        this.heldTick = undefined;
+        this.ticker.wake("step-finished");
+      }, at - now);
+      this.heldTick.unref();
+    }
+  }
+
   private async tick(reason: TickReason): Promise<string | null> {
     this.metrics.ticks.inc({ reason });
+    // Whatever woke this tick takes the reports a held one waited for.
+    clearTimeout(this.heldTick);
+    this.heldTick = undefined;
     // Under a backlog (the last tick's claim was full), claim ahead: the claims beyond the
     // free slots wait here and start as slots free, without a tick in between.
     if (this.api.incarnation === null) return null; // between incarnations: the session re-registers and wakes us
@@ -337,7 +367,7 @@ export class Supervisor {
     // Claims given back (they waited too long for a slot here) are left to other workers:
     // this tick claims for free slots only.
     const releasing = reports.some((r) => r.outcome === "released");
-    const maxClaims = this.stopping ? 0 : this.executor.claimRoom(this.backlog && !releasing ? this.config.claimAhead : 0);
+    const maxClaims = this.stopping ? 0 : this.executor.claimRoom(this.backlog && !releasing ? this.pacing.ahead : 0);
     const sentAt = performance.now();
     try {
       // Looks ahead twice the lead (which grows when firing ticks take longer, Ticker.leadMs):
@@ -355,12 +385,16 @@ export class Supervisor {
     this.executor.runTransactions.apply(result.transactions);
     this.metrics.runTransactionsOpen.set(this.executor.runTransactions.size);
     // A tick with no room claims nothing and learns nothing about the backlog.
+    const hadBacklog = this.backlog;
     if (releasing) this.backlog = false;
     else if (maxClaims > 0) this.backlog = result.claimed.length >= maxClaims;
+    const endedAt = performance.now();
+    if (hadBacklog && this.backlog) this.pacing.tickEnded(endedAt - sentAt, endedAt, this.executor.finishedSteps);
+    else if (!this.backlog) this.pacing.restart(endedAt, this.executor.finishedSteps);
     this.metrics.stepConnections.set(this.connections.size);
     if (!this.lastDb.ok) this.log.info("database reachable again");
     this.lastDb = { ok: true };
-    this.log.debug({ reason, claimed: result.claimed.length, next_due_at: result.next_due_at }, "tick");
+    this.log.debug({ reason, claimed: result.claimed.length, reports: reports.length, queued: this.executor.queued, next_due_at: result.next_due_at }, "tick");
     // Claims come highest priority first: the first as many as slots are free start now,
     // SQL steps among them first (their calls go out before a shell step's spawn blocks
     // the event loop); the others queue for a slot in their order.

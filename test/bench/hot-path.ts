@@ -5,17 +5,19 @@
 // supervisor, its tick connection, the owners' connections that run the steps), then the
 // statements by total server time, then the cost of tick's claim and of its reports per
 // step in one batch of N (no supervisor).
-//   npx tsx test/bench/hot-path.ts [--jobs 3000] [--concurrency 10] [--claim-ahead N]
+//   npx tsx test/bench/hot-path.ts [--jobs 3000] [--concurrency 10] [--claim-ahead N|auto] [--cpu-prof DIR]
+// --cpu-prof DIR writes the supervisor's V8 CPU profile there (node --cpu-prof).
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { startCluster } from "../support/cluster.ts";
-import { arg, sleep } from "./support.ts";
+import { arg, sleep, textArg } from "./support.ts";
 
 const JOBS = arg("--jobs", 3000);
 const CONCURRENCY = arg("--concurrency", 10);
-const CLAIM_AHEAD = arg("--claim-ahead", CONCURRENCY);
+const CLAIM_AHEAD = textArg("--claim-ahead") ?? "auto";
+const CPU_PROF = textArg("--cpu-prof");
 const bin = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const NOOP = { name: "noop", policies: { max_instances: 100000 }, steps: [{ name: "a", sql: "select 1" }] };
@@ -46,7 +48,7 @@ function cpuMs(pid: number): number {
 try {
   // 1. A burst through a real supervisor, with every statement counted.
   const c = await database("hot_path");
-  const supervisor = spawn(process.execPath, [bin, "supervisor", "--name", "hot", "--concurrency", String(CONCURRENCY),
+  const supervisor = spawn(process.execPath, [...(CPU_PROF !== null ? ["--cpu-prof", "--cpu-prof-dir", CPU_PROF] : []), bin, "supervisor", "--name", "hot", "--concurrency", String(CONCURRENCY),
     "--claim-ahead", String(CLAIM_AHEAD), "--http-port", "off", "--log-level", "warn"],
   { cwd: root, env: { ...process.env, DATABASE_URL: cluster.url("hot_path") }, stdio: ["ignore", "ignore", "inherit"] });
   while (await count(c, "select count(*) as n from clockwork.workers where stopped_at is null") < 1) await sleep(50);

@@ -87,6 +87,10 @@ export class StepExecutor {
   private abandoned = false;
   /** What became of SQL steps, for the next tick to record. */
   private reports: StepReport[] = [];
+  /** performance.now() when the oldest of `reports` came (null: none wait). */
+  private reportsSince: number | null = null;
+  /** The step runs of `queue`, to refuse a claim twice without a scan. */
+  private queuedIds = new Set<string>();
   private leaseMs = 30_000;
   private leaseTimer: NodeJS.Timeout | undefined;
 
@@ -116,6 +120,12 @@ export class StepExecutor {
     return this.running.size + this.queue.length;
   }
 
+  /** How many steps have ended here (a running count, for the rate they end at). */
+  get finishedSteps(): number {
+    return this.finishedCount;
+  }
+  private finishedCount = 0;
+
   /** Claims queued for a slot. */
   get queued(): number {
     return this.queue.length;
@@ -126,15 +136,29 @@ export class StepExecutor {
     return this.reports.length;
   }
 
+  /** performance.now() when the oldest report waiting for a tick came, or null. */
+  get oldestReportAt(): number | null {
+    return this.reports.length > 0 ? this.reportsSince : null;
+  }
+
   /** The reports for the tick about to go out; give them back with restoreReports if it fails. */
   takeReports(): StepReport[] {
     const taken = this.reports;
     this.reports = [];
+    this.reportsSince = null;
     return taken;
   }
 
   restoreReports(reports: readonly StepReport[]): void {
+    if (reports.length === 0) return;
     this.reports.unshift(...reports);
+    this.reportsSince = Math.min(this.reportsSince ?? Infinity, performance.now());
+  }
+
+  /** Queues a report for the next tick. */
+  private addReport(report: StepReport): void {
+    if (this.reports.length === 0) this.reportsSince = performance.now();
+    this.reports.push(report);
   }
 
   get freeSlots(): number {
@@ -156,7 +180,7 @@ export class StepExecutor {
    * tick that claimed it was sent: its lease runs from no earlier than that.
    */
   start(claim: StepClaim, tickSentAt = performance.now()): void {
-    if (this.running.has(claim.step_run_id) || this.queue.some((q) => q.claim.step_run_id === claim.step_run_id)) {
+    if (this.running.has(claim.step_run_id) || this.queuedIds.has(claim.step_run_id)) {
       this.log.warn({ step_run: claim.step_run_id }, "claim for a step already running here; ignored");
       return;
     }
@@ -166,8 +190,12 @@ export class StepExecutor {
       // step of a higher priority claimed later does not wait behind lower ones queued here.
       // (A claim from an extension before priorities has none: 0, the default.)
       const priority = claim.priority ?? 0;
-      const at = this.queue.findIndex((q) => (q.claim.priority ?? 0) < priority);
-      this.queue.splice(at < 0 ? this.queue.length : at, 0, { claim, tickSentAt, queuedAt: now, leaseEndsAt: tickSentAt + this.leaseMs });
+      const entry = { claim, tickSentAt, queuedAt: now, leaseEndsAt: tickSentAt + this.leaseMs };
+      // Most claims come in the queue's order (a tick claims highest priority first): at the end.
+      const last = this.queue[this.queue.length - 1];
+      const at = last === undefined || (last.claim.priority ?? 0) >= priority ? -1 : this.queue.findIndex((q) => (q.claim.priority ?? 0) < priority);
+      this.queue.splice(at < 0 ? this.queue.length : at, 0, entry);
+      this.queuedIds.add(claim.step_run_id);
       this.armQueueTimer();
       return;
     }
@@ -179,6 +207,7 @@ export class StepExecutor {
     const now = performance.now();
     while (this.queue.length > 0 && this.running.size < this.config.concurrency) {
       const next = this.queue.shift()!;
+      this.queuedIds.delete(next.claim.step_run_id);
       if (next.leaseEndsAt <= now) {
         this.log.child(stepScope(next.claim)).warn("queued claim not started: its lease ended without a heartbeat (the database was out of reach); another worker may run it");
         continue;
@@ -205,7 +234,7 @@ export class StepExecutor {
       const now = performance.now();
       const stale = this.queue.filter((q) => now - q.queuedAt >= QUEUE_TTL_MS);
       if (stale.length > 0) {
-        this.queue = this.queue.filter((q) => now - q.queuedAt < QUEUE_TTL_MS);
+        this.setQueue(this.queue.filter((q) => now - q.queuedAt < QUEUE_TTL_MS));
         for (const q of stale) this.releaseClaim(q.claim, "it waited too long for a slot here");
         this.onFinished();
       }
@@ -222,7 +251,7 @@ export class StepExecutor {
   private releaseClaim(claim: StepClaim, why: string): void {
     if (this.abandoned || typeof claim.claim !== "string") return;
     this.log.child(stepScope(claim)).info(`claim given back unstarted: ${why}`);
-    this.reports.push({ step_run: claim.step_run_id, claim: claim.claim, outcome: "released", due_at: claim.due_at });
+    this.addReport({ step_run: claim.step_run_id, claim: claim.claim, outcome: "released", due_at: claim.due_at });
   }
 
   /** Runs a claim in a slot now (or at its start_at, for one claimed ahead of it). */
@@ -313,6 +342,7 @@ export class StepExecutor {
     this.metrics.stepsRunning.inc({ kind });
     void entry.done.finally(() => {
       this.running.delete(claim.step_run_id);
+      this.finishedCount++;
       this.metrics.stepsRunning.dec({ kind });
       this.startQueued();
       if (this.running.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
@@ -515,7 +545,7 @@ export class StepExecutor {
 
   /** Queues an SQL step's report for the next tick, and says how it went. */
   private finishSql(claim: StepClaim, log: Logger, result: SqlStepResult): void {
-    if (result.report !== null && !this.abandoned) this.reports.push(result.report);
+    if (result.report !== null && !this.abandoned) this.addReport(result.report);
     // The server went away (a restart) or would not take a login: the claims queued here
     // would meet the same, so they go back unstarted instead of being handed back as
     // unrunnable; the next ticks claim them again once the database answers.
@@ -625,7 +655,12 @@ export class StepExecutor {
   private unqueue(stepRunIds: readonly string[]): void {
     if (this.queue.length === 0) return;
     const ids = new Set(stepRunIds.map(String));
-    this.queue = this.queue.filter((q) => !ids.has(q.claim.step_run_id));
+    this.setQueue(this.queue.filter((q) => !ids.has(q.claim.step_run_id)));
+  }
+
+  private setQueue(queue: QueuedClaim[]): void {
+    this.queue = queue;
+    this.queuedIds = new Set(queue.map((q) => q.claim.step_run_id));
   }
 
   /**
@@ -633,7 +668,7 @@ export class StepExecutor {
    * hands them back with the rest, or they were taken back already).
    */
   dropQueued(): void {
-    this.queue = [];
+    this.setQueue([]);
     clearTimeout(this.queueTimer);
     this.queueTimer = undefined;
   }
@@ -644,7 +679,7 @@ export class StepExecutor {
     const ids = new Set(stepRunIds.map(String));
     for (const q of this.queue) {
       if (!ids.has(q.claim.step_run_id) || this.abandoned) continue;
-      this.reports.push({ step_run: q.claim.step_run_id, claim: q.claim.claim, outcome: "failed", error: "cancelled before it started", sql_state: "57014" });
+      this.addReport({ step_run: q.claim.step_run_id, claim: q.claim.claim, outcome: "failed", error: "cancelled before it started", sql_state: "57014" });
     }
     this.unqueue(stepRunIds);
     if (this.reports.length > 0) this.onFinished();
@@ -713,6 +748,7 @@ export class StepExecutor {
    */
   dropEverything(why: string): void {
     this.reports = [];
+    this.reportsSince = null;
     this.dropQueued();
     this.lost([...this.running.keys()], why);
     this.runTransactions.closeAll();
