@@ -153,6 +153,47 @@ COMMENT ON TABLE scheduler_start_lock IS 'Empty; register_worker locks it so tha
 ------------------------------------------------------------------------------------
 -- Runs: one per fired slot or manual start
 ------------------------------------------------------------------------------------
+-- A run's invariants, checked on every write by one CHECK (runs_invariants), for the same
+-- reason as a step run's (_step_run_invariants below): PostgreSQL prepares every CHECK
+-- expression again for each statement that writes the table, and fourteen of them (11 KB
+-- of node text) cost every run_now and every tick that starts or ends runs.
+CREATE FUNCTION _run_invariants(
+    trigger text, state text, params jsonb, slot_at timestamptz, queued_at timestamptz, started_at timestamptz,
+    finished_at timestamptz, wake_at timestamptz, cancel_requested_at timestamptz, cancel_mode text, waiting_for text,
+    concurrency_group text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    broken text := CASE
+        WHEN NOT (jsonb_typeof(params) = 'object') THEN 'runs_params_check'
+        WHEN NOT (trigger IN ('schedule', 'manual', 'reboot')) THEN 'runs_trigger_check'
+        WHEN NOT (state IN ('waiting', 'queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'))
+            THEN 'runs_state_check'
+        WHEN NOT ((trigger = 'schedule') = (slot_at IS NOT NULL)) THEN 'runs_scheduled_has_slot'
+        WHEN NOT ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'timed_out', 'cancelled')))
+            THEN 'runs_finished_state'
+        WHEN NOT (state NOT IN ('queued', 'running') OR queued_at IS NOT NULL) THEN 'runs_queued_has_time'
+        WHEN NOT (state <> 'waiting' OR queued_at IS NULL) THEN 'runs_waiting_not_queued'
+        WHEN NOT (started_at IS NULL OR finished_at IS NULL OR finished_at >= started_at) THEN 'runs_times_ordered'
+        WHEN NOT (finished_at IS NULL OR wake_at IS NULL) THEN 'runs_finished_no_wake'
+        WHEN NOT (cancel_mode IN ('cancel', 'terminate')) THEN 'runs_cancel_mode_check'
+        WHEN NOT ((cancel_requested_at IS NULL) = (cancel_mode IS NULL)) THEN 'runs_cancel_request_whole'
+        WHEN NOT (waiting_for IN ('overlap', 'group')) THEN 'runs_waiting_for_check'
+        WHEN NOT ((state = 'waiting') = (waiting_for IS NOT NULL)) THEN 'runs_waiting_for_whole'
+        WHEN NOT (waiting_for <> 'group' OR concurrency_group IS NOT NULL) THEN 'runs_waiting_for_group'
+    END;
+BEGIN
+    IF broken IS NULL THEN
+        RETURN true;
+    END IF;
+    RAISE EXCEPTION 'new row for relation "runs" violates check constraint "%"', broken
+        USING ERRCODE = 'check_violation', SCHEMA = 'clockwork', TABLE = 'runs', CONSTRAINT = broken;
+END
+$$;
+COMMENT ON FUNCTION _run_invariants(text, text, jsonb, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, text, text, text) IS
+    'The invariants of a run (the CHECK runs_invariants): true, or raises check_violation naming the invariant the row breaks.';
+
 CREATE TABLE runs (
     id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     job_id       bigint      NOT NULL,
@@ -160,7 +201,7 @@ CREATE TABLE runs (
     schedule_id  bigint      REFERENCES schedules (id) ON DELETE SET NULL,
     slot_at      timestamptz,
     trigger      text        NOT NULL,
-    params       jsonb       NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(params) = 'object'),
+    params       jsonb       NOT NULL DEFAULT '{}',
     state        text        NOT NULL DEFAULT 'queued',
     created_at   timestamptz NOT NULL,
     queued_at    timestamptz,
@@ -175,23 +216,12 @@ CREATE TABLE runs (
     priority             integer     NOT NULL DEFAULT 0,
     waiting_for          text,
     FOREIGN KEY (job_id, job_version) REFERENCES job_versions (job_id, version) ON DELETE CASCADE,
-    CONSTRAINT runs_trigger_check CHECK (trigger IN ('schedule', 'manual', 'reboot')),
-    CONSTRAINT runs_state_check
-        CHECK (state IN ('waiting', 'queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled')),
-    CONSTRAINT runs_scheduled_has_slot CHECK ((trigger = 'schedule') = (slot_at IS NOT NULL)),
-    CONSTRAINT runs_finished_state
-        CHECK ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'timed_out', 'cancelled'))),
-    CONSTRAINT runs_queued_has_time CHECK (state NOT IN ('queued', 'running') OR queued_at IS NOT NULL),
-    CONSTRAINT runs_waiting_not_queued CHECK (state <> 'waiting' OR queued_at IS NULL),
-    CONSTRAINT runs_times_ordered CHECK (started_at IS NULL OR finished_at IS NULL OR finished_at >= started_at),
-    CONSTRAINT runs_finished_no_wake CHECK (finished_at IS NULL OR wake_at IS NULL),
-    CONSTRAINT runs_cancel_mode_check CHECK (cancel_mode IN ('cancel', 'terminate')),
-    CONSTRAINT runs_cancel_request_whole CHECK ((cancel_requested_at IS NULL) = (cancel_mode IS NULL)),
-    CONSTRAINT runs_waiting_for_check CHECK (waiting_for IN ('overlap', 'group')),
-    CONSTRAINT runs_waiting_for_whole CHECK ((state = 'waiting') = (waiting_for IS NOT NULL)),
-    CONSTRAINT runs_waiting_for_group CHECK (waiting_for <> 'group' OR concurrency_group IS NOT NULL)
+    CONSTRAINT runs_invariants
+        CHECK (_run_invariants(trigger, state, params, slot_at, queued_at, started_at, finished_at, wake_at,
+                               cancel_requested_at, cancel_mode, waiting_for, concurrency_group))
 );
 COMMENT ON TABLE runs IS 'One row per run of a job: a fired schedule slot, a manual start or a start at boot.';
+COMMENT ON CONSTRAINT runs_invariants ON runs IS 'Every invariant of a run, named one by one in _run_invariants (one CHECK: PostgreSQL prepares each CHECK again for every statement that writes the table).';
 COMMENT ON COLUMN runs.id IS 'Run id, exposed to steps as CLOCKWORK_RUN_ID.';
 COMMENT ON COLUMN runs.job_id IS 'The job.';
 COMMENT ON COLUMN runs.job_version IS 'The job version whose definition this run follows, even if the job is redefined meanwhile.';
@@ -248,6 +278,46 @@ COMMENT ON INDEX runs_waiting_idx IS 'Runs held back by the overlap policy, per 
 ------------------------------------------------------------------------------------
 -- Step runs: one per attempt of a step instance
 ------------------------------------------------------------------------------------
+-- A step run's invariants, checked on every write by one CHECK (step_runs_invariants).
+-- They are one PL/pgSQL function rather than ten CHECK expressions for speed: PostgreSQL
+-- reads and plans every CHECK expression of a table again for each statement that writes
+-- it (ExecRelCheck: 9 KB of node text for these ten), and the fenced finish of an SQL step
+-- is one such statement per step; a function's expression is planned once per session
+-- (docs/benchmarks.md, "One CHECK per table"). Each invariant keeps its name: a row that
+-- breaks one raises check_violation naming it, as its own CHECK did. NULL passes, as in
+-- a CHECK.
+CREATE FUNCTION _step_run_invariants(
+    phase text, kind text, attempt integer, state text, ready_at timestamptz, lease_expires_at timestamptz,
+    finished_at timestamptz, sql_state text, claim_hash bytea, awaiting_report boolean) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    broken text := CASE
+        WHEN NOT (phase IN ('step', 'check')) THEN 'step_runs_phase_check'
+        WHEN NOT (kind IN ('sql', 'shell', 'program', 'builtin')) THEN 'step_runs_kind_check'
+        WHEN NOT (attempt >= 1) THEN 'step_runs_attempt_check'
+        WHEN NOT (state IN ('ready', 'running', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost'))
+            THEN 'step_runs_state_check'
+        WHEN NOT ((state = 'ready') = (ready_at IS NOT NULL)) THEN 'step_runs_ready_has_time'
+        WHEN NOT (state <> 'running' OR lease_expires_at IS NOT NULL) THEN 'step_runs_running_has_lease'
+        WHEN NOT ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')))
+            THEN 'step_runs_finished_state'
+        WHEN NOT (sql_state IS NULL OR sql_state ~ '^[0-9A-Z]{5}$') THEN 'step_runs_sql_state_format'
+        WHEN NOT (claim_hash IS NULL OR length(claim_hash) = 32) THEN 'step_runs_claim_hash_size'
+        WHEN NOT (NOT awaiting_report OR state = 'succeeded') THEN 'step_runs_awaiting_report_finished'
+    END;
+BEGIN
+    IF broken IS NULL THEN
+        RETURN true;
+    END IF;
+    RAISE EXCEPTION 'new row for relation "step_runs" violates check constraint "%"', broken
+        USING ERRCODE = 'check_violation', SCHEMA = 'clockwork', TABLE = 'step_runs', CONSTRAINT = broken;
+END
+$$;
+COMMENT ON FUNCTION _step_run_invariants(text, text, integer, text, timestamptz, timestamptz, timestamptz, text, bytea, boolean) IS
+    'The invariants of a step run (the CHECK step_runs_invariants): true, or raises check_violation naming the invariant the row breaks.';
+
 CREATE TABLE step_runs (
     id                bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     run_id            bigint      NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -278,20 +348,12 @@ CREATE TABLE step_runs (
     refused_by        bigint[]    NOT NULL DEFAULT '{}',
     priority          integer     NOT NULL DEFAULT 0,
     CONSTRAINT step_runs_attempt_key UNIQUE (run_id, step, instance, attempt),
-    CONSTRAINT step_runs_phase_check CHECK (phase IN ('step', 'check')),
-    CONSTRAINT step_runs_kind_check CHECK (kind IN ('sql', 'shell', 'program', 'builtin')),
-    CONSTRAINT step_runs_attempt_check CHECK (attempt >= 1),
-    CONSTRAINT step_runs_state_check
-        CHECK (state IN ('ready', 'running', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')),
-    CONSTRAINT step_runs_ready_has_time CHECK ((state = 'ready') = (ready_at IS NOT NULL)),
-    CONSTRAINT step_runs_running_has_lease CHECK (state <> 'running' OR lease_expires_at IS NOT NULL),
-    CONSTRAINT step_runs_finished_state
-        CHECK ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost'))),
-    CONSTRAINT step_runs_sql_state_format CHECK (sql_state IS NULL OR sql_state ~ '^[0-9A-Z]{5}$'),
-    CONSTRAINT step_runs_claim_hash_size CHECK (claim_hash IS NULL OR length(claim_hash) = 32),
-    CONSTRAINT step_runs_awaiting_report_finished CHECK (NOT awaiting_report OR state = 'succeeded')
+    CONSTRAINT step_runs_invariants
+        CHECK (_step_run_invariants(phase, kind, attempt, state, ready_at, lease_expires_at, finished_at, sql_state,
+                                    claim_hash, awaiting_report))
 );
 COMMENT ON TABLE step_runs IS 'One row per attempt of a step instance (a step, or one matrix combination of it); leases live here.';
+COMMENT ON CONSTRAINT step_runs_invariants ON step_runs IS 'Every invariant of a step run, named one by one in _step_run_invariants (one CHECK: PostgreSQL prepares each CHECK again for every statement that writes the table).';
 COMMENT ON COLUMN step_runs.id IS 'Step run id; a supervisor reports results against it, and only the lease holder may.';
 COMMENT ON COLUMN step_runs.run_id IS 'The run this step belongs to.';
 COMMENT ON COLUMN step_runs.step IS 'Step (or check) name from the job definition.';

@@ -543,3 +543,110 @@ COMMENT ON COLUMN step_runs.priority IS 'Its run''s priority (policies.priority)
 CREATE INDEX step_runs_claim_idx ON step_runs (priority DESC, ready_at, id) WHERE state = 'ready';
 COMMENT ON INDEX step_runs_claim_idx IS 'Ready steps in the order a worker claims them: highest priority first, then oldest (claimReadySteps in extension/src/db/statements.ts).';
 COMMENT ON INDEX step_runs_ready_idx IS 'Ready steps by due time: when a worker next has a step to claim (nextDueAt in extension/src/db/statements.ts).';
+
+-- A step run's invariants in one CHECK that calls one PL/pgSQL function, instead of ten
+-- CHECK expressions that PostgreSQL read and planned again for every statement writing
+-- the table (see 10_tables.sql). The same invariants, under the same names.
+CREATE FUNCTION _step_run_invariants(
+    phase text, kind text, attempt integer, state text, ready_at timestamptz, lease_expires_at timestamptz,
+    finished_at timestamptz, sql_state text, claim_hash bytea, awaiting_report boolean) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    broken text := CASE
+        WHEN NOT (phase IN ('step', 'check')) THEN 'step_runs_phase_check'
+        WHEN NOT (kind IN ('sql', 'shell', 'program', 'builtin')) THEN 'step_runs_kind_check'
+        WHEN NOT (attempt >= 1) THEN 'step_runs_attempt_check'
+        WHEN NOT (state IN ('ready', 'running', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost'))
+            THEN 'step_runs_state_check'
+        WHEN NOT ((state = 'ready') = (ready_at IS NOT NULL)) THEN 'step_runs_ready_has_time'
+        WHEN NOT (state <> 'running' OR lease_expires_at IS NOT NULL) THEN 'step_runs_running_has_lease'
+        WHEN NOT ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')))
+            THEN 'step_runs_finished_state'
+        WHEN NOT (sql_state IS NULL OR sql_state ~ '^[0-9A-Z]{5}$') THEN 'step_runs_sql_state_format'
+        WHEN NOT (claim_hash IS NULL OR length(claim_hash) = 32) THEN 'step_runs_claim_hash_size'
+        WHEN NOT (NOT awaiting_report OR state = 'succeeded') THEN 'step_runs_awaiting_report_finished'
+    END;
+BEGIN
+    IF broken IS NULL THEN
+        RETURN true;
+    END IF;
+    RAISE EXCEPTION 'new row for relation "step_runs" violates check constraint "%"', broken
+        USING ERRCODE = 'check_violation', SCHEMA = 'clockwork', TABLE = 'step_runs', CONSTRAINT = broken;
+END
+$$;
+COMMENT ON FUNCTION _step_run_invariants(text, text, integer, text, timestamptz, timestamptz, timestamptz, text, bytea, boolean) IS
+    'The invariants of a step run (the CHECK step_runs_invariants): true, or raises check_violation naming the invariant the row breaks.';
+ALTER TABLE step_runs
+    DROP CONSTRAINT step_runs_phase_check,
+    DROP CONSTRAINT step_runs_kind_check,
+    DROP CONSTRAINT step_runs_attempt_check,
+    DROP CONSTRAINT step_runs_state_check,
+    DROP CONSTRAINT step_runs_ready_has_time,
+    DROP CONSTRAINT step_runs_running_has_lease,
+    DROP CONSTRAINT step_runs_finished_state,
+    DROP CONSTRAINT step_runs_sql_state_format,
+    DROP CONSTRAINT step_runs_claim_hash_size,
+    DROP CONSTRAINT step_runs_awaiting_report_finished,
+    ADD CONSTRAINT step_runs_invariants
+        CHECK (_step_run_invariants(phase, kind, attempt, state, ready_at, lease_expires_at, finished_at, sql_state,
+                                    claim_hash, awaiting_report));
+COMMENT ON CONSTRAINT step_runs_invariants ON step_runs IS 'Every invariant of a step run, named one by one in _step_run_invariants (one CHECK: PostgreSQL prepares each CHECK again for every statement that writes the table).';
+
+-- A run's invariants likewise: one CHECK calling _run_invariants instead of fourteen.
+CREATE FUNCTION _run_invariants(
+    trigger text, state text, params jsonb, slot_at timestamptz, queued_at timestamptz, started_at timestamptz,
+    finished_at timestamptz, wake_at timestamptz, cancel_requested_at timestamptz, cancel_mode text, waiting_for text,
+    concurrency_group text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    broken text := CASE
+        WHEN NOT (jsonb_typeof(params) = 'object') THEN 'runs_params_check'
+        WHEN NOT (trigger IN ('schedule', 'manual', 'reboot')) THEN 'runs_trigger_check'
+        WHEN NOT (state IN ('waiting', 'queued', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled'))
+            THEN 'runs_state_check'
+        WHEN NOT ((trigger = 'schedule') = (slot_at IS NOT NULL)) THEN 'runs_scheduled_has_slot'
+        WHEN NOT ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'timed_out', 'cancelled')))
+            THEN 'runs_finished_state'
+        WHEN NOT (state NOT IN ('queued', 'running') OR queued_at IS NOT NULL) THEN 'runs_queued_has_time'
+        WHEN NOT (state <> 'waiting' OR queued_at IS NULL) THEN 'runs_waiting_not_queued'
+        WHEN NOT (started_at IS NULL OR finished_at IS NULL OR finished_at >= started_at) THEN 'runs_times_ordered'
+        WHEN NOT (finished_at IS NULL OR wake_at IS NULL) THEN 'runs_finished_no_wake'
+        WHEN NOT (cancel_mode IN ('cancel', 'terminate')) THEN 'runs_cancel_mode_check'
+        WHEN NOT ((cancel_requested_at IS NULL) = (cancel_mode IS NULL)) THEN 'runs_cancel_request_whole'
+        WHEN NOT (waiting_for IN ('overlap', 'group')) THEN 'runs_waiting_for_check'
+        WHEN NOT ((state = 'waiting') = (waiting_for IS NOT NULL)) THEN 'runs_waiting_for_whole'
+        WHEN NOT (waiting_for <> 'group' OR concurrency_group IS NOT NULL) THEN 'runs_waiting_for_group'
+    END;
+BEGIN
+    IF broken IS NULL THEN
+        RETURN true;
+    END IF;
+    RAISE EXCEPTION 'new row for relation "runs" violates check constraint "%"', broken
+        USING ERRCODE = 'check_violation', SCHEMA = 'clockwork', TABLE = 'runs', CONSTRAINT = broken;
+END
+$$;
+COMMENT ON FUNCTION _run_invariants(text, text, jsonb, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, text, text, text) IS
+    'The invariants of a run (the CHECK runs_invariants): true, or raises check_violation naming the invariant the row breaks.';
+ALTER TABLE runs
+    DROP CONSTRAINT runs_params_check,
+    DROP CONSTRAINT runs_trigger_check,
+    DROP CONSTRAINT runs_state_check,
+    DROP CONSTRAINT runs_scheduled_has_slot,
+    DROP CONSTRAINT runs_finished_state,
+    DROP CONSTRAINT runs_queued_has_time,
+    DROP CONSTRAINT runs_waiting_not_queued,
+    DROP CONSTRAINT runs_times_ordered,
+    DROP CONSTRAINT runs_finished_no_wake,
+    DROP CONSTRAINT runs_cancel_mode_check,
+    DROP CONSTRAINT runs_cancel_request_whole,
+    DROP CONSTRAINT runs_waiting_for_check,
+    DROP CONSTRAINT runs_waiting_for_whole,
+    DROP CONSTRAINT runs_waiting_for_group,
+    ADD CONSTRAINT runs_invariants
+        CHECK (_run_invariants(trigger, state, params, slot_at, queued_at, started_at, finished_at, wake_at,
+                               cancel_requested_at, cancel_mode, waiting_for, concurrency_group));
+COMMENT ON CONSTRAINT runs_invariants ON runs IS 'Every invariant of a run, named one by one in _run_invariants (one CHECK: PostgreSQL prepares each CHECK again for every statement that writes the table).';
