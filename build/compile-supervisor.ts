@@ -54,7 +54,9 @@ export async function compileSupervisor(options: { quiet?: boolean } = {}): Prom
     packages: "external",
     sourcemap: "linked",
     sourcesContent: true,
-    keepNames: true,
+    // No keepNames: it wraps every nested function in a __name() call each time its
+    // enclosing function runs (several per SQL step, a measurable part of the supervisor's
+    // CPU under a burst), and nothing here reads a function's or class's name.
     // supervisor/src/version.ts: the version the supervisor announces and checks.
     define: { __CLOCKWORK_VERSION__: JSON.stringify(pkg.version) },
     chunkNames: "chunks/[name]-[hash]",

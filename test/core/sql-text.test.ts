@@ -170,6 +170,25 @@ describe("the script of an SQL step", () => {
     assert.equal(renderClaimedSqlStep({ ...claim, sql: { ...claim.sql, autonomous: true, exactly_once: false } }).mode, "autonomous");
     assert.throws(() => renderClaimedSqlStep({ ...claim, sql: null }), /not an SQL step/);
   });
+
+  test("the same text rendered again (a text's reading is kept) still carries each step's own identity, finish and parameters", () => {
+    const text = "select 1 as one;\nselect :n as n";
+    const first = renderSqlStep("select 1 as one", {}, id, { autonomous: false, finish: { stepRunId: "34", claim: "ab" } });
+    const again = renderSqlStep("select 1 as one", {}, { ...id, runId: "13", stepRunId: "35", attempt: 1 }, { autonomous: false, finish: { stepRunId: "35", claim: "cd" } });
+    assert.match(first.messages[0]!, /'clockwork\.run_id', \$cw\$12\$cw\$.*_finish_sql_step\(34, 'ab'\)/s);
+    assert.match(again.messages[0]!, /'clockwork\.run_id', \$cw\$13\$cw\$.*_finish_sql_step\(35, 'cd'\)/s);
+    assert.doesNotMatch(again.messages[0]!, /\b34\b|'ab'/);
+    // Parameters are bound for each step, never taken from an earlier one.
+    const a = renderSqlStep(text, { n: 1 }, id, { autonomous: true, finish: null });
+    const b = renderSqlStep(text, { n: 2 }, id, { autonomous: true, finish: null });
+    assert.deepEqual([a.messages.slice(1), b.messages.slice(1)], [["select 1 as one", "select 1 as n"], ["select 1 as one", "select 2 as n"]]);
+    // A text without parameters read again: the same statements, autonomous or not.
+    const plain = "select 1;\nselect 2";
+    assert.equal(renderSqlStep(plain, {}, id, { autonomous: false, finish: null }).statements, 2);
+    assert.deepEqual(renderSqlStep(plain, {}, id, { autonomous: true, finish: null }).messages.slice(1), ["select 1", "select 2"]);
+    assert.throws(() => renderSqlStep("select :missing", {}, id, { autonomous: false, finish: null }), /no value for parameter :missing/);
+    assert.throws(() => renderSqlStep("select :missing", {}, id, { autonomous: false, finish: null }), /no value for parameter :missing/, "a refused text is refused again");
+  });
 });
 
 describe("connection strings", () => {

@@ -27,7 +27,7 @@
 // An autonomous step is several messages, one per statement, as `psql -f` sends a file,
 // without a transaction around them (VACUUM, CREATE INDEX CONCURRENTLY, a procedure that
 // commits); the supervisor records it afterwards, so it runs at least once.
-import { analyzeSqlBody } from "./sql-text.ts";
+import { analyzeSqlBody, type SqlBodyAnalysis } from "./sql-text.ts";
 import { bindLiterals, dollarQuote } from "./params.ts";
 import type { Scalar } from "./expression.ts";
 
@@ -118,6 +118,29 @@ export function finishStatement(finish: FinishCall): string {
 }
 
 /**
+ * A step's text without parameters, bound and analysed, by its text: every run of a job
+ * sends the same text, and reading it again cost a supervisor more per step than the rest
+ * of the rendering. Deterministic, so a cache is safe; bounded (emptied when full).
+ */
+const ANALYSED = new Map<string, { bound: string; body: SqlBodyAnalysis }>();
+const ANALYSED_MAX = 256;
+
+function analysed(sql: string, params: Readonly<Record<string, Scalar>>): { bound: string; body: SqlBodyAnalysis } {
+  if (Object.keys(params).length > 0) {
+    const bound = bindLiterals(sql, params);
+    return { bound, body: analyzeSqlBody(bound) };
+  }
+  let found = ANALYSED.get(sql);
+  if (found === undefined) {
+    const bound = bindLiterals(sql, params);
+    found = { bound, body: analyzeSqlBody(bound) };
+    if (ANALYSED.size >= ANALYSED_MAX) ANALYSED.clear();
+    ANALYSED.set(sql, found);
+  }
+  return found;
+}
+
+/**
  * The script for one SQL step. `finish` is given for steps in the scheduler's own database:
  * their completion commits with their work (exactly once).
  */
@@ -127,8 +150,7 @@ export function renderSqlStep(
   id: SqlStepIdentity,
   options: { autonomous: boolean; finish: FinishCall | null; runTransaction?: { begins: boolean } | null },
 ): SqlStepScript {
-  const bound = bindLiterals(sql, params);
-  const body = analyzeSqlBody(bound);
+  const { bound, body } = analysed(sql, params);
   // Checked when the job was defined; a stored definition read back cannot fail here.
   if (body.problem !== null) throw new Error(`the step's SQL ${body.problem}`);
   const settings = stepSettings(id);

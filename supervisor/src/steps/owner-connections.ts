@@ -72,6 +72,12 @@ export class OwnerConnections {
   private readonly withoutCheckInterval = new Set<string>();
   private ended = false;
   private base: Conninfo;
+  /**
+   * Resolved targets of steps without a connection string (the scheduler's server, by
+   * database and login), which depend on nothing else: a burst of steps resolves each once.
+   * Emptied when the server or database changes.
+   */
+  private readonly resolved = new Map<string, ResolvedTarget>();
 
   constructor(private readonly options: OwnerConnectionOptions) {
     this.base = { ...options.base };
@@ -80,6 +86,7 @@ export class OwnerConnections {
   /** The scheduler's database by name, as the server knows it (the supervisor's settings may leave it implicit). */
   setDatabase(name: string): void {
     this.base = { ...this.base, dbname: name };
+    this.resolved.clear();
   }
 
   /**
@@ -88,10 +95,23 @@ export class OwnerConnections {
    */
   setServer(host: string, port: number): void {
     this.base = { ...this.base, host, port: String(port) };
+    this.resolved.clear();
   }
 
   /** The server, database and role an SQL step logs in to. */
   resolve(work: Pick<SqlWork, "login" | "target">): ResolvedTarget {
+    if (work.target.conninfo !== null) return this.resolveUncached(work);
+    const cacheKey = `${work.login}\0${work.target.database ?? ""}\0${work.target.connection ?? ""}`;
+    let target = this.resolved.get(cacheKey);
+    if (target === undefined) {
+      target = this.resolveUncached(work);
+      if (this.resolved.size >= 1000) this.resolved.clear();
+      this.resolved.set(cacheKey, target);
+    }
+    return target;
+  }
+
+  private resolveUncached(work: Pick<SqlWork, "login" | "target">): ResolvedTarget {
     const base = this.base;
     let params: Conninfo;
     if (work.target.conninfo !== null) {
