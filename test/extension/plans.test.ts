@@ -93,6 +93,41 @@ describe("plans after a burst", () => {
     }
   }
 
+  // Statements marked generic (db/query.ts) always run with their generic plan: each must
+  // read by the index a custom plan would, after a burst, whatever its parameters are.
+  const GENERIC: Record<string, { index: RegExp; args: (workerId: string) => string[] }> = {
+    claimReadySteps: { index: /Index Scan using step_runs_claim_idx on step_runs/, args: (w) => [`'${w}'`, "10", "now()", "'{}'", "now()", "NULL"] },
+    runsToWake: { index: /Index Scan using runs_wake_idx on runs/, args: () => ["now()", "1000"] },
+    reportSucceeded: { index: /Index Scan using step_runs_pkey on step_runs/, args: (w) => [`'[{"id": ${stepRunId}, "claim": "x"}]'`, `'${w}'`, "now()", "true"] },
+    reportFailed: { index: /Index Scan using step_runs_pkey on step_runs/, args: (w) => [`'[{"id": ${stepRunId}, "claim": "x"}]'`, `'${w}'`, "now()", "'failed'"] },
+  };
+  test("every statement marked generic has a plan test here", () => {
+    const marked = Object.entries(SQL).filter(([, statement]) => (statement as { generic?: boolean }).generic === true).map(([name]) => name);
+    assert.deepEqual(marked.sort(), Object.keys(GENERIC).sort());
+  });
+  for (const [name, expected] of Object.entries(GENERIC)) {
+    test(`${name}'s generic plan, which it always runs with, reads by index`, async () => {
+      const statement = SQL[name as keyof typeof SQL];
+      const client = await db.pool.connect();
+      try {
+        await client.query("set plan_cache_mode = force_generic_plan; set enable_bitmapscan = off");
+        await client.query(`prepare probe (${statement.types.join(", ")}) as ${statement.text}`);
+        const workerId = (await client.query("select id::text as id from clockwork.workers where name = 'w1'")).rows[0].id as string;
+        await client.query("begin");
+        const plan = (await client.query(`explain (costs off) execute probe(${expected.args(workerId).join(", ")})`)).rows
+          .map((r) => r["QUERY PLAN"] as string).join("\n");
+        await client.query("rollback");
+        assert.match(plan, expected.index, plan);
+        assert.doesNotMatch(plan, /Seq Scan on (step_runs|runs)\b/, plan);
+        assert.doesNotMatch(plan, /runs_active_idx|step_runs_lease_idx|step_runs_worker_idx/, plan);
+      } finally {
+        await client.query("rollback").catch(() => {});
+        await client.query("reset plan_cache_mode; reset enable_bitmapscan; deallocate all").catch(() => {});
+        client.release();
+      }
+    });
+  }
+
   // The statements a firing tick keeps one generic plan of (below) read by index on a
   // table of thousands of runs, whatever number of ids the generic plan assumes.
   for (const name of ["lockRuns", "lockRunsSkipLocked", "stepRunsOfRuns", "activeRuns"] as const) {

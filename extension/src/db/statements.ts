@@ -713,7 +713,7 @@ export const SQL = {
       FROM clockwork.runs
      WHERE wake_at <= $1
      ORDER BY wake_at
-     LIMIT $2`),
+     LIMIT $2`, { generic: true }),
   // Updates of one run by id say which states they leave alone with NOT IN on purpose: a
   // positive state list implies runs_active_idx's predicate, and after a burst of runs
   // that index's statistics still say it is empty, so the planner scanned all of it for
@@ -857,7 +857,7 @@ export const SQL = {
       JOIN clockwork.runs AS r ON r.id = c.run_id
       JOIN clockwork.jobs AS j ON j.id = r.job_id
      -- In the claim's order: the supervisor starts (or queues) them as listed.
-     ORDER BY c.priority DESC, c.due_at, c.id`),
+     ORDER BY c.priority DESC, c.due_at, c.id`, { generic: true }),
 
   // When is anything next due for this worker: a slot, a claimable step, a lease end, a run's deadline.
   // A dedicated worker ($2 as in claimReadySteps) fires no slots and waits for its own steps only.
@@ -946,7 +946,7 @@ export const SQL = {
      WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
        AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
        AND (s.awaiting_report OR (NOT $4 AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')))
-    RETURNING s.id::text AS id, s.run_id::text AS run_id`),
+    RETURNING s.id::text AS id, s.run_id::text AS run_id`, { generic: true }),
   reportFailed: sql(["text", "text", "timestamptz", "text"], `
     UPDATE clockwork.step_runs AS s
        SET state = $4,
@@ -958,7 +958,7 @@ export const SQL = {
      WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
        AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
        AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')
-    RETURNING s.id::text AS id, s.run_id::text AS run_id`),
+    RETURNING s.id::text AS id, s.run_id::text AS run_id`, { generic: true }),
   reportLost: sql(["text", "text", "timestamptz"], `
     WITH x AS (
         SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, claim text)
