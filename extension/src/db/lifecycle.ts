@@ -23,7 +23,7 @@ import { FINAL_RUN_STATES, jobForRun, planRun, type RunPlan, type RunRow, type S
 import { endOfRunTransaction } from "./run-transactions.ts";
 import { SQL } from "./statements.ts";
 import { execute } from "./query.ts";
-import { overlapLimit, type CancelReason, type JobDefinition } from "../core/index.ts";
+import { overlapLimit, runInstances, type CancelReason, type JobDefinition, type RunDecision } from "../core/index.ts";
 
 /** A lease lost (worker died) re-queues the step at most this many times; then it counts as failed. */
 export const MAX_LOST_LEASES = 3;
@@ -67,10 +67,17 @@ export function lockRunsForDecision(runIds: readonly string[], mode: LockMode): 
  * locks (lockRunsForDecision). A run held back (waiting) is decided only to cancel it.
  * Returns how many step runs became ready.
  */
-export function decideRuns(runs: readonly RunRow[], nowMs: number): number {
+export function decideRuns(runs: readonly RunRow[], nowMs: number, stepSucceeded: ReadonlySet<string> = NONE): number {
   const deciding = runs.filter((run) => !FINAL_RUN_STATES.has(run.state) && (run.state !== "waiting" || run.cancel_requested_at != null));
-  // The step runs of all of them in one statement, not one per run.
-  const withSteps = deciding.filter((run) => run.state !== "waiting").map((run) => run.id);
+  const plans: RunPlan[] = [];
+  const general: RunRow[] = [];
+  for (const run of deciding) {
+    const plan = stepSucceeded.has(run.id) ? succeededOneStepRun(run) : null;
+    if (plan !== null) plans.push(plan);
+    else general.push(run);
+  }
+  // The step runs of all the others in one statement, not one per run.
+  const withSteps = general.filter((run) => run.state !== "waiting").map((run) => run.id);
   const rowsOf = new Map<string, StepRunRow[]>();
   if (withSteps.length > 0) {
     for (const row of execute(SQL.stepRunsOfRuns, [withSteps]) as (StepRunRow & { run_id: string })[]) {
@@ -79,7 +86,36 @@ export function decideRuns(runs: readonly RunRow[], nowMs: number): number {
       else list.push(row);
     }
   }
-  return applyPlans(deciding.map((run) => planRun(run, rowsOf.get(run.id) ?? [], nowMs)), nowMs);
+  for (const run of general) plans.push(planRun(run, rowsOf.get(run.id) ?? [], nowMs));
+  return applyPlans(plans, nowMs);
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** Per job definition: whether a run of it is one step instance and nothing else (no matrix, no checks, no run transaction). */
+const oneStepJobs = new WeakMap<JobDefinition, boolean>();
+
+/**
+ * The common case, decided without reading the run's step runs or asking the core: a run
+ * whose job is one step instance (no matrix, no checks, not transaction: run), running and
+ * not asked to stop, whose step the caller just recorded as succeeded (the fenced report
+ * of its running, or committed, attempt: the latest). The core decides exactly this for
+ * it (decideRun: nothing failed, nothing left, no check: finished, succeeded, no reason);
+ * test/extension/one-step-runs.test.ts compares both. Any other run: null (the general path).
+ */
+function succeededOneStepRun(run: RunRow): RunPlan | null {
+  if (run.state !== "running" || run.cancel_requested_at != null) return null;
+  const definition = jobVersion(run.job_id, run.job_version);
+  let oneStep = oneStepJobs.get(definition);
+  if (oneStep === undefined) {
+    oneStep = definition.transaction !== "run" && definition.checks.length === 0 && runInstances(definition).length === 1;
+    oneStepJobs.set(definition, oneStep);
+  }
+  if (!oneStep) return null;
+  const decision: RunDecision = {
+    start: [], retry: [], skip: [], cancel: [], verdicts: [], finished: true, status: "succeeded", reason: null, nextWakeMs: null, runDeadlineMs: null,
+  };
+  return { run, job: jobForRun(run), decision, created: [] };
 }
 
 /** How work the core cancels is recorded, by the core's reason: step state and error. */

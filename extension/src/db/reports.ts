@@ -107,15 +107,22 @@ export function recordReports(worker: { id: string }, reports: readonly StepRepo
     }
   };
   const rowsOf = (outcome: ReportOutcome) => reportRows(reports.filter((r) => r.outcome === outcome));
+  // Runs whose step this batch recorded as succeeded: a run of one step ends without its
+  // step runs being read again (decideRuns' common case).
+  const stepSucceeded = new Set<string>();
+  const takeSucceeded = (rows: { id: string; run_id: string }[]): void => {
+    take(rows);
+    for (const r of rows) stepSucceeded.add(r.run_id);
+  };
   const succeeded = reportRows(reports.filter((r) => r.outcome === "succeeded" && r.committed !== true));
-  if (succeeded.length > 0) take(execute(SQL.reportSucceeded, [JSON.stringify(succeeded), worker.id, now, false]));
+  if (succeeded.length > 0) takeSucceeded(execute(SQL.reportSucceeded, [JSON.stringify(succeeded), worker.id, now, false]));
   // A step whose completion committed with its work: succeeded if that commit is recorded;
   // otherwise the commit was lost with the server (an acknowledged commit survives a crash
   // only with synchronous_commit on) and the step is taken back like a lost one.
   const committed = reports.filter((r) => r.outcome === "succeeded" && r.committed === true);
   if (committed.length > 0) {
     const recordedRows = execute(SQL.reportSucceeded, [JSON.stringify(reportRows(committed)), worker.id, now, true]) as { id: string; run_id: string }[];
-    take(recordedRows);
+    takeSucceeded(recordedRows);
     const recorded = new Set(recordedRows.map((r) => r.id));
     const vanished = reportRows(committed.filter((r) => !recorded.has(String(r.step_run))));
     if (vanished.length > 0) take(execute(SQL.reportLost, [JSON.stringify(vanished), worker.id, now]));
@@ -174,7 +181,7 @@ export function recordReports(worker: { id: string }, reports: readonly StepRepo
     // Ready again: an idle supervisor asleep until its next due time takes them now.
     if (rows.length > 0) execute(SQL.notifyWakeup, ["released"]);
   }
-  decideRuns(runs.filter((r) => touched.has(r.id)), nowMs);
+  decideRuns(runs.filter((r) => touched.has(r.id)), nowMs, stepSucceeded);
   return { accepted };
 }
 
