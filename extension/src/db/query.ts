@@ -44,13 +44,13 @@ export function execute(statement: Statement, params: readonly unknown[] = []): 
     }
   }
   if (statement.generic === true) {
-    // Read at each execution by the plan cache, so it applies to this statement only.
+    // Read at each execution by the plan cache, so it applies to this statement only. If
+    // the statement fails, no statement may follow it: the setting goes back with the
+    // (sub)transaction that fails, or with the calling function's SET level.
     const was = ((prepared(SET_PLAN_CACHE_MODE).execute(["force_generic_plan"]) as { was: string }[])[0]!).was;
-    try {
-      return prepared(statement).execute([...params]);
-    } finally {
-      if (was !== "force_generic_plan") prepared(SET_PLAN_CACHE_MODE).execute([was]);
-    }
+    const result = prepared(statement).execute([...params]);
+    if (was !== "force_generic_plan") prepared(SET_PLAN_CACHE_MODE).execute([was]);
+    return result;
   }
   return prepared(statement).execute([...params]);
 }
