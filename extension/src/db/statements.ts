@@ -946,7 +946,7 @@ export const SQL = {
      WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
        AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
        AND (s.awaiting_report OR (NOT $4 AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')))
-    RETURNING s.id::text AS id, s.run_id::text AS run_id`, { generic: true }),
+    RETURNING s.id::text AS id, s.run_id::text AS run_id`),
   reportFailed: sql(["text", "text", "timestamptz", "text"], `
     UPDATE clockwork.step_runs AS s
        SET state = $4,
@@ -958,7 +958,7 @@ export const SQL = {
      WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
        AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
        AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')
-    RETURNING s.id::text AS id, s.run_id::text AS run_id`, { generic: true }),
+    RETURNING s.id::text AS id, s.run_id::text AS run_id`),
   reportLost: sql(["text", "text", "timestamptz"], `
     WITH x AS (
         SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, claim text)
