@@ -93,39 +93,6 @@ describe("plans after a burst", () => {
     }
   }
 
-  // Statements marked generic (db/query.ts) always run with their generic plan: each must
-  // read by the index a custom plan would, after a burst, whatever its parameters are.
-  const GENERIC: Record<string, { index: RegExp; args: (workerId: string) => string[] }> = {
-    claimReadySteps: { index: /Index Scan using step_runs_claim_idx on step_runs/, args: (w) => [`'${w}'`, "10", "now()", "'{}'", "now()", "NULL"] },
-    runsToWake: { index: /Index Scan using runs_wake_idx on runs/, args: () => ["now()", "1000"] },
-  };
-  test("every statement marked generic has a plan test here", () => {
-    const marked = Object.entries(SQL).filter(([, statement]) => (statement as { generic?: boolean }).generic === true).map(([name]) => name);
-    assert.deepEqual(marked.sort(), Object.keys(GENERIC).sort());
-  });
-  for (const [name, expected] of Object.entries(GENERIC)) {
-    test(`${name}'s generic plan, which it always runs with, reads by index`, async () => {
-      const statement = SQL[name as keyof typeof SQL];
-      const client = await db.pool.connect();
-      try {
-        await client.query("set plan_cache_mode = force_generic_plan; set enable_bitmapscan = off");
-        await client.query(`prepare probe (${statement.types.join(", ")}) as ${statement.text}`);
-        const workerId = (await client.query("select id::text as id from clockwork.workers where name = 'w1'")).rows[0].id as string;
-        await client.query("begin");
-        const plan = (await client.query(`explain (costs off) execute probe(${expected.args(workerId).join(", ")})`)).rows
-          .map((r) => r["QUERY PLAN"] as string).join("\n");
-        await client.query("rollback");
-        assert.match(plan, expected.index, plan);
-        assert.doesNotMatch(plan, /Seq Scan on (step_runs|runs)\b/, plan);
-        assert.doesNotMatch(plan, /runs_active_idx|step_runs_lease_idx|step_runs_worker_idx/, plan);
-      } finally {
-        await client.query("rollback").catch(() => {});
-        await client.query("reset plan_cache_mode; reset enable_bitmapscan; deallocate all").catch(() => {});
-        client.release();
-      }
-    });
-  }
-
   // The statements a firing tick keeps one generic plan of (below) read by index on a
   // table of thousands of runs, whatever number of ids the generic plan assumes.
   for (const name of ["lockRuns", "lockRunsSkipLocked", "stepRunsOfRuns", "activeRuns"] as const) {
@@ -271,52 +238,3 @@ for (const history of [false, true]) {
     }
   });
 }
-
-// A supervisor's first tick comes before any run exists: a statement that always runs with
-// its generic plan keeps the plan made then, on empty tables, until the statistics change.
-// That plan must read by index too once the backlog comes (a plan made on an empty
-// step_runs joined the reports to a scan of the whole table).
-describe("generic plans made on empty tables", () => {
-  let db: TestDatabase;
-  before(async () => {
-    db = await clockworkDatabase();
-    await registerWorker(db.pool, "w1");
-    await defineJob(db, { name: "burst", policies: { max_instances: 100000 }, steps: [{ name: "a", sql: "select 1" }] });
-  });
-  after(async () => {
-    await db.drop();
-  });
-
-  test("the statements marked generic, planned before any run, read the backlog by index", async () => {
-    const client = await db.pool.connect();
-    try {
-      await client.query("set plan_cache_mode = force_generic_plan; set enable_bitmapscan = off");
-      const workerId = (await client.query("select id::text as id from clockwork.workers where name = 'w1'")).rows[0].id as string;
-      const cases: Record<string, { index: RegExp; args: string[] }> = {
-        claimReadySteps: { index: /Index Scan using step_runs_claim_idx on step_runs/, args: [`'${workerId}'`, "10", "now() + interval '1 hour'", "'{}'", "now() + interval '1 hour'", "NULL"] },
-        runsToWake: { index: /Index Scan using runs_wake_idx on runs/, args: ["now()", "1000"] },
-      };
-      const marked = Object.entries(SQL).filter(([, statement]) => (statement as { generic?: boolean }).generic === true).map(([name]) => name);
-      assert.deepEqual(marked.sort(), Object.keys(cases).sort());
-      for (const [name, { args }] of Object.entries(cases)) {
-        const statement = SQL[name as keyof typeof SQL];
-        await client.query(`prepare ${name} (${statement.types.join(", ")}) as ${statement.text}`);
-        await client.query("begin");
-        await client.query(`execute ${name}(${args.join(", ")})`);
-        await client.query("rollback");
-      }
-      await db.query("select clockwork.run_now('burst') from generate_series(1, 2000)");
-      for (const [name, { index, args }] of Object.entries(cases)) {
-        await client.query("begin");
-        const plan = (await client.query(`explain (costs off) execute ${name}(${args.join(", ")})`)).rows.map((r) => r["QUERY PLAN"] as string).join("\n");
-        await client.query("rollback");
-        assert.match(plan, index, `${name}:\n${plan}`);
-        assert.doesNotMatch(plan, /Seq Scan on (step_runs|runs)\b/, `${name}:\n${plan}`);
-      }
-    } finally {
-      await client.query("rollback").catch(() => {});
-      await client.query("reset plan_cache_mode; reset enable_bitmapscan; deallocate all").catch(() => {});
-      client.release();
-    }
-  });
-});

@@ -6,26 +6,17 @@ export interface Statement {
   readonly text: string;
   /** Parameter types in $n order, as plv8.prepare wants them on both PL/v8 and clockwork_v8. */
   readonly types: readonly string[];
-  /**
-   * Always run with its one generic plan (plan_cache_mode = force_generic_plan around it).
-   * For statements whose generic plan is the plan a custom one would be, but which the
-   * plan cache would plan again on every call: a LIMIT from a parameter makes the generic
-   * plan look dearer (it assumes 10 % of the rows) than a custom plan that knows the
-   * limit. tick's claim was planned on every call so: about 1 ms of a tick of 10 claims.
-   * test/extension/plans.test.ts checks the generic plan of each statement marked so.
-   */
-  readonly generic?: boolean;
 }
 
-export function sql(types: readonly string[], text: string, options: { generic?: boolean } = {}): Statement {
-  return options.generic === true ? { text, types, generic: true } : { text, types };
+// Statements are planned as PostgreSQL's plan cache decides: a custom plan per call when
+// the generic one looks dearer. Forcing generic plans (to save the claim's 0.7 ms of
+// planning a tick) was tried and taken back: a generic plan made while the tables are
+// empty and analyzed (a new install after VACUUM ANALYZE) scans them, and the session keeps
+// it until the next ANALYZE; a 3 000-step burst then took 40 s instead of 3
+// (docs/benchmarks.md, "The tick's fixed cost").
+export function sql(types: readonly string[], text: string): Statement {
+  return { text, types };
 }
-
-/** Sets plan_cache_mode for the rest of the transaction (the caller's function's SET level) and returns what it was. */
-const SET_PLAN_CACHE_MODE: Statement = {
-  text: "SELECT current_setting('plan_cache_mode') AS was, set_config('plan_cache_mode', $1, true)",
-  types: ["text"],
-};
 
 const plans = new Map<string, plv8.Plan>();
 
@@ -43,23 +34,10 @@ export function execute(statement: Statement, params: readonly unknown[] = []): 
       throw new Error(`parameter $${i + 1} (${statement.types[i]}) got ${kind}; pass JSON as JSON.stringify(value): ${statement.text.trim().split("\n")[0]}`);
     }
   }
-  if (statement.generic === true) {
-    // Read at each execution by the plan cache, so it applies to this statement only. If
-    // the statement fails, no statement may follow it: the setting goes back with the
-    // (sub)transaction that fails, or with the calling function's SET level.
-    const was = ((prepared(SET_PLAN_CACHE_MODE).execute(["force_generic_plan"]) as { was: string }[])[0]!).was;
-    const result = prepared(statement).execute([...params]);
-    if (was !== "force_generic_plan") prepared(SET_PLAN_CACHE_MODE).execute([was]);
-    return result;
-  }
-  return prepared(statement).execute([...params]);
-}
-
-function prepared(statement: Statement): plv8.Plan {
   let plan = plans.get(statement.text);
   if (plan === undefined) {
     plan = plv8.prepare(statement.text, [...statement.types]);
     plans.set(statement.text, plan);
   }
-  return plan;
+  return plan.execute([...params]);
 }

@@ -713,7 +713,7 @@ export const SQL = {
       FROM clockwork.runs
      WHERE wake_at <= $1
      ORDER BY wake_at
-     LIMIT $2`, { generic: true }),
+     LIMIT $2`),
   // Updates of one run by id say which states they leave alone with NOT IN on purpose: a
   // positive state list implies runs_active_idx's predicate, and after a burst of runs
   // that index's statistics still say it is empty, so the planner scanned all of it for
@@ -857,7 +857,7 @@ export const SQL = {
       JOIN clockwork.runs AS r ON r.id = c.run_id
       JOIN clockwork.jobs AS j ON j.id = r.job_id
      -- In the claim's order: the supervisor starts (or queues) them as listed.
-     ORDER BY c.priority DESC, c.due_at, c.id`, { generic: true }),
+     ORDER BY c.priority DESC, c.due_at, c.id`),
 
   // When is anything next due for this worker: a slot, a claimable step, a lease end, a run's deadline.
   // A dedicated worker ($2 as in claimReadySteps) fires no slots and waits for its own steps only.
