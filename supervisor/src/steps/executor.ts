@@ -549,7 +549,7 @@ export class StepExecutor {
     // The server went away (a restart) or would not take a login: the claims queued here
     // would meet the same, so they go back unstarted instead of being handed back as
     // unrunnable; the next ticks claim them again once the database answers.
-    if (result.end === "lost" || result.end === "handed_back") this.releaseQueued();
+    if (result.end === "lost" || result.end === "handed_back" || result.end === "released") this.releaseQueued();
     const fields = { sql_state: result.sqlState ?? undefined, error: result.message ?? undefined };
     switch (result.end) {
       case "succeeded":
@@ -566,6 +566,9 @@ export class StepExecutor {
       case "handed_back":
         this.metrics.stepsHandedBack.inc();
         log.warn(fields, "cannot run this SQL step here: handed back to the database for another supervisor");
+        break;
+      case "released":
+        log.warn(fields, "the database refuses connections for now (restarting?): SQL step given back unstarted, same attempt");
         break;
       case "lost":
         log.warn(fields, "connection lost during an SQL step: it is taken back (and run again unless it had committed)");

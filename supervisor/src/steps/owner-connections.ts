@@ -14,7 +14,7 @@ import { connect as netConnect } from "node:net";
 import { join } from "node:path";
 import pg from "pg";
 import { parseConninfo, type Conninfo } from "../../../extension/src/core/index.ts";
-import type { SqlWork } from "../api.ts";
+import { isTransient, type SqlWork } from "../api.ts";
 import { fileExists, passwordFromFile, readCredentialFile, serviceParameters, type CredentialFiles } from "../credentials.ts";
 import { errorFields, type Logger } from "../logging.ts";
 
@@ -40,6 +40,17 @@ export interface ResolvedTarget {
   readonly params: Conninfo;
   /** e.g. `role "alice" on 127.0.0.1:5432/app (connection "reporting")`. */
   readonly description: string;
+}
+
+/**
+ * The scheduler's own server (a step with no connection string) refused a connection as a
+ * server does while it restarts or recovers from a crash: not a login this supervisor
+ * lacks, and every supervisor meets it alike. Too many connections is not counted: that
+ * can last, and waiting on it would hold the step's slot.
+ */
+export function ownServerRestarting(work: Pick<SqlWork, "target">, error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return work.target.conninfo === null && code !== "53300" && isTransient(error);
 }
 
 /** A connection could not be opened: this supervisor cannot log in or reach the target. */
@@ -174,7 +185,8 @@ export class OwnerConnections {
     } catch (error) {
       const code = (error as { code?: string }).code;
       const reason = `cannot log in as ${target.description}: ${(error as Error).message}`;
-      this.failures.set(target.key, { until: Date.now() + FAILURE_MEMORY_MS, reason, code });
+      // A restart of the scheduler's own server says nothing about the login: not remembered.
+      if (!ownServerRestarting(work, error)) this.failures.set(target.key, { until: Date.now() + FAILURE_MEMORY_MS, reason, code });
       throw new LoginError(reason, code);
     }
     this.failures.delete(target.key);

@@ -1,0 +1,71 @@
+// End to end: the scheduler's own server refusing connections for a while, as it does while
+// it restarts or recovers from a crash. A supervisor that claimed an SQL step then cannot
+// open the owner's connection. That is no login this supervisor lacks: the step waits for
+// the server and runs, attempt 1, and is never handed back (with no other supervisor, a
+// hand-back failed the run with KW024 because of a restart). Here the owners' connections
+// go through a TCP relay that drops them at first, as a server still starting does.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
+import { clusterEnv, createTestDatabase, type TestDatabase } from "../support/db.ts";
+import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
+import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
+
+const missing = await extensionMissing();
+
+describe("the scheduler's server refusing connections for a while", { skip: missing ?? false }, () => {
+  let db: TestDatabase;
+  let relay: Server | undefined;
+  const sockets = new Set<Socket>();
+
+  before(async () => {
+    db = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "e2e_refuses" });
+    await db.query("CREATE TABLE effects (run bigint, attempt int)");
+  });
+  after(async () => {
+    await stopAllSupervisors();
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => (relay ? relay.close(resolve) : resolve(undefined)));
+    await db?.drop();
+  });
+
+  test("a claimed SQL step waits for the server and runs, attempt 1, not handed back", async () => {
+    const { host, port: serverPort } = clusterEnv();
+    // The owners' connections go through this relay: it drops the first ones at once (a
+    // server still starting), then relays to the server.
+    let dropped = 0;
+    let answering = false;
+    relay = createServer((client) => {
+      sockets.add(client);
+      client.on("error", () => {});
+      client.on("close", () => sockets.delete(client));
+      if (!answering) {
+        dropped++;
+        client.destroy();
+        return;
+      }
+      const upstream = netConnect(serverPort, host === "localhost" ? "127.0.0.1" : host);
+      sockets.add(upstream);
+      upstream.on("error", () => client.destroy());
+      upstream.on("close", () => sockets.delete(upstream));
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => relay!.listen(0, "127.0.0.1", resolve));
+    const port = (relay.address() as { port: number }).port;
+    const sup = startSupervisor(db.url, { name: "refused-sup", args: ["--owner-conninfo", `host=127.0.0.1 port=${port}`] });
+    await sup.waitForLog("registration", (l) => l.msg === "worker registered");
+    await db.query(`SELECT clockwork.define_job($1::jsonb)`, [JSON.stringify({
+      name: "refused", steps: [{ name: "main", sql: "INSERT INTO effects VALUES (current_setting('clockwork.run_id')::bigint, current_setting('clockwork.attempt')::int)" }],
+    })]);
+    const runId = (await db.query("SELECT clockwork.run_now('refused') AS id")).rows[0].id as string;
+    await waitFor("three of the step's connections dropped", async () => dropped >= 3, 30_000);
+    answering = true;
+    const run = await waitFor(`run ${runId} to finish`, async () =>
+      (await db.query("SELECT state FROM clockwork.runs WHERE id = $1 AND finished_at IS NOT NULL", [runId])).rows[0] as { state: string } | undefined, 60_000);
+    assert.equal(run.state, "succeeded");
+    const steps = (await db.query("SELECT attempt, state, coalesce(cardinality(refused_by), 0) AS refused FROM clockwork.step_runs WHERE run_id = $1", [runId])).rows;
+    assert.deepEqual(steps, [{ attempt: 1, state: "succeeded", refused: 0 }]);
+    assert.deepEqual((await db.query("SELECT attempt FROM effects WHERE run = $1", [runId])).rows, [{ attempt: 1 }]);
+    assert.ok(!sup.logs.some((l) => /handed back/.test(String(l.msg))), "nothing was handed back");
+  });
+});
