@@ -2,7 +2,7 @@
 // it restarts or recovers from a crash. A supervisor that claimed an SQL step then cannot
 // open the owner's connection. That is no login this supervisor lacks: the step waits for
 // the server and runs, attempt 1, and is never handed back (with no other supervisor, a
-// hand-back failed the run with KW024 because of a restart). Here the owners' connections
+// hand-back failed the run with no_supervisor_can_log_in because of a restart). Here the owners' connections
 // go through a TCP relay that drops them at first, as a server still starting does.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";

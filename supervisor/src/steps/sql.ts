@@ -116,7 +116,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
       // Still restarting: every supervisor would meet the same, so the step, not begun,
       // goes back as it was (same attempt) for a tick after the database answers again.
       // Handed back, it would count this supervisor as unable to log in, and with no
-      // other supervisor the run would fail (KW024) because of a restart.
+      // other supervisor the run would fail (no_supervisor_can_log_in) because of a restart.
       if (script.mode !== "run" && ownServerRestarting(work, error)) {
         return { report: { step_run: claim.step_run_id, claim: work.claim, outcome: "released", due_at: claim.due_at }, end: "released", message, sqlState };
       }
