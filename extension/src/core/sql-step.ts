@@ -126,14 +126,14 @@ const ANALYSED = new Map<string, { bound: string; body: SqlBodyAnalysis }>();
 const ANALYSED_MAX = 256;
 
 function analysed(sql: string, params: Readonly<Record<string, Scalar>>): { bound: string; body: SqlBodyAnalysis } {
-  if (Object.keys(params).length > 0) {
+  const read = () => {
     const bound = bindLiterals(sql, params);
     return { bound, body: analyzeSqlBody(bound) };
-  }
+  };
+  if (Object.keys(params).length > 0) return read();
   let found = ANALYSED.get(sql);
   if (found === undefined) {
-    const bound = bindLiterals(sql, params);
-    found = { bound, body: analyzeSqlBody(bound) };
+    found = read();
     if (ANALYSED.size >= ANALYSED_MAX) ANALYSED.clear();
     ANALYSED.set(sql, found);
   }
