@@ -2,7 +2,7 @@
 // concurrency 10), side by side with graphile-worker processing no-op jobs at concurrency
 // 10 with its local queue, on the same cluster in the same run. Not a test: figures only.
 //   npx tsx test/bench/throughput.ts [--jobs 5000] [--rounds 3]
-//       [--baseline DIR --baseline-pg-config PATH]
+//       [--baseline DIR --baseline-pg-config PATH] [--log-level L] [--baseline-log-level L]
 // With --baseline, an earlier build runs the same rounds in the same run, taking turns: DIR
 // is a built checkout of it (git archive of its commit, node_modules copied — not linked:
 // its `make install` runs npm ci —, .deps linked, `make install` into a private PostgreSQL
@@ -12,6 +12,9 @@
 // time from that commit to the last completion is measured. Both schemas are VACUUM
 // ANALYZEd before every round (stale statistics change such figures by 10×).
 import { spawn, type ChildProcess } from "node:child_process";
+import { openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { Logger, run as runGraphileWorker, makeWorkerUtils } from "graphile-worker";
@@ -22,6 +25,10 @@ const JOBS = arg("--jobs", 5000);
 const BASELINE = textArg("--baseline");
 const BASELINE_PG_CONFIG = textArg("--baseline-pg-config");
 const ROUNDS = arg("--rounds", 3);
+// The supervisors' log level: warn by default (a line per job would cost graphile-worker
+// time too, and it logs nothing here); info is what a supervisor runs at unless told.
+const LOG_LEVEL = textArg("--log-level") ?? "warn";
+const BASELINE_LOG_LEVEL = textArg("--baseline-log-level") ?? LOG_LEVEL;
 const CONCURRENCY = 10;
 const bin = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -41,15 +48,24 @@ interface Build {
   readonly cluster: { url(db: string): string; stop(): void };
   readonly bin: string;
   readonly root: string;
+  readonly logLevel: string;
 }
+
+/**
+ * The supervisors' log lines go to a file, as they would to a log file or a container's
+ * log pipe in production (not /dev/null, which costs less than either).
+ */
+const logPath = join(tmpdir(), `clockwork-throughput-${process.pid}.log`);
+const logFd = openSync(logPath, "w");
+process.on("exit", () => rmSync(logPath, { force: true }));
 
 async function clockworkRound(build: Build, client: pg.Client, round: number): Promise<{ enqueue: number; process: number }> {
   await client.query("vacuum analyze clockwork.runs, clockwork.step_runs, clockwork.jobs, clockwork.workers");
   const name = `bench-${round}`;
   const supervisor: ChildProcess = spawn(
     process.execPath,
-    [build.bin, "supervisor", "--name", name, "--concurrency", String(CONCURRENCY), "--http-port", "off", "--log-level", "warn"],
-    { cwd: build.root, env: { ...process.env, DATABASE_URL: build.cluster.url("bench_clockwork") }, stdio: ["ignore", "ignore", "inherit"] },
+    [build.bin, "supervisor", "--name", name, "--concurrency", String(CONCURRENCY), "--http-port", "off", "--log-level", build.logLevel],
+    { cwd: build.root, env: { ...process.env, DATABASE_URL: build.cluster.url("bench_clockwork") }, stdio: ["ignore", logFd, "inherit"] },
   );
   try {
     await waitFor(client, `select count(*) as n from clockwork.workers where name = '${name}' and stopped_at is null`, (n) => n === 1);
@@ -116,13 +132,13 @@ type Round = { enqueue: number; process: number };
 async function main(): Promise<void> {
   if ((BASELINE === null) !== (BASELINE_PG_CONFIG === null)) throw new Error("--baseline and --baseline-pg-config go together");
   const cluster = await startCluster();
-  const current: Build = { cluster, bin, root };
+  const current: Build = { cluster, bin, root, logLevel: LOG_LEVEL };
   let baseline: Build | null = null;
   if (BASELINE !== null) {
     const own = process.env.PG_CONFIG;
     process.env.PG_CONFIG = BASELINE_PG_CONFIG!;
     try {
-      baseline = { cluster: await startCluster(), bin: `${BASELINE}/supervisor/bin/clockwork.js`, root: BASELINE };
+      baseline = { cluster: await startCluster(), bin: `${BASELINE}/supervisor/bin/clockwork.js`, root: BASELINE, logLevel: BASELINE_LOG_LEVEL };
     } finally {
       if (own === undefined) delete process.env.PG_CONFIG;
       else process.env.PG_CONFIG = own;
