@@ -20,6 +20,7 @@ const SAMPLE: Record<string, string> = {
 describe("plans after a burst", () => {
   let db: TestDatabase;
   let stepRunId: string;
+  let runId: string;
   before(async () => {
     db = await clockworkDatabase();
     await registerWorker(db.pool, "w1");
@@ -37,12 +38,13 @@ describe("plans after a burst", () => {
     await db.query("select clockwork.run_now('burst') from generate_series(1, 3000)");
     const claimed = await tick(db.pool, "w1", new Date(Date.now() + 1000), 3000);
     stepRunId = claimed.claimed[0]!.step_run_id;
+    runId = claimed.claimed[0]!.run_id;
   });
   after(async () => {
     await db.drop();
   });
 
-  for (const name of ["finishRuns", "completeStep", "reportSucceeded", "reportFailed", "cancelRunningInstances"] as const) {
+  for (const name of ["finishRuns", "completeStep", "reportSucceeded", "reportFailed"] as const) {
     test(`${name} finds its row by primary key, not by scanning a partial index`, async () => {
       const statement = SQL[name];
       const client = await db.pool.connect();
@@ -57,7 +59,7 @@ describe("plans after a burst", () => {
         const plan = (await client.query(`explain (costs off) execute probe(${args.join(", ")})`)).rows
           .map((r) => r["QUERY PLAN"] as string).join("\n");
         await client.query("rollback");
-        const target = name === "finishRuns" ? "runs_pkey" : name === "cancelRunningInstances" ? "step_runs_run_idx" : "step_runs_pkey";
+        const target = name === "finishRuns" ? "runs_pkey" : "step_runs_pkey";
         assert.match(plan, new RegExp(`(Index Scan using|Bitmap Index Scan on) ${target}`), plan);
         assert.doesNotMatch(plan, /runs_active_idx|step_runs_lease_idx|step_runs_worker_idx|step_runs_ready_idx/, plan);
       } finally {
@@ -65,6 +67,40 @@ describe("plans after a burst", () => {
         client.release();
       }
     });
+  }
+
+  // The statements that settle one run's step runs (a cancel, a time-out, an expired lease,
+  // an unreported step) find them through the run. The statistics say no step is running,
+  // awaiting a report or ready, so the partial indexes over those states look empty; after
+  // the burst they hold thousands of entries, and reading one meant reading all of them.
+  const BY_RUN: Record<string, (run: string) => string[]> = {
+    runningStepRuns: (run) => [`'${run}'`, "'{a}'"],
+    cancelRunningInstances: (run) => [`'${run}'`, "'{a}'", "now()", "'x'", "'cancelled'", "false"],
+    expireLeasesOfRun: (run) => [`'${run}'`, "now()", "3", "false", "'{}'"],
+    settleUnreported: (run) => [`'{${run}}'`, "now()"],
+  };
+  for (const [name, args] of Object.entries(BY_RUN)) {
+    for (const mode of ["force_generic_plan", "force_custom_plan"]) {
+      test(`${name} finds the run's step runs through the run, not a partial index (${mode})`, async () => {
+        const statement = SQL[name as keyof typeof SQL];
+        const client = await db.pool.connect();
+        try {
+          await client.query(`set plan_cache_mode = ${mode}`);
+          await client.query(`prepare probe (${statement.types.join(", ")}) as ${statement.text}`);
+          await client.query("begin");
+          const plan = (await client.query(`explain (costs off) execute probe(${args(runId).join(", ")})`)).rows
+            .map((r) => r["QUERY PLAN"] as string).join("\n");
+          await client.query("rollback");
+          // The step runs of the run: by run_id (step_runs_run_idx, or the attempt key it leads).
+          assert.match(plan, /(Index Scan using|Bitmap Index Scan on) (step_runs_run_idx|step_runs_attempt_key)/, plan);
+          assert.doesNotMatch(plan, /step_runs_(lease|worker|claim|ready|awaiting_report)_idx|Seq Scan on step_runs/, plan);
+        } finally {
+          await client.query("rollback").catch(() => {});
+          await client.query("deallocate all").catch(() => {});
+          client.release();
+        }
+      });
+    }
   }
 
   // Run ends and every tick ask whether anything waits; after the burst runs_active_idx

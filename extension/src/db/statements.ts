@@ -779,7 +779,11 @@ export const SQL = {
         UPDATE clockwork.step_runs AS s
            SET state = 'lost', finished_at = greatest($2, s.started_at), lease_expires_at = NULL,
                error = coalesce($5::jsonb ->> s.id::text, 'lease expired: the worker stopped heartbeating')
-         WHERE s.run_id = $1::bigint AND s.state = 'running' AND s.lease_expires_at < $2
+         -- 'running' said as the states it is not (as runningStepRuns): after a burst the
+         -- statistics of step_runs_lease_idx and step_runs_worker_idx, whose predicates
+         -- 'running' would imply, still say they are empty, and they were read whole.
+         WHERE s.run_id = $1::bigint AND s.lease_expires_at < $2
+           AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')
         RETURNING s.*
     ), requeued AS (
         INSERT INTO clockwork.step_runs (run_id, step, instance, phase, kind, matrix, params, attempt,
@@ -1045,7 +1049,10 @@ export const SQL = {
   settleUnreported: sql(["text[]", "timestamptz"], `
     UPDATE clockwork.step_runs AS s
        SET awaiting_report = false, claim_hash = NULL
-     WHERE s.run_id = ANY ($1::bigint[]) AND s.awaiting_report
+     -- IS NOT FALSE (the column is NOT NULL): plain awaiting_report implies the predicate of
+     -- step_runs_awaiting_report_idx, whose statistics after a burst say it is empty, and
+     -- the planner read all of it instead of the runs' step runs.
+     WHERE s.run_id = ANY ($1::bigint[]) AND s.awaiting_report IS NOT FALSE
        AND (s.finished_at < $2 - clockwork.lease_duration()
             OR NOT EXISTS (SELECT 1 FROM clockwork.workers AS w WHERE w.id = s.worker_id AND w.stopped_at IS NULL))`),
 } as const;
