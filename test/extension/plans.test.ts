@@ -5,9 +5,11 @@
 // from the second burst on (docs/benchmarks.md).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import type pg from "pg";
 import type { TestDatabase } from "../support/db.ts";
 import { SQL } from "../../extension/src/db/statements.ts";
 import { clockworkDatabase, defineJob, ownerConnections, registerWorker, runSqlClaim, tick } from "./helpers.ts";
+import { REPLAN_CHECK_MS } from "../../extension/src/db/query.ts";
 
 /** A literal of each parameter type, enough for EXPLAIN EXECUTE. */
 const SAMPLE: Record<string, string> = {
@@ -274,3 +276,77 @@ for (const history of [false, true]) {
     }
   });
 }
+
+// A new install: the tables are empty and analyzed (a nightly VACUUM ANALYZE), and the
+// supervisor's session plans its statements then; the plan cache keeps a generic plan, and
+// on a table of no pages every plan scans. Then the history grows (a burst, a restore)
+// long before autovacuum analyzes again. The plans the session keeps must not scan the
+// grown tables: db/query.ts makes them again once a table has doubled.
+describe("plans made on empty tables, used once they have grown", () => {
+  let db: TestDatabase;
+  let session: pg.Client;
+  let connections: ReturnType<typeof ownerConnections>;
+  let start: Date;
+  before(async () => {
+    db = await clockworkDatabase();
+    // Autovacuum's ANALYZE of the grown tables would make the plans again and hide the hazard.
+    await db.query("alter table clockwork.runs set (autovacuum_enabled = off)");
+    await db.query("alter table clockwork.step_runs set (autovacuum_enabled = off)");
+    await registerWorker(db.pool, "w1");
+    await defineJob(db, { name: "every-second", schedules: ["* * * * * *"], steps: [{ name: "a", sql: "select 1" }] });
+    start = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000); // its first slot is due by then
+    await db.query("vacuum analyze");
+    session = await db.connect();
+    connections = ownerConnections(db.name);
+  });
+  after(async () => {
+    await connections.end();
+    await db.drop();
+  });
+
+  /** Plans of the statements `session` ran (auto_explain) that read runs or step_runs whole. */
+  let scans: string[] = [];
+  /** One second of a supervisor's work in `session`: the firing tick that claims the due step, the step, the tick that reports it. */
+  async function oneSecond(second: number): Promise<number> {
+    const now = new Date(start.getTime() + second * 1000);
+    const { claimed } = await tick(session, "w1", now);
+    const through = { name: db.name, query: (text: string, params?: unknown[]) => session.query(text, params as any[]) };
+    for (const claim of claimed) assert.equal((await runSqlClaim(through, claim, { connections, now })).accepted, true);
+    return claimed.length;
+  }
+
+  test("the firing tick, the claim, the report and the run's end read by index once the history has grown", async () => {
+    // Eight seconds on the empty tables: every statement has made its five custom plans and
+    // its generic plan, which the plan cache keeps.
+    for (let second = 0; second < 8; second++) assert.ok((await oneSecond(second)) >= 1);
+    // 50 000 runs of history, each with its step run, not analyzed.
+    await db.query(`
+      insert into clockwork.runs (job_id, job_version, trigger, state, created_at, queued_at, started_at, finished_at)
+      select j.id, j.version, 'manual', 'succeeded', t, t, t, t
+        from clockwork.jobs as j, generate_series(1, 50000), lateral (select $1::timestamptz - interval '1 day' as t) as at`, [start]);
+    await db.query(`
+      insert into clockwork.step_runs (run_id, step, instance, phase, kind, attempt, state, started_at, finished_at)
+      select r.id, 'a', 'a', 'step', 'sql', 1, 'succeeded', r.started_at, r.finished_at
+        from clockwork.runs as r where r.finished_at < $1::timestamptz - interval '1 hour'`, [start]);
+    // The session reads the tables' sizes at most once a REPLAN_CHECK_MS: let that time pass
+    // (the condition under test, not a wait for something to happen elsewhere).
+    await new Promise((resolve) => setTimeout(resolve, REPLAN_CHECK_MS + 100));
+    // Every plan the session's statements run with, nested ones included.
+    session.on("notice", (notice) => {
+      const text = notice.message ?? "";
+      // Not the foreign-key checks PostgreSQL plans for itself (SELECT 1 FROM ONLY ... FOR KEY
+      // SHARE): their plans are PostgreSQL's to make again, at the next ANALYZE (docs/benchmarks.md).
+      if (/Query Text: (SELECT 1 FROM ONLY|UPDATE ONLY|DELETE FROM ONLY) /.test(text)) return;
+      if (/Seq Scan on (runs|step_runs)\b/.test(text)) scans.push(text);
+    });
+    await session.query(`
+      load 'auto_explain';
+      set auto_explain.log_min_duration = 0;
+      set auto_explain.log_nested_statements = on;
+      set auto_explain.log_level = notice;
+      set client_min_messages = notice`);
+    for (let second = 8; second < 16; second++) assert.ok((await oneSecond(second)) >= 1);
+    await session.query("reset client_min_messages; reset auto_explain.log_min_duration");
+    assert.deepEqual(scans, []);
+  });
+});
