@@ -6,9 +6,14 @@
 // tick taking all N reports. CPU is read from /proc/PID/schedstat (nanoseconds on the CPU),
 // so a figure does not count the time a backend waited for a core.
 // With --baseline-pg-config, an earlier build installed there runs the same rounds on a
-// cluster of its own, taking turns; medians of the rounds.
-//   npx tsx test/bench/row-writes.ts [--jobs 2000] [--rounds 5] [--baseline-pg-config PATH]
+// cluster of its own, taking turns; medians of the rounds. With --baseline DIR too (a
+// checkout of that build, as throughput.ts takes), its messages are rendered by that
+// checkout's renderer, so a change of the message itself shows; without it both builds
+// get this checkout's message.
+//   npx tsx test/bench/row-writes.ts [--jobs 2000] [--rounds 5] [--baseline DIR] [--baseline-pg-config PATH]
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import pg from "pg";
 import { type Cluster, startCluster } from "../support/cluster.ts";
 import { renderClaimedSqlStep, type ClaimedSqlStep } from "../../extension/src/core/sql-step.ts";
@@ -17,6 +22,8 @@ import { arg, median, textArg } from "./support.ts";
 const JOBS = arg("--jobs", 2000);
 const ROUNDS = arg("--rounds", 5);
 const BASELINE_PG_CONFIG = textArg("--baseline-pg-config");
+const BASELINE_DIR = textArg("--baseline");
+type Render = typeof renderClaimedSqlStep;
 const NOOP = { name: "noop", policies: { max_instances: 100000 }, steps: [{ name: "a", sql: "select 1" }] };
 
 /** CPU time a process has been on a core, in µs. */
@@ -31,9 +38,11 @@ interface Build {
   owner: pg.Client;
   schedulerPid: number;
   ownerPid: number;
+  /** The renderer of the step's message this build sends. */
+  render: Render;
 }
 
-async function build(name: string, cluster: Cluster): Promise<Build> {
+async function build(name: string, cluster: Cluster, render: Render): Promise<Build> {
   const connect = async () => {
     const client = new pg.Client({ connectionString: cluster.url("postgres") });
     await client.connect();
@@ -46,7 +55,7 @@ async function build(name: string, cluster: Cluster): Promise<Build> {
   await scheduler.query("select clockwork.tick('w', 0)");
   const owner = await connect();
   const pid = async (c: pg.Client) => Number((await c.query("select pg_backend_pid() as p")).rows[0].p);
-  return { name, cluster, scheduler, owner, schedulerPid: await pid(scheduler), ownerPid: await pid(owner) };
+  return { name, cluster, scheduler, owner, schedulerPid: await pid(scheduler), ownerPid: await pid(owner), render };
 }
 
 interface Round { runNow: number; plain: number; full: number; report: number }
@@ -61,11 +70,11 @@ async function round(b: Build): Promise<Round> {
   // The same message without the finish (as for a step on another database), then with it.
   cpu = cpuUs(b.ownerPid);
   for (const claim of claimed.slice(0, half)) {
-    await b.owner.query(renderClaimedSqlStep({ ...claim, sql: { ...claim.sql!, exactly_once: false } }).messages[0]!);
+    await b.owner.query(b.render({ ...claim, sql: { ...claim.sql!, exactly_once: false } }).messages[0]!);
   }
   const plain = (cpuUs(b.ownerPid) - cpu) / half;
   cpu = cpuUs(b.ownerPid);
-  for (const claim of claimed.slice(half)) await b.owner.query(renderClaimedSqlStep(claim).messages[0]!);
+  for (const claim of claimed.slice(half)) await b.owner.query(b.render(claim).messages[0]!);
   const full = (cpuUs(b.ownerPid) - cpu) / (claimed.length - half);
   for (const claim of claimed.slice(0, half)) await b.owner.query("select clockwork._finish_sql_step($1, $2)", [claim.step_run_id, claim.sql!.claim]);
   const reports = claimed.map((c) => ({ step_run: c.step_run_id, claim: c.sql!.claim, outcome: "succeeded", rows: [{ "?column?": 1 }], committed: true }));
@@ -79,7 +88,7 @@ const clusters: Cluster[] = [];
 try {
   const builds: Build[] = [];
   clusters.push(await startCluster());
-  builds.push(await build("this build", clusters[0]!));
+  builds.push(await build("this build", clusters[0]!, renderClaimedSqlStep));
   if (BASELINE_PG_CONFIG !== null) {
     const own = process.env.PG_CONFIG;
     process.env.PG_CONFIG = BASELINE_PG_CONFIG;
@@ -89,7 +98,9 @@ try {
       if (own === undefined) delete process.env.PG_CONFIG;
       else process.env.PG_CONFIG = own;
     }
-    builds.push(await build(`baseline (${BASELINE_PG_CONFIG})`, clusters[1]!));
+    const render: Render = BASELINE_DIR === null ? renderClaimedSqlStep
+      : (await import(pathToFileURL(join(BASELINE_DIR, "extension/src/core/sql-step.ts")).href)).renderClaimedSqlStep;
+    builds.push(await build(`baseline (${BASELINE_DIR ?? BASELINE_PG_CONFIG})`, clusters[1]!, render));
   }
   const results = new Map<Build, Round[]>(builds.map((b) => [b, []]));
   for (let r = 1; r <= ROUNDS; r++) {
