@@ -135,6 +135,28 @@ describe("run transactions", () => {
     assert.equal(await ledger(runId), 2);
   });
 
+  test("a committed run that another session holds locked when a tick settles it: that tick asks to come back soon, and the next one ends it", async () => {
+    const { runId, first } = await toCommit();
+    await owner.query(commitRunMessage(runId, first.sql!.claim));
+    // The holder's own abandon_run (an answer computed before its commit finished still
+    // listed the run) held the run's lock in e2e/run-transactions; nothing else was due,
+    // so no tick came again and the run stayed running.
+    const locker = await db.connect();
+    try {
+      await locker.query("begin");
+      await locker.query("select 1 from clockwork.runs where id = $1 for update", [runId]);
+      const answer = await tick("tx-a", [], 0);
+      assert.equal((await runState(runId)).state, "running", "locked: left for a later tick");
+      assert.ok(answer.next_due_at !== null && Date.parse(answer.next_due_at) <= Date.now() + 1000, `the tick asks to come back soon (next_due_at ${answer.next_due_at})`);
+      await locker.query("rollback");
+    } finally {
+      await locker.end();
+    }
+    await tick("tx-a", [], 0);
+    assert.equal((await runState(runId)).state, "succeeded");
+    assert.equal(await ledger(runId), 2);
+  });
+
   test("a lost SQL step is not run again in the run's transaction: the run fails", async () => {
     const runId = String((await db.query("select clockwork.run_now($1) as id", [job])).rows[0].id);
     const [first] = (await tick("tx-a")).claimed.filter((c) => c.run_id === runId);

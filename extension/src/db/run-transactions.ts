@@ -56,18 +56,20 @@ function lostReason(worker: string, workerId: string): string {
 /**
  * tick: ends runs whose commit carried its mark (succeeded), and stops runs whose holder
  * ended before it (failed; the server rolled the transaction back when the connection
- * went). Busy runs are left for the next tick.
+ * went). Runs another session holds locked are left for a later tick: returns true when
+ * it left any, so that tick comes soon (nothing else may wake an idle supervisor).
  */
-export function settleRunTransactions(nowMs: number, limit: number): void {
+export function settleRunTransactions(nowMs: number, limit: number): boolean {
   const committed = (execute(SQL.committedRunTransactions, [limit]) as { run_id: string }[]).map((r) => r.run_id);
-  if (committed.length > 0) decideRuns(lockRunsForDecision(committed, "skip"), nowMs);
+  const ending = lockRunsForDecision(committed, "skip");
+  if (ending.length > 0) decideRuns(ending, nowMs);
   const orphaned = execute(SQL.orphanedRunTransactions, [limit]) as { run_id: string; worker_id: string; worker_name: string }[];
-  if (orphaned.length === 0) return;
   const runs = lockRunsForDecision(orphaned.map((o) => o.run_id), "skip");
   loseRunTransactions(runs, null, (id) => {
     const o = orphaned.find((x) => x.run_id === id)!;
     return lostReason(o.worker_name, o.worker_id);
   }, nowMs);
+  return ending.length < committed.length || runs.length < orphaned.length;
 }
 
 /** Marks the transactions of locked runs lost (of `workerId` only, when given) and stops those runs: they fail. */

@@ -35,8 +35,13 @@ const FIRE_LIMIT = 1000;
  * not part of the step's start lag (docs/sql-api.md, "Firing ahead").
  */
 export const MAX_LOOKAHEAD_MS = 1000;
-/** A concurrency group's admission that met another session's lock is tried again this soon. */
-const GROUP_RETRY_MS = 200;
+/**
+ * Work a pass left because another session held its lock (a concurrency group's admission,
+ * a whole-run transaction to settle) is tried again this soon: not at once, since the lock
+ * may be a user's open transaction (define_job, define_group) that a supervisor must not
+ * spin on.
+ */
+const LOCKED_RETRY_MS = 200;
 /**
  * While a backlog keeps a worker ticking back to back (each tick's claim came back full),
  * the passes that look for work made by time passing or by other sessions (workers found
@@ -286,13 +291,14 @@ function tickFor(ref: WorkerRef, maxClaims: number, now: Date, lookaheadMs: numb
   const accepted = new Set(recordReports(me, reports, nowMs).accepted);
   const housekeeping = housekeepingDue(me.id, maxClaims, nowMs);
   let taken = 0;
+  let transactionsLeft = false;
   if (housekeeping) {
     // Workers found gone end here and their leases end now, so the lease expiry below
     // takes their steps back at once (docs/faults.md, "Workers").
     taken = (execute(SQL.settleWorkers, [now])[0] as { taken: number }).taken;
     settleUnreported(nowMs, DUE_BATCH);
     // Whole-run transactions committed (their runs succeed) or lost with their holder (they fail).
-    settleRunTransactions(nowMs, DUE_BATCH);
+    transactionsLeft = settleRunTransactions(nowMs, DUE_BATCH);
   }
   const refusedReports = reports.map((r) => String(r.step_run)).filter((id) => !accepted.has(id));
   // A dedicated worker (clockwork run) fires no slot: a slot fired by it would become a
@@ -327,10 +333,8 @@ function tickFor(ref: WorkerRef, maxClaims: number, now: Date, lookaheadMs: numb
     return { claimed: startingFromNow(claimed), next_due_at: new Date(nowMs).toISOString(), refused_reports: refusedReports, transactions: runTransactionOrders(me.id) };
   }
   const next = execute(SQL.nextDueAt, [me.labels, me.pinned_to, me.id])[0] as { next_due_at: Date | null };
-  // A group admission that met a lock tries again soon, not at once: the lock may be a
-  // user's open transaction (define_job, define_group), which a supervisor must not spin on.
   let nextDue = next.next_due_at === null ? null : next.next_due_at.getTime();
-  if (groups.deferred) nextDue = Math.min(nextDue ?? Infinity, nowMs + GROUP_RETRY_MS);
+  if (groups.deferred || transactionsLeft) nextDue = Math.min(nextDue ?? Infinity, nowMs + LOCKED_RETRY_MS);
   return {
     claimed: startingFromNow(claimed),
     next_due_at: nextDue === null ? null : new Date(nextDue).toISOString(),

@@ -147,8 +147,10 @@ export class RunTransactions {
     if (this.abandoning.has(runId)) return;
     this.abandoning.add(runId);
     try {
-      await this.api.abandonRun(runId, reason);
-      this.log.warn({ run: runId, reason }, "gave up a run's transaction: the run fails");
+      // False: the database holds no open transaction of ours for the run. An answer
+      // computed before a commit of ours finished still lists it: it committed.
+      if (await this.api.abandonRun(runId, reason)) this.log.warn({ run: runId, reason }, "gave up a run's transaction: the run fails");
+      else this.log.debug({ run: runId }, "asked to commit a run's transaction no longer open here: it had committed or ended");
     } catch (error) {
       this.log.warn({ run: runId, error: errorFields(error) }, "could not give up a run's transaction; retried with the next tick");
     } finally {
