@@ -3,7 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  analyzeSqlBody, bindLiterals, dollarQuote, parseConninfo, renderClaimedSqlStep, renderSqlStep, scanSql, SESSION_RESET, splitStatements, stepSettings,
+  analyzeSqlBody, bindLiterals, dollarQuote, parseConninfo, renderClaimedSqlStep, renderSqlStep, scanSql, SESSION_RESET, splitStatements,
   validateJobDefinition, conninfoProblems,
 } from "../../extension/src/core/index.ts";
 
@@ -123,17 +123,12 @@ describe("the script of an SQL step", () => {
     assert.equal(s.mode, "transaction");
     assert.equal(s.messages.length, 1);
     const text = s.messages[0]!;
-    assert.ok(text.startsWith("BEGIN;\nSET LOCAL clockwork.job = $cw$nightly$cw$;\n"), text);
-    assert.match(text, /\nSET LOCAL clockwork\.attempt = \$cw\$2\$cw\$;\n/);
+    assert.ok(text.startsWith("BEGIN;\nSELECT pg_catalog.set_config('clockwork.job', $cw$nightly$cw$, true)"), text);
+    assert.match(text, /pg_catalog\.set_config\('clockwork\.attempt', \$cw\$2\$cw\$, true\)/);
     assert.match(text, /insert into t values \(\$cw\$eu\$cw\$\) -- trailing comment\n;\nSELECT clockwork\._finish_sql_step\(34, 'ab12'\);\nCOMMIT;\nRESET ALL;/);
-    // As the server will read it: BEGIN, one SET LOCAL per setting, the step, finish, COMMIT, the reset.
+    // As the server will read it: BEGIN, settings, the step, finish, COMMIT, the reset.
     const statements = statementsOf(text);
-    const settings = Object.keys(stepSettings(id));
-    assert.equal(settings.length, 7);
-    assert.equal(s.leading, 1 + settings.length);
-    assert.deepEqual(statements.slice(1, s.leading).map((t) => t.split(" = ")[0]), settings.map((name) => `SET LOCAL ${name}`));
-    assert.equal(statements[s.leading], "insert into t values ($cw$eu$cw$)");
-    assert.equal(statements.length, s.leading + 1 + s.trailing);
+    assert.equal(statements.length, 2 + 1 + s.trailing);
     assert.deepEqual(statements.slice(-SESSION_RESET.length), [...SESSION_RESET]);
     assert.equal(s.trailing, 2 + SESSION_RESET.length);
   });
@@ -155,9 +150,7 @@ describe("the script of an SQL step", () => {
     const s = renderSqlStep("VACUUM ANALYZE;\nREINDEX DATABASE :db", { db: "app" }, id, { autonomous: true, finish: null });
     assert.equal(s.mode, "autonomous");
     assert.deepEqual(s.messages.slice(1), ["VACUUM ANALYZE", "REINDEX DATABASE $cw$app$cw$"]);
-    assert.match(s.messages[0]!, /(^|\n)SET clockwork\.run_id = \$cw\$12\$cw\$(;|$)/);
-    assert.doesNotMatch(s.messages[0]!, /LOCAL/);
-    assert.equal(s.leading, 0);
+    assert.match(s.messages[0]!, /set_config\('clockwork\.run_id', \$cw\$12\$cw\$, false\)/);
   });
 
   test("a claim renders as the database decided: its identity, parameters, and the finish only when exactly once", () => {
@@ -168,16 +161,11 @@ describe("the script of an SQL step", () => {
     };
     const direct = renderSqlStep(claim.sql.text, { region: "eu" }, id, { autonomous: false, finish: { stepRunId: "34", claim: "ab12" } });
     assert.deepEqual(renderClaimedSqlStep(claim), direct);
-    assert.match(direct.messages[0]!, /\nSET LOCAL clockwork\.slot_at = \$cw\$2026-01-01T03:30:00\.000Z\$cw\$;\n/);
+    assert.match(direct.messages[0]!, /set_config\('clockwork\.slot_at', \$cw\$2026-01-01T03:30:00\.000Z\$cw\$, true\)/);
     const elsewhere = renderClaimedSqlStep({ ...claim, sql: { ...claim.sql, exactly_once: false } });
     assert.doesNotMatch(elsewhere.messages[0]!, /_finish_sql_step/);
     const inRun = renderClaimedSqlStep({ ...claim, slot_at: null, sql: { ...claim.sql, exactly_once: false, run_transaction: { begins: true } } });
     assert.equal(inRun.mode, "run");
-    assert.equal(inRun.leading, 1 + 6);
-    assert.ok(inRun.messages[0]!.startsWith("BEGIN;\nSET LOCAL clockwork.job = $cw$nightly$cw$;\n"), inRun.messages[0]);
-    const laterInRun = renderClaimedSqlStep({ ...claim, slot_at: null, sql: { ...claim.sql, exactly_once: false, run_transaction: { begins: false } } });
-    assert.equal(laterInRun.leading, 6);
-    assert.ok(laterInRun.messages[0]!.startsWith("SET LOCAL clockwork.job = "), laterInRun.messages[0]);
     assert.doesNotMatch(inRun.messages[0]!, /slot_at|COMMIT|_finish_sql_step/);
     assert.equal(renderClaimedSqlStep({ ...claim, sql: { ...claim.sql, autonomous: true, exactly_once: false } }).mode, "autonomous");
     assert.throws(() => renderClaimedSqlStep({ ...claim, sql: null }), /not an SQL step/);
@@ -187,8 +175,8 @@ describe("the script of an SQL step", () => {
     const text = "select 1 as one;\nselect :n as n";
     const first = renderSqlStep("select 1 as one", {}, id, { autonomous: false, finish: { stepRunId: "34", claim: "ab" } });
     const again = renderSqlStep("select 1 as one", {}, { ...id, runId: "13", stepRunId: "35", attempt: 1 }, { autonomous: false, finish: { stepRunId: "35", claim: "cd" } });
-    assert.match(first.messages[0]!, /clockwork\.run_id = \$cw\$12\$cw\$;.*_finish_sql_step\(34, 'ab'\)/s);
-    assert.match(again.messages[0]!, /clockwork\.run_id = \$cw\$13\$cw\$;.*_finish_sql_step\(35, 'cd'\)/s);
+    assert.match(first.messages[0]!, /'clockwork\.run_id', \$cw\$12\$cw\$.*_finish_sql_step\(34, 'ab'\)/s);
+    assert.match(again.messages[0]!, /'clockwork\.run_id', \$cw\$13\$cw\$.*_finish_sql_step\(35, 'cd'\)/s);
     assert.doesNotMatch(again.messages[0]!, /\b34\b|'ab'/);
     // Parameters are bound for each step, never taken from an earlier one.
     const a = renderSqlStep(text, { n: 1 }, id, { autonomous: true, finish: null });

@@ -8,7 +8,7 @@
 // A transactional step is one simple-query message, so it costs one round trip:
 //
 //   BEGIN;
-//   SET LOCAL clockwork.job = …; SET LOCAL clockwork.run_id = …; …   -- who the step is
+//   SELECT pg_catalog.set_config('clockwork.run_id', …, true), …;   -- who the step is
 //   <the step's statements, as psql -c would send them>
 //   ;
 //   SELECT clockwork._finish_sql_step(<step run>, '<claim>');         -- only in the scheduler's database
@@ -78,18 +78,17 @@ export function stepSettings(id: SqlStepIdentity): Record<string, string> {
 }
 
 /**
- * The statements that set the step's settings, for its transaction (SET LOCAL) or its
- * session (SET): one SET each. A SET is a utility statement, so the server neither
- * analyses nor plans it and sends no row back, where one SELECT of set_config calls was
- * analysed, planned and answered with a row of six columns for each step (docs/benchmarks.md,
- * "The owner's message"); it names no function, so no search_path can change what it calls.
+ * One SELECT that sets the step's settings, for its transaction (local) or its session.
+ * Not one SET LOCAL per setting, though that costs the owner's backend less (a utility
+ * statement is neither analysed nor planned): pg_stat_statements on PostgreSQL 15 keys a
+ * utility statement by its text, constants included, so each step's run_id and
+ * step_run_id would be two new entries, flooding a DBA's statistics (200 steps, 404
+ * entries); this SELECT's constants are normalised into one entry (docs/benchmarks.md,
+ * "The owner's message").
  */
-export function settingsStatements(settings: Record<string, string>, local: boolean): string[] {
-  return Object.entries(settings).map(([name, value]) => {
-    // The names are ours (stepSettings); the values are string constants however they read.
-    if (!/^clockwork\.[a-z_]+$/.test(name)) throw new Error(`invalid setting name ${name}`);
-    return `SET ${local ? "LOCAL " : ""}${name} = ${dollarQuote(value)}`;
-  });
+export function settingsStatement(settings: Record<string, string>, local: boolean): string {
+  const calls = Object.entries(settings).map(([name, value]) => `pg_catalog.set_config('${name}', ${dollarQuote(value)}, ${local})`);
+  return `SELECT ${calls.join(", ")}`;
 }
 
 export interface FinishCall {
@@ -108,7 +107,7 @@ export interface SqlStepScript {
   messages: string[];
   /** transaction: how many statements the message runs after the step's own (to find its last result). */
   trailing: number;
-  /** How many statements of our own the message runs before the step's (BEGIN, one SET per setting). */
+  /** How many statements of our own the message runs before the step's (BEGIN, the settings). */
   leading: number;
   /** How many statements the step itself has. */
   statements: number;
@@ -166,7 +165,7 @@ export function renderSqlStep(
   if (options.autonomous) {
     return {
       mode: "autonomous",
-      messages: [settingsStatements(settings, false).join(";\n"), ...body.statements.map((s) => s.text)],
+      messages: [settingsStatement(settings, false), ...body.statements.map((s) => s.text)],
       trailing: 0,
       leading: 0,
       statements: body.statements.length,
@@ -177,16 +176,15 @@ export function renderSqlStep(
     // _commit_run, or rolls back when the run ends, and resets the session then); the
     // first SQL step of the run begins it. Settings are local to the transaction: the next
     // step sets its own.
-    const before = [...(options.runTransaction.begins ? ["BEGIN"] : []), ...settingsStatements(settings, true)];
-    const message = `${before.join(";\n")};\n${bound}\n;`;
-    return { mode: "run", messages: [message], trailing: 0, leading: before.length, statements: body.statements.length };
+    const begin = options.runTransaction.begins ? "BEGIN;\n" : "";
+    const message = `${begin}${settingsStatement(settings, true)};\n${bound}\n;`;
+    return { mode: "run", messages: [message], trailing: 0, leading: options.runTransaction.begins ? 2 : 1, statements: body.statements.length };
   }
   const after = [...(options.finish === null ? [] : [finishStatement(options.finish)]), "COMMIT", ...SESSION_RESET];
   // The step's text goes in as written (bound), between lines of our own: a trailing
   // "-- comment" ends at its newline, and a missing last semicolon is supplied.
-  const before = ["BEGIN", ...settingsStatements(settings, true)];
-  const message = `${before.join(";\n")};\n${bound}\n;\n${after.join(";\n")};`;
-  return { mode: "transaction", messages: [message], trailing: after.length, leading: before.length, statements: body.statements.length };
+  const message = `BEGIN;\n${settingsStatement(settings, true)};\n${bound}\n;\n${after.join(";\n")};`;
+  return { mode: "transaction", messages: [message], trailing: after.length, leading: 2, statements: body.statements.length };
 }
 
 /**
