@@ -2,7 +2,10 @@
 // concurrency 10), side by side with graphile-worker processing no-op jobs at concurrency
 // 10 with its local queue, on the same cluster in the same run. Not a test: figures only.
 //   npx tsx test/bench/throughput.ts [--jobs 5000] [--rounds 3]
-//       [--baseline DIR --baseline-pg-config PATH] [--log-level L] [--baseline-log-level L]
+//       [--baseline DIR --baseline-pg-config PATH] [--log-level L] [--baseline-log-level L] [--socket]
+// --socket: every connection (graphile-worker's, the supervisors' and so their owners')
+// goes over the cluster's Unix socket instead of TCP on 127.0.0.1, as a sidecar sharing
+// the server's socket connects (docs/sql-steps.md recommends peer authentication there).
 // With --baseline, an earlier build runs the same rounds in the same run, taking turns: DIR
 // is a built checkout of it (git archive of its commit, node_modules copied — not linked:
 // its `make install` runs npm ci —, .deps linked, `make install` into a private PostgreSQL
@@ -28,6 +31,7 @@ const ROUNDS = arg("--rounds", 3);
 // The supervisors' log level: warn by default (a line per job would cost graphile-worker
 // time too, and it logs nothing here); info is what a supervisor runs at unless told.
 const LOG_LEVEL = textArg("--log-level") ?? "warn";
+const SOCKET = process.argv.includes("--socket");
 const BASELINE_LOG_LEVEL = textArg("--baseline-log-level") ?? LOG_LEVEL;
 const CONCURRENCY = 10;
 const bin = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
@@ -43,9 +47,28 @@ async function waitFor(client: pg.Client, sql: string, done: (n: number) => bool
   }
 }
 
+interface Cluster {
+  readonly port: number;
+  readonly socketDir: string;
+  url(db: string): string;
+  stop(): void;
+}
+
+/** How the bench and the systems it measures reach `db`: TCP, or the Unix socket with --socket. */
+function urlOf(cluster: Cluster, db: string): string {
+  return SOCKET ? `postgres://postgres@/${db}?host=${encodeURIComponent(cluster.socketDir)}&port=${cluster.port}` : cluster.url(db);
+}
+
+/** The supervisor's environment: its database by URL, or by socket directory (a URL needs a host). */
+function supervisorEnv(cluster: Cluster, db: string): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _url, ...env } = process.env;
+  if (!SOCKET) return { ...env, DATABASE_URL: cluster.url(db) };
+  return { ...env, CLOCKWORK_DB_HOST: cluster.socketDir, CLOCKWORK_DB_PORT: String(cluster.port), CLOCKWORK_DB_NAME: db, CLOCKWORK_DB_USER: "postgres" };
+}
+
 /** A build of Clockwork: its cluster and the supervisor it runs. */
 interface Build {
-  readonly cluster: { url(db: string): string; stop(): void };
+  readonly cluster: Cluster;
   readonly bin: string;
   readonly root: string;
   readonly logLevel: string;
@@ -65,7 +88,7 @@ async function clockworkRound(build: Build, client: pg.Client, round: number): P
   const supervisor: ChildProcess = spawn(
     process.execPath,
     [build.bin, "supervisor", "--name", name, "--concurrency", String(CONCURRENCY), "--http-port", "off", "--log-level", build.logLevel],
-    { cwd: build.root, env: { ...process.env, DATABASE_URL: build.cluster.url("bench_clockwork") }, stdio: ["ignore", logFd, "inherit"] },
+    { cwd: build.root, env: supervisorEnv(build.cluster, "bench_clockwork"), stdio: ["ignore", logFd, "inherit"] },
   );
   try {
     await waitFor(client, `select count(*) as n from clockwork.workers where name = '${name}' and stopped_at is null`, (n) => n === 1);
@@ -85,12 +108,12 @@ async function clockworkRound(build: Build, client: pg.Client, round: number): P
   }
 }
 
-async function graphileRound(cluster: { url(db: string): string }, client: pg.Client): Promise<{ enqueue: number; process: number }> {
+async function graphileRound(cluster: Cluster, client: pg.Client): Promise<{ enqueue: number; process: number }> {
   await client.query("vacuum analyze graphile_worker._private_jobs, graphile_worker._private_tasks");
   const runner = await runGraphileWorker({
     preset: {
       worker: {
-        connectionString: cluster.url("bench_graphile"),
+        connectionString: urlOf(cluster, "bench_graphile"),
         concurrentJobs: CONCURRENCY,
         localQueue: { size: 500 },
         pollInterval: 1000,
@@ -115,12 +138,12 @@ async function graphileRound(cluster: { url(db: string): string }, client: pg.Cl
 }
 
 /** A database with Clockwork and the no-op job in `cluster`. */
-async function clockworkDatabase(cluster: { url(db: string): string }): Promise<pg.Client> {
-  const admin = new pg.Client({ connectionString: cluster.url("postgres") });
+async function clockworkDatabase(cluster: Cluster): Promise<pg.Client> {
+  const admin = new pg.Client({ connectionString: urlOf(cluster, "postgres") });
   await admin.connect();
   await admin.query("create database bench_clockwork");
   await admin.end();
-  const cw = new pg.Client({ connectionString: cluster.url("bench_clockwork") });
+  const cw = new pg.Client({ connectionString: urlOf(cluster, "bench_clockwork") });
   await cw.connect();
   await cw.query("create extension clockwork_v8; create extension clockwork");
   await cw.query("select clockwork.define_job('{\"name\": \"noop\", \"policies\": {\"max_instances\": 100000}, \"steps\": [{\"name\": \"a\", \"sql\": \"select 1\"}]}'::jsonb)");
@@ -144,15 +167,15 @@ async function main(): Promise<void> {
       else process.env.PG_CONFIG = own;
     }
   }
-  const admin = new pg.Client({ connectionString: cluster.url("postgres") });
+  const admin = new pg.Client({ connectionString: urlOf(cluster, "postgres") });
   await admin.connect();
   try {
     await admin.query("create database bench_graphile");
     const cw = await clockworkDatabase(cluster);
     const base = baseline === null ? null : await clockworkDatabase(baseline.cluster);
-    const gw = new pg.Client({ connectionString: cluster.url("bench_graphile") });
+    const gw = new pg.Client({ connectionString: urlOf(cluster, "bench_graphile") });
     await gw.connect();
-    const utils = await makeWorkerUtils({ connectionString: cluster.url("bench_graphile") });
+    const utils = await makeWorkerUtils({ connectionString: urlOf(cluster, "bench_graphile") });
     await utils.migrate();
     await utils.release();
 
