@@ -67,6 +67,21 @@ interface Figures {
   byRun: { name: string; mode: string; ms: string; reads: string }[];
 }
 
+/**
+ * HISTORY runs of the database's one job, finished a day ago, each with its succeeded step
+ * run (runs of the last hour, the bench's own, get none).
+ */
+async function addHistory(client: pg.Client): Promise<void> {
+  await client.query(`
+    insert into clockwork.runs (job_id, job_version, trigger, state, created_at, queued_at, started_at, finished_at)
+    select j.id, j.version, 'manual', 'succeeded', t, t, t, t
+      from clockwork.jobs as j, generate_series(1, $1::integer), lateral (select now() - interval '1 day' as t) as at`, [HISTORY]);
+  await client.query(`
+    insert into clockwork.step_runs (run_id, step, instance, phase, kind, attempt, state, started_at, finished_at)
+    select r.id, 'a', 'a', 'step', 'sql', 1, 'succeeded', r.started_at, r.finished_at
+      from clockwork.runs as r where r.finished_at < now() - interval '1 hour'`);
+}
+
 /** Situation 1, end to end and by statement. */
 async function madeOnEmptyTables(cluster: Cluster, sql: Statements, figures: Figures): Promise<void> {
   const admin = await connect(cluster);
@@ -102,14 +117,7 @@ async function madeOnEmptyTables(cluster: Cluster, sql: Statements, figures: Fig
     return { firing, report: performance.now() - t };
   };
   for (let i = 0; i < 8; i++) await second(i);
-  await admin.query(`
-    insert into clockwork.runs (job_id, job_version, trigger, state, created_at, queued_at, started_at, finished_at)
-    select j.id, j.version, 'manual', 'succeeded', t, t, t, t
-      from clockwork.jobs as j, generate_series(1, $1::integer), lateral (select now() - interval '1 day' as t) as at`, [HISTORY]);
-  await admin.query(`
-    insert into clockwork.step_runs (run_id, step, instance, phase, kind, attempt, state, started_at, finished_at)
-    select r.id, 'a', 'a', 'step', 'sql', 1, 'succeeded', r.started_at, r.finished_at
-      from clockwork.runs as r where r.finished_at < now() - interval '1 hour'`);
+  await addHistory(admin);
   await sleep(1100); // past the session's next look at the tables' sizes (db/query.ts), if it has one
   const grown = Math.ceil((Date.now() - start) / 1000);
   for (let i = grown; i < grown + 8; i++) {
@@ -143,13 +151,7 @@ async function afterABurst(cluster: Cluster, sql: Statements, figures: Figures):
   await client.query("create extension clockwork_v8; create extension clockwork");
   await client.query("select clockwork.register_worker('w1')");
   await client.query("select clockwork.define_job($1::jsonb)", [JSON.stringify({ name: "burst", policies: { max_instances: 100000 }, steps: [{ name: "a", sql: "select 1" }] })]);
-  await client.query(`
-    insert into clockwork.runs (job_id, job_version, trigger, state, created_at, queued_at, started_at, finished_at)
-    select j.id, j.version, 'manual', 'succeeded', t, t, t, t
-      from clockwork.jobs as j, generate_series(1, $1::integer), lateral (select now() - interval '1 day' as t) as at`, [HISTORY]);
-  await client.query(`
-    insert into clockwork.step_runs (run_id, step, instance, phase, kind, attempt, state, started_at, finished_at)
-    select r.id, 'a', 'a', 'step', 'sql', 1, 'succeeded', r.started_at, r.finished_at from clockwork.runs as r`);
+  await addHistory(client);
   await client.query("vacuum analyze clockwork.runs, clockwork.step_runs");
   await client.query("select clockwork.run_now('burst') from generate_series(1, $1)", [BURST]);
   const claimed = (await client.query("select clockwork.tick('w1', $1) as t", [BURST])).rows[0].t.claimed;
