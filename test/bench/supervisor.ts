@@ -3,7 +3,7 @@
 // and CPU per minute, with nothing scheduled and with 10 000 jobs none of which is due.
 // The one call a minute an idle supervisor makes is its safety tick (--safety-tick 60s).
 //   npx tsx test/bench/supervisor.ts [--seconds 20] [--idle-seconds 60] [--idle-jobs 10000]
-//       [--repeat 1] [--baseline DIR --baseline-pg-config PATH]
+//       [--repeat 1] [--baseline DIR --baseline-pg-config PATH] [--shell-job 0]
 // With --baseline, an earlier build runs the same benchmark in the same run, the two taking
 // turns --repeat times each (this build first): DIR is a built checkout of it (git archive
 // of its commit, node_modules copied, not linked, .deps linked, `make install` into a
@@ -22,6 +22,8 @@ const seconds = arg("--seconds", 20);
 const idleSeconds = arg("--idle-seconds", 60);
 const idleJobs = arg("--idle-jobs", 10_000);
 const repeat = arg("--repeat", 1);
+/** 0: no shell job beside the SQL one, so the SQL step's start never queues behind a spawn. */
+const shellJob = arg("--shell-job", 1) !== 0;
 const BASELINE = textArg("--baseline");
 const BASELINE_PG_CONFIG = textArg("--baseline-pg-config");
 
@@ -106,7 +108,7 @@ async function measure(build: Build): Promise<Result> {
 
     // Lag: one SQL and one shell job every second.
     await client.query("SELECT clockwork.schedule('sql-lag', '* * * * * *', 'INSERT INTO fired DEFAULT VALUES')");
-    await client.query(`SELECT clockwork.schedule_shell('shell-lag', '* * * * * *', 'date +%s.%N')`);
+    if (shellJob) await client.query(`SELECT clockwork.schedule_shell('shell-lag', '* * * * * *', 'date +%s.%N')`);
     // Not measured: the first slots may be late (caught up), and a fresh backend plans its
     // first five calls of each statement and runs cold JavaScript; a supervisor runs for
     // days, so the steady state is what is measured.
@@ -114,7 +116,7 @@ async function measure(build: Build): Promise<Result> {
     await client.query("TRUNCATE fired");
     const from = new Date();
     await sleep(seconds * 1000);
-    await client.query("SELECT clockwork.disable_job('sql-lag'), clockwork.disable_job('shell-lag')");
+    await client.query(`SELECT clockwork.disable_job('sql-lag')${shellJob ? ", clockwork.disable_job('shell-lag')" : ""}`);
     await sleep(1500);
 
     const sqlLags = (await client.query("SELECT extract(epoch FROM at - date_trunc('second', at)) * 1000 AS ms FROM fired")).rows.map((r) => Number(r.ms));
