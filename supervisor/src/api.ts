@@ -4,6 +4,7 @@
 import type pg from "pg";
 import type { SqlWork, StepClaim } from "../../extension/src/functions/claim.ts";
 import type { StepReport } from "../../extension/src/db/reports.ts";
+import type { StopCause } from "../../extension/src/db/lifecycle.ts";
 import type { DeliveryClaim } from "../../extension/src/functions/claim_deliveries.ts";
 import type { SupervisorMetrics } from "./metrics.ts";
 
@@ -22,7 +23,7 @@ export interface WorkerRegistration {
 }
 
 /** What tick hands out and takes: the database's own types, so the two sides cannot drift apart. */
-export type { SqlWork, StepClaim, StepReport, DeliveryClaim };
+export type { SqlWork, StepClaim, StepReport, StopCause, DeliveryClaim };
 
 export interface TickResult {
   readonly claimed: StepClaim[];
@@ -72,7 +73,7 @@ const SQL = {
   startWorker: "SELECT clockwork.start_worker($1::text, $2::text[], $3::text, $4::integer, $5::boolean) AS r",
   attachWorker: "SELECT clockwork.attach_worker($1::bigint) AS r",
   tick: "SELECT clockwork.tick($1::bigint, $2::integer, now(), $3::integer, $4::jsonb) AS r",
-  completeStep: "SELECT clockwork.complete_step($1::bigint, $2::bigint, $3::integer, $4::text, $5::text, $6::text) AS r",
+  completeStep: "SELECT clockwork.complete_step($1::bigint, $2::bigint, $3::integer, $4::text, $5::text, $6::text, stopped_by => $7::text) AS r",
   abandonRun: "SELECT clockwork.abandon_run($1::bigint, $2::bigint, $3::text) AS r",
   appendOutput: "SELECT clockwork.append_output($1::bigint, $2::bigint, $3::text, $4::text) AS r",
   heartbeat: "SELECT clockwork.heartbeat($1::bigint, $2::bigint[], now()) AS r",
@@ -201,8 +202,9 @@ export class ClockworkApi {
     return (await this.call<boolean>("abandonRun", [this.me, runId, reason])) === true;
   }
 
-  async completeStep(stepRunId: string, exitCode: number | null, stdout: string, stderr: string, error: string | null): Promise<boolean> {
-    const r = await this.call<{ accepted: boolean }>("completeStep", [stepRunId, this.me, exitCode, stdout, stderr, error]);
+  /** Reports a shell, program or built-in step's end; stoppedBy says how this supervisor stopped it (the error is for people). */
+  async completeStep(stepRunId: string, exitCode: number | null, stdout: string, stderr: string, error: string | null, stoppedBy: StopCause): Promise<boolean> {
+    const r = await this.call<{ accepted: boolean }>("completeStep", [stepRunId, this.me, exitCode, stdout, stderr, error, stoppedBy]);
     return r?.accepted === true;
   }
 

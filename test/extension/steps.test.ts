@@ -93,9 +93,84 @@ describe("running steps", () => {
     const result = await runSqlClaim(db, claim);
     assert.ok(Date.now() - started < 3000, "cancelled well before pg_sleep(5) ended");
     assert.equal(result.accepted, true);
+    assert.equal(result.report?.stopped_by, "timeout", "the supervisor says how it stopped the step");
     const [step] = await stepRows(db, "sql-slow");
     assert.equal(step.state, "timed_out");
     assert.match(step.error, /timed out/);
+  });
+
+  test("an SQL step whose own error says \"timed out\" failed: it was not stopped at its time-out", async () => {
+    await defineJob(db, {
+      name: "sql-says-timed-out",
+      steps: [{ name: "vendor", sql: "do $$ begin raise exception 'timed out waiting for the vendor'; end $$", timeout: "1h" }],
+    });
+    await db.query("select clockwork.run_now('sql-says-timed-out')");
+    const claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === "sql-says-timed-out")!;
+    const result = await runSqlClaim(db, claim);
+    assert.equal(result.report?.stopped_by, "none");
+    const [step] = await stepRows(db, "sql-says-timed-out");
+    assert.deepEqual([step.state, step.sql_state], ["failed", "P0001"]);
+    assert.match(step.error, /^timed out waiting for the vendor/, "the error stays the statement's own text");
+  });
+
+  // How an attempt that did not succeed counts is said by stopped_by, not read from the
+  // error text (db/lifecycle.ts, failedAttemptState); a supervisor older than the field
+  // sends none, and its time-outs are still known by their "timed out" prefix.
+  describe("stopped_by decides timed_out; without it (an older supervisor) the error's prefix does", () => {
+    let n = 0;
+    async function claimOne(kind: "shell" | "sql"): Promise<{ step_run_id: string; claim: string; job: string }> {
+      const job = `stop-cause-${kind}-${++n}`;
+      await defineJob(db, { name: job, steps: [{ name: "s", ...(kind === "shell" ? { shell: "true" } : { sql: "select 1" }), timeout: "1h" }] });
+      await db.query("select clockwork.run_now($1)", [job]);
+      const claim = (await tick(db.pool, "w1", new Date())).claimed.find((c) => c.job === job)!;
+      return { step_run_id: claim.step_run_id, claim: claim.kind === "sql" ? claim.sql!.claim : "", job };
+    }
+    async function stateOf(job: string): Promise<[string, string]> {
+      const [step] = await stepRows(db, job);
+      return [step.state, step.error];
+    }
+
+    for (const [label, stoppedBy, error, expected] of [
+      ["its own error text says \"timed out\", not stopped", "none", "timed out waiting for the vendor", "failed"],
+      ["stopped at its time-out, whatever the text", "timeout", "killed by SIGTERM", "timed_out"],
+      ["a stop cause this version does not know", "shutdown", "timed out after 100 ms", "failed"],
+    ] as const) {
+      test(`complete_step: ${label} → ${expected}`, async () => {
+        const c = await claimOne("shell");
+        const { rows } = await db.query("select clockwork.complete_step($1, 'w1', 1, '', '', $2, stopped_by => $3) as r",
+          [c.step_run_id, error, stoppedBy]);
+        assert.deepEqual([rows[0].r.accepted, rows[0].r.state], [true, expected]);
+        assert.deepEqual(await stateOf(c.job), [expected, error], "the error is kept as written");
+      });
+
+      test(`a report of an SQL step: ${label} → ${expected}`, async () => {
+        const c = await claimOne("sql");
+        const answer = await report(db, "w1", [{ step_run: c.step_run_id, claim: c.claim, outcome: "failed", error, stopped_by: stoppedBy as "none" }]);
+        assert.deepEqual(answer.refused_reports, []);
+        assert.deepEqual(await stateOf(c.job), [expected, error]);
+      });
+    }
+
+    test("complete_step as an older supervisor calls it (no stopped_by): \"timed out …\" is a time-out, other text a failure", async () => {
+      const timedOut = await claimOne("shell");
+      const a = await db.query("select clockwork.complete_step($1::bigint, 'w1', 143, '', '', 'timed out after 5000 ms') as r", [timedOut.step_run_id]);
+      assert.equal(a.rows[0].r.state, "timed_out");
+      const failed = await claimOne("shell");
+      const b = await db.query("select clockwork.complete_step($1::bigint, 'w1', 1, '', '', 'exited: upstream timed out') as r", [failed.step_run_id]);
+      assert.equal(b.rows[0].r.state, "failed");
+    });
+
+    test("a report without stopped_by (an older supervisor): \"timed out …\" is a time-out, other text a failure", async () => {
+      const timedOut = await claimOne("sql");
+      const failed = await claimOne("sql");
+      const answer = await report(db, "w1", [
+        { step_run: timedOut.step_run_id, claim: timedOut.claim, outcome: "failed", error: "timed out after 300 ms", sql_state: "57014" },
+        { step_run: failed.step_run_id, claim: failed.claim, outcome: "failed", error: "division by zero", sql_state: "22012" },
+      ]);
+      assert.deepEqual(answer.refused_reports, []);
+      assert.deepEqual(await stateOf(timedOut.job), ["timed_out", "timed out after 300 ms"]);
+      assert.deepEqual(await stateOf(failed.job), ["failed", "division by zero"]);
+    });
   });
 
   test("SQL steps run with the job owner's privileges, not the supervisor's", async () => {

@@ -32,8 +32,9 @@ describe("built-in steps", () => {
   const claim = (builtin: string, args: object, timeoutMs: number) =>
     ({ builtin, args, timeout_ms: timeoutMs, owner: "alice" }) as unknown as StepClaim;
 
-  // The database records a step as timed_out by its error's "timed out" prefix: an http or
-  // download step whose time-out the supervisor reported first was recorded as failed.
+  // The database records a step as timed_out when its supervisor says it stopped it at its
+  // time-out (stoppedBy → stopped_by "timeout"); the error reads the same for every kind
+  // of step, whatever the built-in made of its abort.
   for (const [builtin, args] of [
     ["http", () => ({ url: `${base}/slow` })],
     ["download", () => ({ url: `${base}/slow`, to: "in/file" })],
@@ -43,9 +44,17 @@ describe("built-in steps", () => {
       const result = await startBuiltinStep(claim(builtin, args(), 200), ctx).result;
       assert.equal(result.exitCode, 1);
       assert.equal(result.error, "timed out after 200 ms");
-      assert.equal(result.stoppedBy, null);
+      assert.equal(result.stoppedBy, "timeout");
     });
   }
+
+  test("a built-in's own error that says \"timed out\" is its error, not a stop", async () => {
+    // A COPY whose server-side trigger gave up, say: the step ended by itself, well within
+    // its time-out, so it is reported as not stopped (the database records it as failed).
+    const own = { ...ctx, runWithOwner: async () => ({ exitCode: 1, stdout: "", error: "timed out waiting for the vendor" }) };
+    const result = await startBuiltinStep(claim("copy_from", { file: "in/x.csv", table: "people" }, 60_000), own).result;
+    assert.deepEqual([result.exitCode, result.error, result.stoppedBy], [1, "timed out waiting for the vendor", null]);
+  });
 
   test("a cancel is reported as a stop, not as a time-out", async () => {
     const running = startBuiltinStep(claim("http", { url: `${base}/slow` }, 60_000), ctx);

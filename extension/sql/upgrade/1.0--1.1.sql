@@ -20,6 +20,10 @@ DROP FUNCTION wait_until(timestamptz);
 DROP FUNCTION next_runs(text, integer, timestamptz);
 -- drop_job keeps a job's history unless asked: drop_job(job, keep_history).
 DROP FUNCTION drop_job(text);
+-- complete_step takes stopped_by (how the supervisor stopped the step) last, with a
+-- default: a call of 1.0's form still reaches the new function (db/lifecycle.ts,
+-- failedAttemptState).
+DROP FUNCTION complete_step(bigint, text, integer, text, text, text, timestamptz);
 
 -- Definitions as code: the set of files that manages a job, and each version's text.
 ALTER TABLE jobs ADD COLUMN managed_by text;

@@ -326,13 +326,41 @@ export function startGroupRuns(groups: Iterable<string | null | undefined>, nowM
 
 // --- the entry points -----------------------------------------------------------------------
 
+/**
+ * How a supervisor says a step it ran was stopped (complete_step's stopped_by, a report's
+ * stopped_by): "timeout" (its time-out passed and the supervisor stopped it), "cancel" (its
+ * run was asked to stop and the supervisor stopped it), "none" (it ended on its own, well
+ * or not). Three values rather than a nullable two: SQL cannot tell an omitted argument
+ * from NULL, and NULL (or a report without the field) must keep meaning "a supervisor from
+ * before this field" (see failedAttemptState).
+ */
+export type StopCause = "timeout" | "cancel" | "none";
+
+/**
+ * How an attempt that did not succeed counts: cancelled when its run was asked to stop
+ * (the database's own record decides that, whatever stopped the step), timed_out when its
+ * supervisor stopped it at its time-out, otherwise failed. The error is a human's text and
+ * decides nothing: a built-in's or a statement's own "timed out waiting for …" is a
+ * failure. Compatibility within 1.x (UPDATING.md: patch versions of the supervisor and
+ * the extension mix): a supervisor older than stopped_by does not send it (null or
+ * undefined here), and its time-outs are known, as they were then, by the error it wrote,
+ * which starts with "timed out". Any other value (a newer supervisor's) counts as failed.
+ */
+export function failedAttemptState(cancelRequested: boolean, stoppedBy: string | null | undefined, error: string | null | undefined): "cancelled" | "timed_out" | "failed" {
+  if (cancelRequested) return "cancelled";
+  if (stoppedBy === null || stoppedBy === undefined) return (error ?? "").startsWith("timed out") ? "timed_out" : "failed";
+  return stoppedBy === "timeout" ? "timed_out" : "failed";
+}
+
 /** What a worker reports about a step that ended: facts, decided upon by the run's lifecycle. */
 export interface StepFacts {
   exitCode: number | null;
   stdout: string;
   stderr: string;
-  /** A message such as an SQL error or "timed out after 5000 ms" (which marks a time-out). */
+  /** A message such as an SQL error or "timed out after 5000 ms", for people: it decides nothing. */
   error: string | null;
+  /** How the supervisor stopped it (StopCause); null from a supervisor older than the field. */
+  stoppedBy: string | null;
   sqlState: string | null;
   /** SQL steps: the rows of the last statement. */
   result: unknown[] | null;
@@ -361,10 +389,7 @@ export function recordStepEnd(stepRunId: string, workerId: string, facts: StepFa
   const [run] = lockRunsForDecision([found.run_id], "wait");
   if (run === undefined) return { accepted: false };
   const ok = facts.error === null && facts.sqlState === null && (facts.exitCode === 0 || (facts.exitCode === null && facts.result !== null));
-  const state = ok ? "succeeded"
-    : run.cancel_requested_at != null ? "cancelled"
-    : facts.error !== null && facts.error.startsWith("timed out") ? "timed_out"
-    : "failed";
+  const state = ok ? "succeeded" : failedAttemptState(run.cancel_requested_at != null, facts.stoppedBy, facts.error);
   const rows = facts.result === null ? null : facts.result.slice(0, RESULT_ROWS_LIMIT);
   const done = execute(SQL.completeStep, [
     stepRunId, workerId, state, new Date(nowMs), facts.exitCode, facts.sqlState, facts.error,

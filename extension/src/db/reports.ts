@@ -8,7 +8,7 @@
 // its work (awaiting_report); its report brings its result rows. Every other SQL step
 // (another database or server, autonomous) is recorded here: at least once.
 import { ERROR_KINDS } from "../core/index.ts";
-import { decideRuns, expireLeasesOfRuns, lockRunsForDecision } from "./lifecycle.ts";
+import { decideRuns, expireLeasesOfRuns, failedAttemptState, lockRunsForDecision, type StopCause } from "./lifecycle.ts";
 import { raise } from "./raise.ts";
 import { SQL } from "./statements.ts";
 import { execute } from "./query.ts";
@@ -38,7 +38,14 @@ export interface StepReport {
   /** succeeded: more rows (or a larger result) than kept. */
   truncated?: boolean;
   sql_state?: string | null;
+  /** For people; it decides nothing (stopped_by does). */
   error?: string | null;
+  /**
+   * failed: how the supervisor stopped the step (db/lifecycle.ts, StopCause): "timeout"
+   * makes the attempt timed_out. A report without it comes from a supervisor older than
+   * the field: its time-out is known by an error starting with "timed out", as before.
+   */
+  stopped_by?: StopCause | null;
   /** For steps recorded here: how late after its start_at the step began, and how long it ran (ms). */
   late_ms?: number;
   duration_ms?: number;
@@ -127,13 +134,12 @@ export function recordReports(worker: { id: string }, reports: readonly StepRepo
     const vanished = reportRows(committed.filter((r) => !recorded.has(String(r.step_run))));
     if (vanished.length > 0) take(execute(SQL.reportLost, [JSON.stringify(vanished), worker.id, now]));
   }
-  // An attempt that failed counts as timed out (a time-out), or as cancelled when its run
-  // was asked to stop (the supervisor stopped it), as in recordStepEnd.
+  // An attempt that failed counts as cancelled when its run was asked to stop, as timed
+  // out when its supervisor stopped it at its time-out, as in recordStepEnd.
   const failed = reports.filter((r) => r.outcome === "failed");
   if (failed.length > 0) {
     const stepRuns = new Map((execute(SQL.runsOfStepRuns, [failed.map((r) => String(r.step_run))]) as { id: string; run_id: string }[]).map((r) => [r.id, r.run_id]));
-    const stateOf = (r: StepReport): string => cancelling.has(stepRuns.get(String(r.step_run)) ?? "") ? "cancelled"
-      : (r.error ?? "").startsWith("timed out") ? "timed_out" : "failed";
+    const stateOf = (r: StepReport): string => failedAttemptState(cancelling.has(stepRuns.get(String(r.step_run)) ?? ""), r.stopped_by, r.error);
     for (const state of ["failed", "timed_out", "cancelled"]) {
       const rows = reportRows(failed.filter((r) => stateOf(r) === state));
       if (rows.length > 0) take(execute(SQL.reportFailed, [JSON.stringify(rows), worker.id, now, state]));

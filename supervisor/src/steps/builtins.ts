@@ -17,8 +17,8 @@ export interface BuiltinResult {
   exitCode: number;
   stdout: string;
   error: string | null;
-  /** The step was stopped (cancel, shutdown) rather than ending by itself. */
-  stoppedBy: "cancelled" | "shutdown" | null;
+  /** The supervisor stopped the step (its time-out, a cancel, shutdown) rather than it ending by itself. */
+  stoppedBy: "timeout" | "cancelled" | "shutdown" | null;
 }
 
 export interface RunningBuiltin {
@@ -231,12 +231,13 @@ function sleepFor(ms: number, signal: AbortSignal): Promise<Omit<BuiltinResult, 
 }
 
 /**
- * Starts a built-in step. A time-out ends it as "timed out after N ms" (the step's error),
- * which the database records as timed_out; a stop (cancel, shutdown) aborts it.
+ * Starts a built-in step. A time-out aborts it and says so (stoppedBy "timeout", which the
+ * database records as timed_out, with the error "timed out after N ms"); a stop (cancel,
+ * shutdown) aborts it too.
  */
 export function startBuiltinStep(claim: StepClaim, ctx: BuiltinContext): RunningBuiltin {
   const controller = new AbortController();
-  let stoppedBy: BuiltinResult["stoppedBy"] = null;
+  let stoppedBy: "cancelled" | "shutdown" | null = null;
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
   const timeoutMs = claim.timeout_ms ?? null;
@@ -272,15 +273,17 @@ export function startBuiltinStep(claim: StepClaim, ctx: BuiltinContext): Running
   const result = run().then(
     (r) => r,
     (error: unknown) => ({ exitCode: 1, stdout: "", error: error instanceof StepFailure ? error.message : `built-in failed: ${(error as Error).message ?? String(error)}` }),
-  ).then((r) => {
+  ).then((r): BuiltinResult => {
     clearTimeout(timer);
     const limit = ctx.outputLimitBytes;
     const stdout = r.stdout.length > limit ? `${r.stdout.slice(0, limit)}\n[clockwork: output truncated after ${limit} bytes]\n` : r.stdout;
-    // A stop shows as such, not as the failure the abort caused. A time-out's error is
-    // exactly "timed out after N ms" (the database records the step as timed_out by that
-    // prefix), whatever the built-in made of its abort ("GET … failed: timed out …").
-    const error = timedOut && stoppedBy === null && r.exitCode !== 0 ? `timed out after ${timeoutMs} ms` : r.error;
-    return { ...r, stdout, error, stoppedBy };
+    // A stop shows as such, not as the failure the abort caused. A time-out that ended the
+    // step reads "timed out after N ms", as a shell or SQL step's does, whatever the
+    // built-in made of its abort ("GET … failed: timed out …"). What decides timed_out is
+    // stoppedBy; a built-in's own error that merely says "timed out" is a failure.
+    const stoppedByTimeout = timedOut && stoppedBy === null && r.exitCode !== 0;
+    const error = stoppedByTimeout ? `timed out after ${timeoutMs} ms` : r.error;
+    return { ...r, stdout, error, stoppedBy: stoppedByTimeout ? "timeout" : stoppedBy };
   });
   return {
     result,

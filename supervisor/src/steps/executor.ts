@@ -2,7 +2,7 @@
 // running step needs (its process, or its connection) and the reports of SQL steps until
 // the next tick takes them; the database holds the truth, so losing this process loses
 // nothing: the leases expire and another worker re-runs.
-import { type ClockworkApi, type StepClaim, type StepReport } from "../api.ts";
+import { type ClockworkApi, type StepClaim, type StepReport, type StopCause } from "../api.ts";
 import type { SupervisorConfig } from "../config.ts";
 import { errorFields, stepScope, type Logger } from "../logging.ts";
 import type { SupervisorMetrics } from "../metrics.ts";
@@ -76,6 +76,11 @@ const SPIN_MS = 2;
 const SQL_WAIT_LEAD_MS = 20;
 /** A re-run looks this often whether an earlier attempt's processes on this host have ended. */
 const EARLIER_POLL_MS = 100;
+
+/** How the database hears why this supervisor stopped a step (complete_step's stopped_by). */
+function stopCause(stoppedBy: "timeout" | "cancelled" | "fenced" | "shutdown" | null): StopCause {
+  return stoppedBy === "timeout" ? "timeout" : stoppedBy === "cancelled" ? "cancel" : "none";
+}
 
 export class StepExecutor {
   private readonly running = new Map<string, RunningStep>();
@@ -417,7 +422,7 @@ export class StepExecutor {
     }
 
     if (kind === "sql") {
-      if (claim.sql === null) return this.report(claim, log, 127, "an SQL claim without its script (a newer database?)", false);
+      if (claim.sql === null) return this.report(claim, log, 127, "an SQL claim without its script (a newer database?)", "none", false);
       const lease = entry.lease;
       entry.lease = undefined;
       const lateMs = Math.max(0, performance.now() - entry.claimedAt - (claim.start_in_ms ?? 0));
@@ -446,7 +451,7 @@ export class StepExecutor {
       return this.finishBuiltin(claim, log, entry.builtin);
     }
     // An unknown kind is the database's mistake, reported as a failure rather than ignored.
-    return this.report(claim, log, 127, `unknown step kind ${JSON.stringify(kind)}`, false);
+    return this.report(claim, log, 127, `unknown step kind ${JSON.stringify(kind)}`, "none", false);
   }
 
   /**
@@ -460,7 +465,7 @@ export class StepExecutor {
     if ((claim.earlier_attempts?.length ?? 0) > 0) {
       await this.waitForEarlierAttempts(entry);
       // Stopped while waiting: nothing ran. A cancelled run waits for its steps to say so.
-      if (entry.stoppedAs === "cancelled") return this.report(claim, log, 128 + 15, "cancelled before it started", false);
+      if (entry.stoppedAs === "cancelled") return this.report(claim, log, 128 + 15, "cancelled before it started", "cancel", false);
       if (entry.cancelRequested) return;
     }
     log.info({ kind }, "step started");
@@ -603,7 +608,7 @@ export class StepExecutor {
       log.warn(fields, "step killed at shutdown; handed back to the database");
       return;
     }
-    await this.report(claim, log, result.exitCode, result.error, result.truncated.stdout || result.truncated.stderr);
+    await this.report(claim, log, result.exitCode, result.error, stopCause(result.stoppedBy), result.truncated.stdout || result.truncated.stderr);
   }
 
   private async finishBuiltin(claim: StepClaim, log: Logger, builtin: RunningBuiltin): Promise<void> {
@@ -612,11 +617,11 @@ export class StepExecutor {
       log.warn({ builtin: claim.builtin }, "built-in stopped at shutdown; handed back to the database");
       return;
     }
-    await this.report(claim, log, result.exitCode, result.error, false, result.stdout);
+    await this.report(claim, log, result.exitCode, result.error, stopCause(result.stoppedBy), false, result.stdout);
   }
 
   /** complete_step, retried while the database is unreachable. */
-  private async report(claim: StepClaim, log: Logger, exitCode: number, error: string | null, truncated: boolean, stdout = ""): Promise<void> {
+  private async report(claim: StepClaim, log: Logger, exitCode: number, error: string | null, stoppedBy: StopCause, truncated: boolean, stdout = ""): Promise<void> {
     const kind = claim.kind;
     for (let attempt = 0; ; attempt++) {
       if (this.abandoned) {
@@ -624,7 +629,7 @@ export class StepExecutor {
         return;
       }
       try {
-        const accepted = await this.api.completeStep(claim.step_run_id, exitCode, stdout, "", error);
+        const accepted = await this.api.completeStep(claim.step_run_id, exitCode, stdout, "", error, stoppedBy);
         if (!accepted) {
           this.metrics.stepsRefused.inc();
           const cancelled = this.running.get(claim.step_run_id)?.cancelRequested;
@@ -682,7 +687,7 @@ export class StepExecutor {
     const ids = new Set(stepRunIds.map(String));
     for (const q of this.queue) {
       if (!ids.has(q.claim.step_run_id) || this.abandoned) continue;
-      this.addReport({ step_run: q.claim.step_run_id, claim: q.claim.claim, outcome: "failed", error: "cancelled before it started", sql_state: "57014" });
+      this.addReport({ step_run: q.claim.step_run_id, claim: q.claim.claim, outcome: "failed", error: "cancelled before it started", sql_state: "57014", stopped_by: "cancel" });
     }
     this.unqueue(stepRunIds);
     if (this.reports.length > 0) this.onFinished();

@@ -11,7 +11,7 @@
 //   run (transaction: run): one message in the run's transaction, on the connection that
 //     holds it (run-transactions.ts); reported at once, kept only if the run commits.
 import { ERROR_KINDS, SESSION_RESET, renderClaimedSqlStep, type SqlStepScript } from "../../../extension/src/core/index.ts";
-import type { StepClaim } from "../api.ts";
+import type { StepClaim, StopCause } from "../api.ts";
 import type { StepReport } from "../../../extension/src/db/reports.ts";
 import { LoginError, ownServerRestarting, type OwnerConnections, type OwnerLease } from "./owner-connections.ts";
 import { RunTransactionGone, type RunTransactions } from "./run-transactions.ts";
@@ -80,8 +80,9 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
   const report = (outcome: StepReport["outcome"], fields: Partial<StepReport> = {}): StepReport => ({
     step_run: claim.step_run_id, claim: work.claim, outcome, ...timing(), ...fields,
   });
-  const failed = (message: string, sqlState: string | null): SqlStepResult => ({
-    report: report("failed", { error: message, sql_state: sqlState }), end: "failed", message, sqlState,
+  // stopped_by says how this supervisor stopped the step; the message is for people.
+  const failed = (message: string, sqlState: string | null, stoppedBy: StopCause = "none"): SqlStepResult => ({
+    report: report("failed", { error: message, sql_state: sqlState, stopped_by: stoppedBy }), end: "failed", message, sqlState,
   });
   const errorText = (error: NonNullable<ScriptOutcome["error"]>, statement: number | null): string => {
     const where = statement !== null && script.statements > 1 ? `statement ${statement} of ${script.statements}: ` : "";
@@ -155,9 +156,9 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
   };
 
   const stoppedResult = (): SqlStepResult | null => {
-    if (stopped === "timeout") return failed(`timed out after ${claim.timeout_ms} ms`, "57014");
+    if (stopped === "timeout") return failed(`timed out after ${claim.timeout_ms} ms`, "57014", "timeout");
     // A cancelled run waits for its running steps to say they stopped (db/lifecycle.ts).
-    if (stopped === "cancelled") return { ...failed("cancelled", "57014"), end: "stopped", message: stopped };
+    if (stopped === "cancelled") return { ...failed("cancelled", "57014", "cancel"), end: "stopped", message: stopped };
     if (stopped !== null) return { report: null, end: "stopped", message: stopped, sqlState: null };
     return null;
   };
