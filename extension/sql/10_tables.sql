@@ -394,11 +394,14 @@ CREATE INDEX step_runs_ready_idx ON step_runs (ready_at, id) WHERE state = 'read
 COMMENT ON INDEX step_runs_ready_idx IS 'Ready steps by due time: when a worker next has a step to claim (nextDueAt in extension/src/db/statements.ts).';
 -- Lease expiry: running steps by lease end.
 CREATE INDEX step_runs_lease_idx ON step_runs (lease_expires_at) WHERE state = 'running';
-CREATE INDEX step_runs_run_idx ON step_runs (run_id);
 -- Heartbeats: a worker's running steps (to extend) and cancelled ones (to stop).
 CREATE INDEX step_runs_worker_idx ON step_runs (worker_id) WHERE state IN ('running', 'cancelled');
 -- SQL steps committed whose supervisor never reported (it died in between): tick decides their runs.
 CREATE INDEX step_runs_awaiting_report_idx ON step_runs (finished_at) WHERE awaiting_report;
+-- No index of run_id alone: a run's step runs are found through step_runs_attempt_key,
+-- whose first column is run_id. Such an index served no query the key does not, and cost
+-- one more index entry on each insert and each non-HOT update of a step run (three a step).
+COMMENT ON INDEX step_runs_attempt_key IS 'One row per attempt of a step instance of a run; also how a run''s step runs are found (its first column is run_id: stepRunsOfRuns, cancelRunningInstances, expireLeasesOfRun, … in extension/src/db/statements.ts, and the cascade from runs).';
 
 ------------------------------------------------------------------------------------
 -- Run transactions: the open transaction of a run of a `transaction: run` job

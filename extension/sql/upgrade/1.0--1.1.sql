@@ -654,3 +654,10 @@ ALTER TABLE runs
         CHECK (_run_invariants(trigger, state, params, slot_at, queued_at, started_at, finished_at, wake_at,
                                cancel_requested_at, cancel_mode, waiting_for, concurrency_group));
 COMMENT ON CONSTRAINT runs_invariants ON runs IS 'Every invariant of a run, named one by one in _run_invariants (one CHECK: PostgreSQL prepares each CHECK again for every statement that writes the table).';
+
+-- step_runs_run_idx (run_id alone) duplicated the first column of step_runs_attempt_key,
+-- which serves every read of a run's step runs, and cost one more index entry on each
+-- insert and non-HOT update of a step run (see 10_tables.sql). IF EXISTS: an install of
+-- 1.0 made without it (by hand, or a DBA who dropped it) upgrades as well.
+DROP INDEX IF EXISTS step_runs_run_idx;
+COMMENT ON INDEX step_runs_attempt_key IS 'One row per attempt of a step instance of a run; also how a run''s step runs are found (its first column is run_id: stepRunsOfRuns, cancelRunningInstances, expireLeasesOfRun, … in extension/src/db/statements.ts, and the cascade from runs).';
