@@ -362,6 +362,37 @@ describe("import pg_timetable", { skip: missing ?? false }, () => {
     assert.match(r.stdout, /extract-data:\n    sql: SELECT :p1\n    parameters:\n      p1: 2023-01-01/);
     assert.match(r.stdout, /pg-dump-2:\n    program: \[pg_dump, -h, localhost, -f, \/backups\/b\.sql\]\n    depends: \[pg-dump-1\]/);
   });
+
+  test("SQL with trailing spaces, tabs and CRLF goes import → YAML → apply byte for byte, as a readable block where YAML has one", async () => {
+    const spaces = "SELECT 'two trailing  \nspaces  ' AS note,  \n\tlength('tab\there') AS n   \nFROM tt_out;\n";
+    const crlf = "SELECT 1;\r\nSELECT 'a  \r\nb';\r\n";
+    const dir = folder({
+      "texts.yaml": `chains:
+  - name: "texts-kept"
+    schedule: "0 3 * * *"
+    live: true
+    tasks:
+      - name: "spaces"
+        command: ${JSON.stringify(spaces)}
+      - name: "crlf"
+        command: ${JSON.stringify(crlf)}
+`,
+    });
+    const written = await clockwork(["import", "pg_timetable", "--file", "texts.yaml", "--out", "out"], { cwd: dir, databaseUrl: db.url });
+    assert.equal(written.code, 0, written.stderr);
+    const yaml = readFileSync(join(dir, "out", "texts-kept.yaml"), "utf8");
+    // Readable: a block with the lines as written, trailing spaces and tabs included.
+    assert.ok(yaml.includes(`    sql: |\n${spaces.replace(/\n$/, "").split("\n").map((l) => `      ${l}`).join("\n")}\n`), yaml);
+    // CRLF cannot be a block (YAML reads its line breaks as LF): double-quoted, exactly.
+    assert.match(yaml, /    sql: "SELECT 1;\\r\\nSELECT 'a  \\r\\nb';\\r\\n"\n/);
+    const applied = await clockwork(["import", "pg_timetable", "--file", "texts.yaml"], { cwd: dir, databaseUrl: db.url });
+    assert.equal(applied.code, 0, applied.stderr);
+    const { rows } = await db.query("SELECT definition FROM clockwork.job_definitions WHERE job = 'texts-kept'");
+    const steps = rows[0].definition.steps as Record<string, { sql?: string }> | { name: string; sql?: string }[];
+    const sqlOf = (name: string) => (Array.isArray(steps) ? steps.find((s) => s.name === name) : steps[name])?.sql;
+    assert.equal(sqlOf("spaces"), spaces);
+    assert.equal(sqlOf("crlf"), crlf);
+  });
 });
 
 describe("import crontab", { skip: missing ?? false }, () => {

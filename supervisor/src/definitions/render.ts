@@ -2,7 +2,20 @@
 // own (defined as jsonb), for importers, and for the diffs of `apply` and `diff`. Keys come
 // in the order docs/core.md documents them, so two renderings of the same definition are
 // the same text and a diff shows only what changed.
-import { Document, isScalar, visit } from "yaml";
+//
+// Text with line breaks (SQL, scripts) is a literal block scalar (`|`), which a person
+// reads and edits as written: trailing spaces and tabs inside it are content (YAML 1.2,
+// l-nb-literal-text), so SQL with trailing spaces, even inside a string literal, comes back
+// byte for byte. Nothing is stripped: trailing white space may be inside a literal. Where
+// a block cannot give the text back exactly, the text is double-quoted, with escapes:
+//   - a carriage return (CRLF line ends): YAML reads every line break in a block as LF;
+//   - a last line of only spaces or tabs (`…;\n  `): the yaml library writes no such block
+//     (it would be one an editor that trims trailing white space silently changes);
+//   - lines of only white space where the library's block reads back otherwise (it omits
+//     the indentation indicator a leading one needs): each block is read back before it is
+//     kept, and the whole text once more at the end (renderDefinition).
+import { isDeepStrictEqual } from "node:util";
+import { Document, isScalar, parse, visit, type ToStringOptions } from "yaml";
 
 const JOB_ORDER = ["name", "description", "tags", "enabled", "time_zone", "schedules", "parameters", "policies", "node", "labels", "transaction", "steps", "checks"];
 const WORK_ORDER = [
@@ -33,12 +46,44 @@ export function canonicalOrder(definition: Obj): Obj {
   return out;
 }
 
+const TEXT_OPTIONS: ToStringOptions = { lineWidth: 0, indent: 2, defaultStringType: "PLAIN", defaultKeyType: "PLAIN", flowCollectionPadding: false };
+
+/** Whether YAML (the core schema, as definition files are read) gives `value` back from `text`. */
+function readsBack(text: string, value: unknown): boolean {
+  try {
+    return isDeepStrictEqual(parse(text, { schema: "core" }), value);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a literal block scalar gives this text back exactly (see the head of this file). */
+function blockKeepsText(text: string): boolean {
+  const doc = new Document({ v: text });
+  visit(doc, { Scalar(_, node) { if (node.value === text) node.type = "BLOCK_LITERAL"; } });
+  const rendered = doc.toString(TEXT_OPTIONS);
+  return /^v: \|/.test(rendered) && readsBack(rendered, { v: text });
+}
+
 /** YAML text of a definition, optionally after a comment block. */
 export function renderDefinition(definition: Obj, comment?: string): string {
-  const doc = new Document(canonicalOrder(definition));
-  // Lists of plain values on one line: depends: [a, b], schedules: ["0 2 * * *"], pgAgent sets.
-  visit(doc, { Seq(_, node) { if (node.items.every((i) => isScalar(i) && !String(i.value).includes("\n"))) node.flow = true; } });
-  const text = doc.toString({ lineWidth: 0, indent: 2, defaultStringType: "PLAIN", defaultKeyType: "PLAIN", flowCollectionPadding: false });
+  const ordered = canonicalOrder(definition);
+  const doc = new Document(ordered);
+  visit(doc, {
+    // Lists of plain values on one line: depends: [a, b], schedules: ["0 2 * * *"], pgAgent sets.
+    Seq(_, node) { if (node.items.every((i) => isScalar(i) && !String(i.value).includes("\n"))) node.flow = true; },
+    Scalar(_, node) {
+      if (typeof node.value === "string" && node.value.includes("\n")) node.type = blockKeepsText(node.value) ? "BLOCK_LITERAL" : "QUOTE_DOUBLE";
+    },
+  });
+  // The text is what gets applied: it must read back as the definition, whatever the
+  // library made of a scalar. Its long double-quoted strings spread over several lines
+  // fail that in corner cases (a line of one space after a CRLF); on one line they do not,
+  // and JSON's strings, which YAML reads too, never do.
+  const value = JSON.parse(JSON.stringify(ordered)) as unknown;
+  let text = doc.toString(TEXT_OPTIONS);
+  if (!readsBack(text, value)) text = doc.toString({ ...TEXT_OPTIONS, doubleQuotedMinMultiLineLength: Number.MAX_SAFE_INTEGER });
+  if (!readsBack(text, value)) text = new Document(ordered).toString({ ...TEXT_OPTIONS, defaultStringType: "QUOTE_DOUBLE", doubleQuotedAsJSON: true });
   const header = comment ? comment.split("\n").map((l) => (l === "" ? "#" : `# ${l}`)).join("\n") + "\n" : "";
   return header + text;
 }
