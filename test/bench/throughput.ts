@@ -3,6 +3,13 @@
 // 10 with its local queue, on the same cluster in the same run. Not a test: figures only.
 //   npx tsx test/bench/throughput.ts [--jobs 5000] [--rounds 3]
 //       [--baseline DIR --baseline-pg-config PATH] [--log-level L] [--baseline-log-level L] [--socket]
+//       [--graphile-task noop|sql|both]
+// --graphile-task: what graphile-worker's job does. noop (the default, the issue's figure):
+// `async () => {}`, which never touches the database. sql: `select 1` through the job
+// helpers' pool (helpers.query, one pooled connection per call, an implicit transaction),
+// the same SQL as Clockwork's no-op step runs, which Clockwork runs in its own transaction
+// on an owner connection with its completion recorded there. both: the two variants take
+// turns in the same run, beside Clockwork. Information only: the target stays the default.
 // --socket: every connection (graphile-worker's, the supervisors' and so their owners')
 // goes over the cluster's Unix socket instead of TCP on 127.0.0.1, as a sidecar sharing
 // the server's socket connects (docs/sql-steps.md recommends peer authentication there).
@@ -20,7 +27,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { Logger, run as runGraphileWorker, makeWorkerUtils } from "graphile-worker";
+import { Logger, run as runGraphileWorker, makeWorkerUtils, type Task } from "graphile-worker";
 import { startCluster } from "../support/cluster.ts";
 import { arg, median, sleep, textArg } from "./support.ts";
 
@@ -33,6 +40,10 @@ const ROUNDS = arg("--rounds", 3);
 const LOG_LEVEL = textArg("--log-level") ?? "warn";
 const SOCKET = process.argv.includes("--socket");
 const BASELINE_LOG_LEVEL = textArg("--baseline-log-level") ?? LOG_LEVEL;
+const GRAPHILE_TASK = textArg("--graphile-task") ?? "noop";
+if (!["noop", "sql", "both"].includes(GRAPHILE_TASK)) throw new Error(`--graphile-task is noop, sql or both, not ${GRAPHILE_TASK}`);
+type GraphileTask = "noop" | "sql";
+const GRAPHILE_TASKS: readonly GraphileTask[] = GRAPHILE_TASK === "both" ? ["noop", "sql"] : [GRAPHILE_TASK as GraphileTask];
 const CONCURRENCY = 10;
 const bin = fileURLToPath(new URL("../../supervisor/bin/clockwork.js", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -108,7 +119,15 @@ async function clockworkRound(build: Build, client: pg.Client, round: number): P
   }
 }
 
-async function graphileRound(cluster: Cluster, client: pg.Client): Promise<{ enqueue: number; process: number }> {
+/** graphile-worker's job body for each variant of --graphile-task. */
+const graphileTasks: Record<GraphileTask, Task> = {
+  noop: async () => {},
+  sql: async (_payload, helpers) => {
+    await helpers.query("select 1");
+  },
+};
+
+async function graphileRound(cluster: Cluster, client: pg.Client, task: GraphileTask): Promise<{ enqueue: number; process: number }> {
   await client.query("vacuum analyze graphile_worker._private_jobs, graphile_worker._private_tasks");
   const runner = await runGraphileWorker({
     preset: {
@@ -120,7 +139,7 @@ async function graphileRound(cluster: Cluster, client: pg.Client): Promise<{ enq
       },
     },
     noHandleSignals: true,
-    taskList: { noop: async () => {} },
+    taskList: { noop: graphileTasks[task] },
     // Quiet, like the supervisor at --log-level warn: a line per job would cost it time.
     logger: new Logger(() => () => {}),
   });
@@ -179,20 +198,22 @@ async function main(): Promise<void> {
     await utils.migrate();
     await utils.release();
 
-    const results = { clockwork: [] as Round[], graphile: [] as Round[], baseline: [] as Round[] };
-    const turns: Array<[keyof typeof results, () => Promise<Round>]> = [
-      ["clockwork", () => clockworkRound(current, cw, results.clockwork.length + 1)],
-      ["graphile", () => graphileRound(cluster, gw)],
-      ...(baseline !== null && base !== null ? [["baseline", () => clockworkRound(baseline!, base, results.baseline.length + 1)] as [keyof typeof results, () => Promise<Round>]] : []),
+    const graphileKey = (task: GraphileTask) => (task === "noop" ? "graphile-worker" : `graphile-worker (${task})`);
+    const results = new Map<string, Round[]>([["clockwork", []], ...GRAPHILE_TASKS.map((t) => [graphileKey(t), []] as [string, Round[]])]);
+    if (baseline !== null) results.set("baseline", []);
+    const rounds = (system: string) => results.get(system)!;
+    const turns: Array<[string, () => Promise<Round>]> = [
+      ["clockwork", () => clockworkRound(current, cw, rounds("clockwork").length + 1)],
+      ...GRAPHILE_TASKS.map((t) => [graphileKey(t), () => graphileRound(cluster, gw, t)] as [string, () => Promise<Round>]),
+      ...(baseline !== null && base !== null ? [["baseline", () => clockworkRound(baseline!, base, rounds("baseline").length + 1)] as [string, () => Promise<Round>]] : []),
     ];
     for (let round = 1; round <= ROUNDS; round++) {
       // Rotate the order so no system always runs on a warmer (or busier) machine.
       for (let k = 0; k < turns.length; k++) {
         const [system, go] = turns[(k + round - 1) % turns.length]!;
-        results[system].push(await go());
+        rounds(system).push(await go());
       }
-      console.log(`round ${round}: clockwork ${results.clockwork.at(-1)!.process.toFixed(2)} s, graphile-worker ${results.graphile.at(-1)!.process.toFixed(2)} s` +
-        (baseline !== null ? `, baseline ${results.baseline.at(-1)!.process.toFixed(2)} s` : ""));
+      console.log(`round ${round}: ` + [...results].map(([system, xs]) => `${system} ${xs.at(-1)!.process.toFixed(2)} s`).join(", "));
     }
     const rate = (xs: Round[]) => JOBS / median(xs.map((x) => x.process));
     const enqueueRate = (xs: Round[]) => JOBS / median(xs.map((x) => x.enqueue));
@@ -200,14 +221,20 @@ async function main(): Promise<void> {
     console.log(`\n${JOBS} no-op jobs, concurrency ${CONCURRENCY}, median of ${ROUNDS} rounds\n`);
     console.log("| | enqueue (jobs/s) | process (jobs/s) | keeps history |");
     console.log("| --- | --: | --: | --- |");
-    console.log(`| clockwork (run_now + supervisor) | ${enqueueRate(results.clockwork).toFixed(0)} | ${rate(results.clockwork).toFixed(0)} | yes (${history.rows[0].n} step runs kept) |`);
-    if (baseline !== null) console.log(`| baseline build (${BASELINE}) | ${enqueueRate(results.baseline).toFixed(0)} | ${rate(results.baseline).toFixed(0)} | yes |`);
-    console.log(`| graphile-worker 0.17 (add_job, local queue 500) | ${enqueueRate(results.graphile).toFixed(0)} | ${rate(results.graphile).toFixed(0)} | no (jobs deleted) |`);
-    console.log(`| ratio clockwork / graphile-worker (target ≥ 1.0) | ${(enqueueRate(results.clockwork) / enqueueRate(results.graphile)).toFixed(2)}× | ${(rate(results.clockwork) / rate(results.graphile)).toFixed(2)}× | |`);
-    if (baseline !== null) {
-      console.log(`| ratio baseline / graphile-worker | ${(enqueueRate(results.baseline) / enqueueRate(results.graphile)).toFixed(2)}× | ${(rate(results.baseline) / rate(results.graphile)).toFixed(2)}× | |`);
-      console.log(`| ratio clockwork / baseline | ${(enqueueRate(results.clockwork) / enqueueRate(results.baseline)).toFixed(2)}× | ${(rate(results.clockwork) / rate(results.baseline)).toFixed(2)}× | |`);
+    console.log(`| clockwork (run_now + supervisor) | ${enqueueRate(rounds("clockwork")).toFixed(0)} | ${rate(rounds("clockwork")).toFixed(0)} | yes (${history.rows[0].n} step runs kept) |`);
+    if (baseline !== null) console.log(`| baseline build (${BASELINE}) | ${enqueueRate(rounds("baseline")).toFixed(0)} | ${rate(rounds("baseline")).toFixed(0)} | yes |`);
+    const taskText: Record<GraphileTask, string> = { noop: "task `async () => {}`", sql: "task `select 1` via helpers.query" };
+    for (const t of GRAPHILE_TASKS) {
+      console.log(`| graphile-worker 0.17 (add_job, local queue 500, ${taskText[t]}) | ${enqueueRate(rounds(graphileKey(t))).toFixed(0)} | ${rate(rounds(graphileKey(t))).toFixed(0)} | no (jobs deleted) |`);
     }
+    const ratio = (a: string, b: string, label: string) =>
+      console.log(`| ratio ${label} | ${(enqueueRate(rounds(a)) / enqueueRate(rounds(b))).toFixed(2)}× | ${(rate(rounds(a)) / rate(rounds(b))).toFixed(2)}× | |`);
+    for (const t of GRAPHILE_TASKS) {
+      const target = t === "noop" ? " (target ≥ 1.0)" : " (information)";
+      ratio("clockwork", graphileKey(t), `clockwork / ${graphileKey(t)}${target}`);
+      if (baseline !== null) ratio("baseline", graphileKey(t), `baseline / ${graphileKey(t)}`);
+    }
+    if (baseline !== null) ratio("clockwork", "baseline", "clockwork / baseline");
     await cw.end();
     await base?.end();
     await gw.end();
