@@ -21,8 +21,12 @@
 // Each round: the worker is started and idle; N jobs are enqueued in one statement; the
 // time from that commit to the last completion is measured. Both schemas are VACUUM
 // ANALYZEd before every round (stale statistics change such figures by 10×).
+// Also printed: the CPU each system spent from the enqueue to the last completion, in the
+// server (from /proc: the postmaster, its collected and live backends, less the bench's own
+// backend) and in the worker's process (the supervisor; for graphile-worker, which runs in
+// the bench's process, this process, polls included). Clock ticks of 10 ms: use --jobs ≥ 3000.
 import { spawn, type ChildProcess } from "node:child_process";
-import { openSync, rmSync } from "node:fs";
+import { openSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -60,6 +64,7 @@ async function waitFor(client: pg.Client, sql: string, done: (n: number) => bool
 
 interface Cluster {
   readonly port: number;
+  readonly dataDir: string;
   readonly socketDir: string;
   url(db: string): string;
   stop(): void;
@@ -93,7 +98,48 @@ const logPath = join(tmpdir(), `clockwork-throughput-${process.pid}.log`);
 const logFd = openSync(logPath, "w");
 process.on("exit", () => rmSync(logPath, { force: true }));
 
-async function clockworkRound(build: Build, client: pg.Client, round: number): Promise<{ enqueue: number; process: number }> {
+/** CPU time (user + system, ms) of a process, with that of the children it has collected if `children`; 0 once it is gone. */
+function cpuOf(pid: number | string, children = false): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    // After ") ": utime 11, stime 12, cutime 13, cstime 14, in clock ticks of 10 ms.
+    return (Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0)) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU time (ms) of a cluster's server: the postmaster, what it collected from ended
+ * backends, and its live children, less the bench's own backend (`except`: its enqueue
+ * and polls are not processing).
+ */
+function serverCpuMs(cluster: Cluster, except: number): number {
+  const postmaster = readFileSync(join(cluster.dataDir, "postmaster.pid"), "utf8").split("\n")[0]!.trim();
+  let total = cpuOf(postmaster, true);
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid) || Number(pid) === except) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[1] === postmaster) total += cpuOf(pid);
+    } catch {
+      // ended meanwhile: the postmaster collects its time
+    }
+  }
+  return total;
+}
+
+/** The bench's own backend on a connection, whose CPU is not the processing's. */
+const backendPids = new WeakMap<pg.Client, number>();
+async function backendPid(client: pg.Client): Promise<number> {
+  let pid = backendPids.get(client);
+  if (pid === undefined) {
+    pid = Number((await client.query("select pg_backend_pid() as pid")).rows[0].pid);
+    backendPids.set(client, pid);
+  }
+  return pid;
+}
+
+async function clockworkRound(build: Build, client: pg.Client, round: number): Promise<Round> {
   await client.query("vacuum analyze clockwork.runs, clockwork.step_runs, clockwork.jobs, clockwork.workers");
   const name = `bench-${round}`;
   const supervisor: ChildProcess = spawn(
@@ -107,12 +153,15 @@ async function clockworkRound(build: Build, client: pg.Client, round: number): P
     // Polls count this round's runs only (a primary-key range), so the watching itself
     // does not grow with the history kept from earlier rounds.
     const before = Number((await client.query("select coalesce(max(id), 0) as n from clockwork.runs")).rows[0].n);
+    const own = await backendPid(client);
+    const [server0, worker0] = [serverCpuMs(build.cluster, own), cpuOf(supervisor.pid!)];
     const t0 = performance.now();
     await client.query("select clockwork.run_now('noop') from generate_series(1, $1)", [JOBS]);
     const t1 = performance.now();
     await waitFor(client, `select count(*) as n from clockwork.runs where id > ${before} and state = 'succeeded'`, (n) => n >= JOBS);
     const t2 = performance.now();
-    return { enqueue: (t1 - t0) / 1000, process: (t2 - t1) / 1000 };
+    const [server1, worker1] = [serverCpuMs(build.cluster, own), cpuOf(supervisor.pid!)];
+    return { enqueue: (t1 - t0) / 1000, process: (t2 - t1) / 1000, serverMs: server1 - server0, workerMs: worker1 - worker0 };
   } finally {
     supervisor.kill("SIGTERM");
     await new Promise((r) => supervisor.once("exit", r));
@@ -127,7 +176,7 @@ const graphileTasks: Record<GraphileTask, Task> = {
   },
 };
 
-async function graphileRound(cluster: Cluster, client: pg.Client, task: GraphileTask): Promise<{ enqueue: number; process: number }> {
+async function graphileRound(cluster: Cluster, client: pg.Client, task: GraphileTask): Promise<Round> {
   await client.query("vacuum analyze graphile_worker._private_jobs, graphile_worker._private_tasks");
   const runner = await runGraphileWorker({
     preset: {
@@ -145,12 +194,17 @@ async function graphileRound(cluster: Cluster, client: pg.Client, task: Graphile
   });
   try {
     await sleep(500);
+    const own = await backendPid(client);
+    // graphile-worker runs in this process: its CPU includes the bench's own polls (small).
+    const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+    const [server0, worker0] = [serverCpuMs(cluster, own), cpu()];
     const t0 = performance.now();
     await client.query("select graphile_worker.add_job('noop', '{}'::json) from generate_series(1, $1)", [JOBS]);
     const t1 = performance.now();
     await waitFor(client, "select count(*) as n from graphile_worker._private_jobs", (n) => n === 0);
     const t2 = performance.now();
-    return { enqueue: (t1 - t0) / 1000, process: (t2 - t1) / 1000 };
+    const [server1, worker1] = [serverCpuMs(cluster, own), cpu()];
+    return { enqueue: (t1 - t0) / 1000, process: (t2 - t1) / 1000, serverMs: server1 - server0, workerMs: worker1 - worker0 };
   } finally {
     await runner.stop();
   }
@@ -169,7 +223,8 @@ async function clockworkDatabase(cluster: Cluster): Promise<pg.Client> {
   return cw;
 }
 
-type Round = { enqueue: number; process: number };
+/** One round: seconds to enqueue and to process; CPU (ms) from the enqueue to the last completion, of the server (but the bench's own backend) and of the worker's process. */
+type Round = { enqueue: number; process: number; serverMs: number; workerMs: number };
 
 async function main(): Promise<void> {
   if ((BASELINE === null) !== (BASELINE_PG_CONFIG === null)) throw new Error("--baseline and --baseline-pg-config go together");
@@ -235,6 +290,13 @@ async function main(): Promise<void> {
       if (baseline !== null) ratio("baseline", graphileKey(t), `baseline / ${graphileKey(t)}`);
     }
     if (baseline !== null) ratio("clockwork", "baseline", "clockwork / baseline");
+    console.log("\n| CPU from the enqueue to the last completion, median µs/job | server (not the enqueuing backend) | worker process | both |\n| --- | --: | --: | --: |");
+    for (const [system, xs] of results) {
+      const server = median(xs.map((x) => x.serverMs)) * 1000 / JOBS;
+      const worker = median(xs.map((x) => x.workerMs)) * 1000 / JOBS;
+      const name = system === "clockwork" || system === "baseline" ? `${system} (the supervisor)` : `${system} (this process)`;
+      console.log(`| ${name} | ${server.toFixed(0)} | ${worker.toFixed(0)} | ${(server + worker).toFixed(0)} |`);
+    }
     await cw.end();
     await base?.end();
     await gw.end();
