@@ -77,4 +77,22 @@ describe("roles and row-level security", () => {
     const seen = await supervisor.query("select count(*)::int as n from clockwork.jobs");
     assert.equal(seen.rows[0].n, 2, "supervisors see every job");
   });
+
+  test("nobody but register_worker records a scheduler start: an owner or a supervisor cannot forge an outage", async () => {
+    // _scheduler_started records a scheduler_down alert (and its notifications) from the
+    // times it is given, trusting them: only _register_worker, SECURITY DEFINER, calls it.
+    await adminQuery("do $$ begin create role cw_super login; exception when duplicate_object then null; end $$");
+    await adminQuery("grant clockwork_supervisor to cw_super");
+    const supervisor = await db.connect({ user: "cw_super" });
+    try {
+      for (const [who, client] of [["an owner", alice], ["a supervisor", supervisor]] as const) {
+        const error = await sqlErrorOf(client, "select clockwork._scheduler_started('rogue', now() - interval '3 days', now())");
+        assert.equal(error.code, "42501", `${who}: ${error.message}`);
+      }
+    } finally {
+      await supervisor.end();
+    }
+    const { rows } = await db.query("select count(*)::int as n from clockwork.alerts where condition = 'scheduler_down'");
+    assert.equal(rows[0].n, 0, "no outage was recorded");
+  });
 });

@@ -28,6 +28,14 @@ export const check_alerts = sqlFunction({
   },
 });
 
+// No front and no grant: only _register_worker (extension/sql/40_workers.sql) calls it,
+// once it has decided that a registration is a scheduler start, and being SECURITY DEFINER
+// it runs as the extension owner, who needs no grant. This function checks nothing: it
+// records a scheduler_down alert (and sends its notifications) from the times it is given.
+// Granted to clockwork_supervisor, as it was, any supervisor's role could report an outage
+// that never happened; a job owner could not (no EXECUTE), and now neither can. A front
+// (db/sql-function.ts) is for errors people read; this one's reach only the supervisor's
+// code, through start_worker, which has none either.
 export const scheduler_started = sqlFunction({
   name: "_scheduler_started",
   entry: "scheduler_started",
@@ -35,7 +43,7 @@ export const scheduler_started = sqlFunction({
   returns: "boolean",
   volatility: "volatile",
   security: "definer",
-  grant: "clockwork_supervisor",
+  grant: "none",
   comment: "Called by register_worker when a worker starts while none other is alive: records a scheduler_down event when none was alive for longer than a lease.",
   nullableInstants: ["last_alive_at"],
   body: (_worker: string, lastAliveAt: Date | null, now: Date): boolean => recordSchedulerStart(lastAliveAt, instantOf(now)),
