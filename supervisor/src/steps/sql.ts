@@ -50,8 +50,6 @@ export interface SqlStepOptions {
   readonly runTransactions?: RunTransactions;
 }
 
-/** The transactional message starts with BEGIN and the step's settings. */
-const LEADING = 2;
 const RESET_AFTER_ERROR = ["ROLLBACK", ...SESSION_RESET].join(";\n");
 const RESET = SESSION_RESET.join(";\n");
 /** A step claimed ahead reached the server early (its clock and ours disagree): tries again. */
@@ -169,7 +167,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
       const out = await runScript(connection.client, message);
       if (out.error === null) {
         const last = out.results[out.results.length - script.trailing - 1];
-        const { rows, truncated } = out.results.length - script.trailing - 1 >= LEADING ? rowsOf(last) : { rows: [], truncated: false };
+        const { rows, truncated } = out.results.length - script.trailing - 1 >= script.leading ? rowsOf(last) : { rows: [], truncated: false };
         // A cancel that came too late to stop it is harmless, but the connection goes.
         connection.release(stopped === null ? "reuse" : "destroy");
         return { report: report("succeeded", { rows, truncated, committed: work.exactly_once }), end: "succeeded", message: null, sqlState: null };
@@ -180,7 +178,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
         return stoppedResult() ?? { report: report("lost", { error: message }), end: "lost", message, sqlState: null };
       }
       const failedAt = out.results.length; // the statement that raised, 0-based in the message
-      const commitAt = LEADING + script.statements + (work.exactly_once ? 1 : 0);
+      const commitAt = script.leading + script.statements + (work.exactly_once ? 1 : 0);
       const committed = out.results[commitAt]?.command === "COMMIT";
       if (committed) {
         // The step committed; the reset after it failed (a setting it left made a reset
@@ -203,8 +201,8 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
       if (work.exactly_once && failedAt === commitAt - 1 && code === ERROR_KINDS.claim_not_held.code) {
         return { report: null, end: "rolled_back", message: out.error.message, sqlState: code };
       }
-      const inBody = failedAt >= LEADING && failedAt < LEADING + script.statements;
-      return failed(errorText(out.error, inBody ? failedAt - LEADING + 1 : null), code);
+      const inBody = failedAt >= script.leading && failedAt < script.leading + script.statements;
+      return failed(errorText(out.error, inBody ? failedAt - script.leading + 1 : null), code);
     }
   }
 
