@@ -89,6 +89,11 @@ const RESULT = `'[{"?column?": 1}]'::jsonb`;
  * it, in one simple-query message (pgbench's `\;` joins statements into one message).
  * `finish` is the fenced finish call.
  */
+/** A batch's owner messages, each ending with the fenced finish `finish(id, claim)` of its job (the claim's k-th id and secret). */
+function fencedOwnerMessages(finish: string, bare = false): string[] {
+  return Array.from({ length: BATCH }, (_, i) => ownerMessage(i + 1, `SELECT ${finish}((':ids'::bigint[])[${i + 1}], (':claims'::text[])[${i + 1}])`, bare));
+}
+
 function ownerMessage(k: number, finish: string, bare = false): string {
   if (bare) return ["BEGIN", "select 1", finish, "COMMIT"].join(" \\;\n") + ";\n";
   const at = (v: string) => `(':${v}'::text[])[${k}]`;
@@ -175,7 +180,7 @@ function clockworkModel(): Model {
        coalesce(array_agg(c ->> 'run_id'), '{}') AS runs
   FROM json_array_elements(clockwork.tick(:w::bigint, ${BATCH}, now(), 0, ${report}) -> 'claimed') AS c`,
     "\\gset",
-    ...Array.from({ length: BATCH }, (_, i) => ownerMessage(i + 1, `SELECT clockwork._finish_sql_step((':ids'::bigint[])[${i + 1}], (':claims'::text[])[${i + 1}])`)),
+    ...fencedOwnerMessages("clockwork._finish_sql_step"),
   ].join("\n") + "\n";
   return {
     name: "clockwork", database: "floor_clockwork", protocol: "simple", guess: 5000,
@@ -233,7 +238,7 @@ function statementsModel(): Model {
     claim,
     "\\gset",
     "COMMIT;",
-    ...Array.from({ length: BATCH }, (_, i) => ownerMessage(i + 1, `SELECT clockwork._finish_sql_step((':ids'::bigint[])[${i + 1}], (':claims'::text[])[${i + 1}])`)),
+    ...fencedOwnerMessages("clockwork._finish_sql_step"),
   ].join("\n") + "\n";
   const variables: Record<string, string> = { w: "0", ids: "{}", claims: "{}", runs: "{}", job: "0" };
   return {
@@ -432,7 +437,7 @@ function redesignModel(name: "queue" | "folded" | "folded-bare"): Model {
     ";",
     redesignClaim(!folded),
     "\\gset",
-    ...Array.from({ length: BATCH }, (_, i) => ownerMessage(i + 1, `SELECT model.finish((':ids'::bigint[])[${i + 1}], (':claims'::text[])[${i + 1}])`, bare)),
+    ...fencedOwnerMessages("model.finish", bare),
   ].join("\n") + "\n";
   return {
     name, database: `floor_${name.replace("-", "_")}`, protocol: "simple", guess: 8000,
@@ -514,7 +519,7 @@ UPDATE clockwork.jobs AS j SET last_run_id = l.id, last_run_state = l.state, las
   FROM latest AS l WHERE j.id = l.job_id AND (j.last_run_id IS NULL OR j.last_run_id < l.id)`;
   const script = [
     `\\set w :client_id + 1`, report, ";", claim, "\\gset",
-    ...Array.from({ length: BATCH }, (_, i) => ownerMessage(i + 1, `SELECT model.finish((':ids'::bigint[])[${i + 1}], (':claims'::text[])[${i + 1}])`)),
+    ...fencedOwnerMessages("model.finish"),
   ].join("\n") + "\n";
   return {
     name: "insert-only", database: "floor_insert_only", protocol: "simple", guess: 8000,
