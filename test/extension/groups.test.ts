@@ -230,6 +230,20 @@ describe("concurrency groups: a shared limit", () => {
     assert.deepEqual(order, [jobs[0], jobs[2], jobs[3], jobs[1]]);
   });
 
+  test("oldest first compares run ids as numbers: a run 9999991 goes before a run 10000001", async () => {
+    const { group, jobs } = await setUp(1, 3);
+    const nextIdAfter = (id: number) => db.query("select setval(pg_get_serial_sequence('clockwork.runs', 'id'), $1)", [id]);
+    const runNow = async (job: string) => String((await db.query("select clockwork.run_now($1, '{}', '2050-03-02T00:00:00Z') as id", [job])).rows[0].id);
+    const first = await runNow(jobs[0]!);
+    await nextIdAfter(9_999_990);
+    const older = await runNow(jobs[1]!);
+    await nextIdAfter(10_000_000);
+    await runNow(jobs[2]!);
+    await db.query("select clockwork.cancel_run($1, '2050-03-02T00:01:00Z')", [first]);
+    const running = (await groupRuns(db, group)).filter((r) => r.state === "queued" || r.state === "running");
+    assert.deepEqual(running.map((r) => r.run_id), [older]);
+  });
+
   test("every way a run ends frees its slot: cancel, disable, drop, time-out, replace, lease loss", async () => {
     const { group } = await setUp(1, 0);
     const define = (name: string, extra: object = {}, steps: object[] = [{ name: "a", shell: "sleep 600" }]) =>

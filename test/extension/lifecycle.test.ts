@@ -60,6 +60,27 @@ describe("one run lifecycle", () => {
     assert.equal(second?.run_id, runs[1]!.run_id, "its step is ready and claimed");
   });
 
+  test("runs held back by buffer_all start oldest first when their ids have different lengths (9 before 10)", async () => {
+    // Ids are compared as numbers: as text, run 10000001 went before 9999991, and a run
+    // waited behind every later one whose id sorted first (seen after a crash, which moves
+    // the id sequence on by 32).
+    await defineJob(db, {
+      name: "buffer-order", schedules: ["* * * * * *"], policies: { overlap: { mode: "buffer_all", max_queue: 5 } },
+      steps: [{ name: "a", shell: "sleep 600" }],
+    }, "2040-02-02T00:00:00.500Z");
+    const nextIdAfter = (id: number) => db.query("select setval(pg_get_serial_sequence('clockwork.runs', 'id'), $1)", [id]);
+    const first = (await tick(db.pool, "w1", "2040-02-02T00:00:01Z")).claimed.find((c) => c.job === "buffer-order")!;
+    await nextIdAfter(9_999_990);
+    await tick(db.pool, "w1", "2040-02-02T00:00:02Z", 0);
+    await nextIdAfter(10_000_000);
+    await tick(db.pool, "w1", "2040-02-02T00:00:03Z", 0);
+    let runs = await runRows(db, "buffer-order");
+    assert.deepEqual(runs.map((r) => [r.run_id.length, r.state]), [[runs[0]!.run_id.length, "running"], [7, "waiting"], [8, "waiting"]]);
+    await complete(db, first, "2040-02-02T00:00:03.500Z");
+    runs = await runRows(db, "buffer-order");
+    assert.deepEqual(runs.map((r) => r.state), ["succeeded", "queued", "waiting"], "the second's run starts, the third's still waits");
+  });
+
   test("an @after job whose slot was missed during an outage keeps firing", async () => {
     await defineJob(db, { name: "after-missed", schedules: ["@after 30s"], steps: [{ name: "a", sql: "select 1" }] }, "2040-03-01T00:00:00Z");
     assert.equal(await nextFireAt(db, "after-missed"), "2040-03-01T00:00:30.000Z");

@@ -179,11 +179,12 @@ export const SQL = {
      ORDER BY id`),
   // Overlap buffer: runs held back, oldest first, once the job has room again. SKIP LOCKED:
   // a waiting run locked by someone else is being cancelled; admission never waits for it.
+  // runs.id, not id: that name is the text column of RUN_COLUMNS, which sorts 10 before 9.
   waitingRunsOfJob: sql(["text", "integer"], `
     SELECT ${RUN_COLUMNS}
       FROM clockwork.runs
      WHERE job_id = $1::bigint AND state = 'waiting' AND waiting_for = 'overlap'
-     ORDER BY id
+     ORDER BY runs.id
      LIMIT $2
        FOR NO KEY UPDATE SKIP LOCKED`),
   // Whether any run of the job is held back: one probe of runs_waiting_idx when a run ends.
@@ -204,13 +205,14 @@ export const SQL = {
   // Counted after the lock is taken: a new statement sees every admission committed before.
   groupOccupancy: sql(["text"], `
     SELECT ${groupSlotsTaken("$1")}::integer AS running`),
-  // Who goes first: highest priority, then oldest. A run locked elsewhere is being
-  // cancelled or decided; admission never waits for it (runs_group_waiting_idx).
+  // Who goes first: highest priority, then oldest (runs.id: see waitingRunsOfJob). A run
+  // locked elsewhere is being cancelled or decided; admission never waits for it
+  // (runs_group_waiting_idx).
   groupWaitingRuns: sql(["text", "integer"], `
     SELECT ${RUN_COLUMNS}
       FROM clockwork.runs
      WHERE concurrency_group = $1 AND state = 'waiting' AND waiting_for = 'group' AND cancel_requested_at IS NULL
-     ORDER BY priority DESC, id
+     ORDER BY priority DESC, runs.id
      LIMIT $2
        FOR NO KEY UPDATE SKIP LOCKED`),
   setWaiting: sql(["text", "text", "text"], `
