@@ -7,9 +7,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, connect as netConnect, type Server, type Socket } from "node:net";
+import pg from "pg";
+import { startCluster, type Cluster } from "../support/cluster.ts";
 import { clusterEnv, createTestDatabase, type TestDatabase } from "../support/db.ts";
-import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
-import { extensionMissing, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
+import { CLOCKWORK_EXTENSIONS, installClockworkSql } from "../support/runtime.ts";
+import { connect, extensionMissing, sleep, startSupervisor, stopAllSupervisors, waitFor } from "./support.ts";
 
 const missing = await extensionMissing();
 
@@ -67,5 +69,68 @@ describe("the scheduler's server refusing connections for a while", { skip: miss
     assert.deepEqual(steps, [{ attempt: 1, state: "succeeded", refused: 0 }]);
     assert.deepEqual((await db.query("SELECT attempt FROM effects WHERE run = $1", [runId])).rows, [{ attempt: 1 }]);
     assert.ok(!sup.logs.some((l) => /handed back/.test(String(l.msg))), "nothing was handed back");
+  });
+});
+
+// max_connections reached: the server refuses every new connection of a role that is not a
+// superuser ("remaining connection slots are reserved…", 53300), for every supervisor alike.
+// That is not a login this supervisor lacks either: a hand-back failed the run at once with
+// no_supervisor_can_log_in and a hint about .pgpass, though the owner could log in a moment later.
+describe("the scheduler's server full (max_connections reached)", { skip: missing ?? false }, () => {
+  let cluster: Cluster;
+  const fillers: pg.Client[] = [];
+
+  before(async () => {
+    cluster = await startCluster({ settings: { max_connections: 20, superuser_reserved_connections: 3 } });
+    const admin = await connect(cluster.url("postgres"));
+    await admin.query(installClockworkSql);
+    await admin.query(`CREATE ROLE full_sup LOGIN IN ROLE clockwork_supervisor; CREATE ROLE full_alice LOGIN; CREATE ROLE full_filler LOGIN;
+      CREATE TABLE effects (run bigint, attempt int); GRANT INSERT ON effects TO full_alice`);
+    await admin.query("SET ROLE full_alice");
+    await admin.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({
+      name: "while-full", steps: [{ name: "main", sql: "INSERT INTO effects VALUES (current_setting('clockwork.run_id')::bigint, current_setting('clockwork.attempt')::int)" }],
+    })]);
+    await admin.end();
+  });
+  after(async () => {
+    await stopAllSupervisors();
+    for (const c of fillers) await c.end().catch(() => {});
+    cluster?.stop();
+  });
+
+  test("a claimed SQL step waits for a free connection and runs, attempt 1, not handed back", async () => {
+    const db = await connect(cluster.url("postgres"));
+    try {
+      const sup = startSupervisor(cluster.url("postgres").replace("postgres@", "full_sup@"), { name: "full-sup" });
+      await sup.waitForLog("registration", (l) => l.msg === "worker registered");
+      // Every slot a role without superuser may use is taken (the supervisor's own
+      // connections are open already).
+      let refused: string | undefined;
+      while (refused === undefined) {
+        const c = new pg.Client({ connectionString: cluster.url("postgres").replace("postgres@", "full_filler@") });
+        c.on("error", () => {});
+        try {
+          await c.connect();
+          fillers.push(c);
+        } catch (error) {
+          refused = (error as { code?: string }).code;
+        }
+      }
+      assert.equal(refused, "53300");
+      const runId = (await db.query("SELECT clockwork.run_now('while-full') AS id")).rows[0].id as string;
+      await waitFor("the step to be claimed", async () =>
+        (await db.query("SELECT 1 FROM clockwork.step_runs WHERE run_id = $1 AND worker_id IS NOT NULL", [runId])).rows.length > 0);
+      await sleep(1500);
+      for (const c of fillers.splice(0, 5)) await c.end();
+      const run = await waitFor(`run ${runId} to finish`, async () =>
+        (await db.query("SELECT state, reason FROM clockwork.runs WHERE id = $1 AND finished_at IS NOT NULL", [runId])).rows[0] as { state: string; reason: string | null } | undefined, 60_000);
+      assert.deepEqual(run, { state: "succeeded", reason: null });
+      const steps = (await db.query("SELECT attempt, state, coalesce(cardinality(refused_by), 0) AS refused FROM clockwork.step_runs WHERE run_id = $1", [runId])).rows;
+      assert.deepEqual(steps, [{ attempt: 1, state: "succeeded", refused: 0 }]);
+      assert.deepEqual((await db.query("SELECT attempt FROM effects WHERE run = $1", [runId])).rows, [{ attempt: 1 }]);
+      assert.ok(!sup.logs.some((l) => /handed back/.test(String(l.msg))), "nothing was handed back");
+    } finally {
+      await db.end();
+    }
   });
 });

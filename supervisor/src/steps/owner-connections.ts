@@ -44,13 +44,13 @@ export interface ResolvedTarget {
 
 /**
  * The scheduler's own server (a step with no connection string) refused a connection as a
- * server does while it restarts or recovers from a crash: not a login this supervisor
- * lacks, and every supervisor meets it alike. Too many connections is not counted: that
- * can last, and waiting on it would hold the step's slot.
+ * server does while it restarts or recovers from a crash, or while it is full (too many
+ * connections, 53300): not a login this supervisor lacks, and every supervisor meets it
+ * alike. Handed back, a step of a full server failed its run (no_supervisor_can_log_in)
+ * with a hint about logins, though the owner could log in a moment later.
  */
-export function ownServerRestarting(work: Pick<SqlWork, "target">, error: unknown): boolean {
-  const code = (error as { code?: string }).code;
-  return work.target.conninfo === null && code !== "53300" && isTransient(error);
+export function ownServerRefusing(work: Pick<SqlWork, "target">, error: unknown): boolean {
+  return work.target.conninfo === null && isTransient(error);
 }
 
 /** A connection could not be opened: this supervisor cannot log in or reach the target. */
@@ -185,8 +185,8 @@ export class OwnerConnections {
     } catch (error) {
       const code = (error as { code?: string }).code;
       const reason = `cannot log in as ${target.description}: ${(error as Error).message}`;
-      // A restart of the scheduler's own server says nothing about the login: not remembered.
-      if (!ownServerRestarting(work, error)) this.failures.set(target.key, { until: Date.now() + FAILURE_MEMORY_MS, reason, code });
+      // A restart or a full server (the scheduler's own) says nothing about the login: not remembered.
+      if (!ownServerRefusing(work, error)) this.failures.set(target.key, { until: Date.now() + FAILURE_MEMORY_MS, reason, code });
       throw new LoginError(reason, code);
     }
     this.failures.delete(target.key);

@@ -13,13 +13,13 @@
 import { ERROR_KINDS, SESSION_RESET, renderClaimedSqlStep, type SqlStepScript } from "../../../extension/src/core/index.ts";
 import type { StepClaim, StopCause } from "../api.ts";
 import type { StepReport } from "../../../extension/src/db/reports.ts";
-import { LoginError, ownServerRestarting, type OwnerConnections, type OwnerLease } from "./owner-connections.ts";
+import { LoginError, ownServerRefusing, type OwnerConnections, type OwnerLease } from "./owner-connections.ts";
 import { RunTransactionGone, type RunTransactions } from "./run-transactions.ts";
 import { runScript, type ScriptOutcome, type StatementResult } from "./script-query.ts";
 
 export type { StepReport };
 
-/** How long an SQL step waits for the scheduler's own server to take connections again (a restart). */
+/** How long an SQL step waits for the scheduler's own server to take connections again (a restart, a full server). */
 const OWN_SERVER_WAIT_MS = 30_000;
 
 /** How a step ended, for the log and the metrics. */
@@ -96,13 +96,13 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
     try {
       if (script.mode === "run") lease = await options.runTransactions!.take(work, work.claim);
       else {
-        // The scheduler's own server refusing connections is restarting (crash recovery):
-        // wait for it a while, as the supervisor's own connection does.
+        // The scheduler's own server refusing connections is restarting (crash recovery) or
+        // full: wait for it a while, as the supervisor's own connection does.
         for (let pause = 100; lease === undefined; pause = Math.min(1000, 2 * pause)) {
           try {
             lease = await options.connections.acquire(work);
           } catch (error) {
-            if (!ownServerRestarting(work, error) || stopped !== null || performance.now() - startedAt > OWN_SERVER_WAIT_MS) throw error;
+            if (!ownServerRefusing(work, error) || stopped !== null || performance.now() - startedAt > OWN_SERVER_WAIT_MS) throw error;
             await new Promise((resolve) => setTimeout(resolve, pause));
           }
         }
@@ -112,11 +112,11 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
       if (stopped !== null) return { report: null, end: "stopped", message: stopped, sqlState: null };
       const message = error instanceof LoginError ? error.message : `cannot connect: ${(error as Error).message}`;
       const sqlState = (error as { code?: string }).code ?? null;
-      // Still restarting: every supervisor would meet the same, so the step, not begun,
-      // goes back as it was (same attempt) for a tick after the database answers again.
-      // Handed back, it would count this supervisor as unable to log in, and with no
+      // Still restarting, or still full: every supervisor would meet the same, so the step,
+      // not begun, goes back as it was (same attempt) for a tick after the database answers
+      // again. Handed back, it would count this supervisor as unable to log in, and with no
       // other supervisor the run would fail (no_supervisor_can_log_in) because of a restart.
-      if (script.mode !== "run" && ownServerRestarting(work, error)) {
+      if (script.mode !== "run" && ownServerRefusing(work, error)) {
         return { report: { step_run: claim.step_run_id, claim: work.claim, outcome: "released", due_at: claim.due_at }, end: "released", message, sqlState };
       }
       return { report: report("handed_back", { error: message }), end: "handed_back", message, sqlState };
