@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { TestDatabase } from "../support/db.ts";
 import { SQLSTATE } from "../../extension/src/core/errors.ts";
+import { JOBS_PER_PASS } from "../../extension/src/db/history.ts";
 import { defineJob, sqlErrorOf, tick, withClockworkDatabase } from "./helpers.ts";
 
 type Prune = { pruned: boolean; runs: number; skipped_slots: number; jobs: number };
@@ -318,5 +319,26 @@ describe("run once (self_destruct)", () => {
     const error = await sqlErrorOf(db, "select clockwork.define_job($1::jsonb)", [JSON.stringify({ name: "bad", policies: { self_destruct: "yes" }, steps: [{ name: "a", builtin: "noop" }] })]);
     assert.equal(error.code, SQLSTATE.invalid_policy);
     assert.match(error.message, /policies\.self_destruct/);
+  });
+});
+
+describe("bounded history: passes round the jobs", () => {
+  let db: TestDatabase;
+  withClockworkDatabase((created) => (db = created));
+
+  test("passes of JOBS_PER_PASS jobs reach every job, whatever the number of digits of their ids", async () => {
+    // Job ids 951 to 1100: as text, 1000-1099 came first and the cursor went to 1099, so
+    // the passes went round 1000-1100 and never reached 951-999.
+    await db.query("select setval(pg_get_serial_sequence('clockwork.jobs', 'id'), 950)");
+    const count = JOBS_PER_PASS + 50;
+    for (let i = 0; i < count; i++) {
+      const name = `round-${i}`;
+      await defineJob(db, { name, policies: { retention: { max_runs: 1 } }, steps: [{ name: "a", builtin: "noop" }] });
+      for (const minute of ["00", "01"]) await db.query("select clockwork.run_now($1, '{}', $2::timestamptz)", [name, `2041-01-01T00:${minute}:00Z`]);
+    }
+    for (let pass = 0; pass < 3; pass++) assert.equal((await prune(db, `2041-01-01T00:1${pass}:00Z`)).pruned, true);
+    const { rows } = await db.query(`select j.id::int as id, count(r.id)::int as runs from clockwork.jobs j left join clockwork.runs r on r.job_id = j.id
+                                      where j.name like 'round-%' group by j.id having count(r.id) <> 1 order by j.id`);
+    assert.deepEqual(rows, [], "every job keeps its one newest run");
   });
 });

@@ -363,8 +363,10 @@ export const SQL = {
     SELECT pruned_at, prune_cursor::text AS prune_cursor
       FROM clockwork.history_retention
        FOR UPDATE SKIP LOCKED`),
+  // The next jobs round the table, in the order of their ids as numbers (jobs.id: id
+  // names the text column here, and the cursor is the page's last id).
   jobsToPrune: sql(["text", "integer"], `
-    SELECT id::text AS id FROM clockwork.jobs WHERE id > $1::bigint ORDER BY id LIMIT $2`),
+    SELECT id::text AS id FROM clockwork.jobs WHERE id > $1::bigint ORDER BY jobs.id LIMIT $2`),
   finishPrunePass: sql(["timestamptz", "text"], `
     UPDATE clockwork.history_retention SET pruned_at = $1, prune_cursor = $2::bigint`),
   // The runs of these jobs beyond their retention (the job's, else the default), oldest
