@@ -5,7 +5,7 @@
 // the loop, so the rate it reaches is what the database alone allows for that design of
 // the per-job writes. Models take turns; each runs --repeat times for --seconds; medians.
 //   npx tsx test/bench/floor.ts [--seconds 20] [--repeat 3] [--batch 20] [--clients 10]
-//       [--models clockwork,statements,graphile,graphile-sql,queue,folded,insert-only,message,folded-bare]
+//       [--models clockwork,statements,graphile,graphile-sql,queue,folded,insert-only,message,bound,bound-history,folded-bare]
 //       [--scripts DIR]
 // A pgbench transaction is one batch of --batch jobs, as a supervisor's tick claims and
 // reports in batches (a run_now burst of 1000 steps took 48 ticks, about 21 a tick):
@@ -41,6 +41,13 @@
 // - message: the owner's message alone (BEGIN, settings, `select 1`, a call that writes
 //   nothing in place of the finish, COMMIT, reset), no queue and no history: the floor of
 //   any design that keeps a step's own transaction on its owner's session.
+// - bound: a lower bound, not a design: graphile-worker's own queue and claim, with its
+//   per-job delete moved into the owner's message (the step's own transaction on its owner's
+//   session: BEGIN, settings, `select 1`, the delete, COMMIT, reset); no history, no claim
+//   secret, no lease. bound-history adds, in the same transaction, one run and one step run
+//   history row inserted once (minimal indexes, through a function as the real finish is,
+//   so its plans are cached). Any design that keeps the guarantees, each step in its own
+//   transaction, does at least bound-history's work per job.
 // - folded-bare (not in the default list; information only): folded with the owner's
 //   message cut to BEGIN, `select 1`, the finish, COMMIT: no settings, no session reset,
 //   which the guarantees need (a step leaves nothing behind); it shows what they cost.
@@ -78,7 +85,7 @@ const WARMUP = arg("--warmup", 3);
 const REPEAT = arg("--repeat", 3);
 const BATCH = arg("--batch", 20);
 const CLIENTS = arg("--clients", 10);
-const MODELS = (textArg("--models") ?? "clockwork,statements,graphile,graphile-sql,queue,folded,insert-only,message").split(",");
+const MODELS = (textArg("--models") ?? "clockwork,statements,graphile,graphile-sql,queue,folded,insert-only,message,bound,bound-history").split(",");
 const SCRIPTS = textArg("--scripts");
 const NOOP = { name: "noop", policies: { max_instances: 10000000 }, steps: [{ name: "a", sql: "select 1" }] };
 const RESULT = `'[{"?column?": 1}]'::jsonb`;
@@ -120,7 +127,8 @@ interface Model {
   ended(c: pg.Client): Promise<number>;
   /** The tables whose updates are counted (schema.table). */
   readonly tables: readonly string[];
-  readonly script: string;
+  /** pgbench's script (set by setup where it depends on what setup made). */
+  script: string;
   /** pgbench -D variables every client starts with. */
   readonly variables: Record<string, string>;
 }
@@ -322,6 +330,66 @@ select ${Array.from({ length: BATCH }, (_, i) => `coalesce((array_agg(id))[${i +
   };
 }
 
+/**
+ * A bound no design that keeps the guarantees can beat: graphile-worker's own queue and
+ * claim, with its per-job completion (`delete`) moved into the owner's message (its own
+ * transaction: BEGIN, the settings, `select 1`, the delete, COMMIT, the session reset),
+ * and no history at all, no claim secret. With `history`, the owner's transaction also
+ * inserts the run's and the step run's history rows once (minimal indexes): the least a
+ * history row for every run and step run costs. Any design keeping the guarantees does at
+ * least the second's work per job: claim, own transaction on the owner's session, remove
+ * the job from the queue, record it.
+ */
+function boundModel(history: boolean): Model {
+  const base = graphileModel(false);
+  const name = history ? "bound-history" : "bound";
+  const model: Model = {
+    ...base, name, database: history ? "floor_bound_history" : "floor_bound", protocol: "simple", guess: history ? 8000 : 12000,
+    tables: history ? [...base.tables, "model.runs", "model.step_runs"] : base.tables,
+    script: "",
+    // The settings' values (the owner's message sets the run's and step run's ids): ids of the size real ones have.
+    variables: { ...base.variables, ids: `{${Array.from({ length: BATCH }, (_, i) => 1000000 + i).join(",")}}`, runs: `{${Array.from({ length: BATCH }, (_, i) => 2000000 + i).join(",")}}` },
+    async setup(c, url) {
+      await base.setup(c, url);
+      let finish = (k: number) => `delete from graphile_worker._private_jobs as jobs where id = :id${k}::bigint`;
+      if (history) {
+        await clockworkDatabase(c);
+        await c.query(REDESIGN_SCHEMA);
+        const template = await templateRun(c);
+        await historyKeptFromBefore(c, template);
+        const t = (await c.query("select job_id, job_version, trigger, params::text as params from clockwork.runs where id = $1::bigint", [template])).rows[0];
+        // In a function, as the extension's finish is: its plans are made once per session.
+        await c.query(`CREATE FUNCTION model.record(job bigint, worker bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = model, pg_catalog, pg_temp AS $$
+DECLARE
+  run bigint;
+BEGIN
+  WITH done AS (
+    DELETE FROM graphile_worker._private_jobs AS jobs WHERE jobs.id = record.job RETURNING jobs.run_at
+  )
+  INSERT INTO model.runs (job_id, job_version, trigger, params, state, created_at, queued_at, started_at, finished_at, priority)
+  SELECT ${t.job_id}, ${t.job_version}, '${t.trigger}', '${t.params}'::jsonb, 'succeeded', done.run_at, done.run_at,
+         statement_timestamp(), clock_timestamp(), 0
+    FROM done
+  RETURNING id INTO run;
+  IF run IS NULL THEN
+    RETURN;
+  END IF;
+  INSERT INTO model.step_runs (run_id, step, instance, kind, attempt, state, worker_id, worker_name, started_at, finished_at, result, priority)
+  VALUES (run, 'a', 'a', 'sql', 1, 'succeeded', record.worker, 'floor', statement_timestamp(), clock_timestamp(), ${RESULT}, 0);
+END $$`);
+        finish = (k) => `SELECT model.record(:id${k}::bigint, :w)`;
+      }
+      // graphile-worker's claim as its model runs it, then each job's owner message.
+      // pgbench's simple protocol substitutes variables as text: quote them.
+      const claim = base.script.slice(0, base.script.indexOf("\\gset")).trimEnd()
+        .replace(":tasks::int[]", "':tasks'::int[]").replaceAll(":pool::text", "':pool'::text");
+      model.script = [`\\set w :client_id + 1`, claim, "\\gset", ...Array.from({ length: BATCH }, (_, i) => ownerMessage(i + 1, finish(i + 1)))].join("\n") + "\n";
+    },
+  };
+  return model;
+}
+
 /** The redesigns' tables: history with HOT updates, a ready queue and leases of their own. */
 const REDESIGN_SCHEMA = `
 CREATE SCHEMA model;
@@ -484,6 +552,21 @@ BEGIN
 END $$;
 `;
 
+/**
+ * History kept from before in the redesigns' tables (the other models' tables hold their
+ * queue already): the foreign-key checks of history inserts are planned on a table of some
+ * size, as in production (a plan made on an empty analysed table scans it; s7 notes).
+ */
+async function historyKeptFromBefore(c: pg.Client, template: string): Promise<void> {
+  await c.query(`WITH r AS (
+      INSERT INTO model.runs (job_id, job_version, trigger, params, state, created_at, queued_at, started_at, finished_at, priority)
+      SELECT job_id, job_version, trigger, params, 'succeeded', created_at, queued_at, created_at, created_at, priority
+        FROM clockwork.runs, generate_series(1, 20000) WHERE id = $1::bigint
+      RETURNING id)
+    INSERT INTO model.step_runs (run_id, step, instance, kind, attempt, state, started_at, finished_at, priority)
+    SELECT id, 'a', 'a', 'sql', 1, 'succeeded', now(), now(), 0 FROM r`, [template]);
+}
+
 function insertOnlyModel(): Model {
   let template = "";
   const claim = `WITH got AS (
@@ -528,16 +611,7 @@ UPDATE clockwork.jobs AS j SET last_run_id = l.id, last_run_state = l.state, las
       template = await templateRun(c);
       await c.query(REDESIGN_SCHEMA);
       await c.query(INSERT_ONLY_SCHEMA);
-      // History kept from before (the other models' tables hold their queue already): the
-      // foreign-key checks of the report's inserts are planned on a table of some size, as
-      // in production (a plan made on an empty analysed table scans it; s7 notes).
-      await c.query(`WITH r AS (
-          INSERT INTO model.runs (job_id, job_version, trigger, params, state, created_at, queued_at, started_at, finished_at, priority)
-          SELECT job_id, job_version, trigger, params, 'succeeded', created_at, queued_at, created_at, created_at, priority
-            FROM clockwork.runs, generate_series(1, 20000) WHERE id = $1::bigint
-          RETURNING id)
-        INSERT INTO model.step_runs (run_id, step, instance, kind, attempt, state, started_at, finished_at, priority)
-        SELECT id, 'a', 'a', 'sql', 1, 'succeeded', now(), now(), 0 FROM r`, [template]);
+      await historyKeptFromBefore(c, template);
     },
     async fill(c, n) {
       await c.query(`INSERT INTO model.active (job_id, job_version, trigger, params, step, instance, attempt, priority, created_at, queued_at, ready_at)
@@ -616,7 +690,7 @@ async function runOnce(cluster: { dataDir: string; port: number; socketDir: stri
   const have = await model.queued(c);
   if (have < want) await model.fill(c, want - have);
   if (model.tables.length > 0) await c.query(`vacuum analyze ${model.tables.join(", ")}`);
-  if (model.name.startsWith("graphile")) {
+  if ("tasks" in model.variables) {
     const ids = (await c.query("select coalesce(array_agg(id), '{}') as ids from graphile_worker._private_tasks")).rows[0].ids as number[];
     model.variables.tasks = `{${ids.join(",")}}`;
   }
@@ -675,6 +749,7 @@ async function main(): Promise<void> {
   const factories: Record<string, () => Model> = {
     clockwork: clockworkModel, statements: statementsModel, graphile: () => graphileModel(false), "graphile-sql": () => graphileModel(true),
     queue: () => redesignModel("queue"), folded: () => redesignModel("folded"), "folded-bare": () => redesignModel("folded-bare"), "insert-only": insertOnlyModel, message: messageModel,
+    bound: () => boundModel(false), "bound-history": () => boundModel(true),
   };
   for (const m of MODELS) if (!(m in factories)) throw new Error(`unknown model ${m} (one of ${Object.keys(factories).join(", ")})`);
   const models = MODELS.map((m) => factories[m]!());
