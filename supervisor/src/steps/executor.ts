@@ -28,6 +28,12 @@ interface RunningStep {
   /** For an SQL step waiting for its start: the connection it will run on. */
   lease?: OwnerLease;
   cancelRequested: boolean;
+  /**
+   * Its process or built-in has ended and its result is being reported (complete_step). A
+   * heartbeat that crosses the report hears from the database that the step is no longer
+   * held, which is the report itself, not a loss: there is nothing left to stop.
+   */
+  reporting?: boolean;
   /** Why it was stopped, once it was. */
   stoppedAs?: "cancelled" | "shutdown" | "fenced";
   /**
@@ -378,7 +384,7 @@ export class StepExecutor {
     this.unqueue(stepRunIds);
     for (const id of stepRunIds) {
       const entry = this.running.get(String(id));
-      if (!entry || entry.cancelRequested) continue;
+      if (!entry || entry.cancelRequested || entry.reporting) continue;
       entry.cancelRequested = true;
       entry.log.warn({ reason: why }, "stopping step: it is no longer held by this supervisor");
       this.stopEntry(entry, "fenced");
@@ -395,12 +401,12 @@ export class StepExecutor {
     this.leaseTimer = undefined;
     let first = Infinity;
     for (const entry of this.running.values()) {
-      if (entry.stopsWithLease && !entry.cancelRequested) first = Math.min(first, entry.leaseEndsAt);
+      if (entry.stopsWithLease && !entry.cancelRequested && !entry.reporting) first = Math.min(first, entry.leaseEndsAt);
     }
     if (first === Infinity) return;
     this.leaseTimer = setTimeout(() => {
       const now = performance.now();
-      const expired = [...this.running.values()].filter((e) => e.stopsWithLease && !e.cancelRequested && e.leaseEndsAt <= now);
+      const expired = [...this.running.values()].filter((e) => e.stopsWithLease && !e.cancelRequested && !e.reporting && e.leaseEndsAt <= now);
       if (expired.length > 0) this.lost(expired.map((e) => e.claim.step_run_id), "its lease ended without a heartbeat (the database was out of reach): another worker may run it now");
       this.armLeaseTimer();
     }, Math.max(0, first - performance.now()) + 1);
@@ -623,6 +629,8 @@ export class StepExecutor {
   /** complete_step, retried while the database is unreachable. */
   private async report(claim: StepClaim, log: Logger, exitCode: number, error: string | null, stoppedBy: StopCause, truncated: boolean, stdout = ""): Promise<void> {
     const kind = claim.kind;
+    const entry = this.running.get(claim.step_run_id);
+    if (entry !== undefined) entry.reporting = true;
     for (let attempt = 0; ; attempt++) {
       if (this.abandoned) {
         log.warn({ exit_code: exitCode }, "result not reported: shutting down; the lease is handed back");
