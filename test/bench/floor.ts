@@ -47,7 +47,8 @@
 //   secret, no lease. bound-history adds, in the same transaction, one run and one step run
 //   history row inserted once (minimal indexes, through a function as the real finish is,
 //   so its plans are cached). Any design that keeps the guarantees, each step in its own
-//   transaction, does at least bound-history's work per job.
+//   transaction, does at least bound's work per job, and more for its history.
+//   bound-bare (information): bound without the settings and the session reset.
 // - folded-bare (not in the default list; information only): folded with the owner's
 //   message cut to BEGIN, `select 1`, the finish, COMMIT: no settings, no session reset,
 //   which the guarantees need (a step leaves nothing behind); it shows what they cost.
@@ -340,11 +341,11 @@ select ${Array.from({ length: BATCH }, (_, i) => `coalesce((array_agg(id))[${i +
  * least the second's work per job: claim, own transaction on the owner's session, remove
  * the job from the queue, record it.
  */
-function boundModel(history: boolean): Model {
+function boundModel(history: boolean, bare = false): Model {
   const base = graphileModel(false);
-  const name = history ? "bound-history" : "bound";
+  const name = bare ? "bound-bare" : history ? "bound-history" : "bound";
   const model: Model = {
-    ...base, name, database: history ? "floor_bound_history" : "floor_bound", protocol: "simple", guess: history ? 8000 : 12000,
+    ...base, name, database: `floor_${name.replace("-", "_")}`, protocol: "simple", guess: history ? 8000 : 12000,
     tables: history ? [...base.tables, "model.runs", "model.step_runs"] : base.tables,
     script: "",
     // The settings' values (the owner's message sets the run's and step run's ids): ids of the size real ones have.
@@ -384,7 +385,7 @@ END $$`);
       // pgbench's simple protocol substitutes variables as text: quote them.
       const claim = base.script.slice(0, base.script.indexOf("\\gset")).trimEnd()
         .replace(":tasks::int[]", "':tasks'::int[]").replaceAll(":pool::text", "':pool'::text");
-      model.script = [`\\set w :client_id + 1`, claim, "\\gset", ...Array.from({ length: BATCH }, (_, i) => ownerMessage(i + 1, finish(i + 1)))].join("\n") + "\n";
+      model.script = [`\\set w :client_id + 1`, claim, "\\gset", ...Array.from({ length: BATCH }, (_, i) => ownerMessage(i + 1, finish(i + 1), bare))].join("\n") + "\n";
     },
   };
   return model;
@@ -749,7 +750,7 @@ async function main(): Promise<void> {
   const factories: Record<string, () => Model> = {
     clockwork: clockworkModel, statements: statementsModel, graphile: () => graphileModel(false), "graphile-sql": () => graphileModel(true),
     queue: () => redesignModel("queue"), folded: () => redesignModel("folded"), "folded-bare": () => redesignModel("folded-bare"), "insert-only": insertOnlyModel, message: messageModel,
-    bound: () => boundModel(false), "bound-history": () => boundModel(true),
+    bound: () => boundModel(false), "bound-history": () => boundModel(true), "bound-bare": () => boundModel(false, true),
   };
   for (const m of MODELS) if (!(m in factories)) throw new Error(`unknown model ${m} (one of ${Object.keys(factories).join(", ")})`);
   const models = MODELS.map((m) => factories[m]!());
