@@ -97,9 +97,14 @@ const RESULT = `'[{"?column?": 1}]'::jsonb`;
  * it, in one simple-query message (pgbench's `\;` joins statements into one message).
  * `finish` is the fenced finish call.
  */
-/** A batch's owner messages, each ending with the fenced finish `finish(id, claim)` of its job (the claim's k-th id and secret). */
+/**
+ * A batch's owner messages, each ending with the fenced finish `finish(id, claim)` of its job
+ * (the claim's k-th id and secret). A claim may return fewer than a batch (SKIP LOCKED under
+ * contention): the messages past its end call no finish.
+ */
 function fencedOwnerMessages(finish: string, bare = false): string[] {
-  return Array.from({ length: BATCH }, (_, i) => ownerMessage(i + 1, `SELECT ${finish}((':ids'::bigint[])[${i + 1}], (':claims'::text[])[${i + 1}])`, bare));
+  return Array.from({ length: BATCH }, (_, i) => ownerMessage(i + 1,
+    `SELECT ${finish}(x.id, x.claim) FROM (SELECT (':ids'::bigint[])[${i + 1}] AS id, (':claims'::text[])[${i + 1}] AS claim) AS x WHERE x.id IS NOT NULL`, bare));
 }
 
 function ownerMessage(k: number, finish: string, bare = false): string {
