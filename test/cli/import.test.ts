@@ -152,6 +152,26 @@ describe("import pgAgent", { skip: noPgAgent ?? false }, () => {
     assert.equal(noon, 0, "the every-minute schedule's exception at 12:00");
   });
 
+  test("steps keep pgAgent's order, ORDER BY jstname in the database's collation (en-US: analyze, Backup, cleanup)", async () => {
+    const en = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS, "pgagent"], prefix: "pga_en", icuLocale: "en-US" });
+    try {
+      await en.query(`INSERT INTO pgagent.pga_job (jobid, jobjclid, jobname) VALUES (1, 1, 'mixed case')`);
+      await en.query(`INSERT INTO pgagent.pga_jobstep (jstjobid, jstname, jstkind, jstcode, jstdbname) VALUES
+                        (1, 'cleanup', 's', 'SELECT 3', $1), (1, 'Backup', 's', 'SELECT 2', $1), (1, 'analyze', 's', 'SELECT 1', $1)`, [en.name]);
+      // The order pgAgent's job thread reads them in (pgAgent 4.2.2, job.cpp).
+      const pgagent = (await en.query("SELECT jstname FROM pgagent.pga_jobstep WHERE jstenabled AND jstjobid = 1 ORDER BY jstname, jstid")).rows.map((x) => x.jstname);
+      assert.deepEqual(pgagent, ["analyze", "Backup", "cleanup"]);
+      const r = await clockwork(["import", "pgagent"], { databaseUrl: en.url });
+      assert.equal(r.code, 0, r.stderr);
+      const steps = (await en.query("SELECT definition->'steps' AS steps FROM clockwork.job_definitions WHERE job = 'mixed-case'")).rows[0].steps;
+      assert.deepEqual(steps.analyze.depends, undefined);
+      assert.deepEqual(steps.Backup.depends, ["analyze"]);
+      assert.deepEqual(steps.cleanup.depends, ["Backup"]);
+    } finally {
+      await en.drop();
+    }
+  });
+
   test("differential: imported schedules give the slots pgAgent's own pga_next_schedule gives", async () => {
     let seed = 20261130;
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);

@@ -41,9 +41,11 @@ export async function adminQuery(sql: string, params: unknown[] = []): Promise<p
  * Creates a fresh database with the given extensions installed (in order). The
  * caller drops it with `drop()` (usually in an `after` hook).
  */
-export async function createTestDatabase(options: { extensions?: readonly string[]; prefix?: string } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(options: { extensions?: readonly string[]; prefix?: string; icuLocale?: string } = {}): Promise<TestDatabase> {
   const name = `${options.prefix ?? "t"}_${randomBytes(5).toString("hex")}`;
-  await adminQuery(`CREATE DATABASE ${name} TEMPLATE template0`);
+  // icuLocale: the database's collation is ICU's for that locale (as a cluster made in en_US.UTF-8 sorts), not C.
+  const collation = options.icuLocale ? ` LOCALE_PROVIDER icu ICU_LOCALE '${options.icuLocale.replace(/'/g, "''")}'` : "";
+  await adminQuery(`CREATE DATABASE ${name} TEMPLATE template0${collation}`);
   const url = clusterUrl(name);
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   pool.on("error", () => {}); // terminated backends in failure tests are expected

@@ -3,8 +3,8 @@
 //   job             enabled flag; jobhostagent (pinning to one host's agent) → the label
 //                   host:<name>, which the supervisor on that host carries (--labels);
 //                   the job class (pga_jobclass) → a tag
-//   steps           in pgAgent's order, alphabetical by name (jstname), each after the one
-//                   before; kind s → sql, b → shell (pgAgent runs a batch step with /bin/sh,
+//   steps           in pgAgent's order, by name (jstname) in the database's collation,
+//                   each after the one before; kind s → sql, b → shell (pgAgent runs a batch step with /bin/sh,
 //                   Clockwork with bash); on error f → fail, s → succeed, i → continue;
 //                   a disabled step is kept and never runs (when: false); jstdbname other
 //                   than the Clockwork database → the step's database, jstconnstr → its
@@ -56,8 +56,9 @@ export async function importPgAgent(source: pg.ClientBase, target: { database: s
     const origin = `pgAgent job ${j.jobid} (${j.jobname})`;
     const notes: string[] = [];
     const problems: string[] = [];
-    // pgAgent runs steps in order of their names.
-    const mySteps = stepRows.filter((s) => s.jstjobid === j.jobid).sort((a, b) => (a.jstname < b.jstname ? -1 : a.jstname > b.jstname ? 1 : a.jstid - b.jstid));
+    // pgAgent runs steps ORDER BY jstname, jstid in the database's collation (en_US puts
+    // "analyze" before "Backup"): the query's order, kept as it came.
+    const mySteps = stepRows.filter((s) => s.jstjobid === j.jobid);
     if (mySteps.length === 0) problems.push("it has no steps (pgAgent logs such a run as 'no steps to execute')");
     const steps: Record<string, Record<string, unknown>> = {};
     const taken = new Set<string>();
