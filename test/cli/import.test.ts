@@ -172,6 +172,28 @@ describe("import pgAgent", { skip: noPgAgent ?? false }, () => {
     }
   });
 
+  test("a batch step whose #! line names another interpreter or options is refused: pgAgent executes the file, bash -c would read it as a comment", async () => {
+    const own = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS, "pgagent"], prefix: "pga_sb" });
+    try {
+      await own.query(`INSERT INTO pgagent.pga_job (jobid, jobjclid, jobname) VALUES (1, 1, 'python report'), (2, 1, 'strict sh'), (3, 1, 'bash script')`);
+      await own.query(`INSERT INTO pgagent.pga_jobstep (jstjobid, jstname, jstkind, jstcode, jstdbname) VALUES
+                         (1, 'report', 'b', E'#!/usr/bin/env python3\\nprint(\\'rows:\\', 3)\\n', ''),
+                         (2, 'copy', 'b', E'#!/bin/sh -e\\nfalse\\necho copied\\n', ''),
+                         (3, 'list', 'b', E'#!/bin/bash\\necho listed\\n', '')`);
+      const r = await clockwork(["import", "pgagent"], { databaseUrl: own.url });
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /cannot import pgAgent job 1 \(python report\): step "report" starts with "#!\/usr\/bin\/env python3": pgAgent executes a batch step as a file/);
+      assert.match(r.stderr, /cannot import pgAgent job 2 \(strict sh\): step "copy" starts with "#!\/bin\/sh -e"/);
+      assert.doesNotMatch(r.stderr, /job 3/, "bash itself is Clockwork's shell");
+      assert.equal((await own.query("SELECT count(*)::int AS n FROM clockwork.jobs")).rows[0].n, 0);
+      const some = await clockwork(["import", "pgagent", "--skip-unsupported"], { databaseUrl: own.url });
+      assert.equal(some.code, 0, some.stderr);
+      assert.deepEqual((await own.query("SELECT job FROM clockwork.job_definitions")).rows, [{ job: "bash-script" }]);
+    } finally {
+      await own.drop();
+    }
+  });
+
   test("differential: imported schedules give the slots pgAgent's own pga_next_schedule gives", async () => {
     let seed = 20261130;
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);

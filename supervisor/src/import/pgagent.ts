@@ -5,7 +5,8 @@
 //                   the job class (pga_jobclass) → a tag
 //   steps           in pgAgent's order, by name (jstname) in the database's collation,
 //                   each after the one before; kind s → sql, b → shell (pgAgent runs a batch step with /bin/sh,
-//                   Clockwork with bash); on error f → fail, s → succeed, i → continue;
+//                   Clockwork with bash; one whose #! line names another interpreter or
+//                   options is refused); on error f → fail, s → succeed, i → continue;
 //                   a disabled step is kept and never runs (when: false); jstdbname other
 //                   than the Clockwork database → the step's database, jstconnstr → its
 //                   conninfo (refused with a password): at least once, as the job's owner
@@ -28,6 +29,21 @@ interface ScheduleRow {
 interface ExceptionRow { jexscid: number; jexdate: string | null; jextime: string | null }
 
 const ON_ERROR = { f: "fail", s: "succeed", i: "continue" } as const;
+
+/**
+ * Why a batch step cannot be a shell step as it is: pgAgent writes it to a file and
+ * executes that, so a #! line chooses the interpreter and its options (without one,
+ * /bin/sh runs it); Clockwork runs a shell step's text with bash -c, which reads the #!
+ * line as a comment. Plain sh, bash or dash (also through env) runs the same under bash.
+ */
+export function shebangProblem(code: string): string | null {
+  const first = code.split(/\r?\n/, 1)[0]!;
+  if (!first.startsWith("#!")) return null;
+  const words = first.slice(2).trim().split(/\s+/);
+  const [interpreter, ...options] = /(^|\/)env$/.test(words[0] ?? "") ? words.slice(1) : words;
+  if (/(^|\/)(sh|bash|dash)$/.test(interpreter ?? "") && options.length === 0) return null;
+  return `starts with "${first}": pgAgent executes a batch step as a file, so that line chooses its interpreter and options; a shell step's text runs with bash -c, which reads it as a comment. Put the script in a file on the supervisor's host and run it from a program step ([path])`;
+}
 
 export async function importPgAgent(source: pg.ClientBase, target: { database: string }): Promise<ImportResult> {
   const has = await source.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgagent'");
@@ -82,6 +98,8 @@ export async function importPgAgent(source: pg.ClientBase, target: { database: s
         const tx = nonTransactionalNote(s.jstcode);
         if (tx) notes.push(`step "${s.jstname}": ${tx}`);
       } else {
+        const problem = shebangProblem(s.jstcode);
+        if (problem !== null) problems.push(`step "${s.jstname}" ${problem}`);
         step.shell = s.jstcode.replace(/\r\n/g, "\n");
         notes.push(`step "${s.jstname}": pgAgent runs a batch step as a /bin/sh script; Clockwork runs it with bash`);
       }
