@@ -479,4 +479,29 @@ describe("import crontab", { skip: missing ?? false }, () => {
     assert.equal(after[8], "0 4 * * * mail -s hi root % body", "a line that was not imported stays active");
     assert.ok(readFileSync(join(dir, "crontab.before-clockwork"), "utf8").includes("MAILTO"));
   });
+
+  test("a psql -c line becomes an SQL step only where psql would connect to this database as this role: PG* lines and an unnamed database keep it a shell step", async () => {
+    const crontab = [
+      `0 1 * * * psql -d ${db.name} -c 'DELETE FROM here'`,
+      "0 2 * * * psql -c 'DELETE FROM somewhere'",
+      `PGDATABASE=${db.name}`,
+      "0 3 * * * psql -c 'DELETE FROM here_too'",
+      "PGHOST=db2.example",
+      "0 4 * * * psql -c 'DELETE FROM on_db2'",
+      `0 5 * * * psql -d ${db.name} -c 'DELETE FROM on_db2_too'`,
+      "",
+    ].join("\n");
+    const r = await clockwork(["import", "crontab", "--file", "crontab", "--time-zone", "UTC", "--dry-run"], { cwd: folder({ crontab }), databaseUrl: db.url });
+    assert.equal(r.code, 0, r.stderr);
+    const jobs = Object.fromEntries(r.stdout.split("\n---\n").map((doc) => [/^name: (\S+)$/m.exec(doc)![1], /^    (sql|shell): (.*)$/m.exec(doc)!.slice(1, 3).join(": ")]));
+    assert.deepEqual(jobs, {
+      "cron-1-psql": "sql: DELETE FROM here",
+      "cron-2-psql": "shell: psql -c 'DELETE FROM somewhere'",
+      "cron-4-psql": "sql: DELETE FROM here_too",
+      "cron-6-psql": "shell: psql -c 'DELETE FROM on_db2'",
+      "cron-7-psql": `shell: psql -d ${db.name} -c 'DELETE FROM on_db2_too'`,
+    });
+    assert.match(r.stdout, /# note: psql names no database \(-d or PGDATABASE\): it connects to the database named after the user; kept as a shell step\n(#.*\n)*name: cron-2-psql\n/);
+    assert.match(r.stdout, /# note: PGHOST=db2\.example: psql connects elsewhere; kept as a shell step\n(#.*\n)*name: cron-6-psql\n/);
+  });
 });

@@ -5,7 +5,8 @@
 //   @reboot @daily …     the same macros; five fields; a sixth field is the user in
 //                        system crontabs (--system), noted (the step runs as the supervisor's user)
 //   psql -c '…'          a plain psql call with -c/--command on the Clockwork database
-//                        becomes an SQL step; any other command a shell step (bash -c)
+//                        (named by -d or PGDATABASE, no other PG* line) becomes an SQL
+//                        step; any other command a shell step (bash -c)
 //   %                    an escaped \% is a %; an unescaped % (cron's stdin) is refused
 // Times are read in the machine's zone (cron uses local time) unless --time-zone says.
 // Cut-over: the imported lines are commented out ("#clockwork: ") in the crontab.
@@ -54,8 +55,13 @@ export function shellWords(command: string): string[] | null {
   return words;
 }
 
-/** A simple `psql -c SQL [-d db]` on `database` (no other host): its SQL, or null. */
-export function psqlCommand(command: string, database: string): { sql: string } | null {
+/**
+ * A simple `psql -c SQL [-d db]` that connects to `database` as the job's owner would: its
+ * SQL; `{ note }` when it is psql -c but may connect elsewhere (the crontab's environment
+ * lines redirect it, or it names no database and so reaches the one named after the
+ * user); null for anything else.
+ */
+export function psqlCommand(command: string, database: string, env: Record<string, string> = {}): { sql: string } | { note: string } | null {
   const words = shellWords(command);
   if (words === null || words.length < 2 || !/(^|\/)psql$/.test(words[0]!)) return null;
   const sql: string[] = [];
@@ -72,6 +78,11 @@ export function psqlCommand(command: string, database: string): { sql: string } 
     else return null; // -h, -p, -U, -f, …: run it as the shell command it is
   }
   if (sql.length === 0 || (db !== null && db !== database)) return null;
+  const redirect = Object.keys(env).find((k) => k.startsWith("PG") && k !== "PGDATABASE");
+  if (redirect !== undefined) return { note: `${redirect}=${env[redirect]}: psql connects elsewhere; kept as a shell step` };
+  db ??= env.PGDATABASE ?? null;
+  if (db === null) return { note: "psql names no database (-d or PGDATABASE): it connects to the database named after the user; kept as a shell step" };
+  if (db !== database) return null;
   return { sql: sql.join(";\n") };
 }
 
@@ -134,7 +145,9 @@ export function importCrontab(text: string, options: CrontabOptions): ImportResu
     }
     command = command.replace(/\\%/g, "%");
     if (command === "") { refused.push({ origin, reason: "no command" }); return; }
-    const psql = psqlCommand(command, options.database);
+    const psqlLine = psqlCommand(command, options.database, env);
+    const psql = psqlLine !== null && "sql" in psqlLine ? psqlLine : null;
+    if (psqlLine !== null && "note" in psqlLine) jobNotes.push(psqlLine.note);
     const first = shellWords(command)?.[0] ?? command.split(/\s+/)[0]!;
     const base = first.split("/").pop()!.replace(/\.[a-z]+$/, "");
     const name = jobName(`cron-${lineNo}-${psql ? "psql" : base}`, `cron-${lineNo}`);
