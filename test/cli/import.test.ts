@@ -59,6 +59,17 @@ describe("import pg_cron", { skip: noPgCron ?? false }, () => {
     assert.equal((await client.query("SELECT count(*)::int AS n FROM clockwork.jobs")).rows[0].n, 0);
   });
 
+  test("@restart, pg_cron's other spelling of @reboot, is @reboot; both say when they fire", async () => {
+    await client.query(`INSERT INTO cron.job (schedule, command, nodename, nodeport, database, username, jobname)
+                        VALUES ('@restart', 'SELECT 7', 'localhost', 5432, 'app', 'postgres', 'on-restart'),
+                               ('@reboot', 'SELECT 8', 'localhost', 5432, 'app', 'postgres', 'on-reboot')`);
+    const r = await clockwork(["import", "pg_cron", "--dry-run"], { databaseUrl: url });
+    await client.query("DELETE FROM cron.job WHERE jobname IN ('on-restart', 'on-reboot')");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /# note: pg_cron runs "@restart" when PostgreSQL starts; Clockwork runs @reboot when the scheduler starts[^\n]*\nname: on-restart\n[\s\S]*?schedules: \["@reboot"\]\n/);
+    assert.match(r.stdout, /# note: pg_cron runs "@reboot" when PostgreSQL starts[^\n]*\nname: on-reboot\n[\s\S]*?schedules: \["@reboot"\]\n/);
+  });
+
   test("--dry-run prints the YAML it would apply", async () => {
     const r = await clockwork(["import", "pg_cron", "--dry-run"], { databaseUrl: url });
     assert.equal(r.code, 0, r.stderr);

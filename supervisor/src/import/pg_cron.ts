@@ -1,5 +1,6 @@
 // pg_cron (github.com/citusdata/pg_cron): the jobs in cron.job, read with the real schema.
-//   schedule     cron (5 fields, @macros, `$` = last day of month), or 'N seconds' → @every Ns;
+//   schedule     cron (5 fields, @macros, `$` = last day of month, @restart = @reboot), or
+//                'N seconds' → @every Ns;
 //                read in pg_cron's cron.timezone (GMT unless set), as pg_cron does
 //   command      one SQL step "main", run in the job's database as its username (the job's
 //                owner here: it is defined with SET ROLE username)
@@ -29,7 +30,8 @@ export function pgCronSchedule(schedule: string): { ok: true; schedule: string }
   const s = schedule.trim();
   const seconds = /^(\d+)\s*(s|sec|second|seconds)$/i.exec(s);
   if (seconds) return { ok: true, schedule: `@every ${Number(seconds[1])}s` };
-  if (s.startsWith("@")) return { ok: true, schedule: s };
+  // pg_cron (after Vixie cron) reads @restart as @reboot.
+  if (s.startsWith("@")) return { ok: true, schedule: s === "@restart" ? "@reboot" : s };
   const fields = s.split(/\s+/);
   if (fields.length !== 5) return { ok: false, reason: `schedule ${JSON.stringify(s)} has ${fields.length} fields, pg_cron takes 5` };
   // pg_cron writes the last day of the month as `$`; Clockwork as L.
@@ -62,6 +64,7 @@ export async function importPgCron(source: pg.ClientBase, target: { database: st
     }
     if (/^\d+\s*s/i.test(r.schedule.trim())) notes.push(`pg_cron's "${r.schedule}" runs every so many seconds from when pg_cron started; @every counts from the epoch, so the seconds of the slots may differ`);
     if (r.schedule.includes("$")) notes.push("pg_cron's $ (last day of the month) is written L");
+    if (schedule.schedule === "@reboot") notes.push(`pg_cron runs "${r.schedule.trim()}" when PostgreSQL starts; Clockwork runs @reboot when the scheduler starts (a supervisor starting while no other is alive), not when PostgreSQL restarts under a running supervisor (docs/faults.md)`);
     const tx = nonTransactionalNote(r.command);
     if (tx) notes.push(tx);
     const definition: Record<string, unknown> = {
