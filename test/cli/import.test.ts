@@ -379,6 +379,35 @@ describe("import pg_timetable", { skip: missing ?? false }, () => {
     assert.deepEqual(defs.pinned.schedules, ["@after 1 hour"]);
   });
 
+  test("differential: an imported run_at fires where pg_timetable's own cron does (day of month AND day of week, always)", async () => {
+    // pg_timetable's scheduler decides with timetable.is_cron_in_time, which requires both
+    // day fields (not Vixie's OR when both are restricted); timetable.cron_runs lists the
+    // same minutes for a year ahead (for weekday 0: it does not read 7 as Sunday).
+    const crons = ["0 0 1 * 1", "15 3 13 * 5", "30 6 */10 * 1-5", "0 12 1-7 * 0", "5 4 * * 0", "0 0 1,15 * *", "*/20 1 */2 * 2"];
+    const own = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "ptt_cron" });
+    try {
+      for (const ddl of TIMETABLE_SCHEMA) await own.query(ddl);
+      for (const [i, cron] of crons.entries()) {
+        const chain = (await own.query(`INSERT INTO timetable.chain (chain_name, run_at, live) VALUES ($1, $2, true) RETURNING chain_id`, [`c${i}`, cron])).rows[0].chain_id;
+        await own.query(`INSERT INTO timetable.task (chain_id, task_order, kind, command) VALUES ($1, 10, 'SQL', 'SELECT 1')`, [chain]);
+      }
+      const r = await clockwork(["import", "pg_timetable"], { databaseUrl: own.url });
+      assert.equal(r.code, 0, r.stderr);
+      for (const [i, cron] of crons.entries()) {
+        const from = "2026-12-01 00:00:00+00";
+        const expected = (await own.query("SELECT t FROM timetable.cron_runs($1::timestamptz, $2) AS t LIMIT 6", [from, cron])).rows.map((x) => x.t.toISOString());
+        // cron_runs looks a year ahead: compare as many as it lists.
+        const got = (await own.query("SELECT fire_at FROM clockwork.next_runs($1, 6, $2::timestamptz)", [`c${i}`, from])).rows.map((x) => x.fire_at.toISOString()).slice(0, expected.length);
+        assert.ok(expected.length >= 1, `run_at ${cron}: no run listed`);
+        assert.deepEqual(got, expected, `run_at ${cron}`);
+        const inTime = (await own.query("SELECT bool_and(timetable.is_cron_in_time($1, t)) AS ok FROM unnest($2::timestamptz[]) AS t", [cron, got])).rows[0].ok;
+        assert.equal(inTime, true, `run_at ${cron}: pg_timetable's scheduler fires at each`);
+      }
+    } finally {
+      await own.drop();
+    }
+  });
+
   test("the imported chain runs its parameter rows in order", async () => {
     const exported = await clockwork(["export", "load-chain"], { databaseUrl: db.url });
     const dir = folder({ "load.yaml": exported.stdout });

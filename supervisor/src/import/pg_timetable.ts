@@ -1,7 +1,9 @@
 // pg_timetable (github.com/cybertec-postgresql/pg_timetable): chains from its `timetable`
 // schema (chain, task, parameter), or from its YAML chain files (docs/yaml-format.md).
-//   run_at               cron, @every / @after <interval>, @reboot; NULL: started by hand only;
-//                        read in the server's zone (pg_timetable's session zone)
+//   run_at               cron, @every / @after <interval>, @reboot; NULL: every minute;
+//                        read in the server's zone (pg_timetable's session zone); a cron
+//                        with both day fields restricted says day_match: and, as
+//                        pg_timetable matches both (is_cron_in_time)
 //   max_instances        policies.max_instances;  timeout (ms) → policies.timeout
 //   live                 enabled;  client_name → node (the chain runs only on that worker)
 //   self_destruct        policies.self_destruct: true (the job drops itself after its first
@@ -205,11 +207,17 @@ export function positionalToNamed(sql: string): string {
   return out;
 }
 
-/** Clockwork's spelling of a pg_timetable run_at. */
-export function timetableSchedule(runAt: string): string {
+/**
+ * Clockwork's spelling of a pg_timetable run_at. pg_timetable's cron requires both day
+ * fields to match (timetable.is_cron_in_time ANDs them), where Clockwork's, as Vixie's,
+ * takes either when both are restricted: such a cron says day_match: and.
+ */
+export function timetableSchedule(runAt: string): string | { cron: string; day_match: "and" } {
   const s = runAt.trim().replace(/\s+/g, " ");
   const m = /^@(every|after) (.+)$/i.exec(s);
   if (m) return `@${m[1]!.toLowerCase()} ${m[2]!.replace(/^'|'$/g, "")}`;
+  const fields = s.split(" ");
+  if (fields.length === 5 && !fields[2]!.startsWith("*") && !fields[4]!.startsWith("*")) return { cron: s, day_match: "and" };
   return s;
 }
 
