@@ -76,6 +76,7 @@ describe("import pg_cron", { skip: noPgCron ?? false }, () => {
     assert.match(r.stdout, /# imported from pg_cron job 1 \(nightly-report\)\nname: nightly-report\n/);
     assert.match(r.stdout, /schedules: \[30 3 \* \* 1-5\]/);
     assert.match(r.stdout, /name: every-30s\n[\s\S]*schedules: \["@every 30s"\]/);
+    assert.match(r.stdout, /# note: pg_cron's "30 seconds" runs every so many seconds from when pg_cron started; @every counts from when the job is imported[^\n]*\nname: every-30s\n/);
     assert.match(r.stdout, /name: month-end\n[\s\S]*schedules: \[0 23 L \* \*\]/);
     assert.match(r.stdout, /name: pg_cron-3\n/);
     assert.equal((await client.query("SELECT count(*)::int AS n FROM clockwork.jobs")).rows[0].n, 0);
@@ -95,6 +96,10 @@ describe("import pg_cron", { skip: noPgCron ?? false }, () => {
     // The imported schedule fires where pg_cron's would: 03:30 on weekdays.
     const next = (await client.query("SELECT fire_at FROM clockwork.next_runs('nightly-report', 2, '2026-11-27 12:00Z')")).rows;
     assert.deepEqual(next.map((x) => x.fire_at.toISOString()), ["2026-11-30T03:30:00.000Z", "2026-12-01T03:30:00.000Z"]);
+    // '30 seconds' as @every 30s: its slots count from the import (the job's creation), not from the epoch.
+    const phase = (await client.query(`SELECT bool_and(mod((extract(epoch FROM n.fire_at - j.created_at) * 1000)::bigint, 30000) = 0) AS from_import
+                                         FROM clockwork.jobs j, clockwork.next_runs('every-30s', 3) n WHERE j.name = 'every-30s'`)).rows[0];
+    assert.equal(phase.from_import, true);
     // Importing again changes nothing; with --switch-off it is the cut-over, in the same transaction.
     const again = await clockwork(["import", "pg_cron", "--switch-off"], { databaseUrl: url });
     assert.equal(again.code, 0, again.stderr);

@@ -62,7 +62,7 @@ export async function importPgCron(source: pg.ClientBase, target: { database: st
       step.database = r.database;
       notes.push(`it runs in database "${r.database}": the step does too, as its owner, and runs at least once (docs/sql-steps.md)`);
     }
-    if (/^\d+\s*s/i.test(r.schedule.trim())) notes.push(`pg_cron's "${r.schedule}" runs every so many seconds from when pg_cron started; @every counts from the epoch, so the seconds of the slots may differ`);
+    if (/^\d+\s*s/i.test(r.schedule.trim())) notes.push(`pg_cron's "${r.schedule}" runs every so many seconds from when pg_cron started; @every counts from when the job is imported (its anchor), so the seconds of the slots may differ`);
     if (r.schedule.includes("$")) notes.push("pg_cron's $ (last day of the month) is written L");
     if (schedule.schedule === "@reboot") notes.push(`pg_cron runs "${r.schedule.trim()}" when PostgreSQL starts; Clockwork runs @reboot when the scheduler starts (a supervisor starting while no other is alive), not when PostgreSQL restarts under a running supervisor (docs/faults.md)`);
     const tx = nonTransactionalNote(r.command);
