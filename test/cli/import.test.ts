@@ -59,6 +59,17 @@ describe("import pg_cron", { skip: noPgCron ?? false }, () => {
     assert.equal((await client.query("SELECT count(*)::int AS n FROM clockwork.jobs")).rows[0].n, 0);
   });
 
+  test("from another server, a job on pg_cron's localhost connects to pg_cron's server, not to the Clockwork server", async () => {
+    const scheduler = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "cron_target" });
+    try {
+      const r = await clockwork(["import", "pg_cron", "--from", url, "--dry-run"], { databaseUrl: scheduler.url });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`# note: it runs on pg_cron's own server: the source server \\(127\\.0\\.0\\.1:${cluster.port}\\) is not the Clockwork server[^\\n]*\\nname: nightly-report\\n[\\s\\S]*?steps:\\n  main:\\n    sql: SELECT count\\(\\*\\) FROM pg_class\\n    conninfo: host=127\\.0\\.0\\.1 port=${cluster.port} dbname=app\\n`));
+    } finally {
+      await scheduler.drop();
+    }
+  });
+
   test("@restart, pg_cron's other spelling of @reboot, is @reboot; both say when they fire", async () => {
     await client.query(`INSERT INTO cron.job (schedule, command, nodename, nodeport, database, username, jobname)
                         VALUES ('@restart', 'SELECT 7', 'localhost', 5432, 'app', 'postgres', 'on-restart'),
@@ -185,6 +196,25 @@ describe("import pgAgent", { skip: noPgAgent ?? false }, () => {
       assert.deepEqual(steps.cleanup.depends, ["Backup"]);
     } finally {
       await en.drop();
+    }
+  });
+
+  test("from another server, a step on a database of pgAgent's server connects to that server, not to the Clockwork server", async () => {
+    const other = await startCluster();
+    try {
+      const admin = new pg.Client({ connectionString: other.url("postgres") });
+      await admin.connect();
+      await admin.query(installClockworkSql);
+      await admin.end();
+      const r = await clockwork(["import", "pgagent", "--from", db.url, "--skip-unsupported", "--dry-run"], { databaseUrl: other.url("postgres") });
+      assert.equal(r.code, 0, r.stderr);
+      const { hostname, port } = new URL(db.url);
+      const doc = (name: string) => `${r.stdout.split("\n---\n").find((d) => d.includes(`\nname: ${name}\n`)) ?? ""}\n`;
+      assert.ok(doc("elsewhere").includes(`\n  x:\n    sql: SELECT 1\n    conninfo: host=${hostname} port=${port} dbname=postgres\n`), r.stdout);
+      assert.ok(doc("Nightly-maintenance").includes(`\n  a_first:\n    sql: INSERT INTO pga_out VALUES ('first')\n    conninfo: host=${hostname} port=${port} dbname=${db.name}\n`), r.stdout);
+      assert.match(doc("Nightly-maintenance"), /# note: step "a first" runs on pgAgent's server: the source server \([^)]+\) is not the Clockwork server/);
+    } finally {
+      other.stop();
     }
   });
 
@@ -410,6 +440,21 @@ describe("import pg_timetable", { skip: missing ?? false }, () => {
       }
     } finally {
       await own.drop();
+    }
+  });
+
+  test("from another database, SQL tasks without a connection run in pg_timetable's database, not in the Clockwork database", async () => {
+    const scheduler = await createTestDatabase({ extensions: [...CLOCKWORK_EXTENSIONS], prefix: "ptt_target" });
+    try {
+      const r = await clockwork(["import", "pg_timetable", "--from", db.url, "--skip-unsupported", "--dry-run"], { databaseUrl: scheduler.url });
+      assert.equal(r.code, 0, r.stderr);
+      const load = r.stdout.split("\n---\n").find((d) => d.includes("\nname: load-chain\n")) ?? "";
+      assert.match(load, new RegExp(`\\n  insert-1:\\n    sql: INSERT INTO tt_out VALUES \\(:p1, :p2\\)\\n(    .*\\n)*?    database: ${db.name}\\n`));
+      assert.match(load, new RegExp(`# note: its SQL tasks run in pg_timetable's database "${db.name}"`));
+      const pinned = r.stdout.split("\n---\n").find((d) => d.includes("\nname: pinned\n")) ?? "";
+      assert.match(pinned, /\n  tidy:\n    sql: VACUUM tt_out\n    conninfo: host=db2\.example dbname=app\n/, "a task's own connection stays");
+    } finally {
+      await scheduler.drop();
     }
   });
 

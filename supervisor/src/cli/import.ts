@@ -12,7 +12,7 @@ import { readDefinitionFile, type FileProblem } from "../definitions/files.ts";
 import { desiredJobs, type DesiredJob } from "../definitions/jobs.ts";
 import { applyPlan, makePlan, readDatabaseJobs } from "../definitions/plan.ts";
 import { renderDefinition } from "../definitions/render.ts";
-import { uniqueJobNames, type ImportResult } from "../import/common.ts";
+import { uniqueJobNames, type ImportResult, type ImportTarget } from "../import/common.ts";
 import { CliError, connect, DATABASE_HELP, DATABASE_OPTIONS, EXIT, paint, parseCommand, printJson, runCommand, useColour } from "./common.ts";
 import { printProblems } from "./validate.ts";
 
@@ -68,19 +68,31 @@ function localTimeZone(): string {
   return process.env.TZ || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 }
 
-async function readSource(source: Source, v: Record<string, unknown>, sourceClient: pg.ClientBase, database: string): Promise<ImportResult & { crontab?: { text: string; from: string; lines: number[]; commentOut: (l: number[]) => string } }> {
+/**
+ * Where the source's own database and server are, beside the Clockwork database: one
+ * server is one system identifier (a streaming replica shares its primary's), and --from's
+ * host and port are how a step reaches another.
+ */
+async function importTarget(target: pg.ClientBase, database: string, sourceClient: pg.Client | null): Promise<ImportTarget> {
+  if (sourceClient === null) return { database, sourceDatabase: database, sourceServer: null };
+  const identity = async (c: pg.ClientBase) => (await c.query("SELECT system_identifier::text AS id, current_database() AS d FROM pg_catalog.pg_control_system()")).rows[0] as { id: string; d: string };
+  const [here, there] = [await identity(target), await identity(sourceClient)];
+  return { database, sourceDatabase: there.d, sourceServer: here.id === there.id ? null : { host: sourceClient.host, port: sourceClient.port } };
+}
+
+async function readSource(source: Source, v: Record<string, unknown>, sourceClient: pg.ClientBase, target: ImportTarget): Promise<ImportResult & { crontab?: { text: string; from: string; lines: number[]; commentOut: (l: number[]) => string } }> {
   switch (source) {
     case "pg_cron":
-      return (await import("../import/pg_cron.ts")).importPgCron(sourceClient, { database });
+      return (await import("../import/pg_cron.ts")).importPgCron(sourceClient, target);
     case "pgagent":
-      return (await import("../import/pgagent.ts")).importPgAgent(sourceClient, { database });
+      return (await import("../import/pgagent.ts")).importPgAgent(sourceClient, target);
     case "pg_timetable": {
       const m = await import("../import/pg_timetable.ts");
       if (typeof v.file === "string") {
         const text = v.file === "-" ? readFileSync(0, "utf8") : readFileSync(v.file, "utf8");
-        return m.importTimetableYaml(text, { database, label: v.file === "-" ? "stdin" : v.file, timeZone: (v["time-zone"] as string | undefined) ?? "UTC" });
+        return m.importTimetableYaml(text, { database: target.database, label: v.file === "-" ? "stdin" : v.file, timeZone: (v["time-zone"] as string | undefined) ?? "UTC" });
       }
-      return m.importTimetable(sourceClient, { database });
+      return m.importTimetable(sourceClient, target);
     }
     case "crontab": {
       const m = await import("../import/crontab.ts");
@@ -97,7 +109,7 @@ async function readSource(source: Source, v: Record<string, unknown>, sourceClie
         }
         from = "crontab -l";
       }
-      const r = m.importCrontab(text, { database, timeZone: (v["time-zone"] as string | undefined) ?? localTimeZone(), system: v.system === true, label: from });
+      const r = m.importCrontab(text, { database: target.database, timeZone: (v["time-zone"] as string | undefined) ?? localTimeZone(), system: v.system === true, label: from });
       return { ...r, crontab: { text, from, lines: r.lines, commentOut: r.commentOut } };
     }
   }
@@ -147,7 +159,7 @@ export async function importCommand(argv: readonly string[]): Promise<number> {
       }
       let result;
       try {
-        result = await readSource(source, v, sourceClient ?? target, database);
+        result = await readSource(source, v, sourceClient ?? target, await importTarget(target, database, sourceClient));
       } catch (error) {
         if (error instanceof CliError) throw error;
         if ((error as { code?: string }).code === undefined || (error as Error).message.includes("not installed") || (error as Error).message.includes("schema")) {

@@ -32,6 +32,39 @@ export interface ImportResult {
   switchOff?: (client: pg.ClientBase | null) => Promise<string>;
 }
 
+/**
+ * Where imported steps run. A source's "local" database is on the source's server (pgAgent,
+ * pg_cron and pg_timetable run their SQL there), which is the Clockwork server only when
+ * --from is on it: otherwise a step must name that server, or it would run on Clockwork's.
+ */
+export interface ImportTarget {
+  /** The Clockwork database's name. */
+  database: string;
+  /** The source database's name (the Clockwork database without --from). */
+  sourceDatabase: string;
+  /** The source server as --from reached it, when it is not the Clockwork server. */
+  sourceServer: { host: string; port: number } | null;
+}
+
+/** A conninfo value, quoted when it has to be. */
+function conninfoValue(v: string): string {
+  return /^[^\s'\\]+$/.test(v) ? v : `'${v.replace(/['\\]/g, "\\$&")}'`;
+}
+
+/**
+ * The conninfo of a step on the source's server in `database` when that server is not the
+ * Clockwork server (null when it is: the step's database, or nothing, says where), and the
+ * note that says so.
+ */
+export function sourceServerStep(target: ImportTarget, database: string): { conninfo: string; note: string } | null {
+  const server = target.sourceServer;
+  if (server === null) return null;
+  return {
+    conninfo: `host=${conninfoValue(server.host)} port=${server.port} dbname=${conninfoValue(database)}`,
+    note: `the source server (${server.host}:${server.port}) is not the Clockwork server: the step connects there, to database "${database}", as the job's owner, and runs at least once (docs/sql-steps.md)`,
+  };
+}
+
 /** Job names as Clockwork takes them: 1–63 letters, digits, _ . - (not starting with . or -). */
 export function jobName(text: string, fallback: string): string {
   const n = text.trim().replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[.-]+/, "").replace(/-+$/, "").slice(0, 63);

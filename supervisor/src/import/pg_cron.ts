@@ -6,12 +6,14 @@
 //                owner here: it is defined with SET ROLE username)
 //   database     the step's database when it is not the Clockwork database (a step on
 //                another database of the same server, run as the job's owner, at least once)
-//   nodename/port  localhost (pg_cron's default); another server is the step's conninfo
-//                (host, port, dbname), run as the job's owner, at least once
+//   nodename/port  localhost (pg_cron's default): pg_cron's own server, which, when --from is
+//                another server than Clockwork's, is the step's conninfo (--from's host and
+//                port); another server is the step's conninfo (host, port, dbname); both
+//                run as the job's owner, at least once
 //   active       enabled;  jobname  the job's name (pg_cron-<jobid> when it has none)
 // Cut-over: cron.alter_job(jobid, active := false) for each imported job.
 import type pg from "pg";
-import { jobName, nonTransactionalNote, type ImportResult, type ImportedJob, type RefusedJob } from "./common.ts";
+import { jobName, nonTransactionalNote, sourceServerStep, type ImportResult, type ImportTarget, type ImportedJob, type RefusedJob } from "./common.ts";
 
 interface CronJobRow {
   jobid: string;
@@ -39,7 +41,7 @@ export function pgCronSchedule(schedule: string): { ok: true; schedule: string }
   return { ok: true, schedule: fields.join(" ") };
 }
 
-export async function importPgCron(source: pg.ClientBase, target: { database: string }): Promise<ImportResult> {
+export async function importPgCron(source: pg.ClientBase, target: ImportTarget): Promise<ImportResult> {
   const has = await source.query("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron'");
   if (has.rowCount === 0) throw new Error("pg_cron is not installed in the source database (cron.job is read where CREATE EXTENSION pg_cron ran)");
   const tz = (await source.query("SELECT coalesce(current_setting('cron.timezone', true), 'GMT') AS tz")).rows[0].tz as string;
@@ -55,9 +57,14 @@ export async function importPgCron(source: pg.ClientBase, target: { database: st
     if (!schedule.ok) { refused.push({ origin, reason: schedule.reason }); continue; }
     const notes: string[] = [];
     const step: Record<string, unknown> = { sql: r.command };
+    const elsewhere = sourceServerStep(target, r.database);
     if (!["localhost", "127.0.0.1", "::1", ""].includes(r.nodename)) {
       step.conninfo = `host=${r.nodename} port=${r.nodeport} dbname=${r.database}`;
       notes.push(`it runs on ${r.nodename}:${r.nodeport}: the step connects there as its owner, and runs at least once (docs/sql-steps.md)`);
+    } else if (elsewhere !== null) {
+      // pg_cron's localhost is the server pg_cron runs on: the source, not Clockwork's.
+      step.conninfo = elsewhere.conninfo;
+      notes.push(`it runs on pg_cron's own server: ${elsewhere.note}`);
     } else if (r.database !== target.database) {
       step.database = r.database;
       notes.push(`it runs in database "${r.database}": the step does too, as its owner, and runs at least once (docs/sql-steps.md)`);

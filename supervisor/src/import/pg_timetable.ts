@@ -21,13 +21,15 @@
 //                        N rows becomes N steps in order, one per row
 //   run_as               the job's owner when all tasks agree
 //   database_connection  the SQL step's conninfo (refused with a password); autonomous → the
-//                        step's autonomous: both run at least once
+//                        step's autonomous: both run at least once. Without one, a task runs
+//                        in pg_timetable's database (--from's): the step's database, or a
+//                        conninfo when --from is another server than Clockwork's
 // pg_timetable runs a chain's SQL tasks in one transaction; Clockwork commits each step
 // (noted on every chain with more than one SQL task).
 // Cut-over: chain.live = false for each imported chain.
 import type pg from "pg";
 import { parse } from "yaml";
-import { conninfoProblem, jobName, maskedConninfo, msText, stepName, type ImportResult, type ImportedJob, type RefusedJob } from "./common.ts";
+import { conninfoProblem, jobName, maskedConninfo, msText, sourceServerStep, stepName, type ImportResult, type ImportTarget, type ImportedJob, type RefusedJob } from "./common.ts";
 
 interface Chain {
   id: string | null;
@@ -221,7 +223,7 @@ export function timetableSchedule(runAt: string): string | { cron: string; day_m
   return s;
 }
 
-function translateChain(chain: Chain, tz: string, target: { database: string }): { job?: ImportedJob; refused?: RefusedJob } {
+function translateChain(chain: Chain, tz: string, target: ImportTarget): { job?: ImportedJob; refused?: RefusedJob } {
   const origin = `pg_timetable chain ${chain.id ?? ""}${chain.id ? " " : ""}(${chain.name})`;
   const problems: string[] = [];
   const notes: string[] = [];
@@ -234,6 +236,15 @@ function translateChain(chain: Chain, tz: string, target: { database: string }):
   let previous: string | null = null;
   let previousSkipped = false;
   let sqlTasks = 0;
+  // A task without a database_connection runs in pg_timetable's own database (--from's),
+  // on its server: here, the step's database, or a conninfo when that server is not Clockwork's.
+  const elsewhere = sourceServerStep(target, target.sourceDatabase);
+  const home: { conninfo?: string; database?: string } = elsewhere !== null ? { conninfo: elsewhere.conninfo }
+    : target.sourceDatabase !== target.database ? { database: target.sourceDatabase } : {};
+  if (chain.tasks.some((t) => t.kind === "SQL" && !t.connection)) {
+    if (elsewhere !== null) notes.push(`its SQL tasks run in pg_timetable's database: ${elsewhere.note}`);
+    else if (home.database !== undefined) notes.push(`its SQL tasks run in pg_timetable's database "${home.database}": the steps do too, as the job's owner, at least once (docs/sql-steps.md)`);
+  }
   chain.tasks.forEach((t, index) => {
     const label = t.name ?? `task ${index + 1}`;
     if (t.kind === "SQL" && t.connection) {
@@ -250,6 +261,8 @@ function translateChain(chain: Chain, tz: string, target: { database: string }):
         sqlTasks++;
         step.sql = positionalToNamed(t.command);
         if (t.connection) step.conninfo = t.connection;
+        else if (home.conninfo !== undefined) step.conninfo = home.conninfo;
+        else if (home.database !== undefined) step.database = home.database;
         if (t.autonomous) step.autonomous = true;
         if (args.length > 0) {
           const params: Record<string, unknown> = {};
@@ -294,7 +307,6 @@ function translateChain(chain: Chain, tz: string, target: { database: string }):
     notes.push(`exclusive_execution: in the concurrency group ${EXCLUSIVE_GROUP.name} (max_running 1), so exclusive chains run one at a time; chains outside the group are not paused while it runs, as pg_timetable pauses them (put them in the group too for that; docs/coming-from-pg_timetable.md)`);
   }
   if (chain.clientName) notes.push(`client_name ${chain.clientName}: runs only on the supervisor named ${chain.clientName} (node)`);
-  void target;
   const runAs = [...owners][0] || undefined;
   const definition: Record<string, unknown> = {
     name: jobName(chain.name, `timetable-${chain.id ?? "chain"}`),
@@ -319,7 +331,7 @@ export const EXCLUSIVE_GROUP = {
   description: "imported from pg_timetable: chains with exclusive_execution, run one at a time",
 } as const;
 
-function finish(chains: Chain[], tz: string, target: { database: string }, switchOff?: ImportResult["switchOff"]): ImportResult {
+function finish(chains: Chain[], tz: string, target: ImportTarget, switchOff?: ImportResult["switchOff"]): ImportResult {
   const jobs: ImportedJob[] = [];
   const refused: RefusedJob[] = [];
   for (const c of chains) {
@@ -337,7 +349,7 @@ function finish(chains: Chain[], tz: string, target: { database: string }, switc
   };
 }
 
-export async function importTimetable(source: pg.ClientBase, target: { database: string }): Promise<ImportResult> {
+export async function importTimetable(source: pg.ClientBase, target: ImportTarget): Promise<ImportResult> {
   const has = await source.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'timetable'");
   if (has.rowCount === 0) throw new Error("pg_timetable's schema (timetable) is not in the source database");
   const tz = (await source.query("SELECT current_setting('TimeZone') AS tz")).rows[0].tz as string;
@@ -408,5 +420,6 @@ export function importTimetableYaml(text: string, options: { database: string; l
       };
     }),
   }));
-  return finish(chains, options.timeZone, { database: options.database });
+  // A YAML file names no database: its tasks run in the Clockwork database.
+  return finish(chains, options.timeZone, { database: options.database, sourceDatabase: options.database, sourceServer: null });
 }

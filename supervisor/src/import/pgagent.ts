@@ -8,7 +8,8 @@
 //                   Clockwork with bash; one whose #! line names another interpreter or
 //                   options is refused); on error f → fail, s → succeed, i → continue;
 //                   a disabled step is kept and never runs (when: false); jstdbname other
-//                   than the Clockwork database → the step's database, jstconnstr → its
+//                   than the Clockwork database → the step's database (a conninfo to
+//                   pgAgent's server when --from is not the Clockwork server), jstconnstr → its
 //                   conninfo (refused with a password): at least once, as the job's owner
 //   schedules       each enabled pga_schedule: its minute/hour/weekday/monthday/month sets
 //                   (the pgagent schedule kind, pga_next_schedule's semantics), start, end,
@@ -18,7 +19,7 @@
 //                   minute that was meant, and the output says so
 // Cut-over: pga_job.jobenabled = false for each imported job.
 import type pg from "pg";
-import { conninfoProblem, jobName, maskedConninfo, nonTransactionalNote, stepName, type ImportResult, type ImportedJob, type RefusedJob } from "./common.ts";
+import { conninfoProblem, jobName, maskedConninfo, nonTransactionalNote, sourceServerStep, stepName, type ImportResult, type ImportTarget, type ImportedJob, type RefusedJob } from "./common.ts";
 
 interface JobRow { jobid: number; jobname: string; jobdesc: string; jobhostagent: string; jobenabled: boolean; jclname: string | null }
 interface StepRow { jstid: number; jstjobid: number; jstname: string; jstdesc: string; jstenabled: boolean; jstkind: "s" | "b"; jstcode: string; jstconnstr: string; jstdbname: string; jstonerror: "f" | "s" | "i" }
@@ -45,7 +46,7 @@ export function shebangProblem(code: string): string | null {
   return `starts with "${first}": pgAgent executes a batch step as a file, so that line chooses its interpreter and options; a shell step's text runs with bash -c, which reads it as a comment. Put the script in a file on the supervisor's host and run it from a program step ([path])`;
 }
 
-export async function importPgAgent(source: pg.ClientBase, target: { database: string }): Promise<ImportResult> {
+export async function importPgAgent(source: pg.ClientBase, target: ImportTarget): Promise<ImportResult> {
   const has = await source.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgagent'");
   if (has.rowCount === 0) throw new Error("pgAgent's schema (pgagent) is not in the source database");
   const tz = (await source.query("SELECT current_setting('TimeZone') AS tz")).rows[0].tz as string;
@@ -91,6 +92,11 @@ export async function importPgAgent(source: pg.ClientBase, target: { database: s
           if (problem !== null) problems.push(`step "${s.jstname}" connects with "${maskedConninfo(s.jstconnstr)}", which ${problem}`);
           step.conninfo = s.jstconnstr;
           notes.push(`step "${s.jstname}" connects with a connection string: as the job's owner, at least once (docs/sql-steps.md)`);
+        } else if (sourceServerStep(target, s.jstdbname) !== null) {
+          // pgAgent connects to its own server (where its schema is) for jstdbname.
+          const elsewhere = sourceServerStep(target, s.jstdbname)!;
+          step.conninfo = elsewhere.conninfo;
+          notes.push(`step "${s.jstname}" runs on pgAgent's server: ${elsewhere.note}`);
         } else if (s.jstdbname !== target.database) {
           step.database = s.jstdbname;
           notes.push(`step "${s.jstname}" runs in database "${s.jstdbname}": as the job's owner, at least once (docs/sql-steps.md)`);
