@@ -112,6 +112,15 @@ describe("the Debian packages on a clean Debian 12", { skip: skip ?? false }, ()
     root.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-qAt", "-d", "scheduler", "-c",
       `SELECT clockwork.define_job('{"name": "from-deb", "steps": [{"name": "who", "shell": "id -un; echo ran"}]}'::jsonb)`]);
     const runId = root.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-qAt", "-d", "scheduler", "-c", "SELECT clockwork.run_now('from-deb')"]).trim();
+    // An SQL step runs logged in as its job's owner: the supervisor's OS user mapped to that
+    // role, as docs/deploying.md says (pg_hba.conf and pg_ident.conf lines, then a reload).
+    pg("CREATE ROLE etl_owner LOGIN");
+    const hba = join(root.path, "etc/postgresql/15/main/pg_hba.conf");
+    writeFileSync(hba, `local  scheduler  clockwork,etl_owner  peer map=clockwork\n${readFileSync(hba, "utf8")}`);
+    writeFileSync(join(root.path, "etc/postgresql/15/main/pg_ident.conf"), "clockwork  clockwork  clockwork\nclockwork  clockwork  etl_owner\n", { flag: "a" });
+    pg("SELECT pg_reload_conf()");
+    const ownerRunId = root.run(["runuser", "-u", "postgres", "--", "psql", "-X", "-qAt", "-d", "scheduler", "-c",
+      `SET ROLE etl_owner; SELECT clockwork.define_job('{"name": "owners-sql", "steps": [{"name": "who", "sql": "SELECT current_user AS who"}]}'::jsonb) IS NOT NULL; SELECT clockwork.run_now('owners-sql')`]).trim().split("\n").pop()!;
 
     // What ExecStart in clockwork-supervisor.service runs, as User=clockwork.
     const unit = readFileSync(join(root.path, "lib/systemd/system/clockwork-supervisor.service"), "utf8");
@@ -129,6 +138,10 @@ describe("the Debian packages on a clean Debian 12", { skip: skip ?? false }, ()
       .catch((error: Error) => { throw new Error(`${error.message}\nsupervisor output:\n${logs}`); });
     assert.equal(state, "succeeded", logs);
     assert.equal(sql(`SELECT stdout FROM clockwork.step_runs WHERE run_id = ${runId}`), "clockwork\nran", "the step ran as the package's user");
+    const ownerState = await waitFor("the owner's SQL run to finish", () => sql(`SELECT state FROM clockwork.runs WHERE id = ${ownerRunId} AND finished_at IS NOT NULL`), 30_000, 250)
+      .catch((error: Error) => { throw new Error(`${error.message}\nsupervisor output:\n${logs}`); });
+    assert.equal(ownerState, "succeeded", `${sql(`SELECT error FROM clockwork.step_runs WHERE run_id = ${ownerRunId}`)}\n${logs}`);
+    assert.match(sql(`SELECT stdout FROM clockwork.step_runs WHERE run_id = ${ownerRunId}`), /etl_owner/, "logged in as the job's owner");
     supervisor.kill("SIGTERM");
     assert.equal(await exited, 0, logs);
     supervisor = undefined;
