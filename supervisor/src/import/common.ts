@@ -65,6 +65,20 @@ export function sourceServerStep(target: ImportTarget, database: string): { conn
   };
 }
 
+/**
+ * pg_cron and pg_timetable ask each minute whether its wall time in their zone matches
+ * (pg_cron's ShouldRunTask, pg_timetable's is_cron_in_time): a wall time that a change to
+ * summer time skips never fires, and one that the change back repeats fires twice.
+ * Clockwork's defaults fire at the end of a gap and once in an overlap, so their cron
+ * schedules in a zone other than UTC say this (docs/core.md, "Time zones and DST").
+ */
+export const MINUTE_BY_MINUTE_DST = { gap: "skip", overlap: "twice" } as const;
+
+/** A zone with no changes to summer time: UTC by one of its names. */
+export function isUtc(zone: string): boolean {
+  return /^(Etc\/)?(UTC|UCT|GMT|Universal|Zulu|Greenwich)(0|[+-]0)?$/i.test(zone);
+}
+
 /** Job names as Clockwork takes them: 1–63 letters, digits, _ . - (not starting with . or -). */
 export function jobName(text: string, fallback: string): string {
   const n = text.trim().replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[.-]+/, "").replace(/-+$/, "").slice(0, 63);

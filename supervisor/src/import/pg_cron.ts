@@ -13,7 +13,7 @@
 //   active       enabled;  jobname  the job's name (pg_cron-<jobid> when it has none)
 // Cut-over: cron.alter_job(jobid, active := false) for each imported job.
 import type pg from "pg";
-import { jobName, nonTransactionalNote, sourceServerStep, type ImportResult, type ImportTarget, type ImportedJob, type RefusedJob } from "./common.ts";
+import { isUtc, jobName, MINUTE_BY_MINUTE_DST, nonTransactionalNote, sourceServerStep, type ImportResult, type ImportTarget, type ImportedJob, type RefusedJob } from "./common.ts";
 
 interface CronJobRow {
   jobid: string;
@@ -72,6 +72,9 @@ export async function importPgCron(source: pg.ClientBase, target: ImportTarget):
     if (/^\d+\s*s/i.test(r.schedule.trim())) notes.push(`pg_cron's "${r.schedule}" runs every so many seconds from when pg_cron started; @every counts from when the job is imported (its anchor), so the seconds of the slots may differ`);
     if (r.schedule.includes("$")) notes.push("pg_cron's $ (last day of the month) is written L");
     if (schedule.schedule === "@reboot") notes.push(`pg_cron runs "${r.schedule.trim()}" when PostgreSQL starts; Clockwork runs @reboot when the scheduler starts (a supervisor starting while no other is alive), not when PostgreSQL restarts under a running supervisor (docs/faults.md)`);
+    // A cron schedule in a zone with summer time fires as pg_cron's minute-by-minute check does.
+    const cronInZone = !isUtc(tz) && !/^@(every|reboot)\b/.test(schedule.schedule);
+    if (cronInZone) notes.push(`pg_cron checks each minute's wall time in ${tz}: a time skipped by the change to summer time does not fire, one repeated by the change back fires twice (dst: gap skip, overlap twice)`);
     const tx = nonTransactionalNote(r.command);
     if (tx) notes.push(tx);
     const definition: Record<string, unknown> = {
@@ -79,7 +82,7 @@ export async function importPgCron(source: pg.ClientBase, target: ImportTarget):
       description: `imported from ${origin}`,
       ...(r.active ? {} : { enabled: false }),
       time_zone: tz === "GMT" ? "UTC" : tz,
-      schedules: [schedule.schedule],
+      schedules: [cronInZone ? { cron: schedule.schedule, dst: MINUTE_BY_MINUTE_DST } : schedule.schedule],
       steps: { main: step },
     };
     jobs.push({ definition, origin, notes, owner: r.username });

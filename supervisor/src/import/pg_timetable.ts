@@ -29,7 +29,7 @@
 // Cut-over: chain.live = false for each imported chain.
 import type pg from "pg";
 import { parse } from "yaml";
-import { conninfoProblem, jobName, maskedConninfo, msText, sourceServerStep, stepName, type ImportResult, type ImportTarget, type ImportedJob, type RefusedJob } from "./common.ts";
+import { conninfoProblem, isUtc, jobName, MINUTE_BY_MINUTE_DST, maskedConninfo, msText, sourceServerStep, stepName, type ImportResult, type ImportTarget, type ImportedJob, type RefusedJob } from "./common.ts";
 
 interface Chain {
   id: string | null;
@@ -308,6 +308,14 @@ function translateChain(chain: Chain, tz: string, target: ImportTarget): { job?:
   }
   if (chain.clientName) notes.push(`client_name ${chain.clientName}: runs only on the supervisor named ${chain.clientName} (node)`);
   const runAs = [...owners][0] || undefined;
+  // pg_timetable checks each minute's wall time (is_cron_in_time at now(), in its session's
+  // zone): in a zone with summer time, a cron schedule fires as that check does.
+  let schedule: string | Record<string, unknown> = chain.runAt ? timetableSchedule(chain.runAt) : "* * * * *";
+  const cron = typeof schedule === "string" ? (/^@/.test(schedule) ? null : schedule) : String(schedule.cron);
+  if (cron !== null && !isUtc(tz)) {
+    schedule = { ...(typeof schedule === "string" ? { cron } : schedule), dst: MINUTE_BY_MINUTE_DST };
+    notes.push(`pg_timetable checks each minute's wall time in ${tz}: a time skipped by the change to summer time does not fire, one repeated by the change back fires twice (dst: gap skip, overlap twice)`);
+  }
   const definition: Record<string, unknown> = {
     name: jobName(chain.name, `timetable-${chain.id ?? "chain"}`),
     description: `imported from ${origin}`,
@@ -315,7 +323,7 @@ function translateChain(chain: Chain, tz: string, target: ImportTarget): { job?:
     time_zone: tz,
     // pg_timetable runs a chain without run_at every minute: timetable.is_cron_in_time is
     // true for NULL (internal/pgengine/sql/cron.sql), as its add_job documents.
-    schedules: [chain.runAt ? timetableSchedule(chain.runAt) : "* * * * *"],
+    schedules: [schedule],
     ...(Object.keys(policies).length > 0 ? { policies } : {}),
     ...(chain.clientName ? { node: chain.clientName } : {}),
     steps,
