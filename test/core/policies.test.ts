@@ -84,6 +84,12 @@ describe("overlap", () => {
     assert.deepEqual(decideOverlap(policy("terminate_other"), two), { action: "replace", cancel: ["r1", "r2"], graceful: false });
     assert.deepEqual(decideOverlap(policy("cancel_other"), one), { action: "replace", cancel: ["r1"], graceful: true });
   });
+  test("of runs that started at the same time, the one made first is the oldest (run 9 before run 10)", () => {
+    // Runs queued by one tick share their time until a supervisor starts them.
+    const same = [{ runId: "10", startedAtMs: now }, { runId: "9", startedAtMs: now }, { runId: "new:4/2026-12-01T00:00:00.000Z", startedAtMs: now }];
+    assert.deepEqual(decideOverlap(policy("cancel_other", 3), same), { action: "replace", cancel: ["9"], graceful: true });
+    assert.deepEqual(decideOverlap(policy("terminate_other", 2), same), { action: "replace", cancel: ["9", "10"], graceful: false });
+  });
   test("a catch-up slot is never skipped nor replaces a run: it waits its turn", () => {
     for (const mode of OVERLAP_MODES) {
       const p = policy(mode, mode === "allow_all" ? 1 : 1, mode === "buffer_one" ? 1 : 5);

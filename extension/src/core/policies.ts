@@ -152,10 +152,22 @@ export function decideOverlap(policy: OverlapPolicy, running: readonly ActiveRun
       return { action: "skip", reason: "queue_full" };
     case "cancel_other":
     case "terminate_other": {
-      const oldest = [...running].sort((a, b) => a.startedAtMs - b.startedAtMs || (a.runId < b.runId ? -1 : 1));
+      const oldest = [...running].sort((a, b) => a.startedAtMs - b.startedAtMs || compareRunIds(a.runId, b.runId));
       return { action: "replace", cancel: oldest.slice(0, running.length - limit + 1).map((r) => r.runId), graceful: policy.mode === "cancel_other" };
     }
   }
+}
+
+/**
+ * Run ids in the order they were made: ids are bigints as text, so 9 before 10 (a plain
+ * string comparison puts "10" first); a run made in this tick, not yet stored
+ * (`new:…`), after every stored one.
+ */
+function compareRunIds(a: string, b: string): number {
+  const aStored = /^\d+$/.test(a), bStored = /^\d+$/.test(b);
+  if (aStored !== bStored) return aStored ? -1 : 1;
+  if (aStored && a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** When a run ends: whether the oldest waiting run may start now. */

@@ -45,7 +45,7 @@ export const SQL = {
     SELECT id::text AS id, version
       FROM clockwork.jobs
      WHERE enabled AND jsonb_path_exists(definition, 'lax $.schedules.** ? (@.calendars == $name)', jsonb_build_object('name', $1::text))
-     ORDER BY id`),
+     ORDER BY jobs.id`),
   // --- named connections (functions/connections.ts) -------------------------------
   connectionForCaller: sql(["text"], `
     SELECT c.name, c.owner,
@@ -176,7 +176,7 @@ export const SQL = {
     SELECT id::text AS id, job_id::text AS job_id, state, waiting_for, coalesce(started_at, queued_at, created_at) AS since
       FROM clockwork.runs
      WHERE job_id = ANY (${IDS_1}) AND state IN ('waiting', 'queued', 'running')
-     ORDER BY id`),
+     ORDER BY runs.id`),
   // Overlap buffer: runs held back, oldest first, once the job has room again. SKIP LOCKED:
   // a waiting run locked by someone else is being cancelled; admission never waits for it.
   // runs.id, not id: that name is the text column of RUN_COLUMNS, which sorts 10 before 9.
@@ -285,13 +285,13 @@ export const SQL = {
            sql_state, error, result, stdout, stderr, started_at, finished_at
       FROM clockwork.step_runs
      WHERE run_id = ANY (${IDS_1})
-     ORDER BY run_id, id`),
+     ORDER BY step_runs.run_id, step_runs.id`),
   stepRunsOfRun: sql(["text"], `
     SELECT id::text AS id, step, instance, phase, kind, matrix, params, attempt, state, exit_code,
            sql_state, error, result, stdout, stderr, started_at, finished_at
       FROM clockwork.step_runs
      WHERE run_id = $1::bigint
-     ORDER BY id`),
+     ORDER BY step_runs.id`),
   // --- explain --------------------------------------------------------------------------
   schedulesForExplain: sql(["text"], `
     SELECT id::text AS id, position, kind, description, next_fire_at, last_slot_at
@@ -303,7 +303,7 @@ export const SQL = {
     SELECT id::text AS id, schedule_id::text AS schedule_id, state, reason, trigger, created_at, started_at, finished_at
       FROM clockwork.runs
      WHERE schedule_id = ANY ($1::bigint[]) AND slot_at = $2
-     ORDER BY id`),
+     ORDER BY runs.id`),
   slotsOfRunsAround: sql(["text", "timestamptz"], `
     SELECT (SELECT max(slot_at) FROM clockwork.runs WHERE schedule_id = $1::bigint AND slot_at < $2) AS before,
            (SELECT min(slot_at) FROM clockwork.runs WHERE schedule_id = $1::bigint AND slot_at > $2) AS after`),
@@ -329,12 +329,12 @@ export const SQL = {
     SELECT id::text AS id
       FROM clockwork.runs
      WHERE job_id = $1::bigint AND state IN ('waiting', 'queued', 'running')
-     ORDER BY id`),
+     ORDER BY runs.id`),
   activeRunsOfJobSkipLocked: sql(["text", "text[]"], `
     SELECT ${RUN_COLUMNS}
       FROM clockwork.runs
      WHERE job_id = $1::bigint AND state = ANY ($2::text[])
-     ORDER BY id
+     ORDER BY runs.id
        FOR NO KEY UPDATE SKIP LOCKED`),
   clearNextFire: sql(["text"], `UPDATE clockwork.schedules SET next_fire_at = NULL WHERE job_id = $1::bigint`),
   deleteJob: sql(["text"], `DELETE FROM clockwork.jobs WHERE id = $1::bigint`),
@@ -658,7 +658,7 @@ export const SQL = {
     UPDATE clockwork.run_transactions SET state = 'committing' WHERE run_id = $1::bigint AND state = 'open'`),
   endRunTransaction: sql(["text"], `DELETE FROM clockwork.run_transactions WHERE run_id = $1::bigint`),
   committedRunTransactions: sql(["integer"], `
-    SELECT run_id::text AS run_id FROM clockwork.run_transactions WHERE state = 'committed' ORDER BY run_id LIMIT $1`),
+    SELECT run_id::text AS run_id FROM clockwork.run_transactions WHERE state = 'committed' ORDER BY run_transactions.run_id LIMIT $1`),
   // Transactions whose holder's incarnation ended: the server rolled them back with its connection.
   orphanedRunTransactions: sql(["integer"], `
     SELECT t.run_id::text AS run_id, t.worker_id::text AS worker_id, t.worker_name
@@ -680,18 +680,18 @@ export const SQL = {
   // What a worker holds: the runs whose transaction it keeps open, and those it is to commit.
   runTransactionsOf: sql(["text"], `
     SELECT run_id::text AS run_id, state FROM clockwork.run_transactions
-     WHERE worker_id = $1::bigint AND state IN ('open', 'committing') ORDER BY run_id`),
+     WHERE worker_id = $1::bigint AND state IN ('open', 'committing') ORDER BY run_transactions.run_id`),
   lockRuns: sql(["text[]"], `
     SELECT ${RUN_COLUMNS}
       FROM clockwork.runs
      WHERE id = ANY (${IDS_1})
-     ORDER BY id
+     ORDER BY runs.id
        FOR NO KEY UPDATE`),
   lockRunsSkipLocked: sql(["text[]"], `
     SELECT ${RUN_COLUMNS}
       FROM clockwork.runs
      WHERE id = ANY (${IDS_1})
-     ORDER BY id
+     ORDER BY runs.id
        FOR NO KEY UPDATE SKIP LOCKED`),
   // One lock per job: its row in clockwork.jobs, FOR NO KEY UPDATE, in id order. Whoever
   // decides what a job's runs do next (fire a slot, end a run, release a held-back one)
