@@ -606,6 +606,43 @@ describe("import crontab", { skip: missing ?? false }, () => {
     assert.ok(readFileSync(join(dir, "crontab.before-clockwork"), "utf8").includes("MAILTO"));
   });
 
+  test("summer time as cron: a line whose minute or hour is * runs by the wall clock (gap skip, overlap twice), a fixed-time line catches up once; TZ= is only the commands' environment", async () => {
+    // Vixie cron and cronie (cron.c): after a jump forward, wildcard jobs run for the new
+    // minute only and fixed-time jobs once for the minutes skipped; after a jump back,
+    // wildcard jobs run again and fixed-time ones do not.
+    const crontab = [
+      "30 * * * * /bin/true hourly-at-30",
+      "*/30 2 * * * /bin/true every-half-hour-at-2",
+      "30 2 * * * /bin/true fixed",
+      "@hourly /bin/true macro",
+      "@daily /bin/true daily",
+      "TZ=Asia/Tokyo",
+      "0 1 * * * date",
+      "",
+    ].join("\n");
+    const r = await clockwork(["import", "crontab", "--file", "crontab", "--time-zone", "Europe/Berlin"], { cwd: folder({ crontab }), databaseUrl: db.url });
+    assert.equal(r.code, 0, r.stderr);
+    const defs = Object.fromEntries((await db.query("SELECT job, definition FROM clockwork.job_definitions WHERE job ~ '^cron-[1-7]-'")).rows.map((x) => [x.job, x.definition]));
+    const wallClock = { gap: "skip", overlap: "twice" };
+    assert.deepEqual(defs["cron-1-true"].schedules, [{ cron: "30 * * * *", dst: wallClock }]);
+    assert.deepEqual(defs["cron-2-true"].schedules, [{ cron: "*/30 2 * * *", dst: wallClock }]);
+    assert.deepEqual(defs["cron-3-true"].schedules, ["30 2 * * *"]);
+    assert.deepEqual(defs["cron-4-true"].schedules, [{ cron: "@hourly", dst: wallClock }]);
+    assert.deepEqual(defs["cron-5-true"].schedules, ["@daily"]);
+    assert.equal(defs["cron-7-date"].time_zone, "Europe/Berlin", "TZ= does not move cron's schedule");
+    assert.deepEqual(defs["cron-7-date"].steps.main.env, { TZ: "Asia/Tokyo" }, "the command still gets TZ");
+    const slots = async (job: string, from: string, n: number) =>
+      (await db.query("SELECT fire_at FROM clockwork.next_runs($1, $2, $3::timestamptz)", [job, n, from])).rows.map((x) => x.fire_at.toISOString());
+    // 2026-03-29 in Berlin: 02:00 CET (01:00Z) becomes 03:00 CEST; 02:30 does not exist.
+    assert.deepEqual(await slots("cron-1-true", "2026-03-29T00:00Z", 2), ["2026-03-29T00:30:00.000Z", "2026-03-29T01:30:00.000Z"], "01:30 CET, 03:30 CEST: 02:30 skipped");
+    assert.deepEqual(await slots("cron-3-true", "2026-03-29T00:00Z", 1), ["2026-03-29T01:00:00.000Z"], "the fixed 02:30 runs right after the jump");
+    // 2026-10-25: 03:00 CEST (01:00Z) becomes 02:00 CET; 02:30 happens twice.
+    assert.deepEqual(await slots("cron-1-true", "2026-10-25T00:00Z", 2), ["2026-10-25T00:30:00.000Z", "2026-10-25T01:30:00.000Z"], "02:30 CEST and 02:30 CET");
+    assert.deepEqual(await slots("cron-2-true", "2026-10-24T23:59Z", 4), ["2026-10-25T00:00:00.000Z", "2026-10-25T00:30:00.000Z", "2026-10-25T01:00:00.000Z", "2026-10-25T01:30:00.000Z"]);
+    assert.deepEqual(await slots("cron-3-true", "2026-10-25T00:00Z", 2), ["2026-10-25T00:30:00.000Z", "2026-10-26T01:30:00.000Z"], "the fixed 02:30 once");
+    assert.match(r.stdout, /cron runs a line whose minute or hour is \* by Europe\/Berlin's wall clock/);
+  });
+
   test("a psql -c line becomes an SQL step only where psql would connect to this database as this role: PG* lines and an unnamed database keep it a shell step", async () => {
     const crontab = [
       `0 1 * * * psql -d ${db.name} -c 'DELETE FROM here'`,

@@ -1,7 +1,8 @@
 // A crontab (a file, or `crontab -l`): one job per entry line.
-//   NAME=value lines     the environment of the shell steps that follow (PATH, HOME, …);
-//                        CRON_TZ sets the time zone of the lines after it; MAILTO is noted
-//                        (Clockwork keeps output in its history and does not mail)
+//   NAME=value lines     the environment of the shell steps that follow (PATH, HOME, TZ, …);
+//                        CRON_TZ sets the time zone of the lines after it (cronie; TZ is only
+//                        the commands' environment); MAILTO is noted (Clockwork keeps output
+//                        in its history and does not mail)
 //   @reboot @daily …     the same macros; five fields; a sixth field is the user in
 //                        system crontabs (--system), noted (the step runs as the supervisor's user)
 //   psql -c '…'          a plain psql call with -c/--command on the Clockwork database
@@ -9,8 +10,11 @@
 //                        step; any other command a shell step (bash -c)
 //   %                    an escaped \% is a %; an unescaped % (cron's stdin) is refused
 // Times are read in the machine's zone (cron uses local time) unless --time-zone says.
+// Summer time as cron: a line whose minute or hour field starts with * (and @hourly) runs
+// by the wall clock, the others catch up after a change forward and do not repeat after
+// one back (wildcardEntry).
 // Cut-over: the imported lines are commented out ("#clockwork: ") in the crontab.
-import { jobName, type ImportResult, type ImportedJob, type RefusedJob } from "./common.ts";
+import { isUtc, jobName, MINUTE_BY_MINUTE_DST, type ImportResult, type ImportedJob, type RefusedJob } from "./common.ts";
 
 const MACROS = new Set(["@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]);
 
@@ -86,6 +90,22 @@ export function psqlCommand(command: string, database: string, env: Record<strin
   return { sql: sql.join(";\n") };
 }
 
+/**
+ * Whether cron runs a line as a "wildcard" job at a change of summer time: one whose minute
+ * or hour field starts with `*`, and @hourly (Vixie cron and cronie: MIN_STAR, HR_STAR in
+ * load_entry). When the clock jumps forward, cron runs wildcard jobs for the new minute
+ * only and each fixed-time job once for every matching minute it skipped, right after the
+ * jump; when it goes back, it runs wildcard jobs again for the repeated minutes and not the
+ * fixed-time ones (cron.c, the medium and negative wake-ups). So a wildcard line is
+ * Clockwork's dst gap skip, overlap twice, and a fixed-time line its default (gap shift,
+ * overlap once).
+ */
+export function wildcardEntry(schedule: string): boolean {
+  if (schedule.startsWith("@")) return schedule === "@hourly";
+  const [minute, hour] = schedule.split(" ");
+  return minute!.startsWith("*") || hour!.startsWith("*");
+}
+
 export interface CrontabOptions {
   /** The Clockwork database's name (psql lines on it become SQL steps). */
   database: string;
@@ -113,8 +133,12 @@ export function importCrontab(text: string, options: CrontabOptions): ImportResu
     if (assignment) {
       let value = assignment[2]!.trim();
       if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
-      if (assignment[1] === "CRON_TZ" || assignment[1] === "TZ") tz = value;
-      else env[assignment[1]!] = value;
+      // CRON_TZ is cronie's zone for the times after it; TZ, as in every cron, is only the
+      // commands' environment (Debian's cron says so, and ignores CRON_TZ as well).
+      if (assignment[1] === "CRON_TZ") {
+        tz = value;
+        notes.push(`CRON_TZ=${value} (line ${index + 1}): the lines after it are read in ${value}, as cronie reads them; Debian's cron ignores CRON_TZ and uses the machine's zone (pass --time-zone and remove the line if that is your cron)`);
+      } else env[assignment[1]!] = value;
       return;
     }
     const origin = `${options.label}:${lineNo}`;
@@ -155,6 +179,8 @@ export function importCrontab(text: string, options: CrontabOptions): ImportResu
     if (env.MAILTO !== undefined && env.MAILTO !== "") jobNotes.push(`MAILTO=${env.MAILTO}: Clockwork keeps the output in its history and does not mail it`);
     if (env.SHELL !== undefined && !/bash$/.test(env.SHELL) && !psql) jobNotes.push(`SHELL=${env.SHELL}: shell steps run with bash`);
     if (psql) jobNotes.push("a psql -c line on this database: an SQL step, run as the job's owner instead of by psql");
+    const byWallClock = schedule !== "@reboot" && !isUtc(tz) && wildcardEntry(schedule);
+    if (byWallClock) jobNotes.push(`cron runs a line whose minute or hour is * by ${tz}'s wall clock: a time skipped by the change to summer time does not run, one repeated by the change back runs twice (dst: gap skip, overlap twice)`);
     const step = psql
       ? { sql: psql.sql }
       : { shell: command, ...(Object.keys(stepEnv).length > 0 ? { env: stepEnv } : {}) };
@@ -165,7 +191,7 @@ export function importCrontab(text: string, options: CrontabOptions): ImportResu
         name,
         description: `imported from ${origin}: ${raw.trim()}`,
         time_zone: tz,
-        schedules: [schedule],
+        schedules: [byWallClock ? { cron: schedule, dst: MINUTE_BY_MINUTE_DST } : schedule],
         steps: { main: step },
       },
     });
