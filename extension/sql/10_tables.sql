@@ -363,7 +363,7 @@ COMMENT ON COLUMN step_runs.kind IS 'sql (run by a supervisor on a connection lo
 COMMENT ON COLUMN step_runs.matrix IS 'The matrix values of this instance: environment variables for shell, named parameters for SQL.';
 COMMENT ON COLUMN step_runs.params IS 'Parameters of this instance as the core resolved them: job defaults, run parameters, step parameters, matrix values.';
 COMMENT ON COLUMN step_runs.attempt IS 'Attempt number, 1 first; a retry or a lost lease makes a new row with attempt + 1.';
-COMMENT ON COLUMN step_runs.state IS 'ready → running → succeeded | failed | timed_out | cancelled | lost (lease expired); skipped when its condition was false or a dependency failed. The state is how the attempt counts for its run: a check that got its expected exit code succeeded; see docs/state-machine.md.';
+COMMENT ON COLUMN step_runs.state IS 'ready → running → succeeded | failed | timed_out | cancelled | lost (lease expired, or handed back at a clean shutdown: sql_state handed_back_at_shutdown); skipped when its condition was false or a dependency failed. The state is how the attempt counts for its run: a check that got its expected exit code succeeded; see docs/state-machine.md.';
 COMMENT ON COLUMN step_runs.required_labels IS 'Labels a worker must have to claim this step (from the job''s pinning).';
 COMMENT ON COLUMN step_runs.ready_at IS 'Earliest time the step may be claimed (retry back-off); set only while ready.';
 COMMENT ON COLUMN step_runs.worker_id IS 'Worker incarnation holding (or that last held) the lease. No foreign key: ended incarnations are deleted once their leases are settled, and history keeps worker_name.';
@@ -372,7 +372,7 @@ COMMENT ON COLUMN step_runs.lease_expires_at IS 'The lease ends here unless the 
 COMMENT ON COLUMN step_runs.started_at IS 'When the step was claimed; for an SQL step, replaced by the wall-clock time its statements started.';
 COMMENT ON COLUMN step_runs.finished_at IS 'When the step reached a final state.';
 COMMENT ON COLUMN step_runs.exit_code IS 'Exit code of a shell or program step (128 + signal if killed).';
-COMMENT ON COLUMN step_runs.sql_state IS 'SQLSTATE of the error an SQL step raised.';
+COMMENT ON COLUMN step_runs.sql_state IS 'SQLSTATE of the error an SQL step raised, or the error kind Clockwork recorded for the attempt (e.g. handed_back_at_shutdown, on a lost attempt of any kind of step whose supervisor shut down cleanly: not a fault; see docs/sql-api.md, Error codes).';
 COMMENT ON COLUMN step_runs.error IS 'Error message: the SQL error, a time-out, a spawn failure.';
 COMMENT ON COLUMN step_runs.result IS 'The first 100 rows of an SQL step''s last statement, as a JSON array, for conditions on results ({"rows_affected": n} for a statement without rows).';
 COMMENT ON COLUMN step_runs.stdout IS 'Captured standard output (bounded; see output_truncated).';

@@ -441,7 +441,9 @@ COMMENT ON FUNCTION append_output(bigint, text, text, text) IS
     'By name (tools, tests): appends live output of a running step held by the current incarnation of the worker; false when it does not hold the lease.';
 
 -- Clean shutdown: the incarnation ends and its leases end at once, so the next tick hands
--- its steps to another worker.
+-- its steps to another worker. That tick records them as handed back, not lost
+-- (handed_back_at_shutdown: expireLeasesOfRun in extension/src/db/statements.ts knows them
+-- by ended_by = 'release'): no lost lease, no retry used up.
 CREATE FUNCTION release_worker(worker_id bigint, now timestamptz DEFAULT now()) RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = clockwork, pg_catalog, pg_temp
@@ -462,7 +464,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION release_worker(bigint, timestamptz) IS
-    'Clean shutdown of a worker incarnation: ends it and its leases so other workers take its steps over; returns how many.';
+    'Clean shutdown of a worker incarnation: ends it and its leases so other workers take its steps over (recorded as handed_back_at_shutdown, not as lost leases); returns how many.';
 
 CREATE FUNCTION release_worker(worker text, now timestamptz DEFAULT now()) RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER

@@ -1,7 +1,10 @@
 // End to end: SIGTERM stops claiming, lets running steps finish within the grace period,
-// kills and hands back the rest (release_worker), and exits 0.
+// kills and hands back the rest (release_worker), and exits 0. A hand-back is no lost
+// lease: its attempt is recorded as handed_back_at_shutdown, another supervisor finishes
+// the step, and nothing counts it as a fault; a kill -9 is still a lost lease.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { SQLSTATE } from "../../extension/src/core/errors.ts";
 import { groupMembers } from "../support/processes.ts";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
@@ -54,8 +57,26 @@ describe("SIGTERM shuts a supervisor down cleanly", { skip: missing ?? false }, 
     assert.ok(sup.logs.some((l) => l.msg === "supervisor stopped"));
   });
 
+  const attempts = async (runId: string) => (await db.query(
+    "SELECT attempt, state, sql_state, error, worker_name AS name FROM clockwork.step_runs WHERE run_id = $1 ORDER BY attempt", [runId])).rows;
+  const alertsOf = async (job: string) => (await db.query(
+    "SELECT a.condition FROM clockwork.alerts AS a JOIN clockwork.jobs AS j ON j.id = a.job_id WHERE j.name = $1", [job])).rows.map((r) => r.condition);
+  /** The counters of a supervisor's /metrics that a fault would move, by name (labels summed). */
+  const faultCounters = async (sup: { port(): Promise<number> }) => {
+    const text = await (await fetch(`http://127.0.0.1:${await sup.port()}/metrics`)).text();
+    const sum = (name: string) => text.split("\n").filter((l) => l.startsWith(name)).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+    return { failed: sum("clockwork_steps_failed_total"), refused: sum("clockwork_steps_refused_total"), handed_back: sum("clockwork_steps_handed_back_total") };
+  };
+  /** Waits for the run's end; its attempts. */
+  const finished = async (runId: string) => {
+    const state = await waitFor("run to finish", async () =>
+      (await db.query("SELECT state FROM clockwork.runs WHERE id = $1 AND finished_at IS NOT NULL", [runId])).rows[0]?.state, 15_000);
+    assert.equal(state, "succeeded");
+    return attempts(runId);
+  };
+
   test("steps still running after the grace period are killed and handed to another supervisor", async () => {
-    await define({ name: "too-long", schedules: [], steps: [{ name: "s", shell: 'echo "attempt $CLOCKWORK_ATTEMPT pgid $$"; [ "$CLOCKWORK_ATTEMPT" -ge 2 ] || sleep 60' }] });
+    await define({ name: "too-long", schedules: [], alerts: { failures: 1 }, steps: [{ name: "s", shell: 'echo "attempt $CLOCKWORK_ATTEMPT pgid $$"; [ "$CLOCKWORK_ATTEMPT" -ge 2 ] || sleep 60' }] });
     const a = startSupervisor(db.url, { name: "term-kill", args: ["--shutdown-grace", "500ms", "--kill-grace", "500ms"] });
     await a.waitForLog("registration", (l) => l.msg === "worker registered");
     const runId = await runNow("too-long");
@@ -74,15 +95,57 @@ describe("SIGTERM shuts a supervisor down cleanly", { skip: missing ?? false }, 
     assert.ok(a.logs.some((l) => l.msg === "worker released" && Number(l.handed_back) === 1), "release_worker handed the step back");
 
     const b = startSupervisor(db.url, { name: "term-takeover" });
-    const state = await waitFor("run to finish", async () =>
-      (await db.query("SELECT state FROM clockwork.runs WHERE id = $1 AND finished_at IS NOT NULL", [runId])).rows[0]?.state, 15_000);
-    assert.equal(state, "succeeded");
-    const rows = (await db.query(
-      "SELECT attempt, state, worker_name AS name FROM clockwork.step_runs WHERE run_id = $1 ORDER BY attempt",
-      [runId],
-    )).rows;
-    assert.deepEqual(rows.at(-1), { attempt: 2, state: "succeeded", name: "term-takeover" });
-    assert.notEqual(rows[0].state, "succeeded");
+    const rows = await finished(runId);
+    assert.deepEqual(rows.map((r) => [r.attempt, r.state, r.sql_state, r.name]), [
+      [1, "lost", SQLSTATE.handed_back_at_shutdown, "term-kill"],
+      [2, "succeeded", null, "term-takeover"],
+    ]);
+    assert.match(rows[0].error, /^handed back at a clean shutdown of supervisor term-kill/);
+    assert.deepEqual(await faultCounters(b), { failed: 0, refused: 0, handed_back: 0 });
+    assert.deepEqual(await alertsOf("too-long"), [], "no failure alert");
+    assert.equal((await db.query("SELECT count(*)::int AS n FROM clockwork.alerts WHERE condition = 'worker_lost'")).rows[0].n, 0);
+    await b.stop();
+  });
+
+  test("an SQL step running at SIGTERM is cancelled, handed back as handed_back_at_shutdown and finished by another supervisor", async () => {
+    // nextval is not rolled back with the cancelled attempt: the first sleeps, the next does not.
+    await db.query("CREATE SEQUENCE sql_tries");
+    await define({ name: "sql-too-long", schedules: [], alerts: { failures: 1 }, steps: [{ name: "q", sql: "SELECT pg_sleep(CASE WHEN nextval('sql_tries') = 1 THEN 60 ELSE 0 END) AS slept" }] });
+    const a = startSupervisor(db.url, { name: "term-sql", args: ["--shutdown-grace", "500ms", "--kill-grace", "500ms"] });
+    await a.waitForLog("registration", (l) => l.msg === "worker registered");
+    const runId = await runNow("sql-too-long");
+    await waitFor("pg_sleep running", async () =>
+      (await db.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' AND state = 'active' AND pid <> pg_backend_pid()")).rows.length > 0);
+    a.child.kill("SIGTERM");
+    assert.equal(await a.exited, 0);
+    assert.ok(a.logs.some((l) => l.msg === "worker released" && Number(l.handed_back) === 1), "release_worker handed the step back");
+    const b = startSupervisor(db.url, { name: "term-sql-takeover" });
+    const rows = await finished(runId);
+    assert.deepEqual(rows.map((r) => [r.attempt, r.state, r.sql_state, r.name]), [
+      [1, "lost", SQLSTATE.handed_back_at_shutdown, "term-sql"],
+      [2, "succeeded", null, "term-sql-takeover"],
+    ]);
+    assert.deepEqual(await faultCounters(b), { failed: 0, refused: 0, handed_back: 0 });
+    assert.deepEqual(await alertsOf("sql-too-long"), [], "no failure alert");
+    await b.stop();
+  });
+
+  test("a supervisor killed with kill -9 still loses its lease: lost, not handed back", async () => {
+    await define({ name: "killed", schedules: [], steps: [{ name: "s", shell: 'echo "attempt $CLOCKWORK_ATTEMPT"; [ "$CLOCKWORK_ATTEMPT" -ge 2 ] || sleep 60' }] });
+    const a = startSupervisor(db.url, { name: "kill-nine" });
+    await a.waitForLog("registration", (l) => l.msg === "worker registered");
+    const runId = await runNow("killed");
+    await waitFor("attempt 1 output", async () =>
+      (await db.query("SELECT stdout FROM clockwork.step_runs WHERE run_id = $1 AND attempt = 1", [runId])).rows[0]?.stdout || undefined);
+    a.child.kill("SIGKILL");
+    await a.exited;
+    const b = startSupervisor(db.url, { name: "kill-nine-takeover" });
+    const rows = await finished(runId);
+    assert.deepEqual(rows.map((r) => [r.attempt, r.state, r.sql_state, r.name]), [
+      [1, "lost", null, "kill-nine"],
+      [2, "succeeded", null, "kill-nine-takeover"],
+    ]);
+    assert.doesNotMatch(rows[0].error, /handed back/);
     await b.stop();
   });
 

@@ -294,6 +294,8 @@ describe("concurrency groups: a shared limit", () => {
     await db.query("select clockwork.cancel_run(id, '2050-04-01T00:04:03Z') from clockwork.runs where concurrency_group = $1 and state not in ('cancelled', 'succeeded')", [group]);
 
     // Lease loss: the holder's step is lost by worker after worker until it counts as failed.
+    // Each worker is found gone (as tick finds a dead supervisor): a clean shutdown
+    // (release_worker) would hand the step back, which is no lease loss and never fails it.
     await define("by-lease");
     run = await holdAndWait("by-lease", "next", "2050-04-01T00:05:00Z");
     for (let i = 0; i < 6; i++) {
@@ -301,7 +303,8 @@ describe("concurrency groups: a shared limit", () => {
       await registerWorker(db.pool, worker);
       const { claimed } = await tick(db.pool, worker, `2050-04-01T00:05:0${i + 1}Z`);
       assert.ok(claimed.some((c) => c.run_id === run), "the holder's step is claimed again");
-      await db.query("select clockwork.release_worker($1, $2)", [worker, `2050-04-01T00:05:0${i + 1}.500Z`]);
+      await db.query("select clockwork._end_worker(id, $2, 'gone') from clockwork.workers where name = $1 and stopped_at is null",
+        [worker, `2050-04-01T00:05:0${i + 1}.500Z`]);
       await tick(db.pool, "w1", `2050-04-01T00:05:0${i + 1}.600Z`, 0);
       const state = (await groupRuns(db, group)).find((r) => r.run_id === run)!.state;
       if (state === "failed") break;

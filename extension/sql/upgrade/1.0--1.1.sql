@@ -72,7 +72,8 @@ ALTER TABLE step_runs ADD CONSTRAINT step_runs_state_check
 ALTER TABLE step_runs DROP CONSTRAINT step_runs_finished_state;
 ALTER TABLE step_runs ADD CONSTRAINT step_runs_finished_state
     CHECK ((finished_at IS NOT NULL) = (state IN ('succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost')));
-COMMENT ON COLUMN step_runs.state IS 'ready → running → succeeded | failed | timed_out | cancelled | lost (lease expired); skipped when its condition was false or a dependency failed. The state is how the attempt counts for its run: a check that got its expected exit code succeeded; see docs/state-machine.md.';
+COMMENT ON COLUMN step_runs.state IS 'ready → running → succeeded | failed | timed_out | cancelled | lost (lease expired, or handed back at a clean shutdown: sql_state handed_back_at_shutdown); skipped when its condition was false or a dependency failed. The state is how the attempt counts for its run: a check that got its expected exit code succeeded; see docs/state-machine.md.';
+COMMENT ON COLUMN step_runs.sql_state IS 'SQLSTATE of the error an SQL step raised, or the error kind Clockwork recorded for the attempt (e.g. handed_back_at_shutdown, on a lost attempt of any kind of step whose supervisor shut down cleanly: not a fault; see docs/sql-api.md, Error codes).';
 
 -- Skipped slots as ranges (a long outage is one row); definition_unreadable: a job whose
 -- stored definition this version cannot read stops alone (tick). New columns come last

@@ -50,6 +50,7 @@ export const ERROR_KINDS = {
   worker_name_in_use: { code: "KW035", hint: "Give each live supervisor its own --name, or stop the one that holds it; a name is free again as soon as its supervisor's session ends (docs/faults.md)." },
   worker_ended: { code: "KW036", hint: "This worker incarnation ended (released, or found gone and its leases taken back): register a new one (start_worker)." },
   unknown_group: { code: "KW037", hint: "Define the concurrency group first (clockwork.define_group), or ask its owner to grant it to you (clockwork.grant_group); see docs/policies.md." },
+  handed_back_at_shutdown: { code: "KW038", hint: "Not a fault: its supervisor shut down cleanly (SIGTERM: a deploy, a restart) before the step ended; a supervisor (another, or this one restarted) runs it again as attempt + 1. It counts neither as a lost lease nor against the step's retries (docs/faults.md)." },
 } as const satisfies Record<string, { code: string; hint: string }>;
 
 export type ErrorKind = keyof typeof ERROR_KINDS;

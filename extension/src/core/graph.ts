@@ -34,6 +34,12 @@ export interface StepInstanceState {
   status: StepStatus;
   /** Attempts started so far (1 after the first start). */
   attempt: number;
+  /**
+   * Of the attempts before the latest, how many were handed back at a clean shutdown of
+   * their supervisor (handed_back_at_shutdown): not the step's doing, so they do not count
+   * against its retries.
+   */
+  handedBack?: number;
   startedAtMs?: number | null;
   finishedAtMs?: number | null;
   exitCode?: number | null;
@@ -267,7 +273,9 @@ export function decideRun(job: JobDefinition, run: RunState): RunDecision {
   };
   function retryDue(i: Instance): number | null {
     if (i.state.status !== "failed" && i.state.status !== "timed_out") return null;
-    const r = decideRetry({ ...job.policies.retry, attempts: maxAttempts(i) }, Math.max(1, i.state.attempt), i.state.finishedAtMs ?? now, `${run.runId}/${i.m.id}`);
+    // Attempts handed back at a shutdown are not the step's: they use up no retry.
+    const counted = Math.max(1, i.state.attempt - (i.state.handedBack ?? 0));
+    const r = decideRetry({ ...job.policies.retry, attempts: maxAttempts(i) }, counted, i.state.finishedAtMs ?? now, `${run.runId}/${i.m.id}`);
     return r.retry ? r.atMs : null;
   }
 

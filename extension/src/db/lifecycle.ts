@@ -23,9 +23,12 @@ import { FINAL_RUN_STATES, jobForRun, planRun, type RunPlan, type RunRow, type S
 import { endOfRunTransaction } from "./run-transactions.ts";
 import { SQL } from "./statements.ts";
 import { execute } from "./query.ts";
-import { overlapLimit, runInstances, type CancelReason, type JobDefinition, type RunDecision } from "../core/index.ts";
+import { overlapLimit, runInstances, SQLSTATE, type CancelReason, type JobDefinition, type RunDecision } from "../core/index.ts";
 
-/** A lease lost (worker died) re-queues the step at most this many times; then it counts as failed. */
+/**
+ * A lease lost (worker died) re-queues the step at most this many times; then it counts as
+ * failed. A step handed back at a clean shutdown (handed_back_at_shutdown) is not counted.
+ */
 export const MAX_LOST_LEASES = 3;
 
 /** API calls wait for locks; tick skips what another session holds. */
@@ -447,7 +450,7 @@ export function expireLeasesOfRuns(runs: readonly RunRow[], nowMs: number, reaso
   let requeued = 0;
   const settle: RunRow[] = [];
   for (const run of runs) {
-    const r = execute(SQL.expireLeasesOfRun, [run.id, now, MAX_LOST_LEASES, run.cancel_requested_at != null, JSON.stringify(reasons)])[0] as { expired: number; requeued: number };
+    const r = execute(SQL.expireLeasesOfRun, [run.id, now, MAX_LOST_LEASES, run.cancel_requested_at != null, JSON.stringify(reasons), SQLSTATE.handed_back_at_shutdown])[0] as { expired: number; requeued: number };
     expired += r.expired;
     requeued += r.requeued;
     // An attempt lost for good (or of a run being cancelled) may end the run.

@@ -3,6 +3,7 @@
 // other change of a run's state, is db/lifecycle.ts.
 import {
   decideRun,
+  SQLSTATE,
   type JobDefinition,
   type RunDecision,
   type StepInstanceState,
@@ -109,15 +110,19 @@ const STATUS_OF_ROW: Record<string, StepStatus> = {
 /** The latest attempt of each instance, as the core sees it. */
 export function instanceStates(rows: readonly StepRunRow[], phase: "step" | "check"): StepInstanceState[] {
   const latest = new Map<string, StepRunRow>();
+  // Attempts handed back at a clean shutdown: they use up no retry (core: handedBack).
+  const handedBack = new Map<string, number>();
   for (const row of rows) {
     if (row.phase !== phase) continue;
     const seen = latest.get(row.instance);
     if (seen === undefined || row.attempt > seen.attempt) latest.set(row.instance, row);
+    if (row.state === "lost" && row.sql_state === SQLSTATE.handed_back_at_shutdown) handedBack.set(row.instance, (handedBack.get(row.instance) ?? 0) + 1);
   }
   return [...latest.values()].map((row) => ({
     id: row.instance,
     status: STATUS_OF_ROW[row.state] ?? "running",
     attempt: row.attempt,
+    handedBack: (handedBack.get(row.instance) ?? 0) - (row.state === "lost" && row.sql_state === SQLSTATE.handed_back_at_shutdown ? 1 : 0),
     startedAtMs: row.started_at?.getTime() ?? null,
     finishedAtMs: row.finished_at?.getTime() ?? null,
     exitCode: row.exit_code,

@@ -5,6 +5,9 @@
 import { sql } from "./query.ts";
 
 
+/** The step run s was held by an incarnation that shut down cleanly (release_worker). */
+const RELEASED_WORKER = "EXISTS (SELECT 1 FROM clockwork.workers AS w WHERE w.id = s.worker_id AND w.ended_by = 'release')";
+
 /** The columns of a run that the lifecycle reads (RunRow in db/runs.ts). */
 const RUN_COLUMNS = `id::text AS id, job_id::text AS job_id, job_version, schedule_id::text AS schedule_id,
            params, state, created_at, queued_at, started_at, wake_at, slot_at, trigger, reason, cancel_requested_at, cancel_mode,
@@ -778,11 +781,19 @@ export const SQL = {
   // The run's expired attempts become 'lost' and, unless that instance already lost $3
   // leases or the run is being cancelled ($4), a new attempt is queued in the same statement.
   // $5: why, by step run id, where the supervisor said (it lost the step's connection).
-  expireLeasesOfRun: sql(["text", "timestamptz", "integer", "boolean", "text"], `
+  // An attempt whose worker shut down cleanly (release_worker: ended_by 'release') was
+  // handed back, not lost: it gets the kind handed_back_at_shutdown ($6) and says so, and
+  // it counts neither towards the $3 lost leases (it is always queued again) nor, in the
+  // core, against the step's retries (db/runs.ts, instanceStates).
+  expireLeasesOfRun: sql(["text", "timestamptz", "integer", "boolean", "text", "text"], `
     WITH expired AS (
         UPDATE clockwork.step_runs AS s
            SET state = 'lost', finished_at = greatest($2, s.started_at), lease_expires_at = NULL,
-               error = coalesce($5::jsonb ->> s.id::text, 'lease expired: the worker stopped heartbeating')
+               sql_state = CASE WHEN $5::jsonb ->> s.id::text IS NULL AND ${RELEASED_WORKER} THEN $6 END,
+               error = coalesce($5::jsonb ->> s.id::text,
+                                CASE WHEN ${RELEASED_WORKER} THEN 'handed back at a clean shutdown of supervisor '
+                                     || coalesce(s.worker_name, '?') || ' (not a fault): it runs again as attempt + 1' END,
+                                'lease expired: the worker stopped heartbeating')
          -- 'running' said as the states it is not (as runningStepRuns): after a burst the
          -- statistics of step_runs_lease_idx and step_runs_worker_idx, whose predicates
          -- 'running' would imply, still say they are empty, and they were read whole.
@@ -797,9 +808,10 @@ export const SQL = {
                'ready', e.required_labels, greatest($2, e.started_at), e.priority
           FROM expired AS e
          WHERE NOT $4
-           AND (SELECT count(*) FROM clockwork.step_runs AS x
-                 WHERE x.run_id = e.run_id AND x.phase = e.phase AND x.instance = e.instance
-                   AND x.state = 'lost') < $3 - 1
+           AND (e.sql_state IS NOT DISTINCT FROM $6
+                OR (SELECT count(*) FROM clockwork.step_runs AS x
+                     WHERE x.run_id = e.run_id AND x.phase = e.phase AND x.instance = e.instance
+                       AND x.state = 'lost' AND x.sql_state IS DISTINCT FROM $6) < $3 - 1)
         RETURNING id
     )
     SELECT (SELECT count(*) FROM expired)::integer AS expired, (SELECT count(*) FROM requeued)::integer AS requeued`),

@@ -8,9 +8,16 @@
 // the rows of that page only. `make bench-console` measures them on 10 000 jobs and a
 // million runs.
 
+import { SQLSTATE } from "../../../extension/src/core/errors.ts";
+
 /** Run states that are not final, and the final ones that are failures. */
 const ACTIVE = `('waiting', 'queued', 'running')`;
 const FAILED = `('failed', 'timed_out')`;
+/**
+ * A step run that failed, timed out or lost its lease: a fault. An attempt handed back at
+ * a clean shutdown (lost, handed_back_at_shutdown) is none.
+ */
+const STEP_FAULT = `(s.state IN ('failed', 'timed_out', 'lost') AND s.sql_state IS DISTINCT FROM '${SQLSTATE.handed_back_at_shutdown}')`;
 
 /** Milliseconds of an interval, as a float8 the driver returns as a number. */
 const ms = (expr: string) => `(extract(epoch FROM ${expr}) * 1000)::float8`;
@@ -128,7 +135,7 @@ export const QUERIES = {
       LEFT JOIN LATERAL (
             SELECT count(*)::int AS steps_total,
                    count(*) FILTER (WHERE s.state = 'succeeded')::int AS steps_succeeded,
-                   count(*) FILTER (WHERE s.state IN ('failed', 'timed_out', 'lost'))::int AS steps_failed
+                   count(*) FILTER (WHERE ${STEP_FAULT})::int AS steps_failed
               FROM clockwork.step_runs AS s WHERE s.run_id = r.id
            ) AS st ON true
      WHERE r.job_id = $1 AND ($2::bigint IS NULL OR r.id < $2)
@@ -264,7 +271,7 @@ export const QUERIES = {
       LEFT JOIN LATERAL (
             SELECT s.step, s.instance, s.attempt, s.error, s.exit_code, s.sql_state, right(s.stderr, 600) AS stderr_tail
               FROM clockwork.step_runs AS s
-             WHERE s.run_id = lr.id AND s.state IN ('failed', 'timed_out', 'lost')
+             WHERE s.run_id = lr.id AND ${STEP_FAULT}
              ORDER BY s.id LIMIT 1
            ) AS fs ON true
       LEFT JOIN LATERAL (
