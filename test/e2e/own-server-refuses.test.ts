@@ -87,8 +87,13 @@ describe("the scheduler's server full (max_connections reached)", { skip: missin
     await admin.query(`CREATE ROLE full_sup LOGIN IN ROLE clockwork_supervisor; CREATE ROLE full_alice LOGIN; CREATE ROLE full_filler LOGIN;
       CREATE TABLE effects (run bigint, attempt int); GRANT INSERT ON effects TO full_alice`);
     await admin.query("SET ROLE full_alice");
+    const effect = "INSERT INTO effects VALUES (current_setting('clockwork.run_id')::bigint, current_setting('clockwork.attempt')::int)";
     await admin.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({
-      name: "while-full", steps: [{ name: "main", sql: "INSERT INTO effects VALUES (current_setting('clockwork.run_id')::bigint, current_setting('clockwork.attempt')::int)" }],
+      name: "while-full", steps: [{ name: "main", sql: effect }],
+    })]);
+    await admin.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({
+      name: "run-transaction-while-full", transaction: "run",
+      steps: [{ name: "first", sql: effect }, { name: "second", sql: effect, depends: "first" }],
     })]);
     await admin.end();
   });
@@ -98,6 +103,20 @@ describe("the scheduler's server full (max_connections reached)", { skip: missin
     cluster?.stop();
   });
 
+  /** Takes every connection slot a role without superuser may use; returns the SQLSTATE of the refusal. */
+  async function fillServer(): Promise<string | undefined> {
+    for (;;) {
+      const c = new pg.Client({ connectionString: cluster.url("postgres").replace("postgres@", "full_filler@") });
+      c.on("error", () => {});
+      try {
+        await c.connect();
+        fillers.push(c);
+      } catch (error) {
+        return (error as { code?: string }).code;
+      }
+    }
+  }
+
   test("a claimed SQL step waits for a free connection and runs, attempt 1, not handed back", async () => {
     const db = await connect(cluster.url("postgres"));
     try {
@@ -105,18 +124,7 @@ describe("the scheduler's server full (max_connections reached)", { skip: missin
       await sup.waitForLog("registration", (l) => l.msg === "worker registered");
       // Every slot a role without superuser may use is taken (the supervisor's own
       // connections are open already).
-      let refused: string | undefined;
-      while (refused === undefined) {
-        const c = new pg.Client({ connectionString: cluster.url("postgres").replace("postgres@", "full_filler@") });
-        c.on("error", () => {});
-        try {
-          await c.connect();
-          fillers.push(c);
-        } catch (error) {
-          refused = (error as { code?: string }).code;
-        }
-      }
-      assert.equal(refused, "53300");
+      assert.equal(await fillServer(), "53300");
       const runId = (await db.query("SELECT clockwork.run_now('while-full') AS id")).rows[0].id as string;
       await waitFor("the step to be claimed", async () =>
         (await db.query("SELECT 1 FROM clockwork.step_runs WHERE run_id = $1 AND worker_id IS NOT NULL", [runId])).rows.length > 0);
@@ -128,6 +136,32 @@ describe("the scheduler's server full (max_connections reached)", { skip: missin
       const steps = (await db.query("SELECT attempt, state, coalesce(cardinality(refused_by), 0) AS refused FROM clockwork.step_runs WHERE run_id = $1", [runId])).rows;
       assert.deepEqual(steps, [{ attempt: 1, state: "succeeded", refused: 0 }]);
       assert.deepEqual((await db.query("SELECT attempt FROM effects WHERE run = $1", [runId])).rows, [{ attempt: 1 }]);
+      assert.ok(!sup.logs.some((l) => /handed back/.test(String(l.msg))), "nothing was handed back");
+    } finally {
+      await db.end();
+    }
+  });
+  // The first step of a run's transaction opens it. Past the wait (30 s) it goes back
+  // unstarted with the transaction it opened, so that its next claim opens it again: it
+  // was handed back, and with one supervisor the run failed with no_supervisor_can_log_in.
+  test("the first step of a run's transaction on a full server outlasting the wait goes back unstarted, transaction and all, and the run commits, attempt 1", async () => {
+    const db = await connect(cluster.url("postgres"));
+    try {
+      await stopAllSupervisors();
+      for (const c of fillers.splice(0)) await c.end();
+      const sup = startSupervisor(cluster.url("postgres").replace("postgres@", "full_sup@"), { name: "full-sup-2" });
+      await sup.waitForLog("registration", (l) => l.msg === "worker registered");
+      assert.equal(await fillServer(), "53300");
+      const runId = (await db.query("SELECT clockwork.run_now('run-transaction-while-full') AS id")).rows[0].id as string;
+      await sup.waitForLog("the step given back unstarted", (l) => /given back unstarted/.test(String(l.msg)), 60_000);
+      for (const c of fillers.splice(0, 5)) await c.end();
+      const run = await waitFor(`run ${runId} to finish`, async () =>
+        (await db.query("SELECT state, reason FROM clockwork.runs WHERE id = $1 AND finished_at IS NOT NULL", [runId])).rows[0] as { state: string; reason: string | null } | undefined, 90_000);
+      assert.deepEqual(run, { state: "succeeded", reason: null });
+      const steps = (await db.query("SELECT step, attempt, state FROM clockwork.step_runs WHERE run_id = $1 ORDER BY step", [runId])).rows;
+      assert.deepEqual(steps, [{ step: "first", attempt: 1, state: "succeeded" }, { step: "second", attempt: 1, state: "succeeded" }]);
+      assert.deepEqual((await db.query("SELECT attempt FROM effects WHERE run = $1", [runId])).rows, [{ attempt: 1 }, { attempt: 1 }], "both steps committed, once");
+      assert.equal((await db.query("SELECT count(*)::int AS n FROM clockwork.run_transactions")).rows[0].n, 0);
       assert.ok(!sup.logs.some((l) => /handed back/.test(String(l.msg))), "nothing was handed back");
     } finally {
       await db.end();

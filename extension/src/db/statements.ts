@@ -1029,15 +1029,24 @@ export const SQL = {
   // claim), so they keep their place among the ready steps of their priority
   // (claimReadySteps: ready_at, then id), same attempt, no trace; fenced by the claim's
   // secret and the worker.
+  // A claim that opened its run's transaction (transaction: run) gives it back too: nothing
+  // ran in it, and the step's next claim opens it again.
   releaseClaims: sql(["text", "text"], `
-    UPDATE clockwork.step_runs AS s
-       SET state = 'ready', ready_at = least(s.started_at, x.due_at), worker_id = NULL, worker_name = NULL,
-           lease_expires_at = NULL, started_at = NULL, claim_hash = NULL
-      FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, claim text, due_at timestamptz)
-     WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
-       AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
-       AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') AND NOT s.awaiting_report
-    RETURNING s.id::text AS id`),
+    WITH released AS (
+        UPDATE clockwork.step_runs AS s
+           SET state = 'ready', ready_at = least(s.started_at, x.due_at), worker_id = NULL, worker_name = NULL,
+               lease_expires_at = NULL, started_at = NULL, claim_hash = NULL
+          FROM jsonb_to_recordset($1::text::jsonb) AS x(id bigint, claim text, due_at timestamptz)
+         WHERE s.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements($1::text::jsonb) AS e))
+           AND s.id = x.id AND s.claim_hash = sha256(convert_to(x.claim, 'UTF8')) AND s.worker_id = $2::bigint
+           AND s.state NOT IN ('ready', 'succeeded', 'failed', 'timed_out', 'skipped', 'cancelled', 'lost') AND NOT s.awaiting_report
+        RETURNING s.id, s.run_id, sha256(convert_to(x.claim, 'UTF8')) AS claim_hash
+    ), reopened AS (
+        DELETE FROM clockwork.run_transactions AS t
+         USING released AS r
+         WHERE t.run_id = r.run_id AND t.claim_hash = r.claim_hash AND t.state = 'open'
+    )
+    SELECT released.id::text AS id FROM released`),
   // Steps no worker can run, or that may not run where they are defined to (failed when
   // handed back by the last live worker, or refused at claim time).
   failUnrunnable: sql(["text", "timestamptz", "text"], `

@@ -94,17 +94,16 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
       return failed(`cannot render the step's messages: ${(error as Error).message}`, null);
     }
     try {
-      if (script.mode === "run") lease = await options.runTransactions!.take(work, work.claim);
-      else {
-        // The scheduler's own server refusing connections is restarting (crash recovery) or
-        // full: wait for it a while, as the supervisor's own connection does.
-        for (let pause = 100; lease === undefined; pause = Math.min(1000, 2 * pause)) {
-          try {
-            lease = await options.connections.acquire(work);
-          } catch (error) {
-            if (!ownServerRefusing(work, error) || stopped !== null || performance.now() - startedAt > OWN_SERVER_WAIT_MS) throw error;
-            await new Promise((resolve) => setTimeout(resolve, pause));
-          }
+      // The scheduler's own server refusing connections is restarting (crash recovery) or
+      // full: wait for it a while, as the supervisor's own connection does. In a run's
+      // transaction only its first step connects; the others use the run's connection.
+      const open = () => script.mode === "run" ? options.runTransactions!.take(work, work.claim) : options.connections.acquire(work);
+      for (let pause = 100; lease === undefined; pause = Math.min(1000, 2 * pause)) {
+        try {
+          lease = await open();
+        } catch (error) {
+          if (!ownServerRefusing(work, error) || stopped !== null || performance.now() - startedAt > OWN_SERVER_WAIT_MS) throw error;
+          await new Promise((resolve) => setTimeout(resolve, pause));
         }
       }
     } catch (error) {
@@ -116,7 +115,9 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
       // not begun, goes back as it was (same attempt) for a tick after the database answers
       // again. Handed back, it would count this supervisor as unable to log in, and with no
       // other supervisor the run would fail (no_supervisor_can_log_in) because of a restart.
-      if (script.mode !== "run" && ownServerRefusing(work, error)) {
+      // The first step of a run's transaction goes back with the transaction it opened
+      // (reportReleased closes it), so that its next claim opens it again.
+      if (ownServerRefusing(work, error)) {
         return { report: { step_run: claim.step_run_id, claim: work.claim, outcome: "released", due_at: claim.due_at }, end: "released", message, sqlState };
       }
       return { report: report("handed_back", { error: message }), end: "handed_back", message, sqlState };
