@@ -17,7 +17,7 @@ export interface ListenerEvents {
   onSession(client: pg.Client): Promise<void>;
   /** `clockwork_wakeup`: definitions changed or work was queued; payload is a hint. */
   onWakeup(payload: string): void;
-  /** `clockwork_cancel`: step run ids whose runs were cancelled. */
+  /** `clockwork_cancel`: step run ids whose runs were cancelled (at most 300 a notification; a big cancel sends several). */
   onCancel(stepRunIds: string[]): void;
   /** LISTEN is (again) in place: anything may have happened meanwhile. */
   onConnected(): void;

@@ -1,10 +1,12 @@
 // End to end: the supervisor sleeps without polling and is woken by NOTIFY; when its
-// connections are cut (network loss, terminated backends) it reconnects and loses nothing.
+// connections are cut (network loss, terminated backends) it reconnects and loses nothing;
+// a cancel of thousands of runs reaches it in several notifications.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import type pg from "pg";
 import { createTestDatabase, type TestDatabase } from "../support/db.ts";
 import { CLOCKWORK_EXTENSIONS } from "../support/runtime.ts";
-import { extensionMissing, sleep, startSupervisor, stopAllSupervisors, waitFor, type SupervisorProcess } from "./support.ts";
+import { extensionMissing, setLease, sleep, startSupervisor, stopAllSupervisors, waitFor, type SupervisorProcess } from "./support.ts";
 
 const missing = await extensionMissing();
 
@@ -60,6 +62,70 @@ describe("notifications and lost connections", { skip: missing ?? false }, () =>
     assert.equal(series.span, series.runs, "no slot lost");
     assert.equal(series.bad, 0);
     assert.equal((await db.query("SELECT count(*)::int AS n FROM beats")).rows[0].n, series.runs, "each run took effect once");
+    assert.equal(sup.child.exitCode, null);
+  });
+});
+
+describe("a cancel of thousands of runs", { skip: missing ?? false }, () => {
+  let db: TestDatabase;
+  let sup: SupervisorProcess;
+  let other: pg.Client;
+  const cancels: string[][] = [];
+
+  before(async () => {
+    db = await createTestDatabase({ extensions: CLOCKWORK_EXTENSIONS, prefix: "e2e_cancel_many" });
+    // A lease of 10 minutes: no heartbeat (every third of it) falls within the test, so the
+    // supervisor learns of the cancel from NOTIFY clockwork_cancel only.
+    await setLease(db, 600);
+    await db.query("SELECT clockwork.define_job($1::jsonb)", [JSON.stringify({
+      name: "many", schedules: [], steps: [{ name: "wait", builtin: "sleep", args: { duration: "1h" } }],
+    })]);
+    // Another worker, this test's session, holds most of the running steps: a supervisor
+    // running thousands of steps at once is not what this machine is for.
+    other = await db.connect();
+    await other.query("SELECT clockwork.register_worker('other', '{}')");
+    const listener = await db.connect();
+    listener.on("notification", (n) => { if (n.channel === "clockwork_cancel") cancels.push(JSON.parse(n.payload ?? "[]") as string[]); });
+    await listener.query("LISTEN clockwork_cancel");
+  });
+
+  after(async () => {
+    await stopAllSupervisors();
+    await db?.drop();
+  });
+
+  const runNow = (n: number) => db.query("SELECT clockwork.run_now('many') FROM generate_series(1, $1::int)", [n]);
+  const claimElsewhere = async (n: number) => {
+    const { rows } = await other.query("SELECT clockwork.tick('other', $1::int) AS t", [n]);
+    assert.equal(rows[0].t.claimed.length, n, "claimed by the other worker");
+  };
+  const runningIds = async () => (await db.query(
+    "SELECT s.id::text FROM clockwork.step_runs s JOIN clockwork.runs r ON r.id = s.run_id JOIN clockwork.jobs j ON j.id = r.job_id WHERE j.name = 'many' AND s.state = 'running'",
+  )).rows.map((r) => r.id as string);
+
+  test("drop_job of a job with 3000 running runs succeeds and the supervisor stops each of its steps, told in several NOTIFYs", async () => {
+    // Runs 1-270 run elsewhere, 271-330 on the supervisor, 331-3000 elsewhere: told in run
+    // order, 300 ids a NOTIFY, the supervisor's steps are named in the first two.
+    await runNow(270);
+    await claimElsewhere(270);
+    await runNow(60);
+    sup = startSupervisor(db.url, { name: "cancel-many", args: ["--concurrency", "60", "--claim-ahead", "0"] });
+    await waitFor("60 steps running on the supervisor", () => sup.logs.filter((l) => l.msg === "step started").length === 60 || null, 60_000, 100);
+    await runNow(2670);
+    await claimElsewhere(2670);
+    const onSupervisor = new Set(sup.logs.filter((l) => l.msg === "step started").map((l) => String(l.step_run)));
+    assert.equal((await runningIds()).length, 3000);
+
+    // All 3000 ids in one NOTIFY (about 21 000 bytes) made the drop fail: "payload string too long".
+    await db.query("SELECT clockwork.drop_job('many')");
+    const stopped = () => new Set(sup.logs.filter((l) => l.msg === "cancelling step: its run was cancelled").map((l) => String(l.step_run)));
+    await waitFor("every step of the supervisor told to stop", () => stopped().size === 60 || null, 15_000, 100);
+    assert.deepEqual([...stopped()].sort(), [...onSupervisor].sort());
+    assert.ok(cancels.every((ids) => ids.length <= 300), `ids per NOTIFY: ${cancels.map((ids) => ids.length).join(", ")}`);
+    assert.equal(cancels.flat().length, 3000);
+    assert.equal(cancels.filter((ids) => ids.some((id) => onSupervisor.has(id))).length, 2, "the supervisor's steps were named in two NOTIFYs");
+    await waitFor("the supervisor's steps ended", () => sup.logs.filter((l) => l.msg === "cancelled step ended").length === 60 || null, 30_000, 100);
+    assert.equal((await runningIds()).length, 0);
     assert.equal(sup.child.exitCode, null);
   });
 });

@@ -224,6 +224,36 @@ describe("one run lifecycle", () => {
       listener.release();
     }
   });
+
+  test("drop_job of a job with 3000 running steps succeeds and tells their supervisors, at most 300 ids a NOTIFY", async () => {
+    // NOTIFY payloads are limited to 8000 bytes: all 3000 ids in one (about 21 000 bytes)
+    // made the drop fail with "payload string too long". Step run ids as long as a bigint
+    // gets (19 digits), so that 300 of them must still fit.
+    await db.query("select setval(pg_get_serial_sequence('clockwork.step_runs', 'id'), 9000000000000000000)");
+    const listener = await db.pool.connect();
+    const cancels: string[] = [];
+    listener.on("notification", (n) => { if (n.channel === "clockwork_cancel") cancels.push(n.payload ?? ""); });
+    await listener.query("listen clockwork_cancel");
+    try {
+      await defineJob(db, { name: "dropped-many", steps: [{ name: "a", shell: "sleep 600" }] });
+      await db.query("select clockwork.run_now('dropped-many', '{}', '2040-09-02T00:00:00Z') from generate_series(1, 3000)");
+      const claimed = (await tick(db.pool, "w1", "2040-09-02T00:00:00Z", 3000)).claimed.filter((c) => c.job === "dropped-many");
+      assert.equal(claimed.length, 3000);
+      await db.query("select clockwork.drop_job('dropped-many')");
+      await new Promise((r) => setTimeout(r, 200));
+      for (const payload of cancels) assert.ok(Buffer.byteLength(payload) < 8000, `${Buffer.byteLength(payload)} bytes`);
+      const told = cancels.map((p) => JSON.parse(p) as string[]);
+      assert.ok(told.every((ids) => ids.length <= 300), `ids per NOTIFY: ${told.map((ids) => ids.length).join(", ")}`);
+      const ids = new Set(claimed.map((c) => String(c.step_run_id)));
+      // (The tick may also have stopped a step of an earlier test's run: only this job's count.)
+      assert.deepEqual(told.flat().filter((id) => ids.has(id)).sort(), [...ids].sort(), "every running step, each once");
+      const late = await complete(db, claimed[2999]!, "2040-09-02T00:00:05Z");
+      assert.equal(late.accepted, false);
+    } finally {
+      await listener.query("unlisten *");
+      listener.release();
+    }
+  });
 });
 
 // Issue 15, item 1: session A completes the last step of run R while session B ticks the

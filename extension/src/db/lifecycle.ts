@@ -179,9 +179,23 @@ export function applyPlans(plans: readonly RunPlan[], nowMs: number): number {
     }
   }
   if (ended.length > 0) again.push(...endRuns(ended, nowMs));
-  if (toStop.length > 0) execute(SQL.notifyCancel, [JSON.stringify([...new Set(toStop)])]);
+  if (toStop.length > 0) notifyCancel([...new Set(toStop)]);
   if (again.length > 0) ready += applyPlans(again, nowMs);
   return ready;
+}
+
+/**
+ * Step run ids per NOTIFY clockwork_cancel: a payload is limited to 8000 bytes, and 300 ids
+ * of a bigint's 19 digits, quoted, take 6 601. All ids in one payload made a cancel of
+ * thousands of running steps (drop_job) fail with "payload string too long".
+ */
+export const CANCEL_IDS_PER_NOTIFY = 300;
+
+/** Tells the supervisors holding these step runs to stop them: one NOTIFY per 300 ids. */
+function notifyCancel(stepRunIds: readonly string[]): void {
+  for (let i = 0; i < stepRunIds.length; i += CANCEL_IDS_PER_NOTIFY) {
+    execute(SQL.notifyCancel, [JSON.stringify(stepRunIds.slice(i, i + CANCEL_IDS_PER_NOTIFY))]);
+  }
 }
 
 // --- after a run ended --------------------------------------------------------------------
