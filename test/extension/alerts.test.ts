@@ -1,7 +1,8 @@
 // Alerts are decided by the database: every condition opens once (repeats are counted, not
-// raised again) and resolves, with pinned time; NOTIFY clockwork_alert carries each event;
-// deliveries are queued per channel, claimed with a lease, retried and finally failed;
-// silences, acknowledgements, defaults and channels are checked for who may do what.
+// raised again) and resolves, with pinned time; NOTIFY clockwork_alert carries each event as
+// ids and kinds (any role may LISTEN); deliveries are queued per channel, claimed with a
+// lease, retried and finally failed; silences, acknowledgements, defaults and channels are
+// checked for who may do what.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type pg from "pg";
@@ -73,7 +74,7 @@ describe("alerts", () => {
   });
 
   test("N failures in a row open one alert, a further failure is a repeat, a success resolves it and records a recovery", async () => {
-    await defineJob(db, { name: "flaky", alerts: { failures: 2, recovery: true }, steps: [{ name: "a", shell: "false" }] });
+    const flaky = await defineJob(db, { name: "flaky", alerts: { failures: 2, recovery: true }, steps: [{ name: "a", shell: "false" }] });
     notes.length = 0;
     await runOnce("flaky", 0, 1);
     assert.deepEqual(await alertsOf("flaky"), [], "one failure is below the threshold");
@@ -94,8 +95,8 @@ describe("alerts", () => {
     assert.match(alerts[0].resolution, /^run \d+ succeeded$/);
     assert.match(alerts[1].message, /succeeded after 3 failed runs/);
     await settle();
-    assert.deepEqual(notes.map((n) => [n.event, n.job, n.condition]), [
-      ["opened", "flaky", "failures"], ["resolved", "flaky", "failures"], ["opened", "flaky", "recovery"],
+    assert.deepEqual(notes.map((n) => [n.event, n.job_id, n.condition]), [
+      ["opened", flaky, "failures"], ["resolved", flaky, "failures"], ["opened", flaky, "recovery"],
     ], "NOTIFY clockwork_alert: one opening, one resolution, one recovery");
     assert.equal(notes[0]!.alert_id, alerts[0].id);
   });
@@ -289,6 +290,61 @@ describe("alerts", () => {
     assert.deepEqual(acked, { state: "acknowledged", acknowledged_by: "cw_alert_user", acknowledgement: "looking" });
     await runOnce("users-job", 1102 * MIN, 1);
     assert.equal((await db.query("select repeats from clockwork.alerts where id = $1", [theirs[0].id])).rows[0].repeats, 1, "an acknowledged alert still absorbs repeats");
+  });
+
+  test("a role LISTENing on clockwork_alert learns ids and kinds, never a failed run's error text; a long error does not break the alert", async () => {
+    // Any role may LISTEN on any channel: the payload is ids and kinds, and the message
+    // (which holds the step's error) is read through alert_history, which checks privileges.
+    const stranger = await db.connect({ user: "cw_alert_user" });
+    const heard: string[] = [];
+    stranger.on("notification", (n) => { if (n.channel === "clockwork_alert") heard.push(n.payload ?? ""); });
+    await stranger.query("LISTEN clockwork_alert");
+    const jobId = await defineJob(db, { name: "leaky", alerts: { failures: 1 }, steps: [{ name: "a", shell: "false" }] });
+    notes.length = 0;
+    const fail = async (offsetMs: number, error: string) => {
+      await runNow("leaky", offsetMs);
+      const c = await claim("leaky", offsetMs);
+      await db.query("select clockwork.complete_step($1, 'w1', 1, '', '', $2, $3)", [c.step_run_id, error, iso(offsetMs + 1000)]);
+    };
+    const secret = 'duplicate key value violates unique constraint "customers_email_key": Key (email)=(alice@example.com) already exists.';
+    // 100 000 characters; and 3 255 in Cyrillic (a server with lc_messages in Russian): twice
+    // in the old payload (message and details), 6 875 characters, under its cut-off of 7 900,
+    // but 11 425 bytes, so the alerting transaction, the step's report, failed with "payload
+    // string too long".
+    const long = `token=s3cr3t ${"x".repeat(100_000)}`;
+    const russian = "ОШИБКА: повторяющееся значение ключа нарушает ограничение уникальности «customers_email_key» ".repeat(35);
+    await fail(1200 * MIN, secret);
+    await settle();
+    assert.equal(heard.length, 1);
+    assert.ok(!heard[0]!.includes("alice@example.com"), `the stranger heard: ${heard[0]}`);
+    await runOnce("leaky", 1201 * MIN, 0);
+    await fail(1202 * MIN, long);
+    await runOnce("leaky", 1203 * MIN, 0);
+    await fail(1204 * MIN, russian);
+    const alerts = await alertsOf("leaky");
+    assert.deepEqual(alerts.map((a) => a.state), ["resolved", "resolved", "open"]);
+    assert.ok(alerts[0].message.includes(secret) && alerts[1].message.includes(long) && alerts[2].message.includes(russian), "the table keeps each message whole");
+    await settle();
+    assert.equal(heard.length, 5, "two openings and resolutions, one opening");
+    for (const payload of heard) {
+      assert.deepEqual(Object.keys(JSON.parse(payload)).sort(), ["alert_id", "condition", "event", "job_id", "severity"]);
+      assert.ok(!/alice|s3cr3t|ОШИБКА/.test(payload), payload);
+    }
+    assert.deepEqual(heard.map((p) => JSON.parse(p)), [
+      { alert_id: alerts[0].id, event: "opened", job_id: jobId, condition: "failures", severity: "critical" },
+      { alert_id: alerts[0].id, event: "resolved", job_id: jobId, condition: "failures", severity: "critical" },
+      { alert_id: alerts[1].id, event: "opened", job_id: jobId, condition: "failures", severity: "critical" },
+      { alert_id: alerts[1].id, event: "resolved", job_id: jobId, condition: "failures", severity: "critical" },
+      { alert_id: alerts[2].id, event: "opened", job_id: jobId, condition: "failures", severity: "critical" },
+    ]);
+    assert.deepEqual(notes, heard.map((p) => JSON.parse(p)), "every listener hears the same");
+    // What the payload names, the stranger cannot read; the job's owner can.
+    const ids = alerts.map((a) => a.id);
+    assert.equal((await stranger.query("select count(*)::int as n from clockwork.alert_history where alert_id = any($1::bigint[])", [ids])).rows[0].n, 0);
+    const [read] = (await db.query("select job, message from clockwork.alert_history where alert_id = $1", [ids[2]])).rows;
+    assert.equal(read.job, "leaky");
+    assert.ok(read.message.includes(russian));
+    await stranger.query("UNLISTEN *");
   });
 
   test("supervisors watch each other: a silent worker is lost until it heartbeats; an outage with none alive is recorded", async () => {

@@ -2,8 +2,8 @@
 // arise. A run's end (lifecycle.ts) and slots tick did not fire (tick.ts) call in here in
 // the transaction that made the fact; the sweep (check_alerts, which supervisors call every
 // few seconds) finds what only time reveals. Opening an alert records it once (repeats are
-// counted: alerts_open_key), NOTIFYs clockwork_alert with a JSON payload, and queues one
-// delivery per channel for the supervisors; nothing here waits for a delivery.
+// counted: alerts_open_key), NOTIFYs clockwork_alert with the alert's id and kinds, and
+// queues one delivery per channel for the supervisors; nothing here waits for a delivery.
 import {
   alertsOnRunEnd, alertsOnSkippedSlots, alertsOnSweep, alertsOnWorkers, effectiveAlertRules, previousRunsNeeded,
   schedulerDownEvent, validateAlertSettings, watchesAnything,
@@ -14,8 +14,6 @@ import { SQL } from "./statements.ts";
 import { execute } from "./query.ts";
 import type { RunRow } from "./runs.ts";
 
-/** NOTIFY payloads are limited to 8000 bytes; details are dropped beyond this. */
-const NOTIFY_LIMIT = 7900;
 /** The sweep runs at most this often, however many supervisors ask. */
 export const SWEEP_INTERVAL_MS = 5000;
 
@@ -78,39 +76,24 @@ export function refreshAlertRules(jobIds: readonly string[] | null, nowMs: numbe
 
 // --- recording -------------------------------------------------------------------------------
 
+/**
+ * NOTIFY clockwork_alert: which alert, of which job, of what kind, and nothing more. Any
+ * role may LISTEN on any channel, so what an alert says (its message and details: a failed
+ * run's error text, which may hold its owner's data; the job's name) is read through
+ * alert_history, whose row-level security checks who asks. Ids and kinds also keep the
+ * payload far below NOTIFY's 8000 bytes, which a long error text went beyond, failing the
+ * transaction that opened the alert (a step's report).
+ */
 interface AlertEventPayload {
   alert_id: string;
   event: "opened" | "resolved";
-  job: string | null;
+  job_id: string | null;
   condition: string;
-  key: string;
   severity: string;
-  message: string;
-  opened_at: string;
-  resolved_at: string | null;
-  resolution: string | null;
-  details?: Record<string, unknown>;
 }
 
 function notify(payload: AlertEventPayload): void {
-  let text = JSON.stringify(payload);
-  if (text.length > NOTIFY_LIMIT) {
-    const { details: _dropped, ...rest } = payload;
-    text = JSON.stringify({ ...rest, message: rest.message.slice(0, 2000), details_dropped: true });
-  }
-  execute(SQL.notifyAlert, [text]);
-}
-
-let jobNames: Map<string, string> | null = null;
-function jobName(jobId: string | null): string | null {
-  if (jobId === null) return null;
-  jobNames ??= new Map();
-  let name = jobNames.get(jobId);
-  if (name === undefined) {
-    name = (plv8.execute("SELECT name FROM clockwork.jobs WHERE id = $1::bigint", [jobId])[0] as { name: string } | undefined)?.name ?? `job ${jobId}`;
-    jobNames.set(jobId, name);
-  }
-  return name;
+  execute(SQL.notifyAlert, [JSON.stringify(payload)]);
 }
 
 /**
@@ -120,20 +103,15 @@ function jobName(jobId: string | null): string | null {
 export function applyAlertDecision(jobId: string | null, decision: AlertDecision, channels: readonly string[], nowMs: number): number {
   if (decision.open.length === 0 && decision.resolve.length === 0) return 0;
   const now = new Date(nowMs);
-  jobNames = null; // a job may have been renamed by dropping and redefining it
   let opened = 0;
   let queued = false;
   if (decision.resolve.length > 0) {
     const rows = execute(SQL.resolveAlerts, [jobId, JSON.stringify(decision.resolve), now]) as {
-      id: string; condition: string; key: string; severity: string; message: string; details: Record<string, unknown>;
-      opened_at: Date; resolved_at: Date; resolution: string; silenced: boolean;
+      id: string; condition: string; severity: string; silenced: boolean;
     }[];
     for (const a of rows) {
       if (a.silenced) continue;
-      notify({
-        alert_id: a.id, event: "resolved", job: jobName(jobId), condition: a.condition, key: a.key, severity: a.severity,
-        message: a.message, opened_at: a.opened_at.toISOString(), resolved_at: a.resolved_at.toISOString(), resolution: a.resolution,
-      });
+      notify({ alert_id: a.id, event: "resolved", job_id: jobId, condition: a.condition, severity: a.severity });
       if (channels.length > 0) {
         execute(SQL.insertDeliveries, [a.id, "resolved", [...channels], now]);
         queued = true;
@@ -145,15 +123,11 @@ export function applyAlertDecision(jobId: string | null, decision: AlertDecision
     silenced ??= jobId !== null && (execute(SQL.jobSilenced, [jobId, now])[0] as { silenced: boolean }).silenced;
     const row = execute(SQL.openAlert, [
       jobId, open.condition, open.key, open.severity, open.message, JSON.stringify(open.details), now, silenced, open.event === true,
-    ])[0] as { id: string; opened: boolean; state: string; opened_at: Date; resolved_at: Date | null; resolution: string | null };
+    ])[0] as { id: string; opened: boolean };
     if (!row.opened) continue; // a repeat of an open alert: counted, not raised again
     opened++;
     if (silenced) continue;
-    notify({
-      alert_id: row.id, event: "opened", job: jobName(jobId), condition: open.condition, key: open.key, severity: open.severity,
-      message: open.message, opened_at: row.opened_at.toISOString(), resolved_at: row.resolved_at?.toISOString() ?? null,
-      resolution: row.resolution, details: open.details,
-    });
+    notify({ alert_id: row.id, event: "opened", job_id: jobId, condition: open.condition, severity: open.severity });
     if (channels.length > 0) {
       execute(SQL.insertDeliveries, [row.id, "opened", [...channels], now]);
       queued = true;

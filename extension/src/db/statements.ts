@@ -529,7 +529,7 @@ export const SQL = {
             CASE WHEN $9 THEN $7 END, CASE WHEN $9 THEN 'an event: recorded resolved' END, $8)
     ON CONFLICT ((coalesce(job_id, 0)), condition, key) WHERE state IN ('open', 'acknowledged')
     DO UPDATE SET repeats = a.repeats + 1, last_seen_at = greatest(a.last_seen_at, excluded.last_seen_at)
-    RETURNING a.id::text AS id, (xmax = 0) AS opened, a.state, a.opened_at, a.resolved_at, a.resolution, a.silenced`),
+    RETURNING a.id::text AS id, (xmax = 0) AS opened`),
   // Which of these jobs have an alert that a run's end could resolve (most have none).
   jobsWithOpenAlerts: sql(["text[]"], `
     SELECT DISTINCT job_id::text AS job_id FROM clockwork.alerts
@@ -540,8 +540,7 @@ export const SQL = {
       FROM jsonb_to_recordset($2::text::jsonb) AS x(condition text, key text, reason text)
      WHERE coalesce(a.job_id, 0) = coalesce($1::bigint, 0) AND a.condition = x.condition
        AND (x.key IS NULL OR a.key = x.key) AND a.state IN ('open', 'acknowledged')
-    RETURNING a.id::text AS id, a.condition, a.key, a.severity, a.message, a.details, a.opened_at, a.resolved_at,
-              a.resolution, a.silenced, a.state`),
+    RETURNING a.id::text AS id, a.condition, a.severity, a.silenced`),
   openAlertKeys: sql(["text"], `
     SELECT key FROM clockwork.alerts
      WHERE coalesce(job_id, 0) = 0 AND condition = $1 AND state IN ('open', 'acknowledged')`),
