@@ -156,6 +156,16 @@ describe("validation returns every error with its path", () => {
     ["an unknown database", { name: "j", steps: { a: { sql: "x", database: "ap" } } }, [[SQLSTATE.invalid_definition, 'steps.a.database: unknown database "ap" (did you mean "app"?)']], { ...env, databases: ["app", "postgres"] }],
     ["a password in env", { name: "j", steps: { a: { shell: "x", env: { PGPASSWORD: "hunter2" } } } }, [[SQLSTATE.password_in_environment, "steps.a.env.PGPASSWORD: PGPASSWORD would put a credential in the definition"]]],
     ["a connection string with a password in env", { name: "j", steps: { a: { shell: "x", env: { TARGET: "postgres://etl:hunter2@db/prod" } } } }, [[SQLSTATE.password_in_environment, "steps.a.env.TARGET: the value is a connection string with a password"]]],
+    // Parameters and matrix values reach shell and program steps as environment variables
+    // under their names (stepEnvironment): the env rule holds for them.
+    ["a password as a job parameter of a job with a shell step", { name: "j", parameters: { PGPASSWORD: "hunter2" }, steps: { a: { shell: "psql -h db -c 'select 1'" } } }, [[SQLSTATE.password_in_environment, "parameters.PGPASSWORD: PGPASSWORD would put a credential in the definition: parameters and matrix values reach shell and program steps as environment variables"]]],
+    ["a connection string with a password as a job parameter of a job with a program check", { name: "j", parameters: { target: "postgresql://etl:hunter2@db/prod" }, steps: { a: { sql: "select 1" } }, checks: [{ name: "k", program: ["psql", "$target"] }] }, [[SQLSTATE.password_in_environment, "parameters.target: the value is a connection string with a password: parameters and matrix values reach shell and program steps as environment variables"]]],
+    ["a declared job parameter whose default holds a password", { name: "j", parameters: { dsn: { type: "string", default: "host=db password=hunter2" } }, steps: { a: { shell: "psql \"$dsn\"" } } }, [[SQLSTATE.password_in_environment, "parameters.dsn: the value is a connection string with a password: parameters and matrix values reach shell and program steps as environment variables"]]],
+    ["a password as a step parameter of a program step", { name: "j", steps: { a: { program: ["pg_dump", "app"], parameters: { PGPASSWORD: "hunter2" } } } }, [[SQLSTATE.password_in_environment, "steps.a.parameters.PGPASSWORD: PGPASSWORD would put a credential in the definition: parameters and matrix values reach shell and program steps as environment variables"]]],
+    ["passwords in a shell step's matrix", { name: "j", steps: { a: { shell: "psql", matrix: { PGPASSWORD: ["a", "b"], PGHOST: ["db1", "db2"] } }, b: { shell: "psql \"$dsn\"", matrix: { dsn: ["host=db1", "host=db2 password=hunter2"] } } } }, [
+      [SQLSTATE.password_in_environment, "steps.a.matrix.PGPASSWORD: PGPASSWORD would put a credential in the definition: parameters and matrix values reach shell and program steps as environment variables"],
+      [SQLSTATE.password_in_environment, "steps.b.matrix.dsn[1]: the value is a connection string with a password: parameters and matrix values reach shell and program steps as environment variables"],
+    ]],
     ["a conninfo logging in as another role", { name: "j", steps: { a: { sql: "x", conninfo: "host=db user=postgres" } } }, [[SQLSTATE.invalid_definition, "steps.a.conninfo: user=postgres: steps log in as their owner (alice); only a superuser may define a connection that logs in as another role"]], { ...env, definer: { role: "alice", superuser: false } }],
     ["a conninfo naming a key file", { name: "j", steps: { a: { sql: "x", conninfo: "host=db sslkey=/etc/ssl/private/x.key" } } }, [[SQLSTATE.invalid_definition, "steps.a.conninfo: only a superuser may name files on the supervisor's machine (sslkey)"]], { ...env, definer: { role: "alice", superuser: false } }],
     ["a conninfo with a parameter the supervisor does not honour", { name: "j", steps: { a: { sql: "x", conninfo: "host=db target_session_attrs=read-write" } } }, [[SQLSTATE.invalid_definition, "steps.a.conninfo: parameter \"target_session_attrs\" is not supported (supported: host, hostaddr, port, dbname, user, service, sslmode, sslrootcert, sslcert, sslkey, connect_timeout, application_name, options)"]], { ...env, definer: { role: "alice", superuser: false } }],
@@ -235,6 +245,20 @@ describe("parameters: declared or default types, checked when a run is asked for
       'parameters.n.default: expected an integer, got "many"',
       'parameters.m.type: must be one of string, number, integer, boolean, date, timestamp, any, got "decimal"',
     ]);
+  });
+  test("parameters of a job with SQL steps only may hold anything: they are SQL literals, never a process's environment", () => {
+    const r = validateJobDefinition({ name: "p", parameters: { PGPASSWORD: "x", dsn: "host=db password=y" }, steps: { a: { sql: "select :dsn", matrix: { token_TOKEN: ["z"] } } } }, env);
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    assert.deepEqual(check({ dsn: "host=db" }, { dsn: "host=db password=y" }), { dsn: "host=db password=y" });
+  });
+  test("a run parameter that would hand a shell step a password is refused", () => {
+    const r = validateJobDefinition({ name: "p", parameters: { dsn: "host=db" }, steps: { a: { shell: "psql \"$dsn\"" } } }, env);
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    const given = checkRunParameters(r.job, { dsn: "postgres://etl:hunter2@db/prod" });
+    assert.deepEqual(given.ok ? given.params : given.errors.map((e) => [e.code, formatIssue(e)]), [
+      [SQLSTATE.password_in_environment, "params.dsn: the value is a connection string with a password: parameters and matrix values reach shell and program steps as environment variables"],
+    ]);
+    assert.equal(checkRunParameters(r.job, { dsn: "host=db2" }).ok, true);
   });
   test("unknown parameters are refused with a suggestion", () => {
     assert.deepEqual(check({ target: "eu" }, { targt: "x" }), ['params.targt: job "p" has no parameter "targt" (did you mean "target"?)']);

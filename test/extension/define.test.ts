@@ -135,6 +135,32 @@ describe("defining jobs", () => {
     assert.equal(rows[0].owner, "cw_ops");
   });
 
+  test("a role granted clockwork_shell cannot hand its shell steps a password through parameters, a matrix or run_now", async () => {
+    // Parameters and matrix values become the process's environment variables under their
+    // names: PGPASSWORD as a parameter is PGPASSWORD in psql's environment, as env would be.
+    await adminQuery("do $$ begin create role cw_shell_params login; exception when duplicate_object then null; end $$");
+    await adminQuery("grant clockwork_shell to cw_shell_params");
+    const ops = await db.connect({ user: "cw_shell_params" });
+    const attacks: Array<[string, object, RegExp]> = [
+      ["a job parameter", { name: "pw-param", parameters: { PGPASSWORD: "hunter2" }, steps: [{ name: "a", shell: "psql -h db -c 'select 1'" }] }, /^parameters\.PGPASSWORD: PGPASSWORD would put a credential in the definition/],
+      ["a step parameter", { name: "pw-step-param", steps: [{ name: "a", program: ["pg_dump", "app"], parameters: { PGPASSWORD: "hunter2" } }] }, /^steps\.a\.parameters\.PGPASSWORD:/],
+      ["a matrix", { name: "pw-matrix", steps: [{ name: "a", shell: "psql \"$dsn\"", matrix: { dsn: ["host=db1", "postgresql://etl:hunter2@db2/app"] } }] }, /^steps\.a\.matrix\.dsn\[1\]: the value is a connection string with a password/],
+    ];
+    for (const [what, definition, message] of attacks) {
+      const error = await sqlErrorOf(ops, "select clockwork.define_job($1::jsonb)", [JSON.stringify(definition)]);
+      assert.equal(error.code, SQLSTATE.password_in_environment, `${what}: ${error.message}`);
+      assert.match(error.message, message, what);
+      const { rows } = await db.query("select count(*)::int as n from clockwork.jobs where name = $1", [(definition as { name: string }).name]);
+      assert.equal(rows[0].n, 0, `${what}: nothing stored`);
+    }
+    await ops.query("select clockwork.define_job($1::jsonb)", [JSON.stringify({ name: "dsn-param", parameters: { dsn: "host=db" }, steps: [{ name: "a", shell: "psql \"$dsn\"" }] })]);
+    const error = await sqlErrorOf(ops, "select clockwork.run_now('dsn-param', $1::jsonb)", [JSON.stringify({ dsn: "host=db password=hunter2" })]);
+    assert.equal(error.code, SQLSTATE.password_in_environment, error.message);
+    assert.match(error.message, /^params\.dsn: the value is a connection string with a password/);
+    const runs = await db.query("select count(*)::int as n from clockwork.runs r join clockwork.jobs j on j.id = r.job_id where j.name = 'dsn-param'");
+    assert.equal(runs.rows[0].n, 0, "no run, so no password in clockwork.runs.params");
+  });
+
   test("a step may name a connection its owner may use; another role's is unknown to it", async () => {
     await db.query("insert into clockwork.connections (name, conninfo) values ('warehouse', 'host=wh dbname=dw')");
     await db.query("select clockwork.define_job($1::jsonb)", [

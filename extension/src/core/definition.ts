@@ -206,6 +206,46 @@ export { conninfoHasPassword };
 /** Environment variable names that carry credentials: refused in a step's env. */
 const SECRET_ENV_NAME = /PASSWORD|PASSFILE|^PGPASS|SECRET|_TOKEN$|^DATABASE_URL$/i;
 
+/**
+ * Why a variable a shell or program step would get (its env, or a parameter or matrix
+ * value, which reach it as variables under their names: stepEnvironment) puts a credential
+ * in the definition, or null: a name that carries credentials (PGPASSWORD, …), or a value
+ * that is a connection string with a password.
+ */
+function credentialInVariable(name: string, value: unknown): string | null {
+  if (SECRET_ENV_NAME.test(name)) return `${name} would put a credential in the definition`;
+  if (typeof value === "string" && /postgres(ql)?:\/\/|password\s*=/i.test(value) && conninfoHasPassword(value.match(/postgres(ql)?:\/\/\S+/i)?.[0] ?? value)) {
+    return "the value is a connection string with a password";
+  }
+  return null;
+}
+
+/** Said of a parameter or matrix value refused by credentialInVariable. */
+const REACHES_PROCESSES = "parameters and matrix values reach shell and program steps as environment variables";
+
+/**
+ * The env rule (credentialInVariable) for the parameters and matrix values of a job with
+ * shell or program steps or checks: they reach those processes as environment variables,
+ * as env does. A job parameter is checked once, whichever steps take it.
+ */
+function checkProcessVariables(c: Collector, jobParams: Record<string, Scalar>, work: ReadonlyArray<[string, WorkDefinition]>): void {
+  const processes = work.filter(([, w]) => w.kind === "shell" || w.kind === "program");
+  if (processes.length === 0) return;
+  const check = (path: string, name: string, value: unknown): boolean => {
+    const why = credentialInVariable(name, value);
+    if (why !== null) c.add("password_in_environment", path, `${why}: ${REACHES_PROCESSES}`);
+    return why === null;
+  };
+  for (const [k, x] of Object.entries(jobParams)) check(sub("parameters", k), k, x);
+  for (const [path, w] of processes) {
+    for (const [k, x] of Object.entries(w.parameters)) check(sub(sub(path, "parameters"), k), k, x);
+    for (const [k, list] of Object.entries(w.matrix ?? {})) {
+      if (!check(sub(sub(path, "matrix"), k), k, null)) continue;
+      list.forEach((x, i) => check(sub(sub(sub(path, "matrix"), k), i), k, x));
+    }
+  }
+}
+
 class Collector {
   readonly errors: ValidationIssue[] = [];
   add(kind: ErrorKind, path: string, message: string): void {
@@ -319,7 +359,7 @@ function readParameters(c: Collector, v: unknown, path: string, types?: Record<s
  * unknown names, each value of its declared or default type. Returns them typed, or every
  * problem found, each naming its parameter.
  */
-export function checkRunParameters(job: Pick<JobDefinition, "name" | "parameters" | "parameterTypes">, given: unknown): { ok: true; params: Record<string, Scalar> } | { ok: false; errors: ValidationIssue[] } {
+export function checkRunParameters(job: Pick<JobDefinition, "name" | "parameters" | "parameterTypes"> & Partial<Pick<JobDefinition, "steps" | "checks">>, given: unknown): { ok: true; params: Record<string, Scalar> } | { ok: false; errors: ValidationIssue[] } {
   const c = new Collector();
   const params: Record<string, Scalar> = {};
   if (!isObj(given)) {
@@ -339,6 +379,14 @@ export function checkRunParameters(job: Pick<JobDefinition, "name" | "parameters
       c.add("invalid_parameter", `params.${name}`, `${value.message}${says}`);
     }
     else params[name] = value.value;
+  }
+  // A value that reaches a shell or program step (as a variable) takes the env rule; the
+  // names are the job's, checked when it was defined.
+  if ([...(job.steps ?? []), ...(job.checks ?? [])].some((w) => w.kind === "shell" || w.kind === "program")) {
+    for (const [name, x] of Object.entries(params)) {
+      const why = credentialInVariable("", x);
+      if (why !== null) c.add("password_in_environment", `params.${name}`, `${why}: ${REACHES_PROCESSES}`);
+    }
   }
   return c.errors.length > 0 ? { ok: false, errors: c.errors } : { ok: true, params };
 }
@@ -690,10 +738,11 @@ function readWork(c: Collector, e: RawEntry, env: ValidationEnvironment, jobPara
       for (const [k, x] of Object.entries(v.env)) {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) c.add("invalid_definition", sub(sub(e.path, "env"), k), `"${k}" is not a valid environment variable name`);
         else if (typeof x !== "string" && typeof x !== "number" && typeof x !== "boolean") c.add("invalid_definition", sub(sub(e.path, "env"), k), "must be a string, number or boolean");
-        else if (SECRET_ENV_NAME.test(k)) c.add("password_in_environment", sub(sub(e.path, "env"), k), `${k} would put a credential in the definition`);
-        else if (typeof x === "string" && /postgres(ql)?:\/\/|password\s*=/i.test(x) && conninfoHasPassword(x.match(/postgres(ql)?:\/\/\S+/i)?.[0] ?? x)) {
-          c.add("password_in_environment", sub(sub(e.path, "env"), k), "the value is a connection string with a password");
-        } else w.env[k] = String(x);
+        else {
+          const credential = credentialInVariable(k, x);
+          if (credential !== null) c.add("password_in_environment", sub(sub(e.path, "env"), k), credential);
+          else w.env[k] = String(x);
+        }
       }
     }
   }
@@ -947,6 +996,7 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
     }
     checks.push({ ...w, expectedExitCode, expected: readStringList(c, e.value.expected, sub(e.path, "expected")), unexpected: readStringList(c, e.value.unexpected, sub(e.path, "unexpected")) });
   }
+  checkProcessVariables(c, parameters, [...steps.map((s) => [`steps.${s.name}`, s] as [string, WorkDefinition]), ...checks.map((k) => [`checks.${k.name}`, k] as [string, WorkDefinition])]);
   if (transaction === "run") {
     // One transaction on one server: every SQL step and check names the same target, and
     // none runs outside a transaction block.
