@@ -1,6 +1,6 @@
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { validateJobDefinition, formatIssue, conninfoHasPassword, checkRunParameters, type ValidationEnvironment, SQLSTATE } from "../../extension/src/core/index.ts";
+import { validateJobDefinition, formatIssue, conninfoHasPassword, checkRunParameters, definitionTextTooLarge, MAX_DEFINITION_BYTES, type ValidationEnvironment, SQLSTATE } from "../../extension/src/core/index.ts";
 import { isValidTimeZone } from "./tz.ts";
 
 const env: ValidationEnvironment = { isValidTimeZone, connections: ["warehouse", "reporting"], calendars: ["holidays"], allowShellSteps: true };
@@ -186,6 +186,62 @@ describe("validation returns every error with its path", () => {
       steps: { extract: { sql: "select :x" }, load: { sql: "x", depends: ["extrct"], when: "extract.status ==" }, a: { sql: "x", depends: "b" }, b: { sql: "x", depends: "a" } },
     });
     assert.deepEqual(all.map((x) => x[0]), [SQLSTATE.invalid_schedule, SQLSTATE.invalid_parameter, SQLSTATE.unknown_step, SQLSTATE.dependency_cycle, SQLSTATE.invalid_expression]);
+  });
+});
+
+describe("bounds: a definition, its parameters and its runs are bounded when it is defined", () => {
+  const sqlSteps = (n: number, step: (i: number) => object = () => ({ sql: "select 1" })) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`s${i}`, step(i)]));
+  test("a definition over 1 MiB as JSON is refused for its size alone (KW002)", () => {
+    assert.deepEqual(errors({ name: "j", steps: { a: { sql: `select '${"x".repeat(MAX_DEFINITION_BYTES)}'` } } }), [
+      [SQLSTATE.invalid_definition, "the definition takes more than 1048576 bytes as JSON; at most 1048576 bytes (1 MiB) are allowed"],
+    ]);
+    // UTF-8 bytes, not characters: 400 000 three-byte characters are 1.2 MB.
+    assert.equal(errors({ name: "j", steps: { a: { sql: `select '${"€".repeat(400_000)}'` } } })[0]![0], SQLSTATE.invalid_definition);
+    assert.equal(validateJobDefinition({ name: "j", steps: { a: { sql: `select '${"x".repeat(1_000_000)}'` } } }, env).ok, true, "just under the bound");
+  });
+  test("shared parts count as often as they appear (what YAML aliases expand to), and measuring stops at the bound", () => {
+    let data: unknown = "x".repeat(100);
+    for (let i = 0; i < 30; i++) data = [data, data]; // 2^30 copies: 100 GB as JSON
+    const started = Date.now();
+    assert.deepEqual(errors({ name: "j", steps: { q: { builtin: "queue", args: { queue: "q", data: { bomb: data } } } } }), [
+      [SQLSTATE.invalid_definition, "the definition takes more than 1048576 bytes as JSON; at most 1048576 bytes (1 MiB) are allowed"],
+    ]);
+    assert.ok(Date.now() - started < 2000, "refused without expanding it");
+  });
+  test("a run of more than 1024 step and check instances is refused (KW011); each step's matrix keeps its own bound of 256", () => {
+    const values = Array.from({ length: 256 }, (_, i) => i);
+    assert.deepEqual(errors({ name: "j", steps: sqlSteps(4, () => ({ sql: "select :x", matrix: { x: values } })), checks: [{ name: "k", sql: "select 1" }] }), [
+      [SQLSTATE.matrix_too_large, "steps: a run of the job has 1025 step and check instances (matrices expanded); at most 1024 are allowed"],
+    ]);
+    assert.deepEqual(errors({ name: "j", steps: sqlSteps(1025) }), [
+      [SQLSTATE.matrix_too_large, "steps: a run of the job has 1025 step and check instances (matrices expanded); at most 1024 are allowed"],
+    ]);
+    assert.equal(validateJobDefinition({ name: "j", steps: sqlSteps(4, () => ({ sql: "select :x", matrix: { x: values } })) }, env).ok, true, "1024 is allowed");
+  });
+  test("parameters and matrix values over 64 KiB in all are refused (KW012)", () => {
+    const half = "p".repeat(40_000);
+    assert.deepEqual(errors({ name: "j", parameters: { big: "p".repeat(70_000) }, steps: { a: { sql: "select :big" } } }), [
+      [SQLSTATE.invalid_parameter, "parameters: the job's parameters and its steps' and checks' parameters and matrix values take 70010 bytes as JSON in all; at most 65536 bytes (64 KiB) are allowed"],
+    ]);
+    assert.deepEqual(errors({ name: "j", parameters: { a: half }, steps: { s: { sql: "select :a, :b", parameters: { b: "x" }, matrix: { m: [half] } } } }).map((e) => e[0]), [SQLSTATE.invalid_parameter]);
+    assert.equal(validateJobDefinition({ name: "j", parameters: { a: half }, steps: { s: { sql: "select :a" } } }, env).ok, true);
+  });
+  test("a run's parameters over 64 KiB are refused (KW012)", () => {
+    const r = validateJobDefinition({ name: "j", parameters: { note: "" }, steps: { s: { sql: "select :note" } } }, env);
+    assert.ok(r.ok);
+    const given = checkRunParameters(r.job, { note: "n".repeat(70_000) });
+    assert.deepEqual(given.ok ? given.params : given.errors.map((e) => [e.code, formatIssue(e)]), [
+      [SQLSTATE.invalid_parameter, "params: the run's parameters take 70011 bytes as JSON; at most 65536 bytes (64 KiB) are allowed"],
+    ]);
+  });
+  test("a stored definition is read back whatever the bounds (bounds: false): nothing stored is lost", () => {
+    const stored = { name: "j", parameters: { big: "p".repeat(70_000) }, steps: sqlSteps(1100) };
+    assert.equal(validateJobDefinition(stored, env).ok, false);
+    assert.equal(validateJobDefinition(stored, { ...env, bounds: false }).ok, true);
+  });
+  test("the text a definition is written in is bounded before it is parsed", () => {
+    assert.equal(definitionTextTooLarge("name: x\n"), null);
+    assert.equal(definitionTextTooLarge(`# ${"é".repeat(600_000)}`), "the definition's text is 1200002 bytes; at most 1048576 bytes (1 MiB) are allowed");
   });
 });
 

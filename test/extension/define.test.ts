@@ -161,6 +161,57 @@ describe("defining jobs", () => {
     assert.equal(runs.rows[0].n, 0, "no run, so no password in clockwork.runs.params");
   });
 
+  test("definitions are bounded when defined: 1 MiB of text, 1024 instances a run, 64 KiB of parameters; a refusal loses nothing stored", async () => {
+    const refused = async (what: string, sql: string, params: unknown[], code: string, message: RegExp) => {
+      const error = await sqlErrorOf(db.pool, sql, params);
+      assert.equal(error.code, code, `${what}: ${error.message}`);
+      assert.match(error.message, message, what);
+      assert.ok(error.hint, what);
+    };
+    const huge = "x".repeat(2_000_000);
+    const mib = /at most 1048576 bytes \(1 MiB\) are allowed/;
+    await refused("a 2 MB definition", "select clockwork.define_job($1::jsonb)", [JSON.stringify({ name: "huge", steps: [{ name: "a", sql: `select '${huge}'` }] })], SQLSTATE.invalid_definition, mib);
+    await refused("a 2 MB one-liner", "select clockwork.schedule('huge', '0 * * * *', $1)", [`select '${huge}'`], SQLSTATE.invalid_definition, mib);
+    await refused("a 2 MB YAML text", "select clockwork.define_job($1::text)", [`name: huge\n# ${huge}\nsteps: {a: {sql: select 1}}\n`], SQLSTATE.invalid_definition, /^the definition's text is 2000\d+ bytes; at most 1048576 bytes/);
+    // 2 kB of YAML whose aliases expand to 2^15 copies of 100 bytes: 3.4 MB as JSON.
+    const yaml = [
+      "name: huge",
+      "steps:",
+      "  q:",
+      "    builtin: queue",
+      "    args:",
+      "      queue: q",
+      "      data:",
+      `        l0: &l0 "${"x".repeat(100)}"`,
+      ...Array.from({ length: 15 }, (_, k) => `        l${k + 1}: &l${k + 1} [*l${k}, *l${k}]`),
+    ].join("\n");
+    assert.ok(yaml.length < 3000);
+    await refused("a YAML alias bomb", "select clockwork.define_job($1::text)", [yaml], SQLSTATE.invalid_definition, /^the definition takes more than 1048576 bytes as JSON/);
+    const values = Array.from({ length: 256 }, (_, i) => i);
+    const wide = { name: "huge", steps: Array.from({ length: 5 }, (_, i) => ({ name: `s${i}`, sql: "select :x", matrix: { x: values } })) };
+    await refused("five steps of 256 instances", "select clockwork.define_job($1::jsonb)", [JSON.stringify(wide)], SQLSTATE.matrix_too_large, /^steps: a run of the job has 1280 step and check instances \(matrices expanded\); at most 1024 are allowed/);
+    await refused("70 kB of parameters", "select clockwork.define_job($1::jsonb)", [JSON.stringify({ name: "huge", parameters: { big: "p".repeat(70_000) }, steps: [{ name: "a", sql: "select :big" }] })], SQLSTATE.invalid_parameter, /at most 65536 bytes \(64 KiB\) are allowed/);
+    assert.equal((await db.query("select count(*)::int as n from clockwork.jobs where name = 'huge'")).rows[0].n, 0, "nothing stored");
+
+    // A stored job redefined too large keeps its definition, version and file text.
+    await db.query("select clockwork.apply_job($1::jsonb, $2, 'bounds')", [JSON.stringify({ name: "kept", parameters: { note: "n" }, steps: [{ name: "a", sql: "select :note" }] }), "name: kept\n"]);
+    const before = await db.query("select j.version, j.definition, v.source from clockwork.jobs j join clockwork.job_versions v on v.job_id = j.id and v.version = j.version where j.name = 'kept'");
+    await refused("a redefinition with 70 kB of parameters", "select clockwork.define_job($1::jsonb)", [JSON.stringify({ name: "kept", parameters: { note: "n".repeat(70_000) }, steps: [{ name: "a", sql: "select :note" }] })], SQLSTATE.invalid_parameter, /64 KiB/);
+    await refused("a file text over 1 MiB", "select clockwork.apply_job($1::jsonb, $2, 'bounds')", [JSON.stringify({ name: "kept", steps: [{ name: "a", sql: "select 2" }] }), `name: kept\n# ${huge}\n`], SQLSTATE.invalid_definition, /^source: the definition's text is/);
+    await refused("a run's 70 kB parameter", "select clockwork.run_now('kept', $1::jsonb)", [JSON.stringify({ note: "n".repeat(70_000) })], SQLSTATE.invalid_parameter, /^params: the run's parameters take 700\d\d bytes as JSON; at most 65536 bytes \(64 KiB\)/);
+    const afterRows = await db.query("select j.version, j.definition, v.source from clockwork.jobs j join clockwork.job_versions v on v.job_id = j.id and v.version = j.version where j.name = 'kept'");
+    assert.deepEqual(afterRows.rows, before.rows);
+    assert.equal((await db.query("select count(*)::int as n from clockwork.runs r join clockwork.jobs j on j.id = r.job_id where j.name = 'kept'")).rows[0].n, 0);
+
+    // A definition stored before the bounds (here: written over by the extension's owner)
+    // still runs: the bounds are checked when a job is defined, not when it is read back.
+    await defineJob(db, { name: "stored-before", parameters: { note: "n" }, steps: [{ name: "a", sql: "select length(:note)" }] });
+    await db.query(`update clockwork.job_versions v set definition = jsonb_set(v.definition, '{parameters,note}', to_jsonb(repeat('n', 70000)))
+                      from clockwork.jobs j where j.id = v.job_id and j.name = 'stored-before'`);
+    const run = await db.query("select clockwork.run_now('stored-before') as id");
+    assert.ok(Number(run.rows[0].id) > 0, "its run starts");
+  });
+
   test("a step may name a connection its owner may use; another role's is unknown to it", async () => {
     await db.query("insert into clockwork.connections (name, conninfo) values ('warehouse', 'host=wh dbname=dw')");
     await db.query("select clockwork.define_job($1::jsonb)", [

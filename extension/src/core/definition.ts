@@ -8,6 +8,7 @@ import { parseInterval } from "./interval.ts";
 import { parseTimestamp } from "./time.ts";
 import { parseExpression, expressionPaths, type Expr, type Scalar, type Value } from "./expression.ts";
 import { findNamedPlaceholders, matrixSize, MAX_MATRIX_INSTANCES } from "./params.ts";
+import { allowedBytes, jsonSizeAtMost, utf8Length, MAX_DEFINITION_BYTES, MAX_PARAMETER_BYTES, MAX_RUN_INSTANCES } from "./bounds.ts";
 import { conninfoHasPassword, conninfoProblems } from "./conninfo.ts";
 import { analyzeSqlBody } from "./sql-text.ts";
 import { validateAlertSettings, type AlertSettings } from "./alerts.ts";
@@ -166,6 +167,12 @@ export interface ValidationEnvironment {
   allowNetworkBuiltins?: boolean;
   /** Bound on matrix instances per step. Default 256. */
   maxMatrixInstances?: number;
+  /**
+   * Whether the bounds of core/bounds.ts are checked: the definition's size, its
+   * parameters' and the instances of a run. Default true; false for a stored definition
+   * read back, which was accepted when it was stored (by a version without them, perhaps).
+   */
+  bounds?: boolean;
   /** Default zone for schedules without one. Default "UTC". */
   defaultTimeZone?: string;
   /** Known alert channel names. Undefined: not checked. */
@@ -355,6 +362,33 @@ function readParameters(c: Collector, v: unknown, path: string, types?: Record<s
 }
 
 /**
+ * Why the text a definition was written in (YAML or JSON, as its author wrote it, and as
+ * it is kept for export) is too large to read, or null: checked before it is parsed.
+ */
+export function definitionTextTooLarge(text: string): string | null {
+  const bytes = utf8Length(text);
+  return bytes > MAX_DEFINITION_BYTES ? `the definition's text is ${bytes} bytes; ${allowedBytes(MAX_DEFINITION_BYTES)}` : null;
+}
+
+/**
+ * What one run of the job costs, bounded at definition time (core/bounds.ts): its step and
+ * check instances (each step's matrix has its own bound), and the parameters and matrix
+ * values it carries, which every instance's claim and history copies.
+ */
+function checkRunBounds(c: Collector, jobParams: Record<string, Scalar>, work: ReadonlyArray<[string, WorkDefinition]>): void {
+  const instances = work.reduce((n, [, w]) => n + matrixSize(w.matrix), 0);
+  if (instances > MAX_RUN_INSTANCES) {
+    c.add("matrix_too_large", "steps", `a run of the job has ${instances} step and check instances (matrices expanded); at most ${MAX_RUN_INSTANCES} are allowed`);
+  }
+  // Exact sizes: the whole definition is within MAX_DEFINITION_BYTES.
+  const size = (x: object | null): number => (x === null || Object.keys(x).length === 0 ? 0 : jsonSizeAtMost(x, MAX_DEFINITION_BYTES));
+  const bytes = work.reduce((n, [, w]) => n + size(w.parameters) + size(w.matrix), size(jobParams));
+  if (bytes > MAX_PARAMETER_BYTES) {
+    c.add("invalid_parameter", "parameters", `the job's parameters and its steps' and checks' parameters and matrix values take ${bytes} bytes as JSON in all; ${allowedBytes(MAX_PARAMETER_BYTES)}`);
+  }
+}
+
+/**
  * Parameters asked for when a run is started (run_now), checked against the job's: no
  * unknown names, each value of its declared or default type. Returns them typed, or every
  * problem found, each naming its parameter.
@@ -380,6 +414,8 @@ export function checkRunParameters(job: Pick<JobDefinition, "name" | "parameters
     }
     else params[name] = value.value;
   }
+  const bytes = jsonSizeAtMost(params, MAX_DEFINITION_BYTES);
+  if (bytes > MAX_PARAMETER_BYTES) c.add("invalid_parameter", "params", `the run's parameters take ${bytes > MAX_DEFINITION_BYTES ? "more than " : ""}${Math.min(bytes, MAX_DEFINITION_BYTES)} bytes as JSON; ${allowedBytes(MAX_PARAMETER_BYTES)}`);
   // A value that reaches a shell or program step (as a variable) takes the env rule; the
   // names are the job's, checked when it was defined.
   if ([...(job.steps ?? []), ...(job.checks ?? [])].some((w) => w.kind === "shell" || w.kind === "program")) {
@@ -840,6 +876,13 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
     c.add("invalid_definition", "", "a job definition must be an object");
     return { ok: false, errors: c.errors };
   }
+  const bounded = env.bounds !== false;
+  if (bounded && jsonSizeAtMost(input, MAX_DEFINITION_BYTES) > MAX_DEFINITION_BYTES) {
+    // Nothing more is read: a definition this large (or a YAML text whose aliases expand
+    // to it) is refused for its size alone.
+    c.add("invalid_definition", "", `the definition takes more than ${MAX_DEFINITION_BYTES} bytes as JSON; ${allowedBytes(MAX_DEFINITION_BYTES)}`);
+    return { ok: false, errors: c.errors };
+  }
   const v = input;
   c.unknownKeys(v, JOB_KEYS, "");
   let name = "";
@@ -996,7 +1039,9 @@ export function validateJobDefinition(input: unknown, env: ValidationEnvironment
     }
     checks.push({ ...w, expectedExitCode, expected: readStringList(c, e.value.expected, sub(e.path, "expected")), unexpected: readStringList(c, e.value.unexpected, sub(e.path, "unexpected")) });
   }
-  checkProcessVariables(c, parameters, [...steps.map((s) => [`steps.${s.name}`, s] as [string, WorkDefinition]), ...checks.map((k) => [`checks.${k.name}`, k] as [string, WorkDefinition])]);
+  const work: Array<[string, WorkDefinition]> = [...steps.map((s) => [`steps.${s.name}`, s] as [string, WorkDefinition]), ...checks.map((k) => [`checks.${k.name}`, k] as [string, WorkDefinition])];
+  checkProcessVariables(c, parameters, work);
+  if (bounded) checkRunBounds(c, parameters, work);
   if (transaction === "run") {
     // One transaction on one server: every SQL step and check names the same target, and
     // none runs outside a transaction block.

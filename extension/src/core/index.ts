@@ -54,7 +54,7 @@ export {
   type Token, type TokenKind, type ScanResult, type SqlStatement, type StatementNature, type SqlBodyAnalysis,
 } from "./sql-text.ts";
 export {
-  validateJobDefinition, checkRunParameters, coerceParameter, DEFAULT_BUILTINS, STEP_RESULT_FIELDS, PARAMETER_TYPES,
+  validateJobDefinition, checkRunParameters, definitionTextTooLarge, coerceParameter, DEFAULT_BUILTINS, STEP_RESULT_FIELDS, PARAMETER_TYPES,
   type ParameterType,
   type JobDefinition, type StepDefinition, type CheckDefinition, type WorkDefinition, type JobPolicies,
   type StepKind, type OnError, type ValidationEnvironment, type DefinitionResult,
@@ -81,3 +81,6 @@ export {
   ALERT_JOB_PARAMETERS,
   type ChannelKind, type ChannelTarget, type WebhookTarget, type EmailTarget, type JobTarget,
 } from "./channels.ts";
+export {
+  MAX_DEFINITION_BYTES, MAX_PARAMETER_BYTES, MAX_RUN_INSTANCES, formatBytes, utf8Length, jsonSizeAtMost, allowedBytes,
+} from "./bounds.ts";

@@ -1,6 +1,7 @@
 // clockwork.define_job: create or replace a job from a full definition (jsonb, or YAML
 // text parsed to the same object). Every error in the definition is reported at once.
 import { JSON_SCHEMA, load as parseYaml, YAMLException } from "js-yaml";
+import { definitionTextTooLarge } from "../core/index.ts";
 import { storeJob } from "../db/jobs.ts";
 import { isInterrupt, raise } from "../db/raise.ts";
 import { sqlFunction } from "../db/sql-function.ts";
@@ -27,6 +28,9 @@ export const define_job_yaml = sqlFunction({
   grant: "public",
   comment: "Creates or replaces a job from a YAML (or JSON) definition, keeping its text (comments, key order) for export; returns the job id.",
   body: (definition: string, now: Date): number => {
+    // Bounded before it is parsed; what it parses to is bounded by storeJob's validation.
+    const tooLarge = definitionTextTooLarge(definition);
+    if (tooLarge !== null) raise("invalid_definition", "", tooLarge);
     let parsed: unknown;
     try {
       // JSON_SCHEMA: plain YAML values only (no dates or other implicit types).
@@ -58,6 +62,9 @@ export const apply_job = sqlFunction({
     if (typeof managedBy !== "string" || !SET_NAME.test(managedBy)) {
       raise("invalid_argument", "managed_by", `set name ${JSON.stringify(managedBy)} must be 1–128 letters, digits, _ . : / - (not starting with . : / -)`);
     }
+    // The file's text is kept for export: bounded as the definition is.
+    const tooLarge = typeof source === "string" ? definitionTextTooLarge(source) : null;
+    if (tooLarge !== null) raise("invalid_definition", "source", tooLarge);
     return bigintResult(storeJob(definition, instantOf(now), { source: source ?? null, appliedFrom: managedBy }));
   },
 });
