@@ -178,7 +178,7 @@ export const SETTINGS: readonly Setting[] = [
   s("httpPort", "--http-port", "CLOCKWORK_HTTP_PORT", "9187", "port of /healthz, /readyz, /metrics; 0 = any free port; off = none"),
   s("httpHost", "--http-host", "CLOCKWORK_HTTP_HOST", "0.0.0.0", "address of that port"),
   s("shutdownGrace", "--shutdown-grace", "CLOCKWORK_SHUTDOWN_GRACE", "30s", "on SIGTERM/SIGINT, how long running steps may finish"),
-  s("outputLimit", "--output-limit", "CLOCKWORK_OUTPUT_LIMIT", "1MiB", "output kept per step and stream, at least 1024 bytes"),
+  s("outputLimit", "--output-limit", "CLOCKWORK_OUTPUT_LIMIT", "1MiB", "output kept per step and stream, and of an SQL step's result rows and error; at least 1024 bytes"),
   s("killGrace", "--kill-grace", "CLOCKWORK_KILL_GRACE", "5s", "SIGTERM → SIGKILL delay for a timed-out step's process group"),
   s("safetyTick", "--safety-tick", "CLOCKWORK_SAFETY_TICK", "60s", "longest sleep between ticks, at least 100ms"),
   s("fireAhead", "--fire-ahead", "CLOCKWORK_FIRE_AHEAD", "25ms", "fire and claim at least this early (more when firing takes longer), start steps on time; 0 (never ahead) to 500ms"),

@@ -37,11 +37,11 @@ export async function report(db: Queryable, worker: string, reports: StepReport[
 export async function runSqlClaim(
   db: Queryable & { name: string },
   claim: StepClaim,
-  options: { worker?: string; connections?: OwnerConnections; now?: Date } = {},
+  options: { worker?: string; connections?: OwnerConnections; now?: Date; outputLimitBytes?: number } = {},
 ): Promise<SqlStepResult & { accepted: boolean | null }> {
   const connections = options.connections ?? ownerConnections(db.name);
   try {
-    const result = await startSqlStep(claim, { connections, lateMs: 0 }).result;
+    const result = await startSqlStep(claim, { connections, lateMs: 0, ...(options.outputLimitBytes === undefined ? {} : { outputLimitBytes: options.outputLimitBytes }) }).result;
     if (result.report === null) return { ...result, accepted: null };
     const answer = await report(db, options.worker ?? "w1", [result.report], options.now);
     return { ...result, accepted: !answer.refused_reports.includes(claim.step_run_id) };

@@ -70,3 +70,103 @@ export function jsonSizeAtMost(value: unknown, limit: number): number {
 export function allowedBytes(limit: number): string {
   return `at most ${limit} bytes (${formatBytes(limit)}) are allowed`;
 }
+
+/**
+ * What a step leaves in history, per stream of a shell or program step's output and for an
+ * SQL step's result rows and error: 1 MiB. The supervisor's default --output-limit, and
+ * clockwork.output_limit() in the database (a test checks they agree).
+ */
+export const OUTPUT_LIMIT_BYTES = 1_048_576;
+
+/** The line that ends text cut at a bound. */
+export function truncationMarker(limitBytes: number): string {
+  return `\n[clockwork: output truncated after ${limitBytes} bytes]\n`;
+}
+
+/**
+ * Text kept to at most `limitBytes` UTF-8 bytes, never inside a character, followed by the
+ * truncation marker when it was cut (the rule of a shell step's output): unchanged when it fits.
+ */
+export function cutText(text: string, limitBytes: number): { text: string; truncated: boolean } {
+  // Every UTF-16 unit is at most 3 bytes: short enough text needs no count.
+  if (text.length * 3 <= limitBytes || utf8Length(text) <= limitBytes) return { text, truncated: false };
+  let bytes = 0;
+  let end = 0;
+  while (end < text.length) {
+    const c = text.charCodeAt(end);
+    const pair = c >= 0xd800 && c <= 0xdbff && end + 1 < text.length && (text.charCodeAt(end + 1) & 0xfc00) === 0xdc00;
+    const size = c < 0x80 ? 1 : c < 0x800 ? 2 : pair ? 4 : 3;
+    if (bytes + size > limitBytes) break;
+    bytes += size;
+    end += pair ? 2 : 1;
+  }
+  return { text: text.slice(0, end) + truncationMarker(limitBytes), truncated: true };
+}
+
+/**
+ * An SQL step's result rows as recorded: whole rows while their JSON fits in `limitBytes`;
+ * when not even the first row fits, it is kept with its large values cut (cutText; a value
+ * that is not text is cut as its JSON text), so that a condition can still read its small
+ * columns and the record says where it was cut. The JSON of what is kept is at most
+ * `limitBytes`, markers included.
+ */
+export function boundRows(rows: readonly unknown[], limitBytes: number): { rows: unknown[]; truncated: boolean } {
+  const kept: unknown[] = [];
+  let size = 2; // []
+  for (const row of rows) {
+    const rowSize = jsonSizeAtMost(row, limitBytes) + (kept.length > 0 ? 1 : 0);
+    if (size + rowSize <= limitBytes) {
+      kept.push(row);
+      size += rowSize;
+      continue;
+    }
+    if (kept.length === 0) {
+      const cut = cutRow(row, limitBytes - 2);
+      if (cut !== null) kept.push(cut);
+    }
+    return { rows: kept, truncated: true };
+  }
+  return { rows: kept, truncated: false };
+}
+
+/** A row whose JSON fits in `budget` bytes, its largest values cut; null when nothing fits. */
+function cutRow(row: unknown, budget: number): unknown {
+  if (row === null || typeof row !== "object" || Array.isArray(row)) {
+    const text = typeof row === "string" ? row : JSON.stringify(row) ?? "null";
+    for (let keep = budget - 2; keep > 0; keep = Math.floor(keep / 2)) {
+      const cut = cutText(text, Math.max(0, keep - truncationMarker(keep).length)).text;
+      if (jsonSizeAtMost(cut, budget) <= budget) return cut;
+    }
+    return null;
+  }
+  // Small values are kept whole; the large ones share what is left equally. Escapes (a
+  // quote is two bytes in JSON) can make a cut value larger than its room: then all the
+  // rooms shrink until the row fits.
+  const entries = Object.entries(row as Record<string, unknown>).map(([key, value]) => {
+    const keyBytes = utf8Length(JSON.stringify(key)) + 2; // "key": and a comma
+    return { key, value, keyBytes, bytes: keyBytes + jsonSizeAtMost(value, budget) };
+  });
+  const bySize = [...entries].sort((x, y) => x.bytes - y.bytes);
+  for (let scale = 1; scale > 0.001; scale /= 2) {
+    let room = Math.floor((budget - 2) * scale);
+    const rooms = new Map<string, number>();
+    bySize.forEach((e, i) => {
+      const fair = Math.floor(room / (bySize.length - i));
+      const mine = Math.min(e.bytes, fair);
+      rooms.set(e.key, mine);
+      room -= mine;
+    });
+    const out: Record<string, unknown> = {};
+    for (const e of entries) {
+      const mine = rooms.get(e.key)!;
+      if (e.bytes <= mine) out[e.key] = e.value;
+      else {
+        const text = typeof e.value === "string" ? e.value : JSON.stringify(e.value) ?? "null";
+        // The quotes, the marker and its two escaped newlines.
+        out[e.key] = cutText(text, Math.max(0, mine - e.keyBytes - 2 - truncationMarker(mine).length - 2)).text;
+      }
+    }
+    if (jsonSizeAtMost(out, budget) <= budget) return out;
+  }
+  return null;
+}

@@ -83,4 +83,5 @@ export {
 } from "./channels.ts";
 export {
   MAX_DEFINITION_BYTES, MAX_PARAMETER_BYTES, MAX_RUN_INSTANCES, formatBytes, utf8Length, jsonSizeAtMost, allowedBytes,
+  OUTPUT_LIMIT_BYTES, truncationMarker, cutText, boundRows,
 } from "./bounds.ts";

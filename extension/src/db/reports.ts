@@ -7,7 +7,7 @@
 // An SQL step in the scheduler's own database has already committed its completion with
 // its work (awaiting_report); its report brings its result rows. Every other SQL step
 // (another database or server, autonomous) is recorded here: at least once.
-import { ERROR_KINDS } from "../core/index.ts";
+import { ERROR_KINDS, OUTPUT_LIMIT_BYTES, boundRows, cutText } from "../core/index.ts";
 import { decideRuns, expireLeasesOfRuns, failedAttemptState, lockRunsForDecision, type StopCause } from "./lifecycle.ts";
 import { raise } from "./raise.ts";
 import { SQL } from "./statements.ts";
@@ -74,18 +74,23 @@ interface ReportRow {
   duration_ms: number;
 }
 
+/**
+ * Reports as rows to record. What a report brings is bounded as a shell step's output is
+ * (core/bounds.ts: the rows' JSON and the error at most OUTPUT_LIMIT_BYTES, output_limit()),
+ * whoever sent it: a supervisor bounds them already, by its --output-limit.
+ */
 function reportRows(reports: readonly StepReport[]): ReportRow[] {
   return reports.map((r) => {
-    const rows = Array.isArray(r.rows) ? r.rows.slice(0, RESULT_ROWS_LIMIT) : null;
-    const result = rows === null ? null : rowsToJson(rows);
+    const rows = Array.isArray(r.rows) ? boundRows(r.rows.slice(0, RESULT_ROWS_LIMIT), OUTPUT_LIMIT_BYTES) : null;
+    const result = rows === null ? null : rowsToJson(rows.rows);
     return {
       id: String(r.step_run),
       claim: String(r.claim),
       result,
       stdout: result ?? "",
-      truncated: r.truncated === true || (Array.isArray(r.rows) && r.rows.length > RESULT_ROWS_LIMIT),
+      truncated: r.truncated === true || (Array.isArray(r.rows) && r.rows.length > RESULT_ROWS_LIMIT) || rows?.truncated === true,
       sql_state: r.sql_state ?? null,
-      error: r.error ?? null,
+      error: typeof r.error === "string" ? cutText(r.error, OUTPUT_LIMIT_BYTES).text : null,
       late_ms: Math.max(0, Number(r.late_ms) || 0),
       duration_ms: Math.max(0, Number(r.duration_ms) || 0),
     };

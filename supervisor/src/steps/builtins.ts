@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { constants as fsConstants, createReadStream, promises as fs } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
-import { validateBuiltinArgs, type BuiltinArgs, type SecretHeader } from "../../../extension/src/core/index.ts";
+import { cutText, validateBuiltinArgs, type BuiltinArgs, type SecretHeader } from "../../../extension/src/core/index.ts";
 import type { StepClaim } from "../api.ts";
 import type { Mailer } from "../alerts/mail.ts";
 
@@ -276,7 +276,7 @@ export function startBuiltinStep(claim: StepClaim, ctx: BuiltinContext): Running
   ).then((r): BuiltinResult => {
     clearTimeout(timer);
     const limit = ctx.outputLimitBytes;
-    const stdout = r.stdout.length > limit ? `${r.stdout.slice(0, limit)}\n[clockwork: output truncated after ${limit} bytes]\n` : r.stdout;
+    const stdout = cutText(r.stdout, limit).text;
     // A stop shows as such, not as the failure the abort caused. A time-out that ended the
     // step reads "timed out after N ms", as a shell or SQL step's does, whatever the
     // built-in made of its abort ("GET … failed: timed out …"). What decides timed_out is

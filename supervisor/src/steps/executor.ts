@@ -432,7 +432,7 @@ export class StepExecutor {
       const lease = entry.lease;
       entry.lease = undefined;
       const lateMs = Math.max(0, performance.now() - entry.claimedAt - (claim.start_in_ms ?? 0));
-      entry.sql = startSqlStep(claim, { connections: this.connections, lease, lateMs, runTransactions: this.runTransactions });
+      entry.sql = startSqlStep(claim, { connections: this.connections, lease, lateMs, runTransactions: this.runTransactions, outputLimitBytes: this.config.outputLimitBytes });
       log.info({ kind, login: claim.sql.login, autonomous: claim.sql.autonomous, run_transaction: claim.sql.run_transaction !== null }, "step started"); // after the call went out
       return entry.sql.result.then(
         (result) => this.finishSql(claim, log, result),

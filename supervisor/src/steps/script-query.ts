@@ -1,9 +1,10 @@
 // One simple-query message of an SQL step, read statement by statement as the server
 // answers: each statement's command tag, the first rows of each result (never more: a
-// step that selects ten million rows must not cost the supervisor their memory), and, on
-// an error, which statement raised it. A node-pg "submittable": the client hands it the
-// protocol messages of one query.
+// step that selects ten million rows, or one row of a 50 MB value, must not cost the
+// supervisor their memory), and, on an error, which statement raised it. A node-pg
+// "submittable": the client hands it the protocol messages of one query.
 import pg from "pg";
+import { OUTPUT_LIMIT_BYTES } from "../../../extension/src/core/index.ts";
 
 /** Rows kept per statement result. */
 export const ROWS_KEPT = 100;
@@ -12,7 +13,11 @@ export interface StatementResult {
   /** Command tag, e.g. "SELECT", "INSERT", "COMMIT". */
   command: string | null;
   rowCount: number | null;
-  /** The first ROWS_KEPT rows, parsed (null for a statement that returns no rows). */
+  /**
+   * The first ROWS_KEPT rows, parsed (null for a statement that returns no rows), and none
+   * after the row whose values pass the text bound: what is reported is cut to it exactly
+   * (boundRows, in sql.ts).
+   */
   rows: Record<string, unknown>[] | null;
   /** More rows came than were kept. */
   truncated: boolean;
@@ -61,8 +66,11 @@ export class ScriptQuery {
   private settle!: (outcome: ScriptOutcome) => void;
   readonly outcome: Promise<ScriptOutcome>;
   private done = false;
+  /** Characters of the current result's kept values, against the bound. */
+  private keptChars = 0;
 
-  constructor(text: string) {
+  /** `limitBytes`: what a step's record keeps (core/bounds.ts), the supervisor's --output-limit. */
+  constructor(text: string, private readonly limitBytes: number = OUTPUT_LIMIT_BYTES) {
     this.text = text;
     this.outcome = new Promise((resolve) => (this.settle = resolve));
   }
@@ -73,7 +81,10 @@ export class ScriptQuery {
   }
 
   private open(): StatementResult {
-    this.current ??= { command: null, rowCount: null, rows: null, truncated: false };
+    if (this.current === null) {
+      this.current = { command: null, rowCount: null, rows: null, truncated: false };
+      this.keptChars = 0;
+    }
     return this.current;
   }
 
@@ -86,10 +97,11 @@ export class ScriptQuery {
   handleDataRow(msg: { fields: (string | null)[] }): void {
     const result = this.open();
     result.rows ??= [];
-    if (result.rows.length >= ROWS_KEPT) {
+    if (result.rows.length >= ROWS_KEPT || this.keptChars > this.limitBytes) {
       result.truncated = true;
       return;
     }
+    for (const raw of msg.fields) this.keptChars += raw === null ? 0 : raw.length;
     const row: Record<string, unknown> = {};
     msg.fields.forEach((raw, i) => {
       const field = this.fields[i];
@@ -150,8 +162,8 @@ export class ScriptQuery {
 }
 
 /** Runs one message on a client; resolves with what came back, whatever happened. */
-export function runScript(client: pg.ClientBase, text: string): Promise<ScriptOutcome> {
-  const query = new ScriptQuery(text);
+export function runScript(client: pg.ClientBase, text: string, limitBytes?: number): Promise<ScriptOutcome> {
+  const query = new ScriptQuery(text, limitBytes);
   try {
     client.query(query as unknown as pg.QueryConfig);
   } catch (error) {

@@ -22,6 +22,7 @@ import { accessSync, constants as fsConstants, existsSync, statSync } from "node
 import { constants as osConstants } from "node:os";
 import { isAbsolute, join, resolve as resolvePath } from "node:path";
 import { StringDecoder } from "node:string_decoder";
+import { truncationMarker } from "../../../extension/src/core/index.ts";
 
 export type OutputStreamName = "stdout" | "stderr";
 
@@ -142,9 +143,8 @@ function programProblem(program: string, path: string | undefined, cwd: string |
   return denied ? { code: 126, error: `spawn failed: spawn ${program} EACCES` } : { code: 127, error: `spawn failed: spawn ${program} ENOENT` };
 }
 
-export function truncationMarker(limitBytes: number): string {
-  return `\n[clockwork: output truncated after ${limitBytes} bytes]\n`;
-}
+// The marker is the one rule of every bounded record of a step (core/bounds.ts).
+export { truncationMarker };
 
 /** Sends a signal to a whole process group; a group that is gone already is fine. */
 export function killGroup(pid: number | undefined, signal: NodeJS.Signals): boolean {

@@ -10,7 +10,7 @@
 //     around them, stopping at the first error; recorded by the report (at least once);
 //   run (transaction: run): one message in the run's transaction, on the connection that
 //     holds it (run-transactions.ts); reported at once, kept only if the run commits.
-import { ERROR_KINDS, SESSION_RESET, renderClaimedSqlStep, type SqlStepScript } from "../../../extension/src/core/index.ts";
+import { ERROR_KINDS, OUTPUT_LIMIT_BYTES, SESSION_RESET, boundRows, cutText, renderClaimedSqlStep, type SqlStepScript } from "../../../extension/src/core/index.ts";
 import type { StepClaim, StopCause } from "../api.ts";
 import type { StepReport } from "../../../extension/src/db/reports.ts";
 import { LoginError, ownServerRefusing, type OwnerConnections, type OwnerLease } from "./owner-connections.ts";
@@ -48,6 +48,11 @@ export interface SqlStepOptions {
   readonly lateMs: number;
   /** The whole-run transactions this supervisor holds (steps of transaction: run jobs). */
   readonly runTransactions?: RunTransactions;
+  /**
+   * What the report may carry of the step's result rows (as JSON) and of its error: the
+   * bound of a shell step's output, the supervisor's --output-limit (default 1 MiB).
+   */
+  readonly outputLimitBytes?: number;
 }
 
 const RESET_AFTER_ERROR = ["ROLLBACK", ...SESSION_RESET].join(";\n");
@@ -75,13 +80,25 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
   let timer: NodeJS.Timeout | undefined;
 
   const timing = () => ({ late_ms: Math.max(0, options.lateMs), duration_ms: performance.now() - startedAt });
-  const report = (outcome: StepReport["outcome"], fields: Partial<StepReport> = {}): StepReport => ({
-    step_run: claim.step_run_id, claim: work.claim, outcome, ...timing(), ...fields,
-  });
+  const limit = options.outputLimitBytes ?? OUTPUT_LIMIT_BYTES;
+  // Every report goes through here: its rows and its error bounded as a shell step's output
+  // is (core/bounds.ts), whatever the step returned or raised; its outcome is untouched.
+  const report = (outcome: StepReport["outcome"], fields: Partial<StepReport> = {}): StepReport => {
+    const bounded: Partial<StepReport> = { ...fields };
+    if (Array.isArray(fields.rows)) {
+      const rows = boundRows(fields.rows, limit);
+      bounded.rows = rows.rows;
+      if (rows.truncated) bounded.truncated = true;
+    }
+    if (typeof fields.error === "string") bounded.error = cutText(fields.error, limit).text;
+    return { step_run: claim.step_run_id, claim: work.claim, outcome, ...timing(), ...bounded };
+  };
+  const query = (client: OwnerLease["client"], text: string) => runScript(client, text, limit);
   // stopped_by says how this supervisor stopped the step; the message is for people.
-  const failed = (message: string, sqlState: string | null, stoppedBy: StopCause = "none"): SqlStepResult => ({
-    report: report("failed", { error: message, sql_state: sqlState, stopped_by: stoppedBy }), end: "failed", message, sqlState,
-  });
+  const failed = (message: string, sqlState: string | null, stoppedBy: StopCause = "none"): SqlStepResult => {
+    const failure = report("failed", { error: message, sql_state: sqlState, stopped_by: stoppedBy });
+    return { report: failure, end: "failed", message: failure.error ?? message, sqlState };
+  };
   const errorText = (error: NonNullable<ScriptOutcome["error"]>, statement: number | null): string => {
     const where = statement !== null && script.statements > 1 ? `statement ${statement} of ${script.statements}: ` : "";
     return `${where}${error.message}`;
@@ -165,7 +182,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
   async function runTransactional(connection: OwnerLease): Promise<SqlStepResult> {
     const message = script.messages[0]!;
     for (let tries = 0; ; tries++) {
-      const out = await runScript(connection.client, message);
+      const out = await query(connection.client, message);
       if (out.error === null) {
         const last = out.results[out.results.length - script.trailing - 1];
         const { rows, truncated } = out.results.length - script.trailing - 1 >= script.leading ? rowsOf(last) : { rows: [], truncated: false };
@@ -210,7 +227,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
   async function runInRunTransaction(connection: OwnerLease): Promise<SqlStepResult> {
     const runs = options.runTransactions!;
     const runId = work.run_transaction!.run_id;
-    const out = await runScript(connection.client, script.messages[0]!);
+    const out = await query(connection.client, script.messages[0]!);
     if (out.error === null && stopped === null) {
       const at = out.results.length - 1;
       const { rows, truncated } = at >= script.leading ? rowsOf(out.results[at]) : { rows: [], truncated: false };
@@ -235,7 +252,7 @@ export function startSqlStep(claim: StepClaim, options: SqlStepOptions): Running
     let last: StatementResult | undefined;
     let failure: { error: NonNullable<ScriptOutcome["error"]>; statement: number } | null = null;
     for (let i = 0; i < script.messages.length && stopped === null; i++) {
-      const out = await runScript(connection.client, script.messages[i]!);
+      const out = await query(connection.client, script.messages[i]!);
       if (out.broken) {
         connection.release("destroy");
         const message = `the connection was lost during the step (${out.error?.message}); it is taken back and runs again (attempt + 1)`;
