@@ -19,6 +19,7 @@ import pg from "pg";
 import { type Cluster, startCluster } from "../support/cluster.ts";
 import type { Statement } from "../../extension/src/db/query.ts";
 import { SQL as THIS_SQL } from "../../extension/src/db/statements.ts";
+import { SQLSTATE } from "../../extension/src/core/index.ts";
 import { arg, median, sleep, textArg } from "./support.ts";
 
 const HISTORY = arg("--history", 200_000);
@@ -160,7 +161,8 @@ async function afterABurst(cluster: Cluster, sql: Statements, figures: Figures):
   const awaiting = claimed[0].run_id;
   const running = claimed.at(-1).run_id;
   const cases: [string, string][] = [
-    ["expireLeasesOfRun", `('${running}', now() + interval '1 hour', 3, false, '{}')`],
+    // Builds from before KW038 take five arguments.
+    ["expireLeasesOfRun", `('${running}', now() + interval '1 hour', 3, false, '{}'${sql.expireLeasesOfRun!.types.length > 5 ? `, '${SQLSTATE.handed_back_at_shutdown}'` : ""})`],
     ["settleUnreported", `('{${awaiting}}', now() + interval '1 hour')`],
     ["runningStepRuns", `('${running}', '{a}')`],
     ["cancelRunningInstances", `('${running}', '{a}', now(), 'x', 'cancelled', false)`],

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import type pg from "pg";
 import type { TestDatabase } from "../support/db.ts";
 import { SQL } from "../../extension/src/db/statements.ts";
+import { SQLSTATE } from "../../extension/src/core/index.ts";
 import { clockworkDatabase, defineJob, ownerConnections, registerWorker, runSqlClaim, tick } from "./helpers.ts";
 import { REPLAN_CHECK_MS } from "../../extension/src/db/query.ts";
 
@@ -78,7 +79,7 @@ describe("plans after a burst", () => {
   const BY_RUN: Record<string, (run: string) => string[]> = {
     runningStepRuns: (run) => [`'${run}'`, "'{a}'"],
     cancelRunningInstances: (run) => [`'${run}'`, "'{a}'", "now()", "'x'", "'cancelled'", "false"],
-    expireLeasesOfRun: (run) => [`'${run}'`, "now()", "3", "false", "'{}'"],
+    expireLeasesOfRun: (run) => [`'${run}'`, "now()", "3", "false", "'{}'", `'${SQLSTATE.handed_back_at_shutdown}'`],
     settleUnreported: (run) => [`'{${run}}'`, "now()"],
   };
   for (const [name, args] of Object.entries(BY_RUN)) {
@@ -170,7 +171,7 @@ const OF_RUNS: Record<string, { text: string; types: string[]; args: (run: strin
     settleAttempts: (run: string) => [`'${run}'`, `'[{"phase": "step", "id": "a", "attempt": 1, "state": "failed", "note": "x"}]'`],
     runningStepRuns: (run: string) => [`'${run}'`, "'{a}'"],
     cancelRunningInstances: (run: string) => [`'${run}'`, "'{a}'", "now()", "'x'", "'cancelled'", "false"],
-    expireLeasesOfRun: (run: string) => [`'${run}'`, "now()", "3", "false", "'{}'"],
+    expireLeasesOfRun: (run: string) => [`'${run}'`, "now()", "3", "false", "'{}'", `'${SQLSTATE.handed_back_at_shutdown}'`],
     settleUnreported: (run: string) => [`'{${run}}'`, "now()"],
   }).map(([name, args]) => [name, { ...SQL[name as keyof typeof SQL], args }])),
   // PostgreSQL's own statement for ON DELETE CASCADE from runs (the history pruner deletes
