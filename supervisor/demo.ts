@@ -52,9 +52,22 @@ let webConsole: ReturnType<typeof spawn> | undefined;
 let client: pg.Client | undefined;
 let cleaning = false;
 
-async function cleanup(code: number): Promise<never> {
-  if (cleaning) process.exit(code);
+let cleaningSince = 0;
+
+async function cleanup(code: number): Promise<void> {
+  // A repeated signal must not skip the cluster's stop: tsx relays the terminal's Ctrl-C to
+  // this process, which gets it from the terminal as well, and exiting on the second left
+  // the cluster running. One within a second is that echo; a later one (a second Ctrl-C)
+  // hurries: the children are killed, and the cleanup under way still stops the cluster.
+  if (cleaning) {
+    if (Date.now() - cleaningSince > 1000) {
+      webConsole?.kill("SIGKILL");
+      supervisor?.kill("SIGKILL");
+    }
+    return;
+  }
   cleaning = true;
+  cleaningSince = Date.now();
   console.log("\nstopping the console, the supervisor and the cluster…");
   if (webConsole && webConsole.exitCode === null) {
     const exited = new Promise((resolve) => webConsole!.once("exit", resolve));
